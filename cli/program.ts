@@ -1,0 +1,86 @@
+/** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
+import { Command, CommanderError } from 'commander';
+import { FactoryError, toFactoryError } from '../core/errors.js';
+import { listTemplatesCommand, showTemplateCommand } from './commands/templates.js';
+import { validateCommand } from './commands/validate.js';
+import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
+import { EXIT, exitStatusFor } from './exit-status.js';
+import { type CliStreams, printError, printJson } from './io.js';
+
+const VERSION = '0.1.0';
+
+/**
+ * Runs `af` with `argv` (the words after `af`) and returns the exit status instead of exiting,
+ * so tests can drive it in-process. Errors are printed, never thrown.
+ */
+export async function runCli(argv: readonly string[], streams: CliStreams): Promise<number> {
+  let status: number = EXIT.ok;
+  let isJson = false;
+  const program = new Command('af');
+  const context = createCommandContext(streams, () => program.opts<GlobalOptions>());
+  // Every action reports its status here; commander itself never exits the process.
+  const action =
+    <A extends unknown[]>(handler: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      const options = args.find((arg) => arg instanceof Command) as Command | undefined;
+      isJson = options?.opts<{ json?: boolean }>().json === true;
+      status = await handler(...args);
+    };
+
+  program
+    .description('Agent Factory: run signed agents in isolated sandboxes')
+    .version(VERSION, '-V, --version')
+    .option('--root <dir>', 'project root holding agents/ (default: the current folder, or $AF_ROOT)')
+    .option('--env <env>', 'environment whose overlay applies (default: $AF_ENV or dev)')
+    .showHelpAfterError('(run `af --help` for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
+    });
+
+  program
+    .command('validate [path]')
+    .description('check templates: a template folder, an agents folder or a project (default: the project)')
+    .option('--json', 'print the reports as JSON')
+    .action(action((target: string | undefined, options: { json?: boolean }) => validateCommand(context, target, options)));
+
+  const templates = program.command('templates').description('list and inspect templates');
+  templates
+    .command('list', { isDefault: true })
+    .description('list every template with its version and status')
+    .option('--json', 'print as JSON')
+    .action(action((options: { json?: boolean }) => listTemplatesCommand(context, options)));
+  templates
+    .command('show <name>')
+    .description('show the resolved manifest and digest of a template')
+    .option('--env <env>', 'environment to resolve for (default: the global --env)')
+    .option('--json', 'print as JSON')
+    .action(action((name: string, options: { json?: boolean; env?: string }) => showTemplateCommand(context, name, options)));
+
+  if (argv.length === 0) {
+    // The terminal UI opens here once it exists; without a TTY `af` prints help and never enters raw mode.
+    streams.stdout.write(program.helpInformation());
+    return EXIT.ok;
+  }
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    return reportFailure(context, toFactoryError(error), isJson);
+  }
+  return status;
+}
+
+function reportFailure(context: CommandContext, error: FactoryError, isJson: boolean): number {
+  if (isJson) printJson(context.streams, { ok: false, error: error.toJSON() });
+  printError(context.streams, error, context.errPaint);
+  if (error.code === 'E_INTERNAL' && error.cause instanceof Error && context.streams.env.AF_DEBUG) {
+    context.streams.stderr.write(`${error.cause.stack ?? ''}\n`);
+  }
+  return exitStatusFor(error.code);
+}

@@ -1,0 +1,98 @@
+/** @module core/agent-spec — the shapes both planes agree on: permissions, limits, pool settings and what a sandbox is given to run. */
+
+/** What a template may do. Everything absent is denied. */
+export interface Permissions {
+  /** Readable paths, relative to the template folder or absolute. */
+  read: string[];
+  /** Writable paths, relative to the template folder or absolute. */
+  write: string[];
+  /** Reachable hosts: `host` or `host:port`, `*.` wildcards allowed. */
+  net: string[];
+  /** Environment variables `ctx.env.get` may read. */
+  env: string[];
+  /** Whether `ctx.kv` is available. */
+  kv: boolean;
+  /** Template names `ctx.spawn` may start. */
+  spawn: string[];
+  /** Whether WebAssembly is available inside the isolate. */
+  wasm: boolean;
+}
+
+/** Resource limits of one run, every one enforced by the host. */
+export interface Limits {
+  /** Isolate heap limit. */
+  memoryMb: number;
+  /** Wall time of a run, including awaited work. */
+  timeoutMs: number;
+  /** CPU time of a run inside the isolate. */
+  cpuMs: number;
+  /** Size of the JSON output. */
+  outputKb: number;
+  /** Bytes of log text per run. */
+  logKb: number;
+  /** Bytes of kv data per template and tenant. */
+  kvKb: number;
+  /** Maximum nesting of `ctx.spawn`. */
+  spawnDepth: number;
+  /** Maximum `ctx.spawn` calls per run. */
+  spawnFanOut: number;
+}
+
+export interface PoolSettings {
+  /** Contexts kept ready for this template. */
+  prewarm: number;
+  /** Run every call in one long-lived context instead of a fresh one. */
+  reuseContext: boolean;
+}
+
+export const DEFAULT_PERMISSIONS: Readonly<Permissions> = Object.freeze({
+  read: [],
+  write: [],
+  net: [],
+  env: [],
+  kv: false,
+  spawn: [],
+  wasm: false,
+});
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  memoryMb: 64,
+  timeoutMs: 5000,
+  cpuMs: 5000,
+  outputKb: 256,
+  logKb: 64,
+  kvKb: 1024,
+  spawnDepth: 3,
+  spawnFanOut: 16,
+});
+
+export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({ prewarm: 1, reuseContext: false });
+
+/** The permission lists that `extends` unions rather than replaces. */
+export const PERMISSION_LIST_KEYS = ['read', 'write', 'net', 'env', 'spawn'] as const;
+
+/**
+ * Everything a sandbox needs to run one template, and nothing it must not see:
+ * no key, no manifest file, no path outside the template folder beyond the grants.
+ */
+export interface AgentSpec {
+  /** Identifies exactly what runs; pools and caches key on it. */
+  digest: string;
+  name: string;
+  version: string;
+  /** Real path of the template folder; relative `read`/`write` grants resolve against it. */
+  dir: string;
+  /** The bundle: a script that assigns the module's exports to `globalThis.__afModule`. */
+  code: string;
+  permissions: Permissions;
+  limits: Limits;
+  pool: PoolSettings;
+  /** `config` from the manifest, handed to the agent as `ctx.config`. */
+  config: Record<string, unknown>;
+}
+
+/** Counts of tool calls by tool name, e.g. `{ kv: 3, fetch: 1 }`. */
+export type ToolCounts = Record<string, number>;
+
+/** Outcome of a run as recorded: `ok` or the error code it ended with. */
+export type RunOutcome = 'ok' | 'error';

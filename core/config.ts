@@ -1,0 +1,56 @@
+/** @module core/config — resolves the project root, state folder (`AF_HOME`) and environment in one place. */
+import path from 'node:path';
+
+export interface ConfigOptions {
+  /** Project root: holds `agents/`, `policy.json` and, by default, `.af/`. @default process.cwd() */
+  root?: string;
+  /** State folder. @default $AF_HOME, else `<root>/.af` */
+  home?: string;
+  /** Environment whose overlay applies (`environments.<env>`). @default $AF_ENV, else 'dev' */
+  env?: string;
+  /** Where templates live. @default `<root>/agents` */
+  agentsDir?: string;
+  /** Process environment to read `AF_*` variables from. @default process.env */
+  processEnv?: Record<string, string | undefined>;
+}
+
+/** Every path and setting the rest of the system reads, resolved once. */
+export interface ResolvedConfig {
+  readonly root: string;
+  readonly home: string;
+  readonly env: string;
+  readonly agentsDir: string;
+  readonly cacheDir: string;
+  readonly bundleCacheDir: string;
+  readonly keysDir: string;
+  readonly dbPath: string;
+  readonly policyPath: string;
+}
+
+const ENV_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * Resolves configuration from options, then `AF_*` variables, then defaults.
+ * @throws TypeError when an option has the wrong shape (a programming mistake, not user input).
+ */
+export function resolveConfig(options: ConfigOptions = {}): ResolvedConfig {
+  const processEnv = options.processEnv ?? process.env;
+  const root = path.resolve(options.root ?? processEnv.AF_ROOT ?? process.cwd());
+  const home = path.resolve(root, options.home ?? processEnv.AF_HOME ?? '.af');
+  const env = options.env ?? processEnv.AF_ENV ?? 'dev';
+  if (!ENV_NAME.test(env)) {
+    throw new TypeError(`resolveConfig: option "env" must match ${ENV_NAME} (got ${JSON.stringify(env)})`);
+  }
+  const cacheDir = path.join(home, 'cache');
+  return Object.freeze({
+    root,
+    home,
+    env,
+    agentsDir: path.resolve(root, options.agentsDir ?? 'agents'),
+    cacheDir,
+    bundleCacheDir: path.join(cacheDir, 'bundles'),
+    keysDir: path.join(home, 'keys'),
+    dbPath: path.join(home, 'factory.db'),
+    policyPath: path.join(root, 'policy.json'),
+  });
+}

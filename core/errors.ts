@@ -1,0 +1,142 @@
+/** @module core/errors — the one error hierarchy: stable codes, messages that say what to do next. */
+
+/** Every code a {@link FactoryError} can carry. Stable: scripts and the HTTP API match on them. */
+export const ERROR_CODES = [
+  'E_TEMPLATE_NOT_FOUND',
+  'E_TEMPLATE_INVALID',
+  'E_TEMPLATE_IMPORT',
+  'E_SIGNATURE_MISSING',
+  'E_SIGNATURE_INVALID',
+  'E_KEY_REVOKED',
+  'E_KEY_EXPIRED',
+  'E_POLICY_DENIED',
+  'E_PERMISSION_DENIED',
+  'E_INPUT_INVALID',
+  'E_OUTPUT_INVALID',
+  'E_AGENT_THREW',
+  'E_TIMEOUT',
+  'E_CPU_LIMIT',
+  'E_MEMORY_LIMIT',
+  'E_OUTPUT_LIMIT',
+  'E_SANDBOX_CRASHED',
+  'E_SPAWN_LIMIT',
+  'E_DISPOSED',
+  'E_UNAUTHORIZED',
+  'E_FORBIDDEN',
+  'E_RATE_LIMITED',
+  'E_STORE',
+  'E_USAGE',
+  'E_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** One problem found while checking a document: where it is and what is wrong. */
+export interface Problem {
+  /** File the problem is in, relative to the project root where possible. */
+  file?: string;
+  /** JSON pointer (RFC 6901) into the document; `''` is the whole document. */
+  pointer?: string;
+  /** 1-based line and column in `file`, when known. */
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export interface FactoryErrorOptions {
+  cause?: unknown;
+  /** Every problem behind the error, for errors that summarise a list (validation). */
+  problems?: Problem[];
+  /** Extra machine-readable facts (the permission, the limit, the rule id). */
+  details?: Record<string, unknown>;
+}
+
+const BRAND = Symbol.for('agent-factory.FactoryError');
+
+const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  E_TEMPLATE_NOT_FOUND: 'Template not found; run `af templates list` to see what is available.',
+  E_TEMPLATE_INVALID: 'Template is invalid; run `af validate` for every problem and where it is.',
+  E_TEMPLATE_IMPORT: 'Template imports something it may not; only relative files inside its folder can be imported.',
+  E_SIGNATURE_MISSING: 'Template is not signed; sign it with `af sign NAME`.',
+  E_SIGNATURE_INVALID: 'Template signature does not match its content; re-sign it with `af sign NAME`.',
+  E_KEY_REVOKED: 'Template was signed with a revoked key; re-sign it with a current key.',
+  E_KEY_EXPIRED: 'Template was signed with an expired key; re-sign it with a current key.',
+  E_POLICY_DENIED: 'Template is denied by policy; see the rule named in the message.',
+  E_PERMISSION_DENIED: 'Permission denied; grant it in the template manifest.',
+  E_INPUT_INVALID: 'Input does not match the template input schema.',
+  E_OUTPUT_INVALID: 'Agent output does not match the template output schema.',
+  E_AGENT_THREW: 'The agent threw an error.',
+  E_TIMEOUT: 'The run exceeded its wall-time limit (limits.timeoutMs).',
+  E_CPU_LIMIT: 'The run exceeded its CPU-time limit (limits.cpuMs).',
+  E_MEMORY_LIMIT: 'The run exceeded its memory limit (limits.memoryMb).',
+  E_OUTPUT_LIMIT: 'The run output exceeded its size limit (limits.outputKb).',
+  E_SANDBOX_CRASHED: 'The sandbox host process crashed; the run was lost and the host restarted.',
+  E_SPAWN_LIMIT: 'Spawn depth or fan-out limit reached.',
+  E_DISPOSED: 'The agent or factory was disposed; create a new one.',
+  E_UNAUTHORIZED: 'Authentication required: send a valid API key.',
+  E_FORBIDDEN: 'Your role does not allow this action.',
+  E_RATE_LIMITED: 'Too many requests; retry later.',
+  E_STORE: 'The store failed; check that the database file is writable and not corrupt.',
+  E_USAGE: 'Invalid usage; see `af --help`.',
+  E_INTERNAL: 'Internal error; please report it with the command that produced it.',
+};
+
+/**
+ * The base of every error Agent Factory throws on purpose.
+ * `instanceof` works across module copies through a global symbol brand (as undici does).
+ */
+export class FactoryError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: Problem[];
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, options: FactoryErrorOptions = {}) {
+    super(message ?? DEFAULT_MESSAGES[code], options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FactoryError';
+    this.code = code;
+    this.problems = options.problems ?? [];
+    this.details = options.details ?? {};
+  }
+
+  get [BRAND](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  /** A plain object for JSON output (CLI `--json`, HTTP bodies, run records). */
+  toJSON(): { code: ErrorCode; message: string; problems?: Problem[]; details?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.problems.length > 0 ? { problems: this.problems } : {}),
+      ...(Object.keys(this.details).length > 0 ? { details: this.details } : {}),
+    };
+  }
+}
+
+/** True when `code` is one of {@link ERROR_CODES}. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
+}
+
+/** Wraps anything thrown into a FactoryError, keeping FactoryErrors as they are. */
+export function toFactoryError(error: unknown, fallback: ErrorCode = 'E_INTERNAL'): FactoryError {
+  if (error instanceof FactoryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FactoryError(fallback, message, { cause: error });
+}
+
+/** Renders problems one per line as `file:line:column /pointer message`. */
+export function formatProblems(problems: readonly Problem[]): string {
+  return problems.map(formatProblem).join('\n');
+}
+
+export function formatProblem(problem: Problem): string {
+  let where = problem.file ?? '';
+  if (problem.line !== undefined) where += `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}`;
+  const pointer = problem.pointer !== undefined ? ` ${problem.pointer === '' ? '/' : problem.pointer}` : '';
+  return `${where}${pointer}${where || pointer ? ': ' : ''}${problem.message}`;
+}

@@ -1,0 +1,6 @@
+/** @module core — errors, the clock, configuration and the logger: what every other module may import. */
+export * from './errors.js';
+export * from './clock.js';
+export * from './config.js';
+export * from './logger.js';
+export * from './agent-spec.js';

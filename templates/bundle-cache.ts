@@ -1,0 +1,62 @@
+/** @module templates/bundle-cache — keeps bundles on disk, checked by the content hash of every source file, so a second process does not bundle again. */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Bundle, BUNDLE_FORMAT, sha256 } from './bundle.js';
+
+interface CacheEntry {
+  format: string;
+  sources: Record<string, string>;
+  code: string;
+}
+
+/**
+ * A bundle cache in one folder (`.af/cache/bundles`). An entry is reused only when every source file
+ * it was built from still has the same SHA-256, so an edit anywhere in the bundle is never served stale.
+ * Failures to read or write the cache are never errors: the template is bundled again.
+ */
+export class BundleCache {
+  readonly #dir: string;
+  #isWritable = true;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The cached bundle of `entry` in `realDir`, if every source is unchanged. */
+  get(realDir: string, entry: string): Bundle | undefined {
+    let cached: CacheEntry;
+    try {
+      cached = JSON.parse(readFileSync(this.#fileFor(realDir, entry), 'utf8')) as CacheEntry;
+    } catch {
+      return undefined;
+    }
+    if (cached.format !== BUNDLE_FORMAT || typeof cached.code !== 'string' || typeof cached.sources !== 'object') return undefined;
+    for (const [relative, hash] of Object.entries(cached.sources)) {
+      try {
+        if (sha256(readFileSync(path.join(realDir, relative))) !== hash) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return { code: cached.code, sources: cached.sources };
+  }
+
+  set(realDir: string, entry: string, bundle: Bundle): void {
+    if (!this.#isWritable) return;
+    const file = this.#fileFor(realDir, entry);
+    const entryData: CacheEntry = { format: BUNDLE_FORMAT, sources: bundle.sources, code: bundle.code };
+    try {
+      mkdirSync(this.#dir, { recursive: true });
+      // Write then rename, so a concurrent reader never sees half a file.
+      const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+      writeFileSync(temporary, JSON.stringify(entryData));
+      renameSync(temporary, file);
+    } catch {
+      this.#isWritable = false;
+    }
+  }
+
+  #fileFor(realDir: string, entry: string): string {
+    return path.join(this.#dir, `${sha256(`${realDir}\u0000${entry}\u0000${BUNDLE_FORMAT}`)}.json`);
+  }
+}

@@ -1,0 +1,136 @@
+/** @module templates/bundle — bundles a template's entry with esbuild into one script, allowing only relative imports inside the folder. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { FactoryError, type Problem } from '../core/errors.js';
+import { isInside } from './discover.js';
+import { displayPath } from './template-file.js';
+
+/** The global the bundle assigns the module's exports to; the sandbox prelude reads it. */
+export const BUNDLE_GLOBAL = '__afModule';
+
+/** Changes whenever the bundle's shape changes, so cached bundles of an older shape are not reused. */
+export const BUNDLE_FORMAT = `iife-${BUNDLE_GLOBAL}-1/esbuild-${esbuild.version}`;
+
+export interface Bundle {
+  /** A script that assigns the entry module's exports to `globalThis.__afModule`. */
+  code: string;
+  /** Every file that went into the bundle, relative to the template folder → SHA-256 of its bytes. */
+  sources: Record<string, string>;
+}
+
+const RESOLVE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '.json', '/index.ts', '/index.js'];
+
+/**
+ * Bundles `entry` of the template in `dir`.
+ * A script (not an ES module) because isolated-vm binds a module to one context, while a script
+ * compiles once per isolate and runs in every fresh context.
+ * @throws FactoryError `E_TEMPLATE_IMPORT` naming the file, line and specifier of every forbidden import;
+ *   `E_TEMPLATE_INVALID` for syntax errors or a missing entry.
+ */
+export async function bundleTemplate(dir: string, entry: string, displayRoot: string): Promise<Bundle> {
+  const realDir = realpathSync(dir);
+  const entryPath = path.resolve(realDir, entry);
+  const entryDisplay = displayPath(path.join(dir, entry), displayRoot);
+  if (!isInside(realDir, entryPath) || !existsSync(entryPath) || !statSync(entryPath).isFile()) {
+    throw new FactoryError('E_TEMPLATE_INVALID', `${entryDisplay} does not exist; create it or point "entry" in agent.json at the agent's main file`, {
+      problems: [{ file: displayPath(path.join(dir, 'agent.json'), displayRoot), pointer: '/entry', message: `entry file ${entry} does not exist` }],
+    });
+  }
+  const realEntry = realpathSync(entryPath);
+  if (!isInside(realDir, realEntry)) {
+    throw importError([{ file: entryDisplay, message: `entry ${entry} is a symlink to ${realEntry}, outside the template folder` }]);
+  }
+
+  const boundaryViolations = new Set<string>();
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [realEntry],
+      absWorkingDir: realDir,
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'iife',
+      globalName: BUNDLE_GLOBAL,
+      platform: 'neutral',
+      target: 'es2022',
+      charset: 'utf8',
+      legalComments: 'none',
+      logLevel: 'silent',
+      loader: { '.json': 'json' },
+      plugins: [templateBoundary(realDir, boundaryViolations)],
+    });
+  } catch (error) {
+    const failure = error as esbuild.BuildFailure;
+    if (!Array.isArray(failure.errors)) throw error;
+    const problems: Problem[] = failure.errors.map((message) => ({
+      file: message.location ? displayPath(path.resolve(realDir, message.location.file), displayRoot) : entryDisplay,
+      ...(message.location ? { line: message.location.line, column: message.location.column + 1 } : {}),
+      message: message.text,
+    }));
+    if (failure.errors.some((message) => boundaryViolations.has(message.text))) throw importError(problems);
+    throw new FactoryError('E_TEMPLATE_INVALID', problems.map(formatLocated).join('\n'), { problems });
+  }
+
+  const sources: Record<string, string> = {};
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const absolute = path.resolve(realDir, input);
+    sources[path.relative(realDir, absolute).split(path.sep).join('/')] = sha256(readFileSync(absolute));
+  }
+  const output = result.outputFiles[0];
+  if (!output) throw new FactoryError('E_INTERNAL', `esbuild produced no output for ${entryDisplay}`);
+  return { code: output.text, sources };
+}
+
+/** Resolves relative imports itself, so that nothing outside the folder can be reached, even through symlinks. */
+function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plugin {
+  const reject = (text: string) => {
+    violations.add(text);
+    return { errors: [{ text }] };
+  };
+  return {
+    name: 'agent-factory-template-boundary',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        const specifier = args.path;
+        if (specifier.startsWith('node:')) {
+          return reject(`import of Node builtin "${specifier}" is not allowed: agents reach the host only through ctx tools`);
+        }
+        if (!specifier.startsWith('./') && !specifier.startsWith('../')) {
+          const kind = path.isAbsolute(specifier) ? 'absolute path' : /^[a-z]+:/i.test(specifier) ? 'URL' : 'bare package';
+          return reject(`import of ${kind} "${specifier}" is not allowed: templates may import only relative files inside their folder`);
+        }
+        const candidate = path.resolve(args.resolveDir, specifier);
+        if (!isInside(realDir, candidate)) {
+          return reject(`import of "${specifier}" leaves the template folder: templates may import only relative files inside their folder`);
+        }
+        for (const extension of RESOLVE_EXTENSIONS) {
+          const attempt = candidate + extension;
+          if (!existsSync(attempt) || !statSync(attempt).isFile()) continue;
+          const real = realpathSync(attempt);
+          if (!isInside(realDir, real)) {
+            return reject(`import of "${specifier}" resolves through a symlink to ${real}, outside the template folder`);
+          }
+          return { path: real };
+        }
+        return { errors: [{ text: `cannot find "${specifier}" (tried ${RESOLVE_EXTENSIONS.map((e) => e || '(as written)').join(', ')})` }] };
+      });
+    },
+  };
+}
+
+function importError(problems: Problem[]): FactoryError {
+  return new FactoryError('E_TEMPLATE_IMPORT', problems.map(formatLocated).join('\n'), { problems });
+}
+
+function formatLocated(problem: Problem): string {
+  const where = problem.line !== undefined ? `${problem.file}:${problem.line}:${problem.column ?? 1}` : problem.file;
+  return `${where}: ${problem.message}`;
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,13 @@
+/** @module templates — the control plane's template system: manifest schema, loading, inheritance, overlays, bundling, digests and the registry. */
+export { canonicalJson } from './canonical-json.js';
+export { BUNDLE_GLOBAL, bundleTemplate, sha256, type Bundle } from './bundle.js';
+export { BundleCache } from './bundle-cache.js';
+export { compileDataSchema, type DataValidation, type DataValidator } from './data-schema.js';
+export { discoverTemplateNames, isInside } from './discover.js';
+export { parseJsonSource, JsonSyntaxError, type JsonSource, type SourcePosition } from './json-source.js';
+export { checkManifestSchema, MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, type RawManifest, type ResolvedManifest, type JsonSchema } from './manifest.js';
+export { mergeManifests, mergeOverlay } from './merge.js';
+export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTemplate, type ResolveContext, type ResolvedTemplate } from './resolve.js';
+export { TemplateRegistry, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';
+export { loadTemplateFile, MANIFEST_FILE, type TemplateFile } from './template-file.js';
+export { validateTemplates, type TemplateReport } from './validate.js';

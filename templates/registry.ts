@@ -1,0 +1,242 @@
+/** @module templates/registry — resolves templates by name through an LRU+TTL cache, and reloads them when their files change. */
+import path from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from '../core/clock.js';
+import { FactoryError, toFactoryError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import { BundleCache } from './bundle-cache.js';
+import { discoverTemplateNames } from './discover.js';
+import { type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
+import { TemplateWatcher } from './watcher.js';
+
+export interface TemplateRegistryOptions {
+  /** Folder holding one folder per template. */
+  agentsDir: string;
+  /** Paths in messages are shown relative to this folder. @default agentsDir's parent */
+  displayRoot?: string;
+  /** Bundle cache folder; omit to bundle in memory only. */
+  bundleCacheDir?: string;
+  /** Environment used when `resolve` is given none. @default 'dev' */
+  env?: string;
+  /** Most resolved templates kept. @default 500 */
+  maxEntries?: number;
+  /** A cached template is re-read from disk after this long even without a file event. @default 60_000 */
+  ttlMs?: number;
+  /** Reload templates when their files change. @default false */
+  watch?: boolean;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface RegistryResolveOptions {
+  /** @default the registry's env */
+  env?: string;
+  /** Exact version wanted; the version on disk is the only one until versions are stored. */
+  version?: string;
+}
+
+/** A template that currently fails to load while its last good version keeps serving. */
+export interface ReloadFailure {
+  name: string;
+  error: FactoryError;
+  /** Version still being served, if any. */
+  servingVersion?: string;
+}
+
+/**
+ * Resolves templates by name. A cache hit costs a map lookup; a miss runs the cold path
+ * (load → merge → overlay → bundle → digest). With `watch`, an edit is picked up within
+ * milliseconds, and an edit that breaks a template keeps its last good version serving.
+ */
+export class TemplateRegistry {
+  readonly #context: ResolveContext;
+  readonly #env: string;
+  readonly #cache: LRUCache<string, ResolvedTemplate>;
+  /** Last successfully resolved template per cache key: what keeps serving after a broken edit. */
+  readonly #lastGood = new Map<string, ResolvedTemplate>();
+  readonly #inFlight = new Map<string, Promise<ResolvedTemplate>>();
+  readonly #failures = new Map<string, ReloadFailure>();
+  readonly #logger: Logger;
+  #watcher: TemplateWatcher | undefined;
+  #generation = 0;
+
+  constructor(options: TemplateRegistryOptions) {
+    const resolved = resolveRegistryOptions(options);
+    this.#context = {
+      agentsDir: resolved.agentsDir,
+      displayRoot: resolved.displayRoot,
+      ...(resolved.bundleCacheDir ? { bundleCache: new BundleCache(resolved.bundleCacheDir) } : {}),
+    };
+    this.#env = resolved.env;
+    this.#logger = resolved.logger;
+    const clock = resolved.clock;
+    this.#cache = new LRUCache<string, ResolvedTemplate>({
+      max: resolved.maxEntries,
+      ttl: resolved.ttlMs,
+      // lru-cache reads time through `perf.now()`; injecting the clock lets tests move time.
+      perf: { now: () => clock.monotonic() },
+      ttlAutopurge: false,
+    });
+    if (resolved.watch) this.watch();
+  }
+
+  get agentsDir(): string {
+    return this.#context.agentsDir;
+  }
+
+  get env(): string {
+    return this.#env;
+  }
+
+  /** The cached template for `name` if present and fresh; never touches the disk. */
+  peek(name: string, options: RegistryResolveOptions = {}): ResolvedTemplate | undefined {
+    const found = this.#cache.get(cacheKey(name, options.env ?? this.#env));
+    if (found && options.version !== undefined && found.version !== options.version) return undefined;
+    return found;
+  }
+
+  /**
+   * Resolves a runnable template.
+   * @throws FactoryError `E_TEMPLATE_NOT_FOUND`, `E_TEMPLATE_INVALID` or `E_TEMPLATE_IMPORT`.
+   */
+  resolve(name: string, options: RegistryResolveOptions = {}): Promise<ResolvedTemplate> {
+    const env = options.env ?? this.#env;
+    const key = cacheKey(name, env);
+    const hit = this.#cache.get(key);
+    if (hit) return Promise.resolve(checkVersion(hit, options.version));
+    return this.#resolveCold(name, env, key).then((template) => checkVersion(template, options.version));
+  }
+
+  /** Resolves including abstract templates, bypassing the cache; for inspection (`af templates show`). */
+  inspect(name: string, options: RegistryResolveOptions = {}): Promise<ResolvedTemplate> {
+    return resolveTemplate(this.#context, name, { env: options.env ?? this.#env, allowAbstract: true });
+  }
+
+  /** Names of every template folder, valid or not. */
+  names(): string[] {
+    return discoverTemplateNames(this.#context.agentsDir);
+  }
+
+  /** Templates whose latest edit failed to load, with the error; each keeps its last good version serving. */
+  failures(): ReloadFailure[] {
+    return [...this.#failures.values()];
+  }
+
+  /** Starts reloading templates when their files change. Idempotent. */
+  watch(): void {
+    if (this.#watcher) return;
+    this.#watcher = new TemplateWatcher(this.#context.agentsDir, (names) => this.#onChange(names), this.#logger);
+  }
+
+  /** Forgets every cached template; the next resolve reads from disk. */
+  clear(): void {
+    this.#cache.clear();
+    this.#generation++;
+  }
+
+  close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    this.#cache.clear();
+    this.#lastGood.clear();
+  }
+
+  #resolveCold(name: string, env: string, key: string): Promise<ResolvedTemplate> {
+    const pending = this.#inFlight.get(key);
+    if (pending) return pending;
+    const generation = this.#generation;
+    const promise = resolveTemplate(this.#context, name, { env })
+      .then((template) => {
+        // A change that arrived while this resolve ran makes its result stale: do not cache it.
+        if (generation === this.#generation) this.#cache.set(key, template);
+        this.#lastGood.set(key, template);
+        this.#failures.delete(name);
+        return template;
+      })
+      .catch((error: unknown) => {
+        const failure = toFactoryError(error);
+        const lastGood = this.#lastGood.get(key);
+        if (lastGood && failure.code !== 'E_TEMPLATE_NOT_FOUND') {
+          this.#recordFailure(name, failure, lastGood.version);
+          return lastGood;
+        }
+        throw failure;
+      })
+      .finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, promise);
+    return promise;
+  }
+
+  #recordFailure(name: string, error: FactoryError, servingVersion: string | undefined): void {
+    const previous = this.#failures.get(name);
+    this.#failures.set(name, { name, error, ...(servingVersion !== undefined ? { servingVersion } : {}) });
+    if (previous?.error.message !== error.message) {
+      this.#logger.error(`template "${name}" failed to reload; still serving version ${servingVersion ?? '(none)'}: ${error.message}`, { code: error.code });
+    }
+  }
+
+  /** Called by the watcher with the template folders that changed. */
+  #onChange(changed: ReadonlySet<string>): void {
+    this.#generation++;
+    const affected: Array<{ key: string; name: string; env: string }> = [];
+    for (const key of new Set([...this.#cache.keys(), ...this.#lastGood.keys()])) {
+      const template = this.#cache.peek(key) ?? this.#lastGood.get(key);
+      const { name, env } = parseKey(key);
+      // A template is affected when it or any ancestor changed.
+      if (changed.has(name) || template?.chain.some((link) => changed.has(link))) affected.push({ key, name, env });
+    }
+    for (const { key } of affected) this.#cache.delete(key);
+    // Re-resolve now, so the next resolve is a hit and a broken edit is reported right away.
+    for (const { key, name, env } of affected) {
+      this.#resolveCold(name, env, key).then(
+        (template) => this.#logger.info(`reloaded template "${name}" ${template.version} (${env})`),
+        (error: unknown) => {
+          const failure = toFactoryError(error);
+          if (failure.code === 'E_TEMPLATE_NOT_FOUND') {
+            this.#lastGood.delete(key);
+            this.#failures.delete(name);
+            this.#logger.info(`template "${name}" was removed`);
+          }
+        },
+      );
+    }
+  }
+}
+
+function resolveRegistryOptions(options: TemplateRegistryOptions) {
+  if (typeof options.agentsDir !== 'string' || options.agentsDir === '') {
+    throw new TypeError('TemplateRegistry: option "agentsDir" must be a non-empty path');
+  }
+  const maxEntries = options.maxEntries ?? 500;
+  const ttlMs = options.ttlMs ?? 60_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('TemplateRegistry: option "maxEntries" must be a positive integer');
+  if (!(ttlMs > 0)) throw new TypeError('TemplateRegistry: option "ttlMs" must be a positive number');
+  return {
+    agentsDir: options.agentsDir,
+    displayRoot: options.displayRoot ?? path.dirname(path.resolve(options.agentsDir)),
+    bundleCacheDir: options.bundleCacheDir,
+    env: options.env ?? 'dev',
+    maxEntries,
+    ttlMs,
+    watch: options.watch ?? false,
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+function cacheKey(name: string, env: string): string {
+  return `${name}\u0000${env}`;
+}
+
+function parseKey(key: string): { name: string; env: string } {
+  const [name = '', env = ''] = key.split('\u0000');
+  return { name, env };
+}
+
+function checkVersion(template: ResolvedTemplate, version: string | undefined): ResolvedTemplate {
+  if (version === undefined || template.version === version) return template;
+  throw new FactoryError(
+    'E_TEMPLATE_NOT_FOUND',
+    `version ${version} of template "${template.name}" is not available; version ${template.version} is in ${template.file}`,
+  );
+}

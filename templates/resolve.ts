@@ -1,0 +1,216 @@
+/** @module templates/resolve — the cold path from a template name to a resolved template: load the extends chain, merge, overlay, bundle, digest. */
+import { type AgentSpec, DEFAULT_LIMITS, DEFAULT_PERMISSIONS, DEFAULT_POOL, type Limits, type Permissions, type PoolSettings } from '../core/agent-spec.js';
+import { FactoryError, type Problem } from '../core/errors.js';
+import { type Bundle, bundleTemplate, sha256 } from './bundle.js';
+import type { BundleCache } from './bundle-cache.js';
+import { canonicalJson } from './canonical-json.js';
+import { compileDataSchema, type DataValidator } from './data-schema.js';
+import { templateDir } from './discover.js';
+import type { RawManifest, ResolvedManifest } from './manifest.js';
+import { mergeManifests, mergeOverlay } from './merge.js';
+import { at, invalid, loadTemplateFile, type TemplateFile } from './template-file.js';
+
+/** Longest `extends` chain: a template and at most this many ancestors. */
+export const MAX_EXTENDS_DEPTH = 8;
+
+/** Where templates are and how paths are shown. */
+export interface ResolveContext {
+  agentsDir: string;
+  /** Paths in messages are relative to this folder (the project root). */
+  displayRoot: string;
+  bundleCache?: BundleCache;
+}
+
+/** A template ready to run in one environment. Immutable. */
+export interface ResolvedTemplate {
+  readonly name: string;
+  readonly version: string;
+  readonly env: string;
+  /** Real path of the template folder. */
+  readonly dir: string;
+  /** `agent.json` as shown to users. */
+  readonly file: string;
+  /** Template names from the root ancestor to this template. */
+  readonly chain: readonly string[];
+  readonly abstract: boolean;
+  /** The manifest after `extends`, before the environment overlay (with `environments`): what is signed. */
+  readonly inherited: Readonly<RawManifest>;
+  /** The manifest after `extends` and the overlay, defaults filled in: what runs. */
+  readonly manifest: Readonly<ResolvedManifest>;
+  /**
+   * SHA-256 over the canonical JSON of `inherited` and the hash of every bundled source file.
+   * Independent of the environment, so one signature covers every environment.
+   */
+  readonly digest: string;
+  readonly sources: Readonly<Record<string, string>>;
+  /** The bundle script (empty for abstract templates). */
+  readonly code: string;
+  /** What the sandbox receives; its digest also covers the environment's effective manifest. */
+  readonly spec: Readonly<AgentSpec>;
+  readonly validateInput: DataValidator;
+  readonly validateOutput: DataValidator;
+}
+
+/**
+ * Loads `name` and its ancestors, root ancestor first.
+ * @throws FactoryError for a missing parent, a cycle, a chain deeper than {@link MAX_EXTENDS_DEPTH}, or an invalid file.
+ */
+export function loadChain(context: ResolveContext, name: string): TemplateFile[] {
+  const chain: TemplateFile[] = [];
+  const names: string[] = [];
+  let current = loadTemplateFile(templateDir(context.agentsDir, name, context.displayRoot), context.displayRoot);
+  for (;;) {
+    chain.unshift(current);
+    names.push(current.name);
+    const parentName = current.manifest.extends;
+    if (parentName === undefined) return chain;
+    if (names.includes(parentName)) {
+      throw invalid(current.file, [at(current.source, current.file, '/extends', `cyclic extends: ${[...names, parentName].join(' → ')}; remove "extends" from one of them`)]);
+    }
+    if (names.length > MAX_EXTENDS_DEPTH) {
+      throw invalid(current.file, [
+        at(current.source, current.file, '/extends', `extends chain is deeper than ${MAX_EXTENDS_DEPTH}: ${[...names, parentName].join(' → ')}; flatten it`),
+      ]);
+    }
+    let parent: TemplateFile;
+    try {
+      parent = loadTemplateFile(templateDir(context.agentsDir, parentName, context.displayRoot), context.displayRoot);
+    } catch (error) {
+      if (error instanceof FactoryError && error.code === 'E_TEMPLATE_NOT_FOUND') {
+        throw invalid(current.file, [
+          at(current.source, current.file, '/extends', `extends "${parentName}", but there is no template named "${parentName}"; create it or fix the name`),
+        ]);
+      }
+      throw error;
+    }
+    current = parent;
+  }
+}
+
+/** Merges a chain (root first) into one manifest with the `extends` rules. */
+export function inheritChain(chain: readonly TemplateFile[]): RawManifest {
+  let merged: RawManifest | undefined;
+  for (const link of chain) merged = merged ? mergeManifests(merged, link.manifest) : mergeManifests({} as RawManifest, link.manifest);
+  if (!merged) throw new TypeError('inheritChain: empty chain');
+  return merged;
+}
+
+/** Applies `environments.<env>` (merged last) and fills every default. */
+export function applyEnvironment(inherited: RawManifest, env: string): ResolvedManifest {
+  const { environments, abstract: _abstract, extends: _extends, $schema: _schema, ...base } = inherited;
+  const overlay = environments?.[env];
+  const effective = (overlay ? mergeOverlay(base as Record<string, unknown>, overlay as Record<string, unknown>) : base) as RawManifest;
+  return {
+    name: effective.name,
+    version: effective.version,
+    ...(inherited.extends !== undefined ? { extends: inherited.extends } : {}),
+    description: effective.description ?? '',
+    entry: effective.entry ?? '',
+    permissions: withDefaults<Permissions>(DEFAULT_PERMISSIONS, effective.permissions),
+    limits: withDefaults<Limits>(DEFAULT_LIMITS, effective.limits),
+    pool: withDefaults<PoolSettings>(DEFAULT_POOL, effective.pool),
+    ...(effective.input !== undefined && effective.input !== null ? { input: effective.input } : {}),
+    ...(effective.output !== undefined && effective.output !== null ? { output: effective.output } : {}),
+    config: effective.config ?? {},
+  };
+}
+
+function withDefaults<T extends object>(defaults: Readonly<T>, given: unknown): T {
+  const result = { ...defaults } as Record<string, unknown>;
+  if (given && typeof given === 'object') {
+    for (const [key, value] of Object.entries(given)) if (value !== null && value !== undefined) result[key] = Array.isArray(value) ? [...value] : value;
+  }
+  return result as T;
+}
+
+export interface ResolveOptions {
+  env: string;
+  /** Resolve abstract templates too (for inspection); they cannot run. @default false */
+  allowAbstract?: boolean;
+}
+
+/**
+ * The whole cold path: chain → merge → overlay → schemas → bundle (cached by content) → digest.
+ * @throws FactoryError `E_TEMPLATE_NOT_FOUND`, `E_TEMPLATE_INVALID` or `E_TEMPLATE_IMPORT`, each naming file and place.
+ */
+export async function resolveTemplate(context: ResolveContext, name: string, options: ResolveOptions): Promise<ResolvedTemplate> {
+  const chain = loadChain(context, name);
+  const self = chain[chain.length - 1] as TemplateFile;
+  const inherited = inheritChain(chain);
+  const isAbstract = self.manifest.abstract === true;
+  if (isAbstract && !options.allowAbstract) {
+    throw new FactoryError('E_TEMPLATE_INVALID', `template "${name}" is abstract: it can only be extended, not run`, {
+      problems: [at(self.source, self.file, '/abstract', 'abstract templates cannot be instantiated')],
+    });
+  }
+  const manifest = applyEnvironment(inherited, options.env);
+
+  const problems: Problem[] = [];
+  if (!isAbstract && !manifest.entry) {
+    problems.push(at(self.source, self.file, '', 'missing "entry": a template that is not abstract needs an entry file, its own or inherited (e.g. "entry": "main.ts")'));
+  }
+  const validateInput = compileOrReport(manifest.input, chain, '/input', problems);
+  const validateOutput = compileOrReport(manifest.output, chain, '/output', problems);
+  if (problems.length > 0) throw invalid(self.file, problems);
+
+  let bundle: Bundle = { code: '', sources: {} };
+  if (!isAbstract) bundle = await bundleWithCache(context, self.dir, manifest.entry);
+
+  const digest = sha256(canonicalJson({ format: 'af-digest-1', manifest: inherited, sources: bundle.sources }));
+  const spec: AgentSpec = Object.freeze({
+    digest: sha256(`${digest}\n${canonicalJson(manifest)}`),
+    name: manifest.name,
+    version: manifest.version,
+    dir: self.dir,
+    code: bundle.code,
+    permissions: manifest.permissions,
+    limits: manifest.limits,
+    pool: manifest.pool,
+    config: manifest.config,
+  });
+  return Object.freeze({
+    name: manifest.name,
+    version: manifest.version,
+    env: options.env,
+    dir: self.dir,
+    file: self.file,
+    chain: Object.freeze(chain.map((link) => link.name)),
+    abstract: isAbstract,
+    inherited: deepFreeze(inherited),
+    manifest: deepFreeze(manifest),
+    digest,
+    sources: Object.freeze({ ...bundle.sources }),
+    code: bundle.code,
+    spec,
+    validateInput,
+    validateOutput,
+  });
+}
+
+async function bundleWithCache(context: ResolveContext, dir: string, entry: string): Promise<Bundle> {
+  const cached = context.bundleCache?.get(dir, entry);
+  if (cached) return cached;
+  const bundle = await bundleTemplate(dir, entry, context.displayRoot);
+  context.bundleCache?.set(dir, entry, bundle);
+  return bundle;
+}
+
+function compileOrReport(schema: ResolvedManifest['input'], chain: readonly TemplateFile[], pointer: '/input' | '/output', problems: Problem[]): DataValidator {
+  try {
+    return compileDataSchema(schema);
+  } catch (error) {
+    // Name the file of the nearest template that declares the schema.
+    const key = pointer.slice(1) as 'input' | 'output';
+    const owner = [...chain].reverse().find((link) => link.manifest[key] !== undefined) ?? (chain[chain.length - 1] as TemplateFile);
+    problems.push(at(owner.source, owner.file, pointer, `is not a valid JSON Schema: ${(error as Error).message}`));
+    return () => ({ valid: false, errors: [] });
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
