@@ -9,5 +9,6 @@ export default defineConfig({
     execArgv: ['--no-node-snapshot'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -21,7 +21,8 @@ export interface ManualClock extends Clock {
 
 export function createManualClock(startEpochMs = 0): ManualClock {
   let wall = startEpochMs;
-  let mono = 0;
+  // Like performance.now(), never 0: caches such as lru-cache treat a start time of 0 as "no start".
+  let mono = 1000;
   return {
     now: () => wall,
     monotonic: () => mono,

@@ -129,14 +129,15 @@ export function toFactoryError(error: unknown, fallback: ErrorCode = 'E_INTERNAL
   return new FactoryError(fallback, message, { cause: error });
 }
 
-/** Renders problems one per line as `file:line:column /pointer message`. */
+/** Renders problems one per line with {@link formatProblem}. */
 export function formatProblems(problems: readonly Problem[]): string {
   return problems.map(formatProblem).join('\n');
 }
 
+/** Renders one problem as `file:line:column (at /pointer): message`, leaving out what is unknown. */
 export function formatProblem(problem: Problem): string {
   let where = problem.file ?? '';
-  if (problem.line !== undefined) where += `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}`;
-  const pointer = problem.pointer !== undefined ? ` ${problem.pointer === '' ? '/' : problem.pointer}` : '';
-  return `${where}${pointer}${where || pointer ? ': ' : ''}${problem.message}`;
+  if (problem.line !== undefined) where += `:${problem.line}:${problem.column ?? 1}`;
+  if (problem.pointer) where += `${where ? ' ' : ''}(at ${problem.pointer})`;
+  return where ? `${where}: ${problem.message}` : problem.message;
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { FactoryError, type Problem } from '../core/errors.js';
+import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
 import { isInside } from './discover.js';
 import { displayPath } from './template-file.js';
 
@@ -27,17 +27,12 @@ const RESOLVE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '.json', '/index.t
  * A script (not an ES module) because isolated-vm binds a module to one context, while a script
  * compiles once per isolate and runs in every fresh context.
  * @throws FactoryError `E_TEMPLATE_IMPORT` naming the file, line and specifier of every forbidden import;
- *   `E_TEMPLATE_INVALID` for syntax errors or a missing entry.
+ *   `E_TEMPLATE_INVALID` for syntax errors. The caller checks that the entry exists.
  */
 export async function bundleTemplate(dir: string, entry: string, displayRoot: string): Promise<Bundle> {
   const realDir = realpathSync(dir);
   const entryPath = path.resolve(realDir, entry);
   const entryDisplay = displayPath(path.join(dir, entry), displayRoot);
-  if (!isInside(realDir, entryPath) || !existsSync(entryPath) || !statSync(entryPath).isFile()) {
-    throw new FactoryError('E_TEMPLATE_INVALID', `${entryDisplay} does not exist; create it or point "entry" in agent.json at the agent's main file`, {
-      problems: [{ file: displayPath(path.join(dir, 'agent.json'), displayRoot), pointer: '/entry', message: `entry file ${entry} does not exist` }],
-    });
-  }
   const realEntry = realpathSync(entryPath);
   if (!isInside(realDir, realEntry)) {
     throw importError([{ file: entryDisplay, message: `entry ${entry} is a symlink to ${realEntry}, outside the template folder` }]);
@@ -71,7 +66,8 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
       message: message.text,
     }));
     if (failure.errors.some((message) => boundaryViolations.has(message.text))) throw importError(problems);
-    throw new FactoryError('E_TEMPLATE_INVALID', problems.map(formatLocated).join('\n'), { problems });
+    const syntaxProblems = problems.map((problem) => ({ ...problem, message: `cannot compile: ${problem.message}` }));
+    throw new FactoryError('E_TEMPLATE_INVALID', syntaxProblems.map(formatProblem).join('\n'), { problems: syntaxProblems });
   }
 
   const sources: Record<string, string> = {};
@@ -96,23 +92,24 @@ function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plu
       build.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return undefined;
         const specifier = args.path;
+        const verb = args.kind === 'require-call' || args.kind === 'require-resolve' ? 'require' : 'import';
         if (specifier.startsWith('node:')) {
-          return reject(`import of Node builtin "${specifier}" is not allowed: agents reach the host only through ctx tools`);
+          return reject(`${verb} of Node builtin "${specifier}" is not allowed: agents reach the host only through ctx tools`);
         }
         if (!specifier.startsWith('./') && !specifier.startsWith('../')) {
           const kind = path.isAbsolute(specifier) ? 'absolute path' : /^[a-z]+:/i.test(specifier) ? 'URL' : 'bare package';
-          return reject(`import of ${kind} "${specifier}" is not allowed: templates may import only relative files inside their folder`);
+          return reject(`${verb} of ${kind} "${specifier}" is not allowed: templates may import only relative files inside their folder`);
         }
         const candidate = path.resolve(args.resolveDir, specifier);
         if (!isInside(realDir, candidate)) {
-          return reject(`import of "${specifier}" leaves the template folder: templates may import only relative files inside their folder`);
+          return reject(`${verb} of "${specifier}" leaves the template folder: templates may import only relative files inside their folder`);
         }
         for (const extension of RESOLVE_EXTENSIONS) {
           const attempt = candidate + extension;
           if (!existsSync(attempt) || !statSync(attempt).isFile()) continue;
           const real = realpathSync(attempt);
           if (!isInside(realDir, real)) {
-            return reject(`import of "${specifier}" resolves through a symlink to ${real}, outside the template folder`);
+            return reject(`${verb} of "${specifier}" resolves through a symlink to ${real}, outside the template folder`);
           }
           return { path: real };
         }
@@ -123,12 +120,7 @@ function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plu
 }
 
 function importError(problems: Problem[]): FactoryError {
-  return new FactoryError('E_TEMPLATE_IMPORT', problems.map(formatLocated).join('\n'), { problems });
-}
-
-function formatLocated(problem: Problem): string {
-  const where = problem.line !== undefined ? `${problem.file}:${problem.line}:${problem.column ?? 1}` : problem.file;
-  return `${where}: ${problem.message}`;
+  return new FactoryError('E_TEMPLATE_IMPORT', problems.map(formatProblem).join('\n'), { problems });
 }
 
 export function sha256(data: string | Uint8Array): string {

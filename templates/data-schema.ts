@@ -25,16 +25,39 @@ const compiledBySchema = new Map<string, DataValidator>();
 
 const ACCEPT_ALL: DataValidator = () => ({ valid: true, errors: [] });
 
+/** A schema that is not valid JSON Schema; `pointer` is relative to the schema's root. */
+export class InvalidSchemaError extends Error {
+  constructor(
+    message: string,
+    readonly pointer: string,
+  ) {
+    super(message);
+    this.name = 'InvalidSchemaError';
+  }
+}
+
 /**
  * Compiles `schema` (draft 2020-12) into a validator.
- * @throws Error with ajv's message when the schema itself is invalid (the caller names the file and pointer).
+ * @throws InvalidSchemaError when the schema itself is invalid (the caller names the file and pointer).
  */
 export function compileDataSchema(schema: JsonSchema | undefined): DataValidator {
   if (schema === undefined || schema === true) return ACCEPT_ALL;
   const key = canonicalJson(schema);
   const existing = compiledBySchema.get(key);
   if (existing) return existing;
-  const validate: ValidateFunction = ajv.compile(schema);
+  if (!ajv.validateSchema(schema)) {
+    // The meta-schema reports the same mistake several ways (enum, type, anyOf); the first is the plainest.
+    const first = (ajv.errors ?? [])[0];
+    const allowed = (first?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues;
+    const message = allowed ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : (first?.message ?? 'is not a valid JSON Schema');
+    throw new InvalidSchemaError(message, first?.instancePath ?? '');
+  }
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema);
+  } catch (error) {
+    throw new InvalidSchemaError((error as Error).message, '');
+  }
   const validator: DataValidator = (data) => {
     if (validate(data)) return { valid: true, errors: [] };
     return {

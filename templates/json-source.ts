@@ -151,7 +151,10 @@ export function parseJsonSource(text: string): JsonSource {
       Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
       skipWhitespace();
       if (text[index] === ',') {
+        const commaAt = index;
         index++;
+        skipWhitespace();
+        if (text[index] === '}') fail('trailing comma before "}"; remove the comma', commaAt);
         continue;
       }
       if (text[index] === '}') {
@@ -174,7 +177,10 @@ export function parseJsonSource(text: string): JsonSource {
       result.push(parseValue(`${pointer}/${result.length}`, depth + 1));
       skipWhitespace();
       if (text[index] === ',') {
+        const commaAt = index;
         index++;
+        skipWhitespace();
+        if (text[index] === ']') fail('trailing comma before "]"; remove the comma', commaAt);
         continue;
       }
       if (text[index] === ']') {

@@ -75,6 +75,8 @@ export class TemplateRegistry {
       ttl: resolved.ttlMs,
       // lru-cache reads time through `perf.now()`; injecting the clock lets tests move time.
       perf: { now: () => clock.monotonic() },
+      // Read the clock on every check: the default caches it for 1 ms of real time, which a manual clock cannot move.
+      ttlResolution: 0,
       ttlAutopurge: false,
     });
     if (resolved.watch) this.watch();
@@ -103,7 +105,13 @@ export class TemplateRegistry {
     const env = options.env ?? this.#env;
     const key = cacheKey(name, env);
     const hit = this.#cache.get(key);
-    if (hit) return Promise.resolve(checkVersion(hit, options.version));
+    if (hit) {
+      try {
+        return Promise.resolve(checkVersion(hit, options.version));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#resolveCold(name, env, key).then((template) => checkVersion(template, options.version));
   }
 

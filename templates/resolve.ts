@@ -1,10 +1,12 @@
 /** @module templates/resolve — the cold path from a template name to a resolved template: load the extends chain, merge, overlay, bundle, digest. */
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { type AgentSpec, DEFAULT_LIMITS, DEFAULT_PERMISSIONS, DEFAULT_POOL, type Limits, type Permissions, type PoolSettings } from '../core/agent-spec.js';
 import { FactoryError, type Problem } from '../core/errors.js';
 import { type Bundle, bundleTemplate, sha256 } from './bundle.js';
 import type { BundleCache } from './bundle-cache.js';
 import { canonicalJson } from './canonical-json.js';
-import { compileDataSchema, type DataValidator } from './data-schema.js';
+import { compileDataSchema, type DataValidator, InvalidSchemaError } from './data-schema.js';
 import { templateDir } from './discover.js';
 import type { RawManifest, ResolvedManifest } from './manifest.js';
 import { mergeManifests, mergeOverlay } from './merge.js';
@@ -148,6 +150,9 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
   const problems: Problem[] = [];
   if (!isAbstract && !manifest.entry) {
     problems.push(at(self.source, self.file, '', 'missing "entry": a template that is not abstract needs an entry file, its own or inherited (e.g. "entry": "main.ts")'));
+  } else if (!isAbstract && !isFile(path.join(self.dir, manifest.entry))) {
+    const owner = [...chain].reverse().find((link) => typeof link.manifest.entry === 'string') ?? self;
+    problems.push(at(owner.source, owner.file, '/entry', `entry file ${manifest.entry} does not exist in ${path.dirname(self.file)}; create it or point "entry" at the agent's main file`));
   }
   const validateInput = compileOrReport(manifest.input, chain, '/input', problems);
   const validateOutput = compileOrReport(manifest.output, chain, '/output', problems);
@@ -202,8 +207,17 @@ function compileOrReport(schema: ResolvedManifest['input'], chain: readonly Temp
     // Name the file of the nearest template that declares the schema.
     const key = pointer.slice(1) as 'input' | 'output';
     const owner = [...chain].reverse().find((link) => link.manifest[key] !== undefined) ?? (chain[chain.length - 1] as TemplateFile);
-    problems.push(at(owner.source, owner.file, pointer, `is not a valid JSON Schema: ${(error as Error).message}`));
+    const inner = error instanceof InvalidSchemaError ? error.pointer : '';
+    problems.push(at(owner.source, owner.file, `${pointer}${inner}`, `invalid JSON Schema: ${(error as Error).message}`));
     return () => ({ valid: false, errors: [] });
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 /** @module templates/template-file — reads one template folder's `agent.json`: size check, located JSON parse, schema check. */
 import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { FactoryError, type Problem } from '../core/errors.js';
+import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
 import { JsonSyntaxError, type JsonSource, parseJsonSource, positionOf } from './json-source.js';
 import { checkManifestSchema, MAX_MANIFEST_BYTES, type RawManifest } from './manifest.js';
 
@@ -91,15 +91,8 @@ export function at(source: JsonSource, file: string, pointer: string, message: s
 /** The `E_TEMPLATE_INVALID` error for a list of problems; its message lists them all. */
 export function invalid(file: string, problems: Problem[], code: 'E_TEMPLATE_INVALID' | 'E_TEMPLATE_IMPORT' = 'E_TEMPLATE_INVALID'): FactoryError {
   const first = problems[0];
-  const summary = problems.length === 1 && first ? describeOne(first) : `${file} has ${problems.length} problems:\n${problems.map((p) => `  ${describeOne(p)}`).join('\n')}`;
+  const summary = problems.length === 1 && first ? formatProblem(first) : `${file} has ${problems.length} problems:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
   return new FactoryError(code, summary, { problems });
-}
-
-function describeOne(problem: Problem): string {
-  let where = problem.file ?? '';
-  if (problem.line !== undefined) where += `:${problem.line}:${problem.column ?? 1}`;
-  const pointer = problem.pointer ? ` (at ${problem.pointer})` : '';
-  return `${where}${pointer}: ${problem.message}`;
 }
 
 /** `target` relative to `root` when inside it, else absolute. */
