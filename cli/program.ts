@@ -1,11 +1,12 @@
 /** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
+import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { listTemplatesCommand, showTemplateCommand } from './commands/templates.js';
 import { validateCommand } from './commands/validate.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
 import { EXIT, exitStatusFor } from './exit-status.js';
-import { type CliStreams, printError, printJson } from './io.js';
+import { type CliStreams, printError } from './io.js';
 
 const VERSION = '0.1.0';
 
@@ -45,6 +46,16 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--json', 'print the reports as JSON')
     .action(action((target: string | undefined, options: { json?: boolean }) => validateCommand(context, target, options)));
 
+  program
+    .command('run <name>')
+    .description('run one agent; the input comes from --input, --input-file or stdin (default {})')
+    .option('--input <json>', 'the input as JSON')
+    .option('--input-file <file>', 'read the input JSON from a file')
+    .option('--env <env>', 'environment (default: the global --env)')
+    .option('--tenant <tenant>', 'tenant whose kv and records the run uses', 'default')
+    .option('--json', 'print one line: {"ok","output","error","stats"}')
+    .action(action((name: string, options: RunCommandOptions) => runCommand(context, name, options)));
+
   const templates = program.command('templates').description('list and inspect templates');
   templates
     .command('list', { isDefault: true })
@@ -77,7 +88,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 }
 
 function reportFailure(context: CommandContext, error: FactoryError, isJson: boolean): number {
-  if (isJson) printJson(context.streams, { ok: false, error: error.toJSON() });
+  // One line, like `af run --json`, so scripts can read the last line of stdout either way.
+  if (isJson) context.streams.stdout.write(`${JSON.stringify({ ok: false, error: error.toJSON() })}\n`);
   printError(context.streams, error, context.errPaint);
   if (error.code === 'E_INTERNAL' && error.cause instanceof Error && context.streams.env.AF_DEBUG) {
     context.streams.stderr.write(`${error.cause.stack ?? ''}\n`);

@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './config.js';
 export * from './logger.js';
 export * from './agent-spec.js';
+export * from './run-record.js';

@@ -1,0 +1,18 @@
+// Reads each named variable through ctx.env.get; a name outside permissions.env is reported as denied, not read.
+interface Context {
+  env: { get(name: string): string | undefined };
+}
+
+export default function run(input: { names?: string[] }, ctx: Context) {
+  const report: Record<string, string | null> = {};
+  const denied: string[] = [];
+  for (const name of input.names ?? ['LOG_LEVEL', 'AF_REGION']) {
+    try {
+      report[name] = ctx.env.get(name) ?? null;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'E_PERMISSION_DENIED') throw error;
+      denied.push(name);
+    }
+  }
+  return { values: report, denied };
+}

@@ -1,0 +1,122 @@
+// The factory's hot paths through the public API: warm createAgent, create+run, throughput, and CPU overhead vs native.
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transformSync } from 'esbuild';
+import { createFactory } from '../dist/index.js';
+import { medianOfRounds, metric, runStandalone, sample, summarise } from './lib/measure.mjs';
+import { createBenchProject } from './lib/project.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PRIMES_SOURCE = readFileSync(path.join(here, '../agents/cpu-burn/primes.ts'), 'utf8');
+
+export default async function bench({ quick = false } = {}) {
+  const scale = quick ? 0.2 : 1;
+  const cores = os.availableParallelism();
+  const concurrency = 2 * cores;
+  const project = createBenchProject({
+    trivial: { manifest: { pool: { prewarm: concurrency } }, source: 'export default (input) => input;\n' },
+    'trivial-reused': { manifest: { pool: { prewarm: concurrency, reuseContext: true } }, source: 'export default (input) => input;\n' },
+    primes: { manifest: { limits: { timeoutMs: 60000, cpuMs: 60000, memoryMb: 32 } }, source: `${PRIMES_SOURCE}\nexport default (input) => countPrimes(input.n);\n` },
+  });
+  const factory = await createFactory({ root: project.root, prewarm: true });
+  try {
+    const input = { name: 'Ada' };
+    // Warm: the template is resolved and the hosts have contexts ready.
+    for (let i = 0; i < 200; i++) await (await factory.createAgent('trivial')).dispose();
+
+    const created = [];
+    const createWarm = await sample(async () => created.push(await factory.createAgent('trivial')), {
+      warmup: 200,
+      samples: Math.round(5000 * scale),
+    });
+    for (const agent of created) await agent.dispose();
+
+    const createRun = await sample(
+      async () => {
+        const agent = await factory.createAgent('trivial');
+        await agent.run(input);
+        await agent.dispose();
+      },
+      { warmup: 100, samples: Math.round(1500 * scale) },
+    );
+
+    const seconds = quick ? 1 : 3;
+    const fresh = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial', input, concurrency, seconds));
+    const reused = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial-reused', input, concurrency, seconds));
+    const freshSerial = await throughput(factory, 'trivial', input, 1, quick ? 0.5 : 2);
+
+    // CPU-bound: the same countPrimes in the sandbox (CPU time of the isolate) and natively.
+    const n = quick ? 60_000 : 150_000;
+    const native = await loadNativePrimes();
+    const agent = await factory.createAgent('primes');
+    await agent.run({ n });
+    const rounds = quick ? 3 : 7;
+    const ratio = await medianOfRounds(rounds, async () => {
+      const startWall = performance.now();
+      native(n);
+      const nativeMs = performance.now() - startWall;
+      const { stats } = await agent.run({ n });
+      return stats.runMs / nativeMs;
+    });
+    await agent.dispose();
+
+    return {
+      name: 'runtime',
+      title: 'Runtime: createAgent, run and throughput (process isolation)',
+      metrics: [
+        metric('warm createAgent', 'ms', toMs(createWarm), { stat: 'p95', max: 0.25 }),
+        metric('createAgent + run + dispose, trivial agent', 'ms', toMs(createRun), { stat: 'p50', max: 1 }),
+        metric(`throughput, fresh context per run, concurrency ${concurrency}`, 'runs/s', single(fresh), { stat: 'p50', min: 2000 }),
+        metric(`throughput, reused context, concurrency ${concurrency}`, 'runs/s', single(reused), { stat: 'p50', min: 10000 }),
+        metric('throughput, fresh context per run, concurrency 1', 'runs/s', single(freshSerial)),
+        metric('CPU-bound agent: time in sandbox ÷ native', 'ratio', single(ratio), { stat: 'p50', max: 1.05 }),
+      ],
+      notes: [
+        `Throughput figures are the median of ${quick ? 1 : 3} rounds of ${seconds} s; each worker reuses one agent and every run gets a fresh context unless the template sets pool.reuseContext.`,
+        `CPU overhead: countPrimes(${n}) from agents/cpu-burn/primes.ts, run time inside the sandbox host (the isolate's apply) ÷ the same function compiled natively in this process; median of ${rounds} rounds.`,
+      ],
+    };
+  } finally {
+    await factory.close();
+    rmSync(project.root, { recursive: true, force: true });
+  }
+}
+
+async function throughput(factory, name, input, concurrency, seconds) {
+  const agents = [];
+  for (let i = 0; i < concurrency; i++) agents.push(await factory.createAgent(name));
+  let runs = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    agents.map(async (agent) => {
+      while (performance.now() < deadline) {
+        await agent.run(input);
+        runs++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  for (const agent of agents) await agent.dispose();
+  return runs / elapsed;
+}
+
+async function loadNativePrimes() {
+  const { code } = transformSync(PRIMES_SOURCE, { loader: 'ts', format: 'esm' });
+  const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+  return module.countPrimes;
+}
+
+function single(value) {
+  return { ...summarise([value]), n: 1 };
+}
+
+function toMs(stats) {
+  const out = { ...stats };
+  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) out[key] = stats[key] / 1000;
+  return out;
+}
+
+await runStandalone(import.meta.url, bench);

@@ -1,0 +1,103 @@
+/** @module cli/commands/run — `af run NAME`: runs one agent on an input from --input, --input-file or stdin. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FactoryError } from '../../core/errors.js';
+import { createFactory } from '../../runtime/index.js';
+import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
+import type { CommandContext } from '../context.js';
+import { EXIT, exitStatusFor } from '../exit-status.js';
+
+export interface RunCommandOptions {
+  input?: string;
+  inputFile?: string;
+  env?: string;
+  tenant?: string;
+  json?: boolean;
+}
+
+/** Largest input read from a file or stdin. */
+const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+
+export async function runCommand(context: CommandContext, name: string, options: RunCommandOptions): Promise<number> {
+  if (options.input !== undefined && options.inputFile !== undefined) {
+    throw new FactoryError('E_USAGE', 'give the input once: either --input or --input-file');
+  }
+  const input = await readInput(context, options);
+  const config = context.config();
+  // One host is enough for one run, and forks faster than one per core.
+  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, processEnv: context.streams.env, logger: context.logger });
+  try {
+    const report = await factory.runSettled(name, input, {
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
+    });
+    const { stats } = report;
+    if (options.json) {
+      context.streams.stdout.write(
+        `${JSON.stringify(report.ok ? { ok: true, runId: report.runId, output: report.output, stats } : { ok: false, runId: report.runId, error: report.error, stats })}\n`,
+      );
+      if (!report.ok) context.streams.stderr.write(`error ${report.error.code}: ${report.error.message}\n`);
+    } else {
+      const { errPaint } = context;
+      for (const entry of stats.logs) {
+        context.streams.stderr.write(`${errPaint.dim(`[${name}] ${entry.level}`)} ${entry.message}${entry.fields !== undefined ? ` ${JSON.stringify(entry.fields)}` : ''}\n`);
+      }
+      const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
+      if (report.ok) {
+        context.streams.stdout.write(`${JSON.stringify(report.output, null, 2)}\n`);
+        context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
+      } else {
+        context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(report.error.code)}: ${report.error.message}\n${errPaint.dim(cost)}\n`);
+      }
+    }
+    return report.ok ? EXIT.ok : exitStatusFor(report.error.code);
+  } finally {
+    await factory.close();
+  }
+}
+
+async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {
+  let text: string;
+  let where: string;
+  if (options.input !== undefined) {
+    text = options.input;
+    where = '--input';
+  } else if (options.inputFile !== undefined) {
+    const file = path.resolve(context.streams.cwd, options.inputFile);
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new FactoryError('E_INPUT_INVALID', `cannot read --input-file ${options.inputFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    where = options.inputFile;
+  } else if (context.streams.stdin.isTTY) {
+    return {};
+  } else {
+    text = await readStream(context.streams.stdin);
+    where = 'stdin';
+    if (text.trim() === '') return {};
+  }
+  if (Buffer.byteLength(text) > MAX_INPUT_BYTES) {
+    throw new FactoryError('E_INPUT_INVALID', `input from ${where} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`);
+  }
+  try {
+    return parseJsonSource(text).value;
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
+    throw new FactoryError('E_INPUT_INVALID', `input from ${where} is not valid JSON: line ${error.line}, column ${error.column}: ${error.message}`, {
+      problems: [{ file: where, line: error.line, column: error.column, message: error.message }],
+    });
+  }
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > MAX_INPUT_BYTES) throw new FactoryError('E_INPUT_INVALID', `input from stdin is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,59 @@
+/** @module core/run-record — the record every run leaves, and the sink it is handed to (the store implements it). */
+import type { ToolCounts } from './agent-spec.js';
+import type { ErrorCode } from './errors.js';
+
+/** One run, as recorded: what ran, for whom, how long it took, and how it ended. */
+export interface RunRecord {
+  id: string;
+  template: string;
+  version: string;
+  /** The template digest (environment-independent; what is signed). */
+  digest: string;
+  env: string;
+  tenant: string;
+  /** Wall-clock start, epoch milliseconds. */
+  startedAt: number;
+  /** Time `createAgent` took for the agent that ran (0 when the agent was reused). */
+  createMs: number;
+  runMs: number;
+  cpuMs: number;
+  heapPeakBytes: number;
+  inputBytes: number;
+  outputBytes: number;
+  outcome: 'ok' | 'error';
+  errorCode?: ErrorCode;
+  /** Tool calls by tool name. */
+  tools: ToolCounts;
+  /** Denied tool calls. */
+  denials: Array<{ permission: string; target: string }>;
+  /** Log entries dropped past `limits.logKb`. */
+  logsDropped: number;
+  /** Spawn depth: 0 for a run started by a caller. */
+  depth: number;
+  /** The run that spawned this one, if any. */
+  parentId?: string;
+  /** Input shape for the learner: array lengths, string lengths, depth (no values). */
+  inputShape?: InputShape;
+}
+
+/** What the learner may know about an input without seeing its values. */
+export interface InputShape {
+  /** Deepest nesting of arrays and objects. */
+  depth: number;
+  /** Longest array anywhere in the input. */
+  maxArrayLength: number;
+  /** Longest string anywhere in the input. */
+  maxStringLength: number;
+  /** Number of keys of the top-level object (0 otherwise). */
+  topLevelKeys: number;
+}
+
+/**
+ * Receives run records. `write` must not block the run: implementations queue and batch.
+ * `flush` resolves when everything written so far is durable.
+ */
+export interface RunSink {
+  write(record: RunRecord): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,199 @@
+/** @module runtime/agent — a live instance of a resolved template bound to a sandbox slot; runs it and records every run. */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
+import type { RunRecord, RunSink } from '../core/run-record.js';
+import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
+import type { ResolvedTemplate } from '../templates/index.js';
+import { inputShape } from './input-shape.js';
+
+/** What a run cost and did. */
+export interface RunStats {
+  /** Time `createAgent` took for this agent (0 for later runs of the same agent). */
+  createMs: number;
+  runMs: number;
+  cpuMs: number;
+  heapPeakBytes: number;
+  inputBytes: number;
+  outputBytes: number;
+  tools: Record<string, number>;
+  denials: Array<{ permission: string; target: string }>;
+  logs: RunLogEntry[];
+  logsDropped: number;
+}
+
+/** The outcome of one run as data: never thrown, for adapters (CLI `--json`, HTTP). */
+export type RunReport =
+  | { ok: true; runId: string; output: unknown; stats: RunStats }
+  | { ok: false; runId: string; error: { code: ErrorCode; message: string; problems?: Problem[] }; stats: RunStats };
+
+export interface AgentRunOptions {
+  /** Aborting cancels the run (`ctx.signal` fires; the run ends with `E_DISPOSED`). */
+  signal?: AbortSignal;
+}
+
+/** @internal what the factory hands an agent. */
+export interface AgentBinding {
+  template: ResolvedTemplate;
+  tenant: string;
+  sandbox: Sandbox;
+  reservation: Reservation;
+  sink: RunSink;
+  clock: Clock;
+  createMs: number;
+  depth: number;
+  parentId?: string;
+  onDispose(agent: Agent): void;
+}
+
+const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+
+/**
+ * An agent: created by `factory.createAgent`, run any number of times, then disposed.
+ * @example
+ * const agent = await factory.createAgent('hello');
+ * const { output } = await agent.run({ name: 'Ada' });
+ * await agent.dispose();
+ */
+export class Agent {
+  readonly #binding: AgentBinding;
+  #createMs: number;
+  #isDisposed = false;
+
+  constructor(binding: AgentBinding) {
+    this.#binding = binding;
+    this.#createMs = binding.createMs;
+  }
+
+  get name(): string {
+    return this.#binding.template.name;
+  }
+
+  get version(): string {
+    return this.#binding.template.version;
+  }
+
+  get digest(): string {
+    return this.#binding.template.digest;
+  }
+
+  get env(): string {
+    return this.#binding.template.env;
+  }
+
+  get tenant(): string {
+    return this.#binding.tenant;
+  }
+
+  get isDisposed(): boolean {
+    return this.#isDisposed;
+  }
+
+  /**
+   * Runs the agent once.
+   * @returns the output and what the run cost.
+   * @throws FactoryError with the run's code (`E_INPUT_INVALID`, `E_TIMEOUT`, `E_AGENT_THREW`, …); its `details`
+   *   carry `runId` and `stats`.
+   */
+  async run(input: unknown, options: AgentRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string }> {
+    const report = await this.runSettled(input, options);
+    if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId };
+    throw new FactoryError(report.error.code, report.error.message, {
+      ...(report.error.problems ? { problems: report.error.problems } : {}),
+      details: { runId: report.runId, stats: report.stats },
+    });
+  }
+
+  /** Runs the agent once and reports the outcome as data; never throws for a failed run. */
+  async runSettled(input: unknown, options: AgentRunOptions = {}): Promise<RunReport> {
+    const binding = this.#binding;
+    const { template } = binding;
+    const runId = randomUUID();
+    const startedAt = binding.clock.now();
+    const createMs = this.#createMs;
+    this.#createMs = 0;
+
+    if (this.#isDisposed) {
+      return this.#finish(runId, startedAt, createMs, input, { code: 'E_DISPOSED', message: `agent "${template.name}" was disposed; create a new one` });
+    }
+    const inputCheck = template.validateInput(input);
+    if (!inputCheck.valid) {
+      const problems = inputCheck.errors;
+      const message = `input does not match the input schema of "${template.name}": ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`;
+      return this.#finish(runId, startedAt, createMs, input, { code: 'E_INPUT_INVALID', message, problems });
+    }
+
+    const result = await binding.sandbox.run(binding.reservation, input, {
+      tenant: binding.tenant,
+      env: template.env,
+      depth: binding.depth,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!result.ok) return this.#finish(runId, startedAt, createMs, input, result.error, result.stats);
+
+    const outputCheck = template.validateOutput(result.output);
+    if (!outputCheck.valid) {
+      const problems = outputCheck.errors;
+      const message = `output of "${template.name}" does not match its output schema: ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`;
+      return this.#finish(runId, startedAt, createMs, input, { code: 'E_OUTPUT_INVALID', message, problems }, result.stats);
+    }
+    return this.#finish(runId, startedAt, createMs, input, undefined, result.stats, result.output);
+  }
+
+  /** Gives the sandbox slot back. Later runs end with `E_DISPOSED`. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.#isDisposed) return;
+    this.#isDisposed = true;
+    this.#binding.sandbox.release(this.#binding.reservation);
+    this.#binding.onDispose(this);
+  }
+
+  #finish(
+    runId: string,
+    startedAt: number,
+    createMs: number,
+    input: unknown,
+    error: { code: ErrorCode; message: string; problems?: Problem[] } | undefined,
+    sandboxStats: Omit<RunStats, 'createMs' | 'inputBytes'> & { inputBytes?: number } = EMPTY_STATS,
+    output?: unknown,
+  ): RunReport {
+    const { template } = this.#binding;
+    const stats: RunStats = {
+      createMs,
+      runMs: sandboxStats.runMs,
+      cpuMs: sandboxStats.cpuMs,
+      heapPeakBytes: sandboxStats.heapPeakBytes,
+      inputBytes: sandboxStats.inputBytes ?? 0,
+      outputBytes: sandboxStats.outputBytes,
+      tools: sandboxStats.tools,
+      denials: sandboxStats.denials,
+      logs: sandboxStats.logs,
+      logsDropped: sandboxStats.logsDropped,
+    };
+    const record: RunRecord = {
+      id: runId,
+      template: template.name,
+      version: template.version,
+      digest: template.digest,
+      env: template.env,
+      tenant: this.#binding.tenant,
+      startedAt,
+      createMs,
+      runMs: stats.runMs,
+      cpuMs: stats.cpuMs,
+      heapPeakBytes: stats.heapPeakBytes,
+      inputBytes: stats.inputBytes,
+      outputBytes: stats.outputBytes,
+      outcome: error ? 'error' : 'ok',
+      ...(error ? { errorCode: error.code } : {}),
+      tools: stats.tools,
+      denials: stats.denials,
+      logsDropped: stats.logsDropped,
+      depth: this.#binding.depth,
+      ...(this.#binding.parentId ? { parentId: this.#binding.parentId } : {}),
+      inputShape: inputShape(input),
+    };
+    this.#binding.sink.write(record);
+    return error ? { ok: false, runId, error, stats } : { ok: true, runId, output, stats };
+  }
+}

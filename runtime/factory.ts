@@ -1,0 +1,203 @@
+/** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
+import { type Clock, systemClock } from '../core/clock.js';
+import { resolveConfig, type ResolvedConfig } from '../core/config.js';
+import { FactoryError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import type { RunSink } from '../core/run-record.js';
+import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
+import { TemplateRegistry } from '../templates/index.js';
+import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
+import { createMemoryRunSink } from './memory-run-sink.js';
+
+export interface FactoryOptions {
+  /** Project root holding `agents/`. @default process.cwd() */
+  root?: string;
+  /** Default environment for `createAgent`. @default $AF_ENV, else 'dev' */
+  env?: string;
+  /** State folder. @default $AF_HOME, else `<root>/.af` */
+  home?: string;
+  /** Where sandboxes run: `process` (sandbox host processes) or `inline` (this process; trusted templates only). @default 'process' */
+  isolation?: 'process' | 'inline';
+  /** Sandbox host processes. @default the number of CPU cores */
+  hosts?: number;
+  /** Resident-memory cap per sandbox host, MB. @default 1024 */
+  hostMemoryMb?: number;
+  /** Receives a record of every run. @default an in-memory ring of 10,000 records */
+  runSink?: RunSink;
+  /** Backs `ctx.kv`. @default in memory */
+  kv?: KvStore;
+  /** Reload templates when their files change. @default false */
+  watch?: boolean;
+  /** Templates to resolve and warm up in the sandbox before `createFactory` resolves: names, or `true` for all. @default none */
+  prewarm?: boolean | string[];
+  /** What `ctx.env.get` reads after the allowlist check. @default process.env */
+  processEnv?: Record<string, string | undefined>;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface CreateAgentOptions {
+  /** @default the factory's env */
+  env?: string;
+  /** Whose kv namespace and records the runs belong to. @default 'default' */
+  tenant?: string;
+  /** Exact template version wanted. */
+  version?: string;
+}
+
+export type FactoryRunOptions = CreateAgentOptions & AgentRunOptions;
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Creates a factory over a project's templates.
+ * @example
+ * const factory = await createFactory({ root: '.' });
+ * const { output } = await factory.run('hello', { name: 'Ada' });
+ * await factory.close();
+ */
+export async function createFactory(options: FactoryOptions = {}): Promise<AgentFactory> {
+  const factory = new AgentFactory(options);
+  await factory.prewarm(options.prewarm ?? false);
+  return factory;
+}
+
+export class AgentFactory {
+  readonly config: ResolvedConfig;
+  readonly registry: TemplateRegistry;
+  readonly #sandbox: Sandbox;
+  readonly #sink: RunSink;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #live = new Set<Agent>();
+  #isClosed = false;
+
+  constructor(options: FactoryOptions = {}) {
+    this.config = resolveConfig({
+      ...(options.root !== undefined ? { root: options.root } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.home !== undefined ? { home: options.home } : {}),
+    });
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#sink = options.runSink ?? createMemoryRunSink();
+    this.registry = new TemplateRegistry({
+      agentsDir: this.config.agentsDir,
+      displayRoot: this.config.root,
+      bundleCacheDir: this.config.bundleCacheDir,
+      env: this.config.env,
+      watch: options.watch ?? false,
+      logger: this.#logger.child('templates'),
+      clock: this.#clock,
+    });
+    this.#sandbox = createSandbox({
+      isolation: options.isolation ?? 'process',
+      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.hostMemoryMb !== undefined ? { hostMemoryMb: options.hostMemoryMb } : {}),
+      ...(options.processEnv ? { processEnv: options.processEnv } : {}),
+      logger: this.#logger.child('sandbox'),
+      clock: this.#clock,
+      services: {
+        kv: options.kv ?? createMemoryKvStore(),
+        spawn: (request) => this.#spawn(request),
+        onDenial: (denial) => this.#logger.warn(`permission denied: ${denial.template} wanted ${denial.permission} ${denial.target} (grant it at ${denial.grantKey})`),
+      },
+    });
+  }
+
+  /** Resolves templates and registers them with the sandbox so their contexts are warm before first use. */
+  async prewarm(which: boolean | string[]): Promise<void> {
+    const names = which === true ? this.registry.names() : which === false ? [] : which;
+    for (const name of names) {
+      try {
+        const template = await this.registry.resolve(name);
+        this.#sandbox.register(template.spec);
+      } catch (error) {
+        // Abstract or broken templates are reported when someone asks for them, not here.
+        if (!(error instanceof FactoryError)) throw error;
+        this.#logger.debug(`not prewarming "${name}": ${error.message}`);
+      }
+    }
+  }
+
+  /**
+   * Creates an agent. On the warm path this is a cache lookup and a synchronous sandbox reservation: no I/O, no IPC.
+   * @throws FactoryError `E_TEMPLATE_NOT_FOUND`, `E_TEMPLATE_INVALID`, `E_TEMPLATE_IMPORT`, `E_DISPOSED`.
+   */
+  createAgent(name: string, options: CreateAgentOptions = {}): Promise<Agent> {
+    return this.#createAgent(name, options, 0);
+  }
+
+  /** Creates an agent, runs it once, disposes it. @throws FactoryError with the run's code. */
+  async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string }> {
+    const agent = await this.createAgent(name, options);
+    try {
+      return await agent.run(input, options);
+    } finally {
+      await agent.dispose();
+    }
+  }
+
+  /** Like {@link run}, but reports a failed run as data instead of throwing. Template errors still throw. */
+  async runSettled(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<RunReport> {
+    const agent = await this.createAgent(name, options);
+    try {
+      return await agent.runSettled(input, options);
+    } finally {
+      await agent.dispose();
+    }
+  }
+
+  /** Sandbox pool sizes and host restarts. */
+  sandboxStats() {
+    return this.#sandbox.stats();
+  }
+
+  /** Disposes every agent, stops the sandbox, flushes and closes the run sink. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    for (const agent of [...this.#live]) await agent.dispose();
+    this.registry.close();
+    await this.#sandbox.close();
+    await this.#sink.flush();
+    await this.#sink.close();
+  }
+
+  async #createAgent(name: string, options: CreateAgentOptions, depth: number): Promise<Agent> {
+    const started = this.#clock.monotonic();
+    if (this.#isClosed) throw new FactoryError('E_DISPOSED', 'the factory was closed; create a new one with createFactory()');
+    const tenant = options.tenant ?? 'default';
+    if (!TENANT.test(tenant)) {
+      throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+    }
+    const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.version !== undefined ? { version: options.version } : {}) };
+    const template = this.registry.peek(name, resolveOptions) ?? (await this.registry.resolve(name, resolveOptions));
+    const reservation = this.#sandbox.reserve(template.spec);
+    const agent = new Agent({
+      template,
+      tenant,
+      sandbox: this.#sandbox,
+      reservation,
+      sink: this.#sink,
+      clock: this.#clock,
+      createMs: this.#clock.monotonic() - started,
+      depth,
+      onDispose: (disposed) => this.#live.delete(disposed),
+    });
+    this.#live.add(agent);
+    return agent;
+  }
+
+  /** `ctx.spawn`: the child runs with its own template's permissions and limits, never its parent's. */
+  async #spawn(request: SpawnRequest): Promise<unknown> {
+    const child = await this.#createAgent(request.name, { env: request.env, tenant: request.tenant }, request.depth);
+    try {
+      const report = await child.runSettled(request.input, request.signal ? { signal: request.signal } : {});
+      if (report.ok) return report.output;
+      throw new FactoryError(report.error.code, `spawned agent "${request.name}" failed: ${report.error.message}`);
+    } finally {
+      await child.dispose();
+    }
+  }
+}

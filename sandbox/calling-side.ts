@@ -1,0 +1,67 @@
+/** @module sandbox/calling-side — what both sandbox kinds do in the calling process: input encoding, result decoding, the spawn adapter, env capture. */
+import type { AgentSpec } from '../core/agent-spec.js';
+import { isErrorCode } from '../core/errors.js';
+import type { EngineResult } from './engine.js';
+import { ToolError } from './permissions.js';
+import type { RunStats, SandboxRunResult, ToolServices } from './types.js';
+
+/** The values of the variables a template may read, and only those: nothing else leaves the calling process. */
+export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string | undefined>): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const name of spec.permissions.env) {
+    const value = processEnv[name];
+    if (value !== undefined) values[name] = value;
+  }
+  return values;
+}
+
+export function emptyStats(runMs = 0): RunStats {
+  return { runMs, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+}
+
+/** Encodes the input once, in the calling process; `''` stands for undefined. */
+export function encodeInput(input: unknown): { ok: true; json: string } | { ok: false; result: SandboxRunResult } {
+  try {
+    const json = input === undefined ? '' : JSON.stringify(input);
+    return { ok: true, json: json ?? '' };
+  } catch (error) {
+    return { ok: false, result: { ok: false, error: { code: 'E_INPUT_INVALID', message: `input is not JSON-serialisable: ${(error as Error).message}` }, stats: emptyStats() } };
+  }
+}
+
+/** Parses the output JSON once, at the edge. */
+export function decodeResult(result: EngineResult): SandboxRunResult {
+  if (!result.ok) {
+    return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats: result.stats };
+  }
+  return { ok: true, output: result.outputJson === undefined ? undefined : JSON.parse(result.outputJson), stats: result.stats };
+}
+
+export function disposedResult(message: string): SandboxRunResult {
+  return { ok: false, error: { code: 'E_DISPOSED', message }, stats: emptyStats() };
+}
+
+/** Runs `services.spawn` for a tool call and turns its outcome into what the bridge carries (JSON text or a coded error). */
+export async function spawnViaServices(
+  services: ToolServices,
+  request: { name: string; inputJson: string; tenant: string; env: string; depth: number },
+  signal: AbortSignal,
+): Promise<string> {
+  let output: unknown;
+  try {
+    output = await services.spawn({
+      name: request.name,
+      input: request.inputJson === '' ? undefined : JSON.parse(request.inputJson),
+      tenant: request.tenant,
+      env: request.env,
+      depth: request.depth,
+      signal,
+    });
+  } catch (error) {
+    const e = error as { code?: unknown; message?: unknown } | null;
+    const code = e && isErrorCode(e.code) ? e.code : 'E_AGENT_THREW';
+    throw new ToolError(code, `spawn ${JSON.stringify(request.name)} failed: ${e && typeof e.message === 'string' ? e.message : String(error)}`, 'SpawnError');
+  }
+  if (output === undefined) return '';
+  return JSON.stringify(output) ?? '';
+}

@@ -1,0 +1,152 @@
+/** @module sandbox/host-main — entry of a sandbox host process: runs the engine and answers its supervisor over IPC. */
+import { systemClock } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
+import { SandboxEngine } from './engine.js';
+import type { EngineServices } from './host-tools.js';
+import { ToolError } from './permissions.js';
+import type { FromHost, HostSettings, KvCall, ServiceRequest, ToHost } from './protocol.js';
+import type { KvSetResult } from './types.js';
+
+if (typeof process.send !== 'function') {
+  process.stderr.write('sandbox/host-main must be started by the sandbox supervisor (child_process.fork)\n');
+  process.exit(2);
+}
+
+const send = (message: FromHost): void => {
+  if (process.connected) process.send?.(message);
+};
+
+interface PendingService {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const pendingServices = new Map<number, PendingService>();
+let serviceSeq = 0;
+
+/** kv and spawn live in the calling process; each call is a message there and back. */
+function service(request: ServiceRequest, signal?: AbortSignal): Promise<unknown> {
+  const id = ++serviceSeq;
+  return new Promise((resolve, reject) => {
+    pendingServices.set(id, { resolve, reject });
+    send({ t: 'svc', id, request });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        if (pendingServices.delete(id)) {
+          send({ t: 'svc-cancel', id });
+          reject(new ToolError('E_DISPOSED', 'cancelled: the run ended', 'AbortError'));
+        }
+      },
+      { once: true },
+    );
+  });
+}
+
+const kvCall = (call: KvCall): Promise<unknown> => service({ op: 'kv', call });
+
+const services: EngineServices = {
+  kv: {
+    get: (ns, key) => kvCall({ method: 'get', ns, key }) as Promise<string | undefined>,
+    set: (ns, key, json, quotaBytes) => kvCall({ method: 'set', ns, key, json, quotaBytes }) as Promise<KvSetResult>,
+    delete: (ns, key) => kvCall({ method: 'delete', ns, key }) as Promise<boolean>,
+    list: (ns, options) => kvCall({ method: 'list', ns, prefix: options.prefix ?? '', limit: options.limit ?? 1000 }) as Promise<string[]>,
+  },
+  spawn: (request, signal) => service({ op: 'spawn', ...request }, signal) as Promise<string>,
+  onDenial: (denial) => send({ t: 'denial', ...denial }),
+};
+
+let engine: SandboxEngine | undefined;
+const runs = new Map<number, AbortController>();
+const dirty = new Set<string>();
+let flushScheduled = false;
+const CAPACITY_FLUSH_MS = 2;
+
+function flushCapacity(): void {
+  flushScheduled = false;
+  if (!engine || dirty.size === 0) return;
+  const ready: Record<string, number> = {};
+  for (const digest of dirty) ready[digest] = engine.ready(digest);
+  dirty.clear();
+  send({ t: 'capacity', ready });
+}
+
+function start(settings: HostSettings): void {
+  engine = new SandboxEngine({
+    services,
+    clock: systemClock,
+    logger: silentLogger,
+    maxIsolatesPerPool: settings.maxIsolatesPerPool,
+    isolateMaxRuns: settings.isolateMaxRuns,
+    tools: { fetchMaxBytes: settings.fetchMaxBytes, readMaxBytes: settings.readMaxBytes },
+    onCatastrophicError(message) {
+      // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host.
+      process.stderr.write(`sandbox host: catastrophic isolate error: ${message}\n`);
+      process.abort();
+    },
+    onCapacity(digest) {
+      dirty.add(digest);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        // Coalesced: under load one report covers many runs instead of one message per run.
+        setTimeout(flushCapacity, CAPACITY_FLUSH_MS);
+      }
+    },
+  });
+  if (settings.hostMemoryMb > 0) {
+    // The supervisor polls too; this covers platforms without /proc. WebAssembly memory is only bounded here.
+    const cap = settings.hostMemoryMb * 1024 * 1024;
+    setInterval(() => {
+      const rss = process.memoryUsage.rss();
+      if (rss > cap) {
+        send({ t: 'memory', rssMb: Math.round(rss / 1048576) });
+        setTimeout(() => process.exit(70), 500).unref();
+      }
+    }, 50).unref();
+  }
+  send({ t: 'ready' });
+}
+
+process.on('message', (raw: unknown) => {
+  const message = raw as ToHost;
+  switch (message.t) {
+    case 'init':
+      start(message.settings);
+      break;
+    case 'register':
+      engine?.register(message.spec, message.env);
+      break;
+    case 'run': {
+      if (!engine) return;
+      const controller = new AbortController();
+      runs.set(message.id, controller);
+      void engine
+        .run(message.digest, message.input, { tenant: message.tenant, env: message.env, depth: message.depth }, controller.signal)
+        .then((result) => {
+          runs.delete(message.id);
+          send({ t: 'result', id: message.id, result });
+        });
+      break;
+    }
+    case 'cancel':
+      runs.get(message.id)?.abort();
+      break;
+    case 'svc-result': {
+      const pending = pendingServices.get(message.id);
+      if (!pending) return;
+      pendingServices.delete(message.id);
+      if (message.ok) pending.resolve(message.value);
+      else pending.reject(new ToolError(message.error.code, message.error.message, message.error.name));
+      break;
+    }
+    case 'close':
+      engine?.close();
+      process.exit(0);
+  }
+});
+
+process.on('disconnect', () => {
+  // The supervisor is gone: nobody can receive results, so stop at once.
+  engine?.close();
+  process.exit(0);
+});

@@ -1,0 +1,342 @@
+/** @module sandbox/host-tools — the host side of every ctx tool: permission checks on each call, per-run counters and caps. */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import type { AgentSpec } from '../core/agent-spec.js';
+import { checkNet, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
+import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
+
+/** What tools need from outside the isolate; in a host process, kv and spawn are IPC proxies to the calling process. */
+export interface EngineServices {
+  kv: KvStore;
+  /** Runs a child template; resolves with the child's output as JSON text (`''` for undefined). */
+  spawn(request: { name: string; inputJson: string; tenant: string; env: string; depth: number }, signal: AbortSignal): Promise<string>;
+  onDenial(denial: { template: string; permission: string; target: string; grantKey: string }): void;
+}
+
+export interface ToolSettings {
+  fetchMaxBytes: number;
+  readMaxBytes: number;
+}
+
+/** Allowlisted environment values of one template, captured when it was registered. */
+export type EnvValues = Record<string, string>;
+
+const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+const MAX_REDIRECTS = 10;
+const KV_KEY_MAX = 1024;
+const MAX_PENDING_CALLS = 10_000;
+
+/** Everything the host tracks for one run: counters, caps, timers and the signal that ends pending tool work. */
+export class RunScope {
+  readonly token: number;
+  readonly spec: AgentSpec;
+  readonly envValues: EnvValues;
+  readonly tenant: string;
+  readonly env: string;
+  readonly depth: number;
+  readonly logs: RunLogEntry[] = [];
+  readonly tools: Record<string, number> = {};
+  readonly denials: Array<{ permission: string; target: string }> = [];
+  readonly controller = new AbortController();
+  logBytes = 0;
+  logsDropped = 0;
+  spawns = 0;
+  /** Timers and tool calls not yet answered. */
+  pending = 0;
+  /** Set by the engine: ends the run as timed out (a continuation spun past its deadline). */
+  onTimeout: (() => void) | undefined;
+  #timers = new Set<NodeJS.Timeout>();
+  #ended = false;
+
+  constructor(token: number, spec: AgentSpec, envValues: EnvValues, meta: { tenant: string; env: string; depth: number }) {
+    this.token = token;
+    this.spec = spec;
+    this.envValues = envValues;
+    this.tenant = meta.tenant;
+    this.env = meta.env;
+    this.depth = meta.depth;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  count(tool: string): void {
+    this.tools[tool] = (this.tools[tool] ?? 0) + 1;
+  }
+
+  addTimer(ms: number, fire: () => void): void {
+    if (this.#ended) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#ended) fire();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  /** Ends the run's host-side life: timers cleared, pending fetch/spawn aborted, late calls ignored. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.controller.abort();
+  }
+}
+
+/** The sync half of the bridge (`log`, `env.get`, `random`): returns `O<payload>` or `E<error json>`. */
+export function syncTool(scope: RunScope | undefined, op: string, a: string, b: string, c: string, services: EngineServices): string {
+  if (op === 'random') {
+    const n = Math.min(4096, Math.max(1, Number(a) || 0));
+    return randomBytes(n).toString('latin1');
+  }
+  if (scope === undefined || scope.ended) return errorReply(new ToolError('E_DISPOSED', 'this run has ended'));
+  try {
+    if (op === 'log') {
+      log(scope, a, b, c);
+      return 'O';
+    }
+    if (op === 'env') {
+      scope.count('env');
+      if (!scope.spec.permissions.env.includes(a)) throw new ToolDenied('env', a);
+      const value = scope.envValues[a];
+      return 'O' + (value === undefined ? '' : JSON.stringify(value));
+    }
+    throw new ToolError('E_INTERNAL', `unknown sync tool ${op}`);
+  } catch (error) {
+    return errorReply(noteDenial(scope, error, services));
+  }
+}
+
+function log(scope: RunScope, level: string, message: string, fieldsJson: string): void {
+  scope.count('log');
+  const bytes = Buffer.byteLength(message) + fieldsJson.length;
+  const cap = scope.spec.limits.logKb * 1024;
+  if (scope.logBytes + bytes > cap) {
+    scope.logsDropped++;
+    return;
+  }
+  scope.logBytes += bytes;
+  const entry: RunLogEntry = { level: LOG_LEVELS.has(level) ? level : 'info', message };
+  if (fieldsJson !== '') {
+    try {
+      entry.fields = JSON.parse(fieldsJson);
+    } catch {
+      entry.fields = fieldsJson;
+    }
+  }
+  scope.logs.push(entry);
+}
+
+/** The async half of the bridge: resolves with the payload the prelude decodes, rejects with a denial or tool error. */
+export async function callTool(scope: RunScope, tool: string, argsJson: string, services: EngineServices, settings: ToolSettings): Promise<string> {
+  // Each pending call (a timer included) holds host memory; a run may not pile up without bound.
+  if (scope.pending >= MAX_PENDING_CALLS) {
+    throw new ToolError('E_USAGE', `more than ${MAX_PENDING_CALLS} timers and tool calls pending in one run`, 'RangeError');
+  }
+  scope.pending++;
+  try {
+    return await dispatchTool(scope, tool, argsJson, services, settings);
+  } catch (error) {
+    throw noteDenial(scope, error, services);
+  } finally {
+    scope.pending--;
+  }
+}
+
+async function dispatchTool(scope: RunScope, tool: string, argsJson: string, services: EngineServices, settings: ToolSettings): Promise<string> {
+  const { spec } = scope;
+  if (tool === 'timer') {
+    await new Promise<void>((resolve) => scope.addTimer(Number(argsJson) || 0, resolve));
+    return '';
+  }
+  const args = JSON.parse(argsJson) as unknown;
+  switch (tool) {
+    case 'kv.get':
+    case 'kv.set':
+    case 'kv.delete':
+    case 'kv.list':
+      return kv(scope, tool, args, services.kv);
+    case 'fetch':
+      scope.count('fetch');
+      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope.controller.signal));
+    case 'readTextFile': {
+      scope.count('readTextFile');
+      const [requested] = stringArgs(args, 1, 'readTextFile');
+      const real = await resolveReadPath(spec.dir, spec.permissions.read, requested);
+      return await readCapped(real, requested, settings.readMaxBytes);
+    }
+    case 'writeTextFile': {
+      scope.count('writeTextFile');
+      const [requested, data] = stringArgs(args, 2, 'writeTextFile');
+      const target = await resolveWritePath(spec.dir, spec.permissions.write, requested);
+      // O_NOFOLLOW: a link swapped in after the check cannot redirect the write.
+      const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+      try {
+        await handle.writeFile(data, 'utf8');
+      } finally {
+        await handle.close();
+      }
+      return '';
+    }
+    case 'spawn': {
+      scope.count('spawn');
+      const [name, inputJson] = stringArgs(args, 2, 'spawn');
+      if (!spec.permissions.spawn.includes(name)) throw new ToolDenied('spawn', name);
+      if (scope.depth + 1 > spec.limits.spawnDepth) {
+        throw new ToolError('E_SPAWN_LIMIT', `spawning "${name}" would reach depth ${scope.depth + 1}, over limits.spawnDepth (${spec.limits.spawnDepth}); raise limits.spawnDepth in agent.json`);
+      }
+      if (scope.spawns + 1 > spec.limits.spawnFanOut) {
+        throw new ToolError('E_SPAWN_LIMIT', `this run already spawned ${scope.spawns} agents, the limits.spawnFanOut cap; raise limits.spawnFanOut in agent.json`);
+      }
+      scope.spawns++;
+      return await services.spawn({ name, inputJson, tenant: scope.tenant, env: scope.env, depth: scope.depth + 1 }, scope.controller.signal);
+    }
+    default:
+      throw new ToolError('E_INTERNAL', `unknown tool ${tool}`);
+  }
+}
+
+async function kv(scope: RunScope, tool: string, args: unknown, store: KvStore): Promise<string> {
+  scope.count('kv');
+  if (!scope.spec.permissions.kv) throw new ToolDenied('kv', '');
+  const ns: KvNamespace = { template: scope.spec.name, tenant: scope.tenant };
+  if (tool === 'kv.list') {
+    const o = (args ?? {}) as { prefix?: unknown; limit?: unknown };
+    const limit = Math.min(10_000, Math.max(0, Math.floor(Number(o.limit) || 0)));
+    return JSON.stringify(await store.list(ns, { prefix: typeof o.prefix === 'string' ? o.prefix : '', limit }));
+  }
+  const [key, json] = stringArgs(args, tool === 'kv.set' ? 2 : 1, tool);
+  if (key.length === 0 || key.length > KV_KEY_MAX) throw new ToolError('E_USAGE', `${tool}: key must be 1-${KV_KEY_MAX} characters`, 'TypeError');
+  if (tool === 'kv.get') return (await store.get(ns, key)) ?? '';
+  if (tool === 'kv.delete') return JSON.stringify(await store.delete(ns, key));
+  const quota = scope.spec.limits.kvKb * 1024;
+  const result = await store.set(ns, key, json, quota);
+  if (!result.ok) {
+    throw new ToolError('E_STORE', `kv quota exceeded: ${scope.spec.name} for tenant ${scope.tenant} would use more than limits.kvKb (${scope.spec.limits.kvKb} KB); delete keys or raise limits.kvKb in agent.json`, 'QuotaExceededError');
+  }
+  return '';
+}
+
+function stringArgs(args: unknown, n: number, tool: string): [string, string] {
+  if (!Array.isArray(args) || args.length < n || args.slice(0, n).some((a) => typeof a !== 'string')) {
+    throw new ToolError('E_USAGE', `${tool}: bad arguments`, 'TypeError');
+  }
+  return [String(args[0]), n > 1 ? String(args[1]) : ''];
+}
+
+async function readCapped(real: string, requested: string, max: number): Promise<string> {
+  const handle = await open(real, fsConstants.O_RDONLY);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new ToolError('EISDIR', `Not a file: ${requested}`, 'IsADirectory');
+    if (info.size > max) throw new ToolError('E_USAGE', `${requested} is ${info.size} bytes; readTextFile reads at most ${max}`, 'RangeError');
+    return await readFile(handle, 'utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+interface FetchRequest {
+  url: string;
+  method: string;
+  headers: Array<[string, string]>;
+  body: string | null;
+}
+
+interface FetchResult {
+  status: number;
+  statusText: string;
+  url: string;
+  redirected: boolean;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer']);
+
+/** fetch with the allowlist applied to the first URL and to every redirect hop, and a cap on the body. */
+async function fetchTool(grants: readonly string[], request: FetchRequest, maxBytes: number, signal: AbortSignal): Promise<FetchResult> {
+  let url: URL;
+  try {
+    url = new URL(String(request.url));
+  } catch {
+    throw new ToolError('E_USAGE', `fetch: invalid URL ${JSON.stringify(String(request.url))}`, 'TypeError');
+  }
+  let method = String(request.method || 'GET').toUpperCase();
+  let body: string | null = typeof request.body === 'string' ? request.body : null;
+  const headers: Array<[string, string]> = (Array.isArray(request.headers) ? request.headers : [])
+    .map(([k, v]) => [String(k), String(v)] as [string, string])
+    .filter(([k]) => !FORBIDDEN_HEADERS.has(k.toLowerCase()));
+  for (let hop = 0; ; hop++) {
+    checkNet(grants, url);
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body: method === 'GET' || method === 'HEAD' ? null : body, redirect: 'manual', signal });
+    } catch (error) {
+      if (signal.aborted) throw new ToolError('E_DISPOSED', 'fetch cancelled: the run ended', 'AbortError');
+      throw new ToolError('E_FETCH', `fetch ${url.origin} failed: ${(error as Error).message}`, 'TypeError');
+    }
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location !== null) {
+      await response.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new ToolError('E_FETCH', `fetch: more than ${MAX_REDIRECTS} redirects`, 'TypeError');
+      url = new URL(location, url);
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = null;
+      }
+      continue;
+    }
+    const text = await readBody(response, maxBytes, url);
+    const pairs: Array<[string, string]> = [];
+    response.headers.forEach((value, key) => pairs.push([key, value]));
+    return { status: response.status, statusText: response.statusText, url: url.href, redirected: hop > 0, headers: pairs, body: text };
+  }
+}
+
+async function readBody(response: Response, maxBytes: number, url: URL): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new ToolError('E_FETCH', `fetch ${url.origin}: response body over ${maxBytes} bytes`, 'RangeError');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Records a denial in the run and for the audit log; returns the error unchanged for the caller to rethrow. */
+function noteDenial(scope: RunScope, error: unknown, services: EngineServices): unknown {
+  if (error instanceof ToolDenied) {
+    scope.denials.push({ permission: error.permission, target: error.target });
+    try {
+      services.onDenial({ template: scope.spec.name, permission: error.permission, target: error.target, grantKey: error.grantKey });
+    } catch {
+      // An audit sink that throws must not change what the agent sees.
+    }
+  }
+  return error;
+}
+
+/** The JSON the prelude turns back into an Error with `code`, `name` and `message`. */
+export function toolErrorJson(error: unknown): string {
+  if (error instanceof ToolDenied) return JSON.stringify({ code: 'E_PERMISSION_DENIED', message: error.message, name: 'NotCapable' });
+  if (error instanceof ToolError) return JSON.stringify({ code: error.code, message: error.message, name: error.name });
+  const e = error as { code?: unknown; message?: unknown; name?: unknown } | null;
+  const code = e && typeof e.code === 'string' ? e.code : 'E_INTERNAL';
+  const message = e && typeof e.message === 'string' ? e.message : String(error);
+  return JSON.stringify({ code, message, name: e && typeof e.name === 'string' ? e.name : 'Error' });
+}
+
+function errorReply(error: unknown): string {
+  return 'E' + toolErrorJson(error);
+}

@@ -1,0 +1,74 @@
+/** @module sandbox/inline-sandbox — isolates in the calling process; same engine, prelude and tools as the hosts, for trusted templates and benchmarks. */
+import type { AgentSpec } from '../core/agent-spec.js';
+import { decodeResult, disposedResult, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
+import { SandboxEngine } from './engine.js';
+import type { ResolvedSandboxOptions } from './options.js';
+import type { Reservation, RunOptions, Sandbox, SandboxRunResult, SandboxStats } from './types.js';
+
+/**
+ * A sandbox whose isolates share the caller's process. A V8 fatal out-of-memory (e.g. `new Array(2e8).fill(0)`)
+ * takes the whole process down here; use it only for templates you trust.
+ */
+export class InlineSandbox implements Sandbox {
+  readonly #options: ResolvedSandboxOptions;
+  readonly #engine: SandboxEngine;
+  readonly #reservations = new Map<number, string>();
+  #seq = 0;
+  #closed = false;
+
+  constructor(options: ResolvedSandboxOptions) {
+    this.#options = options;
+    const { services, logger } = options;
+    this.#engine = new SandboxEngine({
+      services: {
+        kv: services.kv,
+        spawn: (request, signal) => spawnViaServices(services, request, signal),
+        onDenial: (denial) => services.onDenial?.(denial),
+      },
+      clock: options.clock,
+      logger,
+      maxIsolatesPerPool: options.maxIsolatesPerPool,
+      isolateMaxRuns: options.isolateMaxRuns,
+      tools: { fetchMaxBytes: options.fetchMaxBytes, readMaxBytes: options.readMaxBytes },
+      onCatastrophicError: (message) => logger.error('sandbox: catastrophic isolate error; restart the process', { message }),
+    });
+  }
+
+  register(spec: AgentSpec): void {
+    if (this.#closed) return;
+    this.#engine.register(spec, envValuesFor(spec, this.#options.processEnv));
+  }
+
+  reserve(spec: AgentSpec): Reservation {
+    if (!this.#engine.isRegistered(spec.digest)) this.register(spec);
+    const id = ++this.#seq;
+    this.#reservations.set(id, spec.digest);
+    return { id, digest: spec.digest };
+  }
+
+  async run(reservation: Reservation, input: unknown, options: RunOptions): Promise<SandboxRunResult> {
+    const digest = this.#reservations.get(reservation.id);
+    if (digest === undefined || this.#closed) return disposedResult('this agent was disposed; create a new one');
+    const encoded = encodeInput(input);
+    if (!encoded.ok) return encoded.result;
+    const result = await this.#engine.run(digest, encoded.json, { tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
+    return decodeResult(result);
+  }
+
+  release(reservation: Reservation): void {
+    this.#reservations.delete(reservation.id);
+  }
+
+  stats(): SandboxStats {
+    return {
+      hosts: 0,
+      pools: this.#engine.digests().map((digest) => ({ digest, ready: this.#engine.ready(digest), busy: this.#engine.busy(digest) })),
+      restarts: 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#engine.close();
+  }
+}

@@ -1,0 +1,386 @@
+/** @module sandbox/supervisor — process isolation: forks the sandbox hosts, routes runs to them over IPC, answers their kv/spawn calls, restarts the ones that die. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AgentSpec } from '../core/agent-spec.js';
+import type { ErrorCode } from '../core/errors.js';
+import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
+import type { EngineResult } from './engine.js';
+import type { ResolvedSandboxOptions } from './options.js';
+import type { FromHost, HostSettings, ServiceRequest, ToHost } from './protocol.js';
+import type { Reservation, RunOptions, Sandbox, SandboxRunResult, SandboxStats } from './types.js';
+
+/** Extra time a host gets past a run's own timeout before the supervisor treats it as hung and kills it. */
+const HUNG_GRACE_MS = 5_000;
+const STDERR_TAIL = 8_192;
+const RESTART_WINDOW_MS = 10_000;
+const RESTART_BURST = 5;
+const RESTART_BACKOFF_MS = 1_000;
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Where the compiled host entry is: beside this module when running from `dist/`, else
+ * `<package root>/dist/sandbox/host-main.js` (tests run the TypeScript sources; `npm test` builds first).
+ */
+export function locateHostEntry(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.join(here, 'host-main.js');
+  if (existsSync(sibling)) return sibling;
+  let dir = here;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('sandbox: cannot find package.json above ' + here + ' to locate dist/sandbox/host-main.js');
+    dir = up;
+  }
+  const built = path.join(dir, 'dist', 'sandbox', 'host-main.js');
+  if (!existsSync(built)) throw new Error(`sandbox: ${built} is missing; run \`node scripts/build.mjs\` first`);
+  return built;
+}
+
+interface PendingRun {
+  digest: string;
+  resolve(result: EngineResult): void;
+  timer: NodeJS.Timeout;
+}
+
+class Host {
+  readonly index: number;
+  readonly child: ChildProcess;
+  readonly ready = new Map<string, number>();
+  readonly claimed = new Map<string, number>();
+  readonly inflight = new Map<number, PendingRun>();
+  readonly registered = new Set<string>();
+  readonly services = new Map<number, AbortController>();
+  alive = true;
+  started = false;
+  killReason: { code: ErrorCode; message: string } | undefined;
+  stderrTail = '';
+
+  constructor(index: number, child: ChildProcess) {
+    this.index = index;
+    this.child = child;
+  }
+
+  available(digest: string): number {
+    return (this.ready.get(digest) ?? 0) - (this.claimed.get(digest) ?? 0);
+  }
+
+  send(message: ToHost): void {
+    if (!this.alive || !this.child.connected) return;
+    try {
+      this.child.send(message);
+    } catch {
+      // The channel closed under us; the exit handler settles everything in flight.
+    }
+  }
+}
+
+interface ReservationEntry {
+  digest: string;
+  host: Host | undefined;
+}
+
+/** The process-isolation sandbox (the default). */
+export class Supervisor implements Sandbox {
+  readonly #options: ResolvedSandboxOptions;
+  readonly #entry: string;
+  readonly #hosts: Array<Host | undefined>;
+  readonly #specs = new Map<string, { spec: AgentSpec; env: Record<string, string> }>();
+  readonly #reservations = new Map<number, ReservationEntry>();
+  readonly #crashTimes: number[] = [];
+  #reservationSeq = 0;
+  #runSeq = 0;
+  #restarts = 0;
+  #closed = false;
+  #hostWaiters: Array<() => void> = [];
+
+  constructor(options: ResolvedSandboxOptions) {
+    this.#options = options;
+    this.#entry = locateHostEntry();
+    this.#hosts = Array.from({ length: options.hosts }, () => undefined);
+    for (let i = 0; i < options.hosts; i++) this.#start(i);
+  }
+
+  // ---- public API ---------------------------------------------------------------------------
+
+  register(spec: AgentSpec): void {
+    if (this.#closed || this.#specs.has(spec.digest)) return;
+    const env = envValuesFor(spec, this.#options.processEnv);
+    this.#specs.set(spec.digest, { spec, env });
+    for (const host of this.#hosts) if (host?.alive) this.#registerOn(host, spec.digest);
+  }
+
+  reserve(spec: AgentSpec): Reservation {
+    const digest = spec.digest;
+    if (!this.#specs.has(digest)) this.register(spec);
+    // Local counts only: the hosts told us earlier how many contexts they hold ready.
+    let best: Host | undefined;
+    let bestAvailable = 0;
+    for (const host of this.#hosts) {
+      if (host === undefined || !host.alive) continue;
+      const available = host.available(digest);
+      if (available > bestAvailable) {
+        best = host;
+        bestAvailable = available;
+      }
+    }
+    if (best) best.claimed.set(digest, (best.claimed.get(digest) ?? 0) + 1);
+    const id = ++this.#reservationSeq;
+    this.#reservations.set(id, { digest, host: best });
+    return { id, digest };
+  }
+
+  async run(reservation: Reservation, input: unknown, options: RunOptions): Promise<SandboxRunResult> {
+    const entry = this.#reservations.get(reservation.id);
+    if (entry === undefined || this.#closed) return disposedResult('this agent was disposed; create a new one');
+    const known = this.#specs.get(entry.digest);
+    if (!known) return disposedResult('this agent was disposed; create a new one');
+    const encoded = encodeInput(input);
+    if (!encoded.ok) return encoded.result;
+    if (options.signal?.aborted) return disposedResult('the run was cancelled before it started');
+
+    let host = entry.host !== undefined && entry.host.alive && this.#hosts[entry.host.index] === entry.host ? entry.host : undefined;
+    this.#unclaim(entry);
+    host ??= this.#pick(entry.digest) ?? (await this.#waitForHost(known.spec.limits.timeoutMs));
+    if (!host) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats() };
+    if (!host.registered.has(entry.digest)) this.#registerOn(host, entry.digest);
+
+    const id = ++this.#runSeq;
+    const target = host;
+    const result = await new Promise<EngineResult>((resolve) => {
+      const timer = setTimeout(() => {
+        // A host that outlives a run's own watchdog by this much is wedged; it and its runs are lost.
+        target.killReason = { code: 'E_SANDBOX_CRASHED', message: 'the sandbox host stopped answering and was restarted' };
+        target.child.kill('SIGKILL');
+      }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
+      timer.unref();
+      target.inflight.set(id, { digest: entry.digest, resolve, timer });
+      target.send({ t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth: options.depth ?? 0 });
+      options.signal?.addEventListener('abort', () => target.send({ t: 'cancel', id }), { once: true });
+    });
+    return decodeResult(result);
+  }
+
+  release(reservation: Reservation): void {
+    const entry = this.#reservations.get(reservation.id);
+    if (!entry) return;
+    this.#unclaim(entry);
+    this.#reservations.delete(reservation.id);
+  }
+
+  stats(): SandboxStats {
+    const pools: SandboxStats['pools'] = [];
+    for (const digest of this.#specs.keys()) {
+      let ready = 0;
+      let busy = 0;
+      for (const host of this.#hosts) {
+        if (!host?.alive) continue;
+        ready += Math.max(0, host.available(digest));
+        for (const run of host.inflight.values()) if (run.digest === digest) busy++;
+      }
+      pools.push({ digest, ready, busy });
+    }
+    return { hosts: this.#hosts.filter((h) => h?.alive).length, pools, restarts: this.#restarts };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of this.#hostWaiters.splice(0)) waiter();
+    await Promise.all(
+      this.#hosts.map(async (host) => {
+        if (!host) return;
+        host.killReason = { code: 'E_DISPOSED', message: 'the sandbox was closed during the run' };
+        if (host.child.exitCode !== null || host.child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => host.child.once('close', () => resolve()));
+        host.send({ t: 'close' });
+        const timer = setTimeout(() => host.child.kill('SIGKILL'), CLOSE_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  // ---- hosts --------------------------------------------------------------------------------
+
+  #start(index: number): void {
+    const child = fork(this.#entry, [], {
+      execArgv: ['--no-node-snapshot'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // Hosts see no secrets: env values reach them per template, only those allowlisted.
+      env: { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' },
+    });
+    const host = new Host(index, child);
+    this.#hosts[index] = host;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      host.stderrTail = (host.stderrTail + chunk).slice(-STDERR_TAIL);
+      this.#options.logger.debug('sandbox host stderr', { host: index, text: chunk.trimEnd() });
+    });
+    child.on('message', (message: FromHost) => this.#onMessage(host, message));
+    child.on('error', (error) => this.#options.logger.warn('sandbox host error', { host: index, message: error.message }));
+    child.once('close', (code, signal) => this.#onExit(host, code, signal));
+    const settings: HostSettings = {
+      maxIsolatesPerPool: this.#options.maxIsolatesPerPool,
+      isolateMaxRuns: this.#options.isolateMaxRuns,
+      fetchMaxBytes: this.#options.fetchMaxBytes,
+      readMaxBytes: this.#options.readMaxBytes,
+      hostMemoryMb: this.#options.hostMemoryMb,
+    };
+    // IPC keeps order, so init and registrations precede any run sent later.
+    host.send({ t: 'init', settings });
+    for (const digest of this.#specs.keys()) this.#registerOn(host, digest);
+  }
+
+  #registerOn(host: Host, digest: string): void {
+    const known = this.#specs.get(digest);
+    if (!known) return;
+    host.registered.add(digest);
+    host.send({ t: 'register', spec: known.spec, env: known.env });
+  }
+
+  #onMessage(host: Host, message: FromHost): void {
+    switch (message.t) {
+      case 'ready':
+        host.started = true;
+        for (const waiter of this.#hostWaiters.splice(0)) waiter();
+        break;
+      case 'capacity':
+        for (const [digest, ready] of Object.entries(message.ready)) host.ready.set(digest, ready);
+        break;
+      case 'result': {
+        const run = host.inflight.get(message.id);
+        if (!run) return;
+        host.inflight.delete(message.id);
+        clearTimeout(run.timer);
+        run.resolve(message.result);
+        break;
+      }
+      case 'svc':
+        void this.#serve(host, message.id, message.request);
+        break;
+      case 'svc-cancel':
+        host.services.get(message.id)?.abort();
+        host.services.delete(message.id);
+        break;
+      case 'denial':
+        try {
+          this.#options.services.onDenial?.({ template: message.template, permission: message.permission, target: message.target, grantKey: message.grantKey });
+        } catch (error) {
+          this.#options.logger.warn('sandbox: onDenial threw', { message: (error as Error).message });
+        }
+        break;
+      case 'memory':
+        host.killReason = {
+          code: 'E_MEMORY_LIMIT',
+          message: `the sandbox host passed its memory cap (hostMemoryMb ${this.#options.hostMemoryMb} MB, at ${message.rssMb} MB) and was restarted; WebAssembly and other memory outside limits.memoryMb counts here`,
+        };
+        host.child.kill('SIGKILL');
+        break;
+    }
+  }
+
+  async #serve(host: Host, id: number, request: ServiceRequest): Promise<void> {
+    const controller = new AbortController();
+    host.services.set(id, controller);
+    const { services } = this.#options;
+    let reply: ToHost;
+    try {
+      let value: unknown;
+      if (request.op === 'spawn') {
+        value = await spawnViaServices(services, request, controller.signal);
+      } else {
+        const call = request.call;
+        if (call.method === 'get') value = await services.kv.get(call.ns, call.key);
+        else if (call.method === 'set') value = await services.kv.set(call.ns, call.key, call.json, call.quotaBytes);
+        else if (call.method === 'delete') value = await services.kv.delete(call.ns, call.key);
+        else value = await services.kv.list(call.ns, { prefix: call.prefix, limit: call.limit });
+      }
+      reply = { t: 'svc-result', id, ok: true, value };
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown; name?: unknown } | null;
+      reply = {
+        t: 'svc-result',
+        id,
+        ok: false,
+        error: {
+          code: e && typeof e.code === 'string' ? e.code : 'E_STORE',
+          message: e && typeof e.message === 'string' ? e.message : String(error),
+          name: e && typeof e.name === 'string' ? e.name : 'Error',
+        },
+      };
+    } finally {
+      host.services.delete(id);
+    }
+    host.send(reply);
+  }
+
+  #onExit(host: Host, code: number | null, signal: NodeJS.Signals | null): void {
+    host.alive = false;
+    for (const controller of host.services.values()) controller.abort();
+    host.services.clear();
+    const reason = host.killReason ?? this.#crashReason(host, code, signal);
+    for (const [id, run] of host.inflight) {
+      clearTimeout(run.timer);
+      host.inflight.delete(id);
+      run.resolve({ ok: false, error: { code: reason.code, message: reason.message, details: { exitCode: code, signal } }, stats: emptyStats() });
+    }
+    if (this.#closed) return;
+    this.#restarts++;
+    this.#options.logger.warn('sandbox host exited; restarting it', { host: host.index, code, signal, reason: reason.code });
+    const now = Date.now();
+    this.#crashTimes.push(now);
+    while (this.#crashTimes.length > 0 && (this.#crashTimes[0] ?? 0) < now - RESTART_WINDOW_MS) this.#crashTimes.shift();
+    const delay = this.#crashTimes.length > RESTART_BURST ? RESTART_BACKOFF_MS : 0;
+    const restart = () => {
+      if (!this.#closed && this.#hosts[host.index] === host) this.#start(host.index);
+    };
+    if (delay === 0) restart();
+    else setTimeout(restart, delay).unref();
+  }
+
+  #crashReason(host: Host, code: number | null, signal: NodeJS.Signals | null): { code: ErrorCode; message: string } {
+    if (/out of memory|heap limit|Allocation failed/i.test(host.stderrTail)) {
+      return {
+        code: 'E_MEMORY_LIMIT',
+        message: 'V8 ran out of memory in the sandbox host (an allocation limits.memoryMb could not interrupt); the host was restarted. Use less memory or raise limits.memoryMb',
+      };
+    }
+    return { code: 'E_SANDBOX_CRASHED', message: `the sandbox host crashed (${signal ?? `exit ${code}`}); the run was lost and the host restarted` };
+  }
+
+  #pick(digest: string): Host | undefined {
+    let best: Host | undefined;
+    let bestScore = -Infinity;
+    for (const host of this.#hosts) {
+      if (host === undefined || !host.alive) continue;
+      // Prefer a host with a ready context, then the least busy one.
+      const score = Math.min(host.available(digest), 1) * 1000 - host.inflight.size;
+      if (score > bestScore) {
+        best = host;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  #waitForHost(timeoutMs: number): Promise<Host | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      this.#hostWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(this.#hosts.find((h) => h?.alive));
+      });
+    });
+  }
+
+  #unclaim(entry: ReservationEntry): void {
+    const host = entry.host;
+    if (!host) return;
+    entry.host = undefined;
+    const n = host.claimed.get(entry.digest) ?? 0;
+    if (n > 0) host.claimed.set(entry.digest, n - 1);
+  }
+}

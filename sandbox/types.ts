@@ -1,0 +1,143 @@
+/** @module sandbox/types — the public shapes of the sandbox: options, services it is given, reservations and run results. */
+import type { AgentSpec, ToolCounts } from '../core/agent-spec.js';
+import type { Clock } from '../core/clock.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+/** Where a kv key lives: every template and tenant has its own namespace. */
+export interface KvNamespace {
+  template: string;
+  tenant: string;
+}
+
+/** Result of a quota-checked write. */
+export type KvSetResult = { ok: true; usedBytes: number } | { ok: false; usedBytes: number };
+
+/**
+ * The kv the sandbox gives agents. Values cross as JSON text so nothing is re-serialised on the way.
+ * `sandbox/` ships an in-memory implementation ({@link createMemoryKvStore}); `store/` implements it over SQLite.
+ */
+export interface KvStore {
+  /** @returns the value's JSON text, or `undefined` when the key is absent. */
+  get(ns: KvNamespace, key: string): Promise<string | undefined> | string | undefined;
+  /** Writes unless the namespace would exceed `quotaBytes` (keys plus JSON text, UTF-8). Must be atomic per namespace. */
+  set(ns: KvNamespace, key: string, json: string, quotaBytes: number): Promise<KvSetResult> | KvSetResult;
+  /** @returns whether the key existed. */
+  delete(ns: KvNamespace, key: string): Promise<boolean> | boolean;
+  /** Keys in lexical order. */
+  list(ns: KvNamespace, options: { prefix?: string; limit?: number }): Promise<string[]> | string[];
+}
+
+export interface SpawnRequest {
+  name: string;
+  input: unknown;
+  tenant: string;
+  env: string;
+  /** Depth of the child run (the parent's depth + 1). */
+  depth: number;
+  signal?: AbortSignal;
+}
+
+export interface DenialEvent {
+  template: string;
+  permission: string;
+  target: string;
+  /** The manifest key that would grant it, e.g. `permissions.net`. */
+  grantKey: string;
+}
+
+/** What the calling process provides; in process isolation, `kv` and `spawn` calls come back to it over IPC. */
+export interface ToolServices {
+  kv: KvStore;
+  /**
+   * Resolves and runs the child template with the child's own permissions and returns its output.
+   * Throw a FactoryError (or any error with a `code`) to fail the `ctx.spawn` call.
+   */
+  spawn(request: SpawnRequest): Promise<unknown>;
+  /** Called for every denied tool call, for the audit log. */
+  onDenial?(denial: DenialEvent): void;
+}
+
+export interface SandboxOptions {
+  /** `process` runs isolates in sandbox host processes; `inline` in the calling process (trusted templates, benchmarks). @default 'process' */
+  isolation?: 'process' | 'inline';
+  /** Number of sandbox host processes. @default os.availableParallelism() */
+  hosts?: number;
+  /** Resident-memory cap per host process in MB; a host past it is killed and restarted. @default 1024 */
+  hostMemoryMb?: number;
+  /** Isolates per memory class per host (one run at a time per isolate). @default 4 */
+  maxIsolatesPerPool?: number;
+  /** Runs an isolate serves before it is replaced. @default 2000 */
+  isolateMaxRuns?: number;
+  /** Largest `fetch` response body, in bytes. @default 4 MiB */
+  fetchMaxBytes?: number;
+  /** Largest file `readTextFile` returns, in bytes. @default 8 MiB */
+  readMaxBytes?: number;
+  services: ToolServices;
+  logger?: Logger;
+  clock?: Clock;
+  /** What `ctx.env.get` reads, after the allowlist check. @default process.env */
+  processEnv?: Record<string, string | undefined>;
+}
+
+/** A slot handed out by {@link Sandbox.reserve}; opaque to callers. */
+export interface Reservation {
+  readonly id: number;
+  readonly digest: string;
+}
+
+export interface RunOptions {
+  tenant: string;
+  env: string;
+  /** Spawn depth of this run; 0 for a run started by a caller. @default 0 */
+  depth?: number;
+  /** Aborting it cancels the run: `ctx.signal` fires and the run ends with `E_DISPOSED`. */
+  signal?: AbortSignal;
+}
+
+export interface RunLogEntry {
+  level: string;
+  message: string;
+  fields?: unknown;
+}
+
+export interface RunStats {
+  runMs: number;
+  cpuMs: number;
+  /** Used heap of the isolate when the run ended (V8 reports no per-run peak). */
+  heapPeakBytes: number;
+  outputBytes: number;
+  tools: ToolCounts;
+  denials: Array<{ permission: string; target: string }>;
+  logs: RunLogEntry[];
+  /** Log entries dropped after `limits.logKb` was reached. */
+  logsDropped: number;
+}
+
+export interface RunError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export type SandboxRunResult = { ok: true; output: unknown; stats: RunStats } | { ok: false; error: RunError; stats: RunStats };
+
+export interface SandboxStats {
+  hosts: number;
+  pools: Array<{ digest: string; ready: number; busy: number }>;
+  restarts: number;
+}
+
+export interface Sandbox {
+  /** Compiles the bundle in pooled isolates and prewarms `spec.pool.prewarm` contexts, in the background. */
+  register(spec: AgentSpec): void;
+  /** Synchronous, no IPC, no context creation: hands out a slot kept ready ahead of demand. Registers the spec if needed. */
+  reserve(spec: AgentSpec): Reservation;
+  /** Runs the agent once. Never throws for agent misbehaviour: limits, exceptions, denials and crashes are `{ ok: false }`. */
+  run(reservation: Reservation, input: unknown, options: RunOptions): Promise<SandboxRunResult>;
+  /** Gives the slot back (agent.dispose). Later runs with it end with `E_DISPOSED`. */
+  release(reservation: Reservation): void;
+  stats(): SandboxStats;
+  /** Stops every host and disposes every isolate; runs still in flight end with `E_DISPOSED`. */
+  close(): Promise<void>;
+}

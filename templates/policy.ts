@@ -1,0 +1,205 @@
+/** @module templates/policy — `policy.json`: rules every resolved template must pass before it runs; a denial names its rule. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Limits, Permissions } from '../core/agent-spec.js';
+import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
+import { isInside } from './discover.js';
+import { JsonSyntaxError, parseJsonSource, positionOf } from './json-source.js';
+import type { ResolvedManifest } from './manifest.js';
+
+type ListPermission = 'read' | 'write' | 'net' | 'env' | 'spawn';
+
+export interface PolicyRule {
+  id: string;
+  description?: string;
+  /** Environments the rule applies to; all when absent. */
+  environments?: string[];
+  /** Permissions that may not be granted at all. */
+  deny?: Array<keyof Permissions>;
+  read?: AllowDeny;
+  write?: AllowDeny;
+  net?: AllowDeny;
+  env?: AllowDeny;
+  spawn?: AllowDeny;
+  maxLimits?: Partial<Limits>;
+  /** Signer names (certificate common names) or key ids, one of which must have signed the template. */
+  requireSigners?: string[];
+}
+
+export interface AllowDeny {
+  allow?: string[];
+  deny?: string[];
+}
+
+export interface Policy {
+  rules: PolicyRule[];
+  /** Where it came from: a file, or the built-in default. */
+  source: string;
+}
+
+/**
+ * The policy used when a project has no `policy.json`: blocks the grants that are dangerous in
+ * production (WebAssembly, which escapes the heap limit; writes outside `./out`; the loopback network;
+ * limits that would let one agent starve a host).
+ */
+export const DEFAULT_POLICY: Policy = {
+  source: 'built-in default policy',
+  rules: [
+    { id: 'prod-no-wasm', description: 'WebAssembly memory is outside the isolate heap limit', environments: ['prod'], deny: ['wasm'] },
+    { id: 'prod-write-only-out', description: 'agents write only below their ./out folder', environments: ['prod'], write: { allow: ['./out'] } },
+    { id: 'prod-no-loopback', description: 'no reaching services on the host itself', environments: ['prod'], net: { deny: ['localhost', '127.0.0.1', '[::1]', '*.localhost'] } },
+    { id: 'prod-max-limits', description: 'one agent cannot take a whole host', environments: ['prod'], maxLimits: { memoryMb: 512, timeoutMs: 60_000, cpuMs: 60_000 } },
+  ],
+};
+
+let validator: ValidateFunction | undefined;
+function policyValidator(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    ajv.addKeyword({ keyword: 'errorHint', schemaType: 'string' });
+    validator = ajv.compile(JSON.parse(readFileSync(new URL('./policy.schema.json', import.meta.url), 'utf8')));
+  }
+  return validator;
+}
+
+/**
+ * Loads `policy.json`, or the default policy when the file does not exist.
+ * @throws FactoryError `E_USAGE` for a malformed policy, listing every problem with its line and pointer.
+ */
+export function loadPolicy(file: string, displayRoot: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return DEFAULT_POLICY;
+  }
+  const display = path.relative(displayRoot, file) || file;
+  let source;
+  try {
+    source = parseJsonSource(text);
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
+    const problem: Problem = { file: display, line: error.line, column: error.column, message: `invalid JSON: ${error.message}` };
+    throw new FactoryError('E_USAGE', `${formatProblem(problem)}; fix policy.json`, { problems: [problem] });
+  }
+  const validate = policyValidator();
+  if (!validate(source.value)) {
+    const problems: Problem[] = (validate.errors ?? []).map((error) => {
+      const pointer = error.keyword === 'additionalProperties' ? `${error.instancePath}/${String((error.params as { additionalProperty: string }).additionalProperty)}` : error.instancePath;
+      const position = positionOf(source, pointer);
+      const message = error.keyword === 'additionalProperties' ? `unknown key "${String((error.params as { additionalProperty: string }).additionalProperty)}"` : (error.message ?? error.keyword);
+      return { file: display, pointer, ...(position ? { line: position.line, column: position.column } : {}), message };
+    });
+    throw new FactoryError('E_USAGE', `${display} is not a valid policy:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { problems });
+  }
+  const rules = (source.value as { rules: PolicyRule[] }).rules;
+  const ids = new Set<string>();
+  for (const rule of rules) {
+    if (ids.has(rule.id)) throw new FactoryError('E_USAGE', `${display}: rule id "${rule.id}" is used twice; rule ids must be unique`);
+    ids.add(rule.id);
+  }
+  return { rules, source: display };
+}
+
+/** What a policy check needs to know about a template. */
+export interface PolicySubject {
+  name: string;
+  env: string;
+  /** Real path of the template folder (relative path grants resolve against it). */
+  dir: string;
+  manifest: ResolvedManifest;
+  /** The verified signer, if signed. */
+  signer?: { keyId: string; name: string };
+}
+
+/**
+ * Checks a template against every rule that applies to its environment.
+ * @throws FactoryError `E_POLICY_DENIED` naming the rule id and what broke it, with `details.rule`.
+ */
+export function checkPolicy(policy: Policy, subject: PolicySubject): void {
+  for (const rule of policy.rules) {
+    if (rule.environments && !rule.environments.includes(subject.env)) continue;
+    const violation = violationOf(rule, subject);
+    if (violation) {
+      throw new FactoryError('E_POLICY_DENIED', `template "${subject.name}" is denied in ${subject.env} by policy rule "${rule.id}" (${policy.source}): ${violation}`, {
+        details: { rule: rule.id, env: subject.env },
+      });
+    }
+  }
+}
+
+function violationOf(rule: PolicyRule, subject: PolicySubject): string | undefined {
+  const { permissions, limits } = subject.manifest;
+  for (const denied of rule.deny ?? []) {
+    const granted = permissions[denied];
+    if (granted === true || (Array.isArray(granted) && granted.length > 0)) return `permissions.${denied} may not be granted`;
+  }
+  for (const key of ['read', 'write'] as const) {
+    const rules = rule[key];
+    if (!rules) continue;
+    for (const grant of permissions[key]) {
+      const target = path.resolve(subject.dir, grant);
+      if (rules.deny?.some((p) => isInside(path.resolve(subject.dir, p), target))) return `permissions.${key} grants "${grant}", which the rule denies`;
+      if (rules.allow && !rules.allow.some((p) => isInside(path.resolve(subject.dir, p), target))) {
+        return `permissions.${key} grants "${grant}", outside the allowed ${rules.allow.map((p) => `"${p}"`).join(', ')}`;
+      }
+    }
+  }
+  for (const key of ['net', 'env', 'spawn'] as const) {
+    const rules = rule[key];
+    if (!rules) continue;
+    const matches = key === 'net' ? hostPatternCovers : (pattern: string, value: string) => pattern === value || pattern === '*';
+    for (const grant of permissions[key as ListPermission]) {
+      if (rules.deny?.some((pattern) => matches(pattern, grant) || (key === 'net' && hostPatternCovers(grant, stripPort(pattern))))) {
+        return `permissions.${key} grants "${grant}", which the rule denies`;
+      }
+      if (rules.allow && !rules.allow.some((pattern) => matches(pattern, grant))) {
+        return `permissions.${key} grants "${grant}", outside the allowed ${rules.allow.map((p) => `"${p}"`).join(', ')}`;
+      }
+    }
+  }
+  for (const [key, maximum] of Object.entries(rule.maxLimits ?? {})) {
+    const value = limits[key as keyof Limits];
+    if (maximum !== undefined && value > maximum) return `limits.${key} is ${value}, above the maximum ${maximum}`;
+  }
+  if (rule.requireSigners) {
+    if (!subject.signer) return `it must be signed by one of ${rule.requireSigners.join(', ')}, and it is not signed`;
+    if (!rule.requireSigners.includes(subject.signer.name) && !rule.requireSigners.includes(subject.signer.keyId)) {
+      return `it is signed by ${subject.signer.name} (${subject.signer.keyId}), not by one of ${rule.requireSigners.join(', ')}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Does the host pattern `pattern` (`host`, `host:port`, `*.domain[:port]`) cover the grant `grant`?
+ * A pattern without a port covers every port; a wildcard grant is covered only by a wildcard pattern
+ * at the same or a wider domain.
+ */
+export function hostPatternCovers(pattern: string, grant: string): boolean {
+  const [patternHost, patternPort] = splitHostPort(pattern);
+  const [grantHost, grantPort] = splitHostPort(grant);
+  if (patternPort !== undefined && patternPort !== grantPort) return false;
+  if (patternHost === grantHost) return true;
+  if (patternHost.startsWith('*.')) {
+    const suffix = patternHost.slice(1);
+    return grantHost.endsWith(suffix) && grantHost.length > suffix.length;
+  }
+  return false;
+}
+
+function stripPort(pattern: string): string {
+  return splitHostPort(pattern)[0];
+}
+
+function splitHostPort(value: string): [string, string | undefined] {
+  const lower = value.toLowerCase();
+  if (lower.startsWith('[')) {
+    const end = lower.indexOf(']');
+    const port = lower.slice(end + 1).startsWith(':') ? lower.slice(end + 2) : undefined;
+    return [lower.slice(0, end + 1), port];
+  }
+  const colon = lower.lastIndexOf(':');
+  return colon === -1 ? [lower, undefined] : [lower.slice(0, colon), lower.slice(colon + 1)];
+}

@@ -1,0 +1,172 @@
+/** @module templates/signature — `agent.sig`: signing a template digest, and verifying it against trusted roots with a cache. */
+import { type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Clock, systemClock } from '../core/clock.js';
+import { FactoryError } from '../core/errors.js';
+import { keyIdOf } from './keys.js';
+import type { KeyRecord, TrustStore } from './trust-store.js';
+
+export const SIGNATURE_FILE = 'agent.sig';
+export const SIGNATURE_ALGORITHM = 'RSA-PKCS1-v1_5-SHA256';
+
+/** The content of `agent.sig`. */
+export interface SignatureFile {
+  keyId: string;
+  algorithm: typeof SIGNATURE_ALGORITHM;
+  /** The template digest that was signed (hex). */
+  digest: string;
+  /** Base64 RSA PKCS#1 v1.5 signature over SHA-256 of the digest's bytes. */
+  signature: string;
+  signedAt: string;
+  /** The signer's certificate (PEM), so a verifier needs only the trusted roots. */
+  certificate: string;
+}
+
+/** Who signed a template, once verified. */
+export interface Verification {
+  keyId: string;
+  signer: string;
+  rootId: string;
+  signedAt: number;
+  notAfter: number;
+}
+
+/** Signs `digest` with a signer key. */
+export function signDigest(digest: string, signer: { record: KeyRecord; privateKey: KeyObject }, now: number): SignatureFile {
+  const signature = cryptoSign('sha256', Buffer.from(digest, 'utf8'), signer.privateKey).toString('base64');
+  return {
+    keyId: signer.record.id,
+    algorithm: SIGNATURE_ALGORITHM,
+    digest,
+    signature,
+    signedAt: new Date(now).toISOString(),
+    certificate: signer.record.certificatePem,
+  };
+}
+
+/** Writes `agent.sig` beside `agent.json` (atomically). */
+export function writeSignatureFile(dir: string, signature: SignatureFile): string {
+  const file = path.join(dir, SIGNATURE_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(signature, null, 2)}\n`);
+  renameSync(temporary, file);
+  return file;
+}
+
+/**
+ * Reads `agent.sig` of a template folder.
+ * @returns undefined when there is none.
+ * @throws FactoryError `E_SIGNATURE_INVALID` when it exists but is malformed.
+ */
+export function readSignatureFile(dir: string, displayFile: string): SignatureFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, SIGNATURE_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: Partial<SignatureFile>;
+  try {
+    parsed = JSON.parse(text) as Partial<SignatureFile>;
+  } catch {
+    throw new FactoryError('E_SIGNATURE_INVALID', `${displayFile} is not valid JSON; sign the template again with \`af sign\``);
+  }
+  for (const key of ['keyId', 'digest', 'signature', 'signedAt', 'certificate'] as const) {
+    if (typeof parsed[key] !== 'string') throw new FactoryError('E_SIGNATURE_INVALID', `${displayFile} has no "${key}"; sign the template again with \`af sign\``);
+  }
+  if (parsed.algorithm !== SIGNATURE_ALGORITHM) {
+    throw new FactoryError('E_SIGNATURE_INVALID', `${displayFile} uses algorithm ${String(parsed.algorithm)}; only ${SIGNATURE_ALGORITHM} is accepted`);
+  }
+  return parsed as SignatureFile;
+}
+
+/**
+ * Verifies signatures with node:crypto and caches the result by digest and signature. A cached
+ * verification is re-checked against revocation and expiry on every use, so revoking a key takes
+ * effect at once.
+ */
+export class SignatureVerifier {
+  readonly #trust: TrustStore;
+  readonly #clock: Clock;
+  readonly #cache = new Map<string, Verification>();
+  readonly #roots = new Map<string, X509Certificate>();
+  #rootsGeneration = -1;
+
+  constructor(trust: TrustStore, clock: Clock = systemClock) {
+    this.#trust = trust;
+    this.#clock = clock;
+  }
+
+  /**
+   * @throws FactoryError `E_SIGNATURE_INVALID` (content changed, bad signature, unknown chain),
+   *   `E_KEY_REVOKED` or `E_KEY_EXPIRED`.
+   */
+  verify(digest: string, signature: SignatureFile): Verification {
+    const cacheKey = `${digest}\u0000${signature.signature}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached) {
+      this.recheck(cached);
+      return cached;
+    }
+    if (signature.digest !== digest) {
+      throw new FactoryError('E_SIGNATURE_INVALID', 'the template changed since it was signed (its digest differs from the one in agent.sig); review the change and sign it again with `af sign`', {
+        details: { expected: signature.digest, actual: digest },
+      });
+    }
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(signature.certificate);
+    } catch {
+      throw new FactoryError('E_SIGNATURE_INVALID', 'agent.sig holds a certificate that cannot be parsed; sign the template again');
+    }
+    const keyId = keyIdOf(certificate.publicKey);
+    if (keyId !== signature.keyId) throw new FactoryError('E_SIGNATURE_INVALID', `agent.sig names key ${signature.keyId}, but its certificate is for key ${keyId}`);
+    const valid = cryptoVerify('sha256', Buffer.from(digest, 'utf8'), certificate.publicKey, Buffer.from(signature.signature, 'base64'));
+    if (!valid) throw new FactoryError('E_SIGNATURE_INVALID', `the signature in agent.sig does not verify with key ${keyId}; sign the template again`);
+    if (certificate.ca) throw new FactoryError('E_SIGNATURE_INVALID', `key ${keyId} is a certificate authority, not a signer`);
+    const rootId = this.#issuingRoot(certificate);
+    if (rootId === undefined) {
+      throw new FactoryError('E_SIGNATURE_INVALID', `key ${keyId} (${commonName(certificate)}) does not chain to a trusted root; sign with a key of this project (\`af keys list\`)`);
+    }
+    const signedAt = Date.parse(signature.signedAt);
+    const notBefore = Date.parse(certificate.validFrom);
+    const notAfter = Date.parse(certificate.validTo);
+    if (!(signedAt >= notBefore && signedAt <= notAfter)) {
+      throw new FactoryError('E_KEY_EXPIRED', `agent.sig was made at ${signature.signedAt}, outside the validity of key ${keyId} (${certificate.validFrom} to ${certificate.validTo}); sign again with a current key`);
+    }
+    const verification: Verification = { keyId, signer: commonName(certificate), rootId, signedAt, notAfter };
+    this.recheck(verification);
+    this.#cache.set(cacheKey, verification);
+    return verification;
+  }
+
+  /** The checks a cached verification must pass again on every use: revocation and expiry, of signer and root. */
+  recheck(verification: Verification): void {
+    if (this.#trust.isRevoked(verification.keyId)) {
+      throw new FactoryError('E_KEY_REVOKED', `key ${verification.keyId} (${verification.signer}) that signed this template is revoked; sign it again with a current key`);
+    }
+    if (this.#trust.isRevoked(verification.rootId)) {
+      throw new FactoryError('E_KEY_REVOKED', `the root ${verification.rootId} behind key ${verification.keyId} is revoked; nothing it issued is trusted`);
+    }
+    if (this.#clock.now() > verification.notAfter) {
+      throw new FactoryError('E_KEY_EXPIRED', `key ${verification.keyId} (${verification.signer}) expired on ${new Date(verification.notAfter).toISOString()}; sign the template again with a current key (\`af keys rotate\`)`);
+    }
+  }
+
+  #issuingRoot(certificate: X509Certificate): string | undefined {
+    if (this.#rootsGeneration !== this.#trust.generation) {
+      this.#roots.clear();
+      for (const root of this.#trust.roots()) this.#roots.set(root.id, new X509Certificate(root.certificatePem));
+      this.#rootsGeneration = this.#trust.generation;
+    }
+    for (const [id, root] of this.#roots) {
+      if (certificate.checkIssued(root) && certificate.verify(root.publicKey)) return id;
+    }
+    return undefined;
+  }
+}
+
+function commonName(certificate: X509Certificate): string {
+  return /CN=([^\n,]+)/.exec(certificate.subject)?.[1] ?? 'unknown';
+}

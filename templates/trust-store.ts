@@ -1,0 +1,171 @@
+/** @module templates/trust-store — where trusted roots, signer certificates and revocations live, behind a small interface. */
+import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FactoryError } from '../core/errors.js';
+
+export type KeyRole = 'root' | 'signer';
+
+/** A certificate the project knows: a trusted root or a signer it issued. */
+export interface KeyRecord {
+  /** First 16 hex digits of the SHA-256 of the public key (SubjectPublicKeyInfo, DER). */
+  id: string;
+  role: KeyRole;
+  /** Human name: the certificate's common name. */
+  name: string;
+  certificatePem: string;
+  /** Validity window, epoch milliseconds. */
+  notBefore: number;
+  notAfter: number;
+  createdAt: number;
+}
+
+export interface Revocation {
+  id: string;
+  revokedAt: number;
+  reason: string;
+}
+
+/**
+ * What verification needs from wherever trust data is kept. The store module implements it over
+ * SQLite; {@link JsonTrustStore} keeps it in `.af/trust.json` until then. Reads must be cheap:
+ * `isRevoked` runs on every cache hit of a signed template.
+ */
+export interface TrustStore {
+  roots(): KeyRecord[];
+  keys(): KeyRecord[];
+  key(id: string): KeyRecord | undefined;
+  isRevoked(id: string): boolean;
+  revocation(id: string): Revocation | undefined;
+  addKey(record: KeyRecord): void;
+  revoke(id: string, reason: string, at: number): void;
+  /** Changes whenever trust data changes, so caches can tell. */
+  readonly generation: number;
+}
+
+interface TrustFile {
+  version: 1;
+  keys: KeyRecord[];
+  revocations: Revocation[];
+}
+
+/**
+ * Trust data in one JSON file (`.af/trust.json`). A background stat poll (`fs.watchFile`, off the hot
+ * path) notices when another process changes it (`af keys revoke`), and the next read reloads it, so a
+ * revocation takes effect without a restart.
+ */
+export class JsonTrustStore implements TrustStore {
+  readonly #file: string;
+  readonly #onChange: () => void;
+  #keys = new Map<string, KeyRecord>();
+  #revocations = new Map<string, Revocation>();
+  #mtimeMs = -1;
+  #isDirty = false;
+  #generation = 0;
+
+  /**
+   * @param options.pollMs how often the file is checked for changes by other processes; 0 disables it. @default 500
+   */
+  constructor(file: string, options: { pollMs?: number } = {}) {
+    this.#file = file;
+    this.#load(true);
+    this.#onChange = () => {
+      this.#isDirty = true;
+    };
+    const pollMs = options.pollMs ?? 500;
+    if (pollMs > 0) watchFile(file, { interval: pollMs, persistent: false }, this.#onChange);
+  }
+
+  /** Stops watching the file. */
+  close(): void {
+    unwatchFile(this.#file, this.#onChange);
+  }
+
+  get file(): string {
+    return this.#file;
+  }
+
+  get generation(): number {
+    this.#refresh();
+    return this.#generation;
+  }
+
+  roots(): KeyRecord[] {
+    this.#refresh();
+    return [...this.#keys.values()].filter((key) => key.role === 'root');
+  }
+
+  keys(): KeyRecord[] {
+    this.#refresh();
+    return [...this.#keys.values()].sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  key(id: string): KeyRecord | undefined {
+    this.#refresh();
+    return this.#keys.get(id);
+  }
+
+  isRevoked(id: string): boolean {
+    this.#refresh();
+    return this.#revocations.has(id);
+  }
+
+  revocation(id: string): Revocation | undefined {
+    this.#refresh();
+    return this.#revocations.get(id);
+  }
+
+  addKey(record: KeyRecord): void {
+    this.#load(true);
+    this.#keys.set(record.id, record);
+    this.#save();
+  }
+
+  revoke(id: string, reason: string, at: number): void {
+    this.#load(true);
+    if (!this.#keys.has(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
+    if (!this.#revocations.has(id)) this.#revocations.set(id, { id, revokedAt: at, reason });
+    this.#save();
+  }
+
+  #refresh(): void {
+    if (!this.#isDirty) return;
+    this.#isDirty = false;
+    this.#load(false);
+  }
+
+  #load(force: boolean): void {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(this.#file).mtimeMs;
+    } catch {
+      if (this.#mtimeMs !== 0) {
+        this.#keys = new Map();
+        this.#revocations = new Map();
+        this.#mtimeMs = 0;
+        this.#generation++;
+      }
+      return;
+    }
+    if (!force && mtimeMs === this.#mtimeMs) return;
+    let data: TrustFile;
+    try {
+      data = JSON.parse(readFileSync(this.#file, 'utf8')) as TrustFile;
+    } catch (error) {
+      throw new FactoryError('E_STORE', `${this.#file} is not valid trust data: ${(error as Error).message}; restore it from a backup or run \`af keys init\` in a fresh state folder`, { cause: error });
+    }
+    this.#keys = new Map((data.keys ?? []).map((key) => [key.id, key]));
+    this.#revocations = new Map((data.revocations ?? []).map((revocation) => [revocation.id, revocation]));
+    this.#mtimeMs = mtimeMs;
+    this.#generation++;
+  }
+
+  #save(): void {
+    const data: TrustFile = { version: 1, keys: [...this.#keys.values()], revocations: [...this.#revocations.values()] };
+    mkdirSync(path.dirname(this.#file), { recursive: true });
+    const temporary = `${this.#file}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(data, null, 2)}\n`);
+    renameSync(temporary, this.#file);
+    this.#mtimeMs = statSync(this.#file).mtimeMs;
+    this.#generation++;
+  }
+}

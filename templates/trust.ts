@@ -1,0 +1,119 @@
+/** @module templates/trust — the gate from resolved to trusted: signature (or the dev waiver) and policy; only this module makes a TrustedTemplate. */
+import { FactoryError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import { checkPolicy, type Policy } from './policy.js';
+import type { ResolvedTemplate } from './resolve.js';
+import { readSignatureFile, type SignatureVerifier, type Verification } from './signature.js';
+
+/** How a template came to be trusted. */
+export interface TrustInfo {
+  /** `signed`: a valid signature; `waived`: unsigned or stale, allowed only in a development environment. */
+  status: 'signed' | 'waived';
+  verification?: Verification;
+  /** Why the signature was waived. */
+  waiver?: string;
+}
+
+/** A resolved template whose signature (or the dev-mode waiver) and policy checks passed. */
+export interface TrustedTemplate extends ResolvedTemplate {
+  readonly trust: TrustInfo;
+}
+
+/** A trust decision worth an audit record. */
+export interface TrustAuditEvent {
+  type: 'signature.waived' | 'signature.rejected' | 'policy.denied';
+  template: string;
+  version: string;
+  env: string;
+  digest: string;
+  code?: string;
+  message: string;
+}
+
+export interface TrustGateOptions {
+  verifier: SignatureVerifier;
+  policy: Policy;
+  /** Environments where unsigned templates may run (with a warning and an audit record). @default ['dev'] */
+  devEnvironments?: string[];
+  onAudit?(event: TrustAuditEvent): void;
+  logger?: Logger;
+}
+
+const trusted = new WeakSet<object>();
+
+/** True only for templates this module admitted: the data plane accepts nothing else. */
+export function isTrusted(template: unknown): template is TrustedTemplate {
+  return typeof template === 'object' && template !== null && trusted.has(template);
+}
+
+/** Admits resolved templates: verifies signatures (cached by digest) and applies the policy. */
+export class TrustGate {
+  readonly #verifier: SignatureVerifier;
+  readonly #policy: Policy;
+  readonly #devEnvironments: ReadonlySet<string>;
+  readonly #onAudit: (event: TrustAuditEvent) => void;
+  readonly #logger: Logger;
+
+  constructor(options: TrustGateOptions) {
+    this.#verifier = options.verifier;
+    this.#policy = options.policy;
+    this.#devEnvironments = new Set(options.devEnvironments ?? ['dev']);
+    this.#onAudit = options.onAudit ?? (() => {});
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /**
+   * The cold-path check of a freshly resolved template.
+   * @throws FactoryError `E_SIGNATURE_MISSING`, `E_SIGNATURE_INVALID`, `E_KEY_REVOKED`, `E_KEY_EXPIRED`, `E_POLICY_DENIED`.
+   */
+  admit(template: ResolvedTemplate): TrustedTemplate {
+    const isDev = this.#devEnvironments.has(template.env);
+    let trust: TrustInfo;
+    try {
+      const signature = readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
+      if (!signature) {
+        throw new FactoryError('E_SIGNATURE_MISSING', `template "${template.name}" is not signed, and ${template.env} runs only signed templates; sign it with \`af sign ${template.name}\``);
+      }
+      trust = { status: 'signed', verification: this.#verifier.verify(template.digest, signature) };
+    } catch (error) {
+      if (!(error instanceof FactoryError)) throw error;
+      const isWaivable = error.code === 'E_SIGNATURE_MISSING' || error.code === 'E_SIGNATURE_INVALID';
+      if (!isDev || !isWaivable) {
+        this.#audit(template, 'signature.rejected', error);
+        throw error;
+      }
+      const waiver = error.code === 'E_SIGNATURE_MISSING' ? 'unsigned' : `signature not valid: ${error.message}`;
+      this.#logger.warn(`running "${template.name}" ${template.version} in ${template.env} without a valid signature (${waiver}); every other environment refuses it`);
+      this.#audit(template, 'signature.waived', new FactoryError(error.code, waiver));
+      trust = { status: 'waived', waiver };
+    }
+    try {
+      checkPolicy(this.#policy, {
+        name: template.name,
+        env: template.env,
+        dir: template.dir,
+        manifest: template.manifest,
+        ...(trust.verification ? { signer: { keyId: trust.verification.keyId, name: trust.verification.signer } } : {}),
+      });
+    } catch (error) {
+      if (error instanceof FactoryError) this.#audit(template, 'policy.denied', error);
+      throw error;
+    }
+    const admitted: TrustedTemplate = Object.freeze({ ...template, trust: Object.freeze(trust) });
+    trusted.add(admitted);
+    return admitted;
+  }
+
+  /** The hot-path check of a cached trusted template: revocation and expiry of its signer. */
+  recheck(template: TrustedTemplate): void {
+    if (template.trust.verification) this.#verifier.recheck(template.trust.verification);
+  }
+
+  #audit(template: ResolvedTemplate, type: TrustAuditEvent['type'], error: FactoryError): void {
+    this.#onAudit({ type, template: template.name, version: template.version, env: template.env, digest: template.digest, code: error.code, message: error.message });
+  }
+}
