@@ -1,7 +1,9 @@
 /** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
+import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
+import { signCommand, verifyCommand } from './commands/sign.js';
 import { listTemplatesCommand, showTemplateCommand } from './commands/templates.js';
 import { validateCommand } from './commands/validate.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
@@ -68,6 +70,50 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--env <env>', 'environment to resolve for (default: the global --env)')
     .option('--json', 'print as JSON')
     .action(action((name: string, options: { json?: boolean; env?: string }) => showTemplateCommand(context, name, options)));
+
+  const keys = program.command('keys').description('the signing keys: a local root authority and signer certificates');
+  keys
+    .command('init')
+    .description('create the root certificate authority and a first signer (private keys in .af/keys, mode 0600)')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { json?: boolean }) => keysInitCommand(context, options)));
+  keys
+    .command('list', { isDefault: true })
+    .description('list keys: id, subject, role, validity and status')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { json?: boolean }) => keysListCommand(context, options)));
+  keys
+    .command('create')
+    .description('issue a new signer certificate')
+    .requiredOption('--name <name>', 'the signer name (certificate common name)')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { name: string; json?: boolean }) => keysCreateCommand(context, options)));
+  keys
+    .command('rotate')
+    .description('issue a new current signer; older ones stay valid until they expire')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { json?: boolean }) => keysRotateCommand(context, options)));
+  keys
+    .command('revoke <id>')
+    .description('revoke a key at once, including verifications already cached')
+    .option('--reason <reason>', 'why, for the record')
+    .option('--json', 'print as JSON')
+    .action(action(async (id: string, options: { reason?: string; json?: boolean }) => keysRevokeCommand(context, id, options)));
+
+  program
+    .command('sign [name]')
+    .description('sign a template (or --all) with the current signer: writes agent.sig')
+    .option('--all', 'sign every template')
+    .option('--key <id>', 'sign with this key instead of the current signer')
+    .option('--json', 'print as JSON')
+    .action(action((name: string | undefined, options: { all?: boolean; key?: string; json?: boolean }) => signCommand(context, name, options)));
+  program
+    .command('verify [name]')
+    .description('check the signature (and the policy of --env) of a template or --all; exits 3 on failure')
+    .option('--all', 'verify every template')
+    .option('--env <env>', 'environment whose policy applies (default: the global --env)')
+    .option('--json', 'print as JSON')
+    .action(action((name: string | undefined, options: { all?: boolean; env?: string; json?: boolean }) => verifyCommand(context, name, options)));
 
   if (argv.length === 0) {
     // The terminal UI opens here once it exists; without a TTY `af` prints help and never enters raw mode.

@@ -5,7 +5,7 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
-import { TemplateRegistry } from '../templates/index.js';
+import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, TrustGate, type TrustStore } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
 
@@ -30,6 +30,12 @@ export interface FactoryOptions {
   watch?: boolean;
   /** Templates to resolve and warm up in the sandbox before `createFactory` resolves: names, or `true` for all. @default none */
   prewarm?: boolean | string[];
+  /** Trusted roots, signers and revocations. @default `.af/trust.json` of the project */
+  trustStore?: TrustStore;
+  /** Environments that may run unsigned templates (with a warning and an audit record). @default ['dev'] */
+  devEnvironments?: string[];
+  /** Receives every trust decision worth auditing (waived or rejected signatures, policy denials). */
+  onAudit?(event: TrustAuditEvent): void;
   /** What `ctx.env.get` reads after the allowlist check. @default process.env */
   processEnv?: Record<string, string | undefined>;
   logger?: Logger;
@@ -65,6 +71,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Agent
 export class AgentFactory {
   readonly config: ResolvedConfig;
   readonly registry: TemplateRegistry;
+  readonly trust: ProjectTrust;
   readonly #sandbox: Sandbox;
   readonly #sink: RunSink;
   readonly #clock: Clock;
@@ -81,7 +88,16 @@ export class AgentFactory {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
     this.#sink = options.runSink ?? createMemoryRunSink();
+    this.trust = openProjectTrust(this.config, { clock: this.#clock, ...(options.trustStore ? { store: options.trustStore } : {}) });
+    const gate = new TrustGate({
+      verifier: this.trust.verifier,
+      policy: this.trust.loadPolicy(),
+      ...(options.devEnvironments ? { devEnvironments: options.devEnvironments } : {}),
+      ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+      logger: this.#logger.child('trust'),
+    });
     this.registry = new TemplateRegistry({
+      trust: gate,
       agentsDir: this.config.agentsDir,
       displayRoot: this.config.root,
       bundleCacheDir: this.config.bundleCacheDir,
@@ -159,6 +175,7 @@ export class AgentFactory {
     this.#isClosed = true;
     for (const agent of [...this.#live]) await agent.dispose();
     this.registry.close();
+    this.trust.store.close?.();
     await this.#sandbox.close();
     await this.#sink.flush();
     await this.#sink.close();
@@ -172,7 +189,9 @@ export class AgentFactory {
       throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
     }
     const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.version !== undefined ? { version: options.version } : {}) };
-    const template = this.registry.peek(name, resolveOptions) ?? (await this.registry.resolve(name, resolveOptions));
+    const template = await this.registry.resolve(name, resolveOptions);
+    // The data plane runs nothing the trust gate did not admit.
+    if (!isTrusted(template)) throw new FactoryError('E_INTERNAL', `template "${name}" reached the sandbox without passing the trust gate`);
     const reservation = this.#sandbox.reserve(template.spec);
     const agent = new Agent({
       template,

@@ -56,7 +56,7 @@ export const DEFAULT_POLICY: Policy = {
 let validator: ValidateFunction | undefined;
 function policyValidator(): ValidateFunction {
   if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     ajv.addKeyword({ keyword: 'errorHint', schemaType: 'string' });
     validator = ajv.compile(JSON.parse(readFileSync(new URL('./policy.schema.json', import.meta.url), 'utf8')));
   }
@@ -88,7 +88,11 @@ export function loadPolicy(file: string, displayRoot: string): Policy {
     const problems: Problem[] = (validate.errors ?? []).map((error) => {
       const pointer = error.keyword === 'additionalProperties' ? `${error.instancePath}/${String((error.params as { additionalProperty: string }).additionalProperty)}` : error.instancePath;
       const position = positionOf(source, pointer);
-      const message = error.keyword === 'additionalProperties' ? `unknown key "${String((error.params as { additionalProperty: string }).additionalProperty)}"` : (error.message ?? error.keyword);
+      const params = error.params as { additionalProperty?: string; allowedValues?: unknown[] };
+      const message =
+        error.keyword === 'additionalProperties' ? `unknown key "${String(params.additionalProperty)}"`
+        : error.keyword === 'enum' ? `must be one of ${(params.allowedValues ?? []).map((value) => JSON.stringify(value)).join(', ')}, not ${JSON.stringify(error.data)}`
+        : (error.message ?? error.keyword);
       return { file: display, pointer, ...(position ? { line: position.line, column: position.column } : {}), message };
     });
     throw new FactoryError('E_USAGE', `${display} is not a valid policy:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { problems });

@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { BundleCache } from './bundle-cache.js';
 import { discoverTemplateNames } from './discover.js';
 import { type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
+import { isTrusted, type TrustGate } from './trust.js';
 import { TemplateWatcher } from './watcher.js';
 
 export interface TemplateRegistryOptions {
@@ -24,6 +25,11 @@ export interface TemplateRegistryOptions {
   ttlMs?: number;
   /** Reload templates when their files change. @default false */
   watch?: boolean;
+  /**
+   * Signature and policy checks: with a gate, `resolve` returns only trusted templates and re-checks
+   * revocation on every hit. Without one (inspection, tests), templates are resolved but not trusted.
+   */
+  trust?: TrustGate;
   logger?: Logger;
   clock?: Clock;
 }
@@ -34,6 +40,12 @@ export interface RegistryResolveOptions {
   /** Exact version wanted; the version on disk is the only one until versions are stored. */
   version?: string;
 }
+
+/**
+ * Failures after which the last good version keeps serving: an edit that broke the template, or that is
+ * not signed yet. Revoked or expired keys are never papered over.
+ */
+const SERVE_LAST_GOOD_ON = new Set(['E_TEMPLATE_INVALID', 'E_TEMPLATE_IMPORT', 'E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_POLICY_DENIED']);
 
 /** A template that currently fails to load while its last good version keeps serving. */
 export interface ReloadFailure {
@@ -57,6 +69,7 @@ export class TemplateRegistry {
   readonly #inFlight = new Map<string, Promise<ResolvedTemplate>>();
   readonly #failures = new Map<string, ReloadFailure>();
   readonly #logger: Logger;
+  readonly #trust: TrustGate | undefined;
   #watcher: TemplateWatcher | undefined;
   #generation = 0;
 
@@ -69,6 +82,7 @@ export class TemplateRegistry {
     };
     this.#env = resolved.env;
     this.#logger = resolved.logger;
+    this.#trust = options.trust;
     const clock = resolved.clock;
     this.#cache = new LRUCache<string, ResolvedTemplate>({
       max: resolved.maxEntries,
@@ -107,6 +121,8 @@ export class TemplateRegistry {
     const hit = this.#cache.get(key);
     if (hit) {
       try {
+        // A cached verification still answers to revocation and expiry on every use.
+        if (this.#trust && isTrusted(hit)) this.#trust.recheck(hit);
         return Promise.resolve(checkVersion(hit, options.version));
       } catch (error) {
         return Promise.reject(error);
@@ -154,7 +170,8 @@ export class TemplateRegistry {
     if (pending) return pending;
     const generation = this.#generation;
     const promise = resolveTemplate(this.#context, name, { env })
-      .then((template) => {
+      .then((resolved) => {
+        const template = this.#trust ? this.#trust.admit(resolved) : resolved;
         // A change that arrived while this resolve ran makes its result stale: do not cache it.
         if (generation === this.#generation) this.#cache.set(key, template);
         this.#lastGood.set(key, template);
@@ -164,7 +181,8 @@ export class TemplateRegistry {
       .catch((error: unknown) => {
         const failure = toFactoryError(error);
         const lastGood = this.#lastGood.get(key);
-        if (lastGood && failure.code !== 'E_TEMPLATE_NOT_FOUND') {
+        if (lastGood && SERVE_LAST_GOOD_ON.has(failure.code)) {
+          if (this.#trust && isTrusted(lastGood)) this.#trust.recheck(lastGood);
           this.#recordFailure(name, failure, lastGood.version);
           return lastGood;
         }

@@ -91,6 +91,7 @@ export class SignatureVerifier {
   readonly #clock: Clock;
   readonly #cache = new Map<string, Verification>();
   readonly #roots = new Map<string, X509Certificate>();
+  readonly #signers = new Map<string, SignerCertificate>();
   #rootsGeneration = -1;
 
   constructor(trust: TrustStore, clock: Clock = systemClock) {
@@ -114,29 +115,21 @@ export class SignatureVerifier {
         details: { expected: signature.digest, actual: digest },
       });
     }
-    let certificate: X509Certificate;
-    try {
-      certificate = new X509Certificate(signature.certificate);
-    } catch {
-      throw new FactoryError('E_SIGNATURE_INVALID', 'agent.sig holds a certificate that cannot be parsed; sign the template again');
-    }
-    const keyId = keyIdOf(certificate.publicKey);
-    if (keyId !== signature.keyId) throw new FactoryError('E_SIGNATURE_INVALID', `agent.sig names key ${signature.keyId}, but its certificate is for key ${keyId}`);
-    const valid = cryptoVerify('sha256', Buffer.from(digest, 'utf8'), certificate.publicKey, Buffer.from(signature.signature, 'base64'));
-    if (!valid) throw new FactoryError('E_SIGNATURE_INVALID', `the signature in agent.sig does not verify with key ${keyId}; sign the template again`);
-    if (certificate.ca) throw new FactoryError('E_SIGNATURE_INVALID', `key ${keyId} is a certificate authority, not a signer`);
-    const rootId = this.#issuingRoot(certificate);
-    if (rootId === undefined) {
-      throw new FactoryError('E_SIGNATURE_INVALID', `key ${keyId} (${commonName(certificate)}) does not chain to a trusted root; sign with a key of this project (\`af keys list\`)`);
+    const signer = this.#signerOf(signature.certificate);
+    if (signer.keyId !== signature.keyId) throw new FactoryError('E_SIGNATURE_INVALID', `agent.sig names key ${signature.keyId}, but its certificate is for key ${signer.keyId}`);
+    const valid = cryptoVerify('sha256', Buffer.from(digest, 'utf8'), signer.publicKey, Buffer.from(signature.signature, 'base64'));
+    if (!valid) throw new FactoryError('E_SIGNATURE_INVALID', `the signature in agent.sig does not verify with key ${signer.keyId}; sign the template again`);
+    if (signer.isCa) throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} is a certificate authority, not a signer`);
+    if (signer.rootId === undefined) {
+      throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} (${signer.name}) does not chain to a trusted root; sign with a key of this project (\`af keys list\`)`);
     }
     const signedAt = Date.parse(signature.signedAt);
-    const notBefore = Date.parse(certificate.validFrom);
-    const notAfter = Date.parse(certificate.validTo);
-    if (!(signedAt >= notBefore && signedAt <= notAfter)) {
-      throw new FactoryError('E_KEY_EXPIRED', `agent.sig was made at ${signature.signedAt}, outside the validity of key ${keyId} (${certificate.validFrom} to ${certificate.validTo}); sign again with a current key`);
+    if (!(signedAt >= signer.notBefore && signedAt <= signer.notAfter)) {
+      throw new FactoryError('E_KEY_EXPIRED', `agent.sig was made at ${signature.signedAt}, outside the validity of key ${signer.keyId} (${new Date(signer.notBefore).toISOString()} to ${new Date(signer.notAfter).toISOString()}); sign again with a current key`);
     }
-    const verification: Verification = { keyId, signer: commonName(certificate), rootId, signedAt, notAfter };
+    const verification: Verification = { keyId: signer.keyId, signer: signer.name, rootId: signer.rootId, signedAt, notAfter: signer.notAfter };
     this.recheck(verification);
+    if (this.#cache.size >= 10_000) this.#cache.clear();
     this.#cache.set(cacheKey, verification);
     return verification;
   }
@@ -154,17 +147,57 @@ export class SignatureVerifier {
     }
   }
 
-  #issuingRoot(certificate: X509Certificate): string | undefined {
+  /**
+   * What a signer certificate says, parsed and chain-checked once per certificate: a project has a
+   * handful of signers, so a new signature costs one RSA verification, not a certificate parse and a
+   * second RSA verification of the chain. Forgotten when the trusted roots change.
+   */
+  #signerOf(certificatePem: string): SignerCertificate {
     if (this.#rootsGeneration !== this.#trust.generation) {
       this.#roots.clear();
+      this.#signers.clear();
       for (const root of this.#trust.roots()) this.#roots.set(root.id, new X509Certificate(root.certificatePem));
       this.#rootsGeneration = this.#trust.generation;
     }
-    for (const [id, root] of this.#roots) {
-      if (certificate.checkIssued(root) && certificate.verify(root.publicKey)) return id;
+    const known = this.#signers.get(certificatePem);
+    if (known) return known;
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(certificatePem);
+    } catch {
+      throw new FactoryError('E_SIGNATURE_INVALID', 'agent.sig holds a certificate that cannot be parsed; sign the template again');
     }
-    return undefined;
+    let rootId: string | undefined;
+    for (const [id, root] of this.#roots) {
+      if (certificate.checkIssued(root) && certificate.verify(root.publicKey)) {
+        rootId = id;
+        break;
+      }
+    }
+    const signer: SignerCertificate = {
+      keyId: keyIdOf(certificate.publicKey),
+      name: commonName(certificate),
+      publicKey: certificate.publicKey,
+      isCa: certificate.ca,
+      rootId,
+      notBefore: Date.parse(certificate.validFrom),
+      notAfter: Date.parse(certificate.validTo),
+    };
+    // Bounded: certificates come from agent.sig files, which anyone can write.
+    if (this.#signers.size >= 1024) this.#signers.clear();
+    this.#signers.set(certificatePem, signer);
+    return signer;
   }
+}
+
+interface SignerCertificate {
+  keyId: string;
+  name: string;
+  publicKey: KeyObject;
+  isCa: boolean;
+  rootId: string | undefined;
+  notBefore: number;
+  notAfter: number;
 }
 
 function commonName(certificate: X509Certificate): string {

@@ -41,7 +41,10 @@ describe('af run', () => {
     const result = await af(['run', 'double', '--input', '{"n": 21}']);
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ result: 42 });
-    expect(result.stderr).toMatch(/^\[double\] info doubling \{"n":21\}\nok run [\d.]+ ms · create [\d.]+ ms · cpu [\d.]+ ms\n$/);
+    // dev runs the unsigned template, and says so.
+    expect(result.stderr).toMatch(
+      /^warn \[af:trust\] running "double" 1\.0\.0 in dev without a valid signature \(unsigned\); every other environment refuses it\n\[double\] info doubling \{"n":21\}\nok run [\d.]+ ms · create [\d.]+ ms · cpu [\d.]+ ms\n$/,
+    );
   });
 
   it('prints one JSON line with --json', async () => {

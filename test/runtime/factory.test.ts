@@ -31,11 +31,12 @@ beforeAll(async () => {
     ...simpleTemplate('reader', { permissions: { read: ['./data'] } }, "export default (input, ctx) => ctx.readTextFile('data/note.txt');\n"),
     'agents/reader/data/note.txt': 'the child may read this',
     ...simpleTemplate('kv-less', {}, "export default async (input, ctx) => ctx.kv === undefined ? 'no kv here' : 'kv leaked';\n"),
-    ...simpleTemplate('versioned', { environments: { prod: { limits: { timeoutMs: 321 } } } }, 'export default (input, ctx) => ctx.config;\n'),
+    ...simpleTemplate('versioned', { environments: { staging: { limits: { timeoutMs: 321 } } } }, 'export default (input, ctx) => ctx.config;\n'),
     ...simpleTemplate('sleeper', { limits: { timeoutMs: 5000 } }, 'export default () => new Promise(() => {});\n'),
   });
   sink = createMemoryRunSink();
-  factory = await createFactory({ root: project.root, hosts: 1, runSink: sink, prewarm: ['greet'] });
+  // staging may run unsigned templates here, so overlays can be tested without keys; prod may not.
+  factory = await createFactory({ root: project.root, hosts: 1, runSink: sink, prewarm: ['greet'], devEnvironments: ['dev', 'staging'] });
 });
 
 afterAll(async () => {
@@ -98,10 +99,11 @@ describe('createAgent and run', () => {
   });
 
   it('applies the environment overlay and refuses a version it does not have', async () => {
-    const prod = await factory.createAgent('versioned', { env: 'prod' });
-    expect(prod.env).toBe('prod');
-    await prod.dispose();
-    expect(factory.registry.peek('versioned', { env: 'prod' })?.manifest.limits.timeoutMs).toBe(321);
+    const staging = await factory.createAgent('versioned', { env: 'staging' });
+    expect(staging.env).toBe('staging');
+    await staging.dispose();
+    expect(factory.registry.peek('versioned', { env: 'staging' })?.manifest.limits.timeoutMs).toBe(321);
+    await expect(factory.createAgent('versioned', { env: 'prod' })).rejects.toMatchObject({ code: 'E_SIGNATURE_MISSING' });
     await expect(factory.createAgent('versioned', { version: '9.9.9' })).rejects.toMatchObject({ code: 'E_TEMPLATE_NOT_FOUND' });
     await expect(factory.createAgent('missing')).rejects.toMatchObject({ code: 'E_TEMPLATE_NOT_FOUND' });
     await expect(factory.createAgent('greet', { tenant: '../etc' })).rejects.toMatchObject({ code: 'E_USAGE' });
