@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
+import { runsCommand, type RunsOptions, statsCommand } from './commands/runs.js';
 import { signCommand, verifyCommand } from './commands/sign.js';
+import { auditListCommand, auditVerifyCommand, storeBackupCommand, storeExportCommand, storePruneCommand, storeRestoreCommand } from './commands/store.js';
 import { listTemplatesCommand, showTemplateCommand } from './commands/templates.js';
 import { validateCommand } from './commands/validate.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
@@ -114,6 +116,57 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--env <env>', 'environment whose policy applies (default: the global --env)')
     .option('--json', 'print as JSON')
     .action(action((name: string | undefined, options: { all?: boolean; env?: string; json?: boolean }) => verifyCommand(context, name, options)));
+
+  const runFilters = (command: Command) =>
+    command
+      .option('--template <name>', 'only this template')
+      .option('--tenant <tenant>', 'only this tenant')
+      .option('--outcome <outcome>', 'ok or error')
+      .option('--since <when>', 'a duration ago (24h, 7d) or a date (2026-11-01)')
+      .option('--json', 'print as JSON');
+  runFilters(program.command('runs').description('list recorded runs, newest first'))
+    .option('--limit <n>', 'at most this many (default 50)')
+    .action(action((options: RunsOptions) => runsCommand(context, options)));
+  runFilters(program.command('stats').description('per template: runs, error rate, p50/p95/p99 run time, heap')).action(
+    action((options: RunsOptions) => statsCommand(context, options)),
+  );
+
+  const storeCommand = program.command('store').description('the SQLite store: backup, restore, prune, export');
+  storeCommand
+    .command('backup <file>')
+    .description('a consistent copy of the store, safe while agents run')
+    .option('--json', 'print as JSON')
+    .action(action((file: string, options: { json?: boolean }) => storeBackupCommand(context, file, options)));
+  storeCommand
+    .command('restore <file>')
+    .description('replace the store with a backup that passes integrity_check (stop other af processes first)')
+    .option('--json', 'print as JSON')
+    .action(action(async (file: string, options: { json?: boolean }) => storeRestoreCommand(context, file, options)));
+  storeCommand
+    .command('prune')
+    .description('delete runs older than a duration; the audit log is kept')
+    .requiredOption('--older-than <duration>', 'e.g. 30d')
+    .option('--json', 'print as JSON')
+    .action(action((options: { olderThan: string; json?: boolean }) => storePruneCommand(context, options)));
+  storeCommand
+    .command('export <file>')
+    .description('runs and audit log as zstd-compressed JSON lines (FILE.jsonl.zst)')
+    .option('--json', 'print as JSON')
+    .action(action((file: string, options: { json?: boolean }) => storeExportCommand(context, file, options)));
+
+  const auditLog = program.command('audit-log').description('the tamper-evident audit log');
+  auditLog
+    .command('verify')
+    .description('check the hash chain; names the first edited, deleted or reordered entry (exit 3)')
+    .option('--json', 'print as JSON')
+    .action(action((options: { json?: boolean }) => auditVerifyCommand(context, options)));
+  auditLog
+    .command('list', { isDefault: true })
+    .description('recent entries, newest first')
+    .option('--type <type>', 'only this type, e.g. permission.denied')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--json', 'print as JSON')
+    .action(action((options: { type?: string; limit?: string; json?: boolean }) => auditListCommand(context, options)));
 
   if (argv.length === 0) {
     // The terminal UI opens here once it exists; without a TTY `af` prints help and never enters raw mode.

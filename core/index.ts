@@ -5,3 +5,4 @@ export * from './config.js';
 export * from './logger.js';
 export * from './agent-spec.js';
 export * from './run-record.js';
+export * from './canonical-json.js';

@@ -5,8 +5,10 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
-import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, TrustGate, type TrustStore } from '../templates/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
+import { DenialAudit } from './denial-audit.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
 
 export interface FactoryOptions {
@@ -22,9 +24,15 @@ export interface FactoryOptions {
   hosts?: number;
   /** Resident-memory cap per sandbox host, MB. @default 1024 */
   hostMemoryMb?: number;
-  /** Receives a record of every run. @default an in-memory ring of 10,000 records */
+  /**
+   * The SQLite store that records runs, kv, versions, keys and the audit log: an open {@link Store}
+   * (not closed by the factory), a database path, or `false` for none (runs kept in memory).
+   * @default `<home>/factory.db`
+   */
+  store?: Store | string | false;
+  /** Receives a record of every run. @default the store's batched writer, else an in-memory ring */
   runSink?: RunSink;
-  /** Backs `ctx.kv`. @default in memory */
+  /** Backs `ctx.kv`. @default the store's kv, else in memory */
   kv?: KvStore;
   /** Reload templates when their files change. @default false */
   watch?: boolean;
@@ -72,11 +80,15 @@ export class AgentFactory {
   readonly config: ResolvedConfig;
   readonly registry: TemplateRegistry;
   readonly trust: ProjectTrust;
+  /** The store, when the factory has one. */
+  readonly store: Store | undefined;
+  readonly #ownsStore: boolean;
   readonly #sandbox: Sandbox;
   readonly #sink: RunSink;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #live = new Set<Agent>();
+  readonly #denials: DenialAudit;
   #isClosed = false;
 
   constructor(options: FactoryOptions = {}) {
@@ -87,13 +99,24 @@ export class AgentFactory {
     });
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
-    this.#sink = options.runSink ?? createMemoryRunSink();
-    this.trust = openProjectTrust(this.config, { clock: this.#clock, ...(options.trustStore ? { store: options.trustStore } : {}) });
+    const storeOption = options.store ?? this.config.dbPath;
+    this.#ownsStore = typeof storeOption === 'string';
+    this.store =
+      storeOption === false ? undefined
+      : typeof storeOption === 'string' ? openStore({ path: storeOption, clock: this.#clock, migrateTrustFrom: trustFileOf(this.config) })
+      : storeOption;
+    const store = this.store;
+    this.#sink = options.runSink ?? store?.runs ?? createMemoryRunSink();
+    const trustStore = options.trustStore ?? store?.trust;
+    this.trust = openProjectTrust(this.config, { clock: this.#clock, ...(trustStore ? { store: trustStore } : {}) });
     const gate = new TrustGate({
       verifier: this.trust.verifier,
       policy: this.trust.loadPolicy(),
       ...(options.devEnvironments ? { devEnvironments: options.devEnvironments } : {}),
-      ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+      onAudit: (event) => {
+        store?.audit.append({ type: event.type, subject: event.template, data: { version: event.version, env: event.env, digest: event.digest, code: event.code, message: event.message } });
+        options.onAudit?.(event);
+      },
       logger: this.#logger.child('trust'),
     });
     this.registry = new TemplateRegistry({
@@ -105,7 +128,9 @@ export class AgentFactory {
       watch: options.watch ?? false,
       logger: this.#logger.child('templates'),
       clock: this.#clock,
+      ...(store ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate) } : {}),
     });
+    this.#denials = new DenialAudit(store, this.#logger.child('sandbox'), this.#clock);
     this.#sandbox = createSandbox({
       isolation: options.isolation ?? 'process',
       ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
@@ -114,9 +139,9 @@ export class AgentFactory {
       logger: this.#logger.child('sandbox'),
       clock: this.#clock,
       services: {
-        kv: options.kv ?? createMemoryKvStore(),
+        kv: options.kv ?? store?.kv ?? createMemoryKvStore(),
         spawn: (request) => this.#spawn(request),
-        onDenial: (denial) => this.#logger.warn(`permission denied: ${denial.template} wanted ${denial.permission} ${denial.target} (grant it at ${denial.grantKey})`),
+        onDenial: (denial) => this.#denials.report(denial),
       },
     });
   }
@@ -177,8 +202,10 @@ export class AgentFactory {
     this.registry.close();
     this.trust.store.close?.();
     await this.#sandbox.close();
+    this.#denials.flush();
     await this.#sink.flush();
     await this.#sink.close();
+    if (this.#ownsStore) await this.store?.close();
   }
 
   async #createAgent(name: string, options: CreateAgentOptions, depth: number): Promise<Agent> {
@@ -219,4 +246,18 @@ export class AgentFactory {
       await child.dispose();
     }
   }
+}
+
+/** Keeps every version that ran, with its bundle and signature, for rollback and canaries. */
+function recordVersion(store: Store, template: TrustedTemplate): void {
+  if (store.isClosed) return;
+  store.versions.record({
+    name: template.name,
+    version: template.version,
+    digest: template.digest,
+    manifest: template.inherited,
+    sources: { ...template.sources },
+    bundle: template.code,
+    ...(template.trust?.signature ? { signature: template.trust.signature } : {}),
+  });
 }

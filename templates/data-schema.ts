@@ -2,7 +2,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import * as ajvFormats from 'ajv-formats';
 import type { Problem } from '../core/errors.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { JsonSchema } from './manifest.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the plugin is the namespace's default.

@@ -1,5 +1,5 @@
 /** @module templates — the control plane's template system: manifest schema, loading, inheritance, overlays, bundling, digests and the registry. */
-export { canonicalJson } from './canonical-json.js';
+export { canonicalJson } from '../core/canonical-json.js';
 export { BUNDLE_GLOBAL, bundleTemplate, sha256, type Bundle } from './bundle.js';
 export { BundleCache } from './bundle-cache.js';
 export { compileDataSchema, type DataValidation, type DataValidator } from './data-schema.js';

@@ -30,6 +30,8 @@ export interface TemplateRegistryOptions {
    * revocation on every hit. Without one (inspection, tests), templates are resolved but not trusted.
    */
   trust?: TrustGate;
+  /** Called with every template a cold resolve produced (and the gate admitted): to record versions. */
+  onResolved?(template: ResolvedTemplate): void;
   logger?: Logger;
   clock?: Clock;
 }
@@ -70,6 +72,7 @@ export class TemplateRegistry {
   readonly #failures = new Map<string, ReloadFailure>();
   readonly #logger: Logger;
   readonly #trust: TrustGate | undefined;
+  readonly #onResolved: ((template: ResolvedTemplate) => void) | undefined;
   #watcher: TemplateWatcher | undefined;
   #generation = 0;
 
@@ -83,6 +86,7 @@ export class TemplateRegistry {
     this.#env = resolved.env;
     this.#logger = resolved.logger;
     this.#trust = options.trust;
+    this.#onResolved = options.onResolved;
     const clock = resolved.clock;
     this.#cache = new LRUCache<string, ResolvedTemplate>({
       max: resolved.maxEntries,
@@ -172,6 +176,7 @@ export class TemplateRegistry {
     const promise = resolveTemplate(this.#context, name, { env })
       .then((resolved) => {
         const template = this.#trust ? this.#trust.admit(resolved) : resolved;
+        this.#onResolved?.(template);
         // A change that arrived while this resolve ran makes its result stale: do not cache it.
         if (generation === this.#generation) this.#cache.set(key, template);
         this.#lastGood.set(key, template);

@@ -5,7 +5,7 @@ import { type AgentSpec, DEFAULT_LIMITS, DEFAULT_PERMISSIONS, DEFAULT_POOL, type
 import { FactoryError, type Problem } from '../core/errors.js';
 import { type Bundle, bundleTemplate, sha256 } from './bundle.js';
 import type { BundleCache } from './bundle-cache.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { compileDataSchema, type DataValidator, InvalidSchemaError } from './data-schema.js';
 import { templateDir } from './discover.js';
 import type { RawManifest, ResolvedManifest } from './manifest.js';

@@ -3,13 +3,15 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { checkPolicy, type Policy } from './policy.js';
 import type { ResolvedTemplate } from './resolve.js';
-import { readSignatureFile, type SignatureVerifier, type Verification } from './signature.js';
+import { readSignatureFile, type SignatureFile, type SignatureVerifier, type Verification } from './signature.js';
 
 /** How a template came to be trusted. */
 export interface TrustInfo {
   /** `signed`: a valid signature; `waived`: unsigned or stale, allowed only in a development environment. */
   status: 'signed' | 'waived';
   verification?: Verification;
+  /** The `agent.sig` that was verified. */
+  signature?: SignatureFile;
   /** Why the signature was waived. */
   waiver?: string;
 }
@@ -78,7 +80,7 @@ export class TrustGate {
       if (!signature) {
         throw new FactoryError('E_SIGNATURE_MISSING', `template "${template.name}" is not signed, and ${template.env} runs only signed templates; sign it with \`af sign ${template.name}\``);
       }
-      trust = { status: 'signed', verification: this.#verifier.verify(template.digest, signature) };
+      trust = { status: 'signed', verification: this.#verifier.verify(template.digest, signature), signature };
     } catch (error) {
       if (!(error instanceof FactoryError)) throw error;
       const isWaivable = error.code === 'E_SIGNATURE_MISSING' || error.code === 'E_SIGNATURE_INVALID';

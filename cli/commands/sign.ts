@@ -1,7 +1,9 @@
 /** @module cli/commands/sign — `af sign` and `af verify`: write and check `agent.sig` for one template or all. */
 import { FactoryError, toFactoryError } from '../../core/errors.js';
-import { openProjectTrust, signDigest, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
+import type { Store } from '../../store/index.js';
+import { signDigest, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
+import { trustOf, withStore } from '../store-access.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
 import { printJson } from '../io.js';
 
@@ -16,9 +18,13 @@ function targets(registry: TemplateRegistry, name: string | undefined, options: 
   return options.all ? registry.names() : [name as string];
 }
 
-export async function signCommand(context: CommandContext, name: string | undefined, options: TargetOptions & { key?: string }): Promise<number> {
+export function signCommand(context: CommandContext, name: string | undefined, options: TargetOptions & { key?: string }): Promise<number> {
+  return withStore(context, (store) => signWith(context, store, name, options));
+}
+
+async function signWith(context: CommandContext, store: Store, name: string | undefined, options: TargetOptions & { key?: string }): Promise<number> {
   const config = context.config();
-  const { keyRing } = openProjectTrust(config, { pollMs: 0 });
+  const { keyRing } = trustOf(context, store);
   const signer = keyRing.signer(options.key);
   const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env: config.env });
   const results: Array<{ name: string; ok: boolean; version?: string; digest?: string; keyId?: string; skipped?: string; error?: { code: string; message: string } }> = [];
@@ -32,7 +38,10 @@ export async function signCommand(context: CommandContext, name: string | undefi
         results.push({ name: template, ok: true, version: resolved.version, skipped: 'abstract' });
         continue;
       }
-      writeSignatureFile(resolved.dir, signDigest(resolved.digest, signer, Date.now()));
+      const signature = signDigest(resolved.digest, signer, Date.now());
+      writeSignatureFile(resolved.dir, signature);
+      store.versions.record({ name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
+      store.audit.append({ type: 'template.signed', actor: 'cli', subject: resolved.name, data: { version: resolved.version, digest: resolved.digest, keyId: signer.record.id } });
       results.push({ name: template, ok: true, version: resolved.version, digest: resolved.digest, keyId: signer.record.id });
     } catch (error) {
       const failure = toFactoryError(error);
@@ -56,10 +65,14 @@ export async function signCommand(context: CommandContext, name: string | undefi
   return failed.length === 0 ? EXIT.ok : exitStatusFor((failed[0]?.error?.code ?? 'E_INTERNAL') as never);
 }
 
-export async function verifyCommand(context: CommandContext, name: string | undefined, options: TargetOptions & { env?: string }): Promise<number> {
+export function verifyCommand(context: CommandContext, name: string | undefined, options: TargetOptions & { env?: string }): Promise<number> {
+  return withStore(context, (store) => verifyWith(context, store, name, options));
+}
+
+async function verifyWith(context: CommandContext, store: Store, name: string | undefined, options: TargetOptions & { env?: string }): Promise<number> {
   const config = context.config();
   const env = options.env ?? config.env;
-  const trust = openProjectTrust(config, { pollMs: 0 });
+  const trust = trustOf(context, store);
   // No environment waives a signature here: verify answers "is it validly signed", then applies the env's policy.
   const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), devEnvironments: [] });
   const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env });

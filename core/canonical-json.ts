@@ -1,4 +1,4 @@
-/** @module templates/canonical-json — RFC 8785 (JCS) canonical JSON, the byte form that digests and signatures cover. */
+/** @module core/canonical-json — RFC 8785 (JCS) canonical JSON, the byte form that digests and signatures cover. */
 
 /**
  * Serialises `value` as RFC 8785 canonical JSON: object keys sorted by UTF-16 code units,

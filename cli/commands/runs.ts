@@ -1,0 +1,83 @@
+/** @module cli/commands/runs — `af runs` and `af stats`: the run record, listed and summarised per template. */
+import { FactoryError } from '../../core/errors.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-status.js';
+import { formatTable, printJson } from '../io.js';
+import { withStore } from '../store-access.js';
+import { parseSince } from '../time-arguments.js';
+
+export interface RunsOptions {
+  template?: string;
+  tenant?: string;
+  outcome?: 'ok' | 'error';
+  since?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+function filterOf(options: RunsOptions) {
+  if (options.outcome !== undefined && options.outcome !== 'ok' && options.outcome !== 'error') {
+    throw new FactoryError('E_USAGE', `--outcome must be ok or error, not ${JSON.stringify(options.outcome)}`);
+  }
+  return {
+    ...(options.template ? { template: options.template } : {}),
+    ...(options.tenant ? { tenant: options.tenant } : {}),
+    ...(options.outcome ? { outcome: options.outcome } : {}),
+    ...(options.since ? { since: parseSince(options.since, '--since', Date.now()) } : {}),
+  };
+}
+
+export function runsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
+  const filter = { ...filterOf(options), limit: options.limit ? Math.max(1, Number.parseInt(options.limit, 10) || 100) : 50 };
+  return withStore(context, (store) => {
+    const runs = store.queries.list(filter);
+    if (options.json) {
+      printJson(context.streams, runs);
+      return EXIT.ok;
+    }
+    if (runs.length === 0) {
+      context.streams.stderr.write('no runs match; run an agent with `af run NAME`\n');
+      return EXIT.ok;
+    }
+    const { paint } = context;
+    const rows = runs.map((run) => [
+      new Date(run.startedAt).toISOString().replace('T', ' ').slice(0, 19),
+      run.template,
+      run.version,
+      run.env,
+      run.tenant,
+      run.outcome === 'ok' ? paint.green('ok') : paint.red(run.errorCode ?? 'error'),
+      run.runMs.toFixed(2),
+      run.cpuMs.toFixed(2),
+      run.id.slice(0, 8),
+    ]);
+    context.streams.stdout.write(`${formatTable(['STARTED (UTC)', 'TEMPLATE', 'VERSION', 'ENV', 'TENANT', 'OUTCOME', 'RUN MS', 'CPU MS', 'ID'], rows)}\n`);
+    return EXIT.ok;
+  });
+}
+
+export function statsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
+  return withStore(context, (store) => {
+    const stats = store.queries.stats(filterOf(options));
+    if (options.json) {
+      printJson(context.streams, stats);
+      return EXIT.ok;
+    }
+    if (stats.length === 0) {
+      context.streams.stderr.write('no runs recorded yet\n');
+      return EXIT.ok;
+    }
+    const rows = stats.map((s) => [
+      s.template,
+      String(s.runs),
+      `${(s.errorRate * 100).toFixed(1)}%`,
+      s.runMs.p50.toFixed(2),
+      s.runMs.p95.toFixed(2),
+      s.runMs.p99.toFixed(2),
+      (s.heapPeakBytes.p95 / 1024 / 1024).toFixed(1),
+      Object.entries(s.errorsByCode).map(([code, n]) => `${code}×${n}`).join(' '),
+    ]);
+    context.streams.stdout.write(`${formatTable(['TEMPLATE', 'RUNS', 'ERRORS', 'P50 MS', 'P95 MS', 'P99 MS', 'HEAP P95 MB', 'BY CODE'], rows)}\n`);
+    return EXIT.ok;
+  });
+}

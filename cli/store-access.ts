@@ -1,0 +1,20 @@
+/** @module cli/store-access — opens the project's store (and the trust material kept in it) for one command, and closes it after. */
+import { openStore, type Store } from '../store/index.js';
+import { openProjectTrust, type ProjectTrust, trustFileOf } from '../templates/index.js';
+import type { CommandContext } from './context.js';
+
+/** Runs `work` with the project's store open; migrates a pre-store `trust.json` on first use. */
+export async function withStore<T>(context: CommandContext, work: (store: Store) => T | Promise<T>): Promise<T> {
+  const config = context.config();
+  const store = openStore({ path: config.dbPath, migrateTrustFrom: trustFileOf(config) });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The project's keys, verifier and policy, with trust data in the store. */
+export function trustOf(context: CommandContext, store: Store): ProjectTrust {
+  return openProjectTrust(context.config(), { store: store.trust });
+}

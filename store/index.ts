@@ -1,0 +1,13 @@
+/** @module store — the SQLite record: runs, kv, template versions, keys, the audit log, tenants and API keys, and data operations. */
+export { openStore, Store, type StoreOptions } from './store.js';
+export { RunWriter, type RunWriterOptions } from './run-writer.js';
+export { RunQueries, percentile, type RunFilter, type TemplateStats } from './run-queries.js';
+export { SqliteKvStore, type KvNamespace, type KvSetResult } from './kv-store.js';
+export { AuditLog, entryHash, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from './audit-log.js';
+export { TemplateVersions, type TemplateVersion, type TemplateVersionInput } from './template-versions.js';
+export { SqliteTrustStore } from './trust-store.js';
+export { roleAtLeast, ROLES, Tenants, type ApiKeyRecord, type Principal, type Role } from './tenants.js';
+export { backupDatabase, exportJsonl, pruneRuns, readExport, restoreDatabase, type ExportCounts } from './data-ops.js';
+export { integrityProblems, openDatabase } from './database.js';
+export { MIGRATIONS, SCHEMA_VERSION, migrate, type Migration } from './migrations.js';
+export { splitZstdFrames } from './zstd-frames.js';

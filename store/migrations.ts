@@ -1,0 +1,145 @@
+/** @module store/migrations — the schema, as numbered forward steps; the version reached is kept in `PRAGMA user_version`. */
+import type Database from 'better-sqlite3';
+
+/** One forward step. Steps are never edited once released: a change is a new step. */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, kv, template versions, keys, audit log, tenants and API keys',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        template TEXT NOT NULL,
+        version TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        env TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        create_ms REAL NOT NULL,
+        run_ms REAL NOT NULL,
+        cpu_ms REAL NOT NULL,
+        heap_peak_bytes INTEGER NOT NULL,
+        input_bytes INTEGER NOT NULL,
+        output_bytes INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),
+        error_code TEXT,
+        tools TEXT NOT NULL,
+        denials TEXT NOT NULL,
+        logs_dropped INTEGER NOT NULL,
+        depth INTEGER NOT NULL,
+        parent_id TEXT,
+        input_shape TEXT
+      ) STRICT;
+      CREATE INDEX runs_by_time ON runs (started_at);
+      CREATE INDEX runs_by_template ON runs (template, started_at);
+      CREATE INDEX runs_by_tenant ON runs (tenant, started_at);
+
+      CREATE TABLE kv (
+        template TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (template, tenant, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE kv_usage (
+        template TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        PRIMARY KEY (template, tenant)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE template_versions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        sources TEXT NOT NULL,
+        bundle TEXT NOT NULL,
+        signature TEXT,
+        recorded_at INTEGER NOT NULL,
+        PRIMARY KEY (name, digest)
+      ) STRICT;
+      CREATE INDEX template_versions_by_version ON template_versions (name, version);
+
+      CREATE TABLE keys (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('root', 'signer')),
+        name TEXT NOT NULL,
+        certificate_pem TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE revocations (
+        id TEXT PRIMARY KEY REFERENCES keys (id),
+        revoked_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_by_type ON audit (type, at);
+      -- The chain's head: deleting entries from the end of the chain is caught by comparing with it.
+      CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'maintainer', 'admin')),
+        hash TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/**
+ * Applies every step above the database's version, each in its own immediate transaction, so two
+ * processes opening a new database at once do not both migrate it.
+ * @throws Error when the database is newer than this code (a downgrade).
+ */
+export function migrate(db: Database.Database): number {
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  if (current() > SCHEMA_VERSION) {
+    throw new Error(`the database has schema version ${current()}, newer than this Agent Factory (${SCHEMA_VERSION}); upgrade Agent Factory`);
+  }
+  for (const step of MIGRATIONS) {
+    db.transaction(() => {
+      if (current() >= step.version) return;
+      db.exec(step.sql);
+      db.pragma(`user_version = ${step.version}`);
+    }).immediate();
+  }
+  return current();
+}

@@ -1,0 +1,144 @@
+/** @module store/run-writer — the batched run-record writer: `write` only queues; a timer commits batches in one transaction each. */
+import type Database from 'better-sqlite3';
+import type { RunRecord, RunSink } from '../core/run-record.js';
+
+export interface RunWriterOptions {
+  /** Longest a record waits in the queue before its batch is committed. @default 50 */
+  flushIntervalMs?: number;
+  /** Records per transaction; a full batch is committed at once. @default 1000 */
+  batchSize?: number;
+  /** Records held at most; past it new records are dropped and counted, so memory stays bounded. @default 100_000 */
+  maxQueue?: number;
+  /** Told about a batch that could not be written (it is retried at the next flush). */
+  onError?(error: Error): void;
+}
+
+/**
+ * Implements the runtime's {@link RunSink} over SQLite. `write` is a push onto an array — no I/O,
+ * no serialisation — so `agent.run` never waits on disk; serialising and inserting happen in the
+ * flush, one `BEGIN IMMEDIATE` transaction per batch, which also makes concurrent writers from
+ * several processes queue on SQLite's lock (with the busy timeout) instead of failing.
+ */
+export class RunWriter implements RunSink {
+  readonly #insert: Database.Statement;
+  readonly #commit: (records: RunRecord[]) => void;
+  readonly #flushIntervalMs: number;
+  readonly #batchSize: number;
+  readonly #maxQueue: number;
+  readonly #onError: (error: Error) => void;
+  #queue: RunRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #dropped = 0;
+  #written = 0;
+  #isClosed = false;
+
+  constructor(db: Database.Database, options: RunWriterOptions = {}) {
+    const resolved = resolveOptions(options);
+    this.#flushIntervalMs = resolved.flushIntervalMs;
+    this.#batchSize = resolved.batchSize;
+    this.#maxQueue = resolved.maxQueue;
+    this.#onError = resolved.onError;
+    this.#insert = db.prepare(`
+      INSERT OR IGNORE INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms,
+        heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insert = this.#insert;
+    const many = db.transaction((records: RunRecord[]) => {
+      for (const r of records) {
+        insert.run(
+          r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
+          Math.round(r.heapPeakBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
+          JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
+        );
+      }
+    });
+    this.#commit = (records) => many.immediate(records);
+  }
+
+  /** Records waiting to be committed. */
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
+  /** Records dropped because the queue was full (or the writer closed). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Records committed so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  write(record: RunRecord): void {
+    if (this.#isClosed || this.#queue.length >= this.#maxQueue) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(record);
+    if (this.#queue.length >= this.#batchSize) {
+      this.#immediate ??= setImmediate(() => {
+        this.#immediate = undefined;
+        this.flushNow();
+      });
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flushNow();
+      }, this.#flushIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Commits everything queued now, in batches. A failed batch stays queued for the next flush. */
+  flushNow(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.length <= this.#batchSize ? this.#queue : this.#queue.slice(0, this.#batchSize);
+      try {
+        this.#commit(batch);
+      } catch (error) {
+        this.#onError(error as Error);
+        if (!this.#isClosed && this.#timer === undefined) {
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.flushNow();
+          }, this.#flushIntervalMs);
+          this.#timer.unref();
+        }
+        return;
+      }
+      this.#written += batch.length;
+      this.#queue = batch === this.#queue ? [] : this.#queue.slice(batch.length);
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.flushNow();
+  }
+
+  /** Flushes and stops; later writes are dropped and counted. */
+  async close(): Promise<void> {
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.flushNow();
+    this.#isClosed = true;
+    if (this.#queue.length > 0) {
+      this.#dropped += this.#queue.length;
+      this.#queue = [];
+    }
+  }
+}
+
+function resolveOptions(options: RunWriterOptions) {
+  const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const batchSize = options.batchSize ?? 1000;
+  const maxQueue = options.maxQueue ?? 100_000;
+  if (!(flushIntervalMs > 0 && flushIntervalMs <= 100)) throw new TypeError('RunWriter: option "flushIntervalMs" must be in (0, 100]');
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError('RunWriter: option "batchSize" must be a positive integer');
+  if (!Number.isInteger(maxQueue) || maxQueue < batchSize) throw new TypeError('RunWriter: option "maxQueue" must be an integer of at least batchSize');
+  return { flushIntervalMs, batchSize, maxQueue, onError: options.onError ?? (() => {}) };
+}

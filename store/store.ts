@@ -1,0 +1,113 @@
+/** @module store/store — the store as one object: the database and everything kept in it, opened and closed together. */
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../core/clock.js';
+import { FactoryError } from '../core/errors.js';
+import { AuditLog } from './audit-log.js';
+import { backupDatabase, exportJsonl, type ExportCounts, pruneRuns } from './data-ops.js';
+import { integrityProblems, openDatabase } from './database.js';
+import { SqliteKvStore } from './kv-store.js';
+import { RunQueries } from './run-queries.js';
+import { RunWriter, type RunWriterOptions } from './run-writer.js';
+import { Tenants } from './tenants.js';
+import { TemplateVersions } from './template-versions.js';
+import { type KeyRecord, type Revocation, SqliteTrustStore } from './trust-store.js';
+
+export interface StoreOptions {
+  /** The database file, or `':memory:'`. */
+  path: string;
+  clock?: Clock;
+  writer?: RunWriterOptions;
+  /**
+   * A `trust.json` from before the store existed: imported once when the store has no keys, then
+   * renamed to `trust.json.migrated`.
+   */
+  migrateTrustFrom?: string;
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Everything Agent Factory keeps: runs (batched writer and queries), kv, template versions,
+ * keys and revocations, the audit log, tenants and API keys. Every statement is prepared once.
+ */
+export class Store {
+  readonly path: string;
+  readonly db: Database.Database;
+  readonly runs: RunWriter;
+  readonly queries: RunQueries;
+  readonly kv: SqliteKvStore;
+  readonly audit: AuditLog;
+  readonly versions: TemplateVersions;
+  readonly trust: SqliteTrustStore;
+  readonly tenants: Tenants;
+  #isClosed = false;
+
+  constructor(options: StoreOptions) {
+    if (typeof options.path !== 'string' || options.path === '') throw new TypeError('Store: option "path" must be a file path or ":memory:"');
+    const clock = options.clock ?? systemClock;
+    this.path = options.path;
+    this.db = openDatabase(options.path, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+    this.runs = new RunWriter(this.db, options.writer);
+    this.queries = new RunQueries(this.db);
+    this.kv = new SqliteKvStore(this.db, clock);
+    this.audit = new AuditLog(this.db, clock);
+    this.versions = new TemplateVersions(this.db, clock);
+    this.trust = new SqliteTrustStore(this.db);
+    this.tenants = new Tenants(this.db, clock);
+    if (options.migrateTrustFrom) this.#migrateTrust(options.migrateTrustFrom);
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** A consistent copy of the live database (SQLite online backup). */
+  backup(file: string): Promise<{ pages: number }> {
+    return backupDatabase(this.db, file);
+  }
+
+  /** Deletes runs older than `olderThanMs` and audits it. @returns how many were deleted. */
+  prune(olderThanMs: number, now = Date.now()): number {
+    this.runs.flushNow();
+    const before = now - olderThanMs;
+    const deleted = pruneRuns(this.db, before);
+    this.audit.append({ type: 'store.pruned', subject: 'runs', data: { before: new Date(before).toISOString(), deleted } });
+    return deleted;
+  }
+
+  /** Runs and audit log as zstd-compressed JSON lines. */
+  export(file: string): Promise<ExportCounts> {
+    this.runs.flushNow();
+    return exportJsonl(this.db, file);
+  }
+
+  integrityProblems(): string[] {
+    return integrityProblems(this.db);
+  }
+
+  /** Flushes queued run records and closes the database. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    await this.runs.close();
+    this.#isClosed = true;
+    this.db.close();
+  }
+
+  #migrateTrust(file: string): void {
+    if (!existsSync(file) || this.trust.keys().length > 0) return;
+    let data: { keys?: KeyRecord[]; revocations?: Revocation[] };
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8')) as typeof data;
+    } catch (error) {
+      throw new FactoryError('E_STORE', `${file} is not valid trust data and cannot be migrated into the store: ${(error as Error).message}`, { cause: error });
+    }
+    const revocations = new Map((data.revocations ?? []).map((revocation) => [revocation.id, revocation]));
+    const count = this.trust.importFrom({ keys: () => data.keys ?? [], revocation: (id) => revocations.get(id) });
+    this.audit.append({ type: 'key.migrated', subject: 'trust', data: { keys: count, from: file } });
+    renameSync(file, `${file}.migrated`);
+  }
+}
+
+export function openStore(options: StoreOptions): Store {
+  return new Store(options);
+}

@@ -1,0 +1,87 @@
+/** @module store/template-versions — every trusted version that was signed or run: manifest, sources, bundle and signature, for rollback and canaries. */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../core/clock.js';
+
+export interface TemplateVersionInput {
+  name: string;
+  version: string;
+  digest: string;
+  /** The inherited manifest (what the digest covers). */
+  manifest: unknown;
+  /** Source path → SHA-256. */
+  sources: Record<string, string>;
+  bundle: string;
+  /** The `agent.sig` content, when signed. */
+  signature?: unknown;
+}
+
+export interface TemplateVersion extends TemplateVersionInput {
+  recordedAt: number;
+}
+
+interface VersionRow {
+  name: string;
+  version: string;
+  digest: string;
+  manifest: string;
+  sources: string;
+  bundle: string;
+  signature: string | null;
+  recorded_at: number;
+}
+
+export class TemplateVersions {
+  readonly #insert: Database.Statement;
+  readonly #byVersion: Database.Statement<[string, string], VersionRow>;
+  readonly #byDigest: Database.Statement<[string, string], VersionRow>;
+  readonly #list: Database.Statement<[string], Omit<VersionRow, 'bundle' | 'manifest' | 'sources'>>;
+  readonly #clock: Clock;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#clock = clock;
+    // Keep the first record of a digest, but fill in its signature when it is signed later.
+    this.#insert = db.prepare(`
+      INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (name, digest) DO UPDATE SET signature = coalesce(excluded.signature, template_versions.signature)`);
+    this.#byVersion = db.prepare('SELECT * FROM template_versions WHERE name = ? AND version = ? ORDER BY recorded_at DESC LIMIT 1');
+    this.#byDigest = db.prepare('SELECT * FROM template_versions WHERE name = ? AND digest = ?');
+    this.#list = db.prepare('SELECT name, version, digest, signature, recorded_at FROM template_versions WHERE name = ? ORDER BY recorded_at');
+  }
+
+  /** Records a version; recording the same digest again is cheap and keeps the first record. */
+  record(input: TemplateVersionInput): void {
+    this.#insert.run(
+      input.name, input.version, input.digest, JSON.stringify(input.manifest), JSON.stringify(input.sources), input.bundle,
+      input.signature === undefined ? null : JSON.stringify(input.signature), this.#clock.now(),
+    );
+  }
+
+  /** The newest record of `name` at `version`. */
+  get(name: string, version: string): TemplateVersion | undefined {
+    const row = this.#byVersion.get(name, version);
+    return row ? toVersion(row) : undefined;
+  }
+
+  byDigest(name: string, digest: string): TemplateVersion | undefined {
+    const row = this.#byDigest.get(name, digest);
+    return row ? toVersion(row) : undefined;
+  }
+
+  /** Versions of `name`, oldest first, without their bundles. */
+  list(name: string): Array<{ version: string; digest: string; signed: boolean; recordedAt: number }> {
+    return this.#list.all(name).map((row) => ({ version: row.version, digest: row.digest, signed: row.signature !== null, recordedAt: row.recorded_at }));
+  }
+}
+
+function toVersion(row: VersionRow): TemplateVersion {
+  return {
+    name: row.name,
+    version: row.version,
+    digest: row.digest,
+    manifest: JSON.parse(row.manifest),
+    sources: JSON.parse(row.sources) as Record<string, string>,
+    bundle: row.bundle,
+    ...(row.signature !== null ? { signature: JSON.parse(row.signature) } : {}),
+    recordedAt: row.recorded_at,
+  };
+}

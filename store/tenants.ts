@@ -1,0 +1,117 @@
+/** @module store/tenants — tenants, API keys (stored as hashes, compared in constant time) and their roles. */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Clock } from '../core/clock.js';
+import { FactoryError } from '../core/errors.js';
+
+/** Roles in increasing power: each can do what the ones before it can. */
+export const ROLES = ['viewer', 'operator', 'maintainer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAtLeast(role: Role, needed: Role): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenant: string;
+  role: Role;
+  label: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+/** What the caller of an API request is, once its key checked out. */
+export interface Principal {
+  keyId: string;
+  tenant: string;
+  role: Role;
+}
+
+interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  role: Role;
+  hash: string;
+  label: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const KEY_PREFIX = 'afk';
+const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * An API key reads `afk_<id>_<secret>`: the id finds the row, the secret's SHA-256 is compared with
+ * `timingSafeEqual`. Only the hash is stored; the key is shown once, at creation.
+ */
+export class Tenants {
+  readonly #db: Database.Database;
+  readonly #clock: Clock;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  /** Creates the tenant if it does not exist. */
+  ensureTenant(id: string, name = id): void {
+    if (!TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+    this.#db.prepare('INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(id, name, this.#clock.now());
+  }
+
+  tenants(): Array<{ id: string; name: string; createdAt: number }> {
+    return this.#db
+      .prepare<[], { id: string; name: string; created_at: number }>('SELECT * FROM tenants ORDER BY id')
+      .all()
+      .map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
+  }
+
+  /** @returns the new key's record and the key itself, which is not stored and cannot be shown again. */
+  createApiKey(tenant: string, role: Role, label = ''): { record: ApiKeyRecord; key: string } {
+    if (!ROLES.includes(role)) throw new FactoryError('E_USAGE', `role ${JSON.stringify(role)} is not one of ${ROLES.join(', ')}`);
+    this.ensureTenant(tenant);
+    const id = randomBytes(6).toString('hex');
+    const secret = randomBytes(24).toString('base64url');
+    const createdAt = this.#clock.now();
+    this.#db.prepare('INSERT INTO api_keys (id, tenant_id, role, hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, tenant, role, hashSecret(secret), label, createdAt);
+    return { record: { id, tenant, role, label, createdAt }, key: `${KEY_PREFIX}_${id}_${secret}` };
+  }
+
+  listApiKeys(tenant?: string): ApiKeyRecord[] {
+    const rows = this.#db.prepare<[{ tenant: string }], ApiKeyRow>("SELECT * FROM api_keys WHERE @tenant = '' OR tenant_id = @tenant ORDER BY created_at").all({ tenant: tenant ?? '' });
+    return rows.map(toRecord);
+  }
+
+  revokeApiKey(id: string): ApiKeyRecord {
+    const result = this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.#clock.now(), id);
+    const row = this.#db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?').get(id);
+    if (!row) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
+    if (result.changes === 0 && row.revoked_at === null) throw new FactoryError('E_STORE', `API key ${id} could not be revoked`);
+    return toRecord(row);
+  }
+
+  /**
+   * Checks a presented key.
+   * @returns the principal, or undefined for a malformed, unknown or revoked key (the caller answers 401 without saying which).
+   */
+  authenticate(presented: string): Principal | undefined {
+    const match = /^afk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/.exec(presented);
+    if (!match) return undefined;
+    const row = this.#db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?').get(match[1] as string);
+    // Hash even when the id is unknown, so the time taken does not reveal which ids exist.
+    const presentedHash = Buffer.from(hashSecret(match[2] as string), 'hex');
+    const storedHash = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');
+    const isEqual = timingSafeEqual(presentedHash, storedHash);
+    if (!row || !isEqual || row.revoked_at !== null) return undefined;
+    return { keyId: row.id, tenant: row.tenant_id, role: row.role };
+  }
+}
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function toRecord(row: ApiKeyRow): ApiKeyRecord {
+  return { id: row.id, tenant: row.tenant_id, role: row.role, label: row.label, createdAt: row.created_at, ...(row.revoked_at !== null ? { revokedAt: row.revoked_at } : {}) };
+}

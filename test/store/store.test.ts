@@ -1,0 +1,256 @@
+// The store on real SQLite files: the batched run writer, queries, kv quotas, versions, trust data, API keys and data operations.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../core/clock.js';
+import { openStore, readExport, restoreDatabase, SCHEMA_VERSION, type Store } from '../../store/index.js';
+import { runRecord, tempDir } from './helpers.js';
+
+let temp: ReturnType<typeof tempDir>;
+let store: Store;
+
+beforeEach(() => {
+  temp = tempDir();
+  store = openStore({ path: temp.db });
+});
+afterEach(async () => {
+  await store.close();
+  temp.remove();
+});
+
+describe('opening', () => {
+  it('creates the schema with WAL and foreign keys, and records the schema version', () => {
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => (row as { name: string }).name);
+    expect(tables).toEqual(expect.arrayContaining(['runs', 'kv', 'kv_usage', 'template_versions', 'keys', 'revocations', 'audit', 'audit_head', 'tenants', 'api_keys']));
+  });
+
+  it('refuses a database newer than this code', async () => {
+    store.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    await store.close();
+    expect(() => openStore({ path: temp.db })).toThrow(expect.objectContaining({ code: 'E_STORE', message: expect.stringContaining('newer than this Agent Factory') }));
+    store = openStore({ path: ':memory:' });
+  });
+});
+
+describe('the run writer', () => {
+  it('only queues on write, and commits within the flush interval', async () => {
+    for (let i = 0; i < 10; i++) store.runs.write(runRecord(i));
+    expect(store.runs.queueDepth).toBe(10);
+    expect(store.queries.count()).toBe(0);
+    const started = performance.now();
+    while (store.runs.queueDepth > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(performance.now() - started).toBeLessThanOrEqual(100);
+    expect(store.queries.count()).toBe(10);
+    expect(store.runs.written).toBe(10);
+  });
+
+  it('writes a full batch at once and keeps every field', async () => {
+    const record = runRecord(1, { outcome: 'error', errorCode: 'E_TIMEOUT', denials: [{ permission: 'net', target: 'x:1' }], parentId: 'parent', depth: 2 });
+    store.runs.write(record);
+    await store.runs.flush();
+    expect(store.queries.get(record.id)).toEqual(record);
+  });
+
+  it('bounds its queue: past maxQueue records are dropped and counted, never buffered', async () => {
+    await store.close();
+    store = openStore({ path: temp.db, writer: { maxQueue: 1000, batchSize: 1000, flushIntervalMs: 100 } });
+    // No await between writes: the scheduled flush cannot run, as under a burst faster than the disk.
+    for (let i = 0; i < 1500; i++) store.runs.write(runRecord(i));
+    // The full batch was scheduled for the next turn; until then the queue holds exactly its cap.
+    expect(store.runs.queueDepth).toBe(1000);
+    expect(store.runs.dropped).toBe(500);
+  });
+
+  it('keeps a batch that failed and writes it at the next flush', async () => {
+    const errors: Error[] = [];
+    await store.close();
+    store = openStore({ path: temp.db, writer: { onError: (error) => errors.push(error) } });
+    const other = new Database(temp.db, { timeout: 0 });
+    other.exec('BEGIN IMMEDIATE');
+    // A second connection holds the write lock past the busy timeout of this one.
+    store.db.pragma('busy_timeout = 10');
+    store.runs.write(runRecord(1));
+    store.runs.flushNow();
+    expect(errors[0]?.message).toContain('database is locked');
+    expect(store.runs.queueDepth).toBe(1);
+    other.exec('ROLLBACK');
+    other.close();
+    store.runs.flushNow();
+    expect(store.queries.count()).toBe(1);
+  });
+
+  it('flushes on close and drops (counting) what comes after', async () => {
+    store.runs.write(runRecord(1));
+    await store.runs.close();
+    store.runs.write(runRecord(2));
+    expect(store.queries.count()).toBe(1);
+    expect(store.runs.dropped).toBe(1);
+  });
+});
+
+describe('queries', () => {
+  it('filters runs and computes per-template statistics', async () => {
+    for (let i = 0; i < 100; i++) store.runs.write(runRecord(i, { template: i % 4 === 0 ? 'other' : 'hello', runMs: i, outcome: i % 10 === 0 ? 'error' : 'ok', ...(i % 10 === 0 ? { errorCode: 'E_TIMEOUT' as const } : {}) }));
+    await store.runs.flush();
+    expect(store.queries.list({ template: 'other', limit: 1000 })).toHaveLength(25);
+    expect(store.queries.list({ outcome: 'error', limit: 1000 }).every((run) => run.errorCode === 'E_TIMEOUT')).toBe(true);
+    expect(store.queries.list({ since: 1_700_000_000_090 })).toHaveLength(10);
+    const [hello, other] = store.queries.stats();
+    expect(hello).toMatchObject({ template: 'hello', runs: 75, errors: 5, errorsByCode: { E_TIMEOUT: 5 } });
+    expect(other).toMatchObject({ template: 'other', runs: 25, errors: 5 });
+    // hello holds runMs 1..99 minus multiples of 4: nearest-rank p50 of 75 values is the 38th.
+    const helloTimes = Array.from({ length: 100 }, (_, i) => i).filter((i) => i % 4 !== 0);
+    expect(hello?.runMs.p50).toBe(helloTimes[37]);
+    expect(hello?.runMs.p99).toBe(99);
+  });
+});
+
+describe('kv', () => {
+  const acme = { template: 'hello', tenant: 'acme' };
+  const globex = { template: 'hello', tenant: 'globex' };
+
+  it('keeps namespaces apart and lists keys by prefix in order', () => {
+    store.kv.set(acme, 'b', '2', 1024);
+    store.kv.set(acme, 'a', '1', 1024);
+    store.kv.set(acme, 'c:1', '3', 1024);
+    store.kv.set(globex, 'a', '"other"', 1024);
+    expect(store.kv.get(acme, 'a')).toBe('1');
+    expect(store.kv.get(globex, 'a')).toBe('"other"');
+    expect(store.kv.list(acme, {})).toEqual(['a', 'b', 'c:1']);
+    expect(store.kv.list(acme, { prefix: 'c:' })).toEqual(['c:1']);
+    expect(store.kv.delete(acme, 'a')).toBe(true);
+    expect(store.kv.delete(acme, 'a')).toBe(false);
+    expect(store.kv.get(acme, 'a')).toBeUndefined();
+  });
+
+  it('enforces the quota over keys and values, counting overwrites once', () => {
+    expect(store.kv.set(acme, 'k', '"12345"', 20)).toEqual({ ok: true, usedBytes: 8 });
+    expect(store.kv.set(acme, 'k', '"1234567890"', 20)).toEqual({ ok: true, usedBytes: 13 });
+    expect(store.kv.set(acme, 'j', '"123456789"', 20)).toEqual({ ok: false, usedBytes: 13 });
+    store.kv.delete(acme, 'k');
+    expect(store.kv.set(acme, 'j', '"123456789"', 20)).toEqual({ ok: true, usedBytes: 12 });
+  });
+});
+
+describe('template versions', () => {
+  it('records each digest once, fills in a signature later, and lists versions', () => {
+    const version = { name: 'hello', version: '1.0.0', digest: 'a'.repeat(64), manifest: { name: 'hello' }, sources: { 'main.ts': 'f'.repeat(64) }, bundle: 'code' };
+    store.versions.record(version);
+    store.versions.record({ ...version, signature: { keyId: 'k' } });
+    store.versions.record({ ...version, version: '1.1.0', digest: 'b'.repeat(64) });
+    expect(store.versions.get('hello', '1.0.0')).toMatchObject({ ...version, signature: { keyId: 'k' } });
+    expect(store.versions.list('hello').map((v) => [v.version, v.signed])).toEqual([['1.0.0', true], ['1.1.0', false]]);
+  });
+});
+
+describe('trust data', () => {
+  const key = { id: 'abcdef0123456789', role: 'signer' as const, name: 'signer-1', certificatePem: 'PEM', notBefore: 0, notAfter: 10, createdAt: 1 };
+
+  it('sees a revocation made through another connection', async () => {
+    store.trust.addKey(key);
+    const other = openStore({ path: temp.db });
+    expect(other.trust.isRevoked(key.id)).toBe(false);
+    store.trust.revoke(key.id, 'leaked', 5);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(other.trust.isRevoked(key.id)).toBe(true);
+    expect(other.trust.revocation(key.id)).toEqual({ id: key.id, revokedAt: 5, reason: 'leaked' });
+    await other.close();
+  });
+
+  it('migrates a trust.json from before the store, once', async () => {
+    await store.close();
+    const file = path.join(temp.dir, 'trust.json');
+    writeFileSync(file, JSON.stringify({ version: 1, keys: [key], revocations: [{ id: key.id, revokedAt: 3, reason: 'old' }] }));
+    store = openStore({ path: temp.db, migrateTrustFrom: file });
+    expect(store.trust.keys()).toEqual([key]);
+    expect(store.trust.isRevoked(key.id)).toBe(true);
+    expect(readFileSync(`${file}.migrated`, 'utf8')).toContain(key.id);
+    expect(store.audit.list({ type: 'key.migrated' })).toHaveLength(1);
+  });
+});
+
+describe('tenants and API keys', () => {
+  it('stores only a hash, authenticates the key once shown, and refuses wrong, malformed and revoked keys', () => {
+    const { record, key } = store.tenants.createApiKey('acme', 'operator', 'ci');
+    expect(key).toMatch(/^afk_[0-9a-f]{12}_[A-Za-z0-9_-]{32}$/);
+    const row = store.db.prepare('SELECT * FROM api_keys').get() as Record<string, unknown>;
+    expect(JSON.stringify(row)).not.toContain(key.split('_')[2]);
+    expect(store.tenants.authenticate(key)).toEqual({ keyId: record.id, tenant: 'acme', role: 'operator' });
+    expect(store.tenants.authenticate(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
+    expect(store.tenants.authenticate('Bearer nonsense')).toBeUndefined();
+    store.tenants.revokeApiKey(record.id);
+    expect(store.tenants.authenticate(key)).toBeUndefined();
+    expect(store.tenants.listApiKeys('acme')[0]?.revokedAt).toBeTypeOf('number');
+    expect(() => store.tenants.createApiKey('acme', 'root' as never)).toThrow('role "root" is not one of viewer, operator, maintainer, admin');
+  });
+});
+
+describe('data operations', () => {
+  it('backs up while runs are being written, and the backup is a sound copy', async () => {
+    for (let i = 0; i < 500; i++) store.runs.write(runRecord(i));
+    await store.runs.flush();
+    const writing = setInterval(() => {
+      for (let i = 0; i < 50; i++) store.runs.write(runRecord(10_000 + Math.floor(Math.random() * 1e6)));
+    }, 1);
+    const file = path.join(temp.dir, 'backup.db');
+    await store.backup(file);
+    clearInterval(writing);
+    const copy = new Database(file, { readonly: true });
+    expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect((copy.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n).toBeGreaterThanOrEqual(500);
+    copy.close();
+    await expect(store.backup(file)).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
+  it('restores a sound backup and refuses one that fails integrity_check, changing nothing', async () => {
+    store.runs.write(runRecord(1));
+    await store.runs.flush();
+    const good = path.join(temp.dir, 'good.db');
+    await store.backup(good);
+    store.runs.write(runRecord(2));
+    await store.close();
+
+    const corrupt = path.join(temp.dir, 'corrupt.db');
+    const bytes = readFileSync(good);
+    // Keep the header, scramble the pages behind it.
+    for (let i = 4096; i < bytes.length; i += 7) bytes[i] = 0xa5;
+    writeFileSync(corrupt, bytes);
+    expect(() => restoreDatabase(corrupt, temp.db)).toThrow(expect.objectContaining({ code: 'E_STORE', message: expect.stringMatching(/nothing was restored$/) }));
+    store = openStore({ path: temp.db });
+    expect(store.queries.count()).toBe(2);
+    await store.close();
+
+    expect(restoreDatabase(good, temp.db)).toEqual({ previous: `${temp.db}.before-restore` });
+    store = openStore({ path: temp.db });
+    expect(store.queries.count()).toBe(1);
+  });
+
+  it('prunes old runs and keeps the audit log, recording the prune in it', async () => {
+    const clock = createManualClock(1_700_000_000_000 + 100);
+    await store.close();
+    store = openStore({ path: temp.db, clock });
+    for (let i = 0; i < 100; i++) store.runs.write(runRecord(i));
+    store.audit.append({ type: 'test', subject: 'x' });
+    expect(store.prune(50, clock.now())).toBe(50);
+    expect(store.queries.count()).toBe(50);
+    expect(store.audit.list().map((entry) => entry.type)).toEqual(['store.pruned', 'test']);
+    expect(store.audit.verify().ok).toBe(true);
+  });
+
+  it('exports runs and the audit log as zstd JSON lines that read back', async () => {
+    for (let i = 0; i < 2500; i++) store.runs.write(runRecord(i));
+    store.audit.append({ type: 'key.created', subject: 'k', data: { name: 'signer-1' } });
+    const file = path.join(temp.dir, 'export.jsonl.zst');
+    expect(await store.export(file)).toMatchObject({ runs: 2500, audit: 1 });
+    const magic = readFileSync(file).subarray(0, 4).toString('hex');
+    expect(magic).toBe('28b52ffd');
+    const lines = await readExport(file);
+    expect(lines).toHaveLength(2501);
+    expect(lines[0]).toMatchObject({ kind: 'run', id: 'run-00000000', template: 'hello' });
+    expect(lines[2500]).toMatchObject({ kind: 'audit', seq: 1, type: 'key.created', subject: 'k', data: { name: 'signer-1' } });
+  });
+});
