@@ -6,6 +6,7 @@ import { type CliStreams, createPaint, type Paint } from './io.js';
 export interface GlobalOptions {
   root?: string;
   env?: string;
+  otel?: boolean;
 }
 
 export interface CommandContext {

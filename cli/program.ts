@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
+import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
+import { metricsCommand, type MetricsCommandOptions } from './commands/metrics.js';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { runsCommand, type RunsOptions, statsCommand } from './commands/runs.js';
 import { signCommand, verifyCommand } from './commands/sign.js';
@@ -37,6 +39,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .version(VERSION, '-V, --version')
     .option('--root <dir>', 'project root holding agents/ (default: the current folder, or $AF_ROOT)')
     .option('--env <env>', 'environment whose overlay applies (default: $AF_ENV or dev)')
+    .option('--otel', 'turn OpenTelemetry on (also via OTEL_* variables; OTEL_SDK_DISABLED=true turns it off)')
     .showHelpAfterError('(run `af --help` for usage)')
     .exitOverride()
     .configureOutput({
@@ -117,6 +120,14 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--json', 'print as JSON')
     .action(action((name: string | undefined, options: { all?: boolean; env?: string; json?: boolean }) => verifyCommand(context, name, options)));
 
+  program
+    .command('metrics')
+    .description("serve this process's Prometheus metrics on /metrics until Ctrl-C")
+    .requiredOption('--port <port>', 'port (0 picks a free one)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--json', 'print {"url"} once listening')
+    .action(action((options: MetricsCommandOptions) => metricsCommand(context, options)));
+
   const runFilters = (command: Command) =>
     command
       .option('--template <name>', 'only this template')
@@ -174,6 +185,11 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     return EXIT.ok;
   }
 
+  let sdk: TelemetrySdk | undefined;
+  // The OpenTelemetry SDK is imported only when asked for, so a plain run pays nothing for it.
+  program.hook('preAction', async () => {
+    sdk = await enableTelemetry({ ...(program.opts<GlobalOptions>().otel ? { enabled: true } : {}), env: streams.env, logger: context.logger });
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -182,6 +198,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
       return EXIT.usage;
     }
     return reportFailure(context, toFactoryError(error), isJson);
+  } finally {
+    await sdk?.shutdown();
   }
   return status;
 }

@@ -6,6 +6,7 @@ import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
 import type { ResolvedTemplate } from '../templates/index.js';
 import { inputShape } from './input-shape.js';
+import type { Telemetry } from './telemetry/index.js';
 
 /** What a run cost and did. */
 export interface RunStats {
@@ -40,6 +41,7 @@ export interface AgentBinding {
   reservation: Reservation;
   sink: RunSink;
   clock: Clock;
+  telemetry: Telemetry;
   createMs: number;
   depth: number;
   parentId?: string;
@@ -57,12 +59,15 @@ const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tool
  */
 export class Agent {
   readonly #binding: AgentBinding;
+  readonly #runAttributes: { template: string; version: string; env: string; tenant: string };
   #createMs: number;
   #isDisposed = false;
 
   constructor(binding: AgentBinding) {
     this.#binding = binding;
     this.#createMs = binding.createMs;
+    const { template } = binding;
+    this.#runAttributes = { template: template.name, version: template.version, env: template.env, tenant: binding.tenant };
   }
 
   get name(): string {
@@ -105,7 +110,11 @@ export class Agent {
   }
 
   /** Runs the agent once and reports the outcome as data; never throws for a failed run. */
-  async runSettled(input: unknown, options: AgentRunOptions = {}): Promise<RunReport> {
+  runSettled(input: unknown, options: AgentRunOptions = {}): Promise<RunReport> {
+    return this.#binding.telemetry.traceRun(this.#runAttributes, () => this.#runOnce(input, options));
+  }
+
+  async #runOnce(input: unknown, options: AgentRunOptions): Promise<RunReport> {
     const binding = this.#binding;
     const { template } = binding;
     const runId = randomUUID();

@@ -10,6 +10,7 @@ import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type 
 import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
+import { createTelemetry, type Telemetry } from './telemetry/index.js';
 
 export interface FactoryOptions {
   /** Project root holding `agents/`. @default process.cwd() */
@@ -89,6 +90,9 @@ export class AgentFactory {
   readonly #logger: Logger;
   readonly #live = new Set<Agent>();
   readonly #denials: DenialAudit;
+  readonly #telemetry: Telemetry;
+  /** Sandbox pools are keyed by spec digest; metrics label them by template. */
+  readonly #templateBySpecDigest = new Map<string, string>();
   #isClosed = false;
 
   constructor(options: FactoryOptions = {}) {
@@ -114,6 +118,7 @@ export class AgentFactory {
       policy: this.trust.loadPolicy(),
       ...(options.devEnvironments ? { devEnvironments: options.devEnvironments } : {}),
       onAudit: (event) => {
+        if (event.type !== 'signature.waived') this.#telemetry.recordTrustRejection(event.code ?? 'E_SIGNATURE_INVALID', event.template);
         store?.audit.append({ type: event.type, subject: event.template, data: { version: event.version, env: event.env, digest: event.digest, code: event.code, message: event.message } });
         options.onAudit?.(event);
       },
@@ -143,6 +148,14 @@ export class AgentFactory {
         spawn: (request) => this.#spawn(request),
         onDenial: (denial) => this.#denials.report(denial),
       },
+    });
+    const writer = this.#sink as Partial<{ queueDepth: number; dropped: number }>;
+    this.#telemetry = createTelemetry({
+      poolStats: () =>
+        this.#sandbox.stats().pools.map((pool) => ({ ready: pool.ready, busy: pool.busy, template: this.#templateBySpecDigest.get(pool.digest) ?? 'unknown' })),
+      ...('queueDepth' in writer ? { queueDepth: () => writer.queueDepth ?? 0 } : {}),
+      ...('dropped' in writer ? { droppedRecords: () => writer.dropped ?? 0 } : {}),
+      now: () => this.#clock.monotonic(),
     });
   }
 
@@ -198,6 +211,7 @@ export class AgentFactory {
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#telemetry.shutdown();
     for (const agent of [...this.#live]) await agent.dispose();
     this.registry.close();
     this.trust.store.close?.();
@@ -210,29 +224,42 @@ export class AgentFactory {
 
   async #createAgent(name: string, options: CreateAgentOptions, depth: number): Promise<Agent> {
     const started = this.#clock.monotonic();
-    if (this.#isClosed) throw new FactoryError('E_DISPOSED', 'the factory was closed; create a new one with createFactory()');
     const tenant = options.tenant ?? 'default';
-    if (!TENANT.test(tenant)) {
-      throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+    const span = this.#telemetry.startCreate({ template: name, env: options.env ?? this.config.env, tenant });
+    let version: string | undefined;
+    let coldStart: boolean | undefined;
+    try {
+      if (this.#isClosed) throw new FactoryError('E_DISPOSED', 'the factory was closed; create a new one with createFactory()');
+      if (!TENANT.test(tenant)) {
+        throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+      }
+      const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.version !== undefined ? { version: options.version } : {}) };
+      coldStart = this.registry.peek(name, resolveOptions) === undefined;
+      const template = await this.registry.resolve(name, resolveOptions);
+      version = template.version;
+      // The data plane runs nothing the trust gate did not admit.
+      if (!isTrusted(template)) throw new FactoryError('E_INTERNAL', `template "${name}" reached the sandbox without passing the trust gate`);
+      if (coldStart) this.#templateBySpecDigest.set(template.spec.digest, template.name);
+      const reservation = this.#sandbox.reserve(template.spec);
+      const agent = new Agent({
+        template,
+        tenant,
+        sandbox: this.#sandbox,
+        reservation,
+        sink: this.#sink,
+        clock: this.#clock,
+        telemetry: this.#telemetry,
+        createMs: this.#clock.monotonic() - started,
+        depth,
+        onDispose: (disposed) => this.#live.delete(disposed),
+      });
+      this.#live.add(agent);
+      span.end({ version, coldStart });
+      return agent;
+    } catch (error) {
+      span.end({ ...(version !== undefined ? { version } : {}), ...(coldStart !== undefined ? { coldStart } : {}), errorCode: error instanceof FactoryError ? error.code : 'E_INTERNAL' });
+      throw error;
     }
-    const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.version !== undefined ? { version: options.version } : {}) };
-    const template = await this.registry.resolve(name, resolveOptions);
-    // The data plane runs nothing the trust gate did not admit.
-    if (!isTrusted(template)) throw new FactoryError('E_INTERNAL', `template "${name}" reached the sandbox without passing the trust gate`);
-    const reservation = this.#sandbox.reserve(template.spec);
-    const agent = new Agent({
-      template,
-      tenant,
-      sandbox: this.#sandbox,
-      reservation,
-      sink: this.#sink,
-      clock: this.#clock,
-      createMs: this.#clock.monotonic() - started,
-      depth,
-      onDispose: (disposed) => this.#live.delete(disposed),
-    });
-    this.#live.add(agent);
-    return agent;
   }
 
   /** `ctx.spawn`: the child runs with its own template's permissions and limits, never its parent's. */

@@ -3,3 +3,4 @@ export { createFactory, AgentFactory, type CreateAgentOptions, type FactoryOptio
 export { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
 export { createMemoryRunSink, type MemoryRunSink } from './memory-run-sink.js';
 export { inputShape } from './input-shape.js';
+export * from './telemetry/index.js';
