@@ -6,3 +6,4 @@ export * from './logger.js';
 export * from './agent-spec.js';
 export * from './run-record.js';
 export * from './canonical-json.js';
+export * from './suggestion.js';
