@@ -30,6 +30,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_OUTPUT_LIMIT: EXIT.failed,
   E_SANDBOX_CRASHED: EXIT.failed,
   E_SPAWN_LIMIT: EXIT.failed,
+  E_KV_QUOTA: EXIT.failed,
   E_USAGE: EXIT.usage,
 };
 

@@ -15,26 +15,27 @@ export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string 
   return values;
 }
 
-export function emptyStats(runMs = 0): RunStats {
-  return { runMs, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+export function emptyStats(runMs = 0, inputBytes = 0): RunStats {
+  return { runMs, cpuMs: 0, heapPeakBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
 }
 
-/** Encodes the input once, in the calling process; `''` stands for undefined. */
-export function encodeInput(input: unknown): { ok: true; json: string } | { ok: false; result: SandboxRunResult } {
+/** Encodes the input once, in the calling process; `''` stands for undefined. `bytes` is its UTF-8 length. */
+export function encodeInput(input: unknown): { ok: true; json: string; bytes: number } | { ok: false; result: SandboxRunResult } {
   try {
-    const json = input === undefined ? '' : JSON.stringify(input);
-    return { ok: true, json: json ?? '' };
+    const json = (input === undefined ? '' : JSON.stringify(input)) ?? '';
+    return { ok: true, json, bytes: Buffer.byteLength(json) };
   } catch (error) {
     return { ok: false, result: { ok: false, error: { code: 'E_INPUT_INVALID', message: `input is not JSON-serialisable: ${(error as Error).message}` }, stats: emptyStats() } };
   }
 }
 
-/** Parses the output JSON once, at the edge. */
-export function decodeResult(result: EngineResult): SandboxRunResult {
+/** Parses the output JSON once, at the edge, and adds the input size the calling side measured. */
+export function decodeResult(result: EngineResult, inputBytes: number): SandboxRunResult {
+  const stats: RunStats = { ...result.stats, inputBytes };
   if (!result.ok) {
-    return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats: result.stats };
+    return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats };
   }
-  return { ok: true, output: result.outputJson === undefined ? undefined : JSON.parse(result.outputJson), stats: result.stats };
+  return { ok: true, output: result.outputJson === undefined ? undefined : JSON.parse(result.outputJson), stats };
 }
 
 export function disposedResult(message: string): SandboxRunResult {

@@ -14,8 +14,11 @@ export interface EngineResult {
   /** Output as JSON text; absent when the agent returned undefined or the run failed. */
   outputJson?: string;
   error?: RunError;
-  stats: RunStats;
+  /** `inputBytes` is added by the calling side, which holds the input JSON. */
+  stats: EngineStats;
 }
+
+export type EngineStats = Omit<RunStats, 'inputBytes'>;
 
 export interface EngineOptions {
   services: EngineServices;
@@ -31,6 +34,8 @@ export interface EngineOptions {
 }
 
 export interface EngineRunMeta {
+  /** The caller's id for the run; service calls carry it (see {@link ServiceCaller}). */
+  runId: number;
   tenant: string;
   env: string;
   depth: number;
@@ -293,13 +298,22 @@ export class SandboxEngine {
   #scheduleTopUp(): void {
     if (this.#topUpScheduled || this.#closed) return;
     this.#topUpScheduled = true;
-    setImmediate(() => {
-      this.#topUpScheduled = false;
-      this.#topUp();
-    });
+    // Two hops: an immediate queued from an immediate runs in the next loop turn, after its I/O poll. So results
+    // queued this turn are written first (the IPC outbox flushes on setImmediate) and runs that arrived meanwhile
+    // are started before a context is prepared, without a timer's 1 ms floor.
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#topUpScheduled = false;
+        this.#topUp();
+      }),
+    );
   }
 
-  /** Keeps `max(prewarm, recent concurrency)` contexts ready per template, spread over idle isolates. */
+  /**
+   * Keeps `max(prewarm, recent concurrency)` contexts ready per template, spread over idle isolates. Starts one
+   * preparation per call: its first half is synchronous (see {@link #prepare}), so the event loop gets a turn
+   * between contexts, and reschedules itself while there is a deficit.
+   */
   #topUp(): void {
     if (this.#closed) return;
     for (const reg of this.#registered.values()) {
@@ -307,26 +321,25 @@ export class SandboxEngine {
       const pool = this.#pool(reg.spec.limits.memoryMb);
       if (pool.queue.length > 0) continue;
       const want = Math.min(this.#options.maxIsolatesPerPool * 2, Math.max(reg.spec.pool.prewarm, reg.peak));
-      let deficit = want - this.ready(reg.spec.digest) - reg.preparing;
-      while (deficit > 0) {
-        const iso = this.#pickForTopUp(pool, reg);
-        if (!iso) break;
-        deficit--;
-        iso.busy = true;
-        reg.preparing++;
-        void this.#prepare(iso, reg)
-          .then(
-            (prepared) => this.#keep(iso, reg, prepared),
-            () => {
-              reg.prepFailed = true;
-            },
-          )
-          .finally(() => {
-            reg.preparing--;
-            this.#options.onCapacity?.(reg.spec.digest);
-            this.#releaseIsolate(pool, iso);
-          });
-      }
+      if (want - this.ready(reg.spec.digest) - reg.preparing <= 0) continue;
+      const iso = this.#pickForTopUp(pool, reg);
+      if (!iso) continue;
+      iso.busy = true;
+      reg.preparing++;
+      void this.#prepare(iso, reg)
+        .then(
+          (prepared) => this.#keep(iso, reg, prepared),
+          () => {
+            reg.prepFailed = true;
+          },
+        )
+        .finally(() => {
+          reg.preparing--;
+          this.#options.onCapacity?.(reg.spec.digest);
+          this.#releaseIsolate(pool, iso);
+        });
+      this.#scheduleTopUp();
+      return;
     }
   }
 
@@ -366,14 +379,20 @@ export class SandboxEngine {
     return script;
   }
 
-  /** Creates a context, runs the prelude, installs the bridge and evaluates the bundle (the agent's top-level code). */
+  /**
+   * Creates a context, runs the prelude, installs the bridge and evaluates the bundle (the agent's top-level code).
+   * The first three steps are our own bounded code and run synchronously: measured here, that costs about 0.3 ms
+   * less CPU per context than three async hops to the isolate's thread (and, on this 2-core machine, gave lower
+   * latency inline too). The bundle runs asynchronously because it is agent code, bounded only by
+   * limits.timeoutMs, and must not hold up the event loop.
+   */
   async #prepare(iso: PooledIsolate, reg: Registered): Promise<Prepared> {
     if (!iso.prelude) {
       iso.prelude = iso.isolate.compileScript(PRELUDE_SOURCE, { filename: 'agent-factory:prelude' });
     }
     const [prelude, script] = await Promise.all([iso.prelude, this.#script(iso, reg)]);
-    const context = await iso.isolate.createContext();
-    const install = (await prelude.run(context, { reference: true, timeout: LOAD_TIMEOUT_MS })) as unknown as ivm.Reference<(...args: unknown[]) => unknown>;
+    const context = iso.isolate.createContextSync();
+    const install = prelude.runSync(context, { reference: true, timeout: LOAD_TIMEOUT_MS }) as unknown as ivm.Reference<(...args: unknown[]) => unknown>;
     const slot: Prepared['slot'] = { scope: undefined, deadline: 0 };
     const { services, tools } = this.#options;
     const clock = this.#options.clock;
@@ -403,10 +422,10 @@ export class SandboxEngine {
       { ignored: true },
     );
     try {
-      dispatch = (await install.apply(undefined, [hostSync, hostCall, reg.settingsJson], {
+      dispatch = install.applySync(undefined, [hostSync, hostCall, reg.settingsJson], {
         result: { reference: true },
         timeout: LOAD_TIMEOUT_MS,
-      })) as unknown as Prepared['dispatch'];
+      }) as unknown as Prepared['dispatch'];
     } finally {
       install.release();
     }
@@ -428,7 +447,7 @@ export class SandboxEngine {
     const digest = spec.digest;
     const token = tokenSeq++;
     const scope = new RunScope(token, spec, reg.envValues, meta);
-    const empty = (): RunStats => statsOf(scope, started, clock, 0, 0, 0);
+    const empty = (): EngineStats => statsOf(scope, started, clock, 0, 0, 0);
 
     let prepared: Prepared | undefined = spec.pool.reuseContext ? iso.reused.get(digest) : iso.ready.get(digest)?.shift();
     if (prepared === undefined) {
@@ -662,7 +681,7 @@ function agentError(body: string): RunError {
   return Object.keys(details).length > 0 ? { code, message, details } : { code, message };
 }
 
-function statsOf(scope: RunScope, started: number, clock: Clock, cpuMs: number, heapPeakBytes: number, outputBytes: number, preludeDropped = 0): RunStats {
+function statsOf(scope: RunScope, started: number, clock: Clock, cpuMs: number, heapPeakBytes: number, outputBytes: number, preludeDropped = 0): EngineStats {
   return {
     runMs: clock.monotonic() - started,
     cpuMs,

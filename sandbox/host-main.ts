@@ -4,17 +4,22 @@ import { silentLogger } from '../core/logger.js';
 import { SandboxEngine } from './engine.js';
 import type { EngineServices } from './host-tools.js';
 import { ToolError } from './permissions.js';
-import type { FromHost, HostSettings, KvCall, ServiceRequest, ToHost } from './protocol.js';
-import type { KvSetResult } from './types.js';
+import { MessageBatcher } from './message-batcher.js';
+import type { FromHost, HostSettings, ServiceRequest, ToHost } from './protocol.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('sandbox/host-main must be started by the sandbox supervisor (child_process.fork)\n');
   process.exit(2);
 }
 
-const send = (message: FromHost): void => {
-  if (process.connected) process.send?.(message);
-};
+const outbox = new MessageBatcher<FromHost>(
+  (message) => {
+    if (process.connected) process.send?.(message);
+  },
+  // Capacity rides along with whatever else is written this turn (results, under load), never a write of its own then.
+  () => capacityReport(),
+);
+const send = (message: FromHost): void => outbox.push(message);
 
 interface PendingService {
   resolve(value: unknown): void;
@@ -43,32 +48,25 @@ function service(request: ServiceRequest, signal?: AbortSignal): Promise<unknown
   });
 }
 
-const kvCall = (call: KvCall): Promise<unknown> => service({ op: 'kv', call });
-
+// Only the run id says who is calling: the supervisor derives namespace, quota and spawn grants from its own record.
 const services: EngineServices = {
-  kv: {
-    get: (ns, key) => kvCall({ method: 'get', ns, key }) as Promise<string | undefined>,
-    set: (ns, key, json, quotaBytes) => kvCall({ method: 'set', ns, key, json, quotaBytes }) as Promise<KvSetResult>,
-    delete: (ns, key) => kvCall({ method: 'delete', ns, key }) as Promise<boolean>,
-    list: (ns, options) => kvCall({ method: 'list', ns, prefix: options.prefix ?? '', limit: options.limit ?? 1000 }) as Promise<string[]>,
-  },
-  spawn: (request, signal) => service({ op: 'spawn', ...request }, signal) as Promise<string>,
+  kv: (caller, call) => service({ op: 'kv', run: caller.runId, call }) as Promise<string>,
+  spawn: (caller, name, inputJson, signal) => service({ op: 'spawn', run: caller.runId, name, inputJson }, signal) as Promise<string>,
   onDenial: (denial) => send({ t: 'denial', ...denial }),
 };
 
 let engine: SandboxEngine | undefined;
 const runs = new Map<number, AbortController>();
 const dirty = new Set<string>();
-let flushScheduled = false;
 const CAPACITY_FLUSH_MS = 2;
+let capacityTimer: NodeJS.Timeout | undefined;
 
-function flushCapacity(): void {
-  flushScheduled = false;
-  if (!engine || dirty.size === 0) return;
+function capacityReport(): FromHost | undefined {
+  if (!engine || dirty.size === 0) return undefined;
   const ready: Record<string, number> = {};
   for (const digest of dirty) ready[digest] = engine.ready(digest);
   dirty.clear();
-  send({ t: 'capacity', ready });
+  return { t: 'capacity', ready };
 }
 
 function start(settings: HostSettings): void {
@@ -86,10 +84,12 @@ function start(settings: HostSettings): void {
     },
     onCapacity(digest) {
       dirty.add(digest);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        // Coalesced: under load one report covers many runs instead of one message per run.
-        setTimeout(flushCapacity, CAPACITY_FLUSH_MS);
+      if (capacityTimer === undefined) {
+        // Coalesced: a report waits up to CAPACITY_FLUSH_MS unless a result is written first and carries it.
+        capacityTimer = setTimeout(() => {
+          capacityTimer = undefined;
+          if (dirty.size > 0) outbox.schedule();
+        }, CAPACITY_FLUSH_MS);
       }
     },
   });
@@ -109,6 +109,11 @@ function start(settings: HostSettings): void {
 
 process.on('message', (raw: unknown) => {
   const message = raw as ToHost;
+  if (message.t === 'batch') for (const one of message.m) onMessage(one);
+  else onMessage(message);
+});
+
+function onMessage(message: ToHost): void {
   switch (message.t) {
     case 'init':
       start(message.settings);
@@ -121,7 +126,7 @@ process.on('message', (raw: unknown) => {
       const controller = new AbortController();
       runs.set(message.id, controller);
       void engine
-        .run(message.digest, message.input, { tenant: message.tenant, env: message.env, depth: message.depth }, controller.signal)
+        .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth }, controller.signal)
         .then((result) => {
           runs.delete(message.id);
           send({ t: 'result', id: message.id, result });
@@ -143,7 +148,7 @@ process.on('message', (raw: unknown) => {
       engine?.close();
       process.exit(0);
   }
-});
+}
 
 process.on('disconnect', () => {
   // The supervisor is gone: nobody can receive results, so stop at once.

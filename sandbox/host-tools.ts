@@ -4,13 +4,28 @@ import { constants as fsConstants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import type { AgentSpec } from '../core/agent-spec.js';
 import { checkNet, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
+import type { KvCall } from './protocol.js';
 import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
+
+/** The run a kv or spawn call belongs to. In process isolation only `runId` crosses to the calling process, which looks the rest up itself. */
+export interface ServiceCaller {
+  /** The id the calling process gave the run. */
+  readonly runId: number;
+  readonly spec: AgentSpec;
+  readonly tenant: string;
+  readonly env: string;
+  readonly depth: number;
+}
 
 /** What tools need from outside the isolate; in a host process, kv and spawn are IPC proxies to the calling process. */
 export interface EngineServices {
-  kv: KvStore;
-  /** Runs a child template; resolves with the child's output as JSON text (`''` for undefined). */
-  spawn(request: { name: string; inputJson: string; tenant: string; env: string; depth: number }, signal: AbortSignal): Promise<string>;
+  /**
+   * One kv call in the caller's own namespace (its template and tenant) under its limits.kvKb.
+   * @returns the payload the prelude decodes (see {@link runKvCall}).
+   */
+  kv(caller: ServiceCaller, call: KvCall): Promise<string>;
+  /** Runs a child template at the caller's depth + 1; resolves with the child's output as JSON text (`''` for undefined). */
+  spawn(caller: ServiceCaller, name: string, inputJson: string, signal: AbortSignal): Promise<string>;
   onDenial(denial: { template: string; permission: string; target: string; grantKey: string }): void;
 }
 
@@ -28,8 +43,9 @@ const KV_KEY_MAX = 1024;
 const MAX_PENDING_CALLS = 10_000;
 
 /** Everything the host tracks for one run: counters, caps, timers and the signal that ends pending tool work. */
-export class RunScope {
+export class RunScope implements ServiceCaller {
   readonly token: number;
+  readonly runId: number;
   readonly spec: AgentSpec;
   readonly envValues: EnvValues;
   readonly tenant: string;
@@ -38,7 +54,8 @@ export class RunScope {
   readonly logs: RunLogEntry[] = [];
   readonly tools: Record<string, number> = {};
   readonly denials: Array<{ permission: string; target: string }> = [];
-  readonly controller = new AbortController();
+  /** Created on first use: most runs never fetch or spawn, and aborting a controller builds a DOMException. */
+  #controller: AbortController | undefined;
   logBytes = 0;
   logsDropped = 0;
   spawns = 0;
@@ -49,8 +66,9 @@ export class RunScope {
   #timers = new Set<NodeJS.Timeout>();
   #ended = false;
 
-  constructor(token: number, spec: AgentSpec, envValues: EnvValues, meta: { tenant: string; env: string; depth: number }) {
+  constructor(token: number, spec: AgentSpec, envValues: EnvValues, meta: { runId: number; tenant: string; env: string; depth: number }) {
     this.token = token;
+    this.runId = meta.runId;
     this.spec = spec;
     this.envValues = envValues;
     this.tenant = meta.tenant;
@@ -60,6 +78,13 @@ export class RunScope {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** Aborted when the run ends: pending fetch and spawn calls stop. */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#ended && !this.#controller.signal.aborted) this.#controller.abort();
+    return this.#controller.signal;
   }
 
   count(tool: string): void {
@@ -81,7 +106,7 @@ export class RunScope {
     this.#ended = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    this.controller.abort();
+    this.#controller?.abort();
   }
 }
 
@@ -157,10 +182,10 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
     case 'kv.set':
     case 'kv.delete':
     case 'kv.list':
-      return kv(scope, tool, args, services.kv);
+      return kv(scope, tool, args, services);
     case 'fetch':
       scope.count('fetch');
-      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope.controller.signal));
+      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope.signal));
     case 'readTextFile': {
       scope.count('readTextFile');
       const [requested] = stringArgs(args, 1, 'readTextFile');
@@ -183,38 +208,68 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
     case 'spawn': {
       scope.count('spawn');
       const [name, inputJson] = stringArgs(args, 2, 'spawn');
-      if (!spec.permissions.spawn.includes(name)) throw new ToolDenied('spawn', name);
-      if (scope.depth + 1 > spec.limits.spawnDepth) {
-        throw new ToolError('E_SPAWN_LIMIT', `spawning "${name}" would reach depth ${scope.depth + 1}, over limits.spawnDepth (${spec.limits.spawnDepth}); raise limits.spawnDepth in agent.json`);
-      }
-      if (scope.spawns + 1 > spec.limits.spawnFanOut) {
-        throw new ToolError('E_SPAWN_LIMIT', `this run already spawned ${scope.spawns} agents, the limits.spawnFanOut cap; raise limits.spawnFanOut in agent.json`);
-      }
+      const refusal = spawnRefusal(spec, scope.depth, scope.spawns, name);
+      if (refusal) throw refusal;
       scope.spawns++;
-      return await services.spawn({ name, inputJson, tenant: scope.tenant, env: scope.env, depth: scope.depth + 1 }, scope.controller.signal);
+      return await services.spawn(scope, name, inputJson, scope.signal);
     }
     default:
       throw new ToolError('E_INTERNAL', `unknown tool ${tool}`);
   }
 }
 
-async function kv(scope: RunScope, tool: string, args: unknown, store: KvStore): Promise<string> {
+async function kv(scope: RunScope, tool: string, args: unknown, services: EngineServices): Promise<string> {
   scope.count('kv');
   if (!scope.spec.permissions.kv) throw new ToolDenied('kv', '');
-  const ns: KvNamespace = { template: scope.spec.name, tenant: scope.tenant };
   if (tool === 'kv.list') {
     const o = (args ?? {}) as { prefix?: unknown; limit?: unknown };
-    const limit = Math.min(10_000, Math.max(0, Math.floor(Number(o.limit) || 0)));
-    return JSON.stringify(await store.list(ns, { prefix: typeof o.prefix === 'string' ? o.prefix : '', limit }));
+    return services.kv(scope, { method: 'list', prefix: typeof o.prefix === 'string' ? o.prefix : '', limit: Number(o.limit) || 0 });
   }
   const [key, json] = stringArgs(args, tool === 'kv.set' ? 2 : 1, tool);
-  if (key.length === 0 || key.length > KV_KEY_MAX) throw new ToolError('E_USAGE', `${tool}: key must be 1-${KV_KEY_MAX} characters`, 'TypeError');
-  if (tool === 'kv.get') return (await store.get(ns, key)) ?? '';
-  if (tool === 'kv.delete') return JSON.stringify(await store.delete(ns, key));
-  const quota = scope.spec.limits.kvKb * 1024;
-  const result = await store.set(ns, key, json, quota);
+  if (tool === 'kv.get') return services.kv(scope, { method: 'get', key });
+  if (tool === 'kv.delete') return services.kv(scope, { method: 'delete', key });
+  return services.kv(scope, { method: 'set', key, json });
+}
+
+/**
+ * Why a spawn may not happen: the name is not in permissions.spawn, or it would pass limits.spawnDepth or
+ * limits.spawnFanOut. Checked in the host before the call and again by the calling process from its own record.
+ */
+export function spawnRefusal(spec: AgentSpec, depth: number, spawnsSoFar: number, name: string): ToolDenied | ToolError | undefined {
+  if (!spec.permissions.spawn.includes(name)) return new ToolDenied('spawn', name);
+  if (depth + 1 > spec.limits.spawnDepth) {
+    return new ToolError('E_SPAWN_LIMIT', `spawning "${name}" would reach depth ${depth + 1}, over limits.spawnDepth (${spec.limits.spawnDepth}); raise limits.spawnDepth in agent.json`);
+  }
+  if (spawnsSoFar + 1 > spec.limits.spawnFanOut) {
+    return new ToolError('E_SPAWN_LIMIT', `this run already spawned ${spawnsSoFar} agents, the limits.spawnFanOut cap; raise limits.spawnFanOut in agent.json`);
+  }
+  return undefined;
+}
+
+/**
+ * Runs one kv call against the store in `ns` under `quotaBytes` and encodes the reply for the prelude:
+ * get → the value's JSON or `''`, delete → `true`/`false`, list → a JSON array, set → `''`.
+ * Arguments are checked here because in process isolation they arrive from a host process.
+ */
+export async function runKvCall(store: KvStore, ns: KvNamespace, kvKb: number, call: KvCall): Promise<string> {
+  if (call === null || typeof call !== 'object') throw new ToolError('E_USAGE', 'kv: bad call', 'TypeError');
+  if (call.method === 'list') {
+    const limit = Math.min(10_000, Math.max(0, Math.floor(Number(call.limit) || 0)));
+    return JSON.stringify(await store.list(ns, { prefix: typeof call.prefix === 'string' ? call.prefix : '', limit }));
+  }
+  const key = call.key;
+  const tool = `kv.${String(call.method)}`;
+  if (typeof key !== 'string' || key.length === 0 || key.length > KV_KEY_MAX) throw new ToolError('E_USAGE', `${tool}: key must be 1-${KV_KEY_MAX} characters`, 'TypeError');
+  if (call.method === 'get') return (await store.get(ns, key)) ?? '';
+  if (call.method === 'delete') return JSON.stringify(await store.delete(ns, key));
+  if (call.method !== 'set' || typeof call.json !== 'string') throw new ToolError('E_USAGE', `${tool}: bad arguments`, 'TypeError');
+  const result = await store.set(ns, key, call.json, kvKb * 1024);
   if (!result.ok) {
-    throw new ToolError('E_STORE', `kv quota exceeded: ${scope.spec.name} for tenant ${scope.tenant} would use more than limits.kvKb (${scope.spec.limits.kvKb} KB); delete keys or raise limits.kvKb in agent.json`, 'QuotaExceededError');
+    throw new ToolError(
+      'E_KV_QUOTA',
+      `kv quota exceeded: the kv data of ${ns.template} for tenant ${ns.tenant} would use more than limits.kvKb (${kvKb} KB, ${result.usedBytes} bytes used); delete keys it no longer needs or raise limits.kvKb in agent.json`,
+      'QuotaExceededError',
+    );
   }
   return '';
 }

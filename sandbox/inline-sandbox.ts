@@ -2,6 +2,7 @@
 import type { AgentSpec } from '../core/agent-spec.js';
 import { decodeResult, disposedResult, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
 import { SandboxEngine } from './engine.js';
+import { runKvCall } from './host-tools.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import type { Reservation, RunOptions, Sandbox, SandboxRunResult, SandboxStats } from './types.js';
 
@@ -14,6 +15,7 @@ export class InlineSandbox implements Sandbox {
   readonly #engine: SandboxEngine;
   readonly #reservations = new Map<number, string>();
   #seq = 0;
+  #runSeq = 0;
   #closed = false;
 
   constructor(options: ResolvedSandboxOptions) {
@@ -21,8 +23,10 @@ export class InlineSandbox implements Sandbox {
     const { services, logger } = options;
     this.#engine = new SandboxEngine({
       services: {
-        kv: services.kv,
-        spawn: (request, signal) => spawnViaServices(services, request, signal),
+        // In this process the engine's own record of the run is the only one there is.
+        kv: (caller, call) => runKvCall(services.kv, { template: caller.spec.name, tenant: caller.tenant }, caller.spec.limits.kvKb, call),
+        spawn: (caller, name, inputJson, signal) =>
+          spawnViaServices(services, { name, inputJson, tenant: caller.tenant, env: caller.env, depth: caller.depth + 1 }, signal),
         onDenial: (denial) => services.onDenial?.(denial),
       },
       clock: options.clock,
@@ -51,8 +55,8 @@ export class InlineSandbox implements Sandbox {
     if (digest === undefined || this.#closed) return disposedResult('this agent was disposed; create a new one');
     const encoded = encodeInput(input);
     if (!encoded.ok) return encoded.result;
-    const result = await this.#engine.run(digest, encoded.json, { tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
-    return decodeResult(result);
+    const result = await this.#engine.run(digest, encoded.json, { runId: ++this.#runSeq, tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
+    return decodeResult(result, encoded.bytes);
   }
 
   release(reservation: Reservation): void {

@@ -1,7 +1,6 @@
-/** @module sandbox/protocol — the messages between the supervisor and its sandbox host processes (structured-clone IPC). */
+/** @module sandbox/protocol — the messages between the supervisor and its sandbox host processes (JSON IPC: plain data only, no undefined-valued fields relied on). */
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { EngineResult } from './engine.js';
-import type { KvNamespace } from './types.js';
 
 export interface HostSettings {
   maxIsolatesPerPool: number;
@@ -19,16 +18,21 @@ export type ToHost =
   | { t: 'cancel'; id: number }
   | { t: 'svc-result'; id: number; ok: true; value: unknown }
   | { t: 'svc-result'; id: number; ok: false; error: { code: string; message: string; name: string } }
-  | { t: 'close' };
+  | { t: 'close' }
+  | { t: 'batch'; m: ToHost[] };
 
+/** A kv call as a host sends it: no namespace or quota, which the supervisor derives from its own record of the run. */
 export type KvCall =
-  | { method: 'get'; ns: KvNamespace; key: string }
-  | { method: 'set'; ns: KvNamespace; key: string; json: string; quotaBytes: number }
-  | { method: 'delete'; ns: KvNamespace; key: string }
-  | { method: 'list'; ns: KvNamespace; prefix: string; limit: number };
+  | { method: 'get'; key: string }
+  | { method: 'set'; key: string; json: string }
+  | { method: 'delete'; key: string }
+  | { method: 'list'; prefix: string; limit: number };
 
-/** A call into the services of the calling process. */
-export type ServiceRequest = { op: 'kv'; call: KvCall } | { op: 'spawn'; name: string; inputJson: string; tenant: string; env: string; depth: number };
+/**
+ * A call into the services of the calling process, on behalf of the run `run` (the id the supervisor gave it).
+ * The supervisor trusts nothing else a host says about the caller: template, tenant, depth and grants come from its own records.
+ */
+export type ServiceRequest = { op: 'kv'; run: number; call: KvCall } | { op: 'spawn'; run: number; name: string; inputJson: string };
 
 /** Host → supervisor. */
 export type FromHost =
@@ -38,4 +42,6 @@ export type FromHost =
   | { t: 'svc'; id: number; request: ServiceRequest }
   | { t: 'svc-cancel'; id: number }
   | { t: 'denial'; template: string; permission: string; target: string; grantKey: string }
-  | { t: 'memory'; rssMb: number };
+  | { t: 'memory'; rssMb: number }
+  | { t: 'batch'; m: FromHost[] };
+

@@ -104,8 +104,14 @@ export interface RunLogEntry {
 export interface RunStats {
   runMs: number;
   cpuMs: number;
-  /** Used heap of the isolate when the run ended (V8 reports no per-run peak). */
+  /**
+   * Used heap of the isolate when the run ended. V8 reports no per-run peak, and reading heap statistics while
+   * the isolate runs waits for it to yield, so the CPU watchdog cannot sample it.
+   */
   heapPeakBytes: number;
+  /** UTF-8 bytes of the input as JSON (0 for undefined). */
+  inputBytes: number;
+  /** UTF-8 bytes of the output as JSON (0 for undefined or a failed run). */
   outputBytes: number;
   tools: ToolCounts;
   denials: Array<{ permission: string; target: string }>;

@@ -30,8 +30,16 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
     if (!result.ok) return;
     expect(result.output).toEqual({ doubled: 42 });
     expect(result.stats.outputBytes).toBe(JSON.stringify({ doubled: 42 }).length);
+    expect(result.stats.inputBytes).toBe(JSON.stringify({ n: 21 }).length);
     expect(result.stats.cpuMs).toBeGreaterThan(0);
     expect(result.stats.heapPeakBytes).toBeGreaterThan(0);
+  });
+
+  it('inputBytes counts the UTF-8 bytes of the input JSON; undefined input is 0', async () => {
+    const unicode = await h.run(HEALTHY, { n: 1, s: 'é✓' });
+    expect(unicode.stats.inputBytes).toBe(Buffer.byteLength(JSON.stringify({ n: 1, s: 'é✓' })));
+    const none = await h.run(HEALTHY, undefined);
+    expect(none.stats.inputBytes).toBe(0);
   });
 
   it('reserve is synchronous and returns a slot at once', () => {
@@ -236,8 +244,13 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
       expect(await h.run(spec, { op: 'kv', key: 'k', value: { a: 1 } }, { tenant: 'acme' })).toMatchObject({ ok: true, output: { value: { a: 1 }, keys: ['k'] } });
       expect(await h.run(spec, { op: 'kv-get', key: 'k' }, { tenant: 'other' })).toMatchObject({ ok: true, output: { value: null } });
       const over = await h.run(spec, { op: 'kv', key: 'big', value: 'x'.repeat(2048) }, { tenant: 'acme' });
-      expect(over).toMatchObject({ ok: true, output: { error: { code: 'E_STORE' } } });
-      expect(JSON.stringify(over)).toContain('limits.kvKb');
+      expect(over).toMatchObject({ ok: true, output: { error: { code: 'E_KV_QUOTA', name: 'QuotaExceededError' } } });
+      const message = over.ok ? (over.output as { error: { message: string } }).error.message : '';
+      expect(message).toContain('limits.kvKb (1 KB');
+      expect(message).toContain('tools for tenant acme');
+      expect(message).not.toMatch(/database/i);
+      // The failed write left the namespace as it was.
+      expect(await h.run(spec, { op: 'kv-get', key: 'big' }, { tenant: 'acme' })).toMatchObject({ ok: true, output: { value: null } });
       expect(await h.run(spec, { op: 'kv-delete', key: 'k' }, { tenant: 'acme' })).toMatchObject({ ok: true, output: { value: true } });
     });
 
