@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
+import { learnCommand, rollbackCommand, rolloutCommand, suggestionsAcceptCommand, suggestionsListCommand, suggestionsRejectCommand, suggestionsShowCommand } from './commands/learn.js';
 import { metricsCommand, type MetricsCommandOptions } from './commands/metrics.js';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { runsCommand, type RunsOptions, statsCommand } from './commands/runs.js';
@@ -127,6 +128,53 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--json', 'print {"url"} once listening')
     .action(action((options: MetricsCommandOptions) => metricsCommand(context, options)));
+
+  program
+    .command('learn')
+    .description('train on the run record and propose template changes (progress on stderr)')
+    .option('--template <name...>', 'only these templates')
+    .option('--json', 'print the result as JSON')
+    .action(action((options: { template?: string[]; json?: boolean }) => learnCommand(context, options)));
+  const suggestions = program.command('suggestions').description("review the learner's suggestions");
+  suggestions
+    .command('list', { isDefault: true })
+    .description('open suggestions, best first (--all for every state)')
+    .option('--template <name>', 'only this template')
+    .option('--state <state>', 'open, accepted, rejected, canary, promoted or rolled_back')
+    .option('--all', 'every state')
+    .option('--json', 'print as JSON')
+    .action(action((options: { template?: string; state?: string; all?: boolean; json?: boolean }) => suggestionsListCommand(context, options)));
+  suggestions
+    .command('show <id>')
+    .description('the patch as a diff of agent.json, with its evidence')
+    .option('--json', 'print as JSON')
+    .action(action((id: string, options: { json?: boolean }) => suggestionsShowCommand(context, id, options)));
+  suggestions
+    .command('accept <id>')
+    .description('apply, bump the version, sign, and start a canary')
+    .option('--reason <reason>', 'why, for the record')
+    .option('--weight <share>', 'share of new agents the canary gets (default 0.1; 1 skips the canary)')
+    .option('--json', 'print as JSON')
+    .action(action((id: string, options: { reason?: string; weight?: string; json?: boolean }) => suggestionsAcceptCommand(context, id, options)));
+  suggestions
+    .command('reject <id>')
+    .description('reject with a reason; it returns only if its evidence changes materially')
+    .requiredOption('--reason <reason>', 'why')
+    .option('--json', 'print as JSON')
+    .action(action((id: string, options: { reason?: string; json?: boolean }) => suggestionsRejectCommand(context, id, options)));
+  program
+    .command('rollout <name>')
+    .description('send a share of new agents to a recorded version (a canary)')
+    .requiredOption('--candidate <version>', 'the version to try')
+    .requiredOption('--weight <share>', 'share of new agents: 0.1 or 10 (percent)')
+    .option('--json', 'print as JSON')
+    .action(action((name: string, options: { candidate: string; weight: string; json?: boolean }) => rolloutCommand(context, name, options)));
+  program
+    .command('rollback <name>')
+    .description('restore a recorded version (default: the previous one) and end any canary')
+    .option('--to <version>', 'the version to restore')
+    .option('--json', 'print as JSON')
+    .action(action((name: string, options: { to?: string; json?: boolean }) => rollbackCommand(context, name, options)));
 
   const runFilters = (command: Command) =>
     command

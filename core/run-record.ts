@@ -46,6 +46,11 @@ export interface InputShape {
   maxStringLength: number;
   /** Number of keys of the top-level object (0 otherwise). */
   topLevelKeys: number;
+  /**
+   * Lengths of the top-level object's array and string properties (at most 16 of them): what the
+   * learner needs to suggest `maxItems`/`maxLength` where long inputs fail.
+   */
+  lengths?: Record<string, number>;
 }
 
 /**

@@ -1,4 +1,6 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
 import { FactoryError } from '../core/errors.js';
@@ -9,6 +11,7 @@ import { openStore, type Store } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
+import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
 
@@ -84,12 +87,16 @@ export class AgentFactory {
   /** The store, when the factory has one. */
   readonly store: Store | undefined;
   readonly #ownsStore: boolean;
+  /** The factory closes only the sink it made: a given sink, or the writer of a given store, belongs to the caller. */
+  readonly #ownsSink: boolean;
   readonly #sandbox: Sandbox;
   readonly #sink: RunSink;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #live = new Set<Agent>();
+  readonly #sinkStats: Partial<{ queueDepth: number; dropped: number }>;
   readonly #denials: DenialAudit;
+  readonly #rollouts: RolloutRouter | undefined;
   readonly #telemetry: Telemetry;
   /** Sandbox pools are keyed by spec digest; metrics label them by template. */
   readonly #templateBySpecDigest = new Map<string, string>();
@@ -110,7 +117,15 @@ export class AgentFactory {
       : typeof storeOption === 'string' ? openStore({ path: storeOption, clock: this.#clock, migrateTrustFrom: trustFileOf(this.config) })
       : storeOption;
     const store = this.store;
-    this.#sink = options.runSink ?? store?.runs ?? createMemoryRunSink();
+    this.#rollouts = store
+      ? new RolloutRouter({ store, clock: this.#clock, logger: this.#logger.child('rollout'), dirOf: (name) => this.registry.peek(name)?.dir })
+      : undefined;
+    const baseSink = options.runSink ?? store?.runs ?? createMemoryRunSink();
+    this.#ownsSink = options.runSink === undefined && (this.#ownsStore || store === undefined);
+    const rollouts = this.#rollouts;
+    // Canaries decide from the runs they see; wrapping the sink keeps that off the run path.
+    this.#sink = rollouts ? { write: (record) => (baseSink.write(record), rollouts.observe(record)), flush: () => baseSink.flush(), close: () => baseSink.close() } : baseSink;
+    this.#sinkStats = baseSink as Partial<{ queueDepth: number; dropped: number }>;
     const trustStore = options.trustStore ?? store?.trust;
     this.trust = openProjectTrust(this.config, { clock: this.#clock, ...(trustStore ? { store: trustStore } : {}) });
     const gate = new TrustGate({
@@ -133,7 +148,9 @@ export class AgentFactory {
       watch: options.watch ?? false,
       logger: this.#logger.child('templates'),
       clock: this.#clock,
-      ...(store ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate) } : {}),
+      ...(store
+        ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate), versionSource: (name, version) => store.versions.get(name, version) }
+        : {}),
     });
     this.#denials = new DenialAudit(store, this.#logger.child('sandbox'), this.#clock);
     this.#sandbox = createSandbox({
@@ -149,7 +166,7 @@ export class AgentFactory {
         onDenial: (denial) => this.#denials.report(denial),
       },
     });
-    const writer = this.#sink as Partial<{ queueDepth: number; dropped: number }>;
+    const writer = this.#sinkStats;
     this.#telemetry = createTelemetry({
       poolStats: () =>
         this.#sandbox.stats().pools.map((pool) => ({ ready: pool.ready, busy: pool.busy, template: this.#templateBySpecDigest.get(pool.digest) ?? 'unknown' })),
@@ -218,7 +235,7 @@ export class AgentFactory {
     await this.#sandbox.close();
     this.#denials.flush();
     await this.#sink.flush();
-    await this.#sink.close();
+    if (this.#ownsSink) await this.#sink.close();
     if (this.#ownsStore) await this.store?.close();
   }
 
@@ -233,7 +250,9 @@ export class AgentFactory {
       if (!TENANT.test(tenant)) {
         throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
       }
-      const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.version !== undefined ? { version: options.version } : {}) };
+      // A canary routes a share of creations to its candidate version unless a version was asked for.
+      const wanted = options.version ?? (depth === 0 ? this.#rollouts?.pick(name) : undefined);
+      const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(wanted !== undefined ? { version: wanted } : {}) };
       coldStart = this.registry.peek(name, resolveOptions) === undefined;
       const template = await this.registry.resolve(name, resolveOptions);
       version = template.version;
@@ -275,10 +294,17 @@ export class AgentFactory {
   }
 }
 
-/** Keeps every version that ran, with its bundle and signature, for rollback and canaries. */
+/** Keeps every version that ran, with its bundle, signature and agent.json, for rollback and canaries. */
 function recordVersion(store: Store, template: TrustedTemplate): void {
   if (store.isClosed) return;
+  let manifestFile: string | undefined;
+  try {
+    manifestFile = readFileSync(path.join(template.dir, 'agent.json'), 'utf8');
+  } catch {
+    // Gone since it was resolved: the version is still recorded, without a file to restore.
+  }
   store.versions.record({
+    ...(manifestFile !== undefined ? { manifestFile } : {}),
     name: template.name,
     version: template.version,
     digest: template.digest,

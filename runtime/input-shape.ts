@@ -3,10 +3,25 @@ import type { InputShape } from '../core/run-record.js';
 
 /** Nodes visited at most: a huge input gets a lower bound of its shape rather than a slow run. */
 const MAX_NODES = 10_000;
+/** Top-level properties whose lengths are kept. */
+const MAX_LENGTHS = 16;
 
 export function inputShape(input: unknown): InputShape {
   const shape: InputShape = { depth: 0, maxArrayLength: 0, maxStringLength: 0, topLevelKeys: 0 };
-  if (input && typeof input === 'object' && !Array.isArray(input)) shape.topLevelKeys = Object.keys(input).length;
+  if (input && typeof input === 'object' && !Array.isArray(input)) {
+    const entries = Object.entries(input);
+    shape.topLevelKeys = entries.length;
+    const lengths: Record<string, number> = {};
+    let kept = 0;
+    for (const [key, value] of entries) {
+      if (kept >= MAX_LENGTHS) break;
+      if (typeof value === 'string' || Array.isArray(value)) {
+        lengths[key] = value.length;
+        kept++;
+      }
+    }
+    if (kept > 0) shape.lengths = lengths;
+  }
   let visited = 0;
   const stack: Array<[unknown, number]> = [[input, 0]];
   while (stack.length > 0 && visited < MAX_NODES) {

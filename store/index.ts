@@ -11,3 +11,6 @@ export { backupDatabase, exportJsonl, pruneRuns, readExport, restoreDatabase, ty
 export { integrityProblems, openDatabase } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, type Migration } from './migrations.js';
 export { splitZstdFrames } from './zstd-frames.js';
+export { Suggestions, type SuggestionFilter } from './suggestions.js';
+export { Rollouts, type Rollout, type RolloutState } from './rollouts.js';
+export { LearnerModels } from './learner-models.js';

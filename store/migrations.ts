@@ -119,6 +119,55 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
     `,
   },
+  {
+    version: 2,
+    description: 'suggestions, learner models, rollouts, and the raw agent.json of each version',
+    sql: `
+      ALTER TABLE template_versions ADD COLUMN manifest_file TEXT;
+
+      CREATE TABLE suggestions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        template TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        base_version TEXT NOT NULL,
+        base_digest TEXT NOT NULL,
+        patch TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        expected_impact TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'accepted', 'rejected', 'canary', 'promoted', 'rolled_back')),
+        evidence_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decided_by TEXT,
+        reason TEXT,
+        candidate_version TEXT
+      ) STRICT;
+      CREATE INDEX suggestions_by_template ON suggestions (template, kind, state);
+
+      CREATE TABLE learner_models (
+        template TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        trained_at INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        PRIMARY KEY (template, target)
+      ) STRICT;
+
+      CREATE TABLE rollouts (
+        template TEXT PRIMARY KEY,
+        stable_version TEXT NOT NULL,
+        candidate_version TEXT NOT NULL,
+        weight REAL NOT NULL CHECK (weight >= 0 AND weight <= 1),
+        state TEXT NOT NULL CHECK (state IN ('canary', 'promoted', 'rolled_back')),
+        started_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decision TEXT,
+        suggestion_id TEXT
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

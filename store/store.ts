@@ -9,6 +9,9 @@ import { integrityProblems, openDatabase } from './database.js';
 import { SqliteKvStore } from './kv-store.js';
 import { RunQueries } from './run-queries.js';
 import { RunWriter, type RunWriterOptions } from './run-writer.js';
+import { LearnerModels } from './learner-models.js';
+import { Rollouts } from './rollouts.js';
+import { Suggestions } from './suggestions.js';
 import { Tenants } from './tenants.js';
 import { TemplateVersions } from './template-versions.js';
 import { type KeyRecord, type Revocation, SqliteTrustStore } from './trust-store.js';
@@ -40,6 +43,9 @@ export class Store {
   readonly versions: TemplateVersions;
   readonly trust: SqliteTrustStore;
   readonly tenants: Tenants;
+  readonly suggestions: Suggestions;
+  readonly rollouts: Rollouts;
+  readonly models: LearnerModels;
   #isClosed = false;
 
   constructor(options: StoreOptions) {
@@ -54,6 +60,9 @@ export class Store {
     this.versions = new TemplateVersions(this.db, clock);
     this.trust = new SqliteTrustStore(this.db);
     this.tenants = new Tenants(this.db, clock);
+    this.suggestions = new Suggestions(this.db);
+    this.rollouts = new Rollouts(this.db);
+    this.models = new LearnerModels(this.db);
     if (options.migrateTrustFrom) this.#migrateTrust(options.migrateTrustFrom);
   }
 

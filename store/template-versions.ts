@@ -13,6 +13,8 @@ export interface TemplateVersionInput {
   bundle: string;
   /** The `agent.sig` content, when signed. */
   signature?: unknown;
+  /** The template's own `agent.json` text, so a rollback can put it back exactly. */
+  manifestFile?: string;
 }
 
 export interface TemplateVersion extends TemplateVersionInput {
@@ -28,6 +30,7 @@ interface VersionRow {
   bundle: string;
   signature: string | null;
   recorded_at: number;
+  manifest_file: string | null;
 }
 
 export class TemplateVersions {
@@ -41,8 +44,9 @@ export class TemplateVersions {
     this.#clock = clock;
     // Keep the first record of a digest, but fill in its signature when it is signed later.
     this.#insert = db.prepare(`
-      INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (name, digest) DO UPDATE SET signature = coalesce(excluded.signature, template_versions.signature)`);
+      INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at, manifest_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (name, digest) DO UPDATE SET signature = coalesce(excluded.signature, template_versions.signature),
+        manifest_file = coalesce(excluded.manifest_file, template_versions.manifest_file)`);
     this.#byVersion = db.prepare('SELECT * FROM template_versions WHERE name = ? AND version = ? ORDER BY recorded_at DESC LIMIT 1');
     this.#byDigest = db.prepare('SELECT * FROM template_versions WHERE name = ? AND digest = ?');
     this.#list = db.prepare('SELECT name, version, digest, signature, recorded_at FROM template_versions WHERE name = ? ORDER BY recorded_at');
@@ -52,7 +56,7 @@ export class TemplateVersions {
   record(input: TemplateVersionInput): void {
     this.#insert.run(
       input.name, input.version, input.digest, JSON.stringify(input.manifest), JSON.stringify(input.sources), input.bundle,
-      input.signature === undefined ? null : JSON.stringify(input.signature), this.#clock.now(),
+      input.signature === undefined ? null : JSON.stringify(input.signature), this.#clock.now(), input.manifestFile ?? null,
     );
   }
 
@@ -82,6 +86,7 @@ function toVersion(row: VersionRow): TemplateVersion {
     sources: JSON.parse(row.sources) as Record<string, string>,
     bundle: row.bundle,
     ...(row.signature !== null ? { signature: JSON.parse(row.signature) } : {}),
+    ...(row.manifest_file !== null ? { manifestFile: row.manifest_file } : {}),
     recordedAt: row.recorded_at,
   };
 }

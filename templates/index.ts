@@ -17,3 +17,4 @@ export { readSignatureFile, signDigest, SignatureVerifier, SIGNATURE_ALGORITHM, 
 export { checkPolicy, DEFAULT_POLICY, hostPatternCovers, loadPolicy, type AllowDeny, type Policy, type PolicyRule, type PolicySubject } from './policy.js';
 export { isTrusted, TrustGate, type TrustAuditEvent, type TrustedTemplate, type TrustGateOptions, type TrustInfo } from './trust.js';
 export { openProjectTrust, trustFileOf, type ProjectTrust } from './project-trust.js';
+export { resolveStoredVersion, restoreStoredVersion, type StoredVersion } from './stored-version.js';

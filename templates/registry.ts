@@ -7,6 +7,8 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { BundleCache } from './bundle-cache.js';
 import { discoverTemplateNames } from './discover.js';
 import { type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
+import type { SignatureFile } from './signature.js';
+import { resolveStoredVersion, type StoredVersion } from './stored-version.js';
 import { isTrusted, type TrustGate } from './trust.js';
 import { TemplateWatcher } from './watcher.js';
 
@@ -32,6 +34,8 @@ export interface TemplateRegistryOptions {
   trust?: TrustGate;
   /** Called with every template a cold resolve produced (and the gate admitted): to record versions. */
   onResolved?(template: ResolvedTemplate): void;
+  /** Finds a version that is not the one on disk (canaries, rollbacks): the store's template versions. */
+  versionSource?(name: string, version: string): StoredVersion | undefined;
   logger?: Logger;
   clock?: Clock;
 }
@@ -73,6 +77,7 @@ export class TemplateRegistry {
   readonly #logger: Logger;
   readonly #trust: TrustGate | undefined;
   readonly #onResolved: ((template: ResolvedTemplate) => void) | undefined;
+  readonly #versionSource: ((name: string, version: string) => StoredVersion | undefined) | undefined;
   #watcher: TemplateWatcher | undefined;
   #generation = 0;
 
@@ -87,6 +92,7 @@ export class TemplateRegistry {
     this.#logger = resolved.logger;
     this.#trust = options.trust;
     this.#onResolved = options.onResolved;
+    this.#versionSource = options.versionSource;
     const clock = resolved.clock;
     this.#cache = new LRUCache<string, ResolvedTemplate>({
       max: resolved.maxEntries,
@@ -121,6 +127,7 @@ export class TemplateRegistry {
    */
   resolve(name: string, options: RegistryResolveOptions = {}): Promise<ResolvedTemplate> {
     const env = options.env ?? this.#env;
+    if (options.version !== undefined && this.#versionSource) return this.#resolveVersion(name, options.version, env);
     const key = cacheKey(name, env);
     const hit = this.#cache.get(key);
     if (hit) {
@@ -167,6 +174,26 @@ export class TemplateRegistry {
     this.#watcher = undefined;
     this.#cache.clear();
     this.#lastGood.clear();
+  }
+
+  /** A specific version: the one on disk when it matches, else the stored one, rebuilt and admitted. */
+  async #resolveVersion(name: string, version: string, env: string): Promise<ResolvedTemplate> {
+    const key = `${cacheKey(name, env)}\u0000${version}`;
+    const hit = this.#cache.get(key);
+    if (hit) {
+      if (this.#trust && isTrusted(hit)) this.#trust.recheck(hit);
+      return hit;
+    }
+    const onDisk = await this.resolve(name, { env });
+    if (onDisk.version === version) return onDisk;
+    const stored = this.#versionSource?.(name, version);
+    if (!stored) {
+      throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${version} of template "${name}" is not available; version ${onDisk.version} is in ${onDisk.file}, and the store has no ${version}`);
+    }
+    const rebuilt = resolveStoredVersion(stored, env, onDisk.dir, onDisk.file);
+    const template = this.#trust ? this.#trust.admit(rebuilt, stored.signature as SignatureFile | undefined) : rebuilt;
+    this.#cache.set(key, template);
+    return template;
   }
 
   #resolveCold(name: string, env: string, key: string): Promise<ResolvedTemplate> {

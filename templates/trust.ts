@@ -72,11 +72,12 @@ export class TrustGate {
    * The cold-path check of a freshly resolved template.
    * @throws FactoryError `E_SIGNATURE_MISSING`, `E_SIGNATURE_INVALID`, `E_KEY_REVOKED`, `E_KEY_EXPIRED`, `E_POLICY_DENIED`.
    */
-  admit(template: ResolvedTemplate): TrustedTemplate {
+  admit(template: ResolvedTemplate, storedSignature?: SignatureFile): TrustedTemplate {
     const isDev = this.#devEnvironments.has(template.env);
     let trust: TrustInfo;
     try {
-      const signature = readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
+      // A version from the store brings its own signature; one on disk has agent.sig beside it.
+      const signature = storedSignature ?? readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
       if (!signature) {
         throw new FactoryError('E_SIGNATURE_MISSING', `template "${template.name}" is not signed, and ${template.env} runs only signed templates; sign it with \`af sign ${template.name}\``);
       }

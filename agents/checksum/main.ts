@@ -1,0 +1,20 @@
+// Hashes `input.data` `config.passes` times with FNV-1a, salted by CHECKSUM_SALT: plain integer work whose
+// CPU time is proportional to the input's length. It reads CHECKSUM_SALT (granted and needed) and never
+// fetches (net is granted but not needed), so the learner's least-privilege suggestions have a known answer.
+interface Context {
+  config: { passes?: number };
+  env: { get(name: string): string | undefined };
+}
+
+export default function run(input: { data: string }, ctx: Context) {
+  const salt = ctx.env.get('CHECKSUM_SALT') ?? '';
+  const passes = ctx.config.passes ?? 256;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < salt.length; i++) hash = Math.imul(hash ^ salt.charCodeAt(i), 0x01000193);
+  const data = input.data;
+  for (let pass = 0; pass < passes; pass++) {
+    for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ data.charCodeAt(i), 0x01000193);
+    hash ^= pass;
+  }
+  return { checksum: (hash >>> 0).toString(16).padStart(8, '0'), bytes: data.length };
+}

@@ -1,0 +1,174 @@
+/** @module cli/commands/learn — `af learn`, `af suggestions list|show|accept|reject`, `af rollout` and `af rollback`. */
+import { FactoryError } from '../../core/errors.js';
+import type { Suggestion, SuggestionState } from '../../core/suggestion.js';
+import { acceptSuggestion, learn, previewSuggestion, rankSuggestions, rejectSuggestion, rollback, startRollout } from '../../learner/index.js';
+import type { Store } from '../../store/index.js';
+import { TemplateRegistry } from '../../templates/index.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-status.js';
+import { formatTable, printJson } from '../io.js';
+import { progressBar } from '../progress.js';
+import { trustOf, withStore } from '../store-access.js';
+
+function registryOf(context: CommandContext): TemplateRegistry {
+  const config = context.config();
+  return new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env: config.env });
+}
+
+function actorOf(context: CommandContext): string {
+  return context.streams.env.AF_ACTOR ?? context.streams.env.USER ?? 'cli';
+}
+
+export function learnCommand(context: CommandContext, options: { template?: string[]; json?: boolean }): Promise<number> {
+  return withStore(context, async (store) => {
+    const registry = registryOf(context);
+    const bar = progressBar(context.streams.stderr, 'learning', context.streams.env);
+    try {
+      const result = await learn({ store, registry, ...(options.template ? { templates: options.template } : {}), onProgress: (done, total, template) => bar.update(done, total, template) });
+      bar.done();
+      if (options.json) printJson(context.streams, result);
+      else {
+        context.streams.stdout.write(
+          `learned from ${result.runs} runs of ${result.templates} templates in ${result.seconds.toFixed(1)} s (TensorFlow.js backend: ${result.backend})\n` +
+            `${result.created.length} new suggestions, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced\n`,
+        );
+        for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${skipped.template}: ${skipped.reason}\n`);
+        if (result.created.length > 0) context.streams.stdout.write(`\n${suggestionTable(context, result.created)}\n\nreview with \`af suggestions show ID\`\n`);
+      }
+      return EXIT.ok;
+    } finally {
+      registry.close();
+    }
+  });
+}
+
+function suggestionTable(context: CommandContext, suggestions: readonly Suggestion[]): string {
+  const { paint } = context;
+  const rows = suggestions.map((s) => [
+    s.id,
+    s.kind,
+    s.template,
+    s.state === 'open' ? paint.bold(s.state) : s.state,
+    `${Math.round(s.confidence * 100)}%`,
+    s.expectedImpact.summary,
+  ]);
+  return formatTable(['ID', 'KIND', 'TEMPLATE', 'STATE', 'CONF', 'EXPECTED IMPACT'], rows);
+}
+
+export function suggestionsListCommand(context: CommandContext, options: { template?: string; state?: string; all?: boolean; json?: boolean }): Promise<number> {
+  return withStore(context, (store) => {
+    const state = (options.all ? undefined : (options.state ?? 'open')) as SuggestionState | undefined;
+    const list = rankSuggestions(store.suggestions.list({ ...(options.template ? { template: options.template } : {}), ...(state ? { state } : {}) }), store.suggestions.acceptanceByKind());
+    if (options.json) printJson(context.streams, list);
+    else if (list.length === 0) context.streams.stderr.write(`no ${state ?? ''} suggestions; run \`af learn\`\n`);
+    else context.streams.stdout.write(`${suggestionTable(context, list)}\n`);
+    return EXIT.ok;
+  });
+}
+
+function getSuggestion(store: Store, id: string): Suggestion {
+  const suggestion = store.suggestions.get(id);
+  if (!suggestion) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
+  return suggestion;
+}
+
+export function suggestionsShowCommand(context: CommandContext, id: string, options: { json?: boolean }): Promise<number> {
+  return withStore(context, async (store) => {
+    const suggestion = getSuggestion(store, id);
+    const registry = registryOf(context);
+    try {
+      const preview = suggestion.state === 'open' ? await previewSuggestion(registry, suggestion).catch(() => undefined) : undefined;
+      if (options.json) {
+        printJson(context.streams, { ...suggestion, ...(preview ? { preview: { before: preview.before, after: preview.after } } : {}) });
+        return EXIT.ok;
+      }
+      const { paint } = context;
+      const lines = [
+        `${paint.bold(suggestion.id)} ${suggestion.kind} for ${paint.bold(suggestion.template)} ${suggestion.baseVersion} — ${suggestion.state}, confidence ${Math.round(suggestion.confidence * 100)}%`,
+        suggestion.expectedImpact.summary,
+        '',
+      ];
+      if (preview) {
+        lines.push(paint.dim('agent.json:'));
+        for (const line of preview.diff) {
+          if (line.kind === 'added') lines.push(paint.green(`+ ${line.text}`));
+          else if (line.kind === 'removed') lines.push(paint.red(`- ${line.text}`));
+          else lines.push(paint.dim(`  ${line.text}`));
+        }
+      } else {
+        lines.push(paint.dim('patch:'), JSON.stringify(suggestion.patch, null, 2));
+      }
+      lines.push('', paint.dim('evidence:'), JSON.stringify(suggestion.evidence, null, 2));
+      if (suggestion.decidedBy) lines.push('', `decided by ${suggestion.decidedBy}${suggestion.reason ? `: ${suggestion.reason}` : ''}`);
+      context.streams.stdout.write(`${lines.join('\n')}\n`);
+      return EXIT.ok;
+    } finally {
+      registry.close();
+    }
+  });
+}
+
+export function suggestionsAcceptCommand(context: CommandContext, id: string, options: { reason?: string; weight?: string; json?: boolean }): Promise<number> {
+  return withStore(context, async (store) => {
+    const registry = registryOf(context);
+    try {
+      const weight = options.weight === undefined ? undefined : Number(options.weight);
+      const accepted = await acceptSuggestion({ store, registry, keyRing: trustOf(context, store).keyRing }, id, {
+        actor: actorOf(context),
+        ...(options.reason ? { reason: options.reason } : {}),
+        ...(weight !== undefined ? { canaryWeight: weight } : {}),
+      });
+      if (options.json) printJson(context.streams, accepted);
+      else {
+        const rollout = store.rollouts.get(accepted.template);
+        context.streams.stdout.write(
+          `accepted ${id}: ${accepted.template} ${accepted.baseVersion} → ${accepted.candidateVersion}, signed` +
+            (accepted.state === 'canary' && rollout ? `; canary started with ${Math.round(rollout.weight * 100)}% of new agents (promoted or rolled back automatically)\n` : '\n'),
+        );
+      }
+      return EXIT.ok;
+    } finally {
+      registry.close();
+    }
+  });
+}
+
+export function suggestionsRejectCommand(context: CommandContext, id: string, options: { reason?: string; json?: boolean }): Promise<number> {
+  return withStore(context, (store) => {
+    const rejected = rejectSuggestion({ store }, id, { actor: actorOf(context), reason: options.reason ?? '' });
+    if (options.json) printJson(context.streams, rejected);
+    else context.streams.stdout.write(`rejected ${id}; it returns only if its evidence changes materially\n`);
+    return EXIT.ok;
+  });
+}
+
+export function rolloutCommand(context: CommandContext, name: string, options: { candidate: string; weight: string; json?: boolean }): Promise<number> {
+  return withStore(context, async (store) => {
+    const registry = registryOf(context);
+    try {
+      const weight = Number(options.weight);
+      // --weight takes a share (0.1) or a percentage (10).
+      const share = weight > 1 ? weight / 100 : weight;
+      const result = await startRollout({ store, registry }, name, { candidate: options.candidate, weight: share, actor: actorOf(context) });
+      if (options.json) printJson(context.streams, { name, ...result });
+      else context.streams.stdout.write(`canary of ${name}: ${result.candidate} gets ${Math.round(result.weight * 100)}% of new agents, ${result.stable} the rest\n`);
+      return EXIT.ok;
+    } finally {
+      registry.close();
+    }
+  });
+}
+
+export function rollbackCommand(context: CommandContext, name: string, options: { to?: string; json?: boolean }): Promise<number> {
+  return withStore(context, async (store) => {
+    const registry = registryOf(context);
+    try {
+      const result = await rollback({ store, registry }, name, { ...(options.to ? { to: options.to } : {}), actor: actorOf(context) });
+      if (options.json) printJson(context.streams, result);
+      else context.streams.stdout.write(`rolled ${name} back from ${result.from} to ${result.version} (agent.json and agent.sig restored)\n`);
+      return EXIT.ok;
+    } finally {
+      registry.close();
+    }
+  });
+}

@@ -1,0 +1,154 @@
+/** @module learner/learn — one learning pass: read the run record, train per-template models, generate suggestions, keep what is new, save the models. */
+import { randomBytes } from 'node:crypto';
+import type { Limits } from '../core/agent-spec.js';
+import type { RunRecord } from '../core/run-record.js';
+import type { Suggestion } from '../core/suggestion.js';
+import type { Store } from '../store/index.js';
+import { applyEnvironment, loadTemplateFile, type RawManifest, type TemplateRegistry } from '../templates/index.js';
+import { type Candidate, type TemplateHistory } from './generators/context.js';
+import { failurePattern } from './generators/failure-pattern.js';
+import { leastPrivilege } from './generators/least-privilege.js';
+import { preWarming } from './generators/pre-warming.js';
+import { rightSizing } from './generators/right-sizing.js';
+import { initTf } from './tf.js';
+
+export interface LearnOptions {
+  store: Store;
+  /** Resolves the current version of each template. */
+  registry: TemplateRegistry;
+  /** Environment whose effective manifest the suggestions are judged against. @default the registry's */
+  env?: string;
+  /** Only runs since this time (epoch ms). @default all */
+  since?: number;
+  /**
+   * "Now", for time windows (the model's look-back, recent inputs). @default just after each
+   * template's newest run, so a record imported from elsewhere is judged on its own time line
+   */
+  now?: number;
+  /** Only these templates. @default every template with runs */
+  templates?: string[];
+  /** Told after each template. */
+  onProgress?(done: number, total: number, template: string): void;
+}
+
+export interface LearnResult {
+  backend: string;
+  runs: number;
+  templates: number;
+  created: Suggestion[];
+  /** Candidates already open with the same evidence. */
+  unchanged: number;
+  /** Candidates matching a rejected suggestion whose evidence has not changed materially. */
+  suppressedRejected: number;
+  /** Older open suggestions replaced by a newer one for the same change. */
+  replaced: number;
+  skipped: Array<{ template: string; reason: string }>;
+  seconds: number;
+}
+
+/**
+ * Runs the generators over every template's history and stores new suggestions. A rejected
+ * suggestion is not proposed again until its evidence changes materially (its `evidenceKey`
+ * changes); an open one is replaced when a newer one changes the same thing.
+ */
+export async function learn(options: LearnOptions): Promise<LearnResult> {
+  const started = performance.now();
+  const backend = await initTf();
+  const { store, registry } = options;
+  const env = options.env ?? registry.env;
+  const decidedAt = Date.now();
+  options.store.runs.flushNow();
+
+  const byTemplate = new Map<string, RunRecord[]>();
+  let runs = 0;
+  for (const record of store.queries.iterate(options.since !== undefined ? { since: options.since } : {})) {
+    if (options.templates && !options.templates.includes(record.template)) continue;
+    let list = byTemplate.get(record.template);
+    if (!list) byTemplate.set(record.template, (list = []));
+    list.push(record);
+    runs++;
+  }
+
+  const limitsByDigest = new Map<string, Limits | undefined>();
+  const limitsOf = (record: RunRecord): Limits | undefined => {
+    const key = `${record.digest}\u0000${record.env}`;
+    if (!limitsByDigest.has(key)) {
+      const version = store.versions.byDigest(record.template, record.digest);
+      limitsByDigest.set(key, version ? applyEnvironment(version.manifest as RawManifest, record.env).limits : undefined);
+    }
+    return limitsByDigest.get(key);
+  };
+
+  const result: LearnResult = { backend, runs, templates: 0, created: [], unchanged: 0, suppressedRejected: 0, replaced: 0, skipped: [], seconds: 0 };
+  const names = [...byTemplate.keys()].sort();
+  const saves: Array<Promise<void>> = [];
+  for (const [index, name] of names.entries()) {
+    const records = byTemplate.get(name) as RunRecord[];
+    let history: TemplateHistory;
+    try {
+      const template = await registry.inspect(name, { env });
+      if (template.abstract) throw new Error('abstract');
+      const raw = loadTemplateFile(template.dir, registry.agentsDir).manifest;
+      const now = options.now ?? (records.at(-1)?.startedAt ?? decidedAt) + 1;
+      history = { template, raw, hasParent: raw.extends !== undefined, records, limitsOf, now };
+    } catch (error) {
+      result.skipped.push({ template: name, reason: `cannot resolve it now: ${(error as Error).message}` });
+      options.onProgress?.(index + 1, names.length, name);
+      continue;
+    }
+    result.templates++;
+    const candidates: Candidate[] = [
+      ...rightSizing(history, {
+        onModel: (resource, recommender) => {
+          const model = recommender.lastModel;
+          if (!model) return;
+          saves.push(
+            model.save().then((state) => {
+              store.models.save(name, resource, state, decidedAt, model.samples);
+              model.dispose();
+            }),
+          );
+        },
+      }),
+      ...leastPrivilege(history),
+      ...failurePattern(history),
+      ...preWarming(history),
+    ];
+    for (const candidate of candidates) keep(store, candidate, decidedAt, result);
+    options.onProgress?.(index + 1, names.length, name);
+  }
+  await Promise.all(saves);
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+function keep(store: Store, candidate: Candidate, now: number, result: LearnResult): void {
+  const history = store.suggestions.history(candidate.template, candidate.kind).filter((s) => s.evidence.slot === candidate.slot);
+  if (history.some((s) => s.evidenceKey === candidate.evidenceKey && s.state === 'rejected')) {
+    result.suppressedRejected++;
+    return;
+  }
+  if (history.some((s) => s.evidenceKey === candidate.evidenceKey && s.baseDigest === candidate.baseDigest && s.state !== 'rolled_back')) {
+    result.unchanged++;
+    return;
+  }
+  for (const open of history.filter((s) => s.state === 'open')) {
+    if (store.suggestions.withdraw(open.id)) result.replaced++;
+  }
+  const { slot, ...rest } = candidate;
+  const suggestion: Suggestion = { ...rest, evidence: { ...rest.evidence, slot }, id: `sg_${randomBytes(5).toString('hex')}`, state: 'open', createdAt: now };
+  store.suggestions.add(suggestion);
+  result.created.push(suggestion);
+}
+
+/**
+ * Orders suggestions for review: confidence weighted by how often maintainers accepted this
+ * kind before (Laplace-smoothed), so kinds that keep being rejected sink.
+ */
+export function rankSuggestions(suggestions: readonly Suggestion[], acceptance: Record<string, { accepted: number; rejected: number }>): Suggestion[] {
+  const score = (s: Suggestion) => {
+    const history = acceptance[s.kind] ?? { accepted: 0, rejected: 0 };
+    return s.confidence * ((history.accepted + 1) / (history.accepted + history.rejected + 2));
+  };
+  return [...suggestions].sort((a, b) => score(b) - score(a) || b.createdAt - a.createdAt);
+}

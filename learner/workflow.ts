@@ -1,0 +1,157 @@
+/** @module learner/workflow — what maintainers do with suggestions: accept (patch, version, sign, canary), reject, roll out, roll back; every step audited. */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FactoryError } from '../core/errors.js';
+import type { Suggestion } from '../core/suggestion.js';
+import type { Store } from '../store/index.js';
+import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signDigest, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
+import { applyJsonPatch } from './json-patch.js';
+
+export interface WorkflowContext {
+  store: Store;
+  registry: TemplateRegistry;
+  /** Signs accepted versions with the maintainer's current signer. */
+  keyRing: KeyRing;
+  now?: () => number;
+}
+
+export interface AcceptOptions {
+  /** Who accepts: a user name or API key id, for the audit log. */
+  actor: string;
+  reason?: string;
+  /** Share of createAgent calls the new version gets while in canary; 1 skips the canary. @default 0.1 */
+  canaryWeight?: number;
+}
+
+/** 1.4.0 → 1.4.1: an accepted suggestion is a patch release of its template. */
+export function bumpPatch(version: string): string {
+  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!match) throw new FactoryError('E_TEMPLATE_INVALID', `version ${version} is not semver`);
+  return `${match[1]}.${match[2]}.${Number(match[3]) + 1}`;
+}
+
+function requireOpen(store: Store, id: string): Suggestion {
+  const suggestion = store.suggestions.get(id);
+  if (!suggestion) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
+  if (suggestion.state !== 'open') {
+    throw new FactoryError('E_USAGE', `suggestion ${id} is ${suggestion.state}; only open suggestions can be accepted or rejected`, { details: { conflict: true, state: suggestion.state } });
+  }
+  return suggestion;
+}
+
+function atomicWrite(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/**
+ * Accepts a suggestion: applies its patch to agent.json, bumps the version, signs the new version,
+ * records it, audits, and starts a canary that sends `canaryWeight` of new agents to it (the runtime
+ * then promotes or rolls back on its own). The template must still be the version the suggestion
+ * was made for.
+ * @throws FactoryError `E_USAGE` (not open, or the template changed since), `E_SIGNATURE_MISSING` (no signer key here).
+ */
+export async function acceptSuggestion(context: WorkflowContext, id: string, options: AcceptOptions): Promise<Suggestion> {
+  const { store, registry, keyRing } = context;
+  const now = context.now ?? Date.now;
+  const suggestion = requireOpen(store, id);
+  const current = await registry.inspect(suggestion.template);
+  if (current.digest !== suggestion.baseDigest) {
+    throw new FactoryError('E_USAGE', `template "${suggestion.template}" changed since suggestion ${id} was made (${suggestion.baseVersion} → ${current.version}); run \`af learn\` again`, {
+      details: { conflict: true },
+    });
+  }
+  const signer = keyRing.signer();
+  const manifestPath = path.join(current.dir, MANIFEST_FILE);
+  const oldText = readFileSync(manifestPath, 'utf8');
+  const oldSignature = readSignatureFile(current.dir, SIGNATURE_FILE);
+  // The stable version must be restorable before anything on disk changes.
+  store.versions.record({
+    name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
+    manifestFile: oldText, ...(oldSignature ? { signature: oldSignature } : {}),
+  });
+
+  const patched = applyJsonPatch(JSON.parse(oldText) as Record<string, unknown>, suggestion.patch);
+  const newVersion = bumpPatch(current.version);
+  patched.version = newVersion;
+  const newText = `${JSON.stringify(patched, null, 2)}\n`;
+  atomicWrite(manifestPath, newText);
+  let candidate;
+  try {
+    candidate = await registry.inspect(suggestion.template);
+  } catch (error) {
+    // The patch made an invalid template: put the old one back and say why.
+    atomicWrite(manifestPath, oldText);
+    throw new FactoryError('E_TEMPLATE_INVALID', `suggestion ${id} would make "${suggestion.template}" invalid, so it was not applied: ${(error as Error).message}`, { cause: error });
+  }
+  const signature = signDigest(candidate.digest, signer, now());
+  writeSignatureFile(candidate.dir, signature);
+  store.versions.record({
+    name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,
+    manifestFile: newText, signature,
+  });
+
+  const weight = options.canaryWeight ?? 0.1;
+  if (!(weight > 0 && weight <= 1)) throw new FactoryError('E_USAGE', `canary weight must be in (0, 1], not ${weight}`);
+  const at = now();
+  store.audit.append({
+    type: 'suggestion.accepted',
+    actor: options.actor,
+    subject: id,
+    data: { template: suggestion.template, kind: suggestion.kind, from: current.version, to: newVersion, patch: suggestion.patch, keyId: signer.record.id, ...(options.reason ? { reason: options.reason } : {}) },
+  });
+  if (weight < 1) {
+    store.rollouts.start({ template: suggestion.template, stableVersion: current.version, candidateVersion: newVersion, weight, startedAt: at, suggestionId: id });
+    store.audit.append({ type: 'rollout.started', actor: options.actor, subject: suggestion.template, data: { stable: current.version, candidate: newVersion, weight, suggestion: id } });
+    return store.suggestions.decide(id, 'canary', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) }) as Suggestion;
+  }
+  return store.suggestions.decide(id, 'accepted', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) }) as Suggestion;
+}
+
+/** Rejects an open suggestion with a reason; it is not proposed again until its evidence changes materially. */
+export function rejectSuggestion(context: Pick<WorkflowContext, 'store' | 'now'>, id: string, options: { actor: string; reason: string }): Suggestion {
+  const { store } = context;
+  requireOpen(store, id);
+  if (!options.reason.trim()) throw new FactoryError('E_USAGE', 'give a reason for rejecting (--reason): it is kept with the decision');
+  const at = (context.now ?? Date.now)();
+  store.audit.append({ type: 'suggestion.rejected', actor: options.actor, subject: id, data: { reason: options.reason } });
+  return store.suggestions.decide(id, 'rejected', { at, by: options.actor, reason: options.reason }) as Suggestion;
+}
+
+/**
+ * Puts a stored version of a template back on disk (agent.json and agent.sig) and ends any canary.
+ * @param to version to restore. @default the stable version of the running canary, else the version before the current one
+ */
+export async function rollback(context: Pick<WorkflowContext, 'store' | 'registry' | 'now'>, name: string, options: { to?: string; actor: string }): Promise<{ name: string; from: string; version: string }> {
+  const { store, registry } = context;
+  const current = await registry.inspect(name);
+  const rollout = store.rollouts.get(name);
+  const versions = store.versions.list(name).filter((v) => v.version !== current.version);
+  const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : versions.at(-1)?.version);
+  if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded; nothing to roll back to`);
+  if (target === current.version) throw new FactoryError('E_USAGE', `"${name}" is already at ${target}`);
+  const stored = store.versions.get(name, target);
+  if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
+  restoreStoredVersion(stored, current.dir);
+  const at = (context.now ?? Date.now)();
+  if (rollout?.state === 'canary') {
+    store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, manual: true });
+    if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: 'rolled back by hand' });
+  }
+  store.audit.append({ type: 'rollout.rolled_back', actor: options.actor, subject: name, data: { from: current.version, to: target, manual: true } });
+  registry.clear();
+  return { name, from: current.version, version: target };
+}
+
+/** Starts a canary of a recorded version against the version on disk. */
+export async function startRollout(context: Pick<WorkflowContext, 'store' | 'registry' | 'now'>, name: string, options: { candidate: string; weight: number; actor: string }): Promise<{ stable: string; candidate: string; weight: number }> {
+  const { store, registry } = context;
+  if (!(options.weight > 0 && options.weight <= 1)) throw new FactoryError('E_USAGE', `--weight must be a share in (0, 1] (e.g. 0.1), not ${options.weight}`);
+  const current = await registry.inspect(name);
+  if (options.candidate === current.version) throw new FactoryError('E_USAGE', `${options.candidate} is the version on disk; a candidate must be another recorded version`);
+  if (!store.versions.get(name, options.candidate)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${options.candidate} of "${name}" is not in the store`);
+  store.rollouts.start({ template: name, stableVersion: current.version, candidateVersion: options.candidate, weight: options.weight, startedAt: (context.now ?? Date.now)() });
+  store.audit.append({ type: 'rollout.started', actor: options.actor, subject: name, data: { stable: current.version, candidate: options.candidate, weight: options.weight } });
+  return { stable: current.version, candidate: options.candidate, weight: options.weight };
+}

@@ -1,0 +1,93 @@
+/** @module runtime/rollout-router — routes a share of createAgent calls to a canary version and, after enough runs, promotes or rolls it back on its own. */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { RunRecord } from '../core/run-record.js';
+import type { Rollout, Store } from '../store/index.js';
+import { restoreStoredVersion } from '../templates/index.js';
+import { analyseCanary, type CanaryAnalysisOptions, type CanaryDecision } from './canary-analysis.js';
+
+/** How often the list of active rollouts is re-read from the store. */
+const REFRESH_MS = 500;
+/** Runs between two looks at a canary's numbers. */
+const CHECK_EVERY = 25;
+
+export interface RolloutRouterOptions extends CanaryAnalysisOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Template folder by name, to put the stable version back on a rollback. */
+  dirOf(template: string): string | undefined;
+  random?: () => number;
+}
+
+export class RolloutRouter {
+  readonly #options: RolloutRouterOptions;
+  readonly #random: () => number;
+  #active = new Map<string, Rollout>();
+  #readAt = Number.NEGATIVE_INFINITY;
+  readonly #runsSinceCheck = new Map<string, number>();
+
+  constructor(options: RolloutRouterOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** The version a new agent of `template` should get, or undefined for the one on disk. */
+  pick(template: string): string | undefined {
+    const rollout = this.#rollouts().get(template);
+    if (!rollout) return undefined;
+    return this.#random() < rollout.weight ? rollout.candidateVersion : rollout.stableVersion;
+  }
+
+  /** Counts a finished run; every few runs of a template in canary, looks at its numbers. */
+  observe(record: RunRecord): void {
+    const rollout = this.#rollouts().get(record.template);
+    if (!rollout || record.depth > 0) return;
+    const seen = (this.#runsSinceCheck.get(record.template) ?? 0) + 1;
+    this.#runsSinceCheck.set(record.template, seen);
+    if (seen < CHECK_EVERY) return;
+    this.#runsSinceCheck.set(record.template, 0);
+    // After the run is recorded: decide off the hot path.
+    setImmediate(() => this.check(rollout.template));
+  }
+
+  /** Looks at a canary now and acts on the decision. */
+  check(template: string): CanaryDecision | undefined {
+    const { store, clock, logger } = this.#options;
+    if (store.isClosed) return undefined;
+    const rollout = store.rollouts.get(template);
+    if (!rollout || rollout.state !== 'canary') return undefined;
+    store.runs.flushNow();
+    const runs = store.queries.list({ template, since: rollout.startedAt, limit: 100_000 }).filter((run) => run.depth === 0);
+    const arm = (version: string) => runs.filter((run) => run.version === version).map((run) => ({ outcome: run.outcome, runMs: run.runMs }));
+    const decision = analyseCanary(arm(rollout.stableVersion), arm(rollout.candidateVersion), this.#options);
+    if (decision.action === 'wait') return decision;
+    const state = decision.action === 'promote' ? 'promoted' : 'rolled_back';
+    const now = clock.now();
+    if (!store.rollouts.decide(template, state, now, { ...decision })) return decision;
+    if (decision.action === 'rollback') {
+      const stable = store.versions.get(template, rollout.stableVersion);
+      const dir = this.#options.dirOf(template);
+      if (stable && dir) restoreStoredVersion(stable, dir);
+    }
+    if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, state, { at: now, by: 'canary', reason: decision.reason });
+    store.audit.append({
+      type: decision.action === 'promote' ? 'rollout.promoted' : 'rollout.rolled_back',
+      actor: 'canary',
+      subject: template,
+      data: { stableVersion: rollout.stableVersion, candidateVersion: rollout.candidateVersion, ...decision },
+    });
+    logger.info(`canary of "${template}" ${rollout.candidateVersion}: ${decision.action} — ${decision.reason}`);
+    this.#readAt = Number.NEGATIVE_INFINITY;
+    return decision;
+  }
+
+  #rollouts(): Map<string, Rollout> {
+    const now = this.#options.clock.monotonic();
+    if (now - this.#readAt >= REFRESH_MS && !this.#options.store.isClosed) {
+      this.#active = new Map(this.#options.store.rollouts.active().map((rollout) => [rollout.template, rollout]));
+      this.#readAt = now;
+    }
+    return this.#active;
+  }
+}

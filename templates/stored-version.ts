@@ -1,0 +1,87 @@
+/** @module templates/stored-version — turns a version kept in the store back into a resolved template, and puts a stored version back on disk. */
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AgentSpec } from '../core/agent-spec.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { FactoryError } from '../core/errors.js';
+import { sha256 } from './bundle.js';
+import { compileDataSchema } from './data-schema.js';
+import type { RawManifest } from './manifest.js';
+import { applyEnvironment, type ResolvedTemplate } from './resolve.js';
+import { SIGNATURE_FILE, type SignatureFile } from './signature.js';
+import { MANIFEST_FILE } from './template-file.js';
+
+/** What the store keeps of a version (a structural match of store/template-versions). */
+export interface StoredVersion {
+  name: string;
+  version: string;
+  digest: string;
+  /** The inherited manifest the digest covers. */
+  manifest: unknown;
+  sources: Record<string, string>;
+  bundle: string;
+  signature?: unknown;
+  /** The template's own agent.json text. */
+  manifestFile?: string;
+}
+
+/**
+ * Rebuilds a resolved template from a stored version, for canaries and rollbacks of versions that
+ * are no longer on disk. The digest is recomputed from what was stored and must match, so a row
+ * edited in the database is refused.
+ * @throws FactoryError `E_SIGNATURE_INVALID` when the stored content does not match its digest.
+ */
+export function resolveStoredVersion(stored: StoredVersion, env: string, dir: string, file: string): ResolvedTemplate {
+  const inherited = stored.manifest as RawManifest;
+  const digest = sha256(canonicalJson({ format: 'af-digest-1', manifest: inherited, sources: stored.sources }));
+  if (digest !== stored.digest) {
+    throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}" does not match its digest; the store was altered`);
+  }
+  const manifest = applyEnvironment(inherited, env);
+  const spec: AgentSpec = Object.freeze({
+    digest: sha256(`${digest}\n${canonicalJson(manifest)}`),
+    name: manifest.name,
+    version: manifest.version,
+    dir,
+    code: stored.bundle,
+    permissions: manifest.permissions,
+    limits: manifest.limits,
+    pool: manifest.pool,
+    config: manifest.config,
+  });
+  return Object.freeze({
+    name: manifest.name,
+    version: manifest.version,
+    env,
+    dir,
+    file,
+    chain: Object.freeze([manifest.name]),
+    abstract: false,
+    inherited,
+    manifest,
+    digest,
+    sources: Object.freeze({ ...stored.sources }),
+    code: stored.bundle,
+    spec,
+    validateInput: compileDataSchema(manifest.input),
+    validateOutput: compileDataSchema(manifest.output),
+  });
+}
+
+/**
+ * Writes a stored version's agent.json and agent.sig back into the template folder (each atomically).
+ * @throws FactoryError `E_TEMPLATE_NOT_FOUND` when the version was stored without its agent.json.
+ */
+export function restoreStoredVersion(stored: StoredVersion, dir: string): void {
+  if (stored.manifestFile === undefined) {
+    throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${stored.version} of "${stored.name}" was recorded without its agent.json and cannot be put back; choose another with --to`);
+  }
+  const write = (name: string, text: string) => {
+    const target = path.join(dir, name);
+    const temporary = `${target}.${process.pid}.tmp`;
+    writeFileSync(temporary, text);
+    renameSync(temporary, target);
+  };
+  if (stored.signature !== undefined) write(SIGNATURE_FILE, `${JSON.stringify(stored.signature as SignatureFile, null, 2)}\n`);
+  write(MANIFEST_FILE, stored.manifestFile);
+}

@@ -1,0 +1,116 @@
+// Each suggestion kind from crafted run records: the exact patch, and the evidence behind it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../core/run-record.js';
+import { type Candidate, type TemplateHistory } from '../../learner/generators/context.js';
+import { failurePattern } from '../../learner/generators/failure-pattern.js';
+import { leastPrivilege } from '../../learner/generators/least-privilege.js';
+import { preWarming } from '../../learner/generators/pre-warming.js';
+import { rightSizing } from '../../learner/generators/right-sizing.js';
+import { initTf, reliableFailureRegion } from '../../learner/index.js';
+import { loadTemplateFile, resolveTemplate, type ResolvedTemplate } from '../../templates/index.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+import { craftRuns } from './helpers.js';
+
+let project: TempProject;
+const templates = new Map<string, ResolvedTemplate>();
+
+beforeAll(async () => {
+  await initTf();
+  project = createProject({
+    ...simpleTemplate('sized', {
+      limits: { memoryMb: 256, timeoutMs: 5000, cpuMs: 5000 },
+      permissions: { kv: true, net: ['api.example.com'] },
+      pool: { prewarm: 1 },
+      input: { type: 'object', properties: { items: { type: 'array' } } },
+    }),
+    'agents/base/agent.json': { name: 'base', version: '1.0.0', abstract: true, permissions: { env: ['LOG_LEVEL'] } },
+    ...simpleTemplate('child', { extends: 'base' }),
+  });
+  for (const name of ['sized', 'child']) templates.set(name, await resolveTemplate({ agentsDir: project.agentsDir, displayRoot: project.root }, name, { env: 'dev' }));
+});
+afterAll(() => project.remove());
+
+function history(name: string, records: RunRecord[]): TemplateHistory {
+  const template = templates.get(name) as ResolvedTemplate;
+  const raw = loadTemplateFile(template.dir, project.root).manifest;
+  const digested = records.map((record) => ({ ...record, template: name, digest: template.digest }));
+  return { template, raw, hasParent: raw.extends !== undefined, records: digested, limitsOf: () => template.manifest.limits, now: (digested.at(-1)?.startedAt ?? 0) + 1 };
+}
+
+const bySlot = (candidates: Candidate[], slot: string) => candidates.find((c) => c.slot === slot);
+
+describe('right-sizing', () => {
+  it('lowers a memory limit far above what runs need, patching limits.memoryMb', () => {
+    // Heap 4–15 MB under a 256 MB limit.
+    const found = rightSizing(history('sized', craftRuns({ count: 1200 })));
+    const memory = bySlot(found, 'limits.memoryMb');
+    expect(memory?.patch).toHaveLength(1);
+    const [op] = memory?.patch ?? [];
+    expect(op?.op).toBe('replace');
+    expect(op?.path).toBe('/limits/memoryMb');
+    expect(op?.value).toBeGreaterThanOrEqual(15);
+    expect(op?.value).toBeLessThanOrEqual(40);
+    expect(memory?.evidence).toMatchObject({ resource: 'memoryMb', runs: 1200, limitHits: 0, currentLimit: 256 });
+    expect(['learner', 'vpa-rule']).toContain(memory?.evidence.method);
+    expect(memory?.evidenceKey).toMatch(/^right-sizing:memoryMb:\d+$/);
+  });
+
+  it('raises a limit that runs keep hitting', () => {
+    const template = templates.get('sized') as ResolvedTemplate;
+    // A quarter of runs hit the 256 MB limit.
+    const records = craftRuns({ count: 800, heapMb: (size) => 150 + size / 10, fails: (size) => (size > 750 ? 'E_MEMORY_LIMIT' : undefined) });
+    const found = rightSizing(history('sized', records));
+    const memory = bySlot(found, 'limits.memoryMb');
+    expect(memory?.patch[0]?.value).toBeGreaterThanOrEqual(Math.round(template.manifest.limits.memoryMb * 1.2));
+    expect(memory?.evidence.limitHits).toBeGreaterThan(100);
+  });
+
+  it('stays quiet below 100 runs', () => {
+    expect(rightSizing(history('sized', craftRuns({ count: 60 })))).toEqual([]);
+  });
+});
+
+describe('least privilege', () => {
+  it('proposes removing a permission unused in 300 runs, and never one that was used', () => {
+    const records = craftRuns({ count: 320, tools: (size) => (size % 97 === 0 ? { kv: 1 } : { log: 1 }) });
+    const found = leastPrivilege(history('sized', records));
+    expect(found.map((c) => c.slot)).toEqual(['permissions.net']);
+    expect(found[0]?.patch).toEqual([{ op: 'remove', path: '/permissions/net' }]);
+    expect(found[0]?.evidence).toMatchObject({ permission: 'net', runs: 320, uses: 0 });
+    expect(String(found[0]?.evidence.rule)).toContain('below 0.94% (95% confidence)');
+  });
+
+  it('removes an inherited permission with null, which is how extends deletes', () => {
+    const found = leastPrivilege(history('child', craftRuns({ count: 300 })));
+    expect(found.map((c) => c.patch)).toEqual([[{ op: 'add', path: '/permissions', value: { env: null } }]]);
+  });
+
+  it('waits for 300 runs', () => {
+    expect(leastPrivilege(history('sized', craftRuns({ count: 299 })))).toEqual([]);
+  });
+});
+
+describe('failure patterns', () => {
+  it('finds the array length above which runs fail, and proposes maxItems', () => {
+    const records = craftRuns({ count: 600, fails: (size) => (size > 800 ? 'E_TIMEOUT' : undefined) });
+    const [found] = failurePattern(history('sized', records));
+    const threshold = Math.max(...records.filter((r) => (r.inputShape?.lengths?.items ?? 0) <= 800).map((r) => r.inputShape?.lengths?.items ?? 0));
+    expect(found?.patch).toEqual([{ op: 'add', path: '/input/properties/items/maxItems', value: threshold }]);
+    expect(found?.evidence).toMatchObject({ property: 'items', above: { failureRate: 1 }, atOrBelow: { failureRate: 0 } });
+    expect((found?.evidence.classifier as { accuracy: number }).accuracy).toBeGreaterThan(0.9);
+  });
+
+  it('finds no region when failures are scattered', () => {
+    expect(reliableFailureRegion(Array.from({ length: 200 }, (_, i) => ({ length: i, failed: i % 7 === 0 })))).toBeUndefined();
+  });
+});
+
+describe('pre-warming', () => {
+  it('sizes prewarm from the peak arrival rate and run time', () => {
+    // 4 runs a second of ~2.5 s each: about 10 at once.
+    const records = craftRuns({ count: 600, spacingMs: 250, size: () => 20 }).map((r) => ({ ...r, runMs: 2500 }));
+    const [found] = preWarming(history('sized', records));
+    expect(found?.patch).toEqual([{ op: 'replace', path: '/pool/prewarm', value: 13 }]);
+    expect(found?.evidence).toMatchObject({ peakRatePerSecond: 4, meanRunMs: 2500, concurrency: 10, currentPrewarm: 1 });
+  });
+});
