@@ -45,7 +45,8 @@ export default async function bench({ quick = false } = {}) {
     const seconds = quick ? 1 : 3;
     const fresh = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial', input, concurrency, seconds));
     const reused = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial-reused', input, concurrency, seconds));
-    const freshSerial = await throughput(factory, 'trivial', input, 1, quick ? 0.5 : 2);
+    const freshSerial = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial', input, 1, quick ? 0.5 : 2));
+    const reusedSerial = await medianOfRounds(quick ? 1 : 3, () => throughput(factory, 'trivial-reused', input, 1, quick ? 0.5 : 2));
 
     // CPU-bound: the same countPrimes in the sandbox (CPU time of the isolate) and natively.
     const n = quick ? 60_000 : 150_000;
@@ -71,10 +72,11 @@ export default async function bench({ quick = false } = {}) {
         metric(`throughput, fresh context per run, concurrency ${concurrency}`, 'runs/s', single(fresh), { stat: 'p50', min: 2000 }),
         metric(`throughput, reused context, concurrency ${concurrency}`, 'runs/s', single(reused), { stat: 'p50', min: 10000 }),
         metric('throughput, fresh context per run, concurrency 1', 'runs/s', single(freshSerial)),
+        metric('throughput, reused context, concurrency 1', 'runs/s', single(reusedSerial)),
         metric('CPU-bound agent: time in sandbox ÷ native', 'ratio', single(ratio), { stat: 'p50', max: 1.05 }),
       ],
       notes: [
-        `Throughput figures are the median of ${quick ? 1 : 3} rounds of ${seconds} s; each worker reuses one agent and every run gets a fresh context unless the template sets pool.reuseContext.`,
+        `Throughput figures are the median of ${quick ? 1 : 3} rounds of ${seconds} s (concurrency 1: ${quick ? 0.5 : 2} s); each worker reuses one agent and every run gets a fresh context unless the template sets pool.reuseContext.`,
         `CPU overhead: countPrimes(${n}) from agents/cpu-burn/primes.ts, run time inside the sandbox host (the isolate's apply) ÷ the same function compiled natively in this process; median of ${rounds} rounds.`,
       ],
     };

@@ -1,6 +1,9 @@
 /** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
+import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand, type ApiKeysCreateOptions } from './commands/api-keys.js';
+import { benchCommand } from './commands/bench.js';
+import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
 import { learnCommand, rollbackCommand, rolloutCommand, suggestionsAcceptCommand, suggestionsListCommand, suggestionsRejectCommand, suggestionsShowCommand } from './commands/learn.js';
@@ -105,6 +108,44 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--reason <reason>', 'why, for the record')
     .option('--json', 'print as JSON')
     .action(action(async (id: string, options: { reason?: string; json?: boolean }) => keysRevokeCommand(context, id, options)));
+
+  const apiKeys = keys.command('api').description('API keys for `af serve`: one tenant and one role each; stored hashed');
+  apiKeys
+    .command('create')
+    .description('create a key and print it once')
+    .requiredOption('--tenant <tenant>', 'the tenant whose runs, kv and suggestions it reaches')
+    .requiredOption('--role <role>', 'viewer, operator, maintainer or admin')
+    .option('--label <label>', 'what it is for')
+    .option('--json', 'print as JSON (includes the key)')
+    .action(action((options: ApiKeysCreateOptions) => apiKeysCreateCommand(context, options)));
+  apiKeys
+    .command('list', { isDefault: true })
+    .description('list keys (never the keys themselves)')
+    .option('--tenant <tenant>', 'only this tenant')
+    .option('--json', 'print as JSON')
+    .action(action((options: { tenant?: string; json?: boolean }) => apiKeysListCommand(context, options)));
+  apiKeys
+    .command('revoke <id>')
+    .description('revoke a key at once')
+    .option('--json', 'print as JSON')
+    .action(action((id: string, options: { json?: boolean }) => apiKeysRevokeCommand(context, id, options)));
+
+  program
+    .command('serve')
+    .description('serve the HTTP API (/v1, /metrics, /v1/openapi.json) until Ctrl-C or SIGTERM, then stop gracefully')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', '7070')
+    .option('--rate-limit <spec>', 'requests per window per key by role, e.g. viewer=300,operator=600; "off" disables')
+    .option('--rate-window <ms>', 'rate-limit window in ms (default 60000)')
+    .option('--body-limit <bytes>', 'largest request body (default 1048576)')
+    .option('--json', 'print {"url"} once listening')
+    .action(action((options: ServeCommandOptions) => serveCommand(context, options)));
+
+  program
+    .command('bench [names...]')
+    .description('run the benchmark suite (from a source checkout); writes BENCHMARKS.md')
+    .option('--quick', 'small sample counts; writes benchmarks/results/quick.json only')
+    .action(action((names: string[], options: { quick?: boolean }) => benchCommand(context, { ...(options.quick ? { quick: true } : {}), only: names })));
 
   program
     .command('sign [name]')

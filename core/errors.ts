@@ -28,6 +28,11 @@ export const ERROR_CODES = [
   'E_STORE',
   'E_USAGE',
   'E_INTERNAL',
+  'E_NOT_FOUND',
+  'E_CONFLICT',
+  'E_BODY_TOO_LARGE',
+  'E_NOT_IMPLEMENTED',
+  'E_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -81,6 +86,11 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   E_STORE: 'The store failed; check that the database file is writable and not corrupt.',
   E_USAGE: 'Invalid usage; see `af --help`.',
   E_INTERNAL: 'Internal error; please report it with the command that produced it.',
+  E_NOT_FOUND: 'Not found: nothing of that name is visible to you.',
+  E_CONFLICT: 'The target is not in a state that allows this; reload it and try again.',
+  E_BODY_TOO_LARGE: 'The request body is larger than the server accepts.',
+  E_NOT_IMPLEMENTED: 'This server was started without that service.',
+  E_UNAVAILABLE: 'Not ready or shutting down; nothing ran, so it is safe to retry.',
 };
 
 /**

@@ -34,7 +34,7 @@ function requireOpen(store: Store, id: string): Suggestion {
   const suggestion = store.suggestions.get(id);
   if (!suggestion) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
   if (suggestion.state !== 'open') {
-    throw new FactoryError('E_USAGE', `suggestion ${id} is ${suggestion.state}; only open suggestions can be accepted or rejected`, { details: { conflict: true, state: suggestion.state } });
+    throw new FactoryError('E_CONFLICT', `suggestion ${id} is ${suggestion.state}; only open suggestions can be accepted or rejected`, { details: { state: suggestion.state } });
   }
   return suggestion;
 }
@@ -58,9 +58,7 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   const suggestion = requireOpen(store, id);
   const current = await registry.inspect(suggestion.template);
   if (current.digest !== suggestion.baseDigest) {
-    throw new FactoryError('E_USAGE', `template "${suggestion.template}" changed since suggestion ${id} was made (${suggestion.baseVersion} → ${current.version}); run \`af learn\` again`, {
-      details: { conflict: true },
-    });
+    throw new FactoryError('E_CONFLICT', `template "${suggestion.template}" changed since suggestion ${id} was made (${suggestion.baseVersion} → ${current.version}); run \`af learn\` again`);
   }
   const signer = keyRing.signer();
   const manifestPath = path.join(current.dir, MANIFEST_FILE);

@@ -24,9 +24,10 @@ export function summarise(samples) {
 
 /**
  * Times `fn` (sync or async) `samples` times after `warmup` calls, in microseconds.
- * `before` runs untimed ahead of each sample (to reset state for cold measurements).
+ * `before` runs untimed ahead of each sample (to reset state for cold measurements). `keep`, an array, receives
+ * the raw samples, so rounds can be pooled before taking percentiles.
  */
-export async function sample(fn, { warmup = 100, samples = 1000, before } = {}) {
+export async function sample(fn, { warmup = 100, samples = 1000, before, keep } = {}) {
   for (let i = 0; i < warmup; i++) {
     if (before) await before(i);
     await fn(i);
@@ -38,6 +39,7 @@ export async function sample(fn, { warmup = 100, samples = 1000, before } = {}) 
     await fn(i);
     times[i] = Number(process.hrtime.bigint() - start) / 1000;
   }
+  if (keep) keep.push(...times);
   return summarise(times);
 }
 
@@ -47,6 +49,39 @@ export async function medianOfRounds(rounds, measure) {
   for (let i = 0; i < rounds; i++) values.push(await measure(i));
   values.sort((a, b) => a - b);
   return values[Math.floor(values.length / 2)];
+}
+
+/** Median of numbers (the mean of the middle two for an even count); NaN for none. */
+export function median(values) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Stats with every time-like field multiplied by `factor` (n untouched): µs → ms is scaleStats(stats, 1e-3). */
+export function scaleStats(stats, factor) {
+  const out = { ...stats };
+  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) if (typeof out[key] === 'number') out[key] = stats[key] * factor;
+  return out;
+}
+
+/** Microsecond stats (what sample() returns) in milliseconds. */
+export function toMs(stats) {
+  return scaleStats(stats, 1 / 1000);
+}
+
+/**
+ * Stats for one derived figure (a ratio, a throughput) so it fits a metric row: every percentile is the value.
+ * `n` says how many rounds it is the median of.
+ */
+export function single(value, n = 1) {
+  return { ...summarise([value]), n };
+}
+
+/** a ÷ b, NaN when b is not a positive finite number (so a broken peer never reads as an infinite advantage). */
+export function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN;
 }
 
 /** A metric row for the report: value in `unit`, with the target it is judged against. */

@@ -74,7 +74,7 @@ describe('the improvement loop', () => {
     expect(store.versions.list('sized').map((v) => [v.version, v.signed])).toEqual([['1.0.0', false], ['1.0.1', true]]);
     expect(store.rollouts.get('sized')).toMatchObject({ stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.5, state: 'canary', suggestionId: memory!.id });
     expect(store.audit.list().map((e) => e.type).slice(0, 2)).toEqual(['rollout.started', 'suggestion.accepted']);
-    await expect(acceptSuggestion({ store, registry, keyRing: keyRing() }, memory!.id, { actor: 'ada' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('is canary') });
+    await expect(acceptSuggestion({ store, registry, keyRing: keyRing() }, memory!.id, { actor: 'ada' })).rejects.toMatchObject({ code: 'E_CONFLICT', message: expect.stringContaining('is canary') });
   });
 
   it('routes a share of new agents to the candidate, then promotes it on its own when it is no worse', async () => {

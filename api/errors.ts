@@ -1,0 +1,124 @@
+/** @module api/errors — the one mapping from error codes to HTTP statuses, the codes only the API needs, and the error the routes throw. */
+import { type ErrorCode, FactoryError, isErrorCode } from '../core/errors.js';
+
+/** Codes that arise only from HTTP (they live in core's list with every other code). */
+export const API_ERROR_CODES = ['E_NOT_FOUND', 'E_CONFLICT', 'E_BODY_TOO_LARGE', 'E_NOT_IMPLEMENTED', 'E_UNAVAILABLE'] as const;
+
+/** Every code an API error body can carry. */
+export type ApiErrorCode = ErrorCode;
+
+/**
+ * Status per code. Grouping, so a client can act on the status alone:
+ * - 400 the request or the agent input is wrong (fix it and resend);
+ * - 401 / 403 who you are / what your role allows; 404 nothing of that name in your tenant;
+ * - 409 the target's state forbids it: a suggestion no longer open, a template that is invalid, unsigned,
+ *   signed with a revoked or expired key, or denied by policy (fix the template, not the request);
+ * - 413 body over the limit; 422 the agent ran on valid input and failed (threw, broke a limit, bad output,
+ *   a denied permission); 429 slow down (`retry-after`);
+ * - 500 a bug or the store; 501 the server was started without that service; 502 the sandbox host died under
+ *   the run (it may have had effects, so it is not retried automatically); 503 not ready or shutting down
+ *   (nothing ran: safe to retry).
+ */
+const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
+  E_INPUT_INVALID: 400,
+  E_USAGE: 400,
+  E_UNAUTHORIZED: 401,
+  E_FORBIDDEN: 403,
+  E_NOT_FOUND: 404,
+  E_TEMPLATE_NOT_FOUND: 404,
+  E_CONFLICT: 409,
+  E_TEMPLATE_INVALID: 409,
+  E_TEMPLATE_IMPORT: 409,
+  E_SIGNATURE_MISSING: 409,
+  E_SIGNATURE_INVALID: 409,
+  E_KEY_REVOKED: 409,
+  E_KEY_EXPIRED: 409,
+  E_POLICY_DENIED: 409,
+  E_BODY_TOO_LARGE: 413,
+  E_PERMISSION_DENIED: 422,
+  E_OUTPUT_INVALID: 422,
+  E_AGENT_THREW: 422,
+  E_TIMEOUT: 422,
+  E_CPU_LIMIT: 422,
+  E_MEMORY_LIMIT: 422,
+  E_OUTPUT_LIMIT: 422,
+  E_SPAWN_LIMIT: 422,
+  E_KV_QUOTA: 422,
+  E_RATE_LIMITED: 429,
+  E_INTERNAL: 500,
+  E_STORE: 500,
+  E_NOT_IMPLEMENTED: 501,
+  E_SANDBOX_CRASHED: 502,
+  E_UNAVAILABLE: 503,
+  E_DISPOSED: 503,
+};
+
+/** The HTTP status for an error code; 500 for a code this server does not know. */
+export function httpStatusFor(code: string): number {
+  return (STATUS_BY_CODE as Record<string, number | undefined>)[code] ?? 500;
+}
+
+/** True for codes the API may put in an error body. */
+export function isApiErrorCode(code: unknown): code is ApiErrorCode {
+  return isErrorCode(code) || (API_ERROR_CODES as readonly unknown[]).includes(code);
+}
+
+/**
+ * What a route throws to answer with an error: the status comes from {@link httpStatusFor}, never from the thrower.
+ * `statusCode` is set too because @fastify/rate-limit and Fastify read it.
+ */
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly statusCode: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ApiErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.statusCode = httpStatusFor(code);
+    this.details = details;
+  }
+}
+
+/** The body of every error answer. */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string; problems?: Array<{ pointer?: string; message: string }> };
+}
+
+/** Turns anything a handler threw into a status and body; Fastify's own errors get the nearest code. */
+export function toErrorBody(error: unknown): { status: number; body: ApiErrorBody } {
+  if (error instanceof ApiError) return answer(error.code, error.message);
+  if (error instanceof FactoryError) {
+    const problems = error.problems.map((p) => ({ ...(p.pointer !== undefined ? { pointer: p.pointer } : {}), message: p.message }));
+    return answer(error.code, error.message, problems);
+  }
+  const fastifyError = error as { code?: unknown; statusCode?: unknown; validation?: Array<{ instancePath: string; message?: string; params?: { additionalProperty?: string } }>; validationContext?: string; message?: string };
+  if (Array.isArray(fastifyError.validation)) {
+    const where = fastifyError.validationContext ?? 'request';
+    const problems = fastifyError.validation.map((v) => ({
+      pointer: v.instancePath,
+      message: `${v.message ?? 'is invalid'}${v.params?.additionalProperty !== undefined ? ` (${JSON.stringify(v.params.additionalProperty)})` : ''}`,
+    }));
+    return answer('E_INPUT_INVALID', `${where} is invalid: ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`, problems);
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return answer('E_BODY_TOO_LARGE', 'request body is larger than the server accepts; send a smaller input');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return answer('E_INPUT_INVALID', `request body is not valid JSON: ${fastifyError.message ?? ''}`.trim());
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return answer('E_INPUT_INVALID', 'send the body as application/json');
+    default:
+  }
+  // Fastify reports other client mistakes (bad prototype keys, bad headers) as 4xx with no code we know.
+  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
+  if (status >= 400 && status < 500) return answer('E_INPUT_INVALID', fastifyError.message ?? 'invalid request');
+  return answer('E_INTERNAL', 'internal error; the server log has the details');
+}
+
+function answer(code: ApiErrorCode, message: string, problems?: Array<{ pointer?: string; message: string }>): { status: number; body: ApiErrorBody } {
+  return { status: httpStatusFor(code), body: { error: { code, message, ...(problems && problems.length > 0 ? { problems } : {}) } } };
+}

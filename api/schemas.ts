@@ -1,0 +1,300 @@
+/** @module api/schemas — JSON Schemas of every body, parameter, query and answer of `/v1`: requests are validated by them and answers serialised by them, so nothing unlisted leaks. */
+import { SUGGESTION_KINDS, SUGGESTION_STATES } from '../core/suggestion.js';
+import { ERROR_CODES } from '../core/errors.js';
+
+/** Template and tenant names share the factory's rule. */
+const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
+/** The factory's environment-name rule (core/config). */
+const ENV = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const;
+const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
+const EPOCH_MS = { type: 'integer', minimum: 0 } as const;
+const LIMIT = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
+const ANY_OBJECT = { type: 'object', additionalProperties: true } as const;
+const COUNTS = { type: 'object', additionalProperties: { type: 'number' } } as const;
+const DENIALS = { type: 'array', items: { type: 'object', properties: { permission: { type: 'string' }, target: { type: 'string' } }, required: ['permission', 'target'] } } as const;
+const CODE = { type: 'string', enum: [...ERROR_CODES] } as const;
+
+export const errorSchema = {
+  $id: 'ApiError',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: CODE,
+        message: { type: 'string' },
+        problems: { type: 'array', items: { type: 'object', required: ['message'], properties: { pointer: { type: 'string' }, message: { type: 'string' } } } },
+      },
+    },
+    runId: { type: 'string' },
+    stats: { $ref: 'RunStats#' },
+  },
+} as const;
+
+export const runStatsSchema = {
+  $id: 'RunStats',
+  type: 'object',
+  required: ['createMs', 'runMs', 'cpuMs', 'heapPeakBytes', 'inputBytes', 'outputBytes', 'tools', 'denials', 'logs', 'logsDropped'],
+  properties: {
+    createMs: { type: 'number' },
+    runMs: { type: 'number' },
+    cpuMs: { type: 'number' },
+    heapPeakBytes: { type: 'number' },
+    inputBytes: { type: 'number' },
+    outputBytes: { type: 'number' },
+    tools: COUNTS,
+    denials: DENIALS,
+    logs: { type: 'array', items: { type: 'object', required: ['level', 'message'], properties: { level: { type: 'string' }, message: { type: 'string' }, fields: {} } } },
+    logsDropped: { type: 'integer' },
+  },
+} as const;
+
+const templateSummary = {
+  type: 'object',
+  required: ['name', 'version', 'description', 'status', 'digest', 'signature'],
+  properties: {
+    name: { type: 'string' },
+    version: { type: ['string', 'null'] },
+    description: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['valid', 'abstract', 'invalid', 'refused'] },
+    digest: { type: ['string', 'null'] },
+    signature: { type: ['string', 'null'], enum: ['signed', 'waived', null] },
+    error: { type: 'object', required: ['code', 'message'], properties: { code: CODE, message: { type: 'string' } } },
+  },
+} as const;
+
+const templateDetail = {
+  type: 'object',
+  required: ['name', 'version', 'env', 'abstract', 'description', 'digest', 'chain', 'manifest', 'signature', 'versions'],
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    env: { type: 'string' },
+    abstract: { type: 'boolean' },
+    description: { type: ['string', 'null'] },
+    digest: { type: ['string', 'null'] },
+    chain: { type: 'array', items: { type: 'string' } },
+    manifest: ANY_OBJECT,
+    signature: {
+      type: 'object',
+      required: ['status'],
+      properties: {
+        status: { type: 'string', enum: ['signed', 'waived', 'refused'] },
+        keyId: { type: 'string' },
+        signer: { type: 'string' },
+        signedAt: { type: 'number' },
+        reason: { type: 'string' },
+        code: CODE,
+      },
+    },
+    versions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['version', 'digest', 'signed', 'recordedAt'],
+        properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' } },
+      },
+    },
+  },
+} as const;
+
+const runView = {
+  type: 'object',
+  required: ['id', 'template', 'version', 'digest', 'env', 'tenant', 'startedAt', 'createMs', 'runMs', 'cpuMs', 'heapPeakBytes', 'inputBytes', 'outputBytes', 'outcome', 'tools', 'denials', 'logsDropped', 'depth'],
+  properties: {
+    id: { type: 'string' },
+    template: { type: 'string' },
+    version: { type: 'string' },
+    digest: { type: 'string' },
+    env: { type: 'string' },
+    tenant: { type: 'string' },
+    startedAt: { type: 'number' },
+    createMs: { type: 'number' },
+    runMs: { type: 'number' },
+    cpuMs: { type: 'number' },
+    heapPeakBytes: { type: 'number' },
+    inputBytes: { type: 'number' },
+    outputBytes: { type: 'number' },
+    outcome: { type: 'string', enum: ['ok', 'error'] },
+    errorCode: { type: 'string' },
+    tools: COUNTS,
+    denials: DENIALS,
+    logsDropped: { type: 'integer' },
+    depth: { type: 'integer' },
+    parentId: { type: 'string' },
+  },
+} as const;
+
+const suggestionView = {
+  type: 'object',
+  required: ['id', 'kind', 'template', 'tenant', 'baseVersion', 'baseDigest', 'patch', 'evidence', 'expectedImpact', 'confidence', 'state', 'createdAt', 'evidenceKey'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: [...SUGGESTION_KINDS] },
+    template: { type: 'string' },
+    tenant: { type: 'string' },
+    baseVersion: { type: 'string' },
+    baseDigest: { type: 'string' },
+    patch: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['op', 'path'],
+        properties: { op: { type: 'string', enum: ['add', 'remove', 'replace', 'test', 'move', 'copy'] }, path: { type: 'string' }, value: {}, from: { type: 'string' } },
+      },
+    },
+    evidence: ANY_OBJECT,
+    expectedImpact: { type: 'object', required: ['summary'], additionalProperties: true, properties: { summary: { type: 'string' } } },
+    confidence: { type: 'number' },
+    state: { type: 'string', enum: [...SUGGESTION_STATES] },
+    createdAt: { type: 'number' },
+    evidenceKey: { type: 'string' },
+    decidedAt: { type: 'number' },
+    decidedBy: { type: 'string' },
+    reason: { type: 'string' },
+    candidateVersion: { type: 'string' },
+  },
+} as const;
+
+const auditEntry = {
+  type: 'object',
+  required: ['seq', 'at', 'type', 'actor', 'subject', 'data', 'prevHash', 'hash'],
+  properties: {
+    seq: { type: 'integer' },
+    at: { type: 'number' },
+    type: { type: 'string' },
+    actor: { type: 'string' },
+    subject: { type: 'string' },
+    data: ANY_OBJECT,
+    prevHash: { type: 'string' },
+    hash: { type: 'string' },
+  },
+} as const;
+
+/** Error answers share one schema; `4xx`/`5xx` keys cover every status the mapping can give. */
+const errors = { '4xx': { $ref: 'ApiError#' }, '5xx': { $ref: 'ApiError#' } } as const;
+const nameParams = { type: 'object', required: ['name'], additionalProperties: false, properties: { name: NAME } } as const;
+const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: ID } } as const;
+
+/** Per route: `schema` for Fastify (tags and summary feed the OpenAPI document). */
+export const ROUTE_SCHEMAS = {
+  listTemplates: {
+    tags: ['templates'],
+    summary: 'Every template with its version, digest and signature status',
+    querystring: { type: 'object', additionalProperties: false, properties: { env: ENV } },
+    response: { 200: { type: 'object', required: ['templates'], properties: { templates: { type: 'array', items: templateSummary } } }, ...errors },
+  },
+  getTemplate: {
+    tags: ['templates'],
+    summary: 'The resolved manifest, digest, signature status and recorded versions of a template',
+    params: nameParams,
+    querystring: { type: 'object', additionalProperties: false, properties: { env: ENV } },
+    response: { 200: templateDetail, ...errors },
+  },
+  runAgent: {
+    tags: ['runs'],
+    summary: "Creates an agent from a template, runs it once with the input under the key's tenant, and disposes it",
+    params: nameParams,
+    body: { type: 'object', required: ['input'], additionalProperties: false, properties: { input: {}, env: ENV } },
+    response: {
+      200: {
+        type: 'object',
+        required: ['runId', 'template', 'version', 'output', 'stats'],
+        properties: { runId: { type: 'string' }, template: { type: 'string' }, version: { type: 'string' }, output: {}, stats: { $ref: 'RunStats#' } },
+      },
+      ...errors,
+    },
+  },
+  listRuns: {
+    tags: ['runs'],
+    summary: "Recorded runs of the key's tenant, newest first",
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { template: NAME, outcome: { type: 'string', enum: ['ok', 'error'] }, since: EPOCH_MS, until: EPOCH_MS, limit: LIMIT },
+    },
+    response: { 200: { type: 'object', required: ['runs'], properties: { runs: { type: 'array', items: runView } } }, ...errors },
+  },
+  getRun: {
+    tags: ['runs'],
+    summary: "One recorded run of the key's tenant",
+    params: idParams,
+    response: { 200: runView, ...errors },
+  },
+  listSuggestions: {
+    tags: ['suggestions'],
+    summary: "The learner's suggestions for the key's tenant (maintainers and admins also see the cross-tenant `*` ones)",
+    querystring: { type: 'object', additionalProperties: false, properties: { template: NAME, state: { type: 'string', enum: [...SUGGESTION_STATES] } } },
+    response: { 200: { type: 'object', required: ['suggestions'], properties: { suggestions: { type: 'array', items: suggestionView } } }, ...errors },
+  },
+  getSuggestion: {
+    tags: ['suggestions'],
+    summary: 'One suggestion',
+    params: idParams,
+    response: { 200: suggestionView, ...errors },
+  },
+  acceptSuggestion: {
+    tags: ['suggestions'],
+    summary: 'Accepts an open suggestion (the learner re-signs, versions and rolls it out as a canary)',
+    params: idParams,
+    body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 2000 } } },
+    response: { 200: suggestionView, ...errors },
+  },
+  rejectSuggestion: {
+    tags: ['suggestions'],
+    summary: 'Rejects an open suggestion, with a reason',
+    params: idParams,
+    body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } },
+    response: { 200: suggestionView, ...errors },
+  },
+  rollback: {
+    tags: ['templates'],
+    summary: 'Rolls a template back to an earlier recorded version (default: the one before the current)',
+    params: nameParams,
+    body: { type: 'object', additionalProperties: false, properties: { to: { type: 'string', minLength: 1, maxLength: 64 } } },
+    response: { 200: { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } }, ...errors },
+  },
+  audit: {
+    tags: ['audit'],
+    summary: 'The audit log, newest first (installation-wide: admins only)',
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { type: { type: 'string', maxLength: 128 }, subject: { type: 'string', maxLength: 256 }, afterSeq: { type: 'integer', minimum: 0 }, limit: LIMIT },
+    },
+    response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: auditEntry } } }, ...errors },
+  },
+  healthz: {
+    tags: ['health'],
+    summary: 'Liveness: the process answers',
+    response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } },
+  },
+  readyz: {
+    tags: ['health'],
+    summary: 'Readiness: the store answers, the sandbox has hosts, and the server is not shutting down',
+    response: {
+      '2xx': { $ref: 'Readiness#' },
+      503: { $ref: 'Readiness#' },
+    },
+  },
+} as const;
+
+export const readinessSchema = {
+  $id: 'Readiness',
+  type: 'object',
+  required: ['ready', 'checks'],
+  properties: {
+    ready: { type: 'boolean' },
+    checks: {
+      type: 'object',
+      required: ['store', 'sandbox', 'server'],
+      properties: {
+        store: { type: 'string', enum: ['ok', 'failed', 'closed'] },
+        sandbox: { type: 'string', enum: ['ok', 'failed'] },
+        server: { type: 'string', enum: ['ok', 'closing'] },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,172 @@
+/** @module api/types — what travels over the wire: the request and response bodies of `/v1`, shared by the server's schemas and the SDK. */
+import type { JsonPatchOperation, SuggestionKind, SuggestionState } from '../core/suggestion.js';
+import type { ApiErrorCode } from './errors.js';
+
+/** One template as `GET /v1/templates` lists it. */
+export interface TemplateSummary {
+  name: string;
+  version: string | null;
+  description: string | null;
+  /** `invalid`: it does not load; `refused`: it loads but the trust gate refuses it in this environment. */
+  status: 'valid' | 'abstract' | 'invalid' | 'refused';
+  digest: string | null;
+  /** How the trust gate admitted it; null when it did not. */
+  signature: 'signed' | 'waived' | null;
+  error?: { code: ApiErrorCode; message: string };
+}
+
+export interface TemplateSignature {
+  /** `signed`: a valid signature; `waived`: unsigned but allowed in a development environment; `refused`: the trust gate refused it. */
+  status: 'signed' | 'waived' | 'refused';
+  keyId?: string;
+  signer?: string;
+  signedAt?: number;
+  /** Why it was waived or refused. */
+  reason?: string;
+  /** The refusal's code (`E_SIGNATURE_MISSING`, `E_KEY_REVOKED`, `E_POLICY_DENIED`, …). */
+  code?: ApiErrorCode;
+}
+
+/** `GET /v1/templates/:name`. */
+export interface TemplateDetail {
+  name: string;
+  version: string;
+  env: string;
+  abstract: boolean;
+  description: string | null;
+  /** Null for abstract templates, which have no code. */
+  digest: string | null;
+  chain: string[];
+  /** The manifest after `extends` and the environment overlay: what runs. */
+  manifest: Record<string, unknown>;
+  signature: TemplateSignature;
+  /** Versions recorded in the store, oldest first. */
+  versions: Array<{ version: string; digest: string; signed: boolean; recordedAt: number }>;
+}
+
+export interface RunLogEntryView {
+  level: string;
+  message: string;
+  fields?: unknown;
+}
+
+/** What a run cost and did (runtime `RunStats`). */
+export interface RunStatsView {
+  createMs: number;
+  runMs: number;
+  cpuMs: number;
+  heapPeakBytes: number;
+  inputBytes: number;
+  outputBytes: number;
+  tools: Record<string, number>;
+  denials: Array<{ permission: string; target: string }>;
+  logs: RunLogEntryView[];
+  logsDropped: number;
+}
+
+/** Body of `POST /v1/agents/:name/runs`. */
+export interface RunRequest {
+  input: unknown;
+  /** Environment whose overlay and trust rules apply. @default the server's */
+  env?: string;
+}
+
+/** 200 answer of `POST /v1/agents/:name/runs`. A failed run answers with an {@link ApiErrorResponse} carrying `runId` and `stats`. */
+export interface RunResult {
+  runId: string;
+  template: string;
+  version: string;
+  output: unknown;
+  stats: RunStatsView;
+}
+
+/** A recorded run (`GET /v1/runs`, `GET /v1/runs/:id`). */
+export interface RunView {
+  id: string;
+  template: string;
+  version: string;
+  digest: string;
+  env: string;
+  tenant: string;
+  /** Epoch ms. */
+  startedAt: number;
+  createMs: number;
+  runMs: number;
+  cpuMs: number;
+  heapPeakBytes: number;
+  inputBytes: number;
+  outputBytes: number;
+  outcome: 'ok' | 'error';
+  errorCode?: string;
+  tools: Record<string, number>;
+  denials: Array<{ permission: string; target: string }>;
+  logsDropped: number;
+  depth: number;
+  parentId?: string;
+}
+
+export interface RunListQuery {
+  template?: string;
+  outcome?: 'ok' | 'error';
+  /** Epoch ms, inclusive. */
+  since?: number;
+  until?: number;
+  /** @default 100, at most 1000 */
+  limit?: number;
+}
+
+export interface SuggestionView {
+  id: string;
+  kind: SuggestionKind;
+  template: string;
+  tenant: string;
+  baseVersion: string;
+  baseDigest: string;
+  patch: JsonPatchOperation[];
+  evidence: Record<string, unknown>;
+  expectedImpact: { summary: string } & Record<string, unknown>;
+  confidence: number;
+  state: SuggestionState;
+  createdAt: number;
+  evidenceKey: string;
+  decidedAt?: number;
+  decidedBy?: string;
+  reason?: string;
+  candidateVersion?: string;
+}
+
+export interface SuggestionListQuery {
+  template?: string;
+  state?: SuggestionState;
+}
+
+export interface AuditEntryView {
+  seq: number;
+  at: number;
+  type: string;
+  actor: string;
+  subject: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  type?: string;
+  subject?: string;
+  afterSeq?: number;
+  /** @default 100, at most 1000 */
+  limit?: number;
+}
+
+/** The body of every error answer; a failed run adds `runId` and `stats`. */
+export interface ApiErrorResponse {
+  error: { code: ApiErrorCode; message: string; problems?: Array<{ pointer?: string; message: string }> };
+  runId?: string;
+  stats?: RunStatsView;
+}
+
+export interface ReadinessView {
+  ready: boolean;
+  checks: { store: 'ok' | 'failed' | 'closed'; sandbox: 'ok' | 'failed'; server: 'ok' | 'closing' };
+}

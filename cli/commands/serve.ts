@@ -1,0 +1,136 @@
+/** @module cli/commands/serve — `af serve [--host H] [--port P]`: the HTTP API until SIGINT or SIGTERM, then a graceful stop. */
+import { type ApiRateLimitOptions, createApiServer, createLearnerServices, type RolloutService, type SuggestionService } from '../../api/index.js';
+import { FactoryError } from '../../core/errors.js';
+import { createFactory, enableTelemetry } from '../../runtime/index.js';
+import { type Role, ROLES } from '../../store/index.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-status.js';
+
+export interface ServeCommandOptions {
+  /** @default '127.0.0.1' (keys travel in clear over plain HTTP: put TLS in front before listening elsewhere) */
+  host?: string;
+  /** Commander hands options over as strings; both are accepted. 0 picks a free port. @default 7070 */
+  port?: number | string;
+  /** Per-role requests per window, `viewer=300,operator=600`; `off` disables rate limiting. */
+  rateLimit?: string;
+  /** Rate-limit window, ms. @default 60000 */
+  rateWindow?: number | string;
+  /** Largest request body, bytes. @default 1048576 */
+  bodyLimit?: number | string;
+  /** Print `{"url"}` on stdout once listening. */
+  json?: boolean;
+}
+
+/** What tests (and, until it is wired, the learner) inject. */
+export interface ServeCommandHooks {
+  /** Stops serving when aborted. @default SIGINT or SIGTERM */
+  signal?: AbortSignal;
+  onListening?(url: string): void;
+  suggestions?: SuggestionService;
+  rollouts?: RolloutService;
+}
+
+/**
+ * Serves the API until SIGINT or SIGTERM, then: stops accepting (new requests on open connections answer 503),
+ * lets runs in flight finish and be recorded, flushes and stops telemetry, closes the factory and its store.
+ * @throws FactoryError `E_USAGE` for a bad option or an address that cannot be bound.
+ */
+export async function serveCommand(context: CommandContext, options: ServeCommandOptions = {}, hooks: ServeCommandHooks = {}): Promise<number> {
+  const host = options.host ?? '127.0.0.1';
+  const port = parseInteger(options.port ?? 7070, '--port', 0, 65535);
+  const rateLimit = parseRateLimit(options.rateLimit, options.rateWindow);
+  const bodyLimit = options.bodyLimit === undefined ? undefined : parseInteger(options.bodyLimit, '--body-limit', 1, 1024 * 1024 * 1024);
+  const config = context.config();
+  const { logger } = context;
+
+  // Before the factory, so its instruments bind to the SDK from the first run. Undefined when OTEL_SDK_DISABLED=true.
+  const sdk = await enableTelemetry({ enabled: true, env: context.streams.env, logger });
+  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.dbPath, processEnv: context.streams.env, logger: logger.child('factory') });
+  // The real learner backs suggestions and rollbacks unless a test injects its own.
+  const learnerServices = factory.store ? createLearnerServices(factory, factory.store) : undefined;
+  const suggestions = hooks.suggestions ?? learnerServices?.suggestions;
+  const rollouts = hooks.rollouts ?? learnerServices?.rollouts;
+  const app = createApiServer({
+    factory,
+    telemetry: sdk ?? false,
+    ...(rateLimit !== undefined ? { rateLimit } : {}),
+    ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+    ...(suggestions ? { suggestions } : {}),
+    ...(rollouts ? { rollouts } : {}),
+    logger: logger.child('api'),
+  });
+
+  let url: string;
+  try {
+    url = await app.listen({ host, port });
+  } catch (error) {
+    await app.close();
+    await factory.close();
+    await sdk?.shutdown();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new FactoryError('E_USAGE', `cannot listen on ${host}:${port} (${code}): choose another --port or --host`, { cause: error });
+    }
+    throw error;
+  }
+
+  if (options.json) context.streams.stdout.write(`${JSON.stringify({ url })}\n`);
+  context.streams.stderr.write(`serving the API on ${url}/v1 (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
+  hooks.onListening?.(url);
+
+  const stopped = await untilStopped(hooks.signal);
+  context.streams.stderr.write(`${stopped}: stopping: no new requests; finishing runs in flight\n`);
+  // Order matters: the server waits for in-flight runs, which need the factory; the factory flushes run records
+  // into the store and then closes it; telemetry is flushed last so the final runs are in it.
+  await app.close();
+  await factory.close();
+  await sdk?.shutdown();
+  context.streams.stderr.write('stopped\n');
+  return EXIT.ok;
+}
+
+function parseInteger(value: number | string, flag: string, min: number, max: number): number {
+  const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new FactoryError('E_USAGE', `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/** `viewer=300,operator=600` → per-role maxima; `off` → no rate limiting. */
+function parseRateLimit(spec: string | undefined, window: number | string | undefined): ApiRateLimitOptions | false | undefined {
+  if (spec?.trim() === 'off') return false;
+  const max: Partial<Record<Role, number>> = {};
+  for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [role, count] = part.split('=').map((p) => p.trim());
+    if (!role || !(ROLES as readonly string[]).includes(role) || count === undefined) {
+      throw new FactoryError('E_USAGE', `--rate-limit takes role=count pairs for ${ROLES.join(', ')} (e.g. viewer=300,operator=600) or "off", got ${JSON.stringify(part)}`);
+    }
+    max[role as Role] = parseInteger(count, `--rate-limit ${role}`, 1, 1_000_000_000);
+  }
+  const timeWindowMs = window === undefined ? undefined : parseInteger(window, '--rate-window', 1, 24 * 3600 * 1000);
+  if (spec === undefined && timeWindowMs === undefined) return undefined;
+  return { max, ...(timeWindowMs !== undefined ? { timeWindowMs } : {}) };
+}
+
+/** Resolves with what stopped the command; the listeners are removed so the next command (or test) starts clean. */
+function untilStopped(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    const finish = (reason: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(reason);
+    };
+    const onInt = () => finish('SIGINT');
+    const onTerm = () => finish('SIGTERM');
+    const onAbort = () => finish('aborted');
+    if (signal) {
+      if (signal.aborted) return finish('aborted');
+      signal.addEventListener('abort', onAbort, { once: true });
+    } else {
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
+    }
+  });
+}
