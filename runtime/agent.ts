@@ -1,11 +1,11 @@
 /** @module runtime/agent — a live instance of a resolved template bound to a sandbox slot; runs it and records every run. */
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
 import type { ResolvedTemplate } from '../templates/index.js';
 import { inputShape } from './input-shape.js';
+import { newRunId } from './run-id.js';
 import type { Telemetry } from './telemetry/index.js';
 
 /** What a run cost and did. */
@@ -117,8 +117,8 @@ export class Agent {
   async #runOnce(input: unknown, options: AgentRunOptions): Promise<RunReport> {
     const binding = this.#binding;
     const { template } = binding;
-    const runId = randomUUID();
     const startedAt = binding.clock.now();
+    const runId = newRunId(startedAt);
     const createMs = this.#createMs;
     this.#createMs = 0;
 

@@ -39,18 +39,24 @@ export class RunWriter implements RunSink {
     this.#batchSize = resolved.batchSize;
     this.#maxQueue = resolved.maxQueue;
     this.#onError = resolved.onError;
-    this.#insert = db.prepare(`
-      INSERT OR IGNORE INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms,
-        heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const insert = this.#insert;
+    const columns =
+      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape';
+    const row = `(${new Array(21).fill('?').join(', ')})`;
+    // Many rows per statement: the per-statement cost of crossing into SQLite, not the insert, dominates small rows.
+    const insertMany = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${new Array(ROWS_PER_STATEMENT).fill(row).join(', ')}`);
+    this.#insert = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${row}`);
+    const insertOne = this.#insert;
     const many = db.transaction((records: RunRecord[]) => {
-      for (const r of records) {
-        insert.run(
-          r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
-          Math.round(r.heapPeakBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
-          JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
-        );
+      let i = 0;
+      for (; i + ROWS_PER_STATEMENT <= records.length; i += ROWS_PER_STATEMENT) {
+        const values: unknown[] = [];
+        for (let j = i; j < i + ROWS_PER_STATEMENT; j++) pushValues(values, records[j] as RunRecord);
+        insertMany.run(values);
+      }
+      for (; i < records.length; i++) {
+        const values: unknown[] = [];
+        pushValues(values, records[i] as RunRecord);
+        insertOne.run(values);
       }
     });
     this.#commit = (records) => many.immediate(records);
@@ -131,6 +137,17 @@ export class RunWriter implements RunSink {
       this.#queue = [];
     }
   }
+}
+
+/** Rows bound into one INSERT statement (21 parameters each, well under SQLite's limit). */
+const ROWS_PER_STATEMENT = 50;
+
+function pushValues(values: unknown[], r: RunRecord): void {
+  values.push(
+    r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
+    Math.round(r.heapPeakBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
+    JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
+  );
 }
 
 function resolveOptions(options: RunWriterOptions) {
