@@ -14,7 +14,7 @@ export default async function bench({ quick = false } = {}) {
   const workload = await generateWorkload({ runs, seed: 42, spanMs });
   const recommenders = [new StaticRecommender(), new VpaRecommender(), new AutopilotRecommender(), new AutopilotRecommender({ statistic: 0.98 })];
   const learner = await loadLearner();
-  if (learner.recommender) recommenders.push(learner.recommender);
+  if (learner.recommender) recommenders.push(learner.recommender, learner.selected);
   const result = await evaluate({ records: workload.records, recommenders, windowMs, limitsOf: workload.limitsOf });
 
   const metrics = [];
@@ -49,7 +49,8 @@ async function loadLearner() {
   if (typeof module.createLearnedRecommender !== 'function') return { reason: 'dist/learner/index.js does not export createLearnedRecommender' };
   // The model needs a TensorFlow.js backend chosen before its first fit.
   const backend = typeof module.initTf === 'function' ? await module.initTf() : 'default';
-  return { recommender: module.createLearnedRecommender(), backend };
+  // The model alone, and what right-sizing actually proposes: the model where its own backtest beats the VPA rule, else the rule.
+  return { recommender: module.createLearnedRecommender(), selected: new module.SelectedRecommender(), backend };
 }
 
 function single(value) {

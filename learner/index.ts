@@ -11,3 +11,4 @@ export { learn, rankSuggestions, type LearnOptions, type LearnResult } from './l
 export { acceptSuggestion, bumpPatch, rejectSuggestion, rollback, startRollout, type AcceptOptions, type WorkflowContext } from './workflow.js';
 export { reliableFailureRegion } from './generators/failure-pattern.js';
 export { diffLines, previewSuggestion, type DiffLine } from './preview.js';
+export { SelectedRecommender } from './selected-recommender.js';

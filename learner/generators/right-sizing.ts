@@ -1,8 +1,8 @@
 /** @module learner/generators/right-sizing — limits from a backtested choice between the learner's quantile model and the VPA rule; also raises limits that runs keep hitting. */
-import { backtest, type BacktestScore } from '../backtest.js';
-import { VpaRecommender } from '../baselines.js';
+import type { BacktestScore } from '../backtest.js';
 import { observationsOf } from '../features.js';
-import { LearnedRecommender } from '../learned-recommender.js';
+import type { LearnedRecommender } from '../learned-recommender.js';
+import { SelectedRecommender } from '../selected-recommender.js';
 import { RESOURCES, type Resource } from '../recommender.js';
 import { type Candidate, quantileOf, round, type TemplateHistory } from './context.js';
 import { setAt } from './patch-helpers.js';
@@ -26,17 +26,13 @@ export function rightSizing(history: TemplateHistory, options: RightSizingOption
     if (observations.length < MIN_RUNS) continue;
     const current = history.template.manifest.limits[resource];
     const context = { resource, currentLimit: current, now: history.now };
-    const learner = new LearnedRecommender({ keepModel: true });
-    const vpa = new VpaRecommender();
-
-    const learnerScore = backtest(new LearnedRecommender(), observations, resource, current);
-    const vpaScore = backtest(vpa, observations, resource, current);
-    // The learner is used only where it beats the VPA rule on slack at an equal or lower hit rate.
-    const learnerWins = Number.isFinite(learnerScore.slack) && learnerScore.hitRate <= vpaScore.hitRate + 1e-9 && learnerScore.slack < vpaScore.slack;
-    const learned = learner.recommend(observations, context);
-    options.onModel?.(resource, learner);
-    const baseline = vpa.recommend(observations, context);
-    const proposed = learnerWins && learner.lastMethod === 'model' ? learned : baseline;
+    const selected = new SelectedRecommender({ keepModel: true });
+    const proposed = selected.recommend(observations, context);
+    options.onModel?.(resource, selected.learner);
+    const learner = selected.learner;
+    const learned = selected.lastLearned as number;
+    const baseline = selected.lastBaseline as number;
+    const { learner: learnerScore, vpa: vpaScore } = selected.lastScores as { learner: BacktestScore; vpa: BacktestScore };
 
     const recent = observations.slice(-Math.max(200, Math.floor(observations.length / 4)));
     const recentHits = recent.filter((o) => o.censored).length / recent.length;
@@ -46,7 +42,7 @@ export function rightSizing(history: TemplateHistory, options: RightSizingOption
 
     const peaks = observations.filter((o) => !o.censored).map((o) => o.value).sort((a, b) => a - b);
     const p95 = quantileOf(peaks, 0.95);
-    const method = learnerWins && learner.lastMethod === 'model' ? 'learner' : 'vpa-rule';
+    const method = selected.lastChoice;
     const chosenScore: BacktestScore = method === 'learner' ? learnerScore : vpaScore;
     candidates.push({
       kind: 'right-sizing',
