@@ -1,5 +1,7 @@
 /** @module api/types — what travels over the wire: the request and response bodies of `/v1`, shared by the server's schemas and the SDK. */
-import type { JsonPatchOperation, SuggestionKind, SuggestionState } from '../core/suggestion.js';
+import type { RunRecord } from '../core/run-record.js';
+import type { Suggestion, SuggestionState } from '../core/suggestion.js';
+import type { AuditEntry } from '../store/audit-log.js';
 import type { ApiErrorCode } from './errors.js';
 
 /** One template as `GET /v1/templates` lists it. */
@@ -80,30 +82,8 @@ export interface RunResult {
   stats: RunStatsView;
 }
 
-/** A recorded run (`GET /v1/runs`, `GET /v1/runs/:id`). */
-export interface RunView {
-  id: string;
-  template: string;
-  version: string;
-  digest: string;
-  env: string;
-  tenant: string;
-  /** Epoch ms. */
-  startedAt: number;
-  createMs: number;
-  runMs: number;
-  cpuMs: number;
-  heapPeakBytes: number;
-  inputBytes: number;
-  outputBytes: number;
-  outcome: 'ok' | 'error';
-  errorCode?: string;
-  tools: Record<string, number>;
-  denials: Array<{ permission: string; target: string }>;
-  logsDropped: number;
-  depth: number;
-  parentId?: string;
-}
+/** A recorded run (`GET /v1/runs`, `GET /v1/runs/:id`): the run record without the input's shape, which stays internal. */
+export type RunView = Omit<RunRecord, 'inputShape'>;
 
 export interface RunListQuery {
   template?: string;
@@ -115,41 +95,16 @@ export interface RunListQuery {
   limit?: number;
 }
 
-export interface SuggestionView {
-  id: string;
-  kind: SuggestionKind;
-  template: string;
-  tenant: string;
-  baseVersion: string;
-  baseDigest: string;
-  patch: JsonPatchOperation[];
-  evidence: Record<string, unknown>;
-  expectedImpact: { summary: string } & Record<string, unknown>;
-  confidence: number;
-  state: SuggestionState;
-  createdAt: number;
-  evidenceKey: string;
-  decidedAt?: number;
-  decidedBy?: string;
-  reason?: string;
-  candidateVersion?: string;
-}
+/** A suggestion as the API returns it: exactly the learner's record. */
+export type SuggestionView = Suggestion;
 
 export interface SuggestionListQuery {
   template?: string;
   state?: SuggestionState;
 }
 
-export interface AuditEntryView {
-  seq: number;
-  at: number;
-  type: string;
-  actor: string;
-  subject: string;
-  data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** An audit entry as the API returns it: exactly the stored entry. */
+export type AuditEntryView = AuditEntry;
 
 export interface AuditQuery {
   type?: string;

@@ -7,3 +7,4 @@ export * from './agent-spec.js';
 export * from './run-record.js';
 export * from './canonical-json.js';
 export * from './suggestion.js';
+export * from './trust-records.js';

@@ -1,22 +1,9 @@
 /** @module store/trust-store — trusted roots, signer certificates and revocations in SQLite; the same contract as the templates' TrustStore. */
 import type Database from 'better-sqlite3';
 import { FactoryError } from '../core/errors.js';
+import type { KeyRecord, Revocation } from '../core/trust-records.js';
 
-export interface KeyRecord {
-  id: string;
-  role: 'root' | 'signer';
-  name: string;
-  certificatePem: string;
-  notBefore: number;
-  notAfter: number;
-  createdAt: number;
-}
-
-export interface Revocation {
-  id: string;
-  revokedAt: number;
-  reason: string;
-}
+export type { KeyRecord, Revocation } from '../core/trust-records.js';
 
 interface KeyRow {
   id: string;

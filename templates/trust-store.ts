@@ -2,28 +2,9 @@
 import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
+import type { KeyRecord, Revocation } from '../core/trust-records.js';
 
-export type KeyRole = 'root' | 'signer';
-
-/** A certificate the project knows: a trusted root or a signer it issued. */
-export interface KeyRecord {
-  /** First 16 hex digits of the SHA-256 of the public key (SubjectPublicKeyInfo, DER). */
-  id: string;
-  role: KeyRole;
-  /** Human name: the certificate's common name. */
-  name: string;
-  certificatePem: string;
-  /** Validity window, epoch milliseconds. */
-  notBefore: number;
-  notAfter: number;
-  createdAt: number;
-}
-
-export interface Revocation {
-  id: string;
-  revokedAt: number;
-  reason: string;
-}
+export type { KeyRecord, KeyRole, Revocation } from '../core/trust-records.js';
 
 /**
  * What verification needs from wherever trust data is kept. The store module implements it over

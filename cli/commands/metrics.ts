@@ -3,6 +3,7 @@ import { FactoryError } from '../../core/errors.js';
 import { enableTelemetry, startMetricsServer, type MetricsServer } from '../../runtime/telemetry/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
+import { parseIntegerFlag, untilStopped } from '../process-lifetime.js';
 
 export interface MetricsCommandOptions {
   /** Commander hands options over as strings; both are accepted. 0 picks a free port. */
@@ -28,7 +29,7 @@ export interface MetricsCommandHooks {
  * @throws FactoryError `E_USAGE` for a bad port or one that is taken.
  */
 export async function metricsCommand(context: CommandContext, options: MetricsCommandOptions, hooks: MetricsCommandHooks = {}): Promise<number> {
-  const port = parsePort(options.port);
+  const port = parseIntegerFlag(options.port, '--port', 0, 65535);
   const host = options.host ?? '127.0.0.1';
   const sdk = await enableTelemetry({ enabled: true, env: context.streams.env, logger: context.logger });
   if (!sdk) {
@@ -55,34 +56,4 @@ export async function metricsCommand(context: CommandContext, options: MetricsCo
   await server.close();
   await sdk.shutdown();
   return EXIT.ok;
-}
-
-function parsePort(value: number | string): number {
-  const port = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new FactoryError('E_USAGE', `--port must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
-  }
-  return port;
-}
-
-/** Resolves with what stopped the command; the listeners are removed so the next command (or test) starts clean. */
-function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolve) => {
-    const finish = (reason: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(reason);
-    };
-    const onInt = () => finish('SIGINT');
-    const onTerm = () => finish('SIGTERM');
-    const onAbort = () => finish('aborted');
-    if (signal) {
-      if (signal.aborted) return finish('aborted');
-      signal.addEventListener('abort', onAbort, { once: true });
-    } else {
-      process.once('SIGINT', onInt);
-      process.once('SIGTERM', onTerm);
-    }
-  });
 }

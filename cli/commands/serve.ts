@@ -5,6 +5,7 @@ import { createFactory, enableTelemetry } from '../../runtime/index.js';
 import { type Role, ROLES } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
+import { parseIntegerFlag, untilStopped } from '../process-lifetime.js';
 
 export interface ServeCommandOptions {
   /** @default '127.0.0.1' (keys travel in clear over plain HTTP: put TLS in front before listening elsewhere) */
@@ -37,9 +38,9 @@ export interface ServeCommandHooks {
  */
 export async function serveCommand(context: CommandContext, options: ServeCommandOptions = {}, hooks: ServeCommandHooks = {}): Promise<number> {
   const host = options.host ?? '127.0.0.1';
-  const port = parseInteger(options.port ?? 7070, '--port', 0, 65535);
+  const port = parseIntegerFlag(options.port ?? 7070, '--port', 0, 65535);
   const rateLimit = parseRateLimit(options.rateLimit, options.rateWindow);
-  const bodyLimit = options.bodyLimit === undefined ? undefined : parseInteger(options.bodyLimit, '--body-limit', 1, 1024 * 1024 * 1024);
+  const bodyLimit = options.bodyLimit === undefined ? undefined : parseIntegerFlag(options.bodyLimit, '--body-limit', 1, 1024 * 1024 * 1024);
   const config = context.config();
   const { logger } = context;
 
@@ -89,13 +90,6 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   return EXIT.ok;
 }
 
-function parseInteger(value: number | string, flag: string, min: number, max: number): number {
-  const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
-    throw new FactoryError('E_USAGE', `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return number;
-}
 
 /** `viewer=300,operator=600` → per-role maxima; `off` → no rate limiting. */
 function parseRateLimit(spec: string | undefined, window: number | string | undefined): ApiRateLimitOptions | false | undefined {
@@ -106,31 +100,9 @@ function parseRateLimit(spec: string | undefined, window: number | string | unde
     if (!role || !(ROLES as readonly string[]).includes(role) || count === undefined) {
       throw new FactoryError('E_USAGE', `--rate-limit takes role=count pairs for ${ROLES.join(', ')} (e.g. viewer=300,operator=600) or "off", got ${JSON.stringify(part)}`);
     }
-    max[role as Role] = parseInteger(count, `--rate-limit ${role}`, 1, 1_000_000_000);
+    max[role as Role] = parseIntegerFlag(count, `--rate-limit ${role}`, 1, 1_000_000_000);
   }
-  const timeWindowMs = window === undefined ? undefined : parseInteger(window, '--rate-window', 1, 24 * 3600 * 1000);
+  const timeWindowMs = window === undefined ? undefined : parseIntegerFlag(window, '--rate-window', 1, 24 * 3600 * 1000);
   if (spec === undefined && timeWindowMs === undefined) return undefined;
   return { max, ...(timeWindowMs !== undefined ? { timeWindowMs } : {}) };
-}
-
-/** Resolves with what stopped the command; the listeners are removed so the next command (or test) starts clean. */
-function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolve) => {
-    const finish = (reason: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(reason);
-    };
-    const onInt = () => finish('SIGINT');
-    const onTerm = () => finish('SIGTERM');
-    const onAbort = () => finish('aborted');
-    if (signal) {
-      if (signal.aborted) return finish('aborted');
-      signal.addEventListener('abort', onAbort, { once: true });
-    } else {
-      process.once('SIGINT', onInt);
-      process.once('SIGTERM', onTerm);
-    }
-  });
 }
