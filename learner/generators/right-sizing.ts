@@ -59,7 +59,7 @@ export function rightSizing(history: TemplateHistory, options: RightSizingOption
         recentHitRate: round(recentHits, 4),
         peaks: { p50: round(quantileOf(peaks, 0.5)), p95: round(p95), p99: round(quantileOf(peaks, 0.99)), max: round(peaks[peaks.length - 1] ?? 0) },
         currentLimit: current,
-        model: { recommendation: learned, highestPrediction: learner.lastPrediction === undefined ? null : round(learner.lastPrediction), method: learner.lastMethod, quantile: 0.98, margin: 0.1 },
+        model: { recommendation: learned, coveredPrediction: learner.lastPrediction === undefined ? null : round(learner.lastPrediction), method: learner.lastMethod, quantile: 0.95, coverage: 0.95, margin: 0.05 },
         baseline: { rule: 'VPA: p90 of decayed peaks × 1.15, limit hits × 1.2', recommendation: baseline },
         backtest: { learner: roundScore(learnerScore), vpa: roundScore(vpaScore) },
         method,
