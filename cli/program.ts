@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand, type ApiKeysCreateOptions } from './commands/api-keys.js';
 import { benchCommand } from './commands/bench.js';
+import { tuiCommand } from './commands/tui.js';
 import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
@@ -269,7 +270,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action((options: { type?: string; limit?: string; json?: boolean }) => auditListCommand(context, options)));
 
   if (argv.length === 0) {
-    // The terminal UI opens here once it exists; without a TTY `af` prints help and never enters raw mode.
+    // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
+    if (streams.stdin.isTTY && streams.stdout.isTTY) return tuiCommand(context);
     streams.stdout.write(program.helpInformation());
     return EXIT.ok;
   }

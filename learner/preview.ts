@@ -37,11 +37,16 @@ export function diffLines(before: string, after: string): DiffLine[] {
   return out;
 }
 
-/** The agent.json a suggestion would produce (patched, version bumped), beside the current one. */
+/**
+ * The agent.json a suggestion would produce (patched, version bumped), beside the current one. Both
+ * sides are shown in the 2-space layout accepting writes, so the diff shows what changes, not how
+ * the file was laid out.
+ */
 export async function previewSuggestion(registry: TemplateRegistry, suggestion: Suggestion): Promise<{ before: string; after: string; diff: DiffLine[] }> {
   const template = await registry.inspect(suggestion.template);
-  const before = readFileSync(path.join(template.dir, MANIFEST_FILE), 'utf8');
-  const patched = applyJsonPatch(JSON.parse(before) as Record<string, unknown>, suggestion.patch);
+  const original = JSON.parse(readFileSync(path.join(template.dir, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
+  const before = `${JSON.stringify(original, null, 2)}\n`;
+  const patched = applyJsonPatch(original, suggestion.patch);
   patched.version = bumpPatch(String(patched.version ?? template.version));
   const after = `${JSON.stringify(patched, null, 2)}\n`;
   return { before, after, diff: diffLines(before, after) };

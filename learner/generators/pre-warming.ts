@@ -8,7 +8,7 @@ const MAX_PREWARM = 16;
 /**
  * Contexts busy at once ≈ arrival rate × time in the sandbox. The rate is the 95th percentile
  * of per-minute arrival rates (minutes with at least one run), the time the mean run time;
- * prewarm = ⌈concurrency × 1.2⌉ + 1, capped at 16, so a burst finds contexts ready.
+ * prewarm = ⌈concurrency × 1.2⌉, at least 1 and at most 16, so a burst finds contexts ready.
  */
 export function preWarming(history: TemplateHistory): Candidate[] {
   const runs = ranRecords(history.records);
@@ -22,7 +22,7 @@ export function preWarming(history: TemplateHistory): Candidate[] {
   const peakRate = quantileOf(rates, 0.95);
   const meanRunSeconds = runs.reduce((sum, record) => sum + record.runMs, 0) / runs.length / 1000;
   const concurrency = peakRate * meanRunSeconds;
-  const prewarm = Math.min(MAX_PREWARM, Math.ceil(concurrency * 1.2) + 1);
+  const prewarm = Math.min(MAX_PREWARM, Math.max(1, Math.ceil(concurrency * 1.2)));
   const current = history.template.manifest.pool.prewarm;
   if (prewarm === current) return [];
   return [
@@ -41,7 +41,7 @@ export function preWarming(history: TemplateHistory): Candidate[] {
         meanRunMs: round(meanRunSeconds * 1000),
         concurrency: round(concurrency),
         currentPrewarm: current,
-        rule: 'prewarm = ceil(p95 per-minute arrival rate × mean run time × 1.2) + 1, at most 16',
+        rule: 'prewarm = ceil(p95 per-minute arrival rate × mean run time × 1.2), from 1 to 16',
       },
       expectedImpact: {
         summary: prewarm > current ? `${prewarm} contexts ready instead of ${current}: bursts of about ${round(concurrency, 1)} concurrent runs find a context waiting` : `${prewarm} contexts instead of ${current}: less idle memory for a template that never needs ${current} at once`,

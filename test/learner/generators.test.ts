@@ -110,7 +110,7 @@ describe('pre-warming', () => {
     // 4 runs a second of ~2.5 s each: about 10 at once.
     const records = craftRuns({ count: 600, spacingMs: 250, size: () => 20 }).map((r) => ({ ...r, runMs: 2500 }));
     const [found] = preWarming(history('sized', records));
-    expect(found?.patch).toEqual([{ op: 'replace', path: '/pool/prewarm', value: 13 }]);
+    expect(found?.patch).toEqual([{ op: 'replace', path: '/pool/prewarm', value: 12 }]);
     expect(found?.evidence).toMatchObject({ peakRatePerSecond: 4, meanRunMs: 2500, concurrency: 10, currentPrewarm: 1 });
   });
 });

@@ -1,0 +1,106 @@
+// `af` in a real pseudo-terminal (tmux): opens the UI on the bundled agents, runs one, visits every view, quits cleanly.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// bin/af.js loads dist/ (built by `npm test`); AF_E2E_BIN points the test at another launcher.
+const AF = process.env.AF_E2E_BIN ?? path.join(REPO, 'bin/af.js');
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const SESSION = `af-tui-e2e-${process.pid}`;
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', args, { encoding: 'utf8' });
+}
+
+function screen(): string {
+  return tmux('capture-pane', '-p', '-t', SESSION);
+}
+
+async function waitForScreen(expected: string | RegExp, timeoutMs = 20_000): Promise<string> {
+  const started = Date.now();
+  for (;;) {
+    const text = screen();
+    if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) return text;
+    if (Date.now() - started > timeoutMs) throw new Error(`the terminal never showed ${String(expected)}; it shows:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Types text literally (no key-name lookup), then optional named keys. */
+async function send(text: string, ...keys: string[]): Promise<void> {
+  if (text) tmux('send-keys', '-t', SESSION, '-l', text);
+  for (const key of keys) {
+    // A person's keys come apart; without a pause tmux delivers them as one read.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    tmux('send-keys', '-t', SESSION, key);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+let root: string;
+
+describe.skipIf(!hasTmux)('af in a real terminal (tmux)', () => {
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'af-tui-e2e-'));
+    cpSync(path.join(REPO, 'agents'), path.join(root, 'agents'), { recursive: true });
+    // The shell line after `af` shows the exit status and keeps the pane open to read it.
+    const script = `cd ${JSON.stringify(root)} && AF_ROOT=${JSON.stringify(root)} NO_COLOR=1 node ${JSON.stringify(AF)}; echo "af exited $?"; sleep 30`;
+    tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', 'sh', '-c', script);
+  });
+
+  afterAll(() => {
+    spawnSync('tmux', ['kill-session', '-t', SESSION]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('opens on the templates, runs an agent, shows every view, and restores the terminal on :q', async () => {
+    const templates = await waitForScreen(/hello\s+1\.0\.0\s+(signed|unsigned|invalid)/);
+    expect(templates).toContain('Agent Factory');
+    expect(templates).toContain('<enter> manifest');
+    // The frame is shorter than the terminal, so the header stays on the first line (nothing scrolled).
+    expect(templates.split('\n')[0]).toContain('Agent Factory');
+
+    await send(':run hello', 'Enter');
+    await waitForScreen('input › {"name":""}');
+    await send('', 'BSpace', 'BSpace');
+    await send('Ada"}', 'Enter');
+    const run = await waitForScreen('"greeting": "Hello, Ada"');
+    expect(run).toContain('✓ matches the input schema');
+
+    // The input field takes every key while editing; Esc hands keys back to the app.
+    await send('', 'Escape');
+    await waitForScreen('<r/enter> run again');
+    await send(':live', 'Enter');
+    await waitForScreen(/hello .*\d+ runs p95/);
+
+    await send(':runs', 'Enter');
+    const runs = await waitForScreen(/hello\s+1\.0\.0\s+ok/);
+    expect(runs).toContain('STARTED (UTC)');
+    await send('', 'Enter');
+    await waitForScreen('The store keeps no inputs or outputs');
+    await send('', 'Escape');
+    await waitForScreen('STARTED (UTC)');
+
+    await send('?');
+    await waitForScreen('Keys in runs');
+    await send('', 'Escape');
+
+    await send(':suggestions', 'Enter');
+    await waitForScreen('nothing to review');
+    await send(':audit', 'Enter');
+    await waitForScreen('chain intact');
+
+    await send(':q', 'Enter');
+    const after = await waitForScreen('af exited 0');
+    // The alternate screen is gone: the shell's screen is back, without the UI's frame.
+    expect(after).not.toContain('Agent Factory');
+  }, 90_000);
+});
+
+describe.skipIf(hasTmux)('af in a real terminal', () => {
+  it.skip('needs tmux (apt-get install tmux) to drive a pseudo-terminal', () => {});
+});

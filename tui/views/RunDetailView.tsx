@@ -1,0 +1,43 @@
+/** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools and denials (the store keeps no inputs or outputs). */
+import { Box, Text } from 'ink';
+import { formatBytes, formatMs, formatTime } from '../format.js';
+import { useBindings } from '../hooks/use-bindings.js';
+import { useUi } from '../ui-context.js';
+
+export function RunDetailView({ id }: { id: string }) {
+  const ui = useUi();
+  const { services } = ui;
+  const { theme } = services;
+  const run = services.store.queries.get(id);
+  useBindings([{ keys: ['t'], label: 'template', run: () => run && ui.push({ view: 'template', name: run.template }) }]);
+  if (!run) return <Text color={theme.color('red')}>run {id} is not in the store (pruned?)</Text>;
+  const field = (label: string, value: string, color?: 'red' | 'green' | 'yellow') => (
+    <Text key={label} wrap="truncate">
+      <Text dimColor>{label.padEnd(12)}</Text>
+      <Text {...(color ? { color: theme.color(color) } : {})}>{value}</Text>
+    </Text>
+  );
+  const tools = Object.entries(run.tools);
+  return (
+    <Box flexDirection="column">
+      {field('run', run.id)}
+      {field('template', `${run.template} ${run.version} (digest ${run.digest.slice(0, 16)})`)}
+      {field('env/tenant', `${run.env} / ${run.tenant}${run.depth > 0 ? ` · spawned at depth ${run.depth} by ${run.parentId ?? '?'}` : ''}`)}
+      {field('started', `${formatTime(run.startedAt)} UTC`)}
+      {field('outcome', run.outcome === 'ok' ? 'ok' : (run.errorCode ?? 'error'), run.outcome === 'ok' ? 'green' : 'red')}
+      {field('time', `run ${formatMs(run.runMs)} · create ${formatMs(run.createMs)} · cpu ${formatMs(run.cpuMs)}`)}
+      {field('memory', `heap peak ${formatBytes(run.heapPeakBytes)}`)}
+      {field('sizes', `input ${formatBytes(run.inputBytes)} · output ${formatBytes(run.outputBytes)}${run.logsDropped > 0 ? ` · ${run.logsDropped} log entries dropped` : ''}`)}
+      {field(
+        'input shape',
+        run.inputShape
+          ? `depth ${run.inputShape.depth}, longest array ${run.inputShape.maxArrayLength}, longest string ${run.inputShape.maxStringLength}, ${run.inputShape.topLevelKeys} keys${run.inputShape.lengths ? ` ${JSON.stringify(run.inputShape.lengths)}` : ''}`
+          : 'not recorded',
+      )}
+      {field('tools', tools.length === 0 ? 'none' : tools.map(([tool, count]) => `${tool} ×${count}`).join(', '))}
+      {field('denials', run.denials.length === 0 ? 'none' : run.denials.map((denial) => `${denial.permission} ${denial.target}`).join(', '), run.denials.length > 0 ? 'yellow' : undefined)}
+      <Text> </Text>
+      <Text dimColor>The store keeps no inputs or outputs, only their sizes and the input's shape: run it again from :run to see an output.</Text>
+    </Box>
+  );
+}
