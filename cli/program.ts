@@ -4,6 +4,8 @@ import { FactoryError, toFactoryError } from '../core/errors.js';
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand, type ApiKeysCreateOptions } from './commands/api-keys.js';
 import { benchCommand } from './commands/bench.js';
 import { tuiCommand } from './commands/tui.js';
+import { auditCommand, type AuditCommandOptions } from './commands/audit.js';
+import { demoCommand, type DemoCommandOptions } from './commands/demo.js';
 import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
 import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
@@ -143,6 +145,23 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action((options: ServeCommandOptions) => serveCommand(context, options)));
 
   program
+    .command('audit [dir]')
+    .description("audit a project's package-lock.json in the sandbox, add npm audit, write a CycloneDX SBOM; exits 1 below --min-score")
+    .option('--min-score <n>', 'fail below this score out of 100', '70')
+    .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: <state>/sbom.cdx.json)')
+    .option('--skip-npm-audit', 'do not ask the registry for advisories')
+    .option('--json', 'print the report as JSON')
+    .action(action((dir: string | undefined, options: AuditCommandOptions) => auditCommand(context, dir, options)));
+
+  program
+    .command('demo')
+    .description('run the bundled agents as a workload in temporary state, train the learner, print a summary')
+    .option('--runs <n>', 'runs in the workload', '2000')
+    .option('--seed <n>', 'workload seed', '1')
+    .option('--json', 'print the summary as JSON')
+    .action(action((options: DemoCommandOptions) => demoCommand(context, options)));
+
+  program
     .command('bench [names...]')
     .description('run the benchmark suite (from a source checkout); writes BENCHMARKS.md')
     .option('--quick', 'small sample counts; writes benchmarks/results/quick.json only')
@@ -271,9 +290,18 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   if (argv.length === 0) {
     // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
-    if (streams.stdin.isTTY && streams.stdout.isTTY) return tuiCommand(context);
-    streams.stdout.write(program.helpInformation());
-    return EXIT.ok;
+    const isTerminal = streams.stdin.isTTY === true && streams.stdout.isTTY === true;
+    // `npm start` without a terminal runs the demo; a plain `af` without one prints help.
+    const isNpmStart = streams.env.npm_lifecycle_event === 'start';
+    if (!isTerminal && !isNpmStart) {
+      streams.stdout.write(program.helpInformation());
+      return EXIT.ok;
+    }
+    try {
+      return await (isTerminal ? tuiCommand(context) : demoCommand(context, {}));
+    } catch (error) {
+      return reportFailure(context, toFactoryError(error), false);
+    }
   }
 
   let sdk: TelemetrySdk | undefined;

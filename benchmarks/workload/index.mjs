@@ -5,10 +5,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFactory, createMemoryRunSink } from '../../dist/index.js';
 import { createRandom } from './random.mjs';
-import { createCorpus, inputOf, PERMISSION_GROUND_TRUTH, permissionKeysOf, unneededPermissions, WORKLOAD_TEMPLATES } from './templates.mjs';
+import { createCorpus, INPUT_RECIPES, inputOf, PERMISSION_GROUND_TRUTH, permissionKeysOf, unneededPermissions, WORKLOAD_TEMPLATES } from './templates.mjs';
 
 export { createRandom } from './random.mjs';
-export { inputOf, PERMISSION_GROUND_TRUTH, permissionKeysOf, unneededPermissions, WORKLOAD_TEMPLATES } from './templates.mjs';
+export {
+  BUNDLED_TEMPLATES,
+  DEMO_WEIGHTS,
+  INPUT_RECIPES,
+  inputOf,
+  PERMISSION_GROUND_TRUTH,
+  permissionKeysOf,
+  syntheticDocuments,
+  syntheticLockfile,
+  syntheticLog,
+  syntheticMetrics,
+  unneededPermissions,
+  WORKLOAD_TEMPLATES,
+} from './templates.mjs';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -22,7 +35,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
  * @property {number} [seed] PRNG seed: equal seeds give equal times, templates, tenants and inputs. @default 1
  * @property {number} [startAt] simulated start, epoch ms. @default 2025-01-06T00:00Z (a Monday)
  * @property {number} [spanMs] simulated span the runs are spread over. @default 7 days
- * @property {string[] | Record<string, number>} [templates] templates to run (equal weights) or template → weight. @default WORKLOAD_TEMPLATES' weights
+ * @property {string[] | Record<string, number>} [templates] templates to run (equal weights) or template → weight; any of INPUT_RECIPES (DEMO_WEIGHTS runs every bundled agent). @default WORKLOAD_TEMPLATES' weights
  * @property {number} [diurnalAmplitude] arrivals per hour ∝ 1 + a·cos(2π(hour − peakHourUtc)/24), a in [0, 1). @default 0.6
  * @property {number} [peakHourUtc] busiest hour of the day, UTC. @default 14
  * @property {number} [diurnalSize] input sizes scale by 1 + d·cos(2π(hour − peakHourUtc)/24): bigger batches at peak. @default 0.25
@@ -30,6 +43,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
  * @property {number} [sizeScale] multiplies every drawn size (not the oversize ranges). @default 1
  * @property {number} [oversizeRate] chance that a template with an `oversize` range draws from it (a limit hit). @default 0.02
  * @property {string[]} [tenants] tenants runs are spread over, uniformly. @default ['acme', 'globex', 'initech']
+ * @property {number} [projectReadRate] chance that a supply-chain-auditor run reads its own ./project folder instead of getting a lockfile as text; the caller must have put package-lock.json there. @default 0
  */
 
 /** @param {WorkloadOptions} options */
@@ -37,7 +51,7 @@ export function resolveWorkloadOptions(options = {}) {
   const templates = options.templates ?? Object.fromEntries(Object.entries(WORKLOAD_TEMPLATES).map(([name, spec]) => [name, spec.weight]));
   const weights = Array.isArray(templates) ? Object.fromEntries(templates.map((name) => [name, 1])) : { ...templates };
   for (const name of Object.keys(weights)) {
-    if (!WORKLOAD_TEMPLATES[name]) throw new TypeError(`generateWorkload: option "templates" names "${name}", which has no input recipe; known: ${Object.keys(WORKLOAD_TEMPLATES).join(', ')}`);
+    if (!INPUT_RECIPES[name]) throw new TypeError(`generateWorkload: option "templates" names "${name}", which has no input recipe; known: ${Object.keys(INPUT_RECIPES).join(', ')}`);
   }
   const resolved = {
     root: options.root ?? REPO_ROOT,
@@ -53,6 +67,7 @@ export function resolveWorkloadOptions(options = {}) {
     sizeScale: options.sizeScale ?? 1,
     oversizeRate: options.oversizeRate ?? 0.02,
     tenants: options.tenants ?? ['acme', 'globex', 'initech'],
+    projectReadRate: options.projectReadRate ?? 0,
   };
   if (!Number.isInteger(resolved.runs) || resolved.runs < 0) throw new TypeError(`generateWorkload: option "runs" must be a non-negative integer, got ${options.runs}`);
   if (!(resolved.spanMs > 0)) throw new TypeError(`generateWorkload: option "spanMs" must be positive, got ${options.spanMs}`);
@@ -90,7 +105,7 @@ export function planWorkload(options = {}) {
   times.sort((a, b) => a - b);
   const runs = times.map((at, index) => {
     const template = random.weighted(o.weights);
-    const spec = WORKLOAD_TEMPLATES[template];
+    const spec = INPUT_RECIPES[template];
     const tenant = random.pick(o.tenants);
     const oversize = spec.oversize !== undefined && random.next() < o.oversizeRate;
     let size;
@@ -99,7 +114,10 @@ export function planWorkload(options = {}) {
       const scale = o.sizeScale * (1 + o.drift * ((at - o.startAt) / o.spanMs)) * (1 + o.diurnalSize * dayPhase(at, o.peakHourUtc));
       size = Math.round(Math.min(spec.max, Math.max(spec.min, random.lognormal(spec.median, spec.sigma) * scale)));
     }
-    return { index, at, template, tenant, size, oversize, inputSeed: random.int(0, 1_000_000) };
+    const inputSeed = random.int(0, 1_000_000);
+    // Drawn only when asked for, so plans made without it keep their random sequence.
+    const readsProject = o.projectReadRate > 0 && template === 'supply-chain-auditor' && random.next() < o.projectReadRate;
+    return { index, at, template, tenant, size, oversize, inputSeed, ...(readsProject ? { readsProject } : {}) };
   });
   return { options: o, runs, corpus };
 }
@@ -140,13 +158,19 @@ function teeSink(memory, other) {
  *   clock?: { now(): number, set(at: number): void },
  *   isolation?: 'process' | 'inline',
  *   hosts?: number,
+ *   concurrency?: number,
+ *   env?: string,
+ *   devEnvironments?: string[],
  *   home?: string,
  *   onProgress?: (done: number, total: number) => void,
  * }} options
  *   `store`: also write records (and kv, versions, audit) to this open store; `runSink`: also write records to
  *   this sink; `clock`: a manual clock to move to each run's simulated time (it must have `set`), e.g. the one the
  *   caller's store uses; `isolation` @default 'process'; `hosts` @default 1 (one run at a time; measurements are
- *   less disturbed); `home`: the `.af` state folder @default a temporary folder, removed afterwards.
+ *   less disturbed); `concurrency`: runs in flight at once @default 1 (records then come in plan order); `env`: the
+ *   environment agents are created in @default the factory's ($AF_ENV, else dev); `devEnvironments`: environments
+ *   that may run unsigned templates @default ['dev']; `home`: the `.af` state folder @default a temporary folder,
+ *   removed afterwards.
  * @returns {Promise<{ records: import('../../dist/index.js').RunRecord[], plan: ReturnType<typeof planWorkload>,
  *   limits: Record<string, import('../../dist/index.js').Limits>, limitsOf: (record: import('../../dist/index.js').RunRecord) => import('../../dist/index.js').Limits | undefined,
  *   permissions: Record<string, string[]>, groundTruth: { needed: Record<string, string[]>, unneeded: Record<string, string[]> },
@@ -170,6 +194,8 @@ export async function generateWorkload(options = {}) {
     clock,
     isolation: options.isolation ?? 'process',
     hosts: options.hosts ?? 1,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.devEnvironments !== undefined ? { devEnvironments: options.devEnvironments } : {}),
     prewarm: names,
     // Fixed, so runs do not depend on the machine's environment.
     processEnv: { LOG_LEVEL: 'info', CHECKSUM_SALT: 'workload', AF_REGION: 'sim' },
@@ -179,14 +205,22 @@ export async function generateWorkload(options = {}) {
   const permissions = {};
   const limitsByDigest = new Map();
   try {
-    for (const run of plan.runs) {
-      clock.set(run.at);
-      const report = await factory.runSettled(run.template, inputOf(run, plan.corpus), { tenant: run.tenant });
-      const counts = byTemplate[run.template];
-      counts.runs++;
-      if (!report.ok) counts.errors[report.error.code] = (counts.errors[report.error.code] ?? 0) + 1;
-      options.onProgress?.(run.index + 1, plan.runs.length);
-    }
+    const concurrency = Math.max(1, Math.trunc(options.concurrency ?? 1));
+    let next = 0;
+    let done = 0;
+    // Workers take runs in plan order, so simulated time only moves forward.
+    const worker = async () => {
+      while (next < plan.runs.length) {
+        const run = plan.runs[next++];
+        clock.set(run.at);
+        const report = await factory.runSettled(run.template, inputOf(run, plan.corpus), { tenant: run.tenant });
+        const counts = byTemplate[run.template];
+        counts.runs++;
+        if (!report.ok) counts.errors[report.error.code] = (counts.errors[report.error.code] ?? 0) + 1;
+        options.onProgress?.(++done, plan.runs.length);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
     for (const name of names) {
       const template = await factory.registry.resolve(name);
       limits[name] = { ...template.spec.limits };

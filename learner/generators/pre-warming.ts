@@ -44,7 +44,10 @@ export function preWarming(history: TemplateHistory): Candidate[] {
         rule: 'prewarm = ceil(p95 per-minute arrival rate × mean run time × 1.2), from 1 to 16',
       },
       expectedImpact: {
-        summary: prewarm > current ? `${prewarm} contexts ready instead of ${current}: bursts of about ${round(concurrency, 1)} concurrent runs find a context waiting` : `${prewarm} contexts instead of ${current}: less idle memory for a template that never needs ${current} at once`,
+        summary:
+          prewarm > current
+            ? `${contexts(prewarm)} ready instead of ${current}: bursts of about ${round(concurrency, 1)} concurrent runs find a context waiting`
+            : `${contexts(prewarm)} instead of ${current}: less idle memory for a template that never needs ${current} at once`,
         prewarmBefore: current,
         prewarmAfter: prewarm,
       },
@@ -52,4 +55,8 @@ export function preWarming(history: TemplateHistory): Candidate[] {
       evidenceKey: `pre-warming:${prewarm}`,
     },
   ];
+}
+
+function contexts(count: number): string {
+  return `${count} context${count === 1 ? '' : 's'}`;
 }
