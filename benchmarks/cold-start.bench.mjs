@@ -10,7 +10,8 @@ import { metric, runStandalone, summarise } from './lib/measure.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AF = path.join(here, '../bin/af.js');
-const DENO = path.join(here, '../node_modules/.bin/deno');
+// The Linux x64 binary package of Deno (an optional dependency).
+const DENO = path.join(here, '../node_modules/@deno/linux-x64-glibc/deno');
 
 export default async function bench({ quick = false } = {}) {
   const samples = quick ? 2 : 15;
@@ -35,7 +36,7 @@ export default async function bench({ quick = false } = {}) {
       const deno = times(samples, () => execFileSync(DENO, ['eval', '--quiet', 'console.log("{}")'], { env: denoEnv, stdio: ['ignore', 'pipe', 'ignore'] }));
       metrics.push(metric('peer: `deno eval` printing {}', 'ms', summarise(deno)));
     } else {
-      notes.push('Skipped the deno row: no deno binary in node_modules/.bin (the deno dev dependency is not installed).');
+      notes.push('Skipped the deno row: no deno binary in node_modules/.bin (the optional dependency @deno/linux-x64-glibc is not installed: it exists for Linux x64 with glibc only).');
     }
   } finally {
     rmSync(project, { recursive: true, force: true });
