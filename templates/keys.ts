@@ -42,8 +42,11 @@ function issue(options: IssueOptions): { certificatePem: string; privateKeyPem: 
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
-  // A positive serial: the high bit cleared.
-  certificate.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  // A positive, minimally encoded serial: the first byte in 0x40–0x7f (high bit clear, never zero), or
+  // DER would need a leading zero byte that OpenSSL refuses when it is not minimal.
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
+  certificate.serialNumber = serial.toString('hex');
   // X.509 times have second precision; keep the window on whole seconds so what is stored matches the certificate.
   const notBefore = Math.floor(options.notBefore / 1000) * 1000;
   const notAfter = notBefore + options.validDays * DAY_MS;
