@@ -1,5 +1,6 @@
 /** @module api/types — what travels over the wire: the request and response bodies of `/v1`, shared by the server's schemas and the SDK. */
 import type { RunRecord } from '../core/run-record.js';
+import type { RunStats } from '../runtime/agent.js';
 import type { Suggestion, SuggestionState } from '../core/suggestion.js';
 import type { AuditEntry } from '../store/audit-log.js';
 import type { ApiErrorCode } from './errors.js';
@@ -52,19 +53,8 @@ export interface RunLogEntryView {
   fields?: unknown;
 }
 
-/** What a run cost and did (runtime `RunStats`). */
-export interface RunStatsView {
-  createMs: number;
-  runMs: number;
-  cpuMs: number;
-  heapPeakBytes: number;
-  inputBytes: number;
-  outputBytes: number;
-  tools: Record<string, number>;
-  denials: Array<{ permission: string; target: string }>;
-  logs: RunLogEntryView[];
-  logsDropped: number;
-}
+/** What a run cost and did: exactly the runtime's `RunStats`. */
+export type RunStatsView = RunStats;
 
 /** Body of `POST /v1/agents/:name/runs`. */
 export interface RunRequest {

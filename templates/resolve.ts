@@ -161,18 +161,8 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
   let bundle: Bundle = { code: '', sources: {} };
   if (!isAbstract) bundle = await bundleWithCache(context, self.dir, manifest.entry);
 
-  const digest = sha256(canonicalJson({ format: 'af-digest-1', manifest: inherited, sources: bundle.sources }));
-  const spec: AgentSpec = Object.freeze({
-    digest: sha256(`${digest}\n${canonicalJson(manifest)}`),
-    name: manifest.name,
-    version: manifest.version,
-    dir: self.dir,
-    code: bundle.code,
-    permissions: manifest.permissions,
-    limits: manifest.limits,
-    pool: manifest.pool,
-    config: manifest.config,
-  });
+  const digest = templateDigest(inherited, bundle.sources);
+  const spec = agentSpecOf(digest, manifest, self.dir, bundle.code);
   return Object.freeze({
     name: manifest.name,
     version: manifest.version,
@@ -189,6 +179,26 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
     spec,
     validateInput,
     validateOutput,
+  });
+}
+
+/** SHA-256 over the canonical JSON of the inherited manifest and the source hashes: what is signed. */
+export function templateDigest(inherited: RawManifest, sources: Record<string, string>): string {
+  return sha256(canonicalJson({ format: 'af-digest-1', manifest: inherited, sources }));
+}
+
+/** What the sandbox receives; its digest also covers the environment's effective manifest, so environments never share a pool. */
+export function agentSpecOf(digest: string, manifest: ResolvedManifest, dir: string, code: string): AgentSpec {
+  return Object.freeze({
+    digest: sha256(`${digest}\n${canonicalJson(manifest)}`),
+    name: manifest.name,
+    version: manifest.version,
+    dir,
+    code,
+    permissions: manifest.permissions,
+    limits: manifest.limits,
+    pool: manifest.pool,
+    config: manifest.config,
   });
 }
 

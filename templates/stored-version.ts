@@ -1,13 +1,10 @@
 /** @module templates/stored-version — turns a version kept in the store back into a resolved template, and puts a stored version back on disk. */
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentSpec } from '../core/agent-spec.js';
-import { canonicalJson } from '../core/canonical-json.js';
 import { FactoryError } from '../core/errors.js';
-import { sha256 } from './bundle.js';
 import { compileDataSchema } from './data-schema.js';
 import type { RawManifest } from './manifest.js';
-import { applyEnvironment, type ResolvedTemplate } from './resolve.js';
+import { agentSpecOf, applyEnvironment, type ResolvedTemplate, templateDigest } from './resolve.js';
 import { SIGNATURE_FILE, type SignatureFile } from './signature.js';
 import { MANIFEST_FILE } from './template-file.js';
 
@@ -33,22 +30,12 @@ export interface StoredVersion {
  */
 export function resolveStoredVersion(stored: StoredVersion, env: string, dir: string, file: string): ResolvedTemplate {
   const inherited = stored.manifest as RawManifest;
-  const digest = sha256(canonicalJson({ format: 'af-digest-1', manifest: inherited, sources: stored.sources }));
+  const digest = templateDigest(inherited, stored.sources);
   if (digest !== stored.digest) {
     throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}" does not match its digest; the store was altered`);
   }
   const manifest = applyEnvironment(inherited, env);
-  const spec: AgentSpec = Object.freeze({
-    digest: sha256(`${digest}\n${canonicalJson(manifest)}`),
-    name: manifest.name,
-    version: manifest.version,
-    dir,
-    code: stored.bundle,
-    permissions: manifest.permissions,
-    limits: manifest.limits,
-    pool: manifest.pool,
-    config: manifest.config,
-  });
+  const spec = agentSpecOf(digest, manifest, dir, stored.bundle);
   return Object.freeze({
     name: manifest.name,
     version: manifest.version,

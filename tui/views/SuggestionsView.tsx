@@ -1,5 +1,5 @@
 /** @module tui/views/SuggestionsView — the learner's suggestions, best first: kind, template, confidence, expected impact; Enter to review. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
 import { useState } from 'react';
 import { type Cell, Table } from '../components/Table.js';
 import { matchesWords } from '../data.js';
