@@ -1,5 +1,6 @@
 // The API under test: a temp project with small templates, a real store file, a real factory, API keys for two tenants × four roles,
-// and in-memory suggestion and rollout services (the learner that will back them does not exist yet).
+// and in-memory suggestion and rollout services, so the role × tenant table does not depend on training a model
+// (test/api/learner-services.test.ts drives the same routes through the real learner).
 import path from 'node:path';
 import { ApiError, type RolloutService, type SuggestionService } from '../../api/index.js';
 import { FactoryError } from '../../core/errors.js';
