@@ -1,21 +1,9 @@
 /** @module store/template-versions — every trusted version that was signed or run: manifest, sources, bundle and signature, for rollback and canaries. */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
+import type { StoredTemplateVersion } from '../core/trust-records.js';
 
-export interface TemplateVersionInput {
-  name: string;
-  version: string;
-  digest: string;
-  /** The inherited manifest (what the digest covers). */
-  manifest: unknown;
-  /** Source path → SHA-256. */
-  sources: Record<string, string>;
-  bundle: string;
-  /** The `agent.sig` content, when signed. */
-  signature?: unknown;
-  /** The template's own `agent.json` text, so a rollback can put it back exactly. */
-  manifestFile?: string;
-}
+export type TemplateVersionInput = StoredTemplateVersion;
 
 export interface TemplateVersion extends TemplateVersionInput {
   recordedAt: number;

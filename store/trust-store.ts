@@ -1,7 +1,7 @@
 /** @module store/trust-store — trusted roots, signer certificates and revocations in SQLite; the same contract as the templates' TrustStore. */
 import type Database from 'better-sqlite3';
 import { FactoryError } from '../core/errors.js';
-import type { KeyRecord, Revocation } from '../core/trust-records.js';
+import { CachedTrustRecords, type KeyRecord, type Revocation } from '../core/trust-records.js';
 
 export type { KeyRecord, Revocation } from '../core/trust-records.js';
 
@@ -24,54 +24,21 @@ const RECHECK_MS = 100;
  * `isRevoked` on the hot path is a Set lookup, and a revocation by another process (the CLI) is
  * seen within {@link RECHECK_MS}.
  */
-export class SqliteTrustStore {
+export class SqliteTrustStore extends CachedTrustRecords {
   readonly #db: Database.Database;
   readonly #dataVersion: Database.Statement<[], { data_version: number }>;
   readonly #insertKey: Database.Statement;
   readonly #insertRevocation: Database.Statement;
-  #keys = new Map<string, KeyRecord>();
-  #revocations = new Map<string, Revocation>();
   #seenDataVersion = -1;
   #checkedAt = 0;
-  #generation = 0;
-  #fingerprint = '';
 
   constructor(db: Database.Database) {
+    super();
     this.#db = db;
     this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#insertKey = db.prepare('INSERT OR REPLACE INTO keys (id, role, name, certificate_pem, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#insertRevocation = db.prepare('INSERT OR IGNORE INTO revocations (id, revoked_at, reason) VALUES (?, ?, ?)');
     this.#reload();
-  }
-
-  get generation(): number {
-    this.#refresh();
-    return this.#generation;
-  }
-
-  roots(): KeyRecord[] {
-    this.#refresh();
-    return [...this.#keys.values()].filter((key) => key.role === 'root');
-  }
-
-  keys(): KeyRecord[] {
-    this.#refresh();
-    return [...this.#keys.values()].sort((a, b) => a.createdAt - b.createdAt);
-  }
-
-  key(id: string): KeyRecord | undefined {
-    this.#refresh();
-    return this.#keys.get(id);
-  }
-
-  isRevoked(id: string): boolean {
-    this.#refresh();
-    return this.#revocations.has(id);
-  }
-
-  revocation(id: string): Revocation | undefined {
-    this.#refresh();
-    return this.#revocations.get(id);
   }
 
   addKey(record: KeyRecord): void {
@@ -80,8 +47,7 @@ export class SqliteTrustStore {
   }
 
   revoke(id: string, reason: string, at: number): void {
-    this.#refresh();
-    if (!this.#keys.has(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
+    if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
     this.#insertRevocation.run(id, at, reason);
     this.#reload();
   }
@@ -100,7 +66,7 @@ export class SqliteTrustStore {
     return keys.length;
   }
 
-  #refresh(): void {
+  protected refresh(): void {
     const now = Date.now();
     if (now - this.#checkedAt < RECHECK_MS) return;
     this.#checkedAt = now;
@@ -110,17 +76,11 @@ export class SqliteTrustStore {
   #reload(): void {
     this.#seenDataVersion = this.#dataVersion.get()?.data_version ?? -1;
     const keys = this.#db.prepare<[], KeyRow>('SELECT * FROM keys').all();
-    this.#keys = new Map(
-      keys.map((row) => [row.id, { id: row.id, role: row.role, name: row.name, certificatePem: row.certificate_pem, notBefore: row.not_before, notAfter: row.not_after, createdAt: row.created_at }]),
-    );
     const revocations = this.#db.prepare<[], { id: string; revoked_at: number; reason: string }>('SELECT * FROM revocations').all();
-    this.#revocations = new Map(revocations.map((row) => [row.id, { id: row.id, revokedAt: row.revoked_at, reason: row.reason }]));
-    // Any commit (a run record) moves data_version; only a change of trust data moves the generation,
-    // which makes verifiers drop what they parsed.
-    const fingerprint = `${keys.map((row) => `${row.id}:${row.certificate_pem.length}`).join(',')}|${revocations.map((row) => row.id).join(',')}`;
-    if (fingerprint !== this.#fingerprint) {
-      this.#fingerprint = fingerprint;
-      this.#generation++;
-    }
+    // Any commit (a run record) moves data_version; only a change of trust data moves the generation.
+    this.replaceRecords(
+      keys.map((row) => ({ id: row.id, role: row.role, name: row.name, certificatePem: row.certificate_pem, notBefore: row.not_before, notAfter: row.not_after, createdAt: row.created_at })),
+      revocations.map((row) => ({ id: row.id, revokedAt: row.revoked_at, reason: row.reason })),
+    );
   }
 }

@@ -2,25 +2,15 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
+import type { StoredTemplateVersion } from '../core/trust-records.js';
 import { compileDataSchema } from './data-schema.js';
 import type { RawManifest } from './manifest.js';
 import { agentSpecOf, applyEnvironment, type ResolvedTemplate, templateDigest } from './resolve.js';
 import { SIGNATURE_FILE, type SignatureFile } from './signature.js';
 import { MANIFEST_FILE } from './template-file.js';
 
-/** What the store keeps of a version (a structural match of store/template-versions). */
-export interface StoredVersion {
-  name: string;
-  version: string;
-  digest: string;
-  /** The inherited manifest the digest covers. */
-  manifest: unknown;
-  sources: Record<string, string>;
-  bundle: string;
-  signature?: unknown;
-  /** The template's own agent.json text. */
-  manifestFile?: string;
-}
+/** What the store keeps of a version. */
+export type StoredVersion = StoredTemplateVersion;
 
 /**
  * Rebuilds a resolved template from a stored version, for canaries and rollbacks of versions that

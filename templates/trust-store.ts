@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
-import type { KeyRecord, Revocation } from '../core/trust-records.js';
+import { CachedTrustRecords, type KeyRecord, type Revocation } from '../core/trust-records.js';
 
 export type { KeyRecord, KeyRole, Revocation } from '../core/trust-records.js';
 
@@ -34,19 +34,17 @@ interface TrustFile {
  * path) notices when another process changes it (`af keys revoke`), and the next read reloads it, so a
  * revocation takes effect without a restart.
  */
-export class JsonTrustStore implements TrustStore {
+export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
   readonly #file: string;
   readonly #onChange: () => void;
-  #keys = new Map<string, KeyRecord>();
-  #revocations = new Map<string, Revocation>();
   #mtimeMs = -1;
   #isDirty = false;
-  #generation = 0;
 
   /**
    * @param options.pollMs how often the file is checked for changes by other processes; 0 disables it. @default 500
    */
   constructor(file: string, options: { pollMs?: number } = {}) {
+    super();
     this.#file = file;
     this.#load(true);
     this.#onChange = () => {
@@ -65,50 +63,20 @@ export class JsonTrustStore implements TrustStore {
     return this.#file;
   }
 
-  get generation(): number {
-    this.#refresh();
-    return this.#generation;
-  }
-
-  roots(): KeyRecord[] {
-    this.#refresh();
-    return [...this.#keys.values()].filter((key) => key.role === 'root');
-  }
-
-  keys(): KeyRecord[] {
-    this.#refresh();
-    return [...this.#keys.values()].sort((a, b) => a.createdAt - b.createdAt);
-  }
-
-  key(id: string): KeyRecord | undefined {
-    this.#refresh();
-    return this.#keys.get(id);
-  }
-
-  isRevoked(id: string): boolean {
-    this.#refresh();
-    return this.#revocations.has(id);
-  }
-
-  revocation(id: string): Revocation | undefined {
-    this.#refresh();
-    return this.#revocations.get(id);
-  }
-
   addKey(record: KeyRecord): void {
     this.#load(true);
-    this.#keys.set(record.id, record);
-    this.#save();
+    this.#save([...this.keys().filter((key) => key.id !== record.id), record], this.revocations());
   }
 
   revoke(id: string, reason: string, at: number): void {
     this.#load(true);
-    if (!this.#keys.has(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
-    if (!this.#revocations.has(id)) this.#revocations.set(id, { id, revokedAt: at, reason });
-    this.#save();
+    if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
+    const revocations = this.revocations();
+    if (!revocations.some((revocation) => revocation.id === id)) revocations.push({ id, revokedAt: at, reason });
+    this.#save(this.keys(), revocations);
   }
 
-  #refresh(): void {
+  protected refresh(): void {
     if (!this.#isDirty) return;
     this.#isDirty = false;
     this.#load(false);
@@ -120,10 +88,8 @@ export class JsonTrustStore implements TrustStore {
       mtimeMs = statSync(this.#file).mtimeMs;
     } catch {
       if (this.#mtimeMs !== 0) {
-        this.#keys = new Map();
-        this.#revocations = new Map();
+        this.replaceRecords([], []);
         this.#mtimeMs = 0;
-        this.#generation++;
       }
       return;
     }
@@ -134,19 +100,17 @@ export class JsonTrustStore implements TrustStore {
     } catch (error) {
       throw new FactoryError('E_STORE', `${this.#file} is not valid trust data: ${(error as Error).message}; restore it from a backup or run \`af keys init\` in a fresh state folder`, { cause: error });
     }
-    this.#keys = new Map((data.keys ?? []).map((key) => [key.id, key]));
-    this.#revocations = new Map((data.revocations ?? []).map((revocation) => [revocation.id, revocation]));
+    this.replaceRecords(data.keys ?? [], data.revocations ?? []);
     this.#mtimeMs = mtimeMs;
-    this.#generation++;
   }
 
-  #save(): void {
-    const data: TrustFile = { version: 1, keys: [...this.#keys.values()], revocations: [...this.#revocations.values()] };
+  #save(keys: KeyRecord[], revocations: Revocation[]): void {
+    const data: TrustFile = { version: 1, keys, revocations };
     mkdirSync(path.dirname(this.#file), { recursive: true });
     const temporary = `${this.#file}.${process.pid}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(data, null, 2)}\n`);
     renameSync(temporary, this.#file);
     this.#mtimeMs = statSync(this.#file).mtimeMs;
-    this.#generation++;
+    this.replaceRecords(keys, revocations);
   }
 }
