@@ -121,7 +121,9 @@ export class SignatureVerifier {
     if (!valid) throw new FactoryError('E_SIGNATURE_INVALID', `the signature in agent.sig does not verify with key ${signer.keyId}; sign the template again`);
     if (signer.isCa) throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} is a certificate authority, not a signer`);
     if (signer.rootId === undefined) {
-      throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} (${signer.name}) does not chain to a trusted root; sign with a key of this project (\`af keys list\`)`);
+      throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} (${signer.name}) does not chain to a trusted root; sign with a key of this project (\`af keys list\`)`, {
+        details: { untrustedRoot: true, keyId: signer.keyId, signer: signer.name },
+      });
     }
     const signedAt = Date.parse(signature.signedAt);
     if (!(signedAt >= signer.notBefore && signedAt <= signer.notAfter)) {

@@ -5,7 +5,8 @@ import { percentile, type Rollout, type TemplateStats } from '../store/index.js'
 import { readSignatureFile, SIGNATURE_FILE } from '../templates/index.js';
 import type { TuiServices } from './services.js';
 
-export type SignatureState = 'signed' | 'unsigned' | 'invalid' | 'abstract';
+/** `untrusted`: validly signed, but by a key this project does not trust (the bundled agents' demo key, say). */
+export type SignatureState = 'signed' | 'unsigned' | 'untrusted' | 'invalid' | 'abstract';
 
 export interface TemplateRow {
   name: string;
@@ -42,7 +43,8 @@ export async function loadTemplateRows(services: TuiServices): Promise<TemplateR
         factory.trust.verifier.verify(template.digest, signature);
         rows.push({ ...base, signature: 'signed' });
       } catch (error) {
-        rows.push({ ...base, signature: 'invalid', reason: (error as Error).message });
+        const isUntrusted = (error as { details?: { untrustedRoot?: boolean } }).details?.untrustedRoot === true;
+        rows.push({ ...base, signature: isUntrusted ? 'untrusted' : 'invalid', reason: (error as Error).message });
       }
     } catch (error) {
       rows.push({ name, version: '-', signature: 'invalid', reason: (error as Error).message, pool: undefined, stats: stats.get(name) });

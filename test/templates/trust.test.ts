@@ -113,6 +113,8 @@ describe('signatures', () => {
       await expect(registry('prod').resolve('signed')).rejects.toMatchObject({
         code: 'E_SIGNATURE_INVALID',
         message: expect.stringMatching(/^key [0-9a-f]{16} \(stranger\) does not chain to a trusted root/),
+        // Told apart from tampering, so a UI can say "signed, by a key this project does not trust".
+        details: { untrustedRoot: true, signer: 'stranger' },
       });
     } finally {
       otherRoot.remove();

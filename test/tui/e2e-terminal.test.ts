@@ -59,7 +59,7 @@ describe.skipIf(!hasTmux)('af in a real terminal (tmux; skipped where tmux is no
   });
 
   it('opens on the templates, runs an agent, shows every view, and restores the terminal on :q', async () => {
-    const templates = await waitForScreen(/hello\s+1\.0\.0\s+(signed|unsigned|invalid)/);
+    const templates = await waitForScreen(/hello\s+1\.0\.0\s+(signed|unsigned|untrusted)/);
     expect(templates).toContain('Agent Factory');
     expect(templates).toContain('<enter> manifest');
     // The frame is shorter than the terminal, so the header stays on the first line (nothing scrolled).

@@ -8,7 +8,7 @@ import { useRefresh } from '../hooks/use-refresh.js';
 import { useSelection } from '../hooks/use-selection.js';
 import { useUi } from '../ui-context.js';
 
-const SIGNATURE_COLOR = { signed: 'green', unsigned: 'yellow', invalid: 'red', abstract: 'gray' } as const;
+const SIGNATURE_COLOR = { signed: 'green', unsigned: 'yellow', untrusted: 'yellow', invalid: 'red', abstract: 'gray' } as const;
 
 export function TemplatesView() {
   const ui = useUi();
