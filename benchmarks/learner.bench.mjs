@@ -2,7 +2,7 @@
 // Autopilot rules and (when it is built) the learner's recommender, reporting slack, limit hits and limit churn.
 import { AutopilotRecommender, StaticRecommender, VpaRecommender } from '../dist/learner/baselines.js';
 import { evaluate, formatEvaluation } from './learner/index.mjs';
-import { metric, runStandalone, summarise } from './lib/measure.mjs';
+import { metric, runStandalone, single } from './lib/measure.mjs';
 import { generateWorkload } from './workload/index.mjs';
 
 const HOUR_MS = 3_600_000;
@@ -51,10 +51,6 @@ async function loadLearner() {
   const backend = typeof module.initTf === 'function' ? await module.initTf() : 'default';
   // The model alone, and what right-sizing actually proposes: the model where its own backtest beats the VPA rule, else the rule.
   return { recommender: module.createLearnedRecommender(), selected: new module.SelectedRecommender(), backend };
-}
-
-function single(value) {
-  return { ...summarise([value]), n: 1 };
 }
 
 await runStandalone(import.meta.url, bench);

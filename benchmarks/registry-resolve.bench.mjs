@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TemplateRegistry } from '../dist/index.js';
-import { metric, runStandalone, sample } from './lib/measure.mjs';
+import { metric, runStandalone, sample, toMs } from './lib/measure.mjs';
 
 const AGENTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../agents');
 // word-stats: main.ts, tokenize.ts and rank.ts, extending base-worker.
@@ -55,12 +55,6 @@ export default async function bench({ quick = false } = {}) {
   } finally {
     rmSync(cacheRoot, { recursive: true, force: true });
   }
-}
-
-function toMs(stats) {
-  const out = { ...stats };
-  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) out[key] = stats[key] / 1000;
-  return out;
 }
 
 await runStandalone(import.meta.url, bench);

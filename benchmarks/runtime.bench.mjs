@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 import { createFactory } from '../dist/index.js';
-import { medianOfRounds, metric, runStandalone, sample, summarise } from './lib/measure.mjs';
+import { medianOfRounds, metric, runStandalone, sample, single, toMs } from './lib/measure.mjs';
 import { createBenchProject } from './lib/project.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -109,16 +109,6 @@ async function loadNativePrimes() {
   const { code } = transformSync(PRIMES_SOURCE, { loader: 'ts', format: 'esm' });
   const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
   return module.countPrimes;
-}
-
-function single(value) {
-  return { ...summarise([value]), n: 1 };
-}
-
-function toMs(stats) {
-  const out = { ...stats };
-  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) out[key] = stats[key] / 1000;
-  return out;
 }
 
 await runStandalone(import.meta.url, bench);

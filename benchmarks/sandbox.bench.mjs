@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { buildSync } from 'esbuild';
 import { createMemoryKvStore, createSandbox } from '../dist/sandbox/index.js';
-import { medianOfRounds, metric, runStandalone, sample, summarise } from './lib/measure.mjs';
+import { medianOfRounds, metric, runStandalone, sample, single, toMs } from './lib/measure.mjs';
 
 const WORK = 'function work(n) { let a = 0; for (let i = 0; i < n; i++) a = (a * 31 + i) % 1000003; return a; }';
 const OPTIONS = { tenant: 'bench', env: 'dev' };
@@ -144,16 +144,6 @@ async function waitReady(sandbox, digest, want) {
     if (pool && pool.ready >= want) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function single(value) {
-  return { ...summarise([value]), n: 1 };
-}
-
-function toMs(stats) {
-  const out = { ...stats };
-  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) out[key] = stats[key] / 1000;
-  return out;
 }
 
 await runStandalone(import.meta.url, bench);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonTrustStore, KeyRing, SignatureVerifier, signDigest } from '../dist/index.js';
-import { medianOfRounds, metric, runStandalone, sample, summarise } from './lib/measure.mjs';
+import { medianOfRounds, metric, runStandalone, sample, summarise, toMs } from './lib/measure.mjs';
 import { createBenchProject } from './lib/project.mjs';
 
 const AF = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/af.js');
@@ -64,12 +64,6 @@ export default async function bench({ quick = false } = {}) {
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
-}
-
-function toMs(stats) {
-  const out = { ...stats };
-  for (const key of ['p50', 'p95', 'p99', 'mean', 'min', 'max']) out[key] = stats[key] / 1000;
-  return out;
 }
 
 await runStandalone(import.meta.url, bench);
