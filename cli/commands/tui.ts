@@ -1,12 +1,29 @@
 /** @module cli/commands/tui — `af` with no arguments in a terminal: opens the terminal UI on the project. */
 import { createFactory } from '../../runtime/index.js';
-import { runTui } from '../../tui/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 
 export interface TuiCommandOptions {
   /** Open this view instead of the templates: templates, runs, live, suggestions or audit. */
   view?: 'templates' | 'runs' | 'live' | 'suggestions' | 'audit';
+}
+
+/** The variables by which Ink (through is-in-ci) decides, once, on first import, that no one is watching. */
+const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
+
+/**
+ * Loads the UI (Ink and React) only when it opens, so the subcommands start without them. Ink draws
+ * nothing but the last frame when CI is set; here a person at a terminal asked for the UI, so those
+ * variables are hidden while Ink decides and put back at once for everything else (sandbox hosts, agents).
+ */
+async function loadTuiForTerminal(): Promise<typeof import('../../tui/index.js')> {
+  const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const);
+  for (const [name] of saved) delete process.env[name];
+  try {
+    return await import('../../tui/index.js');
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+  }
 }
 
 /**
@@ -19,6 +36,7 @@ export async function tuiCommand(context: CommandContext, options: TuiCommandOpt
     streams.stderr.write('af: the terminal UI needs an interactive terminal; run `af --help` for the commands\n');
     return EXIT.usage;
   }
+  const { runTui } = await loadTuiForTerminal();
   const config = context.config();
   // Logs would tear through the UI's frames; the factory stays silent and the UI shows outcomes itself.
   const factory = await createFactory({ root: config.root, env: config.env, home: config.home });

@@ -1,6 +1,6 @@
 // `af` in a real pseudo-terminal (tmux): opens the UI on the bundled agents, runs one, visits every view, quits cleanly.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,9 @@ async function waitForScreen(expected: string | RegExp, timeoutMs = 20_000): Pro
   for (;;) {
     const text = screen();
     if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) return text;
-    if (Date.now() - started > timeoutMs) throw new Error(`the terminal never showed ${String(expected)}; it shows:\n${text}`);
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`the terminal never showed ${String(expected)}; it shows:\n${text}\naf's stderr:\n${readStderr()}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -43,13 +45,18 @@ async function send(text: string, ...keys: string[]): Promise<void> {
 
 let root: string;
 
+function readStderr(): string {
+  return existsSync(path.join(root, 'af.stderr')) ? readFileSync(path.join(root, 'af.stderr'), 'utf8') : '(none)';
+}
+
 // Without tmux (apt-get install tmux) this suite is reported as skipped under its name.
 describe.skipIf(!hasTmux)('af in a real terminal (tmux; skipped where tmux is not installed)', () => {
   beforeAll(() => {
     root = mkdtempSync(path.join(os.tmpdir(), 'af-tui-e2e-'));
     cpSync(path.join(REPO, 'agents'), path.join(root, 'agents'), { recursive: true });
-    // The shell line after `af` shows the exit status and keeps the pane open to read it.
-    const script = `cd ${JSON.stringify(root)} && AF_ROOT=${JSON.stringify(root)} NO_COLOR=1 node ${JSON.stringify(AF)}; echo "af exited $?"; sleep 30`;
+    // The shell line after `af` shows the exit status and keeps the pane open to read it. CI=true as on a
+    // build machine: a person at a terminal there still gets a drawn UI, not only Ink's last frame at exit.
+    const script = `cd ${JSON.stringify(root)} && CI=true AF_ROOT=${JSON.stringify(root)} NO_COLOR=1 node ${JSON.stringify(AF)} 2>af.stderr; echo "af exited $?"; sleep 30`;
     tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', 'sh', '-c', script);
   });
 
