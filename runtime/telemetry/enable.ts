@@ -168,6 +168,9 @@ async function start(options: ResolvedEnableOptions): Promise<TelemetrySdk | und
     .merge(resources.detectResources({ detectors: [resources.envDetector, resources.hostDetector] }))
     .merge(resources.resourceFromAttributes({ 'process.pid': process.pid, 'process.runtime.name': 'nodejs', 'process.runtime.version': process.versions.node }));
   if (options.serviceName !== undefined) resource = resource.merge(resources.resourceFromAttributes({ 'service.name': options.serviceName }));
+  // The host detector answers asynchronously; settled here (a few ms, once), every span and metric carries the same
+  // attributes from the first one on, instead of an exporter reading them back while they are still pending.
+  await resource.waitForAsyncAttributes?.();
 
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const serializer = new PrometheusSerializer();
