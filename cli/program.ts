@@ -1,27 +1,22 @@
 /** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
-import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand, type ApiKeysCreateOptions } from './commands/api-keys.js';
-import { benchCommand } from './commands/bench.js';
-import { tuiCommand } from './commands/tui.js';
-import { auditCommand, type AuditCommandOptions } from './commands/audit.js';
-import { demoCommand, type DemoCommandOptions } from './commands/demo.js';
-import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
-import { keysCreateCommand, keysInitCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys.js';
+import type { ApiKeysCreateOptions } from './commands/api-keys.js';
+import type { AuditCommandOptions } from './commands/audit.js';
+import type { DemoCommandOptions } from './commands/demo.js';
+import type { ServeCommandOptions } from './commands/serve.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
-import { learnCommand, rollbackCommand, rolloutCommand, suggestionsAcceptCommand, suggestionsListCommand, suggestionsRejectCommand, suggestionsShowCommand } from './commands/learn.js';
-import { metricsCommand, type MetricsCommandOptions } from './commands/metrics.js';
-import { runCommand, type RunCommandOptions } from './commands/run.js';
-import { runsCommand, type RunsOptions, statsCommand } from './commands/runs.js';
-import { signCommand, verifyCommand } from './commands/sign.js';
-import { auditListCommand, auditVerifyCommand, storeBackupCommand, storeExportCommand, storePruneCommand, storeRestoreCommand } from './commands/store.js';
-import { listTemplatesCommand, showTemplateCommand } from './commands/templates.js';
-import { validateCommand } from './commands/validate.js';
+import type { MetricsCommandOptions } from './commands/metrics.js';
+import type { RunCommandOptions } from './commands/run.js';
+import type { RunsOptions } from './commands/runs.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
 import { EXIT, exitStatusFor } from './exit-status.js';
 import { type CliStreams, printError } from './io.js';
 
 const VERSION = '0.1.0';
+
+// Each command's module is imported when that command runs: `af --help` or `af run` then never loads the learner
+// (TensorFlow.js), the HTTP server or the terminal UI, which cost hundreds of milliseconds each to import.
 
 /**
  * Runs `af` with `argv` (the words after `af`) and returns the exit status instead of exiting,
@@ -58,7 +53,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .command('validate [path]')
     .description('check templates: a template folder, an agents folder or a project (default: the project)')
     .option('--json', 'print the reports as JSON')
-    .action(action((target: string | undefined, options: { json?: boolean }) => validateCommand(context, target, options)));
+    .action(action(async (target: string | undefined, options: { json?: boolean }) => (await import('./commands/validate.js')).validateCommand(context, target, options)));
 
   program
     .command('run <name>')
@@ -68,49 +63,49 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--env <env>', 'environment (default: the global --env)')
     .option('--tenant <tenant>', 'tenant whose kv and records the run uses', 'default')
     .option('--json', 'print one line: {"ok","output","error","stats"}')
-    .action(action((name: string, options: RunCommandOptions) => runCommand(context, name, options)));
+    .action(action(async (name: string, options: RunCommandOptions) => (await import('./commands/run.js')).runCommand(context, name, options)));
 
   const templates = program.command('templates').description('list and inspect templates');
   templates
     .command('list', { isDefault: true })
     .description('list every template with its version and status')
     .option('--json', 'print as JSON')
-    .action(action((options: { json?: boolean }) => listTemplatesCommand(context, options)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/templates.js')).listTemplatesCommand(context, options)));
   templates
     .command('show <name>')
     .description('show the resolved manifest and digest of a template')
     .option('--env <env>', 'environment to resolve for (default: the global --env)')
     .option('--json', 'print as JSON')
-    .action(action((name: string, options: { json?: boolean; env?: string }) => showTemplateCommand(context, name, options)));
+    .action(action(async (name: string, options: { json?: boolean; env?: string }) => (await import('./commands/templates.js')).showTemplateCommand(context, name, options)));
 
   const keys = program.command('keys').description('the signing keys: a local root authority and signer certificates');
   keys
     .command('init')
     .description('create the root certificate authority and a first signer (private keys in .af/keys, mode 0600)')
     .option('--json', 'print as JSON')
-    .action(action(async (options: { json?: boolean }) => keysInitCommand(context, options)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/keys.js')).keysInitCommand(context, options)));
   keys
     .command('list', { isDefault: true })
     .description('list keys: id, subject, role, validity and status')
     .option('--json', 'print as JSON')
-    .action(action(async (options: { json?: boolean }) => keysListCommand(context, options)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/keys.js')).keysListCommand(context, options)));
   keys
     .command('create')
     .description('issue a new signer certificate')
     .requiredOption('--name <name>', 'the signer name (certificate common name)')
     .option('--json', 'print as JSON')
-    .action(action(async (options: { name: string; json?: boolean }) => keysCreateCommand(context, options)));
+    .action(action(async (options: { name: string; json?: boolean }) => (await import('./commands/keys.js')).keysCreateCommand(context, options)));
   keys
     .command('rotate')
     .description('issue a new current signer; older ones stay valid until they expire')
     .option('--json', 'print as JSON')
-    .action(action(async (options: { json?: boolean }) => keysRotateCommand(context, options)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/keys.js')).keysRotateCommand(context, options)));
   keys
     .command('revoke <id>')
     .description('revoke a key at once, including verifications already cached')
     .option('--reason <reason>', 'why, for the record')
     .option('--json', 'print as JSON')
-    .action(action(async (id: string, options: { reason?: string; json?: boolean }) => keysRevokeCommand(context, id, options)));
+    .action(action(async (id: string, options: { reason?: string; json?: boolean }) => (await import('./commands/keys.js')).keysRevokeCommand(context, id, options)));
 
   const apiKeys = keys.command('api').description('API keys for `af serve`: one tenant and one role each; stored hashed');
   apiKeys
@@ -120,18 +115,18 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .requiredOption('--role <role>', 'viewer, operator, maintainer or admin')
     .option('--label <label>', 'what it is for')
     .option('--json', 'print as JSON (includes the key)')
-    .action(action((options: ApiKeysCreateOptions) => apiKeysCreateCommand(context, options)));
+    .action(action(async (options: ApiKeysCreateOptions) => (await import('./commands/api-keys.js')).apiKeysCreateCommand(context, options)));
   apiKeys
     .command('list', { isDefault: true })
     .description('list keys (never the keys themselves)')
     .option('--tenant <tenant>', 'only this tenant')
     .option('--json', 'print as JSON')
-    .action(action((options: { tenant?: string; json?: boolean }) => apiKeysListCommand(context, options)));
+    .action(action(async (options: { tenant?: string; json?: boolean }) => (await import('./commands/api-keys.js')).apiKeysListCommand(context, options)));
   apiKeys
     .command('revoke <id>')
     .description('revoke a key at once')
     .option('--json', 'print as JSON')
-    .action(action((id: string, options: { json?: boolean }) => apiKeysRevokeCommand(context, id, options)));
+    .action(action(async (id: string, options: { json?: boolean }) => (await import('./commands/api-keys.js')).apiKeysRevokeCommand(context, id, options)));
 
   program
     .command('serve')
@@ -142,7 +137,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--rate-window <ms>', 'rate-limit window in ms (default 60000)')
     .option('--body-limit <bytes>', 'largest request body (default 1048576)')
     .option('--json', 'print {"url"} once listening')
-    .action(action((options: ServeCommandOptions) => serveCommand(context, options)));
+    .action(action(async (options: ServeCommandOptions) => (await import('./commands/serve.js')).serveCommand(context, options)));
 
   program
     .command('audit [dir]')
@@ -151,7 +146,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: <state>/sbom.cdx.json)')
     .option('--skip-npm-audit', 'do not ask the registry for advisories')
     .option('--json', 'print the report as JSON')
-    .action(action((dir: string | undefined, options: AuditCommandOptions) => auditCommand(context, dir, options)));
+    .action(action(async (dir: string | undefined, options: AuditCommandOptions) => (await import('./commands/audit.js')).auditCommand(context, dir, options)));
 
   program
     .command('demo')
@@ -159,13 +154,13 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--runs <n>', 'runs in the workload', '2000')
     .option('--seed <n>', 'workload seed', '1')
     .option('--json', 'print the summary as JSON')
-    .action(action((options: DemoCommandOptions) => demoCommand(context, options)));
+    .action(action(async (options: DemoCommandOptions) => (await import('./commands/demo.js')).demoCommand(context, options)));
 
   program
     .command('bench [names...]')
     .description('run the benchmark suite (from a source checkout); writes BENCHMARKS.md')
     .option('--quick', 'small sample counts; writes benchmarks/results/quick.json only')
-    .action(action((names: string[], options: { quick?: boolean }) => benchCommand(context, { ...(options.quick ? { quick: true } : {}), only: names })));
+    .action(action(async (names: string[], options: { quick?: boolean }) => (await import('./commands/bench.js')).benchCommand(context, { ...(options.quick ? { quick: true } : {}), only: names })));
 
   program
     .command('sign [name]')
@@ -173,14 +168,14 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--all', 'sign every template')
     .option('--key <id>', 'sign with this key instead of the current signer')
     .option('--json', 'print as JSON')
-    .action(action((name: string | undefined, options: { all?: boolean; key?: string; json?: boolean }) => signCommand(context, name, options)));
+    .action(action(async (name: string | undefined, options: { all?: boolean; key?: string; json?: boolean }) => (await import('./commands/sign.js')).signCommand(context, name, options)));
   program
     .command('verify [name]')
     .description('check the signature (and the policy of --env) of a template or --all; exits 3 on failure')
     .option('--all', 'verify every template')
     .option('--env <env>', 'environment whose policy applies (default: the global --env)')
     .option('--json', 'print as JSON')
-    .action(action((name: string | undefined, options: { all?: boolean; env?: string; json?: boolean }) => verifyCommand(context, name, options)));
+    .action(action(async (name: string | undefined, options: { all?: boolean; env?: string; json?: boolean }) => (await import('./commands/sign.js')).verifyCommand(context, name, options)));
 
   program
     .command('metrics')
@@ -188,14 +183,14 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .requiredOption('--port <port>', 'port (0 picks a free one)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--json', 'print {"url"} once listening')
-    .action(action((options: MetricsCommandOptions) => metricsCommand(context, options)));
+    .action(action(async (options: MetricsCommandOptions) => (await import('./commands/metrics.js')).metricsCommand(context, options)));
 
   program
     .command('learn')
     .description('train on the run record and propose template changes (progress on stderr)')
     .option('--template <name...>', 'only these templates')
     .option('--json', 'print the result as JSON')
-    .action(action((options: { template?: string[]; json?: boolean }) => learnCommand(context, options)));
+    .action(action(async (options: { template?: string[]; json?: boolean }) => (await import('./commands/learn.js')).learnCommand(context, options)));
   const suggestions = program.command('suggestions').description("review the learner's suggestions");
   suggestions
     .command('list', { isDefault: true })
@@ -204,38 +199,38 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--state <state>', 'open, accepted, rejected, canary, promoted or rolled_back')
     .option('--all', 'every state')
     .option('--json', 'print as JSON')
-    .action(action((options: { template?: string; state?: string; all?: boolean; json?: boolean }) => suggestionsListCommand(context, options)));
+    .action(action(async (options: { template?: string; state?: string; all?: boolean; json?: boolean }) => (await import('./commands/learn.js')).suggestionsListCommand(context, options)));
   suggestions
     .command('show <id>')
     .description('the patch as a diff of agent.json, with its evidence')
     .option('--json', 'print as JSON')
-    .action(action((id: string, options: { json?: boolean }) => suggestionsShowCommand(context, id, options)));
+    .action(action(async (id: string, options: { json?: boolean }) => (await import('./commands/learn.js')).suggestionsShowCommand(context, id, options)));
   suggestions
     .command('accept <id>')
     .description('apply, bump the version, sign, and start a canary')
     .option('--reason <reason>', 'why, for the record')
     .option('--weight <share>', 'share of new agents the canary gets (default 0.1; 1 skips the canary)')
     .option('--json', 'print as JSON')
-    .action(action((id: string, options: { reason?: string; weight?: string; json?: boolean }) => suggestionsAcceptCommand(context, id, options)));
+    .action(action(async (id: string, options: { reason?: string; weight?: string; json?: boolean }) => (await import('./commands/learn.js')).suggestionsAcceptCommand(context, id, options)));
   suggestions
     .command('reject <id>')
     .description('reject with a reason; it returns only if its evidence changes materially')
     .requiredOption('--reason <reason>', 'why')
     .option('--json', 'print as JSON')
-    .action(action((id: string, options: { reason?: string; json?: boolean }) => suggestionsRejectCommand(context, id, options)));
+    .action(action(async (id: string, options: { reason?: string; json?: boolean }) => (await import('./commands/learn.js')).suggestionsRejectCommand(context, id, options)));
   program
     .command('rollout <name>')
     .description('send a share of new agents to a recorded version (a canary)')
     .requiredOption('--candidate <version>', 'the version to try')
     .requiredOption('--weight <share>', 'share of new agents: 0.1 or 10 (percent)')
     .option('--json', 'print as JSON')
-    .action(action((name: string, options: { candidate: string; weight: string; json?: boolean }) => rolloutCommand(context, name, options)));
+    .action(action(async (name: string, options: { candidate: string; weight: string; json?: boolean }) => (await import('./commands/learn.js')).rolloutCommand(context, name, options)));
   program
     .command('rollback <name>')
     .description('restore a recorded version (default: the previous one) and end any canary')
     .option('--to <version>', 'the version to restore')
     .option('--json', 'print as JSON')
-    .action(action((name: string, options: { to?: string; json?: boolean }) => rollbackCommand(context, name, options)));
+    .action(action(async (name: string, options: { to?: string; json?: boolean }) => (await import('./commands/learn.js')).rollbackCommand(context, name, options)));
 
   const runFilters = (command: Command) =>
     command
@@ -246,9 +241,9 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
       .option('--json', 'print as JSON');
   runFilters(program.command('runs').description('list recorded runs, newest first'))
     .option('--limit <n>', 'at most this many (default 50)')
-    .action(action((options: RunsOptions) => runsCommand(context, options)));
+    .action(action(async (options: RunsOptions) => (await import('./commands/runs.js')).runsCommand(context, options)));
   runFilters(program.command('stats').description('per template: runs, error rate, p50/p95/p99 run time, heap')).action(
-    action((options: RunsOptions) => statsCommand(context, options)),
+    action(async (options: RunsOptions) => (await import('./commands/runs.js')).statsCommand(context, options)),
   );
 
   const storeCommand = program.command('store').description('the SQLite store: backup, restore, prune, export');
@@ -256,37 +251,37 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .command('backup <file>')
     .description('a consistent copy of the store, safe while agents run')
     .option('--json', 'print as JSON')
-    .action(action((file: string, options: { json?: boolean }) => storeBackupCommand(context, file, options)));
+    .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeBackupCommand(context, file, options)));
   storeCommand
     .command('restore <file>')
     .description('replace the store with a backup that passes integrity_check (stop other af processes first)')
     .option('--json', 'print as JSON')
-    .action(action(async (file: string, options: { json?: boolean }) => storeRestoreCommand(context, file, options)));
+    .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeRestoreCommand(context, file, options)));
   storeCommand
     .command('prune')
     .description('delete runs older than a duration; the audit log is kept')
     .requiredOption('--older-than <duration>', 'e.g. 30d')
     .option('--json', 'print as JSON')
-    .action(action((options: { olderThan: string; json?: boolean }) => storePruneCommand(context, options)));
+    .action(action(async (options: { olderThan: string; json?: boolean }) => (await import('./commands/store.js')).storePruneCommand(context, options)));
   storeCommand
     .command('export <file>')
     .description('runs and audit log as zstd-compressed JSON lines (FILE.jsonl.zst)')
     .option('--json', 'print as JSON')
-    .action(action((file: string, options: { json?: boolean }) => storeExportCommand(context, file, options)));
+    .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeExportCommand(context, file, options)));
 
   const auditLog = program.command('audit-log').description('the tamper-evident audit log');
   auditLog
     .command('verify')
     .description('check the hash chain; names the first edited, deleted or reordered entry (exit 3)')
     .option('--json', 'print as JSON')
-    .action(action((options: { json?: boolean }) => auditVerifyCommand(context, options)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/store.js')).auditVerifyCommand(context, options)));
   auditLog
     .command('list', { isDefault: true })
     .description('recent entries, newest first')
     .option('--type <type>', 'only this type, e.g. permission.denied')
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--json', 'print as JSON')
-    .action(action((options: { type?: string; limit?: string; json?: boolean }) => auditListCommand(context, options)));
+    .action(action(async (options: { type?: string; limit?: string; json?: boolean }) => (await import('./commands/store.js')).auditListCommand(context, options)));
 
   if (argv.length === 0) {
     // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
@@ -298,7 +293,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
       return EXIT.ok;
     }
     try {
-      return await (isTerminal ? tuiCommand(context) : demoCommand(context, {}));
+      if (isTerminal) return await (await import('./commands/tui.js')).tuiCommand(context);
+      return await (await import('./commands/demo.js')).demoCommand(context, {});
     } catch (error) {
       return reportFailure(context, toFactoryError(error), false);
     }

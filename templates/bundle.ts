@@ -1,8 +1,9 @@
 /** @module templates/bundle — bundles a template's entry with esbuild into one script, allowing only relative imports inside the folder. */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as esbuild from 'esbuild';
+import type * as esbuild from 'esbuild';
 import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
 import { isInside } from './discover.js';
 import { displayPath } from './template-file.js';
@@ -11,7 +12,7 @@ import { displayPath } from './template-file.js';
 export const BUNDLE_GLOBAL = '__afModule';
 
 /** Changes whenever the bundle's shape changes, so cached bundles of an older shape are not reused. */
-export const BUNDLE_FORMAT = `iife-${BUNDLE_GLOBAL}-1/esbuild-${esbuild.version}`;
+export const BUNDLE_FORMAT = `iife-${BUNDLE_GLOBAL}-1/esbuild-${(createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version}`;
 
 export interface Bundle {
   /** A script that assigns the entry module's exports to `globalThis.__afModule`. */
@@ -41,7 +42,9 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
   const boundaryViolations = new Set<string>();
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
-    result = await esbuild.build({
+    // Imported here, not at the top: with the bundle cache warm a process never bundles, and never pays to load esbuild.
+    const { build } = await import('esbuild');
+    result = await build({
       entryPoints: [realEntry],
       absWorkingDir: realDir,
       bundle: true,

@@ -1,13 +1,22 @@
 /** @module templates/keys — the local certificate authority: a root, signer certificates issued by it, rotation and revocation. */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import forge from 'node-forge';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError } from '../core/errors.js';
 import type { KeyRecord, TrustStore } from './trust-store.js';
 
 const DAY_MS = 86_400_000;
+
+const require = createRequire(import.meta.url);
+let forgeModule: typeof import('node-forge') | undefined;
+
+/** node-forge, loaded when a certificate is first issued: verifying (every run) never needs it, and it takes ~100 ms to load. */
+function forge(): typeof import('node-forge') {
+  forgeModule ??= require('node-forge') as typeof import('node-forge');
+  return forgeModule;
+}
 
 /** Root certificates last ten years; signers one, and rotate within that. */
 export const ROOT_VALID_DAYS = 3650;
@@ -40,8 +49,9 @@ function issue(options: IssueOptions): { certificatePem: string; privateKeyPem: 
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  const { pki, md } = forge();
+  const certificate = pki.createCertificate();
+  certificate.publicKey = pki.publicKeyFromPem(publicKeyPem);
   // A positive, minimally encoded serial: the first byte in 0x40–0x7f (high bit clear, never zero), or
   // DER would need a leading zero byte that OpenSSL refuses when it is not minimal.
   const serial = randomBytes(16);
@@ -54,7 +64,7 @@ function issue(options: IssueOptions): { certificatePem: string; privateKeyPem: 
   certificate.validity.notAfter = new Date(notAfter);
   const subject = [{ name: 'commonName', value: options.name }, { name: 'organizationName', value: 'Agent Factory' }];
   certificate.setSubject(subject);
-  const issuerCertificate = options.issuer ? forge.pki.certificateFromPem(options.issuer.certificatePem) : undefined;
+  const issuerCertificate = options.issuer ? pki.certificateFromPem(options.issuer.certificatePem) : undefined;
   certificate.setIssuer(issuerCertificate ? issuerCertificate.subject.attributes : subject);
   certificate.setExtensions(
     options.isCa
@@ -70,9 +80,9 @@ function issue(options: IssueOptions): { certificatePem: string; privateKeyPem: 
           { name: 'subjectKeyIdentifier' },
         ],
   );
-  const signingKey = forge.pki.privateKeyFromPem(options.issuer?.privateKeyPem ?? privateKeyPem);
-  certificate.sign(signingKey, forge.md.sha256.create());
-  return { certificatePem: forge.pki.certificateToPem(certificate), privateKeyPem, notBefore, notAfter };
+  const signingKey = pki.privateKeyFromPem(options.issuer?.privateKeyPem ?? privateKeyPem);
+  certificate.sign(signingKey, md.sha256.create());
+  return { certificatePem: pki.certificateToPem(certificate), privateKeyPem, notBefore, notAfter };
 }
 
 export interface KeyRingOptions {

@@ -1,9 +1,10 @@
 /** @module templates/manifest — the manifest's types and its schema check, compiled once, reporting every problem with its pointer and line. */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../core/errors.js';
 import type { Limits, Permissions, PoolSettings } from '../core/agent-spec.js';
 import { type JsonSource, positionOf } from './json-source.js';
+import { ownSchemaValidator } from './own-schema-validator.js';
 
 /** A manifest as written in one `agent.json`: any key may be absent, and `null` removes an inherited key. */
 export interface RawManifest {
@@ -53,12 +54,7 @@ let compiled: ValidateFunction | undefined;
 
 /** The manifest validator, compiled on first use and kept for the life of the process. */
 function manifestValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-    // An annotation that carries a human hint for pattern errors; it validates nothing.
-    ajv.addKeyword({ keyword: 'errorHint', schemaType: 'string' });
-    compiled = ajv.compile(MANIFEST_SCHEMA);
-  }
+  compiled ??= ownSchemaValidator('manifest', () => MANIFEST_SCHEMA);
   return compiled;
 }
 

@@ -1,12 +1,13 @@
 /** @module templates/policy — `policy.json`: rules every resolved template must pass before it runs; a denial names its rule. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Limits, Permissions } from '../core/agent-spec.js';
 import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
 import { isInside } from './discover.js';
 import { JsonSyntaxError, parseJsonSource, positionOf } from './json-source.js';
 import type { ResolvedManifest } from './manifest.js';
+import { ownSchemaValidator } from './own-schema-validator.js';
 
 type ListPermission = 'read' | 'write' | 'net' | 'env' | 'spawn';
 
@@ -55,11 +56,7 @@ export const DEFAULT_POLICY: Policy = {
 
 let validator: ValidateFunction | undefined;
 function policyValidator(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-    ajv.addKeyword({ keyword: 'errorHint', schemaType: 'string' });
-    validator = ajv.compile(JSON.parse(readFileSync(new URL('./policy.schema.json', import.meta.url), 'utf8')));
-  }
+  validator ??= ownSchemaValidator('policy', () => JSON.parse(readFileSync(new URL('./policy.schema.json', import.meta.url), 'utf8')));
   return validator;
 }
 
