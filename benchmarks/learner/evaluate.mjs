@@ -201,8 +201,9 @@ function kindOf(key) {
  * Duplicate suggestions count once.
  * @param {Array<{ template: string, permission: string }>} suggestions
  * @param {{ unneeded: Record<string, string[]>, needed?: Record<string, string[]> }} groundTruth as `generateWorkload` returns it
- * @returns {{ suggested: number, correct: number, unneeded: number, found: number, precision: number, recall: number, wrong: Array<{ template: string, permission: string }> }}
- *   precision = correct / suggested (NaN with no suggestion); recall = unneeded keys covered by correct suggestions / all unneeded keys.
+ * @returns {{ suggested: number, correct: number, unneeded: number, found: number, precision: number, recall: number, wrong: Array<{ template: string, permission: string }>, missed: Array<{ template: string, permission: string }> }}
+ *   precision = correct / suggested (NaN with no suggestion); recall = unneeded keys covered by correct suggestions / all unneeded keys;
+ *   `missed` lists the unneeded keys no correct suggestion removes.
  */
 export function permissionPrecision(suggestions, groundTruth) {
   const seen = new Set();
@@ -230,6 +231,9 @@ export function permissionPrecision(suggestions, groundTruth) {
     } else wrong.push({ template, permission });
   }
   const unneededCount = Object.values(groundTruth.unneeded).reduce((s, keys) => s + keys.length, 0);
+  const missed = Object.entries(groundTruth.unneeded).flatMap(([template, keys]) =>
+    keys.filter((key) => !covered.has(`${template}\u0000${key}`)).map((permission) => ({ template, permission })),
+  );
   return {
     suggested: seen.size,
     correct,
@@ -238,13 +242,14 @@ export function permissionPrecision(suggestions, groundTruth) {
     precision: seen.size > 0 ? correct / seen.size : Number.NaN,
     recall: unneededCount > 0 ? covered.size / unneededCount : Number.NaN,
     wrong,
+    missed,
   };
 }
 
 /**
  * The permission removals a list of learner suggestions proposes, as `{ template, permission }` for
  * {@link permissionPrecision}: every `least-privilege` patch operation on `/permissions/<kind>` that removes it or
- * sets it to null, false or [] (whole kind).
+ * sets it to null, false or [] (whole kind), and every such kind in an object added at `/permissions`.
  * @param {Array<{ kind: string, template: string, patch: Array<{ op: string, path: string, value?: unknown }> }>} suggestions
  */
 export function removalsOf(suggestions) {
@@ -252,13 +257,22 @@ export function removalsOf(suggestions) {
   for (const suggestion of suggestions) {
     if (suggestion.kind !== 'least-privilege') continue;
     for (const op of suggestion.patch) {
+      // A template without its own `permissions` object gets one: `add /permissions {"env": null}` empties env.
+      if (op.path === '/permissions' && op.op !== 'remove' && op.value !== null && typeof op.value === 'object') {
+        for (const [kind, value] of Object.entries(op.value)) if (isEmptied(value)) out.push({ template: suggestion.template, permission: kind });
+        continue;
+      }
       const match = /^\/permissions\/([^/]+)$/.exec(op.path);
       if (!match) continue;
-      const emptied = op.op === 'remove' || op.value === null || op.value === false || (Array.isArray(op.value) && op.value.length === 0);
-      if (emptied) out.push({ template: suggestion.template, permission: match[1].replace(/~1/g, '/').replace(/~0/g, '~') });
+      if (op.op === 'remove' || isEmptied(op.value)) out.push({ template: suggestion.template, permission: match[1].replace(/~1/g, '/').replace(/~0/g, '~') });
     }
   }
   return out;
+}
+
+/** A permission value that grants nothing. */
+function isEmptied(value) {
+  return value === null || value === false || (Array.isArray(value) && value.length === 0);
 }
 
 function pct(value) {

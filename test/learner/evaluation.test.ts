@@ -162,6 +162,10 @@ describe('permissionPrecision', () => {
         { template: 'checksum', permission: 'env' },
         { template: 'hello', permission: 'kv' },
       ],
+      missed: [
+        { template: 'word-stats', permission: 'env:LOG_LEVEL' },
+        { template: 'checksum', permission: 'net:hashes.example.com' },
+      ],
     });
   });
 
@@ -173,11 +177,14 @@ describe('permissionPrecision', () => {
     const suggestions = [
       { kind: 'least-privilege', template: 'csv-table', patch: [{ op: 'remove', path: '/permissions/kv' }] },
       { kind: 'least-privilege', template: 'word-stats', patch: [{ op: 'add', path: '/permissions/env', value: null }] },
+      // What the generator writes for a child template without a permissions object of its own.
+      { kind: 'least-privilege', template: 'log-triage', patch: [{ op: 'add', path: '/permissions', value: { env: null, kv: true } }] },
       { kind: 'right-sizing', template: 'csv-table', patch: [{ op: 'replace', path: '/limits/memoryMb', value: 16 }] },
     ];
     expect(removalsOf(suggestions)).toEqual([
       { template: 'csv-table', permission: 'kv' },
       { template: 'word-stats', permission: 'env' },
+      { template: 'log-triage', permission: 'env' },
     ]);
   });
 });
