@@ -114,7 +114,14 @@ export class AgentFactory {
     this.#ownsStore = typeof storeOption === 'string';
     this.store =
       storeOption === false ? undefined
-      : typeof storeOption === 'string' ? openStore({ path: storeOption, clock: this.#clock, migrateTrustFrom: trustFileOf(this.config) })
+      : typeof storeOption === 'string'
+        ? openStore({
+            path: storeOption,
+            clock: this.#clock,
+            migrateTrustFrom: trustFileOf(this.config),
+            // A batch that could not be written (it is retried) or a record SQLite refused (dropped, and counted).
+            writer: { onError: (error) => this.#logger.warn(`run records: ${error.message}`) },
+          })
       : storeOption;
     const store = this.store;
     this.#rollouts = store

@@ -21,7 +21,9 @@ export interface RunWriterOptions {
  */
 export class RunWriter implements RunSink {
   readonly #insert: Database.Statement;
-  readonly #commit: (records: RunRecord[]) => void;
+  /** Commits a batch in one transaction; returns the rows written (a duplicate id is skipped, not written). */
+  readonly #commit: (records: RunRecord[]) => number;
+  readonly #commitOneByOne: (records: RunRecord[]) => number;
   readonly #flushIntervalMs: number;
   readonly #batchSize: number;
   readonly #maxQueue: number;
@@ -47,19 +49,40 @@ export class RunWriter implements RunSink {
     this.#insert = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${row}`);
     const insertOne = this.#insert;
     const many = db.transaction((records: RunRecord[]) => {
+      let changes = 0;
       let i = 0;
       for (; i + ROWS_PER_STATEMENT <= records.length; i += ROWS_PER_STATEMENT) {
         const values: unknown[] = [];
         for (let j = i; j < i + ROWS_PER_STATEMENT; j++) pushValues(values, records[j] as RunRecord);
-        insertMany.run(values);
+        changes += insertMany.run(values).changes;
       }
       for (; i < records.length; i++) {
         const values: unknown[] = [];
         pushValues(values, records[i] as RunRecord);
-        insertOne.run(values);
+        changes += insertOne.run(values).changes;
       }
+      return changes;
+    });
+    // After a batch failed on a record SQLite refuses: the others go in one by one and the bad ones are dropped,
+    // so one malformed record can never hold up every record behind it.
+    const oneByOne = db.transaction((records: RunRecord[]) => {
+      let changes = 0;
+      for (const record of records) {
+        try {
+          const values: unknown[] = [];
+          pushValues(values, record);
+          const written = insertOne.run(values).changes;
+          if (written === 0) this.#onError(new Error(`run record ${String(record.id)} was skipped and dropped: ${SKIPPED}`));
+          changes += written;
+        } catch (error) {
+          if (!isRecordError(error)) throw error;
+          this.#onError(new Error(`run record ${String(record.id)} was refused and dropped: ${(error as Error).message}`, { cause: error }));
+        }
+      }
+      return changes;
     });
     this.#commit = (records) => many.immediate(records);
+    this.#commitOneByOne = (records) => oneByOne.immediate(records);
   }
 
   /** Records waiting to be committed. */
@@ -67,7 +90,7 @@ export class RunWriter implements RunSink {
     return this.#queue.length;
   }
 
-  /** Records dropped because the queue was full (or the writer closed). */
+  /** Records not written: the queue was full, the writer closed, or SQLite refused the record (a duplicate id, a value of the wrong type). */
   get dropped(): number {
     return this.#dropped;
   }
@@ -97,17 +120,24 @@ export class RunWriter implements RunSink {
     }
   }
 
-  /** Commits everything queued now, in batches. A failed batch stays queued for the next flush. */
+  /** Commits everything queued now, in batches. A failed batch and those after it stay queued for the next flush. */
   flushNow(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.length <= this.#batchSize ? this.#queue : this.#queue.slice(0, this.#batchSize);
+    // The queue is taken whole and walked by offset: slicing the rest off after every batch copied a long queue
+    // once per batch (quadratic in a burst). Nothing can be written meanwhile: commits are synchronous.
+    const pending = this.#queue;
+    this.#queue = [];
+    for (let offset = 0; offset < pending.length; ) {
+      const batch = offset === 0 && pending.length <= this.#batchSize ? pending : pending.slice(offset, offset + this.#batchSize);
+      let changes: number;
       try {
-        this.#commit(batch);
+        changes = this.#commitBatch(batch);
       } catch (error) {
+        // SQLite busy past the timeout, disk full, I/O: the batch and the rest wait for the next flush.
+        this.#queue = pending.slice(offset);
         this.#onError(error as Error);
         if (!this.#isClosed && this.#timer === undefined) {
           this.#timer = setTimeout(() => {
@@ -118,9 +148,24 @@ export class RunWriter implements RunSink {
         }
         return;
       }
-      this.#written += batch.length;
-      this.#queue = batch === this.#queue ? [] : this.#queue.slice(batch.length);
+      this.#written += changes;
+      this.#dropped += batch.length - changes;
+      offset += batch.length;
     }
+  }
+
+  /** Commits one batch and returns the rows written; records SQLite refuses are reported and dropped. */
+  #commitBatch(batch: RunRecord[]): number {
+    let changes: number;
+    try {
+      changes = this.#commit(batch);
+    } catch (error) {
+      if (!isRecordError(error)) throw error;
+      return this.#commitOneByOne(batch);
+    }
+    // INSERT OR IGNORE skips a duplicate id, and a row that breaks a CHECK or NOT NULL constraint, without an error.
+    if (changes < batch.length) this.#onError(new Error(`${batch.length - changes} run record(s) were skipped and dropped: ${SKIPPED}`));
+    return changes;
   }
 
   async flush(): Promise<void> {
@@ -137,6 +182,19 @@ export class RunWriter implements RunSink {
       this.#queue = [];
     }
   }
+}
+
+/** Why INSERT OR IGNORE writes no row, without an error. */
+const SKIPPED = 'a duplicate id, or a value a CHECK or NOT NULL constraint of the runs table refuses';
+
+/**
+ * An error about the record itself, which retrying cannot fix: a value SQLite cannot bind, a STRICT type or
+ * other constraint violation, a value too big. Anything else (busy, I/O, disk full) may pass, and is retried.
+ */
+function isRecordError(error: unknown): boolean {
+  if (error instanceof TypeError || error instanceof RangeError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG');
 }
 
 /** Rows bound into one INSERT statement (21 parameters each, well under SQLite's limit). */

@@ -83,6 +83,54 @@ describe('the run writer', () => {
     expect(store.queries.count()).toBe(1);
   });
 
+  it('writes a long burst in batches, and after a failed batch keeps exactly the records not yet written', async () => {
+    const errors: Error[] = [];
+    await store.close();
+    store = openStore({ path: temp.db, writer: { batchSize: 1000, maxQueue: 5000, onError: (error) => errors.push(error) } });
+    for (let i = 0; i < 2500; i++) store.runs.write(runRecord(i));
+    store.runs.flushNow();
+    expect(store.queries.count()).toBe(2500);
+    expect(store.runs.written).toBe(2500);
+
+    for (let i = 2500; i < 5000; i++) store.runs.write(runRecord(i));
+    const other = new Database(temp.db, { timeout: 0 });
+    store.db.pragma('busy_timeout = 10');
+    other.exec('BEGIN IMMEDIATE');
+    store.runs.flushNow();
+    expect(errors[0]?.message).toContain('database is locked');
+    expect(store.runs.queueDepth).toBe(2500);
+    other.exec('ROLLBACK');
+    other.close();
+    store.runs.flushNow();
+    expect(store.queries.count()).toBe(5000);
+    expect(store.runs.queueDepth).toBe(0);
+    expect(store.runs.dropped).toBe(0);
+  });
+
+  it('drops and reports a record SQLite refuses, and writes every record around it', async () => {
+    const errors: Error[] = [];
+    await store.close();
+    store = openStore({ path: temp.db, writer: { onError: (error) => errors.push(error) } });
+    store.runs.write(runRecord(1));
+    // A string where the STRICT table wants a number: without care it would fail every batch it is in, forever.
+    store.runs.write(runRecord(2, { createMs: 'slow' as unknown as number }));
+    store.runs.write(runRecord(3));
+    store.runs.write(runRecord(1)); // the same id again: skipped
+    store.runs.flushNow();
+    // The next batch has only a duplicate: its one INSERT writes nothing, which is said in one line.
+    store.runs.write(runRecord(3));
+    store.runs.flushNow();
+    expect(store.queries.list({ limit: 10 }).map((run) => run.id).sort()).toEqual([runRecord(1).id, runRecord(3).id]);
+    expect(store.runs.queueDepth).toBe(0);
+    expect(store.runs.written).toBe(2);
+    expect(store.runs.dropped).toBe(3);
+    expect(errors.map((error) => error.message)).toEqual([
+      expect.stringMatching(new RegExp(`^run record ${runRecord(2).id} was refused and dropped: .*`)),
+      `run record ${runRecord(1).id} was skipped and dropped: a duplicate id, or a value a CHECK or NOT NULL constraint of the runs table refuses`,
+      '1 run record(s) were skipped and dropped: a duplicate id, or a value a CHECK or NOT NULL constraint of the runs table refuses',
+    ]);
+  });
+
   it('flushes on close and drops (counting) what comes after', async () => {
     store.runs.write(runRecord(1));
     await store.runs.close();
