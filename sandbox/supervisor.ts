@@ -62,6 +62,8 @@ class Host {
   readonly inflight = new Map<number, PendingRun>();
   readonly registered = new Set<string>();
   readonly services = new Map<number, AbortController>();
+  /** When `reserve` last chose this host (a sequence number), to spread consecutive agents over the hosts. */
+  lastChosen = 0;
   alive = true;
   started = false;
   killReason: { code: ErrorCode; message: string } | undefined;
@@ -110,6 +112,7 @@ export class Supervisor implements Sandbox {
   readonly #reservations = new Map<number, ReservationEntry>();
   readonly #crashTimes: number[] = [];
   #reservationSeq = 0;
+  #chosenSeq = 0;
   #runSeq = 0;
   #restarts = 0;
   #closed = false;
@@ -134,18 +137,20 @@ export class Supervisor implements Sandbox {
   reserve(spec: AgentSpec): Reservation {
     const digest = spec.digest;
     if (!this.#specs.has(digest)) this.register(spec);
-    // Local counts only: the hosts told us earlier how many contexts they hold ready.
+    // Local counts only: the hosts told us earlier how many contexts they hold ready. Among hosts with one ready,
+    // the one with fewest runs in flight, then the one chosen least recently: after a run a host spends about a
+    // millisecond making the context that replaces it, and the next agent should not queue behind that.
     let best: Host | undefined;
-    let bestAvailable = 0;
     for (const host of this.#hosts) {
-      if (host === undefined || !host.alive) continue;
-      const available = host.available(digest);
-      if (available > bestAvailable) {
+      if (host === undefined || !host.alive || host.available(digest) <= 0) continue;
+      if (best === undefined || host.inflight.size < best.inflight.size || (host.inflight.size === best.inflight.size && host.lastChosen < best.lastChosen)) {
         best = host;
-        bestAvailable = available;
       }
     }
-    if (best) best.claimed.set(digest, (best.claimed.get(digest) ?? 0) + 1);
+    if (best) {
+      best.claimed.set(digest, (best.claimed.get(digest) ?? 0) + 1);
+      best.lastChosen = ++this.#chosenSeq;
+    }
     const id = ++this.#reservationSeq;
     this.#reservations.set(id, { digest, host: best });
     return { id, digest };
