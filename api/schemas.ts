@@ -121,6 +121,7 @@ const runView = {
     errorCode: { type: 'string' },
     tools: COUNTS,
     denials: DENIALS,
+    grantsUsed: { type: 'array', items: { type: 'string' } },
     logsDropped: { type: 'integer' },
     depth: { type: 'integer' },
     parentId: { type: 'string' },

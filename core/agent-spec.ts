@@ -18,6 +18,30 @@ export interface Permissions {
   wasm: boolean;
 }
 
+/** The permissions granted as a list of entries, each entry a grant key `<kind>:<entry>`; `kv` is a key on its own. */
+export const LISTED_PERMISSIONS = ['read', 'write', 'net', 'env', 'spawn'] as const;
+export type ListedPermission = (typeof LISTED_PERMISSIONS)[number];
+
+/**
+ * Every grant of a template as a key: `read:./data`, `net:api.example.com`, `env:LOG_LEVEL`, `spawn:summarise`,
+ * `kv`, `wasm`. Runs record the keys they used in the same form; least privilege compares the two.
+ */
+export function grantKeysOf(permissions: Permissions): string[] {
+  const keys: string[] = [];
+  for (const kind of LISTED_PERMISSIONS) for (const entry of permissions[kind]) keys.push(`${kind}:${entry}`);
+  if (permissions.kv) keys.push('kv');
+  if (permissions.wasm) keys.push('wasm');
+  return keys;
+}
+
+/** Whether `key` (as {@link grantKeysOf} writes it) is granted. */
+export function isGranted(permissions: Permissions, key: string): boolean {
+  if (key === 'kv' || key === 'wasm') return permissions[key];
+  const colon = key.indexOf(':');
+  const kind = key.slice(0, colon) as ListedPermission;
+  return colon > 0 && (LISTED_PERMISSIONS as readonly string[]).includes(kind) && permissions[kind].includes(key.slice(colon + 1));
+}
+
 /** Resource limits of one run, every one enforced by the host. */
 export interface Limits {
   /** Isolate heap limit. */

@@ -26,6 +26,11 @@ export interface RunRecord {
   tools: ToolCounts;
   /** Denied tool calls. */
   denials: Array<{ permission: string; target: string }>;
+  /**
+   * Grants the run used, as keys (`env:LOG_LEVEL`, `net:api.example.com`, `kv`), sorted. Absent in records from
+   * before it was kept, which least privilege then does not count for single entries.
+   */
+  grantsUsed?: string[];
   /** Log entries dropped past `limits.logKb`. */
   logsDropped: number;
   /** Spawn depth: 0 for a run started by a caller. */

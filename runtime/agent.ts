@@ -1,5 +1,6 @@
 /** @module runtime/agent — a live instance of a resolved template bound to a sandbox slot; runs it and records every run. */
 import type { Clock } from '../core/clock.js';
+import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
@@ -163,7 +164,7 @@ export class Agent {
     createMs: number,
     input: unknown,
     error: { code: ErrorCode; message: string; problems?: Problem[] } | undefined,
-    sandboxStats: Omit<RunStats, 'createMs' | 'inputBytes'> & { inputBytes?: number } = EMPTY_STATS,
+    sandboxStats: Omit<RunStats, 'createMs' | 'inputBytes'> & { inputBytes?: number; grantsUsed?: string[] } = EMPTY_STATS,
     output?: unknown,
   ): RunReport {
     const { template } = this.#binding;
@@ -197,6 +198,8 @@ export class Agent {
       ...(error ? { errorCode: error.code } : {}),
       tools: stats.tools,
       denials: stats.denials,
+      // From the sandbox host, which is not trusted: only keys this template was granted are kept.
+      grantsUsed: grantedOnly(template.spec.permissions, sandboxStats.grantsUsed),
       logsDropped: stats.logsDropped,
       depth: this.#binding.depth,
       ...(this.#binding.parentId ? { parentId: this.#binding.parentId } : {}),
@@ -205,4 +208,10 @@ export class Agent {
     this.#binding.sink.write(record);
     return error ? { ok: false, runId, error, stats } : { ok: true, runId, output, stats };
   }
+}
+
+/** The keys of `used` the template was granted; anything else a host sent (not strings, not granted) is dropped. */
+function grantedOnly(permissions: Permissions, used: unknown): string[] {
+  if (!Array.isArray(used)) return [];
+  return used.filter((key): key is string => typeof key === 'string' && isGranted(permissions, key));
 }

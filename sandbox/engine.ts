@@ -689,6 +689,7 @@ function statsOf(scope: RunScope, started: number, clock: Clock, cpuMs: number, 
     outputBytes,
     tools: scope.tools,
     denials: scope.denials,
+    grantsUsed: [...scope.grantsUsed].sort(),
     logs: scope.logs,
     logsDropped: scope.logsDropped + preludeDropped,
   };

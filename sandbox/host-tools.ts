@@ -54,6 +54,8 @@ export class RunScope implements ServiceCaller {
   readonly logs: RunLogEntry[] = [];
   readonly tools: Record<string, number> = {};
   readonly denials: Array<{ permission: string; target: string }> = [];
+  /** Permission keys this run used (`env:LOG_LEVEL`, `net:api.example.com`, `read:./data`, `kv`): least privilege reads them. */
+  readonly grantsUsed = new Set<string>();
   /** Created on first use: most runs never fetch or spawn, and aborting a controller builds a DOMException. */
   #controller: AbortController | undefined;
   logBytes = 0;
@@ -91,6 +93,12 @@ export class RunScope implements ServiceCaller {
     this.tools[tool] = (this.tools[tool] ?? 0) + 1;
   }
 
+  /** Notes that a check passed on these entries of a permission list (`kv` has none). */
+  useGrants(permission: 'read' | 'write' | 'net' | 'env' | 'spawn' | 'kv', entries: readonly string[] = []): void {
+    if (permission === 'kv') this.grantsUsed.add('kv');
+    for (const entry of entries) this.grantsUsed.add(`${permission}:${entry}`);
+  }
+
   addTimer(ms: number, fire: () => void): void {
     if (this.#ended) return;
     const timer = setTimeout(() => {
@@ -125,6 +133,7 @@ export function syncTool(scope: RunScope | undefined, op: string, a: string, b: 
     if (op === 'env') {
       scope.count('env');
       if (!scope.spec.permissions.env.includes(a)) throw new ToolDenied('env', a);
+      scope.useGrants('env', [a]);
       const value = scope.envValues[a];
       return 'O' + (value === undefined ? '' : JSON.stringify(value));
     }
@@ -185,19 +194,21 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
       return kv(scope, tool, args, services);
     case 'fetch':
       scope.count('fetch');
-      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope.signal));
+      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope));
     case 'readTextFile': {
       scope.count('readTextFile');
       const [requested] = stringArgs(args, 1, 'readTextFile');
       const real = await resolveReadPath(spec.dir, spec.permissions.read, requested);
-      return await readCapped(real, requested, settings.readMaxBytes);
+      scope.useGrants('read', real.grants);
+      return await readCapped(real.path, requested, settings.readMaxBytes);
     }
     case 'writeTextFile': {
       scope.count('writeTextFile');
       const [requested, data] = stringArgs(args, 2, 'writeTextFile');
       const target = await resolveWritePath(spec.dir, spec.permissions.write, requested);
+      scope.useGrants('write', target.grants);
       // O_NOFOLLOW: a link swapped in after the check cannot redirect the write.
-      const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+      const handle = await open(target.path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
       try {
         await handle.writeFile(data, 'utf8');
       } finally {
@@ -210,6 +221,7 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
       const [name, inputJson] = stringArgs(args, 2, 'spawn');
       const refusal = spawnRefusal(spec, scope.depth, scope.spawns, name);
       if (refusal) throw refusal;
+      scope.useGrants('spawn', [name]);
       scope.spawns++;
       return await services.spawn(scope, name, inputJson, scope.signal);
     }
@@ -221,6 +233,7 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
 async function kv(scope: RunScope, tool: string, args: unknown, services: EngineServices): Promise<string> {
   scope.count('kv');
   if (!scope.spec.permissions.kv) throw new ToolDenied('kv', '');
+  scope.useGrants('kv');
   if (tool === 'kv.list') {
     const o = (args ?? {}) as { prefix?: unknown; limit?: unknown };
     return services.kv(scope, { method: 'list', prefix: typeof o.prefix === 'string' ? o.prefix : '', limit: Number(o.limit) || 0 });
@@ -312,7 +325,8 @@ interface FetchResult {
 const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer']);
 
 /** fetch with the allowlist applied to the first URL and to every redirect hop, and a cap on the body. */
-async function fetchTool(grants: readonly string[], request: FetchRequest, maxBytes: number, signal: AbortSignal): Promise<FetchResult> {
+async function fetchTool(grants: readonly string[], request: FetchRequest, maxBytes: number, scope: RunScope): Promise<FetchResult> {
+  const { signal } = scope;
   let url: URL;
   try {
     url = new URL(String(request.url));
@@ -325,7 +339,7 @@ async function fetchTool(grants: readonly string[], request: FetchRequest, maxBy
     .map(([k, v]) => [String(k), String(v)] as [string, string])
     .filter(([k]) => !FORBIDDEN_HEADERS.has(k.toLowerCase()));
   for (let hop = 0; ; hop++) {
-    checkNet(grants, url);
+    scope.useGrants('net', checkNet(grants, url));
     let response: Response;
     try {
       response = await fetch(url, { method, headers, body: method === 'GET' || method === 'HEAD' ? null : body, redirect: 'manual', signal });

@@ -70,11 +70,16 @@ export function netGrantMatches(grant: string, host: string, port: number): bool
   return entry === host;
 }
 
-/** Checks a URL against `permissions.net`; only http and https are reachable at all. */
-export function checkNet(grants: readonly string[], url: URL): void {
+/**
+ * Checks a URL against `permissions.net`; only http and https are reachable at all.
+ * @returns the entries that admit it (what the run used, for least-privilege suggestions).
+ */
+export function checkNet(grants: readonly string[], url: URL): string[] {
   const target = netTarget(url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ToolDenied('net', `${url.protocol}//${target.label}`);
-  if (!grants.some((grant) => netGrantMatches(grant, target.host, target.port))) throw new ToolDenied('net', target.label);
+  const matched = grants.filter((grant) => netGrantMatches(grant, target.host, target.port));
+  if (matched.length === 0) throw new ToolDenied('net', target.label);
+  return matched;
 }
 
 function isInside(candidate: string, root: string): boolean {
@@ -87,15 +92,15 @@ function isInside(candidate: string, root: string): boolean {
  * Real paths of the grants. A grant that does not exist yet (a file to be written) is its parent's real path
  * plus its name; one whose parent does not exist either admits nothing.
  */
-async function realGrants(dir: string, grants: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+async function realGrants(dir: string, grants: readonly string[]): Promise<Array<{ grant: string; root: string }>> {
+  const out: Array<{ grant: string; root: string }> = [];
   for (const grant of grants) {
     const lexical = path.resolve(dir, grant);
     try {
-      out.push(await realpath(lexical));
+      out.push({ grant, root: await realpath(lexical) });
     } catch {
       try {
-        out.push(path.join(await realpath(path.dirname(lexical)), path.basename(lexical)));
+        out.push({ grant, root: path.join(await realpath(path.dirname(lexical)), path.basename(lexical)) });
       } catch {
         // Nothing to anchor the grant to; skipping it is the safe reading.
       }
@@ -104,12 +109,17 @@ async function realGrants(dir: string, grants: readonly string[]): Promise<strin
   return out;
 }
 
+/** The grants whose real root holds `candidate`. */
+function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
+  return roots.filter(({ root }) => isInside(candidate, root)).map(({ grant }) => grant);
+}
+
 /**
  * Resolves a path for reading: symlinks are resolved with realpath BEFORE the containment check,
  * so `..` and links pointing outside every grant are denied.
- * @returns the real path to open.
+ * @returns the real path to open, and the grants that admit it.
  */
-export async function resolveReadPath(dir: string, grants: readonly string[], requested: string): Promise<string> {
+export async function resolveReadPath(dir: string, grants: readonly string[], requested: string): Promise<{ path: string; grants: string[] }> {
   const lexical = path.resolve(dir, requested);
   const roots = await realGrants(dir, grants);
   let real: string;
@@ -117,30 +127,32 @@ export async function resolveReadPath(dir: string, grants: readonly string[], re
     real = await realpath(lexical);
   } catch {
     // Nothing to resolve: deny unless the lexical path is inside a grant, so probing reveals nothing outside.
-    if (roots.some((root) => isInside(lexical, root))) throw new ToolError('ENOENT', `No such file: ${requested}`, 'NotFound');
+    if (grantsHolding(roots, lexical).length > 0) throw new ToolError('ENOENT', `No such file: ${requested}`, 'NotFound');
     throw new ToolDenied('read', lexical);
   }
-  if (!roots.some((root) => isInside(real, root))) throw new ToolDenied('read', lexical === real ? lexical : `${lexical} -> ${real}`);
-  return real;
+  const holding = grantsHolding(roots, real);
+  if (holding.length === 0) throw new ToolDenied('read', lexical === real ? lexical : `${lexical} -> ${real}`);
+  return { path: real, grants: holding };
 }
 
 /**
  * Resolves a path for writing: the parent is resolved with realpath and the final component must not
  * be a symlink that leads outside (the write itself opens with O_NOFOLLOW, closing the race).
- * @returns the path to open.
+ * @returns the path to open, and the grants that admit it.
  */
-export async function resolveWritePath(dir: string, grants: readonly string[], requested: string): Promise<string> {
+export async function resolveWritePath(dir: string, grants: readonly string[], requested: string): Promise<{ path: string; grants: string[] }> {
   const lexical = path.resolve(dir, requested);
   const roots = await realGrants(dir, grants);
   let parent: string;
   try {
     parent = await realpath(path.dirname(lexical));
   } catch {
-    if (roots.some((root) => isInside(lexical, root))) throw new ToolError('ENOENT', `No such folder: ${path.dirname(requested)}`, 'NotFound');
+    if (grantsHolding(roots, lexical).length > 0) throw new ToolError('ENOENT', `No such folder: ${path.dirname(requested)}`, 'NotFound');
     throw new ToolDenied('write', lexical);
   }
   const target = path.join(parent, path.basename(lexical));
-  if (!roots.some((root) => isInside(target, root))) throw new ToolDenied('write', lexical);
+  const holding = grantsHolding(roots, target);
+  if (holding.length === 0) throw new ToolDenied('write', lexical);
   try {
     const info = await lstat(target);
     if (info.isSymbolicLink()) {
@@ -150,12 +162,13 @@ export async function resolveWritePath(dir: string, grants: readonly string[], r
       } catch {
         throw new ToolDenied('write', `${lexical} -> (dangling link)`);
       }
-      if (!roots.some((root) => isInside(real, root))) throw new ToolDenied('write', `${lexical} -> ${real}`);
-      return real;
+      const holdingReal = grantsHolding(roots, real);
+      if (holdingReal.length === 0) throw new ToolDenied('write', `${lexical} -> ${real}`);
+      return { path: real, grants: holdingReal };
     }
   } catch (error) {
     if (error instanceof ToolDenied) throw error;
     // ENOENT: a new file, created under a real parent inside the grant.
   }
-  return target;
+  return { path: target, grants: holding };
 }

@@ -115,6 +115,8 @@ export interface RunStats {
   outputBytes: number;
   tools: ToolCounts;
   denials: Array<{ permission: string; target: string }>;
+  /** Grant keys whose checks passed (`env:LOG_LEVEL`, `kv`), sorted; absent when the run never reached a tool. */
+  grantsUsed?: string[];
   logs: RunLogEntry[];
   /** Log entries dropped after `limits.logKb` was reached. */
   logsDropped: number;

@@ -168,6 +168,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    description: 'the grants each run used, for least privilege by single entry',
+    sql: `
+      ALTER TABLE runs ADD COLUMN grants_used TEXT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -36,6 +36,8 @@ interface RunRow {
   depth: number;
   parent_id: string | null;
   input_shape: string | null;
+  /** JSON array; null in rows written before schema version 3. */
+  grants_used: string | null;
 }
 
 export interface TemplateStats {
@@ -69,6 +71,7 @@ export function rowToRecord(row: RunRow): RunRecord {
     ...(row.error_code !== null ? { errorCode: row.error_code as ErrorCode } : {}),
     tools: JSON.parse(row.tools) as Record<string, number>,
     denials: JSON.parse(row.denials) as RunRecord['denials'],
+    ...(row.grants_used !== null ? { grantsUsed: JSON.parse(row.grants_used) as string[] } : {}),
     logsDropped: row.logs_dropped,
     depth: row.depth,
     ...(row.parent_id !== null ? { parentId: row.parent_id } : {}),

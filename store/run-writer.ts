@@ -42,8 +42,8 @@ export class RunWriter implements RunSink {
     this.#maxQueue = resolved.maxQueue;
     this.#onError = resolved.onError;
     const columns =
-      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape';
-    const row = `(${new Array(21).fill('?').join(', ')})`;
+      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used';
+    const row = `(${new Array(COLUMNS).fill('?').join(', ')})`;
     // Many rows per statement: the per-statement cost of crossing into SQLite, not the insert, dominates small rows.
     const insertMany = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${new Array(ROWS_PER_STATEMENT).fill(row).join(', ')}`);
     this.#insert = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${row}`);
@@ -197,7 +197,10 @@ function isRecordError(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG');
 }
 
-/** Rows bound into one INSERT statement (21 parameters each, well under SQLite's limit). */
+/** Values bound per row. */
+const COLUMNS = 22;
+
+/** Rows bound into one INSERT statement (22 parameters each, well under SQLite's limit). */
 const ROWS_PER_STATEMENT = 50;
 
 function pushValues(values: unknown[], r: RunRecord): void {
@@ -205,6 +208,7 @@ function pushValues(values: unknown[], r: RunRecord): void {
     r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
     Math.round(r.heapPeakBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
     JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
+    r.grantsUsed ? (r.grantsUsed.length === 0 ? '[]' : JSON.stringify(r.grantsUsed)) : null,
   );
 }
 

@@ -1,6 +1,7 @@
 // Hashes `input.data` `config.passes` times with FNV-1a, salted by CHECKSUM_SALT: plain integer work whose
-// CPU time is proportional to the input's length. It reads CHECKSUM_SALT (granted and needed) and never
-// fetches (net is granted but not needed), so the learner's least-privilege suggestions have a known answer.
+// CPU time is proportional to the input's length. It reads CHECKSUM_SALT (granted and needed), never reads
+// LOG_LEVEL (granted beside it, not needed) and never fetches (net is granted but not needed), so the learner's
+// least-privilege suggestions have a known answer for a whole permission and for a single entry.
 interface Context {
   config: { passes?: number };
   env: { get(name: string): string | undefined };

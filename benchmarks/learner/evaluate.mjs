@@ -249,13 +249,19 @@ export function permissionPrecision(suggestions, groundTruth) {
 /**
  * The permission removals a list of learner suggestions proposes, as `{ template, permission }` for
  * {@link permissionPrecision}: every `least-privilege` patch operation on `/permissions/<kind>` that removes it or
- * sets it to null, false or [] (whole kind), and every such kind in an object added at `/permissions`.
- * @param {Array<{ kind: string, template: string, patch: Array<{ op: string, path: string, value?: unknown }> }>} suggestions
+ * sets it to null, false or [] (whole kind), every such kind in an object added at `/permissions`, and the single
+ * entries a suggestion names in `evidence.entries` (`env:REGION`).
+ * @param {Array<{ kind: string, template: string, patch: Array<{ op: string, path: string, value?: unknown }>, evidence?: { permission?: string, entries?: string[] } }>} suggestions
  */
 export function removalsOf(suggestions) {
   const out = [];
   for (const suggestion of suggestions) {
     if (suggestion.kind !== 'least-privilege') continue;
+    // Single entries of a list that stays: the evidence names them (the patch only shows what is kept).
+    if (Array.isArray(suggestion.evidence?.entries)) {
+      for (const entry of suggestion.evidence.entries) out.push({ template: suggestion.template, permission: `${suggestion.evidence.permission}:${entry}` });
+      continue;
+    }
     for (const op of suggestion.patch) {
       // A template without its own `permissions` object gets one: `add /permissions {"env": null}` empties env.
       if (op.path === '/permissions' && op.op !== 'remove' && op.value !== null && typeof op.value === 'object') {

@@ -1,4 +1,5 @@
 /** @module benchmarks/workload/templates — which bundled agents the workload runs, how each input is drawn from a size, and which permissions each agent truly needs (the ground truth for least-privilege suggestions). */
+import { grantKeysOf } from '../../dist/core/agent-spec.js';
 import { createRandom } from './random.mjs';
 
 /**
@@ -53,14 +54,14 @@ export const DEMO_WEIGHTS = Object.freeze({
  * Permissions each workload agent is granted (after `extends`) and the ones it actually uses, as permission keys:
  * `kv`, `wasm`, or `<list>:<entry>` for `read`, `write`, `net`, `env` and `spawn`. Known by construction from the
  * agents' source: `word-stats` inherits `env: LOG_LEVEL` from `base-worker` and never reads it; `csv-table` is
- * granted kv and LOG_LEVEL and uses neither; `checksum` reads CHECKSUM_SALT but never fetches.
+ * granted kv and LOG_LEVEL and uses neither; `checksum` reads CHECKSUM_SALT but not LOG_LEVEL, and never fetches.
  */
 export const PERMISSION_GROUND_TRUTH = Object.freeze({
   hello: { granted: ['kv'], needed: ['kv'] },
   'word-stats': { granted: ['env:LOG_LEVEL'], needed: [] },
   'cpu-burn': { granted: [], needed: [] },
   'csv-table': { granted: ['env:LOG_LEVEL', 'kv'], needed: [] },
-  checksum: { granted: ['env:CHECKSUM_SALT', 'net:hashes.example.com'], needed: ['env:CHECKSUM_SALT'] },
+  checksum: { granted: ['env:CHECKSUM_SALT', 'env:LOG_LEVEL', 'net:hashes.example.com'], needed: ['env:CHECKSUM_SALT'] },
   echo: { granted: [], needed: [] },
   'fan-out': { granted: ['spawn:word-stats'], needed: ['spawn:word-stats'] },
   'env-report': { granted: ['env:AF_REGION', 'env:LOG_LEVEL'], needed: ['env:AF_REGION', 'env:LOG_LEVEL'] },
@@ -93,14 +94,10 @@ export function unneededPermissions(templates = Object.keys(WORKLOAD_TEMPLATES))
 
 /**
  * Permission keys of a resolved `Permissions` object (`spec.permissions`), sorted: the vocabulary
- * {@link PERMISSION_GROUND_TRUTH} and `permissionPrecision` use.
+ * {@link PERMISSION_GROUND_TRUTH} and `permissionPrecision` use, and runs record in `grantsUsed`.
  */
 export function permissionKeysOf(permissions) {
-  const keys = [];
-  for (const list of ['read', 'write', 'net', 'env', 'spawn']) for (const entry of permissions[list] ?? []) keys.push(`${list}:${entry}`);
-  if (permissions.kv) keys.push('kv');
-  if (permissions.wasm) keys.push('wasm');
-  return keys.sort();
+  return grantKeysOf(permissions).sort();
 }
 
 // Syllables for pseudo-words: a vocabulary with a realistic spread of word lengths and repeats.

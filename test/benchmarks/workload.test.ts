@@ -113,7 +113,7 @@ describe('generateWorkload (real agents)', () => {
       'word-stats': ['env:LOG_LEVEL'],
       'cpu-burn': [],
       'csv-table': ['env:LOG_LEVEL', 'kv'],
-      checksum: ['net:hashes.example.com'],
+      checksum: ['env:LOG_LEVEL', 'net:hashes.example.com'],
     });
   });
 });

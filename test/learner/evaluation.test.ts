@@ -180,11 +180,13 @@ describe('permissionPrecision', () => {
       // What the generator writes for a child template without a permissions object of its own.
       { kind: 'least-privilege', template: 'log-triage', patch: [{ op: 'add', path: '/permissions', value: { env: null, kv: true } }] },
       { kind: 'right-sizing', template: 'csv-table', patch: [{ op: 'replace', path: '/limits/memoryMb', value: 16 }] },
+      { kind: 'least-privilege', template: 'checksum', patch: [{ op: 'replace', path: '/permissions/env', value: ['CHECKSUM_SALT'] }], evidence: { permission: 'env', entries: ['LOG_LEVEL'] } },
     ];
     expect(removalsOf(suggestions)).toEqual([
       { template: 'csv-table', permission: 'kv' },
       { template: 'word-stats', permission: 'env' },
       { template: 'log-triage', permission: 'env' },
+      { template: 'checksum', permission: 'env:LOG_LEVEL' },
     ]);
   });
 });

@@ -25,8 +25,12 @@ beforeAll(async () => {
     }),
     'agents/base/agent.json': { name: 'base', version: '1.0.0', abstract: true, permissions: { env: ['LOG_LEVEL'] } },
     ...simpleTemplate('child', { extends: 'base' }),
+    ...simpleTemplate('listed', {
+      permissions: { env: ['LOG_LEVEL', 'REGION', 'DEBUG'], net: ['api.example.com'], read: ['./data'] },
+      environments: { prod: { permissions: { env: ['DEBUG'] } } },
+    }),
   });
-  for (const name of ['sized', 'child']) templates.set(name, await resolveTemplate({ agentsDir: project.agentsDir, displayRoot: project.root }, name, { env: 'dev' }));
+  for (const name of ['sized', 'child', 'listed']) templates.set(name, await resolveTemplate({ agentsDir: project.agentsDir, displayRoot: project.root }, name, { env: 'dev' }));
 });
 afterAll(() => project.remove());
 
@@ -87,6 +91,30 @@ describe('least privilege', () => {
 
   it('waits for 300 runs', () => {
     expect(leastPrivilege(history('sized', craftRuns({ count: 299 })))).toEqual([]);
+  });
+
+  it('proposes dropping single entries never used while others of their list were, keeping the rest', () => {
+    // Every run reads LOG_LEVEL and ./data; REGION is never read; DEBUG is never read here but prod grants it too.
+    const records = craftRuns({ count: 310, tools: () => ({ env: 1, readTextFile: 1 }) }).map((record) => ({ ...record, grantsUsed: ['env:LOG_LEVEL', 'read:./data'] }));
+    const found = leastPrivilege(history('listed', records));
+    expect(found.map((c) => c.slot)).toEqual(['permissions.net', 'permissions.env.entries']);
+    const entries = bySlot(found, 'permissions.env.entries');
+    expect(entries?.patch).toEqual([{ op: 'replace', path: '/permissions/env', value: ['LOG_LEVEL', 'DEBUG'] }]);
+    expect(entries?.evidence).toMatchObject({ permission: 'env', entries: ['REGION'], kept: ['LOG_LEVEL', 'DEBUG'], runs: 310, uses: 0 });
+    expect(entries?.expectedImpact.summary).toBe('drop env:REGION: never used in 310 runs');
+  });
+
+  it('counts only runs that recorded their grants, and never an entry that was used once', () => {
+    const withGrants = craftRuns({ count: 299, tools: () => ({ env: 1 }) }).map((record) => ({ ...record, grantsUsed: ['env:LOG_LEVEL'] }));
+    const older = craftRuns({ count: 100, tools: () => ({ env: 1 }) }); // written before grants were recorded
+    expect(leastPrivilege(history('listed', [...older, ...withGrants])).map((c) => c.slot)).toEqual(['permissions.read', 'permissions.net']);
+    const once = [...withGrants, { ...withGrants[0]!, id: 'once', grantsUsed: ['env:LOG_LEVEL', 'env:REGION'] }];
+    expect(leastPrivilege(history('listed', once)).map((c) => c.slot)).toEqual(['permissions.read', 'permissions.net']);
+  });
+
+  it('leaves single entries alone in a template with a parent, whose lists are unioned with its own', () => {
+    const records = craftRuns({ count: 320, tools: () => ({ env: 1 }) }).map((record) => ({ ...record, grantsUsed: [] }));
+    expect(leastPrivilege(history('child', records))).toEqual([]);
   });
 });
 

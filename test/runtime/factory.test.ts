@@ -23,7 +23,7 @@ beforeAll(async () => {
 }
 `),
     ...simpleTemplate('liar', { output: { type: 'object', required: ['count'], properties: { count: { type: 'integer' } } } }, "export default () => ({ count: 'three' });\n"),
-    ...simpleTemplate('parent', { permissions: { spawn: ['reader', 'kv-less'] } }, `export default async function (input, ctx) {
+    ...simpleTemplate('parent', { permissions: { spawn: ['reader', 'kv-less', 'versioned'] } }, `export default async function (input, ctx) {
   if (input.target === 'forbidden') return ctx.spawn('greet', { name: 'x' });
   return ctx.spawn(input.target, input.payload);
 }
@@ -134,6 +134,18 @@ describe('spawn', () => {
     expect((await factory.run('parent', { target: 'kv-less' })).output).toBe('no kv here');
     const spawned = sink.records().filter((r) => r.template === 'reader');
     expect(spawned.at(-1)).toMatchObject({ depth: 1, outcome: 'ok', tools: { readTextFile: 1 } });
+  });
+
+  it('records which grants each run used, and only those', async () => {
+    await factory.run('parent', { target: 'reader' });
+    const [child, parent] = sink.records().slice(-2);
+    // The parent may spawn three templates and used one; the child used its read grant.
+    expect(parent).toMatchObject({ template: 'parent', grantsUsed: ['spawn:reader'] });
+    expect(child).toMatchObject({ template: 'reader', grantsUsed: ['read:./data'] });
+    await factory.run('greet', { name: 'Ada' });
+    expect(sink.records().at(-1)).toMatchObject({ template: 'greet', grantsUsed: ['kv'] });
+    await factory.run('kv-less', {});
+    expect(sink.records().at(-1)).toMatchObject({ template: 'kv-less', grantsUsed: [] });
   });
 
   it('denies spawning a template outside permissions.spawn', async () => {

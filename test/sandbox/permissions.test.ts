@@ -25,7 +25,9 @@ describe('netGrantMatches', () => {
   });
 
   it('fills in default ports and refuses non-http schemes', () => {
-    expect(() => checkNet(['evil.test:443'], new URL('https://evil.test/x'))).not.toThrow();
+    // Every entry that admits the target counts as used: neither could be removed without a second look.
+    expect(checkNet(['evil.test:443', '*.test', 'other.test'], new URL('https://evil.test/x'))).toEqual(['evil.test:443', '*.test']);
+    expect(checkNet(['evil.test', '*.evil.test'], new URL('https://api.evil.test/x'))).toEqual(['*.evil.test']);
     expect(() => checkNet(['evil.test:443'], new URL('http://evil.test/x'))).toThrow('Requires net access to "evil.test:80", grant it in agent.json at permissions.net');
     expect(() => checkNet(['*'], new URL('ftp://evil.test/x'))).toThrow(ToolDenied);
   });
@@ -42,8 +44,8 @@ describe('path checks', () => {
   symlinkSync(path.join(base, 'out'), path.join(dir, 'data-link'));
 
   it('reads inside a grant, by relative or absolute path', async () => {
-    await expect(resolveReadPath(dir, ['./data'], 'data/a.txt')).resolves.toBe(path.join(dir, 'data', 'a.txt'));
-    await expect(resolveReadPath(dir, [path.join(dir, 'data')], path.join(dir, 'data', 'a.txt'))).resolves.toBe(path.join(dir, 'data', 'a.txt'));
+    await expect(resolveReadPath(dir, ['./data', './out'], 'data/a.txt')).resolves.toEqual({ path: path.join(dir, 'data', 'a.txt'), grants: ['./data'] });
+    await expect(resolveReadPath(dir, [path.join(dir, 'data')], path.join(dir, 'data', 'a.txt'))).resolves.toEqual({ path: path.join(dir, 'data', 'a.txt'), grants: [path.join(dir, 'data')] });
   });
 
   it('denies traversal, links out and grants that are themselves links out', async () => {
@@ -55,10 +57,10 @@ describe('path checks', () => {
   });
 
   it('resolves the parent for writes; a file grant admits that file only', async () => {
-    await expect(resolveWritePath(dir, ['./data'], 'data/new.txt')).resolves.toBe(path.join(dir, 'data', 'new.txt'));
+    await expect(resolveWritePath(dir, ['./data'], 'data/new.txt')).resolves.toEqual({ path: path.join(dir, 'data', 'new.txt'), grants: ['./data'] });
     await expect(resolveWritePath(dir, ['./data'], 'data-link/new.txt')).rejects.toThrow(ToolDenied);
     await expect(resolveWritePath(dir, ['./data'], 'data/link.txt')).rejects.toThrow(ToolDenied);
-    await expect(resolveWritePath(dir, ['./result.json'], 'result.json')).resolves.toBe(path.join(dir, 'result.json'));
+    await expect(resolveWritePath(dir, ['./result.json'], 'result.json')).resolves.toEqual({ path: path.join(dir, 'result.json'), grants: ['./result.json'] });
     await expect(resolveWritePath(dir, ['./result.json'], 'other.json')).rejects.toThrow(ToolDenied);
   });
 });

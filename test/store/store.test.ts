@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../core/clock.js';
-import { openStore, readExport, restoreDatabase, SCHEMA_VERSION, type Store } from '../../store/index.js';
+import { MIGRATIONS, openStore, readExport, restoreDatabase, SCHEMA_VERSION, type Store } from '../../store/index.js';
 import { runRecord, tempDir } from './helpers.js';
 
 let temp: ReturnType<typeof tempDir>;
@@ -49,10 +49,30 @@ describe('the run writer', () => {
   });
 
   it('writes a full batch at once and keeps every field', async () => {
-    const record = runRecord(1, { outcome: 'error', errorCode: 'E_TIMEOUT', denials: [{ permission: 'net', target: 'x:1' }], parentId: 'parent', depth: 2 });
+    const record = runRecord(1, { outcome: 'error', errorCode: 'E_TIMEOUT', denials: [{ permission: 'net', target: 'x:1' }], grantsUsed: ['env:LOG_LEVEL', 'kv'], parentId: 'parent', depth: 2 });
+    const none = runRecord(2, { grantsUsed: [] });
     store.runs.write(record);
+    store.runs.write(none);
     await store.runs.flush();
     expect(store.queries.get(record.id)).toEqual(record);
+    expect(store.queries.get(none.id)).toEqual(none);
+  });
+
+  it('reads runs written before grants were recorded (schema 2) without grantsUsed, and records them from then on', async () => {
+    await store.close();
+    // A schema-2 database, as the previous release left it, with one run.
+    const old = new Database(temp.db);
+    old.exec('DROP TABLE runs');
+    old.exec(MIGRATIONS[0]!.sql.slice(MIGRATIONS[0]!.sql.indexOf('CREATE TABLE runs'), MIGRATIONS[0]!.sql.indexOf('CREATE TABLE kv ')));
+    old.prepare("INSERT INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, tools, denials, logs_dropped, depth) VALUES ('old', 'hello', '1.0.0', 'd', 'dev', 'default', 1, 0, 1, 0, 0, 0, 0, 'ok', '{}', '[]', 0, 0)").run();
+    old.pragma('user_version = 2');
+    old.close();
+    store = openStore({ path: temp.db });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(store.queries.get('old')).not.toHaveProperty('grantsUsed');
+    store.runs.write(runRecord(3, { grantsUsed: ['kv'] }));
+    await store.runs.flush();
+    expect(store.queries.get(runRecord(3).id)?.grantsUsed).toEqual(['kv']);
   });
 
   it('bounds its queue: past maxQueue records are dropped and counted, never buffered', async () => {
