@@ -158,6 +158,8 @@ describe('runs view', () => {
       const detail = await ui.waitFor('The store keeps no inputs or outputs');
       expect(detail).toMatch(/outcome\s+E_INPUT_INVALID/);
       expect(detail).toMatch(/input shape\s+depth 1/);
+      // Refused before it reached the sandbox: it used no grant.
+      expect(detail).toMatch(/grants used\s+none/);
       await ui.type(KEY.esc);
       await ui.waitFor('outcome error');
     } finally {

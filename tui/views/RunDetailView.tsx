@@ -1,4 +1,4 @@
-/** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools and denials (the store keeps no inputs or outputs). */
+/** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools, grants used and denials (the store keeps no inputs or outputs). */
 import { Box, Text } from 'ink';
 import { formatBytes, formatMs, formatTime } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
@@ -35,6 +35,7 @@ export function RunDetailView({ id }: { id: string }) {
           : 'not recorded',
       )}
       {field('tools', tools.length === 0 ? 'none' : tools.map(([tool, count]) => `${tool} ×${count}`).join(', '))}
+      {field('grants used', run.grantsUsed === undefined ? 'not recorded' : run.grantsUsed.length === 0 ? 'none' : run.grantsUsed.join(', '))}
       {field('denials', run.denials.length === 0 ? 'none' : run.denials.map((denial) => `${denial.permission} ${denial.target}`).join(', '), run.denials.length > 0 ? 'yellow' : undefined)}
       <Text> </Text>
       <Text dimColor>The store keeps no inputs or outputs, only their sizes and the input's shape: run it again from :run to see an output.</Text>
