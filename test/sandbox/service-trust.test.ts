@@ -1,10 +1,13 @@
 // The supervisor does not trust what a host says about a kv or spawn call: a host that forges namespace, tenant,
 // depth, quota or run id (test/fixtures/sandbox/forging-host.mjs) gets answers derived from the supervisor's own
-// record of the run and its spec. Also the kv quota code and its exit status.
+// record of the run and its spec; the grants it claims a run used are kept only where the template granted them.
+// Also the kv quota code and its exit status.
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitStatusFor } from '../../cli/exit-status.js';
 import { FactoryError } from '../../core/errors.js';
+import { createFactory, createMemoryRunSink } from '../../runtime/index.js';
+import { createProject, simpleTemplate } from '../helpers/project.js';
 import { createMemoryKvStore, createSandbox, type DenialEvent, type Sandbox, type SpawnRequest } from '../../sandbox/index.js';
 import { Supervisor } from '../../sandbox/supervisor.js';
 import { FIXTURES, makeSpec } from './helpers.js';
@@ -127,5 +130,28 @@ describe('E_KV_QUOTA', () => {
     expect(error.message).toMatch(/delete keys|raise limits\.kvKb/);
     expect(error.message).not.toMatch(/database/i);
     expect(exitStatusFor('E_KV_QUOTA')).toBe(1);
+  });
+});
+
+describe('grants a forging host says a run used', () => {
+  it('are recorded only where the template granted them', async () => {
+    const project = createProject({ ...simpleTemplate('claims', { permissions: { kv: true, env: ['REGION'] } }) });
+    const sink = createMemoryRunSink();
+    Supervisor.testHostEntry = path.join(FIXTURES, 'forging-host.mjs');
+    let factory;
+    try {
+      factory = await createFactory({ root: project.root, hosts: 1, store: false, runSink: sink });
+    } finally {
+      Supervisor.testHostEntry = undefined;
+    }
+    try {
+      await factory.run('claims', { grantsUsed: ['kv', 'env:REGION', 'env:SECRET', 'net:*', 'read:/', 42, null] });
+      expect(sink.records().at(-1)?.grantsUsed).toEqual(['kv', 'env:REGION']);
+      await factory.run('claims', { grantsUsed: 'everything' });
+      expect(sink.records().at(-1)?.grantsUsed).toEqual([]);
+    } finally {
+      await factory.close();
+      project.remove();
+    }
   });
 });
