@@ -1,10 +1,11 @@
 /** @module learner/learn — one learning pass: read the run record, train per-template models, generate suggestions, keep what is new, save the models. */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { Limits } from '../core/agent-spec.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store } from '../store/index.js';
-import { applyEnvironment, loadTemplateFile, type RawManifest, type TemplateRegistry } from '../templates/index.js';
+import { applyEnvironment, discoverTemplateNames, loadTemplateFile, type RawManifest, type TemplateRegistry } from '../templates/index.js';
 import { type Candidate, type TemplateHistory } from './generators/context.js';
 import { failurePattern } from './generators/failure-pattern.js';
 import { leastPrivilege } from './generators/least-privilege.js';
@@ -79,6 +80,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     return limitsByDigest.get(key);
   };
 
+  const extended = extendedTemplates(registry.agentsDir);
   const result: LearnResult = { backend, runs, templates: 0, created: [], unchanged: 0, suppressedRejected: 0, replaced: 0, skipped: [], seconds: 0 };
   const names = [...byTemplate.keys()].sort();
   const saves: Array<Promise<void>> = [];
@@ -90,7 +92,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
       if (template.abstract) throw new Error('abstract');
       const raw = loadTemplateFile(template.dir, registry.agentsDir).manifest;
       const now = options.now ?? (records.at(-1)?.startedAt ?? decidedAt) + 1;
-      history = { template, raw, hasParent: raw.extends !== undefined, records, limitsOf, now };
+      history = { template, raw, hasParent: raw.extends !== undefined, isExtended: extended.has(name), records, limitsOf, now };
     } catch (error) {
       result.skipped.push({ template: name, reason: `cannot resolve it now: ${(error as Error).message}` });
       options.onProgress?.(index + 1, names.length, name);
@@ -120,6 +122,20 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   await Promise.all(saves);
   result.seconds = (performance.now() - started) / 1000;
   return result;
+}
+
+/** Names of the templates some other template `extends`: a template that cannot be read counts for nothing. */
+function extendedTemplates(agentsDir: string): Set<string> {
+  const parents = new Set<string>();
+  for (const name of discoverTemplateNames(agentsDir)) {
+    try {
+      const parent = loadTemplateFile(path.join(agentsDir, name), agentsDir).manifest.extends;
+      if (typeof parent === 'string') parents.add(parent);
+    } catch {
+      // A broken template is reported where it is resolved; here it extends nothing.
+    }
+  }
+  return parents;
 }
 
 function keep(store: Store, candidate: Candidate, now: number, result: LearnResult): void {

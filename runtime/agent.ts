@@ -49,7 +49,8 @@ export interface AgentBinding {
   onDispose(agent: Agent): void;
 }
 
-const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+// For runs refused before the sandbox (disposed agent, invalid input): they used no grant.
+const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], grantsUsed: [], logs: [], logsDropped: 0 };
 
 /**
  * An agent: created by `factory.createAgent`, run any number of times, then disposed.
@@ -198,8 +199,9 @@ export class Agent {
       ...(error ? { errorCode: error.code } : {}),
       tools: stats.tools,
       denials: stats.denials,
-      // From the sandbox host, which is not trusted: only keys this template was granted are kept.
-      grantsUsed: grantedOnly(template.spec.permissions, sandboxStats.grantsUsed),
+      // From the sandbox host, which is not trusted: only keys this template was granted are kept. Absent when the
+      // host reported nothing (it crashed, or never ran the agent): such a run says nothing about what it needs.
+      ...(sandboxStats.grantsUsed !== undefined ? { grantsUsed: grantedOnly(template.spec.permissions, sandboxStats.grantsUsed) } : {}),
       logsDropped: stats.logsDropped,
       depth: this.#binding.depth,
       ...(this.#binding.parentId ? { parentId: this.#binding.parentId } : {}),

@@ -198,15 +198,13 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
     case 'readTextFile': {
       scope.count('readTextFile');
       const [requested] = stringArgs(args, 1, 'readTextFile');
-      const real = await resolveReadPath(spec.dir, spec.permissions.read, requested);
-      scope.useGrants('read', real.grants);
+      const real = await admitted(scope, 'read', resolveReadPath(spec.dir, spec.permissions.read, requested));
       return await readCapped(real.path, requested, settings.readMaxBytes);
     }
     case 'writeTextFile': {
       scope.count('writeTextFile');
       const [requested, data] = stringArgs(args, 2, 'writeTextFile');
-      const target = await resolveWritePath(spec.dir, spec.permissions.write, requested);
-      scope.useGrants('write', target.grants);
+      const target = await admitted(scope, 'write', resolveWritePath(spec.dir, spec.permissions.write, requested));
       // O_NOFOLLOW: a link swapped in after the check cannot redirect the write.
       const handle = await open(target.path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
       try {
@@ -219,14 +217,28 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
     case 'spawn': {
       scope.count('spawn');
       const [name, inputJson] = stringArgs(args, 2, 'spawn');
+      // Granted is used, even when depth or fan-out then refuse this one spawn.
+      if (spec.permissions.spawn.includes(name)) scope.useGrants('spawn', [name]);
       const refusal = spawnRefusal(spec, scope.depth, scope.spawns, name);
       if (refusal) throw refusal;
-      scope.useGrants('spawn', [name]);
       scope.spawns++;
       return await services.spawn(scope, name, inputJson, scope.signal);
     }
     default:
       throw new ToolError('E_INTERNAL', `unknown tool ${tool}`);
+  }
+}
+
+/** Notes the grants that admitted a path, also when the path then turns out not to exist. */
+async function admitted(scope: RunScope, permission: 'read' | 'write', resolving: Promise<{ path: string; grants: string[] }>): Promise<{ path: string; grants: string[] }> {
+  try {
+    const resolved = await resolving;
+    scope.useGrants(permission, resolved.grants);
+    return resolved;
+  } catch (error) {
+    const grants = (error as { grants?: unknown }).grants;
+    if (Array.isArray(grants)) scope.useGrants(permission, grants as string[]);
+    throw error;
   }
 }
 

@@ -109,6 +109,14 @@ async function realGrants(dir: string, grants: readonly string[]): Promise<Array
   return out;
 }
 
+/**
+ * A path a grant admits but that does not exist. It carries the admitting grants: the check passed, so the
+ * run used them (an agent that reads a cache file it expects to be missing still needs that grant).
+ */
+function notFound(message: string, grants: string[]): ToolError & { grants: string[] } {
+  return Object.assign(new ToolError('ENOENT', message, 'NotFound'), { grants });
+}
+
 /** The grants whose real root holds `candidate`. */
 function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
   return roots.filter(({ root }) => isInside(candidate, root)).map(({ grant }) => grant);
@@ -127,7 +135,8 @@ export async function resolveReadPath(dir: string, grants: readonly string[], re
     real = await realpath(lexical);
   } catch {
     // Nothing to resolve: deny unless the lexical path is inside a grant, so probing reveals nothing outside.
-    if (grantsHolding(roots, lexical).length > 0) throw new ToolError('ENOENT', `No such file: ${requested}`, 'NotFound');
+    const holding = grantsHolding(roots, lexical);
+    if (holding.length > 0) throw notFound(`No such file: ${requested}`, holding);
     throw new ToolDenied('read', lexical);
   }
   const holding = grantsHolding(roots, real);
@@ -147,7 +156,8 @@ export async function resolveWritePath(dir: string, grants: readonly string[], r
   try {
     parent = await realpath(path.dirname(lexical));
   } catch {
-    if (grantsHolding(roots, lexical).length > 0) throw new ToolError('ENOENT', `No such folder: ${path.dirname(requested)}`, 'NotFound');
+    const holding = grantsHolding(roots, lexical);
+    if (holding.length > 0) throw notFound(`No such folder: ${path.dirname(requested)}`, holding);
     throw new ToolDenied('write', lexical);
   }
   const target = path.join(parent, path.basename(lexical));

@@ -10,6 +10,8 @@ export interface TemplateHistory {
   /** The template's own agent.json, which patches apply to. */
   raw: RawManifest;
   hasParent: boolean;
+  /** Other templates extend this one: a permission taken away here is taken from them too. @default false */
+  isExtended?: boolean;
   /** Runs of this template (every version), oldest first. */
   records: readonly RunRecord[];
   /** The limits in force for a run (by its digest), to place censored samples. */

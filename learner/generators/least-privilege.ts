@@ -8,7 +8,8 @@ import { removePermission } from './patch-helpers.js';
  * The rule: a permission used in none of n runs that reached the agent is proposed for removal
  * when n ≥ 300. By the rule of three, zero uses in n runs bounds the per-run chance of needing it
  * below 3/n with 95% confidence — under 1% at 300 runs. A permission used even once is never
- * proposed. WebAssembly use cannot be observed from outside the isolate, so `wasm` is never proposed.
+ * proposed. WebAssembly use cannot be observed from outside the isolate, so `wasm` is never proposed. Nothing is
+ * proposed for a template that others extend: they inherit its grants, and their runs are not counted here.
  */
 export const MIN_RUNS = 300;
 
@@ -23,6 +24,8 @@ const TOOLS_OF: Partial<Record<keyof Permissions, string[]>> = {
 };
 
 export function leastPrivilege(history: TemplateHistory): Candidate[] {
+  // Its children inherit its grants and their runs are not counted here: what they use is unknown.
+  if (history.isExtended) return [];
   const runs = ranRecords(history.records);
   // Only runs of the current digest: an older version may have used what this one no longer does, or the reverse.
   const current = runs.filter((record) => record.digest === history.template.digest);

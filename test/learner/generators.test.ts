@@ -112,6 +112,11 @@ describe('least privilege', () => {
     expect(leastPrivilege(history('listed', once)).map((c) => c.slot)).toEqual(['permissions.read', 'permissions.net']);
   });
 
+  it('proposes nothing for a template others extend: they inherit its grants and their runs are not counted', () => {
+    const records = craftRuns({ count: 320, tools: (size) => (size % 97 === 0 ? { kv: 1 } : { log: 1 }) });
+    expect(leastPrivilege({ ...history('sized', records), isExtended: true })).toEqual([]);
+  });
+
   it('leaves single entries alone in a template with a parent, whose lists are unioned with its own', () => {
     const records = craftRuns({ count: 320, tools: () => ({ env: 1 }) }).map((record) => ({ ...record, grantsUsed: [] }));
     expect(leastPrivilege(history('child', records))).toEqual([]);

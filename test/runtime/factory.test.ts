@@ -29,6 +29,10 @@ beforeAll(async () => {
 }
 `),
     ...simpleTemplate('reader', { permissions: { read: ['./data'] } }, "export default (input, ctx) => ctx.readTextFile('data/note.txt');\n"),
+    ...simpleTemplate('cache-reader', { permissions: { read: ['./data', './cache'] } }, `export default async (input, ctx) => {
+  try { return await ctx.readTextFile('cache/state.json'); } catch (error) { return 'cache miss: ' + error.name; }
+};
+`),
     'agents/reader/data/note.txt': 'the child may read this',
     ...simpleTemplate('kv-less', {}, "export default async (input, ctx) => ctx.kv === undefined ? 'no kv here' : 'kv leaked';\n"),
     ...simpleTemplate('versioned', { environments: { staging: { limits: { timeoutMs: 321 } } } }, 'export default (input, ctx) => ctx.config;\n'),
@@ -146,6 +150,9 @@ describe('spawn', () => {
     expect(sink.records().at(-1)).toMatchObject({ template: 'greet', grantsUsed: ['kv'] });
     await factory.run('kv-less', {});
     expect(sink.records().at(-1)).toMatchObject({ template: 'kv-less', grantsUsed: [] });
+    // A file the grant admits but that is missing: the grant was still needed to learn that.
+    expect(await factory.run('cache-reader', {})).toMatchObject({ output: 'cache miss: NotFound' });
+    expect(sink.records().at(-1)).toMatchObject({ template: 'cache-reader', grantsUsed: ['read:./cache'] });
   });
 
   it('denies spawning a template outside permissions.spawn', async () => {

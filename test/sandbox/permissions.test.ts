@@ -52,7 +52,8 @@ describe('path checks', () => {
     await expect(resolveReadPath(dir, ['./data'], 'data/../../out/s.txt')).rejects.toThrow(ToolDenied);
     await expect(resolveReadPath(dir, ['./data'], 'data/link.txt')).rejects.toThrow(ToolDenied);
     await expect(resolveReadPath(dir, ['./data'], 'data-link/s.txt')).rejects.toThrow(ToolDenied);
-    await expect(resolveReadPath(dir, ['./data'], 'data/missing.txt')).rejects.toMatchObject({ code: 'ENOENT' });
+    // The grant admitted the path, so it was used, though the file is missing.
+    await expect(resolveReadPath(dir, ['./data'], 'data/missing.txt')).rejects.toMatchObject({ code: 'ENOENT', grants: ['./data'] });
     await expect(resolveReadPath(dir, ['./data'], '/nonexistent/x')).rejects.toThrow(ToolDenied);
   });
 
