@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import type { AgentSpec } from '../core/agent-spec.js';
+import type { AgentSpec, ListedPermission } from '../core/agent-spec.js';
 import { checkNet, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
 import type { KvCall } from './protocol.js';
 import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
@@ -94,7 +94,7 @@ export class RunScope implements ServiceCaller {
   }
 
   /** Notes that a check passed on these entries of a permission list (`kv` has none). */
-  useGrants(permission: 'read' | 'write' | 'net' | 'env' | 'spawn' | 'kv', entries: readonly string[] = []): void {
+  useGrants(permission: ListedPermission | 'kv', entries: readonly string[] = []): void {
     if (permission === 'kv') this.grantsUsed.add('kv');
     for (const entry of entries) this.grantsUsed.add(`${permission}:${entry}`);
   }
