@@ -272,9 +272,15 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   const auditLog = program.command('audit-log').description('the tamper-evident audit log');
   auditLog
     .command('verify')
-    .description('check the hash chain; names the first edited, deleted or reordered entry (exit 3)')
+    .description('check the hash chain and its anchor; names the first edited, deleted, reordered or cut-off entry (exit 3)')
     .option('--json', 'print as JSON')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/store.js')).auditVerifyCommand(context, options)));
+  auditLog
+    .command('reanchor')
+    .description('accept the log as it is now (after a restore, or damage looked into): recorded in the log, with the reason')
+    .requiredOption('--reason <text>', 'why: kept in the log')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { reason?: string; json?: boolean }) => (await import('./commands/store.js')).auditReanchorCommand(context, options)));
   auditLog
     .command('list', { isDefault: true })
     .description('recent entries, newest first')

@@ -6,7 +6,7 @@ import type { CommandContext } from './context.js';
 /** Runs `work` with the project's store open; migrates a pre-store `trust.json` on first use. */
 export async function withStore<T>(context: CommandContext, work: (store: Store) => T | Promise<T>): Promise<T> {
   const config = context.config();
-  const store = openStore({ path: config.dbPath, migrateTrustFrom: trustFileOf(config) });
+  const store = openStore({ path: config.dbPath, migrateTrustFrom: trustFileOf(config), auditAnchorDir: config.keysDir });
   try {
     return await work(store);
   } finally {

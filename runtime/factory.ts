@@ -119,6 +119,8 @@ export class AgentFactory {
             path: storeOption,
             clock: this.#clock,
             migrateTrustFrom: trustFileOf(this.config),
+            // The project's own database is anchored in its keys folder; another file given here is not that log.
+            ...(path.resolve(this.config.root, storeOption) === this.config.dbPath ? { auditAnchorDir: this.config.keysDir } : {}),
             // A batch that could not be written (it is retried) or a record SQLite refused (dropped, and counted).
             writer: { onError: (error) => this.#logger.warn(`run records: ${error.message}`) },
           })

@@ -110,7 +110,7 @@ export async function exportJsonl(db: Database.Database, file: string): Promise<
         if (lines.length >= 2000) flush();
       }
       for (const row of db.prepare<[], Record<string, unknown>>('SELECT * FROM audit ORDER BY seq').iterate()) {
-        lines.push(JSON.stringify({ kind: 'audit', ...row, data: JSON.parse(row.data as string) }));
+        lines.push(JSON.stringify({ kind: 'audit', ...row, data: exportedData(row.data) }));
         counts.audit++;
         if (lines.length >= 2000) flush();
       }
@@ -135,4 +135,13 @@ export async function readExport(file: string): Promise<Array<Record<string, unk
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** An audit entry's data as JSON; an edited entry whose data no longer parses is exported as the text it holds, so the export still runs and shows it. */
+function exportedData(text: unknown): unknown {
+  try {
+    return JSON.parse(text as string);
+  } catch {
+    return text;
+  }
 }

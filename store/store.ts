@@ -27,6 +27,12 @@ export interface StoreOptions {
    */
   migrateTrustFrom?: string;
   busyTimeoutMs?: number;
+  /**
+   * Where the audit log's anchor lives: the project's keys folder (`ResolvedConfig.keysDir`), which those who may
+   * write the database may not write. Without it the log is hash-chained but not anchored (entries cut from its end
+   * do not show), which suits `:memory:` and scratch stores.
+   */
+  auditAnchorDir?: string;
 }
 
 /**
@@ -56,7 +62,7 @@ export class Store {
     this.runs = new RunWriter(this.db, options.writer);
     this.queries = new RunQueries(this.db);
     this.kv = new SqliteKvStore(this.db, clock);
-    this.audit = new AuditLog(this.db, clock);
+    this.audit = new AuditLog(this.db, clock, options.auditAnchorDir !== undefined ? { anchorDir: options.auditAnchorDir } : {});
     this.versions = new TemplateVersions(this.db, clock);
     this.trust = new SqliteTrustStore(this.db);
     this.tenants = new Tenants(this.db, clock);

@@ -1,5 +1,6 @@
-/** @module cli/commands/store — `af store backup|restore|prune|export` and `af audit-log verify|list`. */
-import { restoreDatabase } from '../../store/index.js';
+/** @module cli/commands/store — `af store backup|restore|prune|export` and `af audit-log verify|reanchor|list`. */
+import { FactoryError } from '../../core/errors.js';
+import { type AuditVerification, restoreDatabase } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -16,10 +17,13 @@ export function storeBackupCommand(context: CommandContext, file: string, option
   });
 }
 
-export function storeRestoreCommand(context: CommandContext, file: string, options: { json?: boolean }): number {
+export async function storeRestoreCommand(context: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
   const { previous } = restoreDatabase(file, context.config().dbPath);
-  if (options.json) printJson(context.streams, { restored: file, previous: previous ?? null });
-  else context.streams.stdout.write(`restored ${file} into ${context.config().dbPath}${previous ? `; the previous database is kept as ${previous}` : ''}\n`);
+  // A backup holds an older log than the anchor vouches for: restoring it on purpose is recorded in the log and
+  // re-anchored, or every later verify would call it cut short.
+  const reanchored = await withStore(context, (store) => store.audit.reanchor({ actor: 'cli', reason: `store restored from ${file}` }));
+  if (options.json) printJson(context.streams, { restored: file, previous: previous ?? null, reanchoredAt: reanchored.seq });
+  else context.streams.stdout.write(`restored ${file} into ${context.config().dbPath}${previous ? `; the previous database is kept as ${previous}` : ''}; the audit log is re-anchored at entry #${reanchored.seq}\n`);
   return EXIT.ok;
 }
 
@@ -42,14 +46,47 @@ export function storeExportCommand(context: CommandContext, file: string, option
   });
 }
 
+/**
+ * `af audit-log verify`: the verdict is data (`{ ok, entries, head, anchor }` or `{ ok: false, entries, firstBad: { seq,
+ * kind, message } }`), printed as is with `--json`. Exit 3 (trust) for a damaged log: the log worked as designed and
+ * found that history cannot be trusted, as a bad signature does; 5 stays for failures of af itself.
+ */
 export function auditVerifyCommand(context: CommandContext, options: { json?: boolean }): Promise<number> {
   return withStore(context, (store) => {
     const result = store.audit.verify();
     if (options.json) printJson(context.streams, result);
-    else if (result.ok) context.streams.stdout.write(`${context.paint.green('✓')} audit log intact: ${result.entries} entries, head ${result.head.slice(0, 16)}\n`);
-    else context.streams.stdout.write(`${context.paint.red('✗')} audit log broken at entry ${result.firstBad.seq}: ${result.firstBad.reason} (${result.entries} entries before it are intact)\n`);
-    // A broken chain is a trust failure.
+    else context.streams.stdout.write(formatVerification(context, result));
     return result.ok ? EXIT.ok : EXIT.trust;
+  });
+}
+
+function formatVerification(context: CommandContext, result: AuditVerification): string {
+  const { paint } = context;
+  if (!result.ok) {
+    return `${paint.red('✗')} audit log broken at entry #${result.firstBad.seq} (${result.firstBad.kind}): ${result.firstBad.message} (${result.entries} entries before it are intact)\n`;
+  }
+  const lines = [`${paint.green('✓')} audit log intact: ${result.entries} entries, head ${result.head.slice(0, 16)}`];
+  const { anchor } = result;
+  if (!anchor) lines.push(paint.yellow('  not anchored: entries cut from the end would not show'));
+  else {
+    lines.push(`  anchored at entry #${anchor.seq} (${new Date(anchor.at).toISOString()})${anchor.since > 0 ? `; entries up to #${anchor.since} were taken as found when the anchor was created` : ''}`);
+    if (anchor.created) lines.push(paint.yellow(`  the log had no anchor: one was created now, vouching for the log as it is (entries up to #${anchor.seq})`));
+    if (anchor.unanchored > 0) {
+      lines.push(paint.yellow(`  ${anchor.unanchored} newer entries are not anchored yet (written by a process that could not update the anchor); the next append takes them in`));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `af audit-log reanchor --reason TEXT`: accepts the log as it is now, recording why in the log itself. */
+export function auditReanchorCommand(context: CommandContext, options: { reason?: string; json?: boolean }): Promise<number> {
+  const reason = options.reason?.trim();
+  if (!reason) throw new FactoryError('E_USAGE', 'give a reason (--reason): it is kept in the log with what the anchor said before');
+  return withStore(context, (store) => {
+    const entry = store.audit.reanchor({ actor: 'cli', reason });
+    if (options.json) printJson(context.streams, entry);
+    else context.streams.stdout.write(`the audit log is re-anchored at entry #${entry.seq}; previously: ${JSON.stringify(entry.data.previous)}\n`);
+    return EXIT.ok;
   });
 }
 

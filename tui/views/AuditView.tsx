@@ -41,7 +41,7 @@ export function AuditView() {
         </Text>
       ) : (
         <Text color={theme.color('red')} bold>
-          ✗ chain broken at entry {verification.firstBad.seq}: {verification.firstBad.reason} ({verification.entries} entries)
+          ✗ chain broken at entry {verification.firstBad.seq}: {verification.firstBad.message} ({verification.entries} entries)
         </Text>
       )}
       <Table

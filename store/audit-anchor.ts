@@ -1,0 +1,177 @@
+/** @module store/audit-anchor — a keyed checkpoint of the audit log's head, kept with the signing keys, outside the database it vouches for. */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { canonicalJson } from '../core/canonical-json.js';
+
+/** The secret the checkpoint is keyed with: 32 random bytes, hex, mode 0600. Created once, never rewritten. */
+export const AUDIT_ANCHOR_KEY_FILE = 'audit-anchor.key';
+/** The checkpoint itself, rewritten (atomically) on every append. */
+export const AUDIT_ANCHOR_FILE = 'audit-anchor.json';
+
+/** What the anchor vouches for: the log held entry `seq` with hash `hash` when it was written. */
+export interface AuditCheckpoint {
+  /** Last anchored entry (0: the log was empty). */
+  seq: number;
+  /** Its hash (the genesis hash for an empty log). */
+  hash: string;
+  /** When the checkpoint was written (epoch ms). */
+  at: number;
+  /**
+   * Entries up to this one were taken as found when the anchor was created: a log from before anchors, adopted, or a
+   * log re-anchored on purpose (`af audit-log reanchor`). 0: anchored from its first entry.
+   */
+  since: number;
+}
+
+/**
+ * What the anchor folder holds:
+ * - `none`: no secret either: never anchored (a fresh project, or a database from before anchors);
+ * - `missing`: the secret is there but the checkpoint is not: it was deleted;
+ * - `invalid`: a checkpoint that cannot be read, is malformed, or whose MAC does not match;
+ * - `ok`: a checkpoint with a good MAC.
+ */
+export type AnchorState =
+  | { kind: 'none' }
+  | { kind: 'missing'; file: string }
+  | { kind: 'invalid'; file: string; reason: string }
+  | { kind: 'ok'; checkpoint: AuditCheckpoint };
+
+const VERSION = 1;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Reads and writes the checkpoint in `dir` (the project's keys folder, `.af/keys`). Those who may write the project's
+ * state but not its keys can delete or edit rows of the database, but can neither read the secret (so they cannot
+ * forge a checkpoint) nor write the folder (so they cannot put back an older, genuine one).
+ */
+export class AuditAnchor {
+  readonly dir: string;
+  readonly #keyFile: string;
+  readonly #file: string;
+  #secret: Buffer | undefined;
+
+  constructor(dir: string) {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('AuditAnchor: "dir" must be a folder path');
+    this.dir = dir;
+    this.#keyFile = path.join(dir, AUDIT_ANCHOR_KEY_FILE);
+    this.#file = path.join(dir, AUDIT_ANCHOR_FILE);
+  }
+
+  get file(): string {
+    return this.#file;
+  }
+
+  /** The checkpoint as it is now on disk; never throws. */
+  read(): AnchorState {
+    const secret = this.#readSecret();
+    if (secret === null) {
+      // A checkpoint without its key is not a project that was never anchored: someone removed the key.
+      return existsSync(this.#file) ? { kind: 'invalid', file: this.#file, reason: `its key ${this.#keyFile} is missing` } : { kind: 'none' };
+    }
+    if (secret instanceof Error) return { kind: 'invalid', file: this.#keyFile, reason: `the anchor's key cannot be read: ${secret.message}` };
+    let text: string;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', file: this.#file };
+      return { kind: 'invalid', file: this.#file, reason: `it cannot be read: ${(error as Error).message}` };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { kind: 'invalid', file: this.#file, reason: 'it is not valid JSON' };
+    }
+    const record = parsed as Record<string, unknown>;
+    if (
+      typeof parsed !== 'object' || parsed === null || record.version !== VERSION ||
+      !isCount(record.seq) || typeof record.hash !== 'string' || !HEX64.test(record.hash) ||
+      typeof record.at !== 'number' || !Number.isFinite(record.at) || !isCount(record.since) || typeof record.mac !== 'string'
+    ) {
+      return { kind: 'invalid', file: this.#file, reason: 'it does not have the shape of an audit checkpoint' };
+    }
+    const checkpoint: AuditCheckpoint = { seq: record.seq, hash: record.hash, at: record.at, since: record.since };
+    const expected = mac(secret, checkpoint);
+    const given = Buffer.from(record.mac, 'hex');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { kind: 'invalid', file: this.#file, reason: 'its MAC does not match: it was edited or written without the key' };
+    }
+    return { kind: 'ok', checkpoint };
+  }
+
+  /**
+   * Writes the checkpoint (creating the secret the first time). Atomic: a reader sees the old file or the new one.
+   * @returns the bytes it replaced (`null` when there was no file), so a failed append can put them back.
+   */
+  write(checkpoint: AuditCheckpoint): Buffer | null {
+    const secret = this.#ensureSecret();
+    let previous: Buffer | null = null;
+    try {
+      previous = readFileSync(this.#file);
+    } catch {
+      previous = null;
+    }
+    const body = { version: VERSION, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, since: checkpoint.since, mac: mac(secret, checkpoint).toString('hex') };
+    this.#replace(Buffer.from(`${JSON.stringify(body)}\n`));
+    return previous;
+  }
+
+  /** Puts back what {@link write} replaced. Best effort: the caller is already handling a failure. */
+  restore(previous: Buffer | null): void {
+    try {
+      if (previous === null) rmSync(this.#file, { force: true });
+      else this.#replace(previous);
+    } catch {
+      // The append that wrote it failed; verify will report the anchor one entry ahead, which is what happened.
+    }
+  }
+
+  #replace(bytes: Buffer): void {
+    const temp = `${this.#file}.${process.pid}.tmp`;
+    writeFileSync(temp, bytes, { mode: 0o600 });
+    renameSync(temp, this.#file);
+  }
+
+  /** `null` when there is no secret yet, an Error when it exists but is unusable. */
+  #readSecret(): Buffer | null | Error {
+    if (this.#secret) return this.#secret;
+    let text: string;
+    try {
+      text = readFileSync(this.#keyFile, 'utf8').trim();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      return error as Error;
+    }
+    if (!HEX64.test(text)) return new Error(`${this.#keyFile} does not hold a 32-byte hex key`);
+    this.#secret = Buffer.from(text, 'hex');
+    return this.#secret;
+  }
+
+  #ensureSecret(): Buffer {
+    const existing = this.#readSecret();
+    if (existing instanceof Error) throw existing;
+    if (existing) return existing;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      // Exclusive: two processes adopting at once must end with one key.
+      writeFileSync(this.#keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(this.#keyFile, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const created = this.#readSecret();
+    if (!(created instanceof Buffer)) throw created ?? new Error(`${this.#keyFile} could not be created`);
+    return created;
+  }
+}
+
+function mac(secret: Buffer, checkpoint: AuditCheckpoint): Buffer {
+  return createHmac('sha256', secret)
+    .update(canonicalJson({ version: VERSION, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, since: checkpoint.since }))
+    .digest();
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
