@@ -133,7 +133,7 @@ export class AuditLog {
       // The chain continues from the last entry there is, not from the head row: a deleted head row must not restart it at 1.
       const last = statements.last.get();
       // Decided before the insert, on the log as it was: does the anchor still vouch for the entry this one follows?
-      const since = this.#anchor && ownsTransaction ? this.#anchorSince(this.#anchor, last, isReanchor) : undefined;
+      const move = this.#anchor && ownsTransaction ? this.#anchorMove(this.#anchor, last, isReanchor) : undefined;
       const entry = {
         seq: (last?.seq ?? 0) + 1,
         at: clock.now(),
@@ -147,7 +147,7 @@ export class AuditLog {
       statements.insert.run(entry.seq, entry.at, entry.type, entry.actor, entry.subject, canonicalJson(entry.data), entry.prevHash, hash);
       statements.setHead.run(entry.seq, hash);
       // Inside the transaction: appends of other processes wait on the write lock, so checkpoints are written in order.
-      if (this.#anchor && since !== undefined) this.#writeAnchor(this.#anchor, { seq: entry.seq, hash, at: entry.at, since }, isReanchor);
+      if (this.#anchor && move) this.#writeAnchor(this.#anchor, { seq: entry.seq, hash, at: entry.at, since: move.since }, move.raw, isReanchor);
       return { ...entry, hash };
     });
   }
@@ -237,19 +237,20 @@ export class AuditLog {
     }
   }
 
-  /** The `since` of the checkpoint the next entry may carry, or undefined when the anchor must stay where it is. */
-  #anchorSince(anchor: AuditAnchor, last: { seq: number; hash: string } | undefined, isReanchor: boolean): number | undefined {
+  /** The `since` the checkpoint of the next entry carries (and the file it replaces), or undefined when the anchor must stay where it is. */
+  #anchorMove(anchor: AuditAnchor, last: { seq: number; hash: string } | undefined, isReanchor: boolean): { since: number; raw: Buffer | null } | undefined {
     const state = anchor.read();
     // Never anchored (or accepted on purpose): what is there now is taken as found.
-    if (isReanchor || state.kind === 'none') return last?.seq ?? 0;
-    if (state.kind === 'ok' && this.#vouchesFor(state.checkpoint, last)) return state.checkpoint.since;
+    if (isReanchor || state.kind === 'none') return { since: last?.seq ?? 0, raw: state.raw };
+    if (state.kind === 'ok' && this.#vouchesFor(state.checkpoint, last)) return { since: state.checkpoint.since, raw: state.raw };
     // Missing, forged, or the log was cut or rewritten since: moving the anchor would hide it.
     return undefined;
   }
 
-  #writeAnchor(anchor: AuditAnchor, checkpoint: AuditCheckpoint, isReanchor: boolean): void {
+  #writeAnchor(anchor: AuditAnchor, checkpoint: AuditCheckpoint, raw: Buffer | null, isReanchor: boolean): void {
     try {
-      this.#anchorBefore = { bytes: anchor.write(checkpoint) };
+      anchor.write(checkpoint);
+      this.#anchorBefore = { bytes: raw };
     } catch (error) {
       // A process that may not write the keys folder still records what happened; verify counts the entry as unanchored.
       if (isReanchor) throw new FactoryError('E_STORE', `could not write the audit anchor in ${anchor.dir}: ${(error as Error).message}`, { cause: error });
