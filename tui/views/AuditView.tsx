@@ -38,10 +38,11 @@ export function AuditView() {
       {verification.ok ? (
         <Text color={theme.color('green')}>
           ✓ chain intact: {verification.entries} entries, head {verification.head.slice(0, 16)}
+          {verification.anchor ? `, anchored at #${verification.anchor.seq}` : ', not anchored'}
         </Text>
       ) : (
         <Text color={theme.color('red')} bold>
-          ✗ chain broken at entry {verification.firstBad.seq}: {verification.firstBad.message} ({verification.entries} entries)
+          ✗ chain broken at entry {verification.firstBad.seq} ({verification.firstBad.kind}): {verification.firstBad.message} ({verification.entries} entries)
         </Text>
       )}
       <Table
