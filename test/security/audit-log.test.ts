@@ -10,8 +10,10 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApiServer } from '../../api/index.js';
 import { runCli } from '../../cli/index.js';
 import { resolveConfig } from '../../core/config.js';
+import { createFactory } from '../../runtime/index.js';
 import { entryHash, GENESIS_HASH, openStore } from '../../store/index.js';
 import { createProject, type TempProject } from '../helpers/project.js';
 
@@ -227,6 +229,24 @@ describe('finding 7: damaged entries are named, never a crash', () => {
     const exported = await af('store', 'export', path.join(project.root, 'out.jsonl.zst'), '--json');
     expect(exported.status).toBe(0);
     expect(JSON.parse(exported.stdout)).toMatchObject({ audit: 10 });
+  });
+
+  it('GET /v1/audit lists a damaged entry (its data as text) instead of failing with E_INTERNAL', async () => {
+    tamper(`UPDATE audit SET data = 'not json' WHERE seq = 2`);
+    const store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
+    const factory = await createFactory({ root: project.root, hosts: 1, store });
+    const { key } = store.tenants.createApiKey('acme', 'admin', 'auditor');
+    const app = createApiServer({ factory });
+    try {
+      const response = await app.inject({ url: '/v1/audit?limit=100', headers: { authorization: `Bearer ${key}` } });
+      expect(response.statusCode).toBe(200);
+      const { entries } = JSON.parse(response.body) as { entries: Array<{ seq: number; data: Record<string, unknown> }> };
+      expect(entries.find((entry) => entry.seq === 2)?.data).toEqual({ unreadable: 'not json' });
+    } finally {
+      await app.close();
+      await factory.close();
+      await store.close();
+    }
   });
 
   it('a deleted head row alone neither breaks appends (they went back to #1 and failed) nor the chain', async () => {
