@@ -254,7 +254,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeBackupCommand(context, file, options)));
   storeCommand
     .command('restore <file>')
-    .description('replace the store with a backup that passes integrity_check (stop other af processes first)')
+    .description('replace the store with a backup that passes integrity_check, and re-anchor its audit log (stop other af processes first)')
     .option('--json', 'print as JSON')
     .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeRestoreCommand(context, file, options)));
   storeCommand

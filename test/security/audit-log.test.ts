@@ -197,6 +197,21 @@ describe('finding 7: damaged entries are named, never a crash', () => {
     expect(verdict.firstBad?.message).toBe(message);
   });
 
+  it.each([
+    ['a deleted entry in the middle', 'DELETE FROM audit WHERE seq = 5', { seq: 5, kind: 'missing', message: 'entry #5 is missing (deleted)' }],
+    ['several deleted entries', 'DELETE FROM audit WHERE seq BETWEEN 4 AND 6', { seq: 4, kind: 'missing', message: 'entries #4–#6 are missing (deleted)' }],
+    [
+      'two whole rows swapped',
+      'UPDATE audit SET seq = -1 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = -1;',
+      { seq: 3, kind: 'edited', message: 'entry #3 was edited: its content does not match its hash' },
+    ],
+  ])('%s', async (_what, sql, firstBad) => {
+    tamper(sql);
+    const { status, verdict } = await verify();
+    expect(status).toBe(3);
+    expect(verdict.firstBad).toEqual(firstBad);
+  });
+
   it('a duplicated entry is named as such', async () => {
     tamper(`${LOOSEN} INSERT INTO audit SELECT * FROM audit WHERE seq = 6;`);
     const { status, verdict } = await verify();
