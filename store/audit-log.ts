@@ -308,7 +308,7 @@ export class AuditLog {
         const { checkpoint } = state;
         const anchored = `the anchor (written ${new Date(checkpoint.at).toISOString()}) says the log reached entry #${checkpoint.seq}`;
         if (checkpoint.seq > end) {
-          const crash = checkpoint.seq === end + 1 ? `; if a process was killed while appending, entry #${checkpoint.seq} may never have been committed: ${reanchorHint}` : '';
+          const crash = checkpoint.seq === end + 1 ? `; a process killed while appending it would leave the same trace (entry #${checkpoint.seq} never committed): ${reanchorHint}` : '';
           return { ...afterEnd, message: `entries after #${end} are missing: ${anchored}${crash}` };
         }
         const found = checkpoint.seq === 0 ? GENESIS_HASH : statements.hashAt.get(checkpoint.seq)?.hash;
