@@ -1,0 +1,167 @@
+/** @module core/net-address — IP address ranges both planes agree on: named classes (loopback, link-local…), CIDR parsing, and the compiled check the host runs on every address it connects to. */
+import { BlockList, isIP } from 'node:net';
+
+/** An address range the host refuses to connect to, as the policy of an environment says; travels in the AgentSpec. */
+export interface NetAddressRule {
+  /** `network/prefix`, canonical (e.g. `127.0.0.0/8`, `fe80::/10`). */
+  cidr: string;
+  /** What denials name: the class (`loopback`) or the policy entry as written (`10.1.2.3`). */
+  label: string;
+  /** Id of the policy rule that denies it. */
+  rule: string;
+  /** Only this port, when the policy entry named one (`127.0.0.1:6379`). */
+  port?: number;
+}
+
+/**
+ * Named address classes a policy may deny with `net.denyAddresses`. Each IPv4 range also covers its IPv4-mapped
+ * IPv6 form; IPv6 forms that embed an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo) are checked on the
+ * embedded address too (see {@link embeddedIpv4}).
+ */
+export const ADDRESS_CLASSES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  // 0.0.0.0 and :: connect to the host itself on Linux; 0/8 is "this network".
+  unspecified: ['0.0.0.0/8', '::/128'],
+  loopback: ['127.0.0.0/8', '::1/128'],
+  'link-local': ['169.254.0.0/16', 'fe80::/10'],
+  // Cloud instance metadata services: AWS/GCP/Azure/OpenStack, AWS over IPv6, Alibaba.
+  metadata: ['169.254.169.254/32', 'fd00:ec2::254/128', '100.100.100.200/32'],
+  private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', 'fec0::/10'],
+  // Carrier-grade NAT (RFC 6598): often the provider's own internal network.
+  shared: ['100.64.0.0/10'],
+  multicast: ['224.0.0.0/4', 'ff00::/8'],
+  reserved: ['240.0.0.0/4', '192.0.0.0/24', '198.18.0.0/15', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8::/32', '100::/64'],
+});
+
+/** `addr[/prefix]` with the address validated by node:net; `undefined` when it is neither an IP nor a CIDR. */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6'; cidr: string } | undefined {
+  const slash = text.indexOf('/');
+  let address = (slash === -1 ? text : text.slice(0, slash)).trim();
+  if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(max) : text.slice(slash + 1).trim();
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) return undefined;
+  const prefix = Number(prefixText);
+  const canonical = version === 4 ? address : compressIpv6(ipv6Words(address));
+  return { address: canonical, prefix, family: version === 4 ? 'ipv4' : 'ipv6', cidr: `${canonical}/${prefix}` };
+}
+
+/**
+ * The CIDRs a `net.denyAddresses` entry stands for: a class name from {@link ADDRESS_CLASSES}, an IP or a CIDR.
+ * @returns `undefined` for an entry that is none of these.
+ */
+export function expandAddressEntry(entry: string): readonly string[] | undefined {
+  const named = ADDRESS_CLASSES[entry.trim().toLowerCase()];
+  if (named) return named;
+  const parsed = parseCidr(entry);
+  return parsed ? [parsed.cidr] : undefined;
+}
+
+/** The eight 16-bit words of a valid IPv6 address (an embedded dotted quad included). */
+function ipv6Words(address: string): number[] {
+  let text = address.toLowerCase();
+  const zone = text.indexOf('%');
+  if (zone !== -1) text = text.slice(0, zone);
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const fill = tail === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...fill, ...right].map((word) => parseInt(word, 16));
+}
+
+function compressIpv6(words: number[]): string {
+  // Longest run of zero words (at least two) becomes "::", as RFC 5952 writes it.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = words.map((word) => word.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+function ipv4Of(high: number, low: number): string {
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * The IPv4 address an IPv6 address carries, for the forms that reach it: IPv4-mapped (`::ffff:a.b.c.d`),
+ * IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`),
+ * 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001:0::/32`, client address inverted).
+ */
+export function embeddedIpv4(address: string): string | undefined {
+  const w = ipv6Words(address);
+  const zeros = (from: number, to: number) => w.slice(from, to).every((word) => word === 0);
+  if (zeros(0, 5) && w[5] === 0xffff) return ipv4Of(w[6]!, w[7]!);
+  if (zeros(0, 4) && w[4] === 0xffff && w[5] === 0) return ipv4Of(w[6]!, w[7]!);
+  // ::/96 minus :: and ::1, which are IPv6's own unspecified and loopback addresses.
+  if (zeros(0, 6) && (w[6] !== 0 || w[7]! > 1)) return ipv4Of(w[6]!, w[7]!);
+  if (w[0] === 0x64 && w[1] === 0xff9b && (zeros(2, 6) || w[2] === 1)) return ipv4Of(w[6]!, w[7]!);
+  if (w[0] === 0x2002) return ipv4Of(w[1]!, w[2]!);
+  if (w[0] === 0x2001 && w[1] === 0) return ipv4Of(w[6]! ^ 0xffff, w[7]! ^ 0xffff);
+  return undefined;
+}
+
+/** Why an address may not be connected to. */
+export interface AddressDenial {
+  /** The address that was checked, or the IPv4 address it embeds when that is what a rule caught. */
+  address: string;
+  rule: NetAddressRule;
+}
+
+/**
+ * The address rules of one spec, compiled once (a node:net BlockList per rule) so that each check is a few
+ * native lookups. BlockList matches IPv4 rules against IPv4-mapped IPv6 addresses itself; other embedding
+ * forms are unwrapped here.
+ */
+export class AddressRules {
+  readonly #rules: ReadonlyArray<{ rule: NetAddressRule; list: BlockList }>;
+
+  constructor(rules: readonly NetAddressRule[]) {
+    this.#rules = rules.flatMap((rule) => {
+      const parsed = parseCidr(rule.cidr);
+      // Rules come from a validated policy; one that does not parse would be a bug, and denying nothing is not the
+      // safe reading of it, so it is kept as a rule that catches every address of its family.
+      const list = new BlockList();
+      if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+      else list.addSubnet(rule.cidr.includes(':') ? '::' : '0.0.0.0', 0, rule.cidr.includes(':') ? 'ipv6' : 'ipv4');
+      return [{ rule, list }];
+    });
+  }
+
+  get size(): number {
+    return this.#rules.length;
+  }
+
+  /**
+   * The first rule that denies connecting to `address` on `port`.
+   * @param address an IP address as node:net gives it (no brackets).
+   * @param port the port connected to; `undefined` for "any port" (a grant without one), which rules for one port also deny.
+   */
+  denial(address: string, port?: number): AddressDenial | undefined {
+    const family = isIP(address);
+    if (family === 0) return { address, rule: { cidr: '', label: 'not an IP address', rule: '(internal)' } };
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    const embedded = family === 6 ? embeddedIpv4(address) : undefined;
+    for (const { rule, list } of this.#rules) {
+      if (rule.port !== undefined && port !== undefined && rule.port !== port) continue;
+      if (list.check(address, type)) return { address, rule };
+      if (embedded !== undefined && list.check(embedded, 'ipv4')) return { address: embedded, rule };
+    }
+    return undefined;
+  }
+}
