@@ -159,7 +159,7 @@ export class AddressRules {
     const embedded = family === 6 ? embeddedIpv4(address) : undefined;
     for (const { rule, list } of this.#rules) {
       if (rule.port !== undefined && port !== undefined && rule.port !== port) continue;
-      if (list.check(address, type)) return { address, rule };
+      if (list.check(address, type)) return { address: embedded ?? address, rule };
       if (embedded !== undefined && list.check(embedded, 'ipv4')) return { address: embedded, rule };
     }
     return undefined;
