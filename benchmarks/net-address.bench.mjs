@@ -6,7 +6,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { AddressRules } from '../dist/core/net-address.js';
 import { guardedFetch } from '../dist/sandbox/guarded-fetch.js';
 import { addressRulesOf, DEFAULT_POLICY } from '../dist/templates/index.js';
-import { metric, runStandalone, sample } from './lib/measure.mjs';
+import { metric, runStandalone, sample, summarise } from './lib/measure.mjs';
 
 const BATCH = 1000;
 
@@ -38,27 +38,30 @@ export default async function bench({ quick = false } = {}) {
   const options = (spec) => ({ spec, maxBytes: 1 << 20, signal, onGrants() {} });
   try {
     for (const [label, url] of [['IP literal', `http://127.0.0.1:${port}/`], ['name (localhost, resolved by the host)', `http://localhost:${port}/`]]) {
-      for (const [rulesLabel, spec] of [['no address rules (dev)', devSpec], [`${reachable.length} address rules (prod)`, prodSpec]]) {
-        const stats = await sample(async () => {
-          const result = await guardedFetch(request(url), options(spec));
-          if (result.body !== 'ok') throw new Error('unexpected body');
-        }, { warmup: 50, samples });
-        metrics.push(metric(`guarded fetch, ${label}, ${rulesLabel}`, 'µs', stats));
+      // Interleaved, one of each per round, so the load of a shared machine falls on every row alike.
+      const rows = [
+        [`guarded fetch, ${label}, no address rules (dev)`, () => guardedFetch(request(url), options(devSpec)).then((r) => r.body)],
+        [`guarded fetch, ${label}, ${reachable.length} address rules (prod)`, () => guardedFetch(request(url), options(prodSpec)).then((r) => r.body)],
+        // Before: Node's fetch, redirect 'manual', as the old fetchTool called it (pooled connections).
+        [`Node global fetch (before), ${label}, pooled connections`, () => fetch(url, { redirect: 'manual' }).then((r) => r.text())],
+        // The floor: node:http with a fresh connection and no checks, as guarded fetch connects.
+        [`node:http, ${label}, fresh connection, no checks`, () => new Promise((resolve, reject) => {
+          http.get(url, { agent: new HttpAgent({ keepAlive: false }) }, (res) => {
+            let body = '';
+            res.on('data', (chunk) => (body += chunk));
+            res.on('end', () => resolve(body));
+          }).on('error', reject);
+        })],
+      ];
+      const times = rows.map(() => []);
+      for (let round = 0; round < samples + 50; round++) {
+        for (const [index, [, run]] of rows.entries()) {
+          const start = process.hrtime.bigint();
+          if ((await run()) !== 'ok') throw new Error('unexpected body');
+          if (round >= 50) times[index].push(Number(process.hrtime.bigint() - start) / 1000);
+        }
       }
-      // Before: Node's fetch, redirect 'manual', as the old fetchTool called it (it pools connections; a fresh
-      // agent per request is what guarded fetch does, so both are shown).
-      const stats = await sample(async () => {
-        const response = await fetch(url, { redirect: 'manual', signal });
-        if ((await response.text()) !== 'ok') throw new Error('unexpected body');
-      }, { warmup: 50, samples });
-      metrics.push(metric(`Node global fetch (before), ${label}, pooled connections`, 'µs', stats));
-      const fresh = await sample(() => new Promise((resolve, reject) => {
-        http.get(url, { agent: new HttpAgent({ keepAlive: false }) }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        }).on('error', reject);
-      }), { warmup: 50, samples });
-      metrics.push(metric(`node:http request, ${label}, fresh connection (no checks)`, 'µs', fresh));
+      for (const [index, [name]] of rows.entries()) metrics.push(metric(name, 'µs', summarise(times[index])));
     }
   } finally {
     server.closeAllConnections();

@@ -104,18 +104,23 @@ function ipv4Of(high: number, low: number): string {
  * 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001:0::/32`, client address inverted).
  */
 export function embeddedIpv4(address: string): string | undefined {
-  return embeddedOf(ipv6Words(address));
+  const words = embeddedWords(ipv6Words(address));
+  return words && ipv4Of(words[0], words[1]);
 }
 
-function embeddedOf(w: readonly number[]): string | undefined {
-  const zeros = (from: number, to: number) => w.slice(from, to).every((word) => word === 0);
-  if (zeros(0, 5) && w[5] === 0xffff) return ipv4Of(w[6]!, w[7]!);
-  if (zeros(0, 4) && w[4] === 0xffff && w[5] === 0) return ipv4Of(w[6]!, w[7]!);
+/** {@link embeddedIpv4} on words: the IPv4 address as two 16-bit words. */
+function embeddedWords(w: readonly number[]): [number, number] | undefined {
+  const zeros = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (w[i] !== 0) return false;
+    return true;
+  };
+  if (zeros(0, 5) && w[5] === 0xffff) return [w[6]!, w[7]!];
+  if (zeros(0, 4) && w[4] === 0xffff && w[5] === 0) return [w[6]!, w[7]!];
   // ::/96 minus :: and ::1, which are IPv6's own unspecified and loopback addresses.
-  if (zeros(0, 6) && (w[6] !== 0 || w[7]! > 1)) return ipv4Of(w[6]!, w[7]!);
-  if (w[0] === 0x64 && w[1] === 0xff9b && (zeros(2, 6) || w[2] === 1)) return ipv4Of(w[6]!, w[7]!);
-  if (w[0] === 0x2002) return ipv4Of(w[1]!, w[2]!);
-  if (w[0] === 0x2001 && w[1] === 0) return ipv4Of(w[6]! ^ 0xffff, w[7]! ^ 0xffff);
+  if (zeros(0, 6) && (w[6] !== 0 || w[7]! > 1)) return [w[6]!, w[7]!];
+  if (w[0] === 0x64 && w[1] === 0xff9b && (zeros(2, 6) || w[2] === 1)) return [w[6]!, w[7]!];
+  if (w[0] === 0x2002) return [w[1]!, w[2]!];
+  if (w[0] === 0x2001 && w[1] === 0) return [w[6]! ^ 0xffff, w[7]! ^ 0xffff];
   return undefined;
 }
 
@@ -134,7 +139,7 @@ interface CompiledRule {
   prefix: number;
 }
 
-function ipv4Words(address: string): number[] {
+function ipv4Words(address: string): [number, number] {
   const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number);
   return [(a << 8) | b, (c << 8) | d];
 }
@@ -185,13 +190,12 @@ export class AddressRules {
     const family = isIP(address);
     if (family === 0) return { address, rule: { cidr: '', label: 'not an IP address', rule: '(internal)' } };
     const v6 = family === 6 ? ipv6Words(address) : undefined;
-    const embedded = v6 ? embeddedOf(v6) : address;
-    const v4 = embedded === undefined ? undefined : ipv4Words(embedded);
+    const v4 = v6 ? embeddedWords(v6) : ipv4Words(address);
     for (const compiled of this.#rules) {
       const { rule } = compiled;
       if (rule.port !== undefined && port !== undefined && rule.port !== port) continue;
       if (compiled.v4 ? v4 !== undefined && inPrefix(v4, compiled.words, compiled.prefix) : v6 !== undefined && inPrefix(v6, compiled.words, compiled.prefix)) {
-        return { address: embedded ?? address, rule };
+        return { address: v6 && compiled.v4 && v4 ? ipv4Of(v4[0], v4[1]) : address, rule };
       }
     }
     return undefined;
