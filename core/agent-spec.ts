@@ -1,4 +1,5 @@
 /** @module core/agent-spec — the shapes both planes agree on: permissions, limits, pool settings and what a sandbox is given to run. */
+import type { NetAddressRule } from './net-address.js';
 
 /** What a template may do. Everything absent is denied. */
 export interface Permissions {
@@ -113,6 +114,11 @@ export interface AgentSpec {
   pool: PoolSettings;
   /** `config` from the manifest, handed to the agent as `ctx.config`. */
   config: Record<string, unknown>;
+  /**
+   * Address ranges the host must never connect to, whatever name led there: the environment's policy, turned
+   * into CIDRs when the template was admitted so the host only checks. Absent in a dev environment.
+   */
+  netDeny?: readonly NetAddressRule[];
 }
 
 /** Counts of tool calls by tool name, e.g. `{ kv: 3, fetch: 1 }`. */

@@ -8,3 +8,4 @@ export * from './run-record.js';
 export * from './canonical-json.js';
 export * from './suggestion.js';
 export * from './trust-records.js';
+export * from './net-address.js';

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import type { AgentSpec, ListedPermission } from '../core/agent-spec.js';
-import { checkNet, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
+import { type FetchRequest, guardedFetch } from './guarded-fetch.js';
+import { resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
 import type { KvCall } from './protocol.js';
 import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
 
@@ -38,7 +39,6 @@ export interface ToolSettings {
 export type EnvValues = Record<string, string>;
 
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
-const MAX_REDIRECTS = 10;
 const KV_KEY_MAX = 1024;
 const MAX_PENDING_CALLS = 10_000;
 
@@ -194,7 +194,7 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
       return kv(scope, tool, args, services);
     case 'fetch':
       scope.count('fetch');
-      return JSON.stringify(await fetchTool(spec.permissions.net, args as FetchRequest, settings.fetchMaxBytes, scope));
+      return JSON.stringify(await guardedFetch(args as FetchRequest, { spec, maxBytes: settings.fetchMaxBytes, signal: scope.signal, onGrants: (entries) => scope.useGrants('net', entries) }));
     case 'readTextFile': {
       scope.count('readTextFile');
       const [requested] = stringArgs(args, 1, 'readTextFile');
@@ -316,83 +316,6 @@ async function readCapped(real: string, requested: string, max: number): Promise
   } finally {
     await handle.close();
   }
-}
-
-interface FetchRequest {
-  url: string;
-  method: string;
-  headers: Array<[string, string]>;
-  body: string | null;
-}
-
-interface FetchResult {
-  status: number;
-  statusText: string;
-  url: string;
-  redirected: boolean;
-  headers: Array<[string, string]>;
-  body: string;
-}
-
-const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer']);
-
-/** fetch with the allowlist applied to the first URL and to every redirect hop, and a cap on the body. */
-async function fetchTool(grants: readonly string[], request: FetchRequest, maxBytes: number, scope: RunScope): Promise<FetchResult> {
-  const { signal } = scope;
-  let url: URL;
-  try {
-    url = new URL(String(request.url));
-  } catch {
-    throw new ToolError('E_USAGE', `fetch: invalid URL ${JSON.stringify(String(request.url))}`, 'TypeError');
-  }
-  let method = String(request.method || 'GET').toUpperCase();
-  let body: string | null = typeof request.body === 'string' ? request.body : null;
-  const headers: Array<[string, string]> = (Array.isArray(request.headers) ? request.headers : [])
-    .map(([k, v]) => [String(k), String(v)] as [string, string])
-    .filter(([k]) => !FORBIDDEN_HEADERS.has(k.toLowerCase()));
-  for (let hop = 0; ; hop++) {
-    scope.useGrants('net', checkNet(grants, url));
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, body: method === 'GET' || method === 'HEAD' ? null : body, redirect: 'manual', signal });
-    } catch (error) {
-      if (signal.aborted) throw new ToolError('E_DISPOSED', 'fetch cancelled: the run ended', 'AbortError');
-      throw new ToolError('E_FETCH', `fetch ${url.origin} failed: ${(error as Error).message}`, 'TypeError');
-    }
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location !== null) {
-      await response.body?.cancel();
-      if (hop >= MAX_REDIRECTS) throw new ToolError('E_FETCH', `fetch: more than ${MAX_REDIRECTS} redirects`, 'TypeError');
-      url = new URL(location, url);
-      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
-        method = 'GET';
-        body = null;
-      }
-      continue;
-    }
-    const text = await readBody(response, maxBytes, url);
-    const pairs: Array<[string, string]> = [];
-    response.headers.forEach((value, key) => pairs.push([key, value]));
-    return { status: response.status, statusText: response.statusText, url: url.href, redirected: hop > 0, headers: pairs, body: text };
-  }
-}
-
-async function readBody(response: Response, maxBytes: number, url: URL): Promise<string> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new ToolError('E_FETCH', `fetch ${url.origin}: response body over ${maxBytes} bytes`, 'RangeError');
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Records a denial in the run and for the audit log; returns the error unchanged for the caller to rethrow. */

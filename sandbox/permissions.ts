@@ -8,10 +8,11 @@ export class ToolDenied extends Error {
   readonly target: string;
   readonly grantKey: string;
 
-  constructor(permission: string, target: string) {
+  /** @param message when a grant would not help (a policy rule denies it), what the agent's author should know instead. */
+  constructor(permission: string, target: string, message?: string) {
     const grantKey = `permissions.${permission}`;
     const what = target === '' ? `${permission} access` : `${permission} access to ${JSON.stringify(target)}`;
-    super(`Requires ${what}, grant it in agent.json at ${grantKey}`);
+    super(message ?? `Requires ${what}, grant it in agent.json at ${grantKey}`);
     this.name = 'NotCapable';
     this.permission = permission;
     this.target = target;

@@ -14,7 +14,7 @@ export { validateTemplates, type TemplateReport } from './validate.js';
 export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore } from './trust-store.js';
 export { KeyRing, keyIdOf, keyIdOfCertificate, ROOT_VALID_DAYS, SIGNER_VALID_DAYS, type KeyRingOptions } from './keys.js';
 export { readSignatureFile, signDigest, SignatureVerifier, SIGNATURE_ALGORITHM, SIGNATURE_FILE, writeSignatureFile, type SignatureFile, type Verification } from './signature.js';
-export { checkPolicy, DEFAULT_POLICY, hostPatternCovers, loadPolicy, type AllowDeny, type Policy, type PolicyRule, type PolicySubject } from './policy.js';
+export { addressRulesOf, checkPolicy, DEFAULT_DEV_ENVIRONMENTS, DEFAULT_POLICY, hostPatternCovers, loadPolicy, ruleApplies, type AllowDeny, type NetRules, type Policy, type PolicyRule, type PolicySubject } from './policy.js';
 export { isTrusted, TrustGate, type TrustAuditEvent, type TrustedTemplate, type TrustGateOptions, type TrustInfo } from './trust.js';
 export { openProjectTrust, trustFileOf, type ProjectTrust } from './project-trust.js';
 export { resolveStoredVersion, restoreStoredVersion, type StoredVersion } from './stored-version.js';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Limits, Permissions } from '../core/agent-spec.js';
 import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
+import { ADDRESS_CLASSES, AddressRules, expandAddressEntry, type NetAddressRule, parseCidr } from '../core/net-address.js';
 import { isInside } from './discover.js';
 import { JsonSyntaxError, parseJsonSource, positionOf } from './json-source.js';
 import type { ResolvedManifest } from './manifest.js';
@@ -14,13 +15,13 @@ type ListPermission = 'read' | 'write' | 'net' | 'env' | 'spawn';
 export interface PolicyRule {
   id: string;
   description?: string;
-  /** Environments the rule applies to; all when absent. */
+  /** Environments the rule applies to; when absent, every environment that is not a dev environment. */
   environments?: string[];
   /** Permissions that may not be granted at all. */
   deny?: Array<keyof Permissions>;
   read?: AllowDeny;
   write?: AllowDeny;
-  net?: AllowDeny;
+  net?: NetRules;
   env?: AllowDeny;
   spawn?: AllowDeny;
   maxLimits?: Partial<Limits>;
@@ -33,6 +34,16 @@ export interface AllowDeny {
   deny?: string[];
 }
 
+/**
+ * Net rules: `allow`/`deny` are host patterns checked on the grants of agent.json; `denyAddresses` (and any IP
+ * literal in `deny`) are address ranges checked by the host on every address it connects to, whatever name or
+ * redirect led there. An entry of `denyAddresses` is a class of {@link ADDRESS_CLASSES} (`loopback`,
+ * `unspecified`, `link-local`, `metadata`, `private`, `shared`, `multicast`, `reserved`), an IP or a CIDR.
+ */
+export interface NetRules extends AllowDeny {
+  denyAddresses?: string[];
+}
+
 export interface Policy {
   rules: PolicyRule[];
   /** Where it came from: a file, or the built-in default. */
@@ -40,19 +51,74 @@ export interface Policy {
 }
 
 /**
- * The policy used when a project has no `policy.json`: blocks the grants that are dangerous in
- * production (WebAssembly, which escapes the heap limit; writes outside `./out`; the loopback network;
- * limits that would let one agent starve a host).
+ * The policy used when a project has no `policy.json`: blocks the grants that are dangerous outside
+ * development (WebAssembly, which escapes the heap limit; writes outside `./out`; the host itself and the
+ * cloud metadata service, by name and by every address that reaches them; limits that would let one agent
+ * starve a host). Its rules name no environment, so they hold in every environment that is not a dev one
+ * (`staging` as much as `prod`); the ids keep their `prod-` prefix because audit records name them.
  */
 export const DEFAULT_POLICY: Policy = {
   source: 'built-in default policy',
   rules: [
-    { id: 'prod-no-wasm', description: 'WebAssembly memory is outside the isolate heap limit', environments: ['prod'], deny: ['wasm'] },
-    { id: 'prod-write-only-out', description: 'agents write only below their ./out folder', environments: ['prod'], write: { allow: ['./out'] } },
-    { id: 'prod-no-loopback', description: 'no reaching services on the host itself', environments: ['prod'], net: { deny: ['localhost', '127.0.0.1', '[::1]', '*.localhost'] } },
-    { id: 'prod-max-limits', description: 'one agent cannot take a whole host', environments: ['prod'], maxLimits: { memoryMb: 512, timeoutMs: 60_000, cpuMs: 60_000 } },
+    { id: 'prod-no-wasm', description: 'WebAssembly memory is outside the isolate heap limit', deny: ['wasm'] },
+    { id: 'prod-write-only-out', description: 'agents write only below their ./out folder', write: { allow: ['./out'] } },
+    {
+      id: 'prod-no-loopback',
+      description: 'no reaching services on the host itself, by name or by any address that loops back',
+      net: { deny: ['localhost', '127.0.0.1', '[::1]', '*.localhost'], denyAddresses: ['loopback', 'unspecified'] },
+    },
+    {
+      id: 'prod-no-metadata',
+      description: 'no reaching link-local addresses, where cloud metadata services (169.254.169.254) hand out credentials',
+      net: { denyAddresses: ['metadata', 'link-local'] },
+    },
+    { id: 'prod-max-limits', description: 'one agent cannot take a whole host', maxLimits: { memoryMb: 512, timeoutMs: 60_000, cpuMs: 60_000 } },
   ],
 };
+
+/** Environments where unsigned templates may run and rules without `environments` do not apply. */
+export const DEFAULT_DEV_ENVIRONMENTS: readonly string[] = Object.freeze(['dev']);
+
+/**
+ * Whether `rule` holds in `env`: the environments it names, or, when it names none, every environment that is
+ * not a dev environment. A new environment (`staging`, `eu-prod`) is held to the rules, never exempt by its name.
+ */
+export function ruleApplies(rule: PolicyRule, env: string, devEnvironments: readonly string[] = DEFAULT_DEV_ENVIRONMENTS): boolean {
+  return rule.environments ? rule.environments.includes(env) : !devEnvironments.includes(env);
+}
+
+/**
+ * The address rules the host enforces at connect time in `env`, in rule order: each `net.denyAddresses` entry
+ * expanded to its CIDRs, then each IP literal of `net.deny` (with its port, when it names one).
+ * Computed when a template is admitted, so the host parses no policy on the fetch path.
+ */
+export function addressRulesOf(policy: Policy, env: string, devEnvironments: readonly string[] = DEFAULT_DEV_ENVIRONMENTS): NetAddressRule[] {
+  return policy.rules.flatMap((rule) => (ruleApplies(rule, env, devEnvironments) ? addressRulesOfRule(rule) : []));
+}
+
+function addressRulesOfRule(rule: PolicyRule): NetAddressRule[] {
+  const out: NetAddressRule[] = [];
+  for (const entry of rule.net?.denyAddresses ?? []) {
+    const name = entry.trim().toLowerCase();
+    const label = name in ADDRESS_CLASSES ? name : entry;
+    for (const cidr of expandAddressEntry(entry) ?? []) out.push({ cidr, label, rule: rule.id });
+  }
+  for (const pattern of rule.net?.deny ?? []) {
+    const literal = ipLiteralOf(pattern);
+    if (literal) out.push({ cidr: `${literal.address}/${literal.address.includes(':') ? 128 : 32}`, label: pattern, rule: rule.id, ...(literal.port !== undefined ? { port: literal.port } : {}) });
+  }
+  return out;
+}
+
+/** A host pattern that is an IP address (`10.0.0.1`, `[::1]:80`), as a CIDR and an optional port. */
+function ipLiteralOf(pattern: string): { address: string; port?: number } | undefined {
+  const whole = pattern.includes('/') ? undefined : parseCidr(pattern);
+  if (whole) return { address: whole.address };
+  const [host, port] = splitHostPort(pattern.trim());
+  const parsed = host.includes('/') ? undefined : parseCidr(host);
+  if (!parsed) return undefined;
+  return { address: parsed.address, ...(port !== undefined && /^\d+$/.test(port) ? { port: Number(port) } : {}) };
+}
 
 let validator: ValidateFunction | undefined;
 function policyValidator(): ValidateFunction {
@@ -96,10 +162,19 @@ export function loadPolicy(file: string, displayRoot: string): Policy {
   }
   const rules = (source.value as { rules: PolicyRule[] }).rules;
   const ids = new Set<string>();
-  for (const rule of rules) {
+  const problems: Problem[] = [];
+  rules.forEach((rule, index) => {
     if (ids.has(rule.id)) throw new FactoryError('E_USAGE', `${display}: rule id "${rule.id}" is used twice; rule ids must be unique`);
     ids.add(rule.id);
-  }
+    (rule.net?.denyAddresses ?? []).forEach((entry, at) => {
+      if (expandAddressEntry(entry) !== undefined) return;
+      const pointer = `/rules/${index}/net/denyAddresses/${at}`;
+      const position = positionOf(source, pointer);
+      const message = `${JSON.stringify(entry)} is not an address class, IP or CIDR; use one of ${Object.keys(ADDRESS_CLASSES).join(', ')}, or e.g. "10.0.0.0/8"`;
+      problems.push({ file: display, pointer, ...(position ? { line: position.line, column: position.column } : {}), message });
+    });
+  });
+  if (problems.length > 0) throw new FactoryError('E_USAGE', `${display} is not a valid policy:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { problems });
   return { rules, source: display };
 }
 
@@ -115,12 +190,13 @@ export interface PolicySubject {
 }
 
 /**
- * Checks a template against every rule that applies to its environment.
+ * Checks a template against every rule that applies to its environment (see {@link ruleApplies}).
+ * @param devEnvironments environments exempt from rules that name no environment. @default ['dev']
  * @throws FactoryError `E_POLICY_DENIED` naming the rule id and what broke it, with `details.rule`.
  */
-export function checkPolicy(policy: Policy, subject: PolicySubject): void {
+export function checkPolicy(policy: Policy, subject: PolicySubject, devEnvironments: readonly string[] = DEFAULT_DEV_ENVIRONMENTS): void {
   for (const rule of policy.rules) {
-    if (rule.environments && !rule.environments.includes(subject.env)) continue;
+    if (!ruleApplies(rule, subject.env, devEnvironments)) continue;
     const violation = violationOf(rule, subject);
     if (violation) {
       throw new FactoryError('E_POLICY_DENIED', `template "${subject.name}" is denied in ${subject.env} by policy rule "${rule.id}" (${policy.source}): ${violation}`, {
@@ -158,6 +234,16 @@ function violationOf(rule: PolicyRule, subject: PolicySubject): string | undefin
       if (rules.allow && !rules.allow.some((pattern) => matches(pattern, grant))) {
         return `permissions.${key} grants "${grant}", outside the allowed ${rules.allow.map((p) => `"${p}"`).join(', ')}`;
       }
+    }
+  }
+  const addresses = addressRulesOfRule(rule);
+  if (addresses.length > 0) {
+    // A grant naming an address the host would refuse anyway is refused here, where the message can name it.
+    const check = new AddressRules(addresses);
+    for (const grant of permissions.net) {
+      const literal = ipLiteralOf(grant);
+      const denial = literal && check.denial(literal.address, literal.port);
+      if (denial) return `permissions.net grants "${grant}", an address in ${denial.rule.label} that the rule denies`;
     }
   }
   for (const [key, maximum] of Object.entries(rule.maxLimits ?? {})) {

@@ -1,7 +1,11 @@
 /** @module templates/trust — the gate from resolved to trusted: signature (or the dev waiver) and policy; only this module makes a TrustedTemplate. */
+import type { AgentSpec } from '../core/agent-spec.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { checkPolicy, type Policy } from './policy.js';
+import type { NetAddressRule } from '../core/net-address.js';
+import { sha256 } from './bundle.js';
+import { addressRulesOf, checkPolicy, type Policy } from './policy.js';
 import type { ResolvedTemplate } from './resolve.js';
 import { readSignatureFile, type SignatureFile, type SignatureVerifier, type Verification } from './signature.js';
 
@@ -35,7 +39,10 @@ export interface TrustAuditEvent {
 export interface TrustGateOptions {
   verifier: SignatureVerifier;
   policy: Policy;
-  /** Environments where unsigned templates may run (with a warning and an audit record). @default ['dev'] */
+  /**
+   * Environments where unsigned templates may run (with a warning and an audit record) and policy rules that
+   * name no environment do not apply. @default ['dev']
+   */
   devEnvironments?: string[];
   onAudit?(event: TrustAuditEvent): void;
   logger?: Logger;
@@ -53,6 +60,8 @@ export class TrustGate {
   readonly #verifier: SignatureVerifier;
   readonly #policy: Policy;
   readonly #devEnvironments: ReadonlySet<string>;
+  /** The policy's address rules per environment, computed once: every template admitted in it carries them. */
+  readonly #addressRules = new Map<string, readonly NetAddressRule[]>();
   readonly #onAudit: (event: TrustAuditEvent) => void;
   readonly #logger: Logger;
 
@@ -101,12 +110,12 @@ export class TrustGate {
         dir: template.dir,
         manifest: template.manifest,
         ...(trust.verification ? { signer: { keyId: trust.verification.keyId, name: trust.verification.signer } } : {}),
-      });
+      }, [...this.#devEnvironments]);
     } catch (error) {
       if (error instanceof FactoryError) this.#audit(template, 'policy.denied', error);
       throw error;
     }
-    const admitted: TrustedTemplate = Object.freeze({ ...template, trust: Object.freeze(trust) });
+    const admitted: TrustedTemplate = Object.freeze({ ...template, spec: this.#specOf(template), trust: Object.freeze(trust) });
     trusted.add(admitted);
     return admitted;
   }
@@ -114,6 +123,20 @@ export class TrustGate {
   /** The hot-path check of a cached trusted template: revocation and expiry of its signer. */
   recheck(template: TrustedTemplate): void {
     if (template.trust.verification) this.#verifier.recheck(template.trust.verification);
+  }
+
+  /**
+   * The spec with the environment's address rules, which the host enforces on every connection. They enter the
+   * digest: sandbox pools are keyed by it, and a dev spec (no rules) must never serve a staging run.
+   */
+  #specOf(template: ResolvedTemplate): Readonly<AgentSpec> {
+    let rules = this.#addressRules.get(template.env);
+    if (rules === undefined) {
+      rules = Object.freeze(addressRulesOf(this.#policy, template.env, [...this.#devEnvironments]).map((rule) => Object.freeze(rule)));
+      this.#addressRules.set(template.env, rules);
+    }
+    if (rules.length === 0) return template.spec;
+    return Object.freeze({ ...template.spec, netDeny: rules, digest: sha256(`${template.spec.digest}\n${canonicalJson(rules)}`) });
   }
 
   #audit(template: ResolvedTemplate, type: TrustAuditEvent['type'], error: FactoryError): void {

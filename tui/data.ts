@@ -28,7 +28,8 @@ export async function loadTemplateRows(services: TuiServices): Promise<TemplateR
   for (const name of factory.registry.names()) {
     try {
       const template = await factory.registry.inspect(name);
-      const pool = pools.get(template.spec.digest);
+      // The admitted spec's digest (it carries the environment's address rules) is what the pools are keyed by.
+      const pool = pools.get((factory.registry.peek(name) ?? template).spec.digest);
       const base = { name, version: template.version, digest: template.digest, pool: pool ? { ready: pool.ready, busy: pool.busy } : undefined, stats: stats.get(name) };
       if (template.abstract) {
         rows.push({ ...base, signature: 'abstract' });
