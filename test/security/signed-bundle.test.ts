@@ -2,12 +2,15 @@
 // versions' bundles) and no configuration file the bundler could read (tsconfig.json, jsconfig.json,
 // package.json, in the template folder or any folder above it) changes what a signed template does.
 // Everything here is real: the `af` CLI in-process, real keys and signatures, real SQLite, real sandbox hosts.
+import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { BUNDLE_FORMAT } from '../../templates/bundle.js';
 import { createProject, simpleTemplate, type FileTree, type TempProject } from '../helpers/project.js';
 
 let project: TempProject | undefined;
@@ -101,6 +104,44 @@ describe('a bundle cache entry is not trusted outside dev', () => {
     const ran = await runInProd('alpha');
     expect(ran.output).toEqual({ who: 'signed-code' });
     expect(ran.stderr).toContain('sign it again with `af sign`');
+  });
+});
+
+describe('agent.sig pins the bundle', () => {
+  it('a bundle hash edited into agent.sig without signing again is refused', async () => {
+    await signedProject(simpleTemplate('alpha', {}, "export default () => ({ who: 'signed-code' });\n"));
+    const sigFile = path.join((project as TempProject).agentsDir, 'alpha/agent.sig');
+    const sig = JSON.parse(readFileSync(sigFile, 'utf8')) as { bundle: { sha256: string } };
+    sig.bundle.sha256 = createHash('sha256').update('another bundle').digest('hex');
+    writeFileSync(sigFile, JSON.stringify(sig));
+    const ran = await runInProd('alpha');
+    expect(ran.code).toBe('E_SIGNATURE_INVALID');
+    expect(ran.stderr).toContain('does not verify');
+  });
+
+  it('a fresh build that differs from the signed bundle of the same bundler is refused: nothing besides the signed files may change it', async () => {
+    await signedProject(simpleTemplate('alpha', {}, "export default () => ({ who: 'signed-code' });\n"));
+    const sigFile = path.join((project as TempProject).agentsDir, 'alpha/agent.sig');
+    const sig = JSON.parse(readFileSync(sigFile, 'utf8')) as Record<string, unknown> & { bundle: { sha256: string; bundler: string } };
+    expect(sig.bundle.bundler).toBe(BUNDLE_FORMAT);
+    writeFileSync(sigFile, JSON.stringify(await resign(sig, { sha256: createHash('sha256').update('another bundle').digest('hex'), bundler: BUNDLE_FORMAT })));
+    rmSync(path.join((project as TempProject).root, '.af/cache'), { recursive: true, force: true });
+    const ran = await runInProd('alpha');
+    expect(ran.code).toBe('E_SIGNATURE_INVALID');
+    expect(ran.stderr).toContain('something besides the signed files changed the build');
+  });
+
+  it('a signature from another esbuild runs a bundle built here from the verified sources, never a cached one, and says to sign again', async () => {
+    await signedProject(simpleTemplate('alpha', {}, "export default () => ({ who: 'signed-code' });\n"));
+    const sigFile = path.join((project as TempProject).agentsDir, 'alpha/agent.sig');
+    const sig = JSON.parse(readFileSync(sigFile, 'utf8')) as Record<string, unknown>;
+    const older = { sha256: createHash('sha256').update('what esbuild 0.0.1 made').digest('hex'), bundler: 'iife-__afModule-2/esbuild-0.0.1' };
+    writeFileSync(sigFile, JSON.stringify(await resign(sig, older)));
+    const ran = await runInProd('alpha');
+    expect(ran.output).toEqual({ who: 'signed-code' });
+    expect(ran.stderr).toContain('pins a bundle made by iife-__afModule-2/esbuild-0.0.1');
+    expect(tamperBundleCache('signed-code', 'TAMPERED!!!')).toBe(1);
+    expect((await runInProd('alpha')).output).toEqual({ who: 'signed-code' });
   });
 });
 
@@ -227,12 +268,20 @@ describe('configuration files the bundler could read change nothing outside dev'
   }
 });
 
+function signerKey(keyId: unknown) {
+  const keysDir = path.join((project as TempProject).root, '.af/keys');
+  const keyFile = readdirSync(keysDir).find((file) => file.startsWith(String(keyId)) && file.endsWith('.key.pem')) as string;
+  return createPrivateKey(readFileSync(path.join(keysDir, keyFile), 'utf8'));
+}
+
 /** A format-1 agent.sig (the digest signed alone), as `af sign` wrote before signatures covered the bundle. */
 async function legacySignature(current: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const { createPrivateKey, sign } = await import('node:crypto');
-  const keysDir = path.join((project as TempProject).root, '.af/keys');
-  const keyFile = readdirSync(keysDir).find((file) => file.startsWith(String(current.keyId)) && file.endsWith('.key.pem')) as string;
-  const privateKey = createPrivateKey(readFileSync(path.join(keysDir, keyFile), 'utf8'));
   const { bundle: _bundle, ...rest } = current;
-  return { ...rest, signature: sign('sha256', Buffer.from(String(current.digest), 'utf8'), privateKey).toString('base64') };
+  return { ...rest, signature: sign('sha256', Buffer.from(String(current.digest), 'utf8'), signerKey(current.keyId)).toString('base64') };
+}
+
+/** The same agent.sig, validly signed by the project's signer, pinning another bundle (format 2, spelled out here to pin it). */
+async function resign(current: Record<string, unknown>, bundle: { sha256: string; bundler: string }): Promise<Record<string, unknown>> {
+  const message = canonicalJson({ format: 'af-signature-2', digest: String(current.digest), bundle });
+  return { ...current, bundle, signature: sign('sha256', Buffer.from(message, 'utf8'), signerKey(current.keyId)).toString('base64') };
 }
