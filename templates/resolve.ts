@@ -11,7 +11,7 @@ import { compileDataSchema, type DataValidator, InvalidSchemaError } from './dat
 import { templateDir } from './discover.js';
 import type { RawManifest, ResolvedManifest } from './manifest.js';
 import { mergeManifests, mergeOverlay } from './merge.js';
-import { readSignatureFile } from './signature.js';
+import { readSignatureFile, type SignatureFile } from './signature.js';
 import { at, invalid, loadTemplateFile, type TemplateFile } from './template-file.js';
 
 /** Longest `extends` chain: a template and at most this many ancestors. */
@@ -64,6 +64,11 @@ export interface ResolvedTemplate {
   readonly bundleSha256: string;
   /** Where `code` came from: built in this process from the sources hashed in `digest`, the bundle cache, or the store. */
   readonly bundleOrigin: 'built' | 'cache' | 'store';
+  /**
+   * `agent.sig` as read to pick the cached bundle (`signed-cache` only), NOT verified: the trust gate verifies
+   * this very one, so the file is read once and what chose the bundle is what gets checked.
+   */
+  readonly signatureFile?: Readonly<SignatureFile>;
   /** What the sandbox receives; its digest also covers the environment's effective manifest. */
   readonly spec: Readonly<AgentSpec>;
   readonly validateInput: DataValidator;
@@ -177,7 +182,7 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
   const validateOutput = compileOrReport(manifest.output, chain, '/output', problems);
   if (problems.length > 0) throw invalid(self.file, problems);
 
-  let bundle: Bundle & { origin: ResolvedTemplate['bundleOrigin'] } = { code: '', sources: {}, sha256: sha256(''), origin: 'built' };
+  let bundle: Bundle & { origin: ResolvedTemplate['bundleOrigin']; signatureFile?: SignatureFile } = { code: '', sources: {}, sha256: sha256(''), origin: 'built' };
   if (!isAbstract) bundle = await bundleWithCache(context, self, manifest.entry, options.bundleFrom ?? 'cache');
 
   const digest = templateDigest(inherited, bundle.sources);
@@ -197,6 +202,7 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
     code: bundle.code,
     bundleSha256: bundle.sha256,
     bundleOrigin: bundle.origin,
+    ...(bundle.signatureFile ? { signatureFile: bundle.signatureFile } : {}),
     spec,
     validateInput,
     validateOutput,
@@ -223,14 +229,16 @@ export function agentSpecOf(digest: string, manifest: ResolvedManifest, dir: str
   });
 }
 
-async function bundleWithCache(context: ResolveContext, self: TemplateFile, entry: string, from: BundleSource): Promise<Bundle & { origin: 'built' | 'cache' }> {
+async function bundleWithCache(context: ResolveContext, self: TemplateFile, entry: string, from: BundleSource): Promise<Bundle & { origin: 'built' | 'cache'; signatureFile?: SignatureFile }> {
   const { dir } = self;
+  // Only says which bytes to look for: the trust gate verifies this agent.sig and checks the bundle against it.
+  const signatureFile = from === 'signed-cache' ? unverifiedSignature(self) : undefined;
+  const signed = signatureFile ? { signatureFile } : {};
   if (context.bundleCache && from !== 'build') {
-    // Only a hint of which bytes to look for: the trust gate verifies agent.sig and checks the bundle against it.
-    const signedSha256 = from === 'signed-cache' ? signedBundleHint(self) : undefined;
+    const signedSha256 = signatureFile?.bundle?.sha256;
     if (from === 'cache' || signedSha256 !== undefined) {
       const found = context.bundleCache.lookup(dir, entry, signedSha256);
-      if (found.bundle) return { ...found.bundle, origin: 'cache' };
+      if (found.bundle) return { ...found.bundle, origin: 'cache', ...signed };
       if (found.isNotSigned) {
         context.logger?.warn(`the cached bundle of "${self.name}" does not match the bundle agent.sig names: discarded and built again from the signed sources (something other than af wrote the bundle cache)`);
       }
@@ -238,13 +246,14 @@ async function bundleWithCache(context: ResolveContext, self: TemplateFile, entr
   }
   const bundle = await bundleTemplate(dir, entry, context.displayRoot);
   context.bundleCache?.set(dir, entry, bundle);
-  return { ...bundle, origin: 'built' };
+  return { ...bundle, origin: 'built', ...signed };
 }
 
-/** The bundle hash in the template's agent.sig, unverified; undefined when there is none or it is unreadable. */
-function signedBundleHint(self: TemplateFile): string | undefined {
+/** The template's agent.sig, unverified; undefined when there is none or it is malformed (the gate reads it again and says why). */
+function unverifiedSignature(self: TemplateFile): SignatureFile | undefined {
   try {
-    return readSignatureFile(self.dir, self.file)?.bundle?.sha256;
+    const signature = readSignatureFile(self.dir, self.file.replace(/agent\.json$/, 'agent.sig'));
+    return signature ? deepFreeze(signature) : undefined;
   } catch {
     return undefined;
   }

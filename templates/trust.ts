@@ -83,7 +83,8 @@ export class TrustGate {
     let trust: TrustInfo;
     try {
       // A version from the store brings its own signature; one on disk has agent.sig beside it.
-      const signature = storedSignature ?? readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
+      // Or the one resolve already read to pick a cached bundle: verifying that one checks what chose the bundle.
+      const signature = storedSignature ?? template.signatureFile ?? readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
       if (!signature) {
         throw new FactoryError('E_SIGNATURE_MISSING', `template "${template.name}" is not signed, and ${template.env} runs only signed templates; sign it with \`af sign ${template.name}\``);
       }
