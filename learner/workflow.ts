@@ -4,7 +4,7 @@ import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store } from '../store/index.js';
-import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signDigest, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
+import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signTemplate, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
 import { applyJsonPatch } from './json-patch.js';
 
 export interface WorkflowContext {
@@ -56,7 +56,8 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   const { store, registry, keyRing } = context;
   const now = context.now ?? Date.now;
   const suggestion = requireOpen(store, id);
-  const current = await registry.inspect(suggestion.template);
+  // Built here, not read from the bundle cache: both versions' bundles are recorded, and the candidate's is signed.
+  const current = await registry.inspect(suggestion.template, { bundleFrom: 'build' });
   if (current.digest !== suggestion.baseDigest) {
     throw new FactoryError('E_CONFLICT', `template "${suggestion.template}" changed since suggestion ${id} was made (${suggestion.baseVersion} → ${current.version}); run \`af learn\` again`);
   }
@@ -77,13 +78,13 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   atomicWrite(manifestPath, newText);
   let candidate;
   try {
-    candidate = await registry.inspect(suggestion.template);
+    candidate = await registry.inspect(suggestion.template, { bundleFrom: 'build' });
   } catch (error) {
     // The patch made an invalid template: put the old one back and say why.
     atomicWrite(manifestPath, oldText);
     throw new FactoryError('E_TEMPLATE_INVALID', `suggestion ${id} would make "${suggestion.template}" invalid, so it was not applied: ${(error as Error).message}`, { cause: error });
   }
-  const signature = signDigest(candidate.digest, signer, now());
+  const signature = signTemplate(candidate, signer, now());
   writeSignatureFile(candidate.dir, signature);
   store.versions.record({
     name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,

@@ -30,10 +30,12 @@ export class TemplateVersions {
 
   constructor(db: Database.Database, clock: Clock) {
     this.#clock = clock;
-    // Keep the first record of a digest, but fill in its signature when it is signed later.
+    // Keep the first record of a digest, but fill in its signature when it is signed later, with the bundle that
+    // new signature covers (the signer built it; the one recorded first may come from an older bundler).
     this.#insert = db.prepare(`
       INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at, manifest_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (name, digest) DO UPDATE SET signature = coalesce(excluded.signature, template_versions.signature),
+        bundle = CASE WHEN excluded.signature IS NOT NULL AND excluded.signature IS NOT template_versions.signature THEN excluded.bundle ELSE template_versions.bundle END,
         manifest_file = coalesce(excluded.manifest_file, template_versions.manifest_file)`);
     this.#byVersion = db.prepare('SELECT * FROM template_versions WHERE name = ? AND version = ? ORDER BY recorded_at DESC LIMIT 1');
     this.#byDigest = db.prepare('SELECT * FROM template_versions WHERE name = ? AND digest = ?');

@@ -1,4 +1,4 @@
-/** @module templates/bundle-cache — keeps bundles on disk, checked by the content hash of every source file, so a second process does not bundle again. */
+/** @module templates/bundle-cache — keeps bundles on disk, checked by the content hash of every source file (and, outside dev, by the signed bundle hash), so a second process does not bundle again. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Bundle, BUNDLE_FORMAT, sha256 } from './bundle.js';
@@ -9,9 +9,18 @@ interface CacheEntry {
   code: string;
 }
 
+/** What a lookup found: a bundle, or none, saying when an entry was there but its code was not the signed bundle. */
+export interface CacheLookup {
+  bundle?: Bundle;
+  /** An entry for these sources exists, but its code does not hash to the bundle hash that was asked for. */
+  isNotSigned?: boolean;
+}
+
 /**
  * A bundle cache in one folder (`.af/cache/bundles`). An entry is reused only when every source file
  * it was built from still has the same SHA-256, so an edit anywhere in the bundle is never served stale.
+ * The folder is writable by people who cannot sign, so outside dev an entry is reused only when its code
+ * hashes to the bundle hash in `agent.sig` (see {@link BundleCache.lookup}).
  * Failures to read or write the cache are never errors: the template is bundled again.
  */
 export class BundleCache {
@@ -24,21 +33,31 @@ export class BundleCache {
 
   /** The cached bundle of `entry` in `realDir`, if every source is unchanged. */
   get(realDir: string, entry: string): Bundle | undefined {
+    return this.lookup(realDir, entry).bundle;
+  }
+
+  /**
+   * The cached bundle of `entry` in `realDir`, if every source is unchanged and, when `signedSha256` is
+   * given, its code hashes to it: then the bytes are the signed bundle, whoever wrote the entry.
+   */
+  lookup(realDir: string, entry: string, signedSha256?: string): CacheLookup {
     let cached: CacheEntry;
     try {
       cached = JSON.parse(readFileSync(this.#fileFor(realDir, entry), 'utf8')) as CacheEntry;
     } catch {
-      return undefined;
+      return {};
     }
-    if (cached.format !== BUNDLE_FORMAT || typeof cached.code !== 'string' || typeof cached.sources !== 'object') return undefined;
+    if (cached === null || cached.format !== BUNDLE_FORMAT || typeof cached.code !== 'string' || typeof cached.sources !== 'object' || cached.sources === null) return {};
     for (const [relative, hash] of Object.entries(cached.sources)) {
       try {
-        if (sha256(readFileSync(path.join(realDir, relative))) !== hash) return undefined;
+        if (sha256(readFileSync(path.join(realDir, relative))) !== hash) return {};
       } catch {
-        return undefined;
+        return {};
       }
     }
-    return { code: cached.code, sources: cached.sources };
+    const codeSha256 = sha256(cached.code);
+    if (signedSha256 !== undefined && codeSha256 !== signedSha256) return { isNotSigned: true };
+    return { bundle: { code: cached.code, sources: cached.sources, sha256: codeSha256 } };
   }
 
   set(realDir: string, entry: string, bundle: Bundle): void {

@@ -11,22 +11,59 @@ import { displayPath } from './template-file.js';
 /** The global the bundle assigns the module's exports to; the sandbox prelude reads it. */
 export const BUNDLE_GLOBAL = '__afModule';
 
-/** Changes whenever the bundle's shape changes, so cached bundles of an older shape are not reused. */
-export const BUNDLE_FORMAT = `iife-${BUNDLE_GLOBAL}-1/esbuild-${(createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version}`;
+/**
+ * The bundler's identity: the bundle's shape and options, and esbuild's version. Same sources + same
+ * BUNDLE_FORMAT ⇒ the same bytes, wherever the template folder is, because nothing else is read (see
+ * {@link bundleTemplate}). It changes whenever the output could, so cached bundles of an older shape are not
+ * reused, and `agent.sig` records it beside the bundle hash it signs.
+ */
+export const BUNDLE_FORMAT = `iife-${BUNDLE_GLOBAL}-2/esbuild-${(createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version}`;
+
+/**
+ * What esbuild would otherwise take from a tsconfig.json or jsconfig.json in the template folder or any folder
+ * above it (class field semantics, strictness, JSX factory, which imports are kept…). Fixed here, so only the
+ * signed sources decide what the bundle does.
+ */
+const TSCONFIG: esbuild.TsconfigRaw = {
+  compilerOptions: {
+    target: 'es2022',
+    useDefineForClassFields: true,
+    strict: false,
+    alwaysStrict: false,
+    verbatimModuleSyntax: false,
+    preserveValueImports: false,
+    importsNotUsedAsValues: 'remove',
+    experimentalDecorators: false,
+    jsx: 'react',
+    jsxFactory: 'React.createElement',
+    jsxFragmentFactory: 'React.Fragment',
+  },
+};
 
 export interface Bundle {
   /** A script that assigns the entry module's exports to `globalThis.__afModule`. */
   code: string;
   /** Every file that went into the bundle, relative to the template folder → SHA-256 of its bytes. */
   sources: Record<string, string>;
+  /** SHA-256 of `code`: what `agent.sig` signs beside the digest. */
+  sha256: string;
 }
 
 const RESOLVE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '.json', '/index.ts', '/index.js'];
+
+/** esbuild's own loader for each extension it knows (an onLoad result must name it); CSS has no place in an agent. */
+const LOADERS: Readonly<Record<string, esbuild.Loader>> = {
+  '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx', '.json': 'json', '.txt': 'text',
+};
 
 /**
  * Bundles `entry` of the template in `dir`.
  * A script (not an ES module) because isolated-vm binds a module to one context, while a script
  * compiles once per isolate and runs in every fresh context.
+ * The output depends on the sources and {@link BUNDLE_FORMAT} only: the plugin resolves every import (the
+ * entry too) and reads every file itself, so esbuild never looks at a package.json (`type`, `sideEffects`,
+ * `browser`), and the compiler options are {@link TSCONFIG}, so no tsconfig.json or jsconfig.json is read.
+ * The source hashes are of the very bytes esbuild compiled.
  * @throws FactoryError `E_TEMPLATE_IMPORT` naming the file, line and specifier of every forbidden import;
  *   `E_TEMPLATE_INVALID` for syntax errors. The caller checks that the entry exists.
  */
@@ -40,7 +77,8 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
   }
 
   const boundaryViolations = new Set<string>();
-  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  const loaded = new Map<string, Buffer>();
+  let result: esbuild.BuildResult<{ write: false }>;
   try {
     // Imported here, not at the top: with the bundle cache warm a process never bundles, and never pays to load esbuild.
     const { build } = await import('esbuild');
@@ -49,7 +87,6 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
       absWorkingDir: realDir,
       bundle: true,
       write: false,
-      metafile: true,
       format: 'iife',
       globalName: BUNDLE_GLOBAL,
       platform: 'neutral',
@@ -58,7 +95,8 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
       legalComments: 'none',
       logLevel: 'silent',
       loader: { '.json': 'json' },
-      plugins: [templateBoundary(realDir, boundaryViolations)],
+      tsconfigRaw: TSCONFIG,
+      plugins: [templateBoundary(realDir, boundaryViolations, loaded)],
     });
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
@@ -74,17 +112,19 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
   }
 
   const sources: Record<string, string> = {};
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const absolute = path.resolve(realDir, input);
-    sources[path.relative(realDir, absolute).split(path.sep).join('/')] = sha256(readFileSync(absolute));
+  for (const [absolute, bytes] of [...loaded].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    sources[path.relative(realDir, absolute).split(path.sep).join('/')] = sha256(bytes);
   }
   const output = result.outputFiles[0];
   if (!output) throw new FactoryError('E_INTERNAL', `esbuild produced no output for ${entryDisplay}`);
-  return { code: output.text, sources };
+  return { code: output.text, sources, sha256: sha256(output.text) };
 }
 
-/** Resolves relative imports itself, so that nothing outside the folder can be reached, even through symlinks. */
-function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plugin {
+/**
+ * Resolves relative imports itself, so that nothing outside the folder can be reached, even through symlinks;
+ * and loads every file itself, recording its bytes, so esbuild reads nothing but what is hashed.
+ */
+function templateBoundary(realDir: string, violations: Set<string>, loaded: Map<string, Buffer>): esbuild.Plugin {
   const reject = (text: string) => {
     violations.add(text);
     return { errors: [{ text }] };
@@ -92,8 +132,9 @@ function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plu
   return {
     name: 'agent-factory-template-boundary',
     setup(build) {
+      // The entry too: resolved by esbuild, it would carry the module type of the nearest package.json.
       build.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind === 'entry-point') return undefined;
+        if (args.kind === 'entry-point') return { path: args.path };
         const specifier = args.path;
         const verb = args.kind === 'require-call' || args.kind === 'require-resolve' ? 'require' : 'import';
         if (specifier.startsWith('node:')) {
@@ -117,6 +158,17 @@ function templateBoundary(realDir: string, violations: Set<string>): esbuild.Plu
           return { path: real };
         }
         return { errors: [{ text: `cannot find "${specifier}" (tried ${RESOLVE_EXTENSIONS.map((e) => e || '(as written)').join(', ')})` }] };
+      });
+      // Every path here came from the resolver above (or is the checked entry); the bytes hashed are the bytes compiled.
+      build.onLoad({ filter: /.*/ }, (args) => {
+        const extension = path.extname(args.path).toLowerCase();
+        const loader = Object.hasOwn(LOADERS, extension) ? LOADERS[extension] : undefined;
+        if (!loader) {
+          return reject(`import of ${path.basename(args.path)} is not allowed: templates may import only ${Object.keys(LOADERS).join(', ')} files`);
+        }
+        const contents = readFileSync(args.path);
+        loaded.set(args.path, contents);
+        return { contents, loader, resolveDir: path.dirname(args.path) };
       });
     },
   };

@@ -6,7 +6,7 @@ import { FactoryError, toFactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { BundleCache } from './bundle-cache.js';
 import { discoverTemplateNames } from './discover.js';
-import { type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
+import { type BundleSource, type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
 import type { SignatureFile } from './signature.js';
 import { resolveStoredVersion, type StoredVersion } from './stored-version.js';
 import { isTrusted, type TrustGate } from './trust.js';
@@ -45,6 +45,11 @@ export interface RegistryResolveOptions {
   env?: string;
   /** Exact version wanted; the version on disk is the only one until versions are stored. */
   version?: string;
+}
+
+export interface RegistryInspectOptions extends RegistryResolveOptions {
+  /** Where the bundle may come from; `build` to sign what was built here. @default 'cache' */
+  bundleFrom?: BundleSource;
 }
 
 /**
@@ -87,6 +92,7 @@ export class TemplateRegistry {
       agentsDir: resolved.agentsDir,
       displayRoot: resolved.displayRoot,
       ...(resolved.bundleCacheDir ? { bundleCache: new BundleCache(resolved.bundleCacheDir) } : {}),
+      logger: resolved.logger,
     };
     this.#env = resolved.env;
     this.#logger = resolved.logger;
@@ -142,9 +148,9 @@ export class TemplateRegistry {
     return this.#resolveCold(name, env, key).then((template) => checkVersion(template, options.version));
   }
 
-  /** Resolves including abstract templates, bypassing the cache; for inspection (`af templates show`). */
-  inspect(name: string, options: RegistryResolveOptions = {}): Promise<ResolvedTemplate> {
-    return resolveTemplate(this.#context, name, { env: options.env ?? this.#env, allowAbstract: true });
+  /** Resolves including abstract templates, bypassing the cache; for inspection (`af templates show`), signing and verifying. */
+  inspect(name: string, options: RegistryInspectOptions = {}): Promise<ResolvedTemplate> {
+    return resolveTemplate(this.#context, name, { env: options.env ?? this.#env, allowAbstract: true, ...(options.bundleFrom ? { bundleFrom: options.bundleFrom } : {}) });
   }
 
   /** Names of every template folder, valid or not. */
@@ -200,7 +206,9 @@ export class TemplateRegistry {
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
     const generation = this.#generation;
-    const promise = resolveTemplate(this.#context, name, { env })
+    // Outside dev the bundle cache is `.af/`, writable by people who cannot sign: reuse only the signed bytes.
+    const bundleFrom: BundleSource = this.#trust && !this.#trust.waivesSignatures(env) ? 'signed-cache' : 'cache';
+    const promise = resolveTemplate(this.#context, name, { env, bundleFrom })
       .then((resolved) => {
         const template = this.#trust ? this.#trust.admit(resolved) : resolved;
         this.#onResolved?.(template);

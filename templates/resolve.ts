@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { type AgentSpec, DEFAULT_LIMITS, DEFAULT_PERMISSIONS, DEFAULT_POOL, type Limits, type Permissions, type PoolSettings } from '../core/agent-spec.js';
 import { FactoryError, type Problem } from '../core/errors.js';
+import { type Logger } from '../core/logger.js';
 import { type Bundle, bundleTemplate, sha256 } from './bundle.js';
 import type { BundleCache } from './bundle-cache.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -10,6 +11,7 @@ import { compileDataSchema, type DataValidator, InvalidSchemaError } from './dat
 import { templateDir } from './discover.js';
 import type { RawManifest, ResolvedManifest } from './manifest.js';
 import { mergeManifests, mergeOverlay } from './merge.js';
+import { readSignatureFile, type SignatureFile } from './signature.js';
 import { at, invalid, loadTemplateFile, type TemplateFile } from './template-file.js';
 
 /** Longest `extends` chain: a template and at most this many ancestors. */
@@ -21,7 +23,18 @@ export interface ResolveContext {
   /** Paths in messages are relative to this folder (the project root). */
   displayRoot: string;
   bundleCache?: BundleCache;
+  /** Told when a cache entry was passed over because its code is not the signed bundle. */
+  logger?: Logger;
 }
+
+/**
+ * Where the bundle may come from.
+ * - `cache`: a bundle cache entry whose sources are unchanged (dev: whatever it holds may run there anyway);
+ * - `signed-cache`: a cache entry only when its code hashes to the bundle hash `agent.sig` names, else a
+ *   fresh build (outside dev: `.af/` is writable by people who cannot sign);
+ * - `build`: always a fresh build (signing: what is signed must not be read from the cache).
+ */
+export type BundleSource = 'cache' | 'signed-cache' | 'build';
 
 /** A template ready to run in one environment. Immutable. */
 export interface ResolvedTemplate {
@@ -47,6 +60,15 @@ export interface ResolvedTemplate {
   readonly sources: Readonly<Record<string, string>>;
   /** The bundle script (empty for abstract templates). */
   readonly code: string;
+  /** SHA-256 of `code`: outside dev it must be the one `agent.sig` signed. */
+  readonly bundleSha256: string;
+  /** Where `code` came from: built in this process from the sources hashed in `digest`, the bundle cache, or the store. */
+  readonly bundleOrigin: 'built' | 'cache' | 'store';
+  /**
+   * `agent.sig` as read to pick the cached bundle (`signed-cache` only), NOT verified: the trust gate verifies
+   * this very one, so the file is read once and what chose the bundle is what gets checked.
+   */
+  readonly signatureFile?: Readonly<SignatureFile>;
   /** What the sandbox receives; its digest also covers the environment's effective manifest. */
   readonly spec: Readonly<AgentSpec>;
   readonly validateInput: DataValidator;
@@ -129,6 +151,8 @@ export interface ResolveOptions {
   env: string;
   /** Resolve abstract templates too (for inspection); they cannot run. @default false */
   allowAbstract?: boolean;
+  /** @default 'cache' */
+  bundleFrom?: BundleSource;
 }
 
 /**
@@ -158,8 +182,8 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
   const validateOutput = compileOrReport(manifest.output, chain, '/output', problems);
   if (problems.length > 0) throw invalid(self.file, problems);
 
-  let bundle: Bundle = { code: '', sources: {} };
-  if (!isAbstract) bundle = await bundleWithCache(context, self.dir, manifest.entry);
+  let bundle: Bundle & { origin: ResolvedTemplate['bundleOrigin']; signatureFile?: SignatureFile } = { code: '', sources: {}, sha256: sha256(''), origin: 'built' };
+  if (!isAbstract) bundle = await bundleWithCache(context, self, manifest.entry, options.bundleFrom ?? 'cache');
 
   const digest = templateDigest(inherited, bundle.sources);
   const spec = agentSpecOf(digest, manifest, self.dir, bundle.code);
@@ -176,6 +200,9 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
     digest,
     sources: Object.freeze({ ...bundle.sources }),
     code: bundle.code,
+    bundleSha256: bundle.sha256,
+    bundleOrigin: bundle.origin,
+    ...(bundle.signatureFile ? { signatureFile: bundle.signatureFile } : {}),
     spec,
     validateInput,
     validateOutput,
@@ -202,12 +229,34 @@ export function agentSpecOf(digest: string, manifest: ResolvedManifest, dir: str
   });
 }
 
-async function bundleWithCache(context: ResolveContext, dir: string, entry: string): Promise<Bundle> {
-  const cached = context.bundleCache?.get(dir, entry);
-  if (cached) return cached;
+async function bundleWithCache(context: ResolveContext, self: TemplateFile, entry: string, from: BundleSource): Promise<Bundle & { origin: 'built' | 'cache'; signatureFile?: SignatureFile }> {
+  const { dir } = self;
+  // Only says which bytes to look for: the trust gate verifies this agent.sig and checks the bundle against it.
+  const signatureFile = from === 'signed-cache' ? unverifiedSignature(self) : undefined;
+  const signed = signatureFile ? { signatureFile } : {};
+  if (context.bundleCache && from !== 'build') {
+    const signedSha256 = signatureFile?.bundle?.sha256;
+    if (from === 'cache' || signedSha256 !== undefined) {
+      const found = context.bundleCache.lookup(dir, entry, signedSha256);
+      if (found.bundle) return { ...found.bundle, origin: 'cache', ...signed };
+      if (found.isNotSigned) {
+        context.logger?.warn(`the cached bundle of "${self.name}" does not match the bundle agent.sig names: discarded and built again from the signed sources (something other than af wrote the bundle cache)`);
+      }
+    }
+  }
   const bundle = await bundleTemplate(dir, entry, context.displayRoot);
   context.bundleCache?.set(dir, entry, bundle);
-  return bundle;
+  return { ...bundle, origin: 'built', ...signed };
+}
+
+/** The template's agent.sig, unverified; undefined when there is none or it is malformed (the gate reads it again and says why). */
+function unverifiedSignature(self: TemplateFile): SignatureFile | undefined {
+  try {
+    const signature = readSignatureFile(self.dir, self.file.replace(/agent\.json$/, 'agent.sig'));
+    return signature ? deepFreeze(signature) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function compileOrReport(schema: ResolvedManifest['input'], chain: readonly TemplateFile[], pointer: '/input' | '/output', problems: Problem[]): DataValidator {

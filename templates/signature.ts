@@ -2,13 +2,23 @@
 import { type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { canonicalJson } from '../core/canonical-json.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError } from '../core/errors.js';
+import { BUNDLE_FORMAT } from './bundle.js';
 import { keyIdOf } from './keys.js';
 import type { KeyRecord, TrustStore } from './trust-store.js';
 
 export const SIGNATURE_FILE = 'agent.sig';
 export const SIGNATURE_ALGORITHM = 'RSA-PKCS1-v1_5-SHA256';
+
+/** The bundle a signature pins: the bytes that run outside dev, and the bundler that made them. */
+export interface SignedBundle {
+  /** SHA-256 (hex) of the bundle script. */
+  sha256: string;
+  /** `BUNDLE_FORMAT` of the bundler that built it (shape, options and esbuild version). */
+  bundler: string;
+}
 
 /** The content of `agent.sig`. */
 export interface SignatureFile {
@@ -16,7 +26,12 @@ export interface SignatureFile {
   algorithm: typeof SIGNATURE_ALGORITHM;
   /** The template digest that was signed (hex). */
   digest: string;
-  /** Base64 RSA PKCS#1 v1.5 signature over SHA-256 of the digest's bytes. */
+  /**
+   * The bundle signed with the digest. Absent in agent.sig files written before signatures covered the bundle
+   * (format 1: the signature is over the digest alone).
+   */
+  bundle?: SignedBundle;
+  /** Base64 RSA PKCS#1 v1.5 signature over SHA-256 of {@link signedMessage}. */
   signature: string;
   signedAt: string;
   /** The signer's certificate (PEM), so a verifier needs only the trusted roots. */
@@ -30,9 +45,55 @@ export interface Verification {
   rootId: string;
   signedAt: number;
   notAfter: number;
+  /** The bundle the signature pins, as signed (never taken from an unverified file). Absent for format 1. */
+  bundle?: SignedBundle;
 }
 
-/** Signs `digest` with a signer key. */
+/** What a template must offer to be signed: its digest and a bundle this process built from its sources. */
+export interface SignableTemplate {
+  name: string;
+  digest: string;
+  bundleSha256: string;
+  bundleOrigin: 'built' | 'cache' | 'store';
+}
+
+/**
+ * The bytes an RSA signature covers. Format 2 covers the digest and the bundle in one canonical JSON text;
+ * format 1 covered the digest's hex alone. A JSON text never equals a hex digest, so neither format's
+ * signature can be passed off as the other's.
+ */
+export function signedMessage(digest: string, bundle: SignedBundle | undefined): Buffer {
+  if (bundle === undefined) return Buffer.from(digest, 'utf8');
+  return Buffer.from(canonicalJson({ format: 'af-signature-2', digest, bundle: { sha256: bundle.sha256, bundler: bundle.bundler } }), 'utf8');
+}
+
+/**
+ * Signs a template: its digest (manifest and sources) and the SHA-256 of its bundle, so that outside dev only
+ * these bytes run. The bundle must have been built in this process (`bundleFrom: 'build'`): a bundle read from
+ * the cache or the store could be anyone's.
+ * @throws TypeError when the bundle was not built here (a programming mistake).
+ */
+export function signTemplate(template: SignableTemplate, signer: { record: KeyRecord; privateKey: KeyObject }, now: number): SignatureFile {
+  if (template.bundleOrigin !== 'built') {
+    throw new TypeError(`signTemplate: the bundle of "${template.name}" came from the ${template.bundleOrigin}; resolve it with bundleFrom: 'build' before signing`);
+  }
+  const bundle: SignedBundle = { sha256: template.bundleSha256, bundler: BUNDLE_FORMAT };
+  return {
+    keyId: signer.record.id,
+    algorithm: SIGNATURE_ALGORITHM,
+    digest: template.digest,
+    bundle,
+    signature: cryptoSign('sha256', signedMessage(template.digest, bundle), signer.privateKey).toString('base64'),
+    signedAt: new Date(now).toISOString(),
+    certificate: signer.record.certificatePem,
+  };
+}
+
+/**
+ * Signs `digest` alone: the format-1 `agent.sig`, which covers the sources but not the bundle.
+ * @deprecated Use {@link signTemplate}. Outside dev such a signature runs only a bundle built in-process from
+ * the verified sources (never a cached or stored one), with a warning to sign again.
+ */
 export function signDigest(digest: string, signer: { record: KeyRecord; privateKey: KeyObject }, now: number): SignatureFile {
   const signature = cryptoSign('sha256', Buffer.from(digest, 'utf8'), signer.privateKey).toString('base64');
   return {
@@ -78,6 +139,9 @@ export function readSignatureFile(dir: string, displayFile: string): SignatureFi
   if (parsed.algorithm !== SIGNATURE_ALGORITHM) {
     throw new FactoryError('E_SIGNATURE_INVALID', `${displayFile} uses algorithm ${String(parsed.algorithm)}; only ${SIGNATURE_ALGORITHM} is accepted`);
   }
+  if (parsed.bundle !== undefined && !isSignedBundle(parsed.bundle)) {
+    throw new FactoryError('E_SIGNATURE_INVALID', `${displayFile} has a malformed "bundle" (it needs "sha256" and "bundler"); sign the template again with \`af sign\``);
+  }
   return parsed as SignatureFile;
 }
 
@@ -104,7 +168,8 @@ export class SignatureVerifier {
    *   `E_KEY_REVOKED` or `E_KEY_EXPIRED`.
    */
   verify(digest: string, signature: SignatureFile): Verification {
-    const cacheKey = `${digest}\u0000${signature.signature}`;
+    // The signed bundle is part of the key: the same signature bytes beside another "bundle" must verify afresh.
+    const cacheKey = `${digest}\u0000${signature.signature}\u0000${signature.bundle?.sha256 ?? ''}\u0000${signature.bundle?.bundler ?? ''}`;
     const cached = this.#cache.get(cacheKey);
     if (cached) {
       this.recheck(cached);
@@ -115,9 +180,12 @@ export class SignatureVerifier {
         details: { expected: signature.digest, actual: digest },
       });
     }
+    // A stored signature never went through readSignatureFile: check its shape here too.
+    const bundle = signature.bundle === undefined ? undefined : isSignedBundle(signature.bundle) ? { sha256: signature.bundle.sha256, bundler: signature.bundle.bundler } : null;
+    if (bundle === null) throw new FactoryError('E_SIGNATURE_INVALID', 'agent.sig has a malformed "bundle" (it needs "sha256" and "bundler"); sign the template again with `af sign`');
     const signer = this.#signerOf(signature.certificate);
     if (signer.keyId !== signature.keyId) throw new FactoryError('E_SIGNATURE_INVALID', `agent.sig names key ${signature.keyId}, but its certificate is for key ${signer.keyId}`);
-    const valid = cryptoVerify('sha256', Buffer.from(digest, 'utf8'), signer.publicKey, Buffer.from(signature.signature, 'base64'));
+    const valid = cryptoVerify('sha256', signedMessage(digest, bundle), signer.publicKey, Buffer.from(signature.signature, 'base64'));
     if (!valid) throw new FactoryError('E_SIGNATURE_INVALID', `the signature in agent.sig does not verify with key ${signer.keyId}; sign the template again`);
     if (signer.isCa) throw new FactoryError('E_SIGNATURE_INVALID', `key ${signer.keyId} is a certificate authority, not a signer`);
     if (signer.rootId === undefined) {
@@ -129,7 +197,9 @@ export class SignatureVerifier {
     if (!(signedAt >= signer.notBefore && signedAt <= signer.notAfter)) {
       throw new FactoryError('E_KEY_EXPIRED', `agent.sig was made at ${signature.signedAt}, outside the validity of key ${signer.keyId} (${new Date(signer.notBefore).toISOString()} to ${new Date(signer.notAfter).toISOString()}); sign again with a current key`);
     }
-    const verification: Verification = { keyId: signer.keyId, signer: signer.name, rootId: signer.rootId, signedAt, notAfter: signer.notAfter };
+    const verification: Verification = {
+      keyId: signer.keyId, signer: signer.name, rootId: signer.rootId, signedAt, notAfter: signer.notAfter, ...(bundle ? { bundle: Object.freeze(bundle) } : {}),
+    };
     this.recheck(verification);
     if (this.#cache.size >= 10_000) this.#cache.clear();
     this.#cache.set(cacheKey, verification);
@@ -200,6 +270,11 @@ interface SignerCertificate {
   rootId: string | undefined;
   notBefore: number;
   notAfter: number;
+}
+
+function isSignedBundle(value: unknown): value is SignedBundle {
+  const bundle = value as Partial<SignedBundle> | null;
+  return typeof bundle === 'object' && bundle !== null && typeof bundle.sha256 === 'string' && /^[0-9a-f]{64}$/.test(bundle.sha256) && typeof bundle.bundler === 'string';
 }
 
 function commonName(certificate: X509Certificate): string {

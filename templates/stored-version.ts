@@ -3,6 +3,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { StoredTemplateVersion } from '../core/trust-records.js';
+import { sha256 } from './bundle.js';
 import { compileDataSchema } from './data-schema.js';
 import type { RawManifest } from './manifest.js';
 import { agentSpecOf, applyEnvironment, type ResolvedTemplate, templateDigest } from './resolve.js';
@@ -14,15 +15,20 @@ export type StoredVersion = StoredTemplateVersion;
 
 /**
  * Rebuilds a resolved template from a stored version, for canaries and rollbacks of versions that
- * are no longer on disk. The digest is recomputed from what was stored and must match, so a row
- * edited in the database is refused.
- * @throws FactoryError `E_SIGNATURE_INVALID` when the stored content does not match its digest.
+ * are no longer on disk. The digest is recomputed from what was stored and must match, and the manifest
+ * must be the one of the name and version asked for, so a row edited in the database is refused. The
+ * bundle cannot be rebuilt (the store keeps source hashes, not sources): the trust gate checks its
+ * hash against the one the stored agent.sig signed (`bundleOrigin: 'store'`).
+ * @throws FactoryError `E_SIGNATURE_INVALID` when the stored content does not match its digest or its name and version.
  */
 export function resolveStoredVersion(stored: StoredVersion, env: string, dir: string, file: string): ResolvedTemplate {
   const inherited = stored.manifest as RawManifest;
   const digest = templateDigest(inherited, stored.sources);
   if (digest !== stored.digest) {
     throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}" does not match its digest; the store was altered`);
+  }
+  if (inherited?.name !== stored.name || inherited.version !== stored.version || typeof stored.bundle !== 'string') {
+    throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}" holds ${String(inherited?.name)} ${String(inherited?.version)}; the store was altered`);
   }
   const manifest = applyEnvironment(inherited, env);
   const spec = agentSpecOf(digest, manifest, dir, stored.bundle);
@@ -39,6 +45,8 @@ export function resolveStoredVersion(stored: StoredVersion, env: string, dir: st
     digest,
     sources: Object.freeze({ ...stored.sources }),
     code: stored.bundle,
+    bundleSha256: sha256(stored.bundle),
+    bundleOrigin: 'store',
     spec,
     validateInput: compileDataSchema(manifest.input),
     validateOutput: compileDataSchema(manifest.output),

@@ -4,7 +4,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { NetAddressRule } from '../core/net-address.js';
-import { sha256 } from './bundle.js';
+import { BUNDLE_FORMAT, sha256 } from './bundle.js';
 import { addressRulesOf, checkPolicy, type Policy } from './policy.js';
 import type { ResolvedTemplate } from './resolve.js';
 import { readSignatureFile, type SignatureFile, type SignatureVerifier, type Verification } from './signature.js';
@@ -77,6 +77,11 @@ export class TrustGate {
     return this.#policy;
   }
 
+  /** True when `env` runs unsigned templates (with a warning): there, a cached bundle is reused by its sources alone. */
+  waivesSignatures(env: string): boolean {
+    return this.#devEnvironments.has(env);
+  }
+
   /**
    * The cold-path check of a freshly resolved template.
    * @throws FactoryError `E_SIGNATURE_MISSING`, `E_SIGNATURE_INVALID`, `E_KEY_REVOKED`, `E_KEY_EXPIRED`, `E_POLICY_DENIED`.
@@ -86,11 +91,14 @@ export class TrustGate {
     let trust: TrustInfo;
     try {
       // A version from the store brings its own signature; one on disk has agent.sig beside it.
-      const signature = storedSignature ?? readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
+      // Or the one resolve already read to pick a cached bundle: verifying that one checks what chose the bundle.
+      const signature = storedSignature ?? template.signatureFile ?? readSignatureFile(template.dir, template.file.replace(/agent\.json$/, 'agent.sig'));
       if (!signature) {
         throw new FactoryError('E_SIGNATURE_MISSING', `template "${template.name}" is not signed, and ${template.env} runs only signed templates; sign it with \`af sign ${template.name}\``);
       }
-      trust = { status: 'signed', verification: this.#verifier.verify(template.digest, signature), signature };
+      const verification = this.#verifier.verify(template.digest, signature);
+      this.#checkBundle(template, verification);
+      trust = { status: 'signed', verification, signature };
     } catch (error) {
       if (!(error instanceof FactoryError)) throw error;
       const isWaivable = error.code === 'E_SIGNATURE_MISSING' || error.code === 'E_SIGNATURE_INVALID';
@@ -118,6 +126,52 @@ export class TrustGate {
     const admitted: TrustedTemplate = Object.freeze({ ...template, spec: this.#specOf(template), trust: Object.freeze(trust) });
     trusted.add(admitted);
     return admitted;
+  }
+
+  /**
+   * The signature covers the code that runs: the bundle must hash to the one it signed. One exception, for a
+   * bundle built in this process from the sources the digest just verified when the signature does not pin a
+   * bundle of this bundler (format 1, or esbuild changed since signing): the bundler is part of the trusted
+   * installation and reads nothing but those sources, so that build is accepted, with a warning to sign again.
+   * A bundle from the cache or the store is never accepted on that ground: anyone who can write `.af/` wrote it.
+   */
+  #checkBundle(template: ResolvedTemplate, verification: Verification): void {
+    if (template.abstract) return;
+    const signed = verification.bundle;
+    if (signed?.sha256 === template.bundleSha256) return;
+    const what = `"${template.name}" ${template.version}`;
+    if (template.bundleOrigin === 'built' && signed?.bundler !== BUNDLE_FORMAT) {
+      this.#logger.warn(
+        signed
+          ? `agent.sig of ${what} pins a bundle made by ${signed.bundler}, and this installation bundles with ${BUNDLE_FORMAT}: running a bundle built here from the verified sources, again in every process; sign it again with \`af sign\` to pin this one`
+          : `agent.sig of ${what} was made before signatures covered the bundle: running a bundle built here from the verified sources, again in every process; sign it again with \`af sign\``,
+      );
+      return;
+    }
+    const hashes = `sha256 ${template.bundleSha256.slice(0, 16)}…${signed ? `, signed ${signed.sha256.slice(0, 16)}…` : ''}`;
+    if (template.bundleOrigin === 'store') {
+      throw new FactoryError(
+        'E_SIGNATURE_INVALID',
+        signed
+          ? `stored version ${template.version} of "${template.name}" has a bundle that is not the one signed (${hashes}); the store was altered, so it does not run`
+          : `stored version ${template.version} of "${template.name}" was signed before signatures covered the bundle, so its stored bundle cannot be checked; it does not run outside dev until you sign it again with \`af sign\``,
+        { details: { actual: template.bundleSha256, ...(signed ? { signed: signed.sha256 } : {}) } },
+      );
+    }
+    if (template.bundleOrigin === 'cache') {
+      throw new FactoryError(
+        'E_SIGNATURE_INVALID',
+        signed
+          ? `the cached bundle of ${what} is not the one signed (${hashes}); delete .af/cache/bundles, or sign it again with \`af sign\``
+          : `agent.sig of ${what} was made before signatures covered the bundle, and this bundle came from the cache; sign it again with \`af sign\``,
+        { details: { actual: template.bundleSha256, ...(signed ? { signed: signed.sha256 } : {}) } },
+      );
+    }
+    throw new FactoryError(
+      'E_SIGNATURE_INVALID',
+      `the bundle built from the signed sources of ${what} is not the one signed (${hashes}), with the same bundler (${BUNDLE_FORMAT}): something besides the signed files changed the build; review it and sign again with \`af sign\``,
+      { details: { actual: template.bundleSha256, signed: signed?.sha256 } },
+    );
   }
 
   /** The hot-path check of a cached trusted template: revocation and expiry of its signer. */

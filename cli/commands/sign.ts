@@ -1,7 +1,7 @@
 /** @module cli/commands/sign — `af sign` and `af verify`: write and check `agent.sig` for one template or all. */
 import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
-import { signDigest, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
+import { signTemplate, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
@@ -32,13 +32,14 @@ async function signWith(context: CommandContext, store: Store, name: string | un
   const started = performance.now();
   for (const [index, template] of names.entries()) {
     try {
-      const resolved = await registry.inspect(template);
+      // Built here, never read from the bundle cache: what is signed is what these sources make.
+      const resolved = await registry.inspect(template, { bundleFrom: 'build' });
       if (resolved.abstract) {
         // An abstract template never runs; each child's digest covers what it inherits.
         results.push({ name: template, ok: true, version: resolved.version, skipped: 'abstract' });
         continue;
       }
-      const signature = signDigest(resolved.digest, signer, Date.now());
+      const signature = signTemplate(resolved, signer, Date.now());
       writeSignatureFile(resolved.dir, signature);
       store.versions.record({ name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
       store.audit.append({ type: 'template.signed', actor: 'cli', subject: resolved.name, data: { version: resolved.version, digest: resolved.digest, keyId: signer.record.id } });
@@ -75,11 +76,13 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
   const trust = trustOf(context, store);
   // No environment waives a signature here: verify answers "is it validly signed", then applies the env's policy.
   const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), devEnvironments: [] });
-  const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env });
+  // The logger says when a cached bundle was not the signed one (and so was discarded).
+  const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env, logger: context.logger });
   const results: Array<{ name: string; ok: boolean; version?: string; signer?: string; keyId?: string; signedAt?: string; skipped?: string; error?: { code: string; message: string } }> = [];
   for (const template of targets(registry, name, options)) {
     try {
-      const resolved = await registry.inspect(template, { env });
+      // As a run outside dev would: only a cache entry holding the signed bytes is reused.
+      const resolved = await registry.inspect(template, { env, bundleFrom: 'signed-cache' });
       if (resolved.abstract) {
         results.push({ name: template, ok: true, version: resolved.version, skipped: 'abstract' });
         continue;
