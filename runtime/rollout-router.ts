@@ -36,6 +36,8 @@ export class RolloutRouter {
   pick(template: string): string | undefined {
     const rollout = this.#rollouts().get(template);
     if (!rollout) return undefined;
+    // A candidate retired while its canary runs gets nothing more, at once (an in-memory lookup, like revocation).
+    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return rollout.stableVersion;
     return this.#random() < rollout.weight ? rollout.candidateVersion : rollout.stableVersion;
   }
 

@@ -11,7 +11,7 @@ export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTe
 export { TemplateRegistry, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';
 export { loadTemplateFile, MANIFEST_FILE, type TemplateFile } from './template-file.js';
 export { validateTemplates, type TemplateReport } from './validate.js';
-export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore } from './trust-store.js';
+export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore, type VersionRetirement } from './trust-store.js';
 export { KeyRing, keyIdOf, keyIdOfCertificate, ROOT_VALID_DAYS, SIGNER_VALID_DAYS, type KeyRingOptions } from './keys.js';
 export { readSignatureFile, signDigest, SignatureVerifier, SIGNATURE_ALGORITHM, SIGNATURE_FILE, writeSignatureFile, type SignatureFile, type Verification } from './signature.js';
 export { checkPolicy, DEFAULT_POLICY, hostPatternCovers, loadPolicy, type AllowDeny, type Policy, type PolicyRule, type PolicySubject } from './policy.js';
