@@ -74,7 +74,7 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
   const env = options.env ?? config.env;
   const trust = trustOf(context, store);
   // No environment waives a signature here: verify answers "is it validly signed", then applies the env's policy.
-  const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), devEnvironments: [] });
+  const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), retirements: trust.store, devEnvironments: [] });
   const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env });
   const results: Array<{ name: string; ok: boolean; version?: string; signer?: string; keyId?: string; signedAt?: string; skipped?: string; error?: { code: string; message: string } }> = [];
   for (const template of targets(registry, name, options)) {
