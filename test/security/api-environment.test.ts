@@ -7,6 +7,8 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, FactoryClient } from '../../api/index.js';
+import { serveCommand } from '../../cli/commands/serve.js';
+import { createCommandContext } from '../../cli/context.js';
 import { runCli } from '../../cli/index.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
@@ -164,6 +166,26 @@ describe('the allowlist is fixed at start-up and never holds a dev environment o
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('E_USAGE');
     expect(result.stderr).toContain('--allow-env dev: dev is a development environment');
+  });
+
+  it('`af --env prod serve --allow-env staging` runs staging when asked, refuses dev, and says what it allows', async () => {
+    let stderr = '';
+    const streams = { stdout: { write: () => true }, stderr: { write: (chunk: string) => (stderr += chunk) }, stdin: new PassThrough(), env: { NO_COLOR: '1', AF_LOG_LEVEL: 'silent', AF_SERVER_SECRET: SECRET }, cwd: project.root };
+    const context = createCommandContext(streams, () => ({ root: project.root, env: 'prod' }));
+    const controller = new AbortController();
+    let onListening!: (url: string) => void;
+    const listening = new Promise<string>((resolve) => (onListening = resolve));
+    const serving = serveCommand(context, { port: 0, allowEnv: 'staging' }, { signal: controller.signal, onListening });
+    const client = new FactoryClient({ baseUrl: await listening, apiKey: operator });
+    try {
+      expect((await client.runAgent('signed', 1, { env: 'staging' })).output).toEqual({ echo: 1 });
+      await expect(client.runAgent('leaky', { path: privateKeyPath }, { env: 'dev' })).rejects.toMatchObject({ code: 'E_FORBIDDEN', details: { status: 403 } });
+      await expect(client.runAgent('leaky', { path: privateKeyPath }, { env: 'staging' })).rejects.toMatchObject({ code: 'E_SIGNATURE_MISSING', details: { status: 409 } });
+    } finally {
+      controller.abort();
+      expect(await serving).toBe(0);
+    }
+    expect(stderr).toContain('in environment prod (requests may also name staging)');
   });
 
   it('the OpenAPI document says who picks the environment', async () => {
