@@ -91,6 +91,33 @@ describe('a prod server never runs in an environment the caller names', () => {
     expect(store.audit.list({ type: 'api.forbidden', limit: 1 })[0]).toMatchObject({ subject: 'POST /v1/agents/:name/runs' });
   });
 
+  it('other spellings and smuggling of env are refused, and never run anything outside prod', async () => {
+    const before = runs();
+    const raw = (payload: string) => app.inject({ method: 'POST', url: '/v1/agents/leaky/runs', headers: { ...bearer(operator), 'content-type': 'application/json' }, payload });
+    const refused = [
+      raw('{"input":{},"env":"DEV"}'),
+      raw('{"input":{},"env":" dev"}'),
+      raw('{"input":{},"env":"dev\\u0000"}'),
+      raw('{"input":{},"env":["dev"]}'),
+      raw('{"input":{},"Env":"dev"}'),
+      raw('{"input":{},"__proto__":{"env":"dev"}}'),
+      raw('{"input":{},"constructor":{"prototype":{"env":"dev"}}}'),
+      app.inject({ url: '/v1/templates?env=dev&env=prod', headers: bearer(operator) }),
+      app.inject({ url: '/v1/templates?env=prod&env=dev', headers: bearer(operator) }),
+      app.inject({ url: '/v1/templates?env[]=dev', headers: bearer(operator) }),
+    ];
+    for (const response of await Promise.all(refused)) {
+      expect([400, 403]).toContain(response.statusCode);
+      expect(response.body).not.toContain(SECRET);
+    }
+    // A duplicated key is read as JSON.parse reads it (the last one wins), and that is the value decided on.
+    const duplicate = await raw('{"input":{},"env":"dev","env":"prod"}');
+    expect([duplicate.statusCode, json(duplicate).error.code]).toEqual([409, 'E_SIGNATURE_MISSING']);
+    const reversed = await raw('{"input":{},"env":"prod","env":"dev"}');
+    expect([reversed.statusCode, json(reversed).error.code]).toEqual([403, 'E_FORBIDDEN']);
+    expect(runs()).toBe(before);
+  });
+
   it("the server's own environment, named or not, applies its trust rules: the unsigned template is refused", async () => {
     const before = runs();
     for (const payload of [{ input: {} }, { input: {}, env: 'prod' }]) {
