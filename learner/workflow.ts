@@ -100,6 +100,8 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
     name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,
     manifestFile: newText, signature,
   });
+  // As after a rollback: the cached on-disk version is no longer what is on disk (and may be retired).
+  registry.clear();
 
   const weight = options.canaryWeight ?? 0.1;
   if (!(weight > 0 && weight <= 1)) throw new FactoryError('E_USAGE', `canary weight must be in (0, 1], not ${weight}`);

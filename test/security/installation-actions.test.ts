@@ -174,6 +174,20 @@ describe('a retired version is refused outside dev from then on', () => {
     expect(listed).toMatchObject({ status: 'refused', error: { code: 'E_VERSION_RETIRED' } });
   });
 
+  it('accepting a suggestion never reuses a retired version number for the new version', async () => {
+    const current = await factory.registry.inspect('tool');
+    expect(current.version).toBe('1.1.0');
+    store.trust.retire({ name: 'tool', version: '1.1.1', retiredAt: Date.now(), reason: 'number burnt', by: 'test' });
+    store.suggestions.add({
+      id: 'fleet-1', kind: 'right-sizing', template: 'tool', tenant: '*', baseVersion: current.version, baseDigest: current.digest,
+      patch: [{ op: 'add', path: '/limits', value: { memoryMb: 48 } }], evidence: {}, expectedImpact: { summary: 'smaller' }, confidence: 0.9, state: 'open', createdAt: 2, evidenceKey: 'k2',
+    });
+    const accepted = await call('POST', '/v1/suggestions/fleet-1/accept', keys.installationMaintainer);
+    expect([accepted.statusCode, json(accepted).candidateVersion]).toEqual([200, '1.1.2']);
+    expect(JSON.parse(readFileSync(manifestPath('tool'), 'utf8')).version).toBe('1.1.2');
+    await expect(factory.createAgent('tool', { version: '1.1.2' }).then((agent) => agent.dispose())).resolves.toBeUndefined();
+  });
+
   it('rolling back to a retired version is refused, by the CLI and the API', async () => {
     // svc: 1.1.0 (on disk) is retired; retire 1.0.0 as well and try to go back to it.
     const api = await call('POST', '/v1/templates/svc/versions/1.0.0/retire', keys.installationMaintainer, { reason: 'old' });
