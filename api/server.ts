@@ -62,7 +62,7 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Time allowed to receive a whole request (slow clients); runs are bounded by their template's `limits.timeoutMs`. @default 30_000 */
   requestTimeoutMs?: number;
-  /** Who may read `/metrics`: `public` (Prometheus without credentials) or the least role. @default 'public' */
+  /** Who may read `/metrics`: `public` (Prometheus without credentials), the least role, or `installationRole(role)`. @default 'public' */
   metricsAccess?: Access;
   /** Server errors and lifecycle. @default silent */
   logger?: Logger;
@@ -125,7 +125,8 @@ function resolveOptions(options: ApiServerOptions): ResolvedApiServerOptions {
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   if (!isPositiveInteger(requestTimeoutMs)) throw fail('requestTimeoutMs', 'must be a positive integer');
   const metricsAccess = options.metricsAccess ?? 'public';
-  if (metricsAccess !== 'public' && !(ROLES as readonly string[]).includes(metricsAccess as string)) throw fail('metricsAccess', `must be "public" or a role (${ROLES.join(', ')})`);
+  const metricsRole = typeof metricsAccess === 'object' && metricsAccess !== null ? metricsAccess.installation : metricsAccess;
+  if (metricsAccess !== 'public' && !(ROLES as readonly string[]).includes(metricsRole)) throw fail('metricsAccess', `must be "public", a role (${ROLES.join(', ')}) or installationRole(role)`);
   return {
     factory,
     store,
