@@ -1,5 +1,6 @@
 /** @module api/client — FactoryClient, the typed SDK for the HTTP API: one method per route, retries on 429/503 honouring retry-after, errors as FactoryError with the server's code. */
 import { type ErrorCode, FactoryError } from '../core/errors.js';
+import type { RetiredVersion } from './services.js';
 import type {
   ApiErrorResponse,
   AuditEntryView,
@@ -96,7 +97,10 @@ export class FactoryClient {
     this.#options = resolveClientOptions(options);
   }
 
-  /** Every template with version, digest and signature status. */
+  /**
+   * Every template with version, digest and signature status.
+   * @param options.env an environment the server was started to allow (`af serve --allow-env`); others answer 403. @default the server's
+   */
   async listTemplates(options: { env?: string } = {}): Promise<TemplateSummary[]> {
     return (await this.#call<{ templates: TemplateSummary[] }>('GET', '/v1/templates', { query: { env: options.env } })).templates;
   }
@@ -106,7 +110,8 @@ export class FactoryClient {
   }
 
   /**
-   * Runs an agent once under the key's tenant.
+   * Runs an agent once under the key's tenant, in the server's environment (or `options.env`, when the server was
+   * started to allow it: `af serve --allow-env`; others answer 403 E_FORBIDDEN).
    * @throws FactoryError with the run's code (`E_INPUT_INVALID`, `E_AGENT_THREW`, `E_TIMEOUT`, …); for a run that
    *   started, `details` carry `runId` and `stats`, and always `status`.
    */
@@ -139,11 +144,22 @@ export class FactoryClient {
     return this.#call('POST', `/v1/suggestions/${encodeURIComponent(id)}/reject`, { body: { reason } });
   }
 
+  /** Needs an installation key (`af keys api create --installation`). A retired version is refused (409 E_VERSION_RETIRED). */
   async rollback(name: string, options: { to?: string } = {}): Promise<{ name: string; version: string }> {
     return this.#call('POST', `/v1/templates/${encodeURIComponent(name)}/rollback`, { body: { ...(options.to !== undefined ? { to: options.to } : {}) } });
   }
 
-  /** The audit log, newest first (admin keys only). */
+  /**
+   * Retires a version: every environment but dev refuses it from now on, also in running servers. Needs an installation key.
+   * @returns `isNew: false` when it was already retired.
+   */
+  async retireVersion(name: string, version: string, options: { reason?: string } = {}): Promise<RetiredVersion> {
+    return this.#call('POST', `/v1/templates/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/retire`, {
+      body: { ...(options.reason !== undefined ? { reason: options.reason } : {}) },
+    });
+  }
+
+  /** The audit log, newest first (installation admin keys only). */
   async audit(query: AuditQuery = {}): Promise<AuditEntryView[]> {
     return (await this.#call<{ entries: AuditEntryView[] }>('GET', '/v1/audit', { query: { ...query } })).entries;
   }

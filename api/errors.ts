@@ -12,7 +12,7 @@ export type ApiErrorCode = ErrorCode;
  * - 400 the request or the agent input is wrong (fix it and resend);
  * - 401 / 403 who you are / what your role allows; 404 nothing of that name in your tenant;
  * - 409 the target's state forbids it: a suggestion no longer open, a template that is invalid, unsigned,
- *   signed with a revoked or expired key, or denied by policy (fix the template, not the request);
+ *   signed with a revoked or expired key, denied by policy, or a retired version (fix the template, not the request);
  * - 413 body over the limit; 422 the agent ran on valid input and failed (threw, broke a limit, bad output,
  *   a denied permission); 429 slow down (`retry-after`);
  * - 500 a bug or the store; 501 the server was started without that service; 502 the sandbox host died under
@@ -34,6 +34,7 @@ const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   E_KEY_REVOKED: 409,
   E_KEY_EXPIRED: 409,
   E_POLICY_DENIED: 409,
+  E_VERSION_RETIRED: 409,
   E_BODY_TOO_LARGE: 413,
   E_PERMISSION_DENIED: 422,
   E_OUTPUT_INVALID: 422,

@@ -1,8 +1,9 @@
 /** @module api — the HTTP API (`createApiServer`, Fastify) and its typed SDK (`FactoryClient`). Import the SDK from `api/client.js` to avoid loading Fastify. */
 export { createApiServer, type ApiRateLimitOptions, type ApiServerOptions } from './server.js';
 export { FactoryClient, parseRetryAfter, type FactoryClientOptions } from './client.js';
-export { ALL_TENANTS, canSeeSuggestion, roleToDecide, ROUTE_ACCESS, type Access, type RouteKey } from './access.js';
+export { accessToDecide, ALL_TENANTS, canSeeSuggestion, describeAccess, installationRole, isAllowed, ROUTE_ACCESS, type Access, type InstallationAccess, type RouteKey } from './access.js';
+export { RequestEnvironments, type RequestEnvironmentsOptions } from './environments.js';
 export { API_ERROR_CODES, ApiError, httpStatusFor, isApiErrorCode, toErrorBody, type ApiErrorBody, type ApiErrorCode } from './errors.js';
-export type { ActorInfo, RolloutService, SuggestionService } from './services.js';
+export type { ActorInfo, RetiredVersion, RolloutService, SuggestionService } from './services.js';
 export type * from './types.js';
 export { createLearnerServices } from './learner-services.js';

@@ -1,6 +1,6 @@
 /** @module api/learner-services — the suggestion and rollback services of the API, backed by the real learner workflow. */
 import type { SuggestionState } from '../core/suggestion.js';
-import { acceptSuggestion, rankSuggestions, rejectSuggestion, rollback } from '../learner/index.js';
+import { acceptSuggestion, rankSuggestions, rejectSuggestion, retireVersion, rollback } from '../learner/index.js';
 import type { AgentFactory } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import type { RolloutService, SuggestionService } from './services.js';
@@ -23,6 +23,10 @@ export function createLearnerServices(factory: AgentFactory, store: Store): { su
       rollback: async (name, options) => {
         const result = await rollback(context, name, { actor: options.actor, ...(options.to ? { to: options.to } : {}) });
         return { name: result.name, version: result.version };
+      },
+      retire: async (name, version, options) => {
+        const result = await retireVersion(context, name, version, { actor: options.actor, ...(options.reason !== undefined ? { reason: options.reason } : {}) });
+        return { name: result.name, version: result.version, retiredAt: result.retiredAt, reason: result.reason, by: result.by, isNew: result.isNew };
       },
     },
   };

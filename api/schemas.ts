@@ -4,8 +4,13 @@ import { ERROR_CODES } from '../core/errors.js';
 
 /** Template and tenant names share the factory's rule. */
 const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
-/** The factory's environment-name rule (core/config). */
-const ENV = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const;
+/** The factory's environment-name rule (core/config); which names a server accepts is fixed when it starts. */
+const ENV = {
+  type: 'string',
+  pattern: '^[a-z][a-z0-9_-]{0,31}$',
+  description: "Default: the server's environment. Only environments the server was started to allow (`af serve --allow-env`) are accepted (403 otherwise); a development environment never is on a server that is not one.",
+} as const;
+const VERSION = { type: 'string', minLength: 5, maxLength: 64, pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+[0-9A-Za-z.+-]*$' } as const;
 const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
 const EPOCH_MS = { type: 'integer', minimum: 0 } as const;
 const LIMIT = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
@@ -94,7 +99,7 @@ const templateDetail = {
       items: {
         type: 'object',
         required: ['version', 'digest', 'signed', 'recordedAt'],
-        properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' } },
+        properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' }, retired: { type: 'boolean' } },
       },
     },
   },
@@ -238,7 +243,7 @@ export const ROUTE_SCHEMAS = {
   },
   acceptSuggestion: {
     tags: ['suggestions'],
-    summary: 'Accepts an open suggestion (the learner re-signs, versions and rolls it out as a canary)',
+    summary: 'Accepts an open suggestion (the learner re-signs, versions and rolls it out as a canary; installation keys only)',
     params: idParams,
     body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 2000 } } },
     response: { 200: suggestionView, ...errors },
@@ -252,14 +257,28 @@ export const ROUTE_SCHEMAS = {
   },
   rollback: {
     tags: ['templates'],
-    summary: 'Rolls a template back to an earlier recorded version (default: the one before the current)',
+    summary: 'Rolls a template back to an earlier recorded, unretired version (default: the one before the current; installation keys only)',
     params: nameParams,
     body: { type: 'object', additionalProperties: false, properties: { to: { type: 'string', minLength: 1, maxLength: 64 } } },
     response: { 200: { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } }, ...errors },
   },
+  retireVersion: {
+    tags: ['templates'],
+    summary: 'Retires a version of a template: refused outside dev from now on, also by running servers (installation keys only)',
+    params: { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: NAME, version: VERSION } },
+    body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 2000 } } },
+    response: {
+      200: {
+        type: 'object',
+        required: ['name', 'version', 'retiredAt', 'reason', 'by', 'isNew'],
+        properties: { name: { type: 'string' }, version: { type: 'string' }, retiredAt: { type: 'number' }, reason: { type: 'string' }, by: { type: 'string' }, isNew: { type: 'boolean' } },
+      },
+      ...errors,
+    },
+  },
   audit: {
     tags: ['audit'],
-    summary: 'The audit log, newest first (installation-wide: admins only)',
+    summary: 'The audit log, newest first (installation-wide: installation admin keys only)',
     querystring: {
       type: 'object',
       additionalProperties: false,

@@ -7,8 +7,9 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { Suggestion } from '../core/suggestion.js';
 import { type AgentFactory, enableTelemetry, PROMETHEUS_CONTENT_TYPE, type RunReport, type TelemetrySdk } from '../runtime/index.js';
-import { type Principal, type Role, roleAtLeast, ROLES, type Store } from '../store/index.js';
-import { type Access, canSeeSuggestion, ROUTE_ACCESS, type RouteKey, roleToDecide } from './access.js';
+import { isInstallationWide, type Principal, type Role, roleAtLeast, ROLES, type Store } from '../store/index.js';
+import { type Access, accessToDecide, canSeeSuggestion, describeAccess, isAllowed, ROUTE_ACCESS, type RouteKey } from './access.js';
+import { RequestEnvironments } from './environments.js';
 import { ApiError, type ApiErrorCode, httpStatusFor, toErrorBody } from './errors.js';
 import { errorSchema, readinessSchema, ROUTE_SCHEMAS, runStatsSchema } from './schemas.js';
 import type { RolloutService, SuggestionService } from './services.js';
@@ -40,8 +41,16 @@ export interface ApiServerOptions {
   store?: Store;
   /** Backs `/v1/suggestions`; without it those routes answer 501. */
   suggestions?: SuggestionService;
-  /** Backs `/v1/templates/:name/rollback`; without it that route answers 501. */
+  /** Backs `/v1/templates/:name/rollback` and `.../versions/:version/retire`; without it (or its `retire`) they answer 501. */
   rollouts?: RolloutService;
+  /**
+   * Environments other than the factory's that a request may name (`env` of a run, `?env=` of the template routes);
+   * any other answers 403. Fixed here, at start-up: the environment decides signatures, policy and the manifest's
+   * overlay, so it is the operator's choice, never the caller's. A development environment is refused (TypeError)
+   * unless the factory's own environment is one.
+   * @default [] (requests run in the factory's environment only)
+   */
+  environments?: string[];
   /**
    * The running telemetry SDK behind `/metrics`. `false`: `/metrics` answers 501.
    * @default started with `enableTelemetry({ enabled: true })` when the server is ready, and shut down when it closes
@@ -53,7 +62,7 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Time allowed to receive a whole request (slow clients); runs are bounded by their template's `limits.timeoutMs`. @default 30_000 */
   requestTimeoutMs?: number;
-  /** Who may read `/metrics`: `public` (Prometheus without credentials) or the least role. @default 'public' */
+  /** Who may read `/metrics`: `public` (Prometheus without credentials), the least role, or `installationRole(role)`. @default 'public' */
   metricsAccess?: Access;
   /** Server errors and lifecycle. @default silent */
   logger?: Logger;
@@ -64,6 +73,7 @@ interface ResolvedApiServerOptions {
   store: Store;
   suggestions: SuggestionService | undefined;
   rollouts: RolloutService | undefined;
+  environments: RequestEnvironments;
   telemetry: TelemetrySdk | false | undefined;
   rateLimit: { timeWindowMs: number; max: Record<Role, number> } | false;
   bodyLimit: number;
@@ -73,7 +83,7 @@ interface ResolvedApiServerOptions {
 }
 
 const DEFAULT_MAX: Record<Role, number> = { viewer: 300, operator: 600, maintainer: 600, admin: 1200 };
-const TRUST_CODES = new Set(['E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_KEY_REVOKED', 'E_KEY_EXPIRED', 'E_POLICY_DENIED']);
+const TRUST_CODES = new Set(['E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_KEY_REVOKED', 'E_KEY_EXPIRED', 'E_POLICY_DENIED', 'E_VERSION_RETIRED']);
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
@@ -90,6 +100,12 @@ function resolveOptions(options: ApiServerOptions): ResolvedApiServerOptions {
   if (factory.store !== undefined && factory.store !== store) throw fail('store', "must be the factory's store, where its runs are recorded");
   if (options.suggestions !== undefined && typeof options.suggestions?.list !== 'function') throw fail('suggestions', 'must implement SuggestionService');
   if (options.rollouts !== undefined && typeof options.rollouts?.rollback !== 'function') throw fail('rollouts', 'must implement RolloutService');
+  if (options.environments !== undefined && !Array.isArray(options.environments)) throw fail('environments', 'must be an array of environment names');
+  const environments = new RequestEnvironments({
+    serverEnv: factory.config.env,
+    isDevEnvironment: (env) => factory.isDevEnvironment(env),
+    ...(options.environments ? { allowed: options.environments } : {}),
+  });
   if (options.telemetry !== undefined && options.telemetry !== false && typeof options.telemetry?.scrape !== 'function') throw fail('telemetry', 'must be a TelemetrySdk or false');
   let rateLimit: ResolvedApiServerOptions['rateLimit'] = false;
   if (options.rateLimit !== false) {
@@ -109,12 +125,14 @@ function resolveOptions(options: ApiServerOptions): ResolvedApiServerOptions {
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   if (!isPositiveInteger(requestTimeoutMs)) throw fail('requestTimeoutMs', 'must be a positive integer');
   const metricsAccess = options.metricsAccess ?? 'public';
-  if (metricsAccess !== 'public' && !(ROLES as readonly string[]).includes(metricsAccess)) throw fail('metricsAccess', `must be "public" or a role (${ROLES.join(', ')})`);
+  const metricsRole = typeof metricsAccess === 'object' && metricsAccess !== null ? metricsAccess.installation : metricsAccess;
+  if (metricsAccess !== 'public' && !(ROLES as readonly string[]).includes(metricsRole)) throw fail('metricsAccess', `must be "public", a role (${ROLES.join(', ')}) or installationRole(role)`);
   return {
     factory,
     store,
     suggestions: options.suggestions,
     rollouts: options.rollouts,
+    environments,
     telemetry: options.telemetry,
     rateLimit,
     bodyLimit,
@@ -133,7 +151,7 @@ function resolveOptions(options: ApiServerOptions): ResolvedApiServerOptions {
  */
 export function createApiServer(options: ApiServerOptions): FastifyInstance {
   const resolved = resolveOptions(options);
-  const { factory, store, logger } = resolved;
+  const { factory, store, logger, environments } = resolved;
   const app = Fastify({
     logger: false,
     bodyLimit: resolved.bodyLimit,
@@ -199,7 +217,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     const access = request.routeOptions.config?.access;
     const principal = request.principal;
     if (access === undefined || access === 'public' || !principal) return;
-    if (!roleAtLeast(principal.role, access)) forbid(request, principal, `${request.method} ${request.routeOptions.url} needs role ${access} or higher; this key is ${principal.role}`);
+    if (!isAllowed(principal, access)) forbid(request, principal, `${request.method} ${request.routeOptions.url} needs ${describeAccess(access)}; this key is ${keyDescription(principal)}`);
   });
 
   app.addHook('onReady', async () => {
@@ -249,6 +267,12 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       const [method, url] = key.split(' ') as ['GET' | 'POST', string];
       return { method, url, config: { access, ...(access === 'public' ? { rateLimit: false as const } : {}) } };
     };
+    /** The environment a request runs in: the server's, or one it was started to allow; anything else is 403. */
+    const environmentOf = (request: FastifyRequest, requested: string | undefined): string => {
+      const env = environments.pick(requested);
+      if (env === undefined) return forbid(request, principalOf(request), environments.refusal(requested as string));
+      return env;
+    };
     // Bodies that may be left out entirely (`curl -X POST` with no data) are read as `{}`, then validated.
     const optionalBody = async (request: FastifyRequest) => {
       request.body ??= {};
@@ -257,14 +281,14 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     v1.route({
       ...route('GET /v1/templates'),
       schema: ROUTE_SCHEMAS.listTemplates,
-      handler: async (request: FastifyRequest<{ Querystring: { env?: string } }>) => ({ templates: await listTemplates(factory, request.query.env) }),
+      handler: async (request: FastifyRequest<{ Querystring: { env?: string } }>) => ({ templates: await listTemplates(factory, environmentOf(request, request.query.env)) }),
     });
 
     v1.route({
       ...route('GET /v1/templates/:name'),
       schema: ROUTE_SCHEMAS.getTemplate,
       handler: async (request: FastifyRequest<{ Params: { name: string }; Querystring: { env?: string } }>) =>
-        describeTemplate(factory, store, request.params.name, request.query.env),
+        describeTemplate(factory, store, request.params.name, environmentOf(request, request.query.env)),
     });
 
     v1.route({
@@ -272,7 +296,10 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       schema: ROUTE_SCHEMAS.runAgent,
       handler: async (request: FastifyRequest<{ Params: { name: string }; Body: RunRequest }>, reply: FastifyReply) => {
         const principal = principalOf(request);
-        const running = runOnce(factory, request.params.name, request.body, principal.tenant);
+        // Runs, kv and records belong to a tenant; the installation is not one.
+        if (isInstallationWide(principal)) forbid(request, principal, 'an installation key administers what tenants share; runs belong to a tenant: use a key of that tenant');
+        const env = environmentOf(request, request.body.env);
+        const running = runOnce(factory, request.params.name, request.body.input, principal.tenant, env);
         inFlight.add(running);
         try {
           const { report, version } = await running;
@@ -348,8 +375,11 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       const principal = principalOf(request);
       const service = suggestionService(resolved.suggestions);
       const suggestion = await visibleSuggestion(service, principal, request.params.id);
-      const needed = roleToDecide(suggestion);
-      if (!roleAtLeast(principal.role, needed)) forbid(request, principal, `suggestion ${suggestion.id} spans every tenant; deciding it needs role ${needed}`);
+      const needed = accessToDecide(verb, suggestion);
+      if (!isAllowed(principal, needed)) {
+        const why = verb === 'accept' ? 'accepting it rewrites and re-signs a template every tenant runs' : 'it spans every tenant';
+        forbid(request, principal, `suggestion ${suggestion.id}: ${why}, so this needs ${describeAccess(needed)}; this key is ${keyDescription(principal)}`);
+      }
       if (suggestion.state !== 'open') throw new ApiError('E_CONFLICT', `suggestion ${suggestion.id} is ${suggestion.state}, not open; only open suggestions can be decided`);
       const actor = actorOf(principal);
       const reason = request.body?.reason;
@@ -376,6 +406,22 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
         const to = request.body?.to;
         const result = await resolved.rollouts.rollback(request.params.name, { actor, ...(to !== undefined ? { to } : {}) });
         store.audit.append({ type: 'api.template.rolled_back', actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
+        return result;
+      },
+    });
+
+    v1.route({
+      ...route('POST /v1/templates/:name/versions/:version/retire'),
+      schema: ROUTE_SCHEMAS.retireVersion,
+      preValidation: optionalBody,
+      handler: async (request: FastifyRequest<{ Params: { name: string; version: string }; Body: { reason?: string } | undefined }>) => {
+        const principal = principalOf(request);
+        const retire = resolved.rollouts?.retire?.bind(resolved.rollouts);
+        if (!retire) throw new ApiError('E_NOT_IMPLEMENTED', 'this server was started without a rollout service; retire versions with `af versions retire`');
+        const actor = actorOf(principal);
+        const reason = request.body?.reason;
+        const result = await retire(request.params.name, request.params.version, { actor, ...(reason !== undefined ? { reason } : {}) });
+        store.audit.append({ type: 'api.version.retired', actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
         return result;
       },
     });
@@ -436,6 +482,10 @@ function actorOf(principal: Principal): string {
   return `key:${principal.keyId}`;
 }
 
+function keyDescription(principal: Principal): string {
+  return isInstallationWide(principal) ? `an installation key with role ${principal.role}` : `role ${principal.role} of tenant ${principal.tenant}`;
+}
+
 function suggestionService(service: SuggestionService | undefined): SuggestionService {
   if (!service) throw new ApiError('E_NOT_IMPLEMENTED', 'this server was started without a suggestion service; suggestions are not available here (use `af suggestions`)');
   return service;
@@ -447,10 +497,10 @@ async function visibleSuggestion(service: SuggestionService, principal: Principa
   return suggestion;
 }
 
-async function runOnce(factory: AgentFactory, name: string, body: RunRequest, tenant: string): Promise<{ report: RunReport; version: string }> {
-  const agent = await factory.createAgent(name, { tenant, ...(body.env !== undefined ? { env: body.env } : {}) });
+async function runOnce(factory: AgentFactory, name: string, input: unknown, tenant: string, env: string): Promise<{ report: RunReport; version: string }> {
+  const agent = await factory.createAgent(name, { tenant, env });
   try {
-    return { report: await agent.runSettled(body.input), version: agent.version };
+    return { report: await agent.runSettled(input), version: agent.version };
   } finally {
     await agent.dispose();
   }
@@ -473,8 +523,8 @@ function errorOf(error: unknown): { code: ApiErrorCode; message: string } {
   return { code: 'E_INTERNAL', message: 'the template could not be loaded' };
 }
 
-async function listTemplates(factory: AgentFactory, env: string | undefined): Promise<TemplateSummary[]> {
-  const options = env !== undefined ? { env } : {};
+async function listTemplates(factory: AgentFactory, env: string): Promise<TemplateSummary[]> {
+  const options = { env };
   const summaries: TemplateSummary[] = [];
   for (const name of factory.registry.names().sort()) {
     try {
@@ -500,8 +550,8 @@ async function listTemplates(factory: AgentFactory, env: string | undefined): Pr
   return summaries;
 }
 
-async function describeTemplate(factory: AgentFactory, store: Store, name: string, env: string | undefined): Promise<TemplateDetail> {
-  const options = env !== undefined ? { env } : {};
+async function describeTemplate(factory: AgentFactory, store: Store, name: string, env: string): Promise<TemplateDetail> {
+  const options = { env };
   const inspected = await factory.registry.inspect(name, options);
   let signature: TemplateSignature;
   if (inspected.abstract) {
@@ -524,7 +574,7 @@ async function describeTemplate(factory: AgentFactory, store: Store, name: strin
     chain: [...inspected.chain],
     manifest: inspected.manifest as unknown as Record<string, unknown>,
     signature,
-    versions: store.isClosed ? [] : store.versions.list(name),
+    versions: store.isClosed ? [] : store.versions.list(name).map((v) => (store.trust.retirement(name, v.version) ? { ...v, retired: true } : v)),
   };
 }
 

@@ -25,4 +25,20 @@ export interface RolloutService {
    * @throws FactoryError `E_TEMPLATE_NOT_FOUND` / `E_NOT_FOUND` for an unknown template or version.
    */
   rollback(name: string, options: ActorInfo & { to?: string }): Promise<{ name: string; version: string }>;
+  /**
+   * Retires a version: refused outside dev from now on; retiring it again changes nothing (`isNew: false`).
+   * Optional: without it the retire route answers 501.
+   */
+  retire?(name: string, version: string, options: ActorInfo & { reason?: string }): Promise<RetiredVersion>;
+}
+
+/** A retired version, as the retire route answers. */
+export interface RetiredVersion {
+  name: string;
+  version: string;
+  retiredAt: number;
+  reason: string;
+  by: string;
+  /** False when it was already retired. */
+  isNew: boolean;
 }

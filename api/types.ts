@@ -44,7 +44,7 @@ export interface TemplateDetail {
   manifest: Record<string, unknown>;
   signature: TemplateSignature;
   /** Versions recorded in the store, oldest first. */
-  versions: Array<{ version: string; digest: string; signed: boolean; recordedAt: number }>;
+  versions: Array<{ version: string; digest: string; signed: boolean; recordedAt: number; retired?: true }>;
 }
 
 export interface RunLogEntryView {
@@ -59,7 +59,10 @@ export type RunStatsView = RunStats;
 /** Body of `POST /v1/agents/:name/runs`. */
 export interface RunRequest {
   input: unknown;
-  /** Environment whose overlay and trust rules apply. @default the server's */
+  /**
+   * Environment whose overlay and trust rules apply: the server's, or one it was started to allow (`af serve
+   * --allow-env`); any other answers 403 E_FORBIDDEN. @default the server's
+   */
   env?: string;
 }
 

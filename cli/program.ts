@@ -111,7 +111,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   apiKeys
     .command('create')
     .description('create a key and print it once')
-    .requiredOption('--tenant <tenant>', 'the tenant whose runs, kv and suggestions it reaches')
+    .option('--tenant <tenant>', 'the tenant whose runs, kv and suggestions it reaches')
+    .option('--installation', 'a key of the installation instead of a tenant: the only keys that may accept, roll back, retire or read the audit log over the API')
     .requiredOption('--role <role>', 'viewer, operator, maintainer or admin')
     .option('--label <label>', 'what it is for')
     .option('--json', 'print as JSON (includes the key)')
@@ -136,6 +137,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--rate-limit <spec>', 'requests per window per key by role, e.g. viewer=300,operator=600; "off" disables')
     .option('--rate-window <ms>', 'rate-limit window in ms (default 60000)')
     .option('--body-limit <bytes>', 'largest request body (default 1048576)')
+    .option('--allow-env <envs>', "comma-separated environments requests may name besides the server's own (--env); never a dev one on a server that is not dev")
     .option('--json', 'print {"url"} once listening')
     .action(action(async (options: ServeCommandOptions) => (await import('./commands/serve.js')).serveCommand(context, options)));
 
@@ -225,6 +227,19 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .requiredOption('--weight <share>', 'share of new agents: 0.1 or 10 (percent)')
     .option('--json', 'print as JSON')
     .action(action(async (name: string, options: { candidate: string; weight: string; json?: boolean }) => (await import('./commands/learn.js')).rolloutCommand(context, name, options)));
+  const versions = program.command('versions').description('recorded versions of a template, and retiring one');
+  versions
+    .command('list <name>', { isDefault: true })
+    .description('recorded versions, oldest first: digest, signature, on disk, canary, retired')
+    .option('--json', 'print as JSON')
+    .action(action(async (name: string, options: { json?: boolean }) => (await import('./commands/versions.js')).versionsListCommand(context, name, options)));
+  versions
+    .command('retire <name> <version>')
+    .description('withdraw a version: refused outside dev from now on (running servers included), never rolled back to; ends its canary')
+    .option('--reason <reason>', 'why, for the record')
+    .option('--json', 'print as JSON')
+    .action(action(async (name: string, version: string, options: { reason?: string; json?: boolean }) => (await import('./commands/versions.js')).versionsRetireCommand(context, name, version, options)));
+
   program
     .command('rollback <name>')
     .description('restore a recorded version (default: the previous one) and end any canary')

@@ -22,6 +22,20 @@ export interface Revocation {
   reason: string;
 }
 
+/**
+ * A template version withdrawn from service (`af versions retire`): refused outside development
+ * environments from then on. Keyed by name and version, not digest: the version is inside the signed
+ * manifest, so every content ever signed under it is covered, also copies this store never recorded.
+ */
+export interface VersionRetirement {
+  name: string;
+  version: string;
+  retiredAt: number;
+  reason: string;
+  /** Who retired it, for the record. */
+  by: string;
+}
+
 /** One version of a template as the store keeps it: enough to run it again and to put it back on disk. */
 export interface StoredTemplateVersion {
   name: string;
@@ -46,15 +60,24 @@ export interface StoredTemplateVersion {
 export abstract class CachedTrustRecords {
   #keys = new Map<string, KeyRecord>();
   #revocations = new Map<string, Revocation>();
+  /** name → version → retirement: a hit looks up two maps and builds no key string. */
+  #retirements = new Map<string, Map<string, VersionRetirement>>();
   #fingerprint = '';
   #generation = 0;
 
   /** Reloads when the backing data changed; called before every read. */
   protected abstract refresh(): void;
 
-  protected replaceRecords(keys: readonly KeyRecord[], revocations: readonly Revocation[]): void {
+  protected replaceRecords(keys: readonly KeyRecord[], revocations: readonly Revocation[], retirements: readonly VersionRetirement[] = []): void {
     this.#keys = new Map(keys.map((key) => [key.id, key]));
     this.#revocations = new Map(revocations.map((revocation) => [revocation.id, revocation]));
+    const byName = new Map<string, Map<string, VersionRetirement>>();
+    for (const retirement of retirements) {
+      let versions = byName.get(retirement.name);
+      if (!versions) byName.set(retirement.name, (versions = new Map()));
+      versions.set(retirement.version, retirement);
+    }
+    this.#retirements = byName;
     const fingerprint = `${keys.map((key) => `${key.id}:${key.certificatePem.length}`).join(',')}|${revocations.map((revocation) => revocation.id).join(',')}`;
     if (fingerprint !== this.#fingerprint) {
       this.#fingerprint = fingerprint;
@@ -92,6 +115,19 @@ export abstract class CachedTrustRecords {
   revocation(id: string): Revocation | undefined {
     this.refresh();
     return this.#revocations.get(id);
+  }
+
+  /** The retirement of `name` at `version`, if it was retired. Runs on every cache hit outside dev: two map lookups. */
+  retirement(name: string, version: string): VersionRetirement | undefined {
+    this.refresh();
+    return this.#retirements.get(name)?.get(version);
+  }
+
+  /** Retired versions of `name`, or of every template, oldest first. */
+  retirements(name?: string): VersionRetirement[] {
+    this.refresh();
+    const groups = name === undefined ? [...this.#retirements.values()] : [this.#retirements.get(name) ?? new Map<string, VersionRetirement>()];
+    return groups.flatMap((versions) => [...versions.values()]).sort((a, b) => a.retiredAt - b.retiredAt);
   }
 
   /** Revocations as loaded (for writing the whole set back). */

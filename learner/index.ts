@@ -8,7 +8,7 @@ export { censoredPinballLoss, QuantileModel, type QuantileModelOptions, type Qua
 export { backtest, type BacktestScore } from './backtest.js';
 export { applyJsonPatch, JsonPatchError, parsePointer } from './json-patch.js';
 export { learn, rankSuggestions, type LearnOptions, type LearnResult } from './learn.js';
-export { acceptSuggestion, bumpPatch, rejectSuggestion, rollback, startRollout, type AcceptOptions, type WorkflowContext } from './workflow.js';
+export { acceptSuggestion, bumpPatch, rejectSuggestion, retireVersion, rollback, startRollout, type AcceptOptions, type RetireResult, type WorkflowContext } from './workflow.js';
 export { reliableFailureRegion } from './generators/failure-pattern.js';
 export { diffLines, previewSuggestion, type DiffLine } from './preview.js';
 export { SelectedRecommender } from './selected-recommender.js';

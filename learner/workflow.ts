@@ -3,7 +3,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { Suggestion } from '../core/suggestion.js';
-import type { Store } from '../store/index.js';
+import type { Store, VersionRetirement } from '../store/index.js';
 import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signTemplate, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
 import { applyJsonPatch } from './json-patch.js';
 
@@ -39,6 +39,15 @@ function requireOpen(store: Store, id: string): Suggestion {
   return suggestion;
 }
 
+/** The version must not be retired: restoring or routing to a withdrawn version would put it back in service. */
+function requireNotRetired(store: Store, name: string, version: string, doing: string): void {
+  const retirement = store.trust.retirement(name, version);
+  if (!retirement) return;
+  throw new FactoryError('E_VERSION_RETIRED', `version ${version} of "${name}" was retired (${retirement.reason || 'no reason given'}), so it cannot be ${doing}; choose another version (\`af versions list ${name}\`)`, {
+    details: { template: name, version, retiredAt: retirement.retiredAt },
+  });
+}
+
 function atomicWrite(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, text);
@@ -72,7 +81,9 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   });
 
   const patched = applyJsonPatch(JSON.parse(oldText) as Record<string, unknown>, suggestion.patch);
-  const newVersion = bumpPatch(current.version);
+  // A retired version number is burnt: new content under it would be refused outside dev.
+  let newVersion = bumpPatch(current.version);
+  while (store.trust.retirement(current.name, newVersion)) newVersion = bumpPatch(newVersion);
   patched.version = newVersion;
   const newText = `${JSON.stringify(patched, null, 2)}\n`;
   atomicWrite(manifestPath, newText);
@@ -90,6 +101,8 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
     name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,
     manifestFile: newText, signature,
   });
+  // As after a rollback: the cached on-disk version is no longer what is on disk (and may be retired).
+  registry.clear();
 
   const weight = options.canaryWeight ?? 0.1;
   if (!(weight > 0 && weight <= 1)) throw new FactoryError('E_USAGE', `canary weight must be in (0, 1], not ${weight}`);
@@ -126,10 +139,12 @@ export async function rollback(context: Pick<WorkflowContext, 'store' | 'registr
   const { store, registry } = context;
   const current = await registry.inspect(name);
   const rollout = store.rollouts.get(name);
-  const versions = store.versions.list(name).filter((v) => v.version !== current.version);
+  // By default, never a retired version; one asked for by name is refused below, saying why.
+  const versions = store.versions.list(name).filter((v) => v.version !== current.version && !store.trust.retirement(name, v.version));
   const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : versions.at(-1)?.version);
-  if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded; nothing to roll back to`);
+  if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded (retired ones excepted); nothing to roll back to`);
   if (target === current.version) throw new FactoryError('E_USAGE', `"${name}" is already at ${target}`);
+  requireNotRetired(store, name, target, 'rolled back to');
   const stored = store.versions.get(name, target);
   if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
   restoreStoredVersion(stored, current.dir);
@@ -149,8 +164,66 @@ export async function startRollout(context: Pick<WorkflowContext, 'store' | 'reg
   if (!(options.weight > 0 && options.weight <= 1)) throw new FactoryError('E_USAGE', `--weight must be a share in (0, 1] (e.g. 0.1), not ${options.weight}`);
   const current = await registry.inspect(name);
   if (options.candidate === current.version) throw new FactoryError('E_USAGE', `${options.candidate} is the version on disk; a candidate must be another recorded version`);
+  requireNotRetired(store, name, options.candidate, 'rolled out');
   if (!store.versions.get(name, options.candidate)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${options.candidate} of "${name}" is not in the store`);
   store.rollouts.start({ template: name, stableVersion: current.version, candidateVersion: options.candidate, weight: options.weight, startedAt: (context.now ?? Date.now)() });
   store.audit.append({ type: 'rollout.started', actor: options.actor, subject: name, data: { stable: current.version, candidate: options.candidate, weight: options.weight } });
   return { stable: current.version, candidate: options.candidate, weight: options.weight };
+}
+
+const VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+export interface RetireResult extends VersionRetirement {
+  /** False when it was already retired: nothing changed and nothing was audited. */
+  isNew: boolean;
+  /** Digests this store recorded under the version (a retirement also covers ones it never saw). */
+  digests: string[];
+  /** The canary of this version that was ended, if one ran. */
+  endedCanary?: { stable: string; restored: boolean };
+  /** The version on disk is the retired one: outside dev the template runs no more until it is rolled back or forward. */
+  isOnDisk: boolean;
+}
+
+/**
+ * Retires a version of a template: from now on it is refused outside dev — by every resolve and every cached hit,
+ * in this process and, within moments, in every other one sharing the store — and it can no longer be rolled back
+ * to or rolled out. A canary of it ends: the stable version is put back on disk when the candidate is there.
+ * Idempotent: retiring again keeps the first record.
+ * @throws FactoryError `E_USAGE` (not a version), `E_TEMPLATE_NOT_FOUND` (no such template here or in the store).
+ */
+export async function retireVersion(
+  context: Pick<WorkflowContext, 'store' | 'registry' | 'now'>,
+  name: string,
+  version: string,
+  options: { actor: string; reason?: string },
+): Promise<RetireResult> {
+  const { store, registry } = context;
+  if (!VERSION.test(version)) throw new FactoryError('E_USAGE', `${JSON.stringify(version)} is not a semantic version such as "1.4.0"`);
+  const recorded = store.versions.list(name);
+  const current = registry.names().includes(name) ? await registry.inspect(name).catch(() => undefined) : undefined;
+  if (recorded.length === 0 && !current) {
+    throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no template "${name}" in ${registry.agentsDir} and no recorded version of it; \`af templates list\` shows the templates`);
+  }
+  const digests = recorded.filter((v) => v.version === version).map((v) => v.digest);
+  const isOnDisk = current?.version === version;
+  const existing = store.trust.retirement(name, version);
+  if (existing) return { ...existing, isNew: false, digests, isOnDisk };
+  const retirement: VersionRetirement = { name, version, retiredAt: (context.now ?? Date.now)(), reason: options.reason ?? '', by: options.actor };
+  store.trust.retire(retirement);
+  store.audit.append({ type: 'version.retired', actor: options.actor, subject: name, data: { version, reason: retirement.reason, digests, isOnDisk } });
+  let endedCanary: RetireResult['endedCanary'];
+  const rollout = store.rollouts.get(name);
+  if (rollout?.state === 'canary' && rollout.candidateVersion === version) {
+    if (isOnDisk && store.versions.get(name, rollout.stableVersion) && !store.trust.retirement(name, rollout.stableVersion)) {
+      await rollback(context, name, { to: rollout.stableVersion, actor: options.actor });
+      endedCanary = { stable: rollout.stableVersion, restored: true };
+    } else {
+      const at = (context.now ?? Date.now)();
+      store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, reason: `candidate ${version} retired` });
+      if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: `version ${version} retired` });
+      store.audit.append({ type: 'rollout.rolled_back', actor: options.actor, subject: name, data: { from: version, to: rollout.stableVersion, retired: true } });
+      endedCanary = { stable: rollout.stableVersion, restored: false };
+    }
+  }
+  return { ...retirement, isNew: true, digests, isOnDisk: isOnDisk && endedCanary?.restored !== true, ...(endedCanary ? { endedCanary } : {}) };
 }

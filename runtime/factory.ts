@@ -100,6 +100,7 @@ export class AgentFactory {
   readonly #telemetry: Telemetry;
   /** Sandbox pools are keyed by spec digest; metrics label them by template. */
   readonly #templateBySpecDigest = new Map<string, string>();
+  readonly #gate: TrustGate;
   #isClosed = false;
 
   constructor(options: FactoryOptions = {}) {
@@ -140,6 +141,7 @@ export class AgentFactory {
     const gate = new TrustGate({
       verifier: this.trust.verifier,
       policy: this.trust.loadPolicy(),
+      retirements: this.trust.store,
       ...(options.devEnvironments ? { devEnvironments: options.devEnvironments } : {}),
       onAudit: (event) => {
         if (event.type !== 'signature.waived') this.#telemetry.recordTrustRejection(event.code ?? 'E_SIGNATURE_INVALID', event.template);
@@ -148,6 +150,7 @@ export class AgentFactory {
       },
       logger: this.#logger.child('trust'),
     });
+    this.#gate = gate;
     this.registry = new TemplateRegistry({
       trust: gate,
       agentsDir: this.config.agentsDir,
@@ -226,6 +229,11 @@ export class AgentFactory {
     } finally {
       await agent.dispose();
     }
+  }
+
+  /** True for the environments that run unsigned templates and retired versions (`devEnvironments`): adapters use it to keep callers out of them. */
+  isDevEnvironment(env: string): boolean {
+    return this.#gate.isDevEnvironment(env);
   }
 
   /** Sandbox pool sizes and host restarts. */

@@ -36,6 +36,8 @@ export class RolloutRouter {
   pick(template: string): string | undefined {
     const rollout = this.#rollouts().get(template);
     if (!rollout) return undefined;
+    // A candidate retired while its canary runs gets nothing more, at once (an in-memory lookup, like revocation).
+    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return rollout.stableVersion;
     return this.#random() < rollout.weight ? rollout.candidateVersion : rollout.stableVersion;
   }
 
@@ -68,7 +70,9 @@ export class RolloutRouter {
     if (decision.action === 'rollback') {
       const stable = store.versions.get(template, rollout.stableVersion);
       const dir = this.#options.dirOf(template);
-      if (stable && dir) restoreStoredVersion(stable, dir);
+      // A retired version is never put back in service, not even by the canary's own rollback.
+      if (store.trust.retirement(template, rollout.stableVersion)) logger.warn(`canary of "${template}": not restoring ${rollout.stableVersion}, which is retired; roll forward`);
+      else if (stable && dir) restoreStoredVersion(stable, dir);
     }
     if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, state, { at: now, by: 'canary', reason: decision.reason });
     store.audit.append({

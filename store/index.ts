@@ -6,8 +6,8 @@ export { SqliteKvStore, type KvNamespace, type KvSetResult } from './kv-store.js
 export { AuditLog, entryHash, GENESIS_HASH, type AuditAnchorReport, type AuditEntry, type AuditInput, type AuditLogOptions, type AuditProblem, type AuditProblemKind, type AuditVerification } from './audit-log.js';
 export { AUDIT_ANCHOR_FILE, AUDIT_ANCHOR_KEY_FILE, AuditAnchor, type AnchorState, type AuditCheckpoint } from './audit-anchor.js';
 export { TemplateVersions, type TemplateVersion, type TemplateVersionInput } from './template-versions.js';
-export { SqliteTrustStore } from './trust-store.js';
-export { roleAtLeast, ROLES, Tenants, type ApiKeyRecord, type Principal, type Role } from './tenants.js';
+export { SqliteTrustStore, type VersionRetirement } from './trust-store.js';
+export { INSTALLATION_TENANT, isInstallationWide, roleAtLeast, ROLES, Tenants, type ApiKeyRecord, type Principal, type Role } from './tenants.js';
 export { backupDatabase, exportJsonl, pruneRuns, readExport, restoreDatabase, type ExportCounts } from './data-ops.js';
 export { integrityProblems, openDatabase } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, type Migration } from './migrations.js';

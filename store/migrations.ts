@@ -175,6 +175,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN grants_used TEXT;
     `,
   },
+  {
+    version: 4,
+    description: 'retired template versions, refused outside dev',
+    sql: `
+      -- By name and version, not digest: the version is inside the signed manifest, so a retirement covers every
+      -- content ever signed under it, including copies this store never recorded.
+      CREATE TABLE retired_versions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        retired_at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        retired_by TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

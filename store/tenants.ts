@@ -21,6 +21,17 @@ export interface ApiKeyRecord {
   revokedAt?: number;
 }
 
+/**
+ * The installation itself, as a tenant: its keys act on what every tenant shares (templates on disk, versions,
+ * the learner's cross-tenant suggestions, the audit log). A role of another tenant never reaches that far.
+ */
+export const INSTALLATION_TENANT = '*';
+
+/** True for a key of the installation tenant: the only keys that may take installation-wide actions. */
+export function isInstallationWide(principal: Pick<Principal, 'tenant'>): boolean {
+  return principal.tenant === INSTALLATION_TENANT;
+}
+
 /** What the caller of an API request is, once its key checked out. */
 export interface Principal {
   keyId: string;
@@ -54,9 +65,9 @@ export class Tenants {
     this.#clock = clock;
   }
 
-  /** Creates the tenant if it does not exist. */
-  ensureTenant(id: string, name = id): void {
-    if (!TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+  /** Creates the tenant if it does not exist. `*` is the installation (see {@link INSTALLATION_TENANT}). */
+  ensureTenant(id: string, name = id === INSTALLATION_TENANT ? 'installation' : id): void {
+    if (id !== INSTALLATION_TENANT && !TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
     this.#db.prepare('INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(id, name, this.#clock.now());
   }
 

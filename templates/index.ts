@@ -11,7 +11,7 @@ export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTe
 export { TemplateRegistry, type RegistryInspectOptions, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';
 export { loadTemplateFile, MANIFEST_FILE, type TemplateFile } from './template-file.js';
 export { validateTemplates, type TemplateReport } from './validate.js';
-export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore } from './trust-store.js';
+export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore, type VersionRetirement } from './trust-store.js';
 export { KeyRing, keyIdOf, keyIdOfCertificate, ROOT_VALID_DAYS, SIGNER_VALID_DAYS, type KeyRingOptions } from './keys.js';
 export {
   readSignatureFile, signDigest, signedMessage, signTemplate, SignatureVerifier, SIGNATURE_ALGORITHM, SIGNATURE_FILE, writeSignatureFile,

@@ -207,7 +207,7 @@ export class TemplateRegistry {
     if (pending) return pending;
     const generation = this.#generation;
     // Outside dev the bundle cache is `.af/`, writable by people who cannot sign: reuse only the signed bytes.
-    const bundleFrom: BundleSource = this.#trust && !this.#trust.waivesSignatures(env) ? 'signed-cache' : 'cache';
+    const bundleFrom: BundleSource = this.#trust && !this.#trust.isDevEnvironment(env) ? 'signed-cache' : 'cache';
     const promise = resolveTemplate(this.#context, name, { env, bundleFrom })
       .then((resolved) => {
         const template = this.#trust ? this.#trust.admit(resolved) : resolved;

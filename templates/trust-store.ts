@@ -2,9 +2,9 @@
 import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
-import { CachedTrustRecords, type KeyRecord, type Revocation } from '../core/trust-records.js';
+import { CachedTrustRecords, type KeyRecord, type Revocation, type VersionRetirement } from '../core/trust-records.js';
 
-export type { KeyRecord, KeyRole, Revocation } from '../core/trust-records.js';
+export type { KeyRecord, KeyRole, Revocation, VersionRetirement } from '../core/trust-records.js';
 
 /**
  * What verification needs from wherever trust data is kept. The store module implements it over
@@ -19,6 +19,12 @@ export interface TrustStore {
   revocation(id: string): Revocation | undefined;
   addKey(record: KeyRecord): void;
   revoke(id: string, reason: string, at: number): void;
+  /** The retirement of a template version, if any; like `isRevoked`, it runs on every cache hit and must be cheap. */
+  retirement(name: string, version: string): VersionRetirement | undefined;
+  /** Retired versions of `name` (or of every template), oldest first. */
+  retirements(name?: string): VersionRetirement[];
+  /** Retires a version; retiring it again keeps the first record. */
+  retire(retirement: VersionRetirement): void;
   /** Changes whenever trust data changes, so caches can tell. */
   readonly generation: number;
 }
@@ -27,6 +33,7 @@ interface TrustFile {
   version: 1;
   keys: KeyRecord[];
   revocations: Revocation[];
+  retirements?: VersionRetirement[];
 }
 
 /**
@@ -65,7 +72,7 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
 
   addKey(record: KeyRecord): void {
     this.#load(true);
-    this.#save([...this.keys().filter((key) => key.id !== record.id), record], this.revocations());
+    this.#save([...this.keys().filter((key) => key.id !== record.id), record], this.revocations(), this.retirements());
   }
 
   revoke(id: string, reason: string, at: number): void {
@@ -73,7 +80,13 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
     if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
     const revocations = this.revocations();
     if (!revocations.some((revocation) => revocation.id === id)) revocations.push({ id, revokedAt: at, reason });
-    this.#save(this.keys(), revocations);
+    this.#save(this.keys(), revocations, this.retirements());
+  }
+
+  retire(retirement: VersionRetirement): void {
+    this.#load(true);
+    if (this.retirement(retirement.name, retirement.version)) return;
+    this.#save(this.keys(), this.revocations(), [...this.retirements(), { ...retirement }]);
   }
 
   protected refresh(): void {
@@ -88,7 +101,7 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
       mtimeMs = statSync(this.#file).mtimeMs;
     } catch {
       if (this.#mtimeMs !== 0) {
-        this.replaceRecords([], []);
+        this.replaceRecords([], [], []);
         this.#mtimeMs = 0;
       }
       return;
@@ -100,17 +113,17 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
     } catch (error) {
       throw new FactoryError('E_STORE', `${this.#file} is not valid trust data: ${(error as Error).message}; restore it from a backup or run \`af keys init\` in a fresh state folder`, { cause: error });
     }
-    this.replaceRecords(data.keys ?? [], data.revocations ?? []);
+    this.replaceRecords(data.keys ?? [], data.revocations ?? [], data.retirements ?? []);
     this.#mtimeMs = mtimeMs;
   }
 
-  #save(keys: KeyRecord[], revocations: Revocation[]): void {
-    const data: TrustFile = { version: 1, keys, revocations };
+  #save(keys: KeyRecord[], revocations: Revocation[], retirements: VersionRetirement[]): void {
+    const data: TrustFile = { version: 1, keys, revocations, ...(retirements.length > 0 ? { retirements } : {}) };
     mkdirSync(path.dirname(this.#file), { recursive: true });
     const temporary = `${this.#file}.${process.pid}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(data, null, 2)}\n`);
     renameSync(temporary, this.#file);
     this.#mtimeMs = statSync(this.#file).mtimeMs;
-    this.replaceRecords(keys, revocations);
+    this.replaceRecords(keys, revocations, retirements);
   }
 }

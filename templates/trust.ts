@@ -8,6 +8,7 @@ import { BUNDLE_FORMAT, sha256 } from './bundle.js';
 import { addressRulesOf, checkPolicy, type Policy } from './policy.js';
 import type { ResolvedTemplate } from './resolve.js';
 import { readSignatureFile, type SignatureFile, type SignatureVerifier, type Verification } from './signature.js';
+import type { TrustStore } from './trust-store.js';
 
 /** How a template came to be trusted. */
 export interface TrustInfo {
@@ -27,7 +28,7 @@ export interface TrustedTemplate extends ResolvedTemplate {
 
 /** A trust decision worth an audit record. */
 export interface TrustAuditEvent {
-  type: 'signature.waived' | 'signature.rejected' | 'policy.denied';
+  type: 'signature.waived' | 'signature.rejected' | 'policy.denied' | 'version.refused';
   template: string;
   version: string;
   env: string;
@@ -44,6 +45,8 @@ export interface TrustGateOptions {
    * name no environment do not apply. @default ['dev']
    */
   devEnvironments?: string[];
+  /** Retired template versions, refused outside `devEnvironments` on every resolve and every cache hit. @default none retired */
+  retirements?: Pick<TrustStore, 'retirement'>;
   onAudit?(event: TrustAuditEvent): void;
   logger?: Logger;
 }
@@ -62,6 +65,7 @@ export class TrustGate {
   readonly #devEnvironments: ReadonlySet<string>;
   /** The policy's address rules per environment, computed once: every template admitted in it carries them. */
   readonly #addressRules = new Map<string, readonly NetAddressRule[]>();
+  readonly #retirements: Pick<TrustStore, 'retirement'> | undefined;
   readonly #onAudit: (event: TrustAuditEvent) => void;
   readonly #logger: Logger;
 
@@ -69,6 +73,7 @@ export class TrustGate {
     this.#verifier = options.verifier;
     this.#policy = options.policy;
     this.#devEnvironments = new Set(options.devEnvironments ?? ['dev']);
+    this.#retirements = options.retirements;
     this.#onAudit = options.onAudit ?? (() => {});
     this.#logger = options.logger ?? silentLogger;
   }
@@ -77,17 +82,29 @@ export class TrustGate {
     return this.#policy;
   }
 
-  /** True when `env` runs unsigned templates (with a warning): there, a cached bundle is reused by its sources alone. */
-  waivesSignatures(env: string): boolean {
+  /**
+   * True for environments that run unsigned templates and retired versions (with a warning); there, a cached
+   * bundle is reused by its sources alone.
+   */
+  isDevEnvironment(env: string): boolean {
     return this.#devEnvironments.has(env);
   }
 
   /**
    * The cold-path check of a freshly resolved template.
-   * @throws FactoryError `E_SIGNATURE_MISSING`, `E_SIGNATURE_INVALID`, `E_KEY_REVOKED`, `E_KEY_EXPIRED`, `E_POLICY_DENIED`.
+   * @throws FactoryError `E_VERSION_RETIRED`, `E_SIGNATURE_MISSING`, `E_SIGNATURE_INVALID`, `E_KEY_REVOKED`, `E_KEY_EXPIRED`, `E_POLICY_DENIED`.
    */
   admit(template: ResolvedTemplate, storedSignature?: SignatureFile): TrustedTemplate {
     const isDev = this.#devEnvironments.has(template.env);
+    // First: a retired version is refused whoever signed it, and saying so is clearer than any signature error.
+    const retired = this.#retiredError(template);
+    if (retired) {
+      if (!isDev) {
+        this.#audit(template, 'version.refused', retired);
+        throw retired;
+      }
+      this.#logger.warn(`running "${template.name}" ${template.version} in ${template.env} although it is retired; every other environment refuses it`);
+    }
     let trust: TrustInfo;
     try {
       // A version from the store brings its own signature; one on disk has agent.sig beside it.
@@ -174,9 +191,24 @@ export class TrustGate {
     );
   }
 
-  /** The hot-path check of a cached trusted template: revocation and expiry of its signer. */
+  /** The hot-path check of a cached trusted template: revocation and expiry of its signer, and retirement of its version. */
   recheck(template: TrustedTemplate): void {
     if (template.trust.verification) this.#verifier.recheck(template.trust.verification);
+    // Map lookups on data kept in memory (the store notices other processes' commits off this path): no I/O here.
+    if (this.#retirements && !this.#devEnvironments.has(template.env)) {
+      const retired = this.#retiredError(template);
+      if (retired) throw retired;
+    }
+  }
+
+  #retiredError(template: ResolvedTemplate): FactoryError | undefined {
+    const retirement = this.#retirements?.retirement(template.name, template.version);
+    if (!retirement) return undefined;
+    return new FactoryError(
+      'E_VERSION_RETIRED',
+      `version ${template.version} of template "${template.name}" was retired on ${new Date(retirement.retiredAt).toISOString()} (${retirement.reason || 'no reason given'}), and ${template.env} refuses retired versions; run a newer version (\`af versions list ${template.name}\`) or roll forward`,
+      { details: { template: template.name, version: template.version, retiredAt: retirement.retiredAt, reason: retirement.reason } },
+    );
   }
 
   /**

@@ -1,13 +1,15 @@
 /** @module cli/commands/api-keys — `af keys api create|list|revoke`: the HTTP API's keys (stored hashed, shown once), each change audited. */
 import { FactoryError } from '../../core/errors.js';
-import { type ApiKeyRecord, type Role, ROLES } from '../../store/index.js';
+import { type ApiKeyRecord, INSTALLATION_TENANT, type Role, ROLES } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
 import { withStore } from '../store-access.js';
 
 export interface ApiKeysCreateOptions {
-  tenant: string;
+  tenant?: string;
+  /** A key of the installation (tenant `*`) rather than of a tenant. */
+  installation?: boolean;
   role: string;
   label?: string;
   json?: boolean;
@@ -33,8 +35,13 @@ function parseRole(role: string): Role {
 /** Creates a key and prints it once: only its hash is stored. */
 export async function apiKeysCreateCommand(context: CommandContext, options: ApiKeysCreateOptions): Promise<number> {
   const role = parseRole(options.role);
+  // `--tenant '*'` would work too, but a shell glob is an easy way to make the wrong key; the flag says what it means.
+  if ((options.tenant === undefined) === (options.installation !== true)) {
+    throw new FactoryError('E_USAGE', 'give either --tenant T (a key of one tenant) or --installation (a key for installation-wide actions: accept, rollback, retire, the audit log)');
+  }
+  const tenant = options.installation ? INSTALLATION_TENANT : (options.tenant as string);
   return withStore(context, (store) => {
-    const { record, key } = store.tenants.createApiKey(options.tenant, role, options.label ?? '');
+    const { record, key } = store.tenants.createApiKey(tenant, role, options.label ?? '');
     store.audit.append({ type: 'api-key.created', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });
     if (options.json) {
       printJson(context.streams, { ...keyView(record), key });
@@ -43,7 +50,7 @@ export async function apiKeysCreateCommand(context: CommandContext, options: Api
     // The key alone on stdout, so `KEY=$(af keys api create …)` works; the advice goes to stderr.
     context.streams.stdout.write(`${key}\n`);
     context.streams.stderr.write(
-      `created API key ${record.id} for tenant ${record.tenant} with role ${record.role}; store it now: it is kept only as a hash and cannot be shown again\n`,
+      `created API key ${record.id} for ${record.tenant === INSTALLATION_TENANT ? 'the installation' : `tenant ${record.tenant}`} with role ${record.role}; store it now: it is kept only as a hash and cannot be shown again\n`,
     );
     return EXIT.ok;
   });

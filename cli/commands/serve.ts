@@ -18,6 +18,8 @@ export interface ServeCommandOptions {
   rateWindow?: number | string;
   /** Largest request body, bytes. @default 1048576 */
   bodyLimit?: number | string;
+  /** Comma-separated environments a request may name besides the server's own (`--env`); never a dev one on a server that is not dev. */
+  allowEnv?: string;
   /** Print `{"url"}` on stdout once listening. */
   json?: boolean;
 }
@@ -47,6 +49,14 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   // Before the factory, so its instruments bind to the SDK from the first run. Undefined when OTEL_SDK_DISABLED=true.
   const sdk = await enableTelemetry({ enabled: true, env: context.streams.env, logger });
   const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.dbPath, processEnv: context.streams.env, logger: logger.child('factory') });
+  let environments: string[] | undefined;
+  try {
+    environments = parseAllowedEnvironments(options.allowEnv, config.env, (env) => factory.isDevEnvironment(env));
+  } catch (error) {
+    await factory.close();
+    await sdk?.shutdown();
+    throw error;
+  }
   // The real learner backs suggestions and rollbacks unless a test injects its own.
   const learnerServices = factory.store ? createLearnerServices(factory, factory.store) : undefined;
   const suggestions = hooks.suggestions ?? learnerServices?.suggestions;
@@ -56,6 +66,7 @@ export async function serveCommand(context: CommandContext, options: ServeComman
     telemetry: sdk ?? false,
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+    ...(environments ? { environments } : {}),
     ...(suggestions ? { suggestions } : {}),
     ...(rollouts ? { rollouts } : {}),
     logger: logger.child('api'),
@@ -76,7 +87,8 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   }
 
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ url })}\n`);
-  context.streams.stderr.write(`serving the API on ${url}/v1 (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
+  context.streams.stderr.write(`serving the API on ${url}/v1 in environment ${config.env}${environments ? ` (requests may also name ${environments.join(', ')})` : ''} (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
+  if (factory.isDevEnvironment(config.env)) context.streams.stderr.write(`warning: ${config.env} runs unsigned templates for any caller with an operator key; serve production with --env prod\n`);
   hooks.onListening?.(url);
 
   const stopped = await untilStopped(hooks.signal);
@@ -90,6 +102,19 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   return EXIT.ok;
 }
 
+
+/** `staging,canary` → the environments requests may name besides the server's; a dev one only on a dev server. */
+function parseAllowedEnvironments(spec: string | undefined, serverEnv: string, isDev: (env: string) => boolean): string[] | undefined {
+  if (spec === undefined) return undefined;
+  const envs = spec.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const env of envs) {
+    if (!/^[a-z][a-z0-9_-]{0,31}$/.test(env)) throw new FactoryError('E_USAGE', `--allow-env takes environment names (lower-case letters, digits, "-", "_"), got ${JSON.stringify(env)}`);
+    if (isDev(env) && !isDev(serverEnv)) {
+      throw new FactoryError('E_USAGE', `--allow-env ${env}: ${env} is a development environment (it runs unsigned templates), and this server runs ${serverEnv}; API callers never get one on a server that is not dev`);
+    }
+  }
+  return envs;
+}
 
 /** `viewer=300,operator=600` → per-role maxima; `off` → no rate limiting. */
 function parseRateLimit(spec: string | undefined, window: number | string | undefined): ApiRateLimitOptions | false | undefined {

@@ -75,7 +75,7 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
   const env = options.env ?? config.env;
   const trust = trustOf(context, store);
   // No environment waives a signature here: verify answers "is it validly signed", then applies the env's policy.
-  const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), devEnvironments: [] });
+  const gate = new TrustGate({ verifier: trust.verifier, policy: trust.loadPolicy(), retirements: trust.store, devEnvironments: [] });
   // The logger says when a cached bundle was not the signed one (and so was discarded).
   const registry = new TemplateRegistry({ agentsDir: config.agentsDir, displayRoot: config.root, bundleCacheDir: config.bundleCacheDir, env, logger: context.logger });
   const results: Array<{ name: string; ok: boolean; version?: string; signer?: string; keyId?: string; signedAt?: string; skipped?: string; error?: { code: string; message: string } }> = [];

@@ -2,7 +2,7 @@
 // and in-memory suggestion and rollout services, so the role × tenant table does not depend on training a model
 // (test/api/learner-services.test.ts drives the same routes through the real learner).
 import path from 'node:path';
-import { ApiError, type RolloutService, type SuggestionService } from '../../api/index.js';
+import { ApiError, type RetiredVersion, type RolloutService, type SuggestionService } from '../../api/index.js';
 import { FactoryError } from '../../core/errors.js';
 import type { Suggestion } from '../../core/suggestion.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
@@ -18,6 +18,8 @@ export interface ApiFixture {
   factory: AgentFactory;
   /** keys[tenant][role] */
   keys: Record<Tenant, Record<Role, { id: string; key: string }>>;
+  /** Keys of the installation (tenant `*`), by role: the only ones that reach installation-wide routes. */
+  installation: Record<Role, { id: string; key: string }>;
   revokedKey: string;
   close(): Promise<void>;
 }
@@ -56,6 +58,11 @@ export async function createApiFixture(): Promise<ApiFixture> {
       keys[tenant][role] = { id: record.id, key };
     }
   }
+  const installation = {} as ApiFixture['installation'];
+  for (const role of ROLES) {
+    const { record, key } = store.tenants.createApiKey('*', role, `installation-${role}`);
+    installation[role] = { id: record.id, key };
+  }
   const revoked = store.tenants.createApiKey('acme', 'admin', 'revoked');
   store.tenants.revokeApiKey(revoked.record.id);
   return {
@@ -63,6 +70,7 @@ export async function createApiFixture(): Promise<ApiFixture> {
     store,
     factory,
     keys,
+    installation,
     revokedKey: revoked.key,
     async close() {
       await factory.close();
@@ -135,5 +143,10 @@ export class MemoryRollouts implements RolloutService {
     if (name !== 'hello') throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no versions of ${name} to roll back to`);
     this.calls.push({ name, actor: options.actor, ...(options.to !== undefined ? { to: options.to } : {}) });
     return { name, version: options.to ?? '0.9.0' };
+  }
+
+  async retire(name: string, version: string, options: { reason?: string; actor: string }): Promise<RetiredVersion> {
+    if (name !== 'hello') throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no template ${name}`);
+    return { name, version, retiredAt: 1_700_000_000_000, reason: options.reason ?? '', by: options.actor, isNew: true };
   }
 }

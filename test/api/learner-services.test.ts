@@ -17,6 +17,7 @@ let factory: AgentFactory;
 let app: ReturnType<typeof createApiServer>;
 let maintainer: string;
 let admin: string;
+let installation: string;
 let viewer: string;
 
 beforeAll(async () => {
@@ -30,6 +31,7 @@ beforeAll(async () => {
   await learn({ store, registry: factory.registry });
   maintainer = store.tenants.createApiKey('acme', 'maintainer').key;
   admin = store.tenants.createApiKey('acme', 'admin').key;
+  installation = store.tenants.createApiKey('*', 'maintainer').key;
   viewer = store.tenants.createApiKey('acme', 'viewer').key;
   app = createApiServer({ factory, store, ...createLearnerServices(factory, store), rateLimit: false });
   await app.ready();
@@ -53,30 +55,33 @@ describe('suggestions through the API, backed by the learner', () => {
     expect(suggestions.map((s: { kind: string }) => s.kind)).toEqual(expect.arrayContaining(['right-sizing', 'least-privilege']));
   });
 
-  // The learner's suggestions concern every tenant ('*'), so deciding them takes an admin.
+  // Accepting rewrites the template every tenant runs, so it takes an installation key; a tenant's admin is refused.
   it('accepts: writes a signed new version and starts a canary; a second accept conflicts', async () => {
     const { suggestions } = (await call('GET', '/v1/suggestions?state=open', maintainer)).json();
     const memory = suggestions.find((s: { evidence: { slot?: string } }) => s.evidence.slot === 'limits.memoryMb');
     expect((await call('POST', `/v1/suggestions/${memory.id}/accept`, viewer, {})).statusCode).toBe(403);
     expect((await call('POST', `/v1/suggestions/${memory.id}/accept`, maintainer, {})).statusCode).toBe(403);
-    const accepted = await call('POST', `/v1/suggestions/${memory.id}/accept`, admin, { reason: 'looks right' });
+    expect((await call('POST', `/v1/suggestions/${memory.id}/accept`, admin, {})).statusCode).toBe(403);
+    const accepted = await call('POST', `/v1/suggestions/${memory.id}/accept`, installation, { reason: 'looks right' });
     expect(accepted.statusCode).toBe(200);
     expect(accepted.json()).toMatchObject({ id: memory.id, state: 'canary', candidateVersion: '1.0.1', reason: 'looks right' });
     const onDisk = JSON.parse(readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8'));
     expect(onDisk).toMatchObject({ version: '1.0.1', limits: { memoryMb: memory.patch[0].value } });
     expect(readSignatureFile(path.join(project.agentsDir, 'sized'), 'agent.sig')?.keyId).toBe(factory.trust.keyRing.signer().record.id);
     expect(store.rollouts.get('sized')).toMatchObject({ state: 'canary', stableVersion: '1.0.0', candidateVersion: '1.0.1' });
-    const again = await call('POST', `/v1/suggestions/${memory.id}/accept`, admin, {});
+    const again = await call('POST', `/v1/suggestions/${memory.id}/accept`, installation, {});
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('E_CONFLICT');
   });
 
   it('rejects with a reason, and rolls back to the stable version', async () => {
     const { suggestions } = (await call('GET', '/v1/suggestions?state=open', maintainer)).json();
-    const rejected = await call('POST', `/v1/suggestions/${suggestions[0].id}/reject`, admin, { reason: 'not now' });
+    expect((await call('POST', `/v1/suggestions/${suggestions[0].id}/reject`, admin, { reason: 'not now' })).statusCode).toBe(403);
+    const rejected = await call('POST', `/v1/suggestions/${suggestions[0].id}/reject`, installation, { reason: 'not now' });
     expect(rejected.statusCode).toBe(200);
     expect(store.suggestions.get(suggestions[0].id)).toMatchObject({ state: 'rejected', reason: 'not now' });
-    const rolledBack = await call('POST', '/v1/templates/sized/rollback', maintainer, {});
+    expect((await call('POST', '/v1/templates/sized/rollback', maintainer, {})).statusCode).toBe(403);
+    const rolledBack = await call('POST', '/v1/templates/sized/rollback', installation, {});
     expect(rolledBack.statusCode).toBe(200);
     expect(rolledBack.json()).toMatchObject({ name: 'sized', version: '1.0.0' });
     expect(JSON.parse(readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8')).version).toBe('1.0.0');

@@ -2,10 +2,10 @@
 // the error mapping, rate limits and what the answers must not leak. Real factory, real sandbox hosts, real store file.
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApiServer, httpStatusFor, ROUTE_ACCESS } from '../../api/index.js';
+import { createApiServer, httpStatusFor, isAllowed, ROUTE_ACCESS } from '../../api/index.js';
 import { ERROR_CODES } from '../../core/errors.js';
 import { enableTelemetry, type TelemetrySdk } from '../../runtime/index.js';
-import { type Role, ROLES, roleAtLeast } from '../../store/index.js';
+import { type Role, ROLES } from '../../store/index.js';
 import { type ApiFixture, createApiFixture, MemoryRollouts, MemorySuggestions, suggestion, TENANTS, type Tenant } from './fixture.js';
 
 let fx: ApiFixture;
@@ -24,7 +24,8 @@ beforeAll(async () => {
   sdk = await enableTelemetry({ enabled: true });
   fx = await createApiFixture();
   // Limits high enough that the table never trips them; rate limiting itself is tested on its own server below.
-  app = createApiServer({ factory: fx.factory, suggestions, rollouts, telemetry: sdk ?? false, rateLimit: { max: { viewer: 10_000, operator: 10_000, maintainer: 10_000, admin: 10_000 } } });
+  // A dev server may let callers choose a stricter environment; it is what the prod rows below use.
+  app = createApiServer({ factory: fx.factory, suggestions, rollouts, environments: ['prod'], telemetry: sdk ?? false, rateLimit: { max: { viewer: 10_000, operator: 10_000, maintainer: 10_000, admin: 10_000 } } });
   await app.ready();
   for (const tenant of TENANTS) {
     const response = await app.inject({ method: 'POST', url: '/v1/agents/hello/runs', headers: bearer(keyOf(tenant, 'operator')), payload: { input: { name: tenant } } });
@@ -62,6 +63,7 @@ describe('who may do what: every route × role × tenant', () => {
     { route: 'POST /v1/suggestions/:id/accept', request: ({ fresh }) => ({ method: 'POST', url: `/v1/suggestions/${fresh}/accept`, payload: {} }), ok: 200, crossTenant: 404 },
     { route: 'POST /v1/suggestions/:id/reject', request: ({ fresh }) => ({ method: 'POST', url: `/v1/suggestions/${fresh}/reject`, payload: { reason: 'no' } }), ok: 200, crossTenant: 404 },
     { route: 'POST /v1/templates/:name/rollback', request: () => ({ method: 'POST', url: '/v1/templates/hello/rollback', payload: { to: '0.8.0' } }), ok: 200 },
+    { route: 'POST /v1/templates/:name/versions/:version/retire', request: () => ({ method: 'POST', url: '/v1/templates/hello/versions/0.7.0/retire', payload: {} }), ok: 200 },
     { route: 'GET /v1/audit', request: () => ({ url: '/v1/audit' }), ok: 200 },
   ];
   const cases = rows.flatMap((row) => TENANTS.flatMap((tenant) => ROLES.map((role) => ({ ...row, tenant, role }))));
@@ -72,8 +74,8 @@ describe('who may do what: every route × role × tenant', () => {
     suggestions.add(suggestion(fresh, 'acme'));
     const options = request({ fresh });
     const response = await app.inject({ ...options, headers: bearer(keyOf(tenant, role)) });
-    const needed = ROUTE_ACCESS[route] as Role;
-    const expected = !roleAtLeast(role, needed) ? 403 : tenant !== 'acme' && crossTenant !== undefined ? crossTenant : ok;
+    const principal = { keyId: fx.keys[tenant][role].id, tenant, role };
+    const expected = !isAllowed(principal, ROUTE_ACCESS[route]) ? 403 : tenant !== 'acme' && crossTenant !== undefined ? crossTenant : ok;
     expect({ status: response.statusCode, code: json(response).error?.code }).toEqual({
       status: expected,
       code: expected === 403 ? 'E_FORBIDDEN' : expected === 404 ? 'E_NOT_FOUND' : undefined,
@@ -119,7 +121,7 @@ describe('tenants', () => {
     expect(json(await app.inject({ url: `/v1/runs/${after.runId}`, headers: bearer(keyOf('globex', 'viewer')) })).tenant).toBe('globex');
   });
 
-  it('suggestions: own tenant to every role, `*` ones to maintainer+ of any tenant, deciding `*` ones to admins only', async () => {
+  it('suggestions: own tenant to every role, `*` ones to maintainer+ of any tenant, accepting to installation keys only', async () => {
     suggestions.add(suggestion('star-1', '*', { createdAt: 1_800_000_000_000 }));
     suggestions.add(suggestion('globex-1', 'globex'));
     const listed = async (tenant: Tenant, role: Role) =>
@@ -133,9 +135,11 @@ describe('tenants', () => {
     expect((await app.inject({ url: '/v1/suggestions/star-1', headers: bearer(keyOf('globex', 'maintainer')) })).statusCode).toBe(200);
     const byMaintainer = await app.inject({ method: 'POST', url: '/v1/suggestions/star-1/accept', headers: bearer(keyOf('acme', 'maintainer')), payload: {} });
     expect([byMaintainer.statusCode, json(byMaintainer).error.code]).toEqual([403, 'E_FORBIDDEN']);
-    const byAdmin = await app.inject({ method: 'POST', url: '/v1/suggestions/star-1/accept', headers: bearer(keyOf('globex', 'admin')), payload: { reason: 'fleet-wide' } });
-    expect(byAdmin.statusCode).toBe(200);
-    expect(json(byAdmin)).toMatchObject({ id: 'star-1', state: 'accepted', decidedBy: `key:${fx.keys.globex.admin.id}`, reason: 'fleet-wide' });
+    const byTenantAdmin = await app.inject({ method: 'POST', url: '/v1/suggestions/star-1/accept', headers: bearer(keyOf('globex', 'admin')), payload: { reason: 'fleet-wide' } });
+    expect([byTenantAdmin.statusCode, json(byTenantAdmin).error.code]).toEqual([403, 'E_FORBIDDEN']);
+    const byInstallation = await app.inject({ method: 'POST', url: '/v1/suggestions/star-1/accept', headers: bearer(fx.installation.maintainer.key), payload: { reason: 'fleet-wide' } });
+    expect(byInstallation.statusCode).toBe(200);
+    expect(json(byInstallation)).toMatchObject({ id: 'star-1', state: 'accepted', decidedBy: `key:${fx.installation.maintainer.id}`, reason: 'fleet-wide' });
   });
 });
 
@@ -143,12 +147,12 @@ describe('decisions and rollback', () => {
   beforeEach(() => suggestions.add(suggestion('decide-me', 'acme')));
 
   it('accepts without a body, records the actor, audits it, and answers 409 the second time', async () => {
-    const first = await app.inject({ method: 'POST', url: '/v1/suggestions/decide-me/accept', headers: bearer(keyOf('acme', 'maintainer')) });
+    const first = await app.inject({ method: 'POST', url: '/v1/suggestions/decide-me/accept', headers: bearer(fx.installation.maintainer.key) });
     expect(first.statusCode).toBe(200);
     expect(json(first).state).toBe('accepted');
-    expect(suggestions.calls.at(-1)).toEqual({ verb: 'accept', id: 'decide-me', actor: `key:${fx.keys.acme.maintainer.id}` });
+    expect(suggestions.calls.at(-1)).toEqual({ verb: 'accept', id: 'decide-me', actor: `key:${fx.installation.maintainer.id}` });
     const [entry] = fx.store.audit.list({ type: 'api.suggestion.accepted', subject: 'decide-me', limit: 1 });
-    expect(entry).toMatchObject({ actor: `key:${fx.keys.acme.maintainer.id}`, data: { tenant: 'acme', role: 'maintainer', template: 'hello', state: 'accepted' } });
+    expect(entry).toMatchObject({ actor: `key:${fx.installation.maintainer.id}`, data: { tenant: '*', role: 'maintainer', template: 'hello', state: 'accepted' } });
 
     const second = await app.inject({ method: 'POST', url: '/v1/suggestions/decide-me/reject', headers: bearer(keyOf('acme', 'maintainer')), payload: { reason: 'changed my mind' } });
     expect([second.statusCode, json(second).error.code]).toEqual([409, 'E_CONFLICT']);
@@ -161,10 +165,10 @@ describe('decisions and rollback', () => {
   });
 
   it('rollback passes the version and actor through, and an unknown template is 404', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/templates/hello/rollback', headers: bearer(keyOf('globex', 'maintainer')) });
+    const response = await app.inject({ method: 'POST', url: '/v1/templates/hello/rollback', headers: bearer(fx.installation.maintainer.key) });
     expect(json(response)).toEqual({ name: 'hello', version: '0.9.0' });
-    expect(rollouts.calls.at(-1)).toEqual({ name: 'hello', actor: `key:${fx.keys.globex.maintainer.id}` });
-    const missing = await app.inject({ method: 'POST', url: '/v1/templates/nope/rollback', headers: bearer(keyOf('acme', 'admin')), payload: {} });
+    expect(rollouts.calls.at(-1)).toEqual({ name: 'hello', actor: `key:${fx.installation.maintainer.id}` });
+    const missing = await app.inject({ method: 'POST', url: '/v1/templates/nope/rollback', headers: bearer(fx.installation.admin.key), payload: {} });
     expect([missing.statusCode, json(missing).error.code]).toEqual([404, 'E_TEMPLATE_NOT_FOUND']);
   });
 });
@@ -371,8 +375,9 @@ describe('a server without services, telemetry or rate limits', () => {
     ['POST', '/v1/suggestions/x/accept'],
     ['POST', '/v1/suggestions/x/reject'],
     ['POST', '/v1/templates/hello/rollback'],
+    ['POST', '/v1/templates/hello/versions/1.0.0/retire'],
   ] as const)('%s %s → 501 E_NOT_IMPLEMENTED', async (method, url) => {
-    const response = await bare.inject({ method, url, headers: bearer(keyOf('acme', 'admin')), payload: url.endsWith('/reject') ? { reason: 'r' } : method === 'POST' ? {} : undefined });
+    const response = await bare.inject({ method, url, headers: bearer(url.endsWith('/reject') || method === 'GET' ? keyOf('acme', 'admin') : fx.installation.admin.key), payload: url.endsWith('/reject') ? { reason: 'r' } : method === 'POST' ? {} : undefined });
     expect([response.statusCode, json(response).error.code]).toEqual([501, 'E_NOT_IMPLEMENTED']);
   });
 

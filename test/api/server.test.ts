@@ -42,7 +42,9 @@ describe('the SDK against a listening server', () => {
     suggestions.add(suggestion('sdk-1', 'acme'));
     expect((await client.listSuggestions({ state: 'open' })).map((s) => s.id)).toEqual(['sdk-1']);
     expect((await client.rejectSuggestion('sdk-1', 'not now')).state).toBe('rejected');
-    expect((await client.audit({ type: 'api.suggestion.rejected' }))[0]?.subject).toBe('sdk-1');
+    await expect(client.audit({ type: 'api.suggestion.rejected' })).rejects.toMatchObject({ code: 'E_FORBIDDEN', details: { status: 403 } });
+    const installation = new FactoryClient({ baseUrl, apiKey: fx.installation.admin.key });
+    expect((await installation.audit({ type: 'api.suggestion.rejected' }))[0]?.subject).toBe('sdk-1');
     expect((await client.openapi()).openapi).toBe('3.0.3');
   });
 
@@ -52,7 +54,8 @@ describe('the SDK against a listening server', () => {
     expect(failure).toBeInstanceOf(FactoryError);
     expect(failure).toMatchObject({ code: 'E_AGENT_THREW', details: { status: 422, runId: expect.any(String), stats: expect.any(Object) } });
     await expect(client.getRun('no-such-run')).rejects.toMatchObject({ code: 'E_NOT_FOUND', details: { status: 404 } });
-    await expect(client.rollback('hello')).rejects.toMatchObject({ code: 'E_NOT_IMPLEMENTED', details: { status: 501 } });
+    await expect(client.rollback('hello')).rejects.toMatchObject({ code: 'E_FORBIDDEN', details: { status: 403 } });
+    await expect(new FactoryClient({ baseUrl, apiKey: fx.installation.maintainer.key }).rollback('hello')).rejects.toMatchObject({ code: 'E_NOT_IMPLEMENTED', details: { status: 501 } });
     const viewer = new FactoryClient({ baseUrl, apiKey: fx.keys.globex.viewer.key });
     await expect(viewer.runAgent('hello', { name: 'x' })).rejects.toMatchObject({ code: 'E_FORBIDDEN', details: { status: 403 } });
     const revoked = new FactoryClient({ baseUrl, apiKey: fx.revokedKey });

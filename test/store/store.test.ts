@@ -63,6 +63,8 @@ describe('the run writer', () => {
     // A schema-2 database, as the previous release left it, with one run.
     const old = new Database(temp.db);
     old.exec('DROP TABLE runs');
+    // Tables of later steps did not exist yet either.
+    old.exec('DROP TABLE retired_versions');
     old.exec(MIGRATIONS[0]!.sql.slice(MIGRATIONS[0]!.sql.indexOf('CREATE TABLE runs'), MIGRATIONS[0]!.sql.indexOf('CREATE TABLE kv ')));
     old.prepare("INSERT INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, tools, denials, logs_dropped, depth) VALUES ('old', 'hello', '1.0.0', 'd', 'dev', 'default', 1, 0, 1, 0, 0, 0, 0, 'ok', '{}', '[]', 0, 0)").run();
     old.pragma('user_version = 2');
@@ -320,5 +322,33 @@ describe('data operations', () => {
     expect(lines).toHaveLength(2501);
     expect(lines[0]).toMatchObject({ kind: 'run', id: 'run-00000000', template: 'hello' });
     expect(lines[2500]).toMatchObject({ kind: 'audit', seq: 1, type: 'key.created', subject: 'k', data: { name: 'signer-1' } });
+  });
+});
+
+describe('retired versions', () => {
+  it('are kept once per name and version, seen at once by this connection and within 100 ms by another', async () => {
+    const other = openStore({ path: temp.db });
+    try {
+      expect(other.trust.retirement('hello', '1.0.0')).toBeUndefined();
+      store.trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
+      store.trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 9, reason: 'again', by: 'someone' });
+      expect(store.trust.retirement('hello', '1.0.0')).toEqual({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
+      expect(store.trust.retirement('hello', '1.0.1')).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(other.trust.retirement('hello', '1.0.0')?.reason).toBe('CVE');
+      expect(other.trust.retirements()).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a trust.json store keeps them across key changes', async () => {
+    const { JsonTrustStore } = await import('../../templates/index.js');
+    const json = new JsonTrustStore(path.join(temp.dir, 'trust.json'), { pollMs: 0 });
+    json.retire({ name: 'hello', version: '2.0.0', retiredAt: 1, reason: 'r', by: 'b' });
+    json.addKey({ id: 'k1', role: 'root', name: 'root', certificatePem: 'x', notBefore: 0, notAfter: 1, createdAt: 0 });
+    const reopened = new JsonTrustStore(path.join(temp.dir, 'trust.json'), { pollMs: 0 });
+    expect(reopened.retirement('hello', '2.0.0')).toMatchObject({ reason: 'r', by: 'b' });
+    expect(reopened.keys().map((key) => key.id)).toEqual(['k1']);
   });
 });
