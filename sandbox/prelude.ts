@@ -481,52 +481,45 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
 
     // ---- URLSearchParams: application/x-www-form-urlencoded, as Node implements it. Pure computation too: the host
     // only ever sees the URL string it is part of, and parses that itself.
-    function formDecode(text) {
-      // '+' is a space; percent-escapes are bytes, invalid UTF-8 among them becomes U+FFFD; a '%' not followed by two hex digits stays.
-      let plain = true;
-      for (let i = 0; i < text.length; i++) {
-        const c = ReflectApply(charCodeAt, text, [i]);
-        if (c === 0x2b || c === 0x25) { plain = false; break; }
-      }
-      if (plain) return text;
-      const bytes = utf8Encode(text);
-      const out = new Uint8ArrayCtor(bytes.length);
-      let w = 0;
-      for (let i = 0; i < bytes.length; i++) {
-        const b = bytes[i];
-        if (b === 0x2b) { out[w++] = 0x20; continue; }
-        if (b === 0x25 && i + 2 < bytes.length) {
-          const h = hexValue(bytes[i + 1]);
-          const l = hexValue(bytes[i + 2]);
-          if (h !== -1 && l !== -1) { out[w++] = h * 16 + l; i += 2; continue; }
-        }
-        out[w++] = b;
-      }
-      return utf8Decode(utf8State(), new Uint8ArrayCtor(out.buffer, 0, w), false, true, true);
-    }
-    function hexValue(b) {
-      if (b >= 0x30 && b <= 0x39) return b - 0x30;
-      if (b >= 0x41 && b <= 0x46) return b - 0x37;
-      if (b >= 0x61 && b <= 0x66) return b - 0x57;
-      return -1;
-    }
+    // Parsing asks the host whenever a '%' is present: Node decodes invalid escapes next to non-ASCII text its own
+    // way (not as WHATWG says), and the isolate must see what Node sees. Without '%' nothing is decoded and the
+    // split below is all Node does too.
+    const FORM_MAX_CHARS = 1048576;
     function formParse(text) {
+      let percent = false;
+      for (let i = 0; i < text.length; i++) if (ReflectApply(charCodeAt, text, [i]) === 0x25) { percent = true; break; }
+      if (percent) {
+        if (text.length > FORM_MAX_CHARS) throw new TypeErrorCtor('URLSearchParams: input longer than ' + FORM_MAX_CHARS + ' characters, the sandbox limit');
+        const reply = hostSync(0, 'url.form', text, '', '');
+        if (ReflectApply(stringSlice, reply, [0, 1]) !== 'O') throw new TypeErrorCtor('URLSearchParams: input longer than ' + FORM_MAX_CHARS + ' characters, the sandbox limit');
+        return JSONparse(ReflectApply(stringSlice, reply, [1]));
+      }
       const list = [];
       let k = 0;
-      let start = 0;
       const n = text.length;
+      let start = n > 0 && ReflectApply(charCodeAt, text, [0]) === 0x3f ? 1 : 0;
       while (start <= n) {
         let end = start;
         while (end < n && ReflectApply(charCodeAt, text, [end]) !== 0x26) end++;
         if (end > start) {
           let eq = start;
           while (eq < end && ReflectApply(charCodeAt, text, [eq]) !== 0x3d) eq++;
-          list[k++] = formDecode(ReflectApply(stringSlice, text, [start, eq]));
-          list[k++] = eq < end ? formDecode(ReflectApply(stringSlice, text, [eq + 1, end])) : '';
+          list[k++] = plusToSpace(ReflectApply(stringSlice, text, [start, eq]));
+          list[k++] = eq < end ? plusToSpace(ReflectApply(stringSlice, text, [eq + 1, end])) : '';
         }
         start = end + 1;
       }
       return list;
+    }
+    function plusToSpace(text) {
+      let out = '';
+      let from = 0;
+      for (let i = 0; i < text.length; i++) {
+        if (ReflectApply(charCodeAt, text, [i]) !== 0x2b) continue;
+        out += ReflectApply(stringSlice, text, [from, i]) + ' ';
+        from = i + 1;
+      }
+      return from === 0 ? text : out + ReflectApply(stringSlice, text, [from]);
     }
     const FORM_SAFE = new Uint8ArrayCtor(128);
     for (let c = 0; c < 128; c++) {
@@ -603,9 +596,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           }
           return;
         }
-        let text = toUSV(toStr(init));
-        if (ReflectApply(charCodeAt, text, [0]) === 0x3f) text = ReflectApply(stringSlice, text, [1]);
-        this.#list = formParse(text);
+        this.#list = formParse(toUSV(toStr(init)));
       }
       #changed() {
         if (this.#url !== null) urlSearchFromParams(this.#url, formSerialize(this.#list));
@@ -698,13 +689,8 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
       toString() { return formSerialize(this.#list); }
       static {
         paramsList = function (params) { return params.#list; };
-        paramsLink = function (params, url, search) {
-          params.#url = url;
-          params.#list = formParse(ReflectApply(charCodeAt, search, [0]) === 0x3f ? ReflectApply(stringSlice, search, [1]) : search);
-        };
-        paramsReload = function (params, search) {
-          params.#list = formParse(ReflectApply(charCodeAt, search, [0]) === 0x3f ? ReflectApply(stringSlice, search, [1]) : search);
-        };
+        paramsLink = function (params, url, search) { params.#url = url; params.#list = formParse(search); };
+        paramsReload = function (params, search) { params.#list = formParse(search); };
       }
     }
     function mergeSort(items) {
