@@ -17,11 +17,12 @@ const URL_PROBE = `function probe(cases) {
     params: [...u.searchParams], string: String(u), json: JSON.stringify(u),
   });
   return cases.map(([input, base]) => {
-    const canParse = base === null ? URL.canParse(input) : URL.canParse(input, base);
-    const parsed = base === null ? URL.parse(input) : URL.parse(input, base);
+    // Guarded so that a missing static shows as a difference in its field, not as a probe that threw.
+    const canParse = typeof URL.canParse !== 'function' ? 'missing' : base === null ? URL.canParse(input) : URL.canParse(input, base);
+    const parsed = typeof URL.parse !== 'function' ? 'missing' : base === null ? URL.parse(input) : URL.parse(input, base);
     try {
       const u = base === null ? new URL(input) : new URL(input, base);
-      return { canParse, parsed: parsed === null ? null : parsed.href, ...view(u) };
+      return { canParse, parsed: parsed === null || parsed === 'missing' ? parsed : parsed.href, ...view(u) };
     } catch (e) {
       return { canParse, parsed, error: e.name, code: e.code, message: e.message, input: e.input, base: e.base };
     }
@@ -79,7 +80,7 @@ const ENCODER_PROBE = `function probe(cases) {
   const e = new TextEncoder();
   return cases.map(([text, room]) => {
     const dest = new Uint8Array(room);
-    const into = e.encodeInto(text, dest);
+    const into = typeof e.encodeInto === 'function' ? e.encodeInto(text, dest) : { read: 'missing', written: 'missing' };
     return { bytes: Array.from(e.encode(text)), read: into.read, written: into.written, dest: Array.from(dest), decoded: new TextDecoder().decode(e.encode(text)) };
   });
 }`;
