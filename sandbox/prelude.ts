@@ -706,6 +706,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           this.#list = out;
           this.#changed();
         }
+        entries() { return makeParamsIterator(this, 2); }
         forEach(callback, thisArg) {
           if (typeof callback !== 'function') throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "callback" argument must be of type function.');
           // Live, as Node: entries added during the walk are visited.
@@ -716,7 +717,6 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         }
         keys() { return makeParamsIterator(this, 0); }
         values() { return makeParamsIterator(this, 1); }
-        entries() { return makeParamsIterator(this, 2); }
         toString() { return formSerialize(this.#list); }
         static {
           paramsList = function (params) { return params.#list; };
@@ -770,6 +770,8 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
           this.#parts = urlParts(input, base);
         }
+        // First, as in Node's URL.prototype (the order for...in and Object.keys show).
+        toString() { return this.#parts[HREF]; }
         #set(name, value) {
           const text = toStr(value);
           const reply = urlHost('url.set', this.#parts[HREF], name, text);
@@ -805,7 +807,6 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         }
         get hash() { return this.#parts[HASH]; }
         set hash(v) { this.#set('hash', v); }
-        toString() { return this.#parts[HREF]; }
         toJSON() { return this.#parts[HREF]; }
         static canParse(input, base) {
           if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
@@ -826,13 +827,14 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         }
       }
       // WebIDL attributes and operations are enumerable on the prototype, as Node's are.
-      const URL_MEMBERS = ['toString', 'href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash', 'toJSON'];
-      for (let i = 0; i < URL_MEMBERS.length; i++) {
-        const desc = ReflectGetOwnPropertyDescriptor(URL.prototype, URL_MEMBERS[i]);
-        ObjectDefineProperty(URL.prototype, URL_MEMBERS[i], desc.get === undefined
-          ? { __proto__: null, value: desc.value, writable: true, enumerable: true, configurable: true }
-          : { __proto__: null, get: desc.get, set: desc.set, enumerable: true, configurable: true });
+      const URL_ATTRIBUTES = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'];
+      for (let i = 0; i < URL_ATTRIBUTES.length; i++) {
+        // Own get and set of an accessor: nothing here reads through Object.prototype, which agent code may have changed.
+        const desc = ReflectGetOwnPropertyDescriptor(URL.prototype, URL_ATTRIBUTES[i]);
+        ObjectDefineProperty(URL.prototype, URL_ATTRIBUTES[i], { __proto__: null, get: desc.get, set: desc.set, enumerable: true, configurable: true });
       }
+      ObjectDefineProperty(URL.prototype, 'toString', { __proto__: null, value: URL.prototype.toString, writable: true, enumerable: true, configurable: true });
+      ObjectDefineProperty(URL.prototype, 'toJSON', { __proto__: null, value: URL.prototype.toJSON, writable: true, enumerable: true, configurable: true });
       ObjectDefineProperty(URL.prototype, SymbolToStringTag, { __proto__: null, value: 'URL', configurable: true });
       return { __proto__: null, TextEncoder: TextEncoder, TextDecoder: TextDecoder, URLSearchParams: URLSearchParams, URL: URL };
     }

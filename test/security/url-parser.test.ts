@@ -468,6 +468,34 @@ describe('URL, URLSearchParams, TextDecoder and TextEncoder in the isolate agree
     expect(await h.run(spec)).toMatchObject({ ok: true, output: { hostname: '127.0.0.1', port: '8080', own: [], get: '1' } });
   });
 
+  it('the web globals, built on first use, are intact after agent code polluted Object.prototype or froze globalThis', async () => {
+    const spec = makeSpec({
+      name: 'pollutes-then-uses',
+      source: `export default (input) => {
+        const before = typeof Object.getOwnPropertyDescriptor(globalThis, 'URL').get;
+        for (const key of ['get', 'set', 'value', 'writable', 'enumerable', 'configurable']) {
+          Object.defineProperty(Object.prototype, key, { __proto__: null, get() { throw new Error('descriptor read ' + key); }, configurable: true });
+        }
+        if (input.freeze) Object.freeze(globalThis);
+        const u = new URL('http://0x7f.1/?a=%zz+1');
+        const p = u.searchParams;
+        p.append('b', 'é');
+        const text = new TextDecoder('utf-8', { fatal: false }).decode(new TextEncoder().encode('\ud800x'));
+        const out = { before, href: u.href, keys: Object.keys(URL.prototype), paramsKeys: Object.getOwnPropertyNames(URLSearchParams.prototype), iter: Object.prototype.toString.call(p.keys()), text, again: URL === globalThis.URL };
+        for (const key of ['get', 'set', 'value', 'writable', 'enumerable', 'configurable']) delete Object.prototype[key];
+        return out;
+      }`,
+    });
+    for (const freeze of [false, true]) {
+      expect(await h.run(spec, { freeze })).toMatchObject({
+        ok: true,
+        output: { before: 'function', href: 'http://127.0.0.1/?a=%25zz+1&b=%C3%A9', keys: Object.keys(URL.prototype), paramsKeys: Object.getOwnPropertyNames(URLSearchParams.prototype), iter: '[object URLSearchParams Iterator]', text: '\ufffdx', again: true },
+      });
+    }
+    const replaced = makeSpec({ name: 'replaces-url', source: 'URL = function Mine() {}; export default () => [URL.name, typeof URLSearchParams];' });
+    expect(await h.run(replaced)).toMatchObject({ ok: true, output: ['Mine', 'function'] });
+  });
+
   it(`a URL over ${URL_MAX_CHARS} characters is a TypeError, checked in the isolate and again on the host`, async () => {
     const spec = makeSpec({
       name: 'huge-url',
