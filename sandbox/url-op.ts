@@ -7,9 +7,6 @@
  * accept in a request line (Node's own HTTP server stops at 16 KB of headers).
  */
 export const URL_MAX_CHARS = 65_536;
-/** Longest form string (`a=1&b=2`) one `url.form` call may take: form bodies can be larger than URLs; parsing them is linear and cheap. */
-export const FORM_MAX_CHARS = 1_048_576;
-
 /** The components the isolate's URL exposes, in the order the reply lists them. */
 const COMPONENTS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
 /** Setters the isolate may ask for; `origin` and `searchParams` have none. */
@@ -20,17 +17,8 @@ const SETTERS = new Set(['href', 'protocol', 'username', 'password', 'host', 'ho
  * (see COMPONENTS), `I` when the URL is invalid (Node's "Invalid URL"), `L` when a string is over URL_MAX_CHARS.
  * - `url.parse`: `a` the input, `b` the base, `c` `'1'` when a base was given (`''` is a base, and an invalid one).
  * - `url.set`: `a` the current href, `b` the component, `c` its new value; Node's setter decides what changes.
- * - `url.form`: `a` an application/x-www-form-urlencoded string (a leading `?` is dropped); the reply lists
- *   name, value, name, value… as Node's URLSearchParams parsed them (Node's decoding of invalid escapes next to
- *   non-ASCII text is its own, and the isolate must see exactly it).
  */
 export function urlOp(op: string, a: string, b: string, c: string): string {
-  if (op === 'url.form') {
-    if (a.length > FORM_MAX_CHARS) return 'L';
-    const list: string[] = [];
-    for (const [name, value] of new URLSearchParams(a)) list.push(name, value);
-    return 'O' + JSON.stringify(list);
-  }
   if (a.length > URL_MAX_CHARS || b.length > URL_MAX_CHARS || c.length > URL_MAX_CHARS) return 'L';
   let url: URL;
   try {
