@@ -126,7 +126,7 @@ export function syncTool(scope: RunScope | undefined, op: string, a: string, b: 
     return randomBytes(n).toString('latin1');
   }
   // URL parsing holds no capability and module top-level code may build URLs, so no run is needed.
-  if (op.startsWith('url.')) return urlOp(op, a, b, c);
+  if (op.startsWith('url.')) return urlOp(op, a, b, c, scope);
   if (scope === undefined || scope.ended) return errorReply(new ToolError('E_DISPOSED', 'this run has ended'));
   try {
     if (op === 'log') {

@@ -523,14 +523,16 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
 
     // ---- URL: the host parses, the isolate asks (see sandbox/url-op.ts). One synchronous host call per parse or
     // setter, strings only both ways, so every component the agent reads is what the host will see in the href.
-    const URL_MAX_CHARS = 65536;
+    const URL_MAX_CHARS = 32768;
     function urlHost(op, a, b, c) {
       // The host refuses these too; checking here first spares copying a huge string across.
       if (a.length > URL_MAX_CHARS || b.length > URL_MAX_CHARS || c.length > URL_MAX_CHARS) return 'L';
-      return hostSync(0, op, a, b, c);
+      // The run in progress pays for the host's parsing out of its cpuMs; module top-level code has no run (token 0).
+      return hostSync(current === null ? 0 : current.token, op, a, b, c);
     }
     function urlError(reply, input, base, hasBase) {
-      const err = new TypeErrorCtor(reply === 'L' ? 'Invalid URL: longer than ' + URL_MAX_CHARS + ' characters, the sandbox limit for one URL' : 'Invalid URL');
+      const err = new TypeErrorCtor(reply === 'L' ? 'Invalid URL: longer than ' + URL_MAX_CHARS + ' characters, the sandbox limit for one URL'
+        : reply === 'B' ? 'Invalid URL: this run has used its limits.cpuMs of host time parsing URLs' : 'Invalid URL');
       ObjectDefineProperty(err, 'code', { __proto__: null, value: 'ERR_INVALID_URL', writable: true, configurable: true, enumerable: true });
       ObjectDefineProperty(err, 'input', { __proto__: null, value: input, writable: true, configurable: true, enumerable: true });
       if (hasBase) ObjectDefineProperty(err, 'base', { __proto__: null, value: base, writable: true, configurable: true, enumerable: true });

@@ -471,6 +471,31 @@ describe('URL, URLSearchParams, TextDecoder and TextEncoder in the isolate agree
     expect(await h.run(spec)).toMatchObject({ ok: true, output: { hostname: '127.0.0.1', port: '8080', own: [], get: '1' } });
   });
 
+  it('host time spent parsing URLs is charged to the run: past limits.cpuMs every URL call fails', async () => {
+    const spec = makeSpec({
+      name: 'burns-host-cpu',
+      limits: { cpuMs: 100, timeoutMs: 20_000 },
+      source: `export default (input) => {
+        // A long IDN host is the costliest thing to parse; the isolate spends almost nothing per call.
+        const text = 'http://' + 'é'.repeat(input.chars) + '/';
+        let parsed = 0;
+        while (parsed < 5000) {
+          try { new URL(text); parsed++; } catch (e) { return { parsed, name: e.name, code: e.code, message: e.message, after: URL.canParse('http://a/') }; }
+        }
+        return { parsed, name: 'none' };
+      }`,
+    });
+    const started = Date.now();
+    const result = await h.run(spec, { chars: 8_000 });
+    const wallMs = Date.now() - started;
+    expect(result).toMatchObject({ ok: true, output: { name: 'TypeError', code: 'ERR_INVALID_URL', after: false } });
+    if (!result.ok) return;
+    expect((result.output as { message: string }).message).toContain('limits.cpuMs');
+    expect((result.output as { parsed: number }).parsed).toBeGreaterThan(0);
+    // Bounded by the 100 ms budget (plus one call), far from the 20 s the run was allowed.
+    expect(wallMs).toBeLessThan(5_000);
+  });
+
   it('the web globals, built on first use, are intact after agent code polluted Object.prototype or froze globalThis', async () => {
     const spec = makeSpec({
       name: 'pollutes-then-uses',
