@@ -78,6 +78,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
   const stringToWellFormed = String.prototype.toWellFormed;
   const arraySlice = Array.prototype.slice;
   const decodeURIComponentFn = decodeURIComponent;
+  const stringSplit = String.prototype.split;
   function getter(proto, name) { return ReflectGetOwnPropertyDescriptor(proto, name).get; }
   const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
   const typedArrayTag = getter(TypedArrayPrototype, Symbol.toStringTag);
@@ -538,13 +539,20 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
       if (hasBase) ObjectDefineProperty(err, 'base', { __proto__: null, value: base, writable: true, configurable: true, enumerable: true });
       return err;
     }
+    /** The components in a host reply ('O' + eleven strings joined by a line feed), or undefined for any other reply. */
+    function replyParts(reply) {
+      if (ReflectApply(stringSlice, reply, [0, 1]) !== 'O') return undefined;
+      const parts = ReflectApply(stringSplit, ReflectApply(stringSlice, reply, [1]), ['\n']);
+      return parts.length === 11 ? parts : undefined;
+    }
     function urlParts(input, base) {
       const text = toStr(input);
       const hasBase = base !== undefined;
       const baseText = hasBase ? toStr(base) : '';
       const reply = urlHost('url.parse', text, baseText, hasBase ? '1' : '');
-      if (ReflectApply(stringSlice, reply, [0, 1]) !== 'O') throw urlError(reply, text, baseText, hasBase);
-      return JSONparse(ReflectApply(stringSlice, reply, [1]));
+      const parts = replyParts(reply);
+      if (parts === undefined) throw urlError(reply, text, baseText, hasBase);
+      return parts;
     }
     // Components, in the order the host lists them.
     const HREF = 0, ORIGIN = 1, PROTOCOL = 2, USERNAME = 3, PASSWORD = 4, HOST = 5, HOSTNAME = 6, PORT = 7, PATHNAME = 8, SEARCH = 9, HASH = 10;
@@ -819,8 +827,9 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         #set(name, value) {
           const text = toStr(value);
           const reply = urlHost('url.set', this.#parts[HREF], name, text);
-          if (ReflectApply(stringSlice, reply, [0, 1]) !== 'O') throw urlError(reply, text, '', false);
-          this.#parts = JSONparse(ReflectApply(stringSlice, reply, [1]));
+          const parts = replyParts(reply);
+          if (parts === undefined) throw urlError(reply, text, '', false);
+          this.#parts = parts;
         }
         get href() { return this.#parts[HREF]; }
         set href(v) { this.#set('href', v); if (this.#params !== undefined) paramsReload(this.#params, this.#parts[SEARCH]); }
@@ -857,7 +866,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           const text = toStr(input);
           const hasBase = base !== undefined;
           const baseText = hasBase ? toStr(base) : '';
-          return ReflectApply(stringSlice, urlHost('url.parse', text, baseText, hasBase ? '1' : ''), [0, 1]) === 'O';
+          return replyParts(urlHost('url.parse', text, baseText, hasBase ? '1' : '')) !== undefined;
         }
         static parse(input, base) {
           if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
