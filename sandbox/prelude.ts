@@ -23,7 +23,11 @@ export interface PreludeSettings {
  * - `hostSync`/`hostCall` are only ever called directly, never stored on an object, passed as an argument or returned;
  * - every builtin the prelude relies on after agent code has run is captured first and called via `Reflect.apply`,
  *   so a patched `JSON.stringify` or `String.prototype.charCodeAt` cannot defeat the output-size check;
- * - internal records are null-prototype objects, so getters on `Object.prototype` never see them.
+ * - internal records are null-prototype objects, so getters on `Object.prototype` never see them;
+ * - the host parses every URL: `URL` only holds the components the host's parser returned (sandbox/url-op.ts), so the
+ *   host and agent cannot disagree on one; `TextEncoder`/`TextDecoder`/`URLSearchParams` are pure computation and
+ *   follow Node, checked against Node on shared tables (test/security/url-parser.test.ts). These four classes are
+ *   built on first use, so code that builds them relies only on captures and null-prototype descriptors.
  *
  * Envelopes returned by a run: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error).
  */
