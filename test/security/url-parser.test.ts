@@ -112,6 +112,16 @@ const URL_CASES: Array<[string, string | null]> = [
   ['http://256.0.0.1/', null],
   ['http://4294967296/', null],
   ['http://[::ffff:127.0.0.1]/', null],
+  ['http://127。0。0。1/', null],
+  ['http://１２７.０.０.１/', null],
+  ['http://127.0.0.1./', null],
+  ['http://0x7f.0x0.0x0.0x1/', null],
+  ['http://0X7F.1/', null],
+  ['http://[::127.0.0.1]/', null],
+  ['http://loCALhost/', null],
+  ['http://ｌｏｃａｌｈｏｓｔ/', null],
+  ['http://local\u00adhost/', null],
+  ['http://a\u200bb.com/', null],
   ['http://[::1]:8080/', null],
   ['http://[0:0:0:0:0:0:0:1]/', null],
   ['http://[::1%25eth0]/', null],
@@ -428,7 +438,7 @@ describe.each(['process', 'inline'] as const)('URL, URLSearchParams, TextDecoder
         return out;
       }`,
     });
-    const urls = [`http://0x7f.1:${port}/a`, `http://127.1:${port}/b`, `http://2130706433:${port}/c`, `http://0177.0.0.1:${port}/d`, `http://[::ffff:127.0.0.1]:${port}/e`, `http://127.0.0.1:${port + 1}/f`];
+    const urls = [`http://0x7f.1:${port}/a`, `http://127.1:${port}/b`, `http://2130706433:${port}/c`, `http://１２７。0.0.1:${port}/d`, `http://[::ffff:127.0.0.1]:${port}/e`, `http://127.0.0.1:${port + 1}/f`];
     const result = await h.run(spec, { urls });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
