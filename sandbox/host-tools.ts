@@ -6,6 +6,7 @@ import type { AgentSpec, ListedPermission } from '../core/agent-spec.js';
 import { type FetchRequest, guardedFetch } from './guarded-fetch.js';
 import { resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
 import type { KvCall } from './protocol.js';
+import { urlOp } from './url-op.js';
 import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
 
 /** The run a kv or spawn call belongs to. In process isolation only `runId` crosses to the calling process, which looks the rest up itself. */
@@ -118,12 +119,14 @@ export class RunScope implements ServiceCaller {
   }
 }
 
-/** The sync half of the bridge (`log`, `env.get`, `random`): returns `O<payload>` or `E<error json>`. */
+/** The sync half of the bridge (`log`, `env.get`, `random`, `url.*`): returns `O<payload>` or `E<error json>`. */
 export function syncTool(scope: RunScope | undefined, op: string, a: string, b: string, c: string, services: EngineServices): string {
   if (op === 'random') {
     const n = Math.min(4096, Math.max(1, Number(a) || 0));
     return randomBytes(n).toString('latin1');
   }
+  // URL parsing holds no capability and module top-level code may build URLs, so no run is needed.
+  if (op.startsWith('url.')) return urlOp(op, a, b, c, scope);
   if (scope === undefined || scope.ended) return errorReply(new ToolError('E_DISPOSED', 'this run has ended'));
   try {
     if (op === 'log') {

@@ -23,7 +23,11 @@ export interface PreludeSettings {
  * - `hostSync`/`hostCall` are only ever called directly, never stored on an object, passed as an argument or returned;
  * - every builtin the prelude relies on after agent code has run is captured first and called via `Reflect.apply`,
  *   so a patched `JSON.stringify` or `String.prototype.charCodeAt` cannot defeat the output-size check;
- * - internal records are null-prototype objects, so getters on `Object.prototype` never see them.
+ * - internal records are null-prototype objects, so getters on `Object.prototype` never see them;
+ * - the host parses every URL: `URL` only holds the components the host's parser returned (sandbox/url-op.ts), so the
+ *   host and agent cannot disagree on one; `TextEncoder`/`TextDecoder`/`URLSearchParams` are pure computation and
+ *   follow Node, checked against Node on shared tables (test/security/url-parser.test.ts). These four classes are
+ *   built on first use, so code that builds them relies only on captures and null-prototype descriptors.
  *
  * Envelopes returned by a run: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error).
  */
@@ -71,6 +75,25 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
   const DateCtor = Date;
   const RegExpCtor = RegExp;
   const SetCtor = Set;
+  const SymbolIterator = Symbol.iterator;
+  const SymbolToStringTag = Symbol.toStringTag;
+  const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+  const IteratorPrototype = ObjectGetPrototypeOf(ObjectGetPrototypeOf([][Symbol.iterator]()));
+  const stringToWellFormed = String.prototype.toWellFormed;
+  const arraySlice = Array.prototype.slice;
+  const decodeURIComponentFn = decodeURIComponent;
+  const stringSplit = String.prototype.split;
+  function getter(proto, name) { return ReflectGetOwnPropertyDescriptor(proto, name).get; }
+  const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
+  const typedArrayTag = getter(TypedArrayPrototype, Symbol.toStringTag);
+  const typedArrayBuffer = getter(TypedArrayPrototype, 'buffer');
+  const typedArrayByteOffset = getter(TypedArrayPrototype, 'byteOffset');
+  const typedArrayByteLength = getter(TypedArrayPrototype, 'byteLength');
+  const dataViewBuffer = getter(DataView.prototype, 'buffer');
+  const dataViewByteOffset = getter(DataView.prototype, 'byteOffset');
+  const dataViewByteLength = getter(DataView.prototype, 'byteLength');
+  const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength');
+  const sharedArrayBufferByteLength = typeof SharedArrayBuffer === 'function' ? getter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
 
   const PROPAGATED_CODES = ObjectFreeze({ __proto__: null, E_PERMISSION_DENIED: true, E_SPAWN_LIMIT: true });
 
@@ -224,64 +247,145 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
       },
     };
 
-    class TextEncoder {
-      get encoding() { return 'utf-8'; }
-      encode(input) {
-        const s = input === undefined ? '' : StringCtor(input);
-        const out = [];
-        for (let i = 0; i < s.length; i++) {
-          let c = ReflectApply(charCodeAt, s, [i]);
-          if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-            const d = ReflectApply(charCodeAt, s, [i + 1]);
-            if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; } else c = 0xfffd;
-          } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-          if (c < 0x80) out[out.length] = c;
-          else if (c < 0x800) { out[out.length] = 0xc0 | (c >> 6); out[out.length] = 0x80 | (c & 63); }
-          else if (c < 0x10000) { out[out.length] = 0xe0 | (c >> 12); out[out.length] = 0x80 | ((c >> 6) & 63); out[out.length] = 0x80 | (c & 63); }
-          else { out[out.length] = 0xf0 | (c >> 18); out[out.length] = 0x80 | ((c >> 12) & 63); out[out.length] = 0x80 | ((c >> 6) & 63); out[out.length] = 0x80 | (c & 63); }
-        }
-        return new Uint8ArrayCtor(out);
-      }
+    // ---- TextEncoder / TextDecoder: WHATWG Encoding, UTF-8 only. Pure computation on bytes, so it runs here:
+    // there is no host value to agree with, only Node's behaviour to match (test/security/url-parser.test.ts).
+    function nodeError(Ctor, code, message) {
+      const err = new Ctor(message);
+      ObjectDefineProperty(err, 'code', { __proto__: null, value: code, writable: true, configurable: true, enumerable: true });
+      return err;
     }
-    class TextDecoder {
-      constructor(label, options) {
-        const l = label === undefined ? 'utf-8' : StringCtor(label).toLowerCase();
-        if (l !== 'utf-8' && l !== 'utf8') throw new RangeErrorCtor('TextDecoder: only utf-8 is supported');
-        this.fatal = !!(options && options.fatal);
-        this.ignoreBOM = !!(options && options.ignoreBOM);
-      }
-      get encoding() { return 'utf-8'; }
-      decode(input) {
-        if (input === undefined) return '';
-        let bytes;
-        if (input instanceof ArrayBufferCtor) bytes = new Uint8ArrayCtor(input);
-        else if (ArrayBufferIsView(input)) bytes = new Uint8ArrayCtor(input.buffer, input.byteOffset, input.byteLength);
-        else throw new TypeErrorCtor('TextDecoder.decode: argument must be a BufferSource');
-        const fatal = this.fatal;
-        const bad = function () { if (fatal) throw new TypeErrorCtor('TextDecoder: invalid utf-8'); return 0xfffd; };
-        const codes = [];
-        let out = '';
-        let i = 0;
-        if (!this.ignoreBOM && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3;
-        while (i < bytes.length) {
-          const b = bytes[i];
-          let c;
-          let need = 0;
-          if (b < 0x80) { c = b; } else if (b >= 0xc2 && b < 0xe0) { c = b & 31; need = 1; } else if (b >= 0xe0 && b < 0xf0) { c = b & 15; need = 2; } else if (b >= 0xf0 && b < 0xf5) { c = b & 7; need = 3; } else { c = bad(); }
-          i++;
-          for (let k = 0; k < need; k++) {
-            const n = bytes[i];
-            if (n === undefined || (n & 0xc0) !== 0x80) { c = bad(); need = 0; break; }
-            c = (c << 6) | (n & 63);
-            i++;
-          }
-          if (c > 0xffff) { c -= 0x10000; codes[codes.length] = 0xd800 + (c >> 10); codes[codes.length] = 0xdc00 + (c & 1023); } else codes[codes.length] = c;
-          if (codes.length > 4096) { out += ReflectApply(StringFromCharCode, undefined, codes); codes.length = 0; }
-        }
-        return out + ReflectApply(StringFromCharCode, undefined, codes);
-      }
+    function toStr(value) {
+      // As a template literal does: a Symbol throws instead of printing "Symbol(x)".
+      if (typeof value === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
+      return StringCtor(value);
     }
-
+    function toUSV(text) {
+      if (stringToWellFormed !== undefined) return ReflectApply(stringToWellFormed, text, []);
+      let out = '';
+      let from = 0;
+      for (let i = 0; i < text.length; i++) {
+        const c = ReflectApply(charCodeAt, text, [i]);
+        if (c < 0xd800 || c > 0xdfff) continue;
+        if (c <= 0xdbff && i + 1 < text.length) {
+          const d = ReflectApply(charCodeAt, text, [i + 1]);
+          if (d >= 0xdc00 && d <= 0xdfff) { i++; continue; }
+        }
+        out += ReflectApply(stringSlice, text, [from, i]) + '\uFFFD';
+        from = i + 1;
+      }
+      return from === 0 ? text : out + ReflectApply(stringSlice, text, [from]);
+    }
+    /** Writes whole UTF-8 sequences of text into out from index 0 while they fit; lone surrogates become U+FFFD. Returns [read, written]. */
+    function utf8Write(text, out) {
+      const n = text.length;
+      const room = out.length;
+      let w = 0;
+      let i = 0;
+      for (; i < n; i++) {
+        let c = ReflectApply(charCodeAt, text, [i]);
+        let units = 1;
+        if (c >= 0xd800 && c <= 0xdfff) {
+          const d = c <= 0xdbff && i + 1 < n ? ReflectApply(charCodeAt, text, [i + 1]) : 0;
+          if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); units = 2; } else c = 0xfffd;
+        }
+        if (c < 0x80) { if (w + 1 > room) break; out[w++] = c; }
+        else if (c < 0x800) { if (w + 2 > room) break; out[w++] = 0xc0 | (c >> 6); out[w++] = 0x80 | (c & 63); }
+        else if (c < 0x10000) { if (w + 3 > room) break; out[w++] = 0xe0 | (c >> 12); out[w++] = 0x80 | ((c >> 6) & 63); out[w++] = 0x80 | (c & 63); }
+        else { if (w + 4 > room) break; out[w++] = 0xf0 | (c >> 18); out[w++] = 0x80 | ((c >> 12) & 63); out[w++] = 0x80 | ((c >> 6) & 63); out[w++] = 0x80 | (c & 63); }
+        i += units - 1;
+      }
+      return [i, w];
+    }
+    function utf8Encode(text) {
+      const n = text.length;
+      let size = 0;
+      for (let i = 0; i < n; i++) {
+        const c = ReflectApply(charCodeAt, text, [i]);
+        if (c < 0x80) size += 1;
+        else if (c < 0x800) size += 2;
+        else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+          const d = ReflectApply(charCodeAt, text, [i + 1]);
+          if (d >= 0xdc00 && d <= 0xdfff) { size += 4; i++; } else size += 3;
+        } else size += 3;
+      }
+      const out = new Uint8ArrayCtor(size);
+      utf8Write(text, out);
+      return out;
+    }
+    /** A fresh WHATWG UTF-8 decoder state. */
+    function utf8State() {
+      return { __proto__: null, need: 0, seen: 0, cp: 0, lower: 0x80, upper: 0xbf, bomSeen: false };
+    }
+    /**
+     * The WHATWG UTF-8 decoder over bytes, continuing from state: each maximal invalid subpart becomes one U+FFFD,
+     * or a TypeError when fatal (the state is then reset). flush ends the stream: a truncated sequence is an error.
+     */
+    function utf8Decode(state, bytes, fatal, flush, ignoreBOM) {
+      const codes = [];
+      let out = '';
+      let k = 0;
+      const emit = function (c) {
+        if (!state.bomSeen) {
+          state.bomSeen = true;
+          if (c === 0xfeff && !ignoreBOM) return;
+        }
+        if (c > 0xffff) { c -= 0x10000; codes[k++] = 0xd800 + (c >> 10); codes[k++] = 0xdc00 + (c & 1023); } else codes[k++] = c;
+        if (k > 8192) { out += ReflectApply(StringFromCharCode, undefined, codes); codes.length = 0; k = 0; }
+      };
+      const error = function () {
+        if (fatal) {
+          state.need = 0; state.seen = 0; state.cp = 0; state.lower = 0x80; state.upper = 0xbf; state.bomSeen = false;
+          throw nodeError(TypeErrorCtor, 'ERR_ENCODING_INVALID_ENCODED_DATA', 'The encoded data was not valid for encoding utf-8');
+        }
+        emit(0xfffd);
+      };
+      const n = bytes.length;
+      for (let i = 0; i < n; i++) {
+        const b = bytes[i];
+        if (state.need === 0) {
+          if (b < 0x80) emit(b);
+          else if (b >= 0xc2 && b <= 0xdf) { state.need = 1; state.cp = b & 0x1f; }
+          else if (b >= 0xe0 && b <= 0xef) { if (b === 0xe0) state.lower = 0xa0; if (b === 0xed) state.upper = 0x9f; state.need = 2; state.cp = b & 0xf; }
+          else if (b >= 0xf0 && b <= 0xf4) { if (b === 0xf0) state.lower = 0x90; if (b === 0xf4) state.upper = 0x8f; state.need = 3; state.cp = b & 7; }
+          else error();
+          continue;
+        }
+        if (b < state.lower || b > state.upper) {
+          state.need = 0; state.seen = 0; state.cp = 0; state.lower = 0x80; state.upper = 0xbf;
+          error();
+          i--; // the byte starts over: it may begin the next sequence
+          continue;
+        }
+        state.lower = 0x80; state.upper = 0xbf;
+        state.cp = (state.cp << 6) | (b & 0x3f);
+        if (++state.seen === state.need) {
+          const c = state.cp;
+          state.need = 0; state.seen = 0; state.cp = 0;
+          emit(c);
+        }
+      }
+      if (flush && state.need !== 0) {
+        state.need = 0; state.seen = 0; state.cp = 0; state.lower = 0x80; state.upper = 0xbf;
+        error();
+      }
+      return k === 0 ? out : out + ReflectApply(StringFromCharCode, undefined, codes);
+    }
+    /** The bytes a BufferSource covers, read through the builtins' own getters (an own "buffer" property is not consulted). */
+    function bufferBytes(input) {
+      if (ArrayBufferIsView(input)) {
+        if (ReflectApply(typedArrayTag, input, []) !== undefined) {
+          return new Uint8ArrayCtor(ReflectApply(typedArrayBuffer, input, []), ReflectApply(typedArrayByteOffset, input, []), ReflectApply(typedArrayByteLength, input, []));
+        }
+        return new Uint8ArrayCtor(ReflectApply(dataViewBuffer, input, []), ReflectApply(dataViewByteOffset, input, []), ReflectApply(dataViewByteLength, input, []));
+      }
+      if (input !== null && typeof input === 'object') {
+        try { ReflectApply(arrayBufferByteLength, input, []); return new Uint8ArrayCtor(input); } catch (e) { /* not an ArrayBuffer */ }
+        if (sharedArrayBufferByteLength !== undefined) {
+          try { ReflectApply(sharedArrayBufferByteLength, input, []); return new Uint8ArrayCtor(input); } catch (e) { /* not a SharedArrayBuffer */ }
+        }
+      }
+      return undefined;
+    }
     function structuredClone(value) {
       const seen = new MapCtor();
       const clone = function (v) {
@@ -314,147 +418,497 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
       return clone(value);
     }
 
-    class URLSearchParams {
-      constructor(init) {
-        this._list = [];
-        this._onChange = null;
-        if (init === undefined || init === null) return;
-        if (typeof init === 'object') {
-          if (ArrayIsArray(init)) { for (const pair of init) this._list.push([StringCtor(pair[0]), StringCtor(pair[1])]); }
-          else { for (const k of ObjectKeys(init)) this._list.push([k, StringCtor(init[k])]); }
-          return;
-        }
-        let s = StringCtor(init);
-        if (s[0] === '?') s = s.slice(1);
-        for (const part of s.split('&')) {
-          if (part === '') continue;
-          const eq = part.indexOf('=');
-          const k = eq === -1 ? part : part.slice(0, eq);
-          const v = eq === -1 ? '' : part.slice(eq + 1);
-          this._list.push([decodeForm(k), decodeForm(v)]);
-        }
-      }
-      _changed() { if (this._onChange !== null) this._onChange(this.toString()); }
-      get(name) { for (const p of this._list) if (p[0] === StringCtor(name)) return p[1]; return null; }
-      getAll(name) { const out = []; for (const p of this._list) if (p[0] === StringCtor(name)) out.push(p[1]); return out; }
-      has(name) { return this.get(name) !== null; }
-      append(name, value) { this._list.push([StringCtor(name), StringCtor(value)]); this._changed(); }
-      set(name, value) {
-        const n = StringCtor(name);
-        const i = this._list.findIndex(function (p) { return p[0] === n; });
-        this._list = this._list.filter(function (p, j) { return p[0] !== n || j === i; });
-        if (i === -1) this._list.push([n, StringCtor(value)]); else this._list[this._list.findIndex(function (p) { return p[0] === n; })][1] = StringCtor(value);
-        this._changed();
-      }
-      delete(name) { const n = StringCtor(name); this._list = this._list.filter(function (p) { return p[0] !== n; }); this._changed(); }
-      forEach(fn, thisArg) { for (const p of this._list) ReflectApply(fn, thisArg, [p[1], p[0], this]); }
-      keys() { return this._list.map(function (p) { return p[0]; })[Symbol.iterator](); }
-      values() { return this._list.map(function (p) { return p[1]; })[Symbol.iterator](); }
-      entries() { return this._list.map(function (p) { return [p[0], p[1]]; })[Symbol.iterator](); }
-      [Symbol.iterator]() { return this.entries(); }
-      get size() { return this._list.length; }
-      toString() { return this._list.map(function (p) { return encodeForm(p[0]) + '=' + encodeForm(p[1]); }).join('&'); }
-    }
-    function decodeForm(s) { try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch (e) { return s; } }
-    function encodeForm(s) { return encodeURIComponent(s).replace(/%20/g, '+'); }
-
-    const SPECIAL = { __proto__: null, 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21', 'file:': '' };
-    function normalisePath(p) {
-      const segments = p.split('/');
+    // ---- URLSearchParams: application/x-www-form-urlencoded, as Node implements it. Pure computation too: the host
+    // only ever sees the URL string it is part of, and parses that itself.
+    // URLSearchParams runs here, not on the host: its input is agent data the host never interprets (the host parses
+    // only the URL the query ends up in), and a host call would let an agent spend host CPU its cpuMs does not count
+    // (Node takes ~0.7 s for a 1 MB form string). The parse is Node's own algorithm (internal/url parseParams and
+    // querystring.unescape), quirks included: a part with a valid %XX is decodeURIComponent'd, and when that throws,
+    // decoded byte-wise with each UTF-16 unit cut to its low byte (so '😀%zz%41' is not what WHATWG would give).
+    function formParse(qs) {
       const out = [];
-      for (let i = 0; i < segments.length; i++) {
-        const s = segments[i];
-        if (s === '..') { if (out.length > 1) out.pop(); if (i === segments.length - 1) out.push(''); }
-        else if (s === '.') { if (i === segments.length - 1) out.push(''); }
-        else out.push(s);
-      }
-      let joined = out.join('/');
-      if (joined[0] !== '/') joined = '/' + joined;
-      return joined.replace(/ /g, '%20');
-    }
-    class URL {
-      constructor(input, base) {
-        const text = StringCtor(input).trim();
-        const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/.exec(text);
-        if (m !== null) { this._parseAbsolute(m[1].toLowerCase() + ':', m[2], text); return; }
-        if (base === undefined) throw new TypeErrorCtor('Invalid URL: ' + text);
-        const b = base instanceof URL ? base : new URL(base);
-        this._protocol = b._protocol; this._username = b._username; this._password = b._password;
-        this._hostname = b._hostname; this._port = b._port; this._hash = '';
-        let rest = text;
-        const hashAt = rest.indexOf('#');
-        if (hashAt !== -1) { this._hash = rest.slice(hashAt); rest = rest.slice(0, hashAt); }
-        if (rest.slice(0, 2) === '//') { this._parseAbsolute(b._protocol, rest + this._hash, b._protocol + rest); return; }
-        const qAt = rest.indexOf('?');
-        const pathPart = qAt === -1 ? rest : rest.slice(0, qAt);
-        this._search = qAt === -1 ? (pathPart === '' ? b._search : '') : rest.slice(qAt);
-        if (pathPart === '') this._pathname = b._pathname;
-        else if (pathPart[0] === '/') this._pathname = normalisePath(pathPart);
-        else this._pathname = normalisePath(b._pathname.slice(0, b._pathname.lastIndexOf('/') + 1) + pathPart);
-        if (this._search === '?') this._search = '';
-      }
-      _parseAbsolute(protocol, rest, original) {
-        this._protocol = protocol; this._username = ''; this._password = ''; this._hostname = ''; this._port = '';
-        this._search = ''; this._hash = '';
-        const hashAt = rest.indexOf('#');
-        if (hashAt !== -1) { this._hash = rest.slice(hashAt); rest = rest.slice(0, hashAt); if (this._hash === '#') this._hash = ''; }
-        const qAt = rest.indexOf('?');
-        if (qAt !== -1) { this._search = rest.slice(qAt); rest = rest.slice(0, qAt); if (this._search === '?') this._search = ''; }
-        const special = SPECIAL[protocol] !== undefined;
-        if (rest.slice(0, 2) === '//' || (special && protocol !== 'file:')) {
-          rest = rest.replace(/^[\/\\]*/, '');
-          const slash = rest.search(/[\/\\]/);
-          let authority = slash === -1 ? rest : rest.slice(0, slash);
-          rest = slash === -1 ? '' : rest.slice(slash).replace(/\\/g, '/');
-          const at = authority.lastIndexOf('@');
-          if (at !== -1) {
-            const info = authority.slice(0, at);
-            authority = authority.slice(at + 1);
-            const colon = info.indexOf(':');
-            this._username = colon === -1 ? info : info.slice(0, colon);
-            this._password = colon === -1 ? '' : info.slice(colon + 1);
+      let k = 0;
+      let seenSep = false;
+      let buf = '';
+      let encoded = false;
+      let encodeCheck = 0;
+      let i = ReflectApply(charCodeAt, qs, [0]) === 0x3f ? 1 : 0;
+      let pairStart = i;
+      let lastPos = i;
+      const n = qs.length;
+      for (; i < n; ++i) {
+        const code = ReflectApply(charCodeAt, qs, [i]);
+        if (code === 0x26) {
+          if (pairStart === i) { lastPos = pairStart = i + 1; continue; }
+          if (lastPos < i) buf += ReflectApply(stringSlice, qs, [lastPos, i]);
+          out[k++] = encoded ? formUnescape(buf) : buf;
+          if (!seenSep) out[k++] = '';
+          seenSep = false; buf = ''; encoded = false; encodeCheck = 0;
+          lastPos = pairStart = i + 1;
+          continue;
+        }
+        if (!seenSep && code === 0x3d) {
+          if (lastPos < i) buf += ReflectApply(stringSlice, qs, [lastPos, i]);
+          out[k++] = encoded ? formUnescape(buf) : buf;
+          seenSep = true; buf = ''; encoded = false; encodeCheck = 0;
+          lastPos = i + 1;
+          continue;
+        }
+        if (code === 0x2b) {
+          if (lastPos < i) buf += ReflectApply(stringSlice, qs, [lastPos, i]);
+          buf += ' ';
+          lastPos = i + 1;
+        } else if (!encoded) {
+          if (code === 0x25) encodeCheck = 1;
+          else if (encodeCheck > 0) {
+            if (hexValue(code) !== -1) { if (++encodeCheck === 3) encoded = true; } else encodeCheck = 0;
           }
-          const hm = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
-          if (hm === null) throw new TypeErrorCtor('Invalid URL: ' + original);
-          this._hostname = hm[1].toLowerCase();
-          this._port = hm[2] === undefined || hm[2] === SPECIAL[protocol] ? '' : StringCtor(NumberCtor(hm[2]));
-          if (special && protocol !== 'file:' && this._hostname === '') throw new TypeErrorCtor('Invalid URL: ' + original);
-          if (/[\s<>^|%]/.test(this._hostname) && this._hostname[0] !== '[') throw new TypeErrorCtor('Invalid URL: ' + original);
-          if (this._port !== '' && NumberCtor(this._port) > 65535) throw new TypeErrorCtor('Invalid URL: ' + original);
-          this._pathname = special ? normalisePath(rest) : rest;
-        } else {
-          this._pathname = rest;
         }
       }
-      get protocol() { return this._protocol; }
-      get username() { return this._username; }
-      get password() { return this._password; }
-      get hostname() { return this._hostname; }
-      get port() { return this._port; }
-      get host() { return this._hostname + (this._port === '' ? '' : ':' + this._port); }
-      get origin() { return SPECIAL[this._protocol] !== undefined && this._protocol !== 'file:' ? this._protocol + '//' + this.host : 'null'; }
-      get pathname() { return this._pathname; }
-      set pathname(v) { this._pathname = normalisePath(StringCtor(v)); }
-      get search() { return this._search; }
-      set search(v) { const s = StringCtor(v); this._search = s === '' || s === '?' ? '' : (s[0] === '?' ? s : '?' + s); this._params = undefined; }
-      get hash() { return this._hash; }
-      set hash(v) { const s = StringCtor(v); this._hash = s === '' || s === '#' ? '' : (s[0] === '#' ? s : '#' + s); }
-      get searchParams() {
-        if (this._params === undefined) {
-          const self = this;
-          this._params = new URLSearchParams(this._search);
-          this._params._onChange = function (text) { self._search = text === '' ? '' : '?' + text; };
+      if (pairStart === i) return out;
+      if (lastPos < i) buf += ReflectApply(stringSlice, qs, [lastPos, i]);
+      out[k++] = encoded ? formUnescape(buf) : buf;
+      if (!seenSep) out[k++] = '';
+      return out;
+    }
+    function hexValue(c) {
+      if (c >= 0x30 && c <= 0x39) return c - 0x30;
+      if (c >= 0x41 && c <= 0x46) return c - 0x37;
+      if (c >= 0x61 && c <= 0x66) return c - 0x57;
+      return -1;
+    }
+    function formUnescape(s) {
+      try {
+        return decodeURIComponentFn(s);
+      } catch (e) {
+        // querystring.unescapeBuffer: '%' needs two characters after it; every unit is stored as a byte.
+        const bytes = new Uint8ArrayCtor(s.length);
+        let w = 0;
+        let index = 0;
+        const maxLength = s.length - 2;
+        while (index < s.length) {
+          let c = ReflectApply(charCodeAt, s, [index]);
+          if (c === 0x25 && index < maxLength) {
+            c = ReflectApply(charCodeAt, s, [++index]);
+            const high = hexValue(c);
+            if (high === -1) { bytes[w++] = 0x25; continue; }
+            const low = hexValue(ReflectApply(charCodeAt, s, [++index]));
+            if (low === -1) { bytes[w++] = 0x25; index--; } else c = high * 16 + low;
+          }
+          bytes[w++] = c & 0xff;
+          index++;
         }
-        return this._params;
+        return utf8Decode(utf8State(), new Uint8ArrayCtor(bytes.buffer, 0, w), false, true, true);
       }
-      get href() {
-        const hasAuthority = this._hostname !== '' || this._protocol === 'file:' || SPECIAL[this._protocol] !== undefined;
-        const userinfo = this._username === '' && this._password === '' ? '' : this._username + (this._password === '' ? '' : ':' + this._password) + '@';
-        return this._protocol + (hasAuthority ? '//' + userinfo + this.host : '') + this._pathname + this._search + this._hash;
+    }
+    function formSafe(b) {
+      return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f;
+    }
+    const HEX_UPPER = '0123456789ABCDEF';
+    function formEncode(text) {
+      const bytes = utf8Encode(text);
+      let out = '';
+      for (let i = 0; i < bytes.length; i++) {
+        const b = bytes[i];
+        if (formSafe(b)) out += StringFromCharCode(b);
+        else if (b === 0x20) out += '+';
+        else out += '%' + HEX_UPPER[b >> 4] + HEX_UPPER[b & 15];
       }
-      toString() { return this.href; }
-      toJSON() { return this.href; }
-      static canParse(input, base) { try { new URL(input, base); return true; } catch (e) { return false; } }
+      return out;
+    }
+    function formSerialize(list) {
+      let out = '';
+      for (let i = 0; i < list.length; i += 2) out += (i === 0 ? '' : '&') + formEncode(list[i]) + '=' + formEncode(list[i + 1]);
+      return out;
+    }
+    function missingArgs(names) {
+      return nodeError(TypeErrorCtor, 'ERR_MISSING_ARGS', names);
+    }
+    const invalidTuple = function () { return nodeError(TypeErrorCtor, 'ERR_INVALID_TUPLE', 'Each query pair must be an iterable [name, value] tuple'); };
+
+    // ---- URL: the host parses, the isolate asks (see sandbox/url-op.ts). One synchronous host call per parse or
+    // setter, strings only both ways, so every component the agent reads is what the host will see in the href.
+    const URL_MAX_CHARS = 32768;
+    function urlHost(op, a, b, c) {
+      // The host refuses these too; checking here first spares copying a huge string across.
+      if (a.length > URL_MAX_CHARS || b.length > URL_MAX_CHARS || c.length > URL_MAX_CHARS) return 'L';
+      // The run in progress pays for the host's parsing out of its cpuMs; module top-level code has no run (token 0).
+      return hostSync(current === null ? 0 : current.token, op, a, b, c);
+    }
+    function urlError(reply, input, base, hasBase) {
+      const err = new TypeErrorCtor(reply === 'L' ? 'Invalid URL: longer than ' + URL_MAX_CHARS + ' characters, the sandbox limit for one URL'
+        : reply === 'B' ? 'Invalid URL: this run has used its limits.cpuMs of host time parsing URLs' : 'Invalid URL');
+      ObjectDefineProperty(err, 'code', { __proto__: null, value: 'ERR_INVALID_URL', writable: true, configurable: true, enumerable: true });
+      ObjectDefineProperty(err, 'input', { __proto__: null, value: input, writable: true, configurable: true, enumerable: true });
+      if (hasBase) ObjectDefineProperty(err, 'base', { __proto__: null, value: base, writable: true, configurable: true, enumerable: true });
+      return err;
+    }
+    /** The components in a host reply ('O' + eleven strings joined by a line feed), or undefined for any other reply. */
+    function replyParts(reply) {
+      if (ReflectApply(stringSlice, reply, [0, 1]) !== 'O') return undefined;
+      const parts = ReflectApply(stringSplit, ReflectApply(stringSlice, reply, [1]), ['\n']);
+      return parts.length === 11 ? parts : undefined;
+    }
+    function urlParts(input, base) {
+      const text = toStr(input);
+      const hasBase = base !== undefined;
+      const baseText = hasBase ? toStr(base) : '';
+      const reply = urlHost('url.parse', text, baseText, hasBase ? '1' : '');
+      const parts = replyParts(reply);
+      if (parts === undefined) throw urlError(reply, text, baseText, hasBase);
+      return parts;
+    }
+    // Components, in the order the host lists them.
+    const HREF = 0, ORIGIN = 1, PROTOCOL = 2, USERNAME = 3, PASSWORD = 4, HOST = 5, HOSTNAME = 6, PORT = 7, PATHNAME = 8, SEARCH = 9, HASH = 10;
+
+    /**
+     * Builds TextEncoder, TextDecoder, URLSearchParams and URL on first use: most agents never touch them, and with a
+     * fresh context per run every class built at install is paid for on every run. Built after agent code may have
+     * run, so it relies only on captured builtins and null-prototype descriptors, as the rest of the prelude does.
+     */
+    function buildWebGlobals() {
+      const UTF8_LABELS = ObjectFreeze({ __proto__: null, 'unicode-1-1-utf-8': true, 'unicode11utf8': true, 'unicode20utf8': true, 'utf-8': true, 'utf8': true, 'x-unicode20utf8': true });
+
+      let encoderBrand; // set by TextEncoder's static block: throws unless this is a TextEncoder
+      class TextEncoder {
+        #brand = true;
+        get encoding() { ReflectApply(encoderBrand, this, []); return 'utf-8'; }
+        encode(input) {
+          ReflectApply(encoderBrand, this, []);
+          return utf8Encode(input === undefined ? '' : toStr(input));
+        }
+        encodeInto(src, dest) {
+          ReflectApply(encoderBrand, this, []);
+          if (typeof src !== 'string') throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "src" argument must be of type string.');
+          if (!ArrayBufferIsView(dest) || ReflectApply(typedArrayTag, dest, []) !== 'Uint8Array') {
+            throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "dest" argument must be an instance of Uint8Array.');
+          }
+          const done = utf8Write(src, dest);
+          return { read: done[0], written: done[1] };
+        }
+        static { encoderBrand = function () { if (!(#brand in this)) throw nodeError(TypeErrorCtor, 'ERR_INVALID_THIS', 'Value of "this" must be of type TextEncoder'); }; }
+      }
+      class TextDecoder {
+        #fatal;
+        #ignoreBOM;
+        #state = utf8State();
+        #streaming = false;
+        constructor(encoding, options) {
+          const label = encoding === undefined ? 'utf-8' : toStr(encoding);
+          if (options !== undefined && options !== null && typeof options !== 'object') {
+            throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object.');
+          }
+          // WHATWG "get an encoding": ASCII whitespace trimmed, ASCII case-insensitive.
+          let from = 0;
+          let to = label.length;
+          const space = function (c) { return c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20; };
+          while (from < to && space(ReflectApply(charCodeAt, label, [from]))) from++;
+          while (to > from && space(ReflectApply(charCodeAt, label, [to - 1]))) to--;
+          let name = '';
+          for (let i = from; i < to; i++) {
+            const c = ReflectApply(charCodeAt, label, [i]);
+            name += StringFromCharCode(c >= 0x41 && c <= 0x5a ? c + 32 : c);
+          }
+          if (UTF8_LABELS[name] !== true) throw nodeError(RangeErrorCtor, 'ERR_ENCODING_NOT_SUPPORTED', 'The "' + label + '" encoding is not supported');
+          this.#fatal = options !== undefined && options !== null && !!options.fatal;
+          this.#ignoreBOM = options !== undefined && options !== null && !!options.ignoreBOM;
+        }
+        get encoding() { this.#fatal; return 'utf-8'; }
+        get fatal() { return this.#fatal; }
+        get ignoreBOM() { return this.#ignoreBOM; }
+        decode(input, options) {
+          const fatal = this.#fatal;
+          const bytes = input === undefined ? new Uint8ArrayCtor(0) : bufferBytes(input);
+          if (bytes === undefined) {
+            throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "list" argument must be an instance of SharedArrayBuffer, ArrayBuffer or ArrayBufferView.');
+          }
+          const stream = options !== undefined && options !== null && !!options.stream;
+          if (!this.#streaming) this.#state = utf8State();
+          this.#streaming = stream;
+          try {
+            return utf8Decode(this.#state, bytes, fatal, !stream, this.#ignoreBOM);
+          } catch (e) {
+            this.#streaming = false;
+            throw e;
+          }
+        }
+      }
+
+      let paramsList;    // (params) → its flat [name, value, …] list
+      let paramsLink;    // (params, url, search) → ties params to url and fills it from search
+      let paramsReload;  // (params, search) → refills the list after the URL's query changed
+      let urlSearchFromParams; // (url, serialized) → sets url's query without refilling its params
+
+      class URLSearchParams {
+        #list = [];
+        #url = null;
+        constructor(init) {
+          if (init === undefined || init === null) return;
+          const list = this.#list;
+          if (typeof init === 'object' || typeof init === 'function') {
+            const method = init[SymbolIterator];
+            if (method !== undefined && method !== null) {
+              if (typeof method !== 'function') throw nodeError(TypeErrorCtor, 'ERR_ARG_NOT_ITERABLE', 'Query pairs must be iterable');
+              for (const pair of init) {
+                if (pair === null || pair === undefined) throw invalidTuple();
+                if (ArrayIsArray(pair)) {
+                  if (pair.length !== 2) throw invalidTuple();
+                  list[list.length] = toUSV(toStr(pair[0]));
+                  list[list.length] = toUSV(toStr(pair[1]));
+                  continue;
+                }
+                if ((typeof pair !== 'object' && typeof pair !== 'function') || typeof pair[SymbolIterator] !== 'function') throw invalidTuple();
+                let count = 0;
+                for (const element of pair) {
+                  count++;
+                  list[list.length] = toUSV(toStr(element));
+                  if (count > 2) throw invalidTuple();
+                }
+                if (count !== 2) throw invalidTuple();
+              }
+              return;
+            }
+            // A record: own enumerable keys in order; two keys equal once well-formed keep the later value.
+            const keys = ReflectOwnKeys(init);
+            const at = new MapCtor();
+            for (let i = 0; i < keys.length; i++) {
+              const key = keys[i];
+              const desc = ReflectGetOwnPropertyDescriptor(init, key);
+              if (desc === undefined || !desc.enumerable) continue;
+              const name = toUSV(toStr(key));
+              const value = toUSV(toStr(init[key]));
+              const found = ReflectApply(mapGet, at, [name]);
+              if (found !== undefined) list[found] = value;
+              else { ReflectApply(mapSet, at, [name, list.length + 1]); list[list.length] = name; list[list.length] = value; }
+            }
+            return;
+          }
+          this.#list = formParse(toUSV(toStr(init)));
+        }
+        #changed() {
+          if (this.#url !== null) urlSearchFromParams(this.#url, formSerialize(this.#list));
+        }
+        get size() { return this.#list.length / 2; }
+        append(name, value) {
+          if (arguments.length < 2) throw missingArgs('The "name" and "value" arguments must be specified');
+          const list = this.#list;
+          list[list.length] = toUSV(toStr(name));
+          list[list.length] = toUSV(toStr(value));
+          this.#changed();
+        }
+        delete(name, value) {
+          if (arguments.length < 1) throw missingArgs('The "name" argument must be specified');
+          const n = toUSV(toStr(name));
+          const v = value === undefined ? undefined : toUSV(toStr(value));
+          const list = this.#list;
+          const kept = [];
+          for (let i = 0; i < list.length; i += 2) {
+            if (list[i] === n && (v === undefined || list[i + 1] === v)) continue;
+            kept[kept.length] = list[i];
+            kept[kept.length] = list[i + 1];
+          }
+          this.#list = kept;
+          this.#changed();
+        }
+        get(name) {
+          if (arguments.length < 1) throw missingArgs('The "name" argument must be specified');
+          const n = toUSV(toStr(name));
+          const list = this.#list;
+          for (let i = 0; i < list.length; i += 2) if (list[i] === n) return list[i + 1];
+          return null;
+        }
+        getAll(name) {
+          if (arguments.length < 1) throw missingArgs('The "name" argument must be specified');
+          const n = toUSV(toStr(name));
+          const list = this.#list;
+          const out = [];
+          for (let i = 0; i < list.length; i += 2) if (list[i] === n) out[out.length] = list[i + 1];
+          return out;
+        }
+        has(name, value) {
+          if (arguments.length < 1) throw missingArgs('The "name" argument must be specified');
+          const n = toUSV(toStr(name));
+          const v = value === undefined ? undefined : toUSV(toStr(value));
+          const list = this.#list;
+          for (let i = 0; i < list.length; i += 2) if (list[i] === n && (v === undefined || list[i + 1] === v)) return true;
+          return false;
+        }
+        set(name, value) {
+          if (arguments.length < 2) throw missingArgs('The "name" and "value" arguments must be specified');
+          const n = toUSV(toStr(name));
+          const v = toUSV(toStr(value));
+          const list = this.#list;
+          const out = [];
+          let found = false;
+          for (let i = 0; i < list.length; i += 2) {
+            if (list[i] !== n) { out[out.length] = list[i]; out[out.length] = list[i + 1]; continue; }
+            if (found) continue;
+            found = true;
+            out[out.length] = n;
+            out[out.length] = v;
+          }
+          if (!found) { out[out.length] = n; out[out.length] = v; }
+          this.#list = out;
+          this.#changed();
+        }
+        sort() {
+          // Stable, by UTF-16 code units of the names (insertion into a merge of runs would do; a plain stable merge sort is enough).
+          const list = this.#list;
+          let pairs = [];
+          for (let i = 0; i < list.length; i += 2) pairs[pairs.length] = [list[i], list[i + 1]];
+          pairs = mergeSort(pairs);
+          const out = [];
+          for (let i = 0; i < pairs.length; i++) { out[out.length] = pairs[i][0]; out[out.length] = pairs[i][1]; }
+          this.#list = out;
+          this.#changed();
+        }
+        entries() { return makeParamsIterator(this, 2); }
+        forEach(callback, thisArg) {
+          if (typeof callback !== 'function') throw nodeError(TypeErrorCtor, 'ERR_INVALID_ARG_TYPE', 'The "callback" argument must be of type function.');
+          // Live, as Node: entries added during the walk are visited.
+          for (let i = 0; i < this.#list.length; i += 2) {
+            const list = this.#list;
+            ReflectApply(callback, thisArg, [list[i + 1], list[i], this]);
+          }
+        }
+        keys() { return makeParamsIterator(this, 0); }
+        values() { return makeParamsIterator(this, 1); }
+        toString() { return formSerialize(this.#list); }
+        static {
+          paramsList = function (params) { return params.#list; };
+          paramsLink = function (params, url, search) { params.#url = url; params.#list = formParse(search); };
+          paramsReload = function (params, search) { params.#list = formParse(search); };
+        }
+      }
+      function mergeSort(items) {
+        if (items.length < 2) return items;
+        const mid = MathFloor(items.length / 2);
+        const left = mergeSort(ReflectApply(arraySlice, items, [0, mid]));
+        const right = mergeSort(ReflectApply(arraySlice, items, [mid]));
+        const out = [];
+        let i = 0;
+        let j = 0;
+        while (i < left.length && j < right.length) out[out.length] = right[j][0] < left[i][0] ? right[j++] : left[i++];
+        while (i < left.length) out[out.length] = left[i++];
+        while (j < right.length) out[out.length] = right[j++];
+        return out;
+      }
+      // Iterators read the list at each step, as Node's do, so they see changes made while iterating.
+      const paramsIteratorState = new WeakMapCtor();
+      const ParamsIteratorPrototype = ObjectCreate(IteratorPrototype);
+      ObjectDefineProperty(ParamsIteratorPrototype, 'next', {
+        __proto__: null,
+        writable: true, enumerable: true, configurable: true,
+        value: function next() {
+          const s = ReflectApply(weakMapGet, paramsIteratorState, [this]);
+          if (s === undefined) throw nodeError(TypeErrorCtor, 'ERR_INVALID_THIS', 'Value of "this" must be of type URLSearchParamsIterator');
+          const list = paramsList(s.params);
+          if (s.index >= list.length) return { value: undefined, done: true };
+          const i = s.index;
+          s.index += 2;
+          return { value: s.kind === 0 ? list[i] : (s.kind === 1 ? list[i + 1] : [list[i], list[i + 1]]), done: false };
+        },
+      });
+      ObjectDefineProperty(ParamsIteratorPrototype, SymbolToStringTag, { __proto__: null, value: 'URLSearchParams Iterator', configurable: true });
+      function makeParamsIterator(params, kind) {
+        paramsList(params); // brand check
+        const it = ObjectCreate(ParamsIteratorPrototype);
+        ReflectApply(weakMapSet, paramsIteratorState, [it, { __proto__: null, params: params, kind: kind, index: 0 }]);
+        return it;
+      }
+      ObjectDefineProperty(URLSearchParams.prototype, SymbolIterator, { __proto__: null, value: URLSearchParams.prototype.entries, writable: true, configurable: true });
+      ObjectDefineProperty(URLSearchParams.prototype, SymbolToStringTag, { __proto__: null, value: 'URLSearchParams', configurable: true });
+
+      class URL {
+        #parts;
+        #params;
+        constructor(input, base) {
+          if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
+          this.#parts = urlParts(input, base);
+        }
+        // First, as in Node's URL.prototype (the order for...in and Object.keys show).
+        toString() { return this.#parts[HREF]; }
+        #set(name, value) {
+          const text = toStr(value);
+          const reply = urlHost('url.set', this.#parts[HREF], name, text);
+          const parts = replyParts(reply);
+          if (parts === undefined) throw urlError(reply, text, '', false);
+          this.#parts = parts;
+        }
+        get href() { return this.#parts[HREF]; }
+        set href(v) { this.#set('href', v); if (this.#params !== undefined) paramsReload(this.#params, this.#parts[SEARCH]); }
+        get origin() { return this.#parts[ORIGIN]; }
+        get protocol() { return this.#parts[PROTOCOL]; }
+        set protocol(v) { this.#set('protocol', v); }
+        get username() { return this.#parts[USERNAME]; }
+        set username(v) { this.#set('username', v); }
+        get password() { return this.#parts[PASSWORD]; }
+        set password(v) { this.#set('password', v); }
+        get host() { return this.#parts[HOST]; }
+        set host(v) { this.#set('host', v); }
+        get hostname() { return this.#parts[HOSTNAME]; }
+        set hostname(v) { this.#set('hostname', v); }
+        get port() { return this.#parts[PORT]; }
+        set port(v) { this.#set('port', v); }
+        get pathname() { return this.#parts[PATHNAME]; }
+        set pathname(v) { this.#set('pathname', v); }
+        get search() { return this.#parts[SEARCH]; }
+        set search(v) { this.#set('search', v); if (this.#params !== undefined) paramsReload(this.#params, this.#parts[SEARCH]); }
+        get searchParams() {
+          if (this.#params === undefined) {
+            const params = new URLSearchParams();
+            paramsLink(params, this, this.#parts[SEARCH]);
+            this.#params = params;
+          }
+          return this.#params;
+        }
+        get hash() { return this.#parts[HASH]; }
+        set hash(v) { this.#set('hash', v); }
+        toJSON() { return this.#parts[HREF]; }
+        static canParse(input, base) {
+          if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
+          const text = toStr(input);
+          const hasBase = base !== undefined;
+          const baseText = hasBase ? toStr(base) : '';
+          return replyParts(urlHost('url.parse', text, baseText, hasBase ? '1' : '')) !== undefined;
+        }
+        static parse(input, base) {
+          if (arguments.length === 0) throw missingArgs('The "url" argument must be specified');
+          const text = toStr(input);
+          const baseText = base === undefined ? undefined : toStr(base);
+          // Once both are strings, the only error left is the host saying the URL is invalid.
+          try { return new URL(text, baseText); } catch (e) { return null; }
+        }
+        static {
+          urlSearchFromParams = function (url, serialized) { url.#set('search', serialized); };
+        }
+      }
+      // WebIDL attributes and operations are enumerable on the prototype, as Node's are.
+      const URL_ATTRIBUTES = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'];
+      for (let i = 0; i < URL_ATTRIBUTES.length; i++) {
+        // Own get and set of an accessor: nothing here reads through Object.prototype, which agent code may have changed.
+        const desc = ReflectGetOwnPropertyDescriptor(URL.prototype, URL_ATTRIBUTES[i]);
+        ObjectDefineProperty(URL.prototype, URL_ATTRIBUTES[i], { __proto__: null, get: desc.get, set: desc.set, enumerable: true, configurable: true });
+      }
+      ObjectDefineProperty(URL.prototype, 'toString', { __proto__: null, value: URL.prototype.toString, writable: true, enumerable: true, configurable: true });
+      ObjectDefineProperty(URL.prototype, 'toJSON', { __proto__: null, value: URL.prototype.toJSON, writable: true, enumerable: true, configurable: true });
+      ObjectDefineProperty(URL.prototype, SymbolToStringTag, { __proto__: null, value: 'URL', configurable: true });
+      return { __proto__: null, TextEncoder: TextEncoder, TextDecoder: TextDecoder, URLSearchParams: URLSearchParams, URL: URL };
+    }
+    let webGlobals;
+    function lazyGlobal(name) {
+      const build = function () {
+        if (webGlobals === undefined) webGlobals = buildWebGlobals();
+        return webGlobals[name];
+      };
+      // An accessor until first read, then the class itself as a plain global (a frozen globalThis keeps the accessor).
+      ObjectDefineProperty(G, name, {
+        __proto__: null,
+        get: function () { const value = build(); try { define(name, value); } catch (e) { /* globalThis frozen */ } return value; },
+        set: function (value) { define(name, value); },
+        configurable: true,
+        enumerable: false,
+      });
     }
 
     // Timers cross to a host timer so they can only fire while their run lives; the host clears them when it ends.
@@ -493,13 +947,13 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     }
 
     const define = function (name, value) {
-      ObjectDefineProperty(G, name, { value: value, writable: true, configurable: true, enumerable: false });
+      ObjectDefineProperty(G, name, { __proto__: null, value: value, writable: true, configurable: true, enumerable: false });
     };
     define('console', ObjectFreeze({ log: consoleMethod('info'), info: consoleMethod('info'), debug: consoleMethod('debug'), warn: consoleMethod('warn'), error: consoleMethod('error'), trace: consoleMethod('debug') }));
-    define('TextEncoder', TextEncoder);
-    define('TextDecoder', TextDecoder);
-    define('URL', URL);
-    define('URLSearchParams', URLSearchParams);
+    lazyGlobal('TextEncoder');
+    lazyGlobal('TextDecoder');
+    lazyGlobal('URL');
+    lazyGlobal('URLSearchParams');
     define('structuredClone', structuredClone);
     define('crypto', crypto);
     define('setTimeout', function (fn, ms) { const args = []; for (let i = 2; i < arguments.length; i++) args[i - 2] = arguments[i]; return setTimeoutImpl(fn, ms, args, false); });
@@ -565,7 +1019,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         get bodyUsed() { return used; },
         text() { return new PromiseCtor(function (resolve) { resolve(take()); }); },
         json() { return new PromiseCtor(function (resolve) { resolve(JSONparse(take())); }); },
-        arrayBuffer() { return new PromiseCtor(function (resolve) { resolve(new TextEncoder().encode(take()).buffer); }); },
+        arrayBuffer() { return new PromiseCtor(function (resolve) { resolve(utf8Encode(take()).buffer); }); },
       };
     }
     function makeCtx(run) {
@@ -587,7 +1041,8 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
             if (init.method !== undefined) request.method = StringCtor(init.method).toUpperCase();
             request.headers = headerPairs(init.headers);
             if (init.body !== undefined && init.body !== null) {
-              request.body = typeof init.body === 'string' ? init.body : (ArrayBufferIsView(init.body) || init.body instanceof ArrayBufferCtor ? new TextDecoder().decode(init.body) : StringCtor(init.body));
+              const bytes = typeof init.body === 'string' ? undefined : bufferBytes(init.body);
+              request.body = typeof init.body === 'string' ? init.body : (bytes !== undefined ? utf8Decode(utf8State(), bytes, false, true, false) : StringCtor(init.body));
             }
           }
           return call(run, 'fetch', JSONstringify(request), makeResponse);
