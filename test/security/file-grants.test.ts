@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openGranted, setProcFdForTests } from '../../sandbox/open-granted.js';
+import { resolveReadPath, resolveWritePath } from '../../sandbox/permissions.js';
 import { makeHarness, makeSpec, type Harness } from '../sandbox/helpers.js';
 
 const AGENT = `export default async (input, ctx) => {
@@ -233,6 +235,47 @@ describe('other payloads of the class', () => {
 });
 
 describe('a link swapped in between the check and the open', () => {
+  // Deterministic: the swap happens exactly between resolve (the check) and openGranted (the open).
+  describe.each([
+    ['with /proc/self/fd', undefined],
+    ['without /proc (device and inode compared)', false],
+  ] as const)('%s', (_label, procFd) => {
+    beforeEach(() => setProcFdForTests(procFd));
+    afterAll(() => setProcFdForTests(undefined));
+
+    it('a read checked inside opens nothing outside', async () => {
+      folder('data');
+      folder('data/sub', { 'secret.txt': 'inside' });
+      const checked = await resolveReadPath(dir, ['./data'], 'data/sub/secret.txt');
+      link('data/sub', outside);
+      await expect(openGranted('read', checked, 'data/sub/secret.txt')).rejects.toMatchObject({ name: 'NotCapable', permission: 'read' });
+    });
+
+    it('a write checked inside creates or truncates nothing outside', async () => {
+      folder('out');
+      folder('out/sub');
+      const existing = await resolveWritePath(dir, ['./out'], 'out/sub/victim.txt');
+      const created = await resolveWritePath(dir, ['./out'], 'out/sub/new.txt');
+      link('out/sub', outside);
+      await expect(openGranted('write', existing, 'out/sub/victim.txt')).rejects.toMatchObject({ name: 'NotCapable', permission: 'write' });
+      await expect(openGranted('write', created, 'out/sub/new.txt')).rejects.toMatchObject({ name: 'NotCapable', permission: 'write' });
+      expect(readFileSync(path.join(outside, 'victim.txt'), 'utf8')).toBe('untouched');
+      if (procFd === undefined) expect(existsSync(path.join(outside, 'new.txt'))).toBe(false);
+    });
+
+    it('a file swapped for a link after the check is not followed', async () => {
+      folder('data', { 'a.txt': 'inside' });
+      folder('out', { 'a.txt': 'inside' });
+      const read = await resolveReadPath(dir, ['./data'], 'data/a.txt');
+      const written = await resolveWritePath(dir, ['./out'], 'out/a.txt');
+      link('data/a.txt', path.join(outside, 'secret.txt'));
+      link('out/a.txt', path.join(outside, 'victim.txt'));
+      await expect(openGranted('read', read, 'data/a.txt')).rejects.toMatchObject({ name: 'NotCapable' });
+      await expect(openGranted('write', written, 'out/a.txt')).rejects.toMatchObject({ name: 'NotCapable' });
+      expect(readFileSync(path.join(outside, 'victim.txt'), 'utf8')).toBe('untouched');
+    });
+  });
+
   let swapper: ChildProcess | undefined;
   afterAll(() => swapper?.kill());
 
