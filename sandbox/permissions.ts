@@ -132,13 +132,14 @@ async function realOrAnchored(target: string): Promise<string> {
 }
 
 /**
- * Real roots of the grants, each held to its base, so a link cannot redirect a grant:
- * - a relative grant inside the template folder (`./data`) must stay inside the folder's real path after
- *   symlinks. The folder's code is signed but what lies beside it (`data`, `out`) is not, and whoever can
- *   write the project could swap such a folder for a link to `/etc` or to another project.
+ * Real roots of the grants, each held to the folder it names, so a link cannot redirect a grant:
+ * - a relative grant inside the template folder (`./data`) is that folder under the template folder's real path:
+ *   no link may stand between the two. The template's code is signed but what lies beside it (`data`, `out`) is
+ *   not: whoever can write the project could swap such a folder for a link to `/etc`, to another project or to
+ *   the template folder itself (its own code), and policy rules, which read grants as written, would not see it.
  * - an absolute grant, or a relative one that climbs out with `..`, is the signer's explicit choice of a place
  *   on this machine: the folders above it are the machine's layout and are followed (`/var` → `/private/var`),
- *   but the grant itself must not be a link.
+ *   but the grant itself may not be a link.
  * A redirected grant admits nothing; it is kept to name it in the denial.
  */
 async function realGrants(dir: string, grants: readonly string[]): Promise<GrantRoot[]> {
@@ -147,14 +148,14 @@ async function realGrants(dir: string, grants: readonly string[]): Promise<Grant
     if (grant.includes('\0')) continue;
     const lexical = path.resolve(dir, grant);
     const root = await realOrAnchored(lexical);
-    if (!path.isAbsolute(grant) && isInside(lexical, dir)) {
-      const redirect = isInside(root, dir) ? undefined : `it leads through a symlink to ${JSON.stringify(root)}, outside the template folder ${JSON.stringify(dir)}`;
-      out.push({ grant, lexical, root, ...(redirect ? { redirect } : {}) });
+    const isInFolder = !path.isAbsolute(grant) && isInside(lexical, dir);
+    const asWritten = isInFolder ? lexical : path.join(await realOrAnchored(path.dirname(lexical)), path.basename(lexical));
+    if (root === asWritten) {
+      out.push({ grant, lexical, root });
       continue;
     }
-    const asWritten = path.join(await realOrAnchored(path.dirname(lexical)), path.basename(lexical));
-    const redirect = root === asWritten ? undefined : `it is a symlink to ${JSON.stringify(root)}, not the folder it names`;
-    out.push({ grant, lexical, root, ...(redirect ? { redirect } : {}) });
+    const where = isInFolder && !isInside(root, dir) ? `, outside the template folder ${JSON.stringify(dir)}` : '';
+    out.push({ grant, lexical, root, redirect: `it leads through a symlink to ${JSON.stringify(root)}${where}, not to the folder it names` });
   }
   return out;
 }
@@ -191,7 +192,7 @@ function denial(permission: 'read' | 'write', redirected: GrantRoot[], lexical: 
   return new ToolDenied(
     permission,
     lexical,
-    `permissions.${permission} grants ${JSON.stringify(culprit.grant)}, but ${culprit.redirect}; a grant may not be redirected by a link: replace the link by the folder itself, or grant the real path and sign again`,
+    `permissions.${permission} grants ${JSON.stringify(culprit.grant)}, but ${culprit.redirect}; a grant may not be redirected by a link: replace the link by the folder itself, or grant the folder it leads to and sign again`,
   );
 }
 

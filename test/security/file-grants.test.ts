@@ -95,7 +95,7 @@ describe('a grant root replaced by a link', () => {
     link('data', '/etc');
     const [result] = await ops({ read: ['./data'] }, [read('data/passwd')]);
     expect(result).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
-    expect(result?.message).toContain('permissions.read grants "./data", but it leads through a symlink to "/etc", outside the template folder');
+    expect(result?.message).toContain(`permissions.read grants "./data", but it leads through a symlink to "/etc", outside the template folder ${JSON.stringify(dir)}, not to the folder it names`);
     expect(result?.message).toContain('a grant may not be redirected by a link');
     expect(harness.denials.at(-1)).toMatchObject({ template: 'grants', permission: 'read' });
   });
@@ -128,15 +128,18 @@ describe('a grant root replaced by a link', () => {
     expect(existsSync(path.join(outside, 'gen', 'x.txt'))).toBe(false);
   });
 
-  it('a link that stays inside the template folder still works', async () => {
+  it('a grant linked to another folder of the template (its own code, say) is refused too; links inside a grant work', async () => {
     folder('fixtures', { 'a.txt': 'inside' });
     link('data', './fixtures');
-    folder('out-real');
-    link('out', 'out-real');
-    const [readResult, writeResult] = await ops({ read: ['./data'], write: ['./out'] }, [read('data/a.txt'), write('out/r.txt', 'result')]);
-    expect(readResult).toEqual({ ok: true, value: 'inside' });
-    expect(writeResult).toEqual({ ok: true });
-    expect(readFileSync(path.join(dir, 'out-real', 'r.txt'), 'utf8')).toBe('result');
+    link('out', '.');
+    folder('real', { 'b.txt': 'real' });
+    link('real/alias.txt', 'b.txt');
+    const [readResult, writeResult, inside] = await ops({ read: ['./data', './real'], write: ['./out'] }, [read('data/a.txt'), write('out/main.ts', 'export default () => "replaced";'), read('real/alias.txt')]);
+    expect(readResult).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
+    expect(readResult?.message).toContain(`it leads through a symlink to ${JSON.stringify(path.join(dir, 'fixtures'))}, not to the folder it names`);
+    expect(writeResult).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
+    expect(existsSync(path.join(dir, 'main.ts'))).toBe(false);
+    expect(inside).toEqual({ ok: true, value: 'real' });
   });
 });
 
@@ -208,7 +211,7 @@ describe('other payloads of the class', () => {
     expect(viaLayout).toEqual({ ok: true, value: 'shared' });
     const [viaLink] = await ops({ read: [path.join(base, 'shared-link')] }, [read(path.join(base, 'shared-link', 'secret.txt'))]);
     expect(viaLink).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
-    expect(viaLink?.message).toContain(`it is a symlink to ${JSON.stringify(outside)}, not the folder it names`);
+    expect(viaLink?.message).toContain(`it leads through a symlink to ${JSON.stringify(outside)}, not to the folder it names`);
   });
 
   it('NUL bytes and overlong paths are refused as bad arguments', async () => {
