@@ -83,7 +83,7 @@ export function checkNet(grants: readonly string[], url: URL): string[] {
   return matched;
 }
 
-export function isInside(candidate: string, root: string): boolean {
+function isInside(candidate: string, root: string): boolean {
   if (candidate === root) return true;
   const prefix = root.endsWith(path.sep) ? root : root + path.sep;
   return candidate.startsWith(prefix);
@@ -92,7 +92,7 @@ export function isInside(candidate: string, root: string): boolean {
 /** Longest path a file tool accepts, in bytes (Linux PATH_MAX). */
 const MAX_PATH_BYTES = 4096;
 
-/** The real root of one grant; `redirect` says why a grant admits nothing (a link leads it out of its base). */
+/** The real root of one grant; `redirect` says why a grant admits nothing (a link redirects it). */
 interface GrantRoot {
   grant: string;
   /** Lexical path of the grant, resolved against the template folder. */
