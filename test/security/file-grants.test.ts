@@ -5,7 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/index.js';
+import { createProject, simpleTemplate } from '../helpers/project.js';
 import { openGranted, setProcFdForTests } from '../../sandbox/open-granted.js';
 import { resolveReadPath, resolveWritePath } from '../../sandbox/permissions.js';
 import { makeHarness, makeSpec, type Harness } from '../sandbox/helpers.js';
@@ -140,6 +143,46 @@ describe('a grant root replaced by a link', () => {
     expect(writeResult).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
     expect(existsSync(path.join(dir, 'main.ts'))).toBe(false);
     expect(inside).toEqual({ ok: true, value: 'real' });
+  });
+});
+
+describe('the reproduction: a signed template in prod, through af run', () => {
+  it('reads no /etc/passwd and writes nothing outside the project once data and out are links', async () => {
+    const project = createProject(
+      simpleTemplate(
+        'reader',
+        { permissions: { read: ['./data'], write: ['./out'] } },
+        `export default async (input, ctx) => {
+  const out = {};
+  try { out.read = await ctx.readTextFile('data/passwd'); } catch (e) { out.read = e.code + ' ' + e.message; }
+  try { await ctx.writeTextFile('out/victim.txt', 'pwned'); out.write = 'written'; } catch (e) { out.write = e.code + ' ' + e.message; }
+  return out;
+};
+`,
+      ),
+    );
+    try {
+      const af = async (...args: string[]) => {
+        let stdout = '';
+        const stdin = new PassThrough();
+        stdin.end();
+        const status = await runCli(args, { stdout: { write: (chunk: string) => (stdout += chunk) }, stderr: { write: () => true }, stdin, env: { NO_COLOR: '1' }, cwd: project.root });
+        return { status, stdout };
+      };
+      expect((await af('keys', 'init')).status).toBe(0);
+      expect((await af('sign', 'reader')).status).toBe(0);
+      // Neither folder is covered by the signature: swapping them for links keeps it valid.
+      symlinkSync('/etc', path.join(project.agentsDir, 'reader', 'data'));
+      symlinkSync(outside, path.join(project.agentsDir, 'reader', 'out'));
+      const ran = await af('run', 'reader', '--env', 'prod', '--json');
+      expect(ran.status).toBe(0);
+      const { output } = JSON.parse(ran.stdout) as { output: { read: string; write: string } };
+      expect(output.read).toMatch(/^E_PERMISSION_DENIED Requires read access to .*: permissions\.read grants "\.\/data", but it leads through a symlink to "\/etc"/);
+      expect(output.write).toMatch(/^E_PERMISSION_DENIED .*permissions\.write grants "\.\/out", but it leads through a symlink/);
+      expect(readFileSync(path.join(outside, 'victim.txt'), 'utf8')).toBe('untouched');
+    } finally {
+      project.remove();
+    }
   });
 });
 
