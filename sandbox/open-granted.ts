@@ -102,8 +102,11 @@ async function openThenCompare(resolved: ResolvedPath, requested: string): Promi
 
 /** Requires that the checked path still resolves to itself and holds the file that was opened. */
 async function compareWithPath(handle: FileHandle, resolved: ResolvedPath, kind: 'read' | 'write'): Promise<void> {
-  const [opened, again, atPath] = await Promise.all([handle.stat(), realpath(resolved.path), stat(resolved.path)]);
-  if (again !== resolved.path || opened.dev !== atPath.dev || opened.ino !== atPath.ino) throw new ToolDenied(kind, `${resolved.path} -> (changed while opening)`);
+  const same = await Promise.all([handle.stat(), realpath(resolved.path), stat(resolved.path)]).then(
+    ([opened, again, atPath]) => again === resolved.path && opened.dev === atPath.dev && opened.ino === atPath.ino,
+    () => false,
+  );
+  if (!same) throw new ToolDenied(kind, `${resolved.path} -> (changed while opening)`);
 }
 
 /** Awaits an open, turning its failure into what the agent should see. */
