@@ -1,6 +1,7 @@
 /** @module cli/io — the streams a command writes to and how it prints data, tables and errors; injectable for tests. */
 import { type FactoryError, formatProblem } from '../core/errors.js';
 import { shouldUseColor } from '../core/logger.js';
+import { escapeControl, terminalSafeJson } from '../core/terminal-text.js';
 
 export interface CliStreams {
   stdout: { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
@@ -25,9 +26,9 @@ export function createPaint(stream: { isTTY?: boolean }, env: Record<string, str
   return { red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
 }
 
-/** Writes `value` as one JSON document on stdout. */
+/** Writes `value` as one JSON document on stdout; characters a terminal would act on are `\uXXXX` escapes. */
 export function printJson(streams: CliStreams, value: unknown): void {
-  streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  streams.stdout.write(`${terminalSafeJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** Renders rows as left-aligned columns under a header. */
@@ -48,12 +49,13 @@ function visibleLength(text: string): number {
 
 /** Prints an error for a person on stderr: the code, what went wrong, and every located problem. */
 export function printError(streams: CliStreams, error: FactoryError, paint: Paint): void {
-  const lines = [`${paint.red('error')} ${paint.bold(error.code)}: ${error.message}`];
+  // Messages quote what agents, signers and clients wrote (a thrown message, a denied path): never control characters.
+  const lines = [`${paint.red('error')} ${paint.bold(escapeControl(error.code))}: ${escapeControl(error.message)}`];
   // The message of a multi-problem error already lists them; add them only when it does not.
   if (error.problems.length > 0 && !error.message.includes('\n')) {
     for (const problem of error.problems) {
       const text = formatProblem(problem);
-      if (!error.message.includes(problem.message)) lines.push(`  ${text}`);
+      if (!error.message.includes(problem.message)) lines.push(`  ${escapeControl(text)}`);
     }
   }
   streams.stderr.write(`${lines.join('\n')}\n`);

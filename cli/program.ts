@@ -1,6 +1,7 @@
 /** @module cli/program — the `af` command tree; runs one command line and returns its exit status. */
 import { Command, CommanderError } from 'commander';
 import { FactoryError, toFactoryError } from '../core/errors.js';
+import { escapeControl, terminalSafeJson } from '../core/terminal-text.js';
 import type { ApiKeysCreateOptions } from './commands/api-keys.js';
 import type { AuditCommandOptions } from './commands/audit.js';
 import type { DemoCommandOptions } from './commands/demo.js';
@@ -342,10 +343,10 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
 function reportFailure(context: CommandContext, error: FactoryError, isJson: boolean): number {
   // One line, like `af run --json`, so scripts can read the last line of stdout either way.
-  if (isJson) context.streams.stdout.write(`${JSON.stringify({ ok: false, error: error.toJSON() })}\n`);
+  if (isJson) context.streams.stdout.write(`${terminalSafeJson(JSON.stringify({ ok: false, error: error.toJSON() }))}\n`);
   printError(context.streams, error, context.errPaint);
   if (error.code === 'E_INTERNAL' && error.cause instanceof Error && context.streams.env.AF_DEBUG) {
-    context.streams.stderr.write(`${error.cause.stack ?? ''}\n`);
+    context.streams.stderr.write(`${escapeControl(error.cause.stack ?? '')}\n`);
   }
   return exitStatusFor(error.code);
 }

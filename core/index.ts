@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './logger.js';
+export * from './terminal-text.js';
 export * from './agent-spec.js';
 export * from './run-record.js';
 export * from './canonical-json.js';

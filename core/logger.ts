@@ -1,4 +1,5 @@
 /** @module core/logger — a small leveled logger that writes one line per event to stderr and respects NO_COLOR. */
+import { escapeLine } from './terminal-text.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -49,7 +50,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (LEVEL_RANK[lvl] < threshold) return;
       const tag = color ? `\u001b[${LEVEL_COLOR[lvl]}m${lvl}\u001b[0m` : lvl;
       const extra = fields && Object.keys(fields).length > 0 ? ` ${safeJson(fields)}` : '';
-      stream.write(`${tag}${scope ? ` [${scope}]` : ''} ${message}${extra}\n`);
+      // One line per event, whatever the message quotes (a denied path, a request URL, a host's stderr).
+      stream.write(`${tag}${scope ? ` [${escapeLine(scope)}]` : ''} ${escapeLine(message)}${escapeLine(extra)}\n`);
     };
     return {
       debug: (m, f) => write('debug', m, f),

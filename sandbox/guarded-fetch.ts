@@ -164,7 +164,7 @@ function addressDenied(label: string, address: string, denial: AddressDenial): T
   const via = denial.address === address ? address : `${address} (${denial.address})`;
   const what = rule.label in ADDRESS_CLASSES ? `a ${rule.label} address` : `in ${rule.label}`;
   const target = `${label} -> ${via}`;
-  return new ToolDenied('net', target, `Net access to "${target}" is denied: ${denial.address} is ${what}, which policy rule "${rule.rule}" forbids in this environment; a grant in agent.json cannot lift it`);
+  return new ToolDenied('net', target, `${denial.address} is ${what}, which policy rule "${rule.rule}" forbids in this environment; a grant in agent.json cannot lift it`);
 }
 
 /** One request, connected to the checked addresses only: the lookup hands them back instead of asking DNS again. */

@@ -1,10 +1,10 @@
 /** @module sandbox/host-tools — the host side of every ctx tool: permission checks on each call, per-run counters and caps. */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, readFile } from 'node:fs/promises';
 import type { AgentSpec, ListedPermission } from '../core/agent-spec.js';
 import { type FetchRequest, guardedFetch } from './guarded-fetch.js';
-import { resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
+import { openGranted } from './open-granted.js';
+import { type ResolvedPath, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
 import type { KvCall } from './protocol.js';
 import { urlOp } from './url-op.js';
 import type { KvNamespace, KvStore, RunLogEntry } from './types.js';
@@ -202,14 +202,14 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
       scope.count('readTextFile');
       const [requested] = stringArgs(args, 1, 'readTextFile');
       const real = await admitted(scope, 'read', resolveReadPath(spec.dir, spec.permissions.read, requested));
-      return await readCapped(real.path, requested, settings.readMaxBytes);
+      return await readCapped(await openGranted('read', real, requested), requested, settings.readMaxBytes);
     }
     case 'writeTextFile': {
       scope.count('writeTextFile');
       const [requested, data] = stringArgs(args, 2, 'writeTextFile');
       const target = await admitted(scope, 'write', resolveWritePath(spec.dir, spec.permissions.write, requested));
-      // O_NOFOLLOW: a link swapped in after the check cannot redirect the write.
-      const handle = await open(target.path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+      // Opened inside the folder that was checked, never through a link: see openGranted.
+      const handle = await openGranted('write', target, requested);
       try {
         await handle.writeFile(data, 'utf8');
       } finally {
@@ -233,7 +233,7 @@ async function dispatchTool(scope: RunScope, tool: string, argsJson: string, ser
 }
 
 /** Notes the grants that admitted a path, also when the path then turns out not to exist. */
-async function admitted(scope: RunScope, permission: 'read' | 'write', resolving: Promise<{ path: string; grants: string[] }>): Promise<{ path: string; grants: string[] }> {
+async function admitted(scope: RunScope, permission: 'read' | 'write', resolving: Promise<ResolvedPath>): Promise<ResolvedPath> {
   try {
     const resolved = await resolving;
     scope.useGrants(permission, resolved.grants);
@@ -309,8 +309,7 @@ function stringArgs(args: unknown, n: number, tool: string): [string, string] {
   return [String(args[0]), n > 1 ? String(args[1]) : ''];
 }
 
-async function readCapped(real: string, requested: string, max: number): Promise<string> {
-  const handle = await open(real, fsConstants.O_RDONLY);
+async function readCapped(handle: FileHandle, requested: string, max: number): Promise<string> {
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new ToolError('EISDIR', `Not a file: ${requested}`, 'IsADirectory');

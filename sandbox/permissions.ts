@@ -1,4 +1,4 @@
-/** @module sandbox/permissions — the checks behind every tool call: net host matching, path containment after realpath, denial messages. */
+/** @module sandbox/permissions — the checks behind every tool call: net host matching, path containment after realpath with grants held to their base, denial messages. */
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -8,11 +8,11 @@ export class ToolDenied extends Error {
   readonly target: string;
   readonly grantKey: string;
 
-  /** @param message when a grant would not help (a policy rule denies it), what the agent's author should know instead. */
-  constructor(permission: string, target: string, message?: string) {
+  /** @param reason replaces "grant it in agent.json at …" where granting is not what is missing (a grant redirected by a link). */
+  constructor(permission: string, target: string, reason?: string) {
     const grantKey = `permissions.${permission}`;
     const what = target === '' ? `${permission} access` : `${permission} access to ${JSON.stringify(target)}`;
-    super(message ?? `Requires ${what}, grant it in agent.json at ${grantKey}`);
+    super(reason === undefined ? `Requires ${what}, grant it in agent.json at ${grantKey}` : `Requires ${what}: ${reason}`);
     this.name = 'NotCapable';
     this.permission = permission;
     this.target = target;
@@ -89,23 +89,73 @@ function isInside(candidate: string, root: string): boolean {
   return candidate.startsWith(prefix);
 }
 
+/** Longest path a file tool accepts, in bytes (Linux PATH_MAX). */
+const MAX_PATH_BYTES = 4096;
+
+/** The real root of one grant; `redirect` says why a grant admits nothing (a link redirects it). */
+interface GrantRoot {
+  grant: string;
+  /** Lexical path of the grant, resolved against the template folder. */
+  lexical: string;
+  root: string;
+  redirect?: string;
+}
+
+/** Real roots of one call's grants, and the paths a request resolves to. */
+export interface ResolvedPath {
+  /** The real path to open. */
+  path: string;
+  /** The grants that admit it. */
+  grants: string[];
+  /** Real roots of every grant that admits anything: what the path actually opened is checked against again. */
+  roots: ReadonlyArray<{ grant: string; root: string }>;
+}
+
 /**
- * Real paths of the grants. A grant that does not exist yet (a file to be written) is its parent's real path
- * plus its name; one whose parent does not exist either admits nothing.
+ * The real path of `target`; where it does not exist (a folder or file to be created), the real path of its
+ * nearest existing ancestor plus the rest as written. Links in the missing part cannot exist yet; the path
+ * actually opened is checked again.
  */
-async function realGrants(dir: string, grants: readonly string[]): Promise<Array<{ grant: string; root: string }>> {
-  const out: Array<{ grant: string; root: string }> = [];
-  for (const grant of grants) {
-    const lexical = path.resolve(dir, grant);
+async function realOrAnchored(target: string): Promise<string> {
+  const rest: string[] = [];
+  let current = target;
+  for (;;) {
     try {
-      out.push({ grant, root: await realpath(lexical) });
+      return path.join(await realpath(current), ...rest);
     } catch {
-      try {
-        out.push({ grant, root: path.join(await realpath(path.dirname(lexical)), path.basename(lexical)) });
-      } catch {
-        // Nothing to anchor the grant to; skipping it is the safe reading.
-      }
+      const parent = path.dirname(current);
+      if (parent === current) return target;
+      rest.unshift(path.basename(current));
+      current = parent;
     }
+  }
+}
+
+/**
+ * Real roots of the grants, each held to the folder it names, so a link cannot redirect a grant:
+ * - a relative grant inside the template folder (`./data`) is that folder under the template folder's real path:
+ *   no link may stand between the two. The template's code is signed but what lies beside it (`data`, `out`) is
+ *   not: whoever can write the project could swap such a folder for a link to `/etc`, to another project or to
+ *   the template folder itself (its own code), and policy rules, which read grants as written, would not see it.
+ * - an absolute grant, or a relative one that climbs out with `..`, is the signer's explicit choice of a place
+ *   on this machine: the folders above it are the machine's layout and are followed (`/var` → `/private/var`),
+ *   but the grant itself may not be a link.
+ * A redirected grant admits nothing; it is kept to name it in the denial.
+ */
+async function realGrants(dir: string, grants: readonly string[]): Promise<GrantRoot[]> {
+  const out: GrantRoot[] = [];
+  for (const grant of grants) {
+    if (grant.includes('\0')) continue;
+    const lexical = path.resolve(dir, grant);
+    const root = await realOrAnchored(lexical);
+    const isInFolder = !path.isAbsolute(grant) && isInside(lexical, dir);
+    const asWritten = isInFolder ? lexical : path.join(await realOrAnchored(path.dirname(lexical)), path.basename(lexical));
+    if (root === asWritten) {
+      out.push({ grant, lexical, root });
+      continue;
+    }
+    const where = isInFolder && !isInside(root, dir) ? `, outside the template folder ${JSON.stringify(dir)}` : '';
+    out.push({ grant, lexical, root, redirect: `it leads through a symlink to ${JSON.stringify(root)}${where}, not to the folder it names` });
   }
   return out;
 }
@@ -114,56 +164,83 @@ async function realGrants(dir: string, grants: readonly string[]): Promise<Array
  * A path a grant admits but that does not exist. It carries the admitting grants: the check passed, so the
  * run used them (an agent that reads a cache file it expects to be missing still needs that grant).
  */
-function notFound(message: string, grants: string[]): ToolError & { grants: string[] } {
+export function notFound(message: string, grants: string[]): ToolError & { grants: string[] } {
   return Object.assign(new ToolError('ENOENT', message, 'NotFound'), { grants });
 }
 
 /** The grants whose real root holds `candidate`. */
-function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
+export function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
   return roots.filter(({ root }) => isInside(candidate, root)).map(({ grant }) => grant);
+}
+
+/** Refuses what no path may hold before any file system call: NUL bytes (which C would cut the path at) and overlong paths. */
+function checkRequested(tool: string, requested: string): void {
+  if (requested.includes('\0')) throw new ToolError('E_USAGE', `${tool}: the path contains a NUL byte`, 'TypeError');
+  if (Buffer.byteLength(requested) > MAX_PATH_BYTES) throw new ToolError('E_USAGE', `${tool}: the path is longer than ${MAX_PATH_BYTES} bytes`, 'TypeError');
+}
+
+/** Splits the grants' real roots into those that admit and those a link redirected. */
+async function rootsOf(dir: string, grants: readonly string[]): Promise<{ valid: ResolvedPath['roots']; redirected: GrantRoot[] }> {
+  const all = await realGrants(dir, grants);
+  return { valid: all.filter((root) => root.redirect === undefined), redirected: all.filter((root) => root.redirect !== undefined) };
+}
+
+/** The denial for a request that no grant admits, naming a redirected grant that would have (so the operator sees why). */
+function denial(permission: 'read' | 'write', redirected: GrantRoot[], lexical: string, real: string): ToolDenied {
+  const culprit = redirected.find((g) => isInside(lexical, g.lexical) || isInside(real, g.root));
+  if (culprit === undefined) return new ToolDenied(permission, lexical === real ? lexical : `${lexical} -> ${real}`);
+  return new ToolDenied(
+    permission,
+    lexical,
+    `permissions.${permission} grants ${JSON.stringify(culprit.grant)}, but ${culprit.redirect}; a grant may not be redirected by a link: replace the link by the folder itself, or grant the folder it leads to and sign again`,
+  );
 }
 
 /**
  * Resolves a path for reading: symlinks are resolved with realpath BEFORE the containment check,
- * so `..` and links pointing outside every grant are denied.
- * @returns the real path to open, and the grants that admit it.
+ * so `..` and links pointing outside every grant are denied. The file is then opened by {@link openGranted},
+ * which checks the path actually opened again.
+ * @returns the real path to open, the grants that admit it and every grant's real root.
  */
-export async function resolveReadPath(dir: string, grants: readonly string[], requested: string): Promise<{ path: string; grants: string[] }> {
+export async function resolveReadPath(dir: string, grants: readonly string[], requested: string): Promise<ResolvedPath> {
+  checkRequested('readTextFile', requested);
   const lexical = path.resolve(dir, requested);
-  const roots = await realGrants(dir, grants);
+  const { valid, redirected } = await rootsOf(dir, grants);
   let real: string;
   try {
     real = await realpath(lexical);
   } catch {
     // Nothing to resolve: deny unless the lexical path is inside a grant, so probing reveals nothing outside.
-    const holding = grantsHolding(roots, lexical);
+    const holding = grantsHolding(valid, lexical);
     if (holding.length > 0) throw notFound(`No such file: ${requested}`, holding);
-    throw new ToolDenied('read', lexical);
+    throw denial('read', redirected, lexical, lexical);
   }
-  const holding = grantsHolding(roots, real);
-  if (holding.length === 0) throw new ToolDenied('read', lexical === real ? lexical : `${lexical} -> ${real}`);
-  return { path: real, grants: holding };
+  const holding = grantsHolding(valid, real);
+  if (holding.length === 0) throw denial('read', redirected, lexical, real);
+  return { path: real, grants: holding, roots: valid };
 }
 
 /**
  * Resolves a path for writing: the parent is resolved with realpath and the final component must not
- * be a symlink that leads outside (the write itself opens with O_NOFOLLOW, closing the race).
- * @returns the path to open, and the grants that admit it.
+ * be a symlink that leads outside. {@link openGranted} then opens the name inside the parent it checked,
+ * never following a link.
+ * @returns the path to open, the grants that admit it and every grant's real root.
  */
-export async function resolveWritePath(dir: string, grants: readonly string[], requested: string): Promise<{ path: string; grants: string[] }> {
+export async function resolveWritePath(dir: string, grants: readonly string[], requested: string): Promise<ResolvedPath> {
+  checkRequested('writeTextFile', requested);
   const lexical = path.resolve(dir, requested);
-  const roots = await realGrants(dir, grants);
+  const { valid, redirected } = await rootsOf(dir, grants);
   let parent: string;
   try {
     parent = await realpath(path.dirname(lexical));
   } catch {
-    const holding = grantsHolding(roots, lexical);
+    const holding = grantsHolding(valid, lexical);
     if (holding.length > 0) throw notFound(`No such folder: ${path.dirname(requested)}`, holding);
-    throw new ToolDenied('write', lexical);
+    throw denial('write', redirected, lexical, lexical);
   }
   const target = path.join(parent, path.basename(lexical));
-  const holding = grantsHolding(roots, target);
-  if (holding.length === 0) throw new ToolDenied('write', lexical);
+  const holding = grantsHolding(valid, target);
+  if (holding.length === 0) throw denial('write', redirected, lexical, target);
   try {
     const info = await lstat(target);
     if (info.isSymbolicLink()) {
@@ -173,13 +250,13 @@ export async function resolveWritePath(dir: string, grants: readonly string[], r
       } catch {
         throw new ToolDenied('write', `${lexical} -> (dangling link)`);
       }
-      const holdingReal = grantsHolding(roots, real);
-      if (holdingReal.length === 0) throw new ToolDenied('write', `${lexical} -> ${real}`);
-      return { path: real, grants: holdingReal };
+      const holdingReal = grantsHolding(valid, real);
+      if (holdingReal.length === 0) throw denial('write', redirected, lexical, real);
+      return { path: real, grants: holdingReal, roots: valid };
     }
   } catch (error) {
     if (error instanceof ToolDenied) throw error;
     // ENOENT: a new file, created under a real parent inside the grant.
   }
-  return { path: target, grants: holding };
+  return { path: target, grants: holding, roots: valid };
 }

@@ -1,6 +1,7 @@
 /** @module tui/App — the k9s-style shell: header, a stack of views, the `:` command line, the `/` filter, `?` help, status and progress lines. */
 import { useCallback, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, useApp, useInput } from 'ink';
+import { Text } from './components/Text.js';
 import { HelpView } from './components/HelpView.js';
 import { Header } from './components/Header.js';
 import { TextField } from './components/TextField.js';

@@ -1,5 +1,6 @@
 /** @module cli/commands/api-keys — `af keys api create|list|revoke`: the HTTP API's keys (stored hashed, shown once), each change audited. */
 import { FactoryError } from '../../core/errors.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import { type ApiKeyRecord, INSTALLATION_TENANT, type Role, ROLES } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
@@ -70,9 +71,9 @@ export async function apiKeysListCommand(context: CommandContext, options: { ten
     const { paint } = context;
     const rows = views.map((view) => [
       view.id,
-      view.tenant,
+      escapeLine(view.tenant),
       view.role,
-      view.label,
+      escapeLine(view.label),
       view.createdAt.slice(0, 19).replace('T', ' '),
       view.status === 'active' ? paint.green(view.status) : paint.red(view.status),
     ]);

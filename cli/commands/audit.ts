@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FactoryError } from '../../core/errors.js';
 import { createFactory } from '../../runtime/index.js';
+import { escapeLine, escapeStrings } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -108,7 +109,7 @@ export async function auditCommand(context: CommandContext, dir: string | undefi
       options.skipNpmAudit ? Promise.resolve<NpmAuditResult>({ answered: false, reason: 'skipped (--skip-npm-audit)' }) : npmAuditOf(target, streams.env, options.npmTimeoutMs ?? NPM_AUDIT_TIMEOUT_MS),
     ]);
     if (!run.ok) {
-      streams.stderr.write(`${context.errPaint.red('error')} ${context.errPaint.bold(run.code)}: the ${AUDITOR} agent failed: ${run.message}\n`);
+      streams.stderr.write(`${context.errPaint.red('error')} ${context.errPaint.bold(escapeLine(run.code))}: the ${AUDITOR} agent failed: ${escapeLine(run.message)}\n`);
       return exitStatusFor(run.code as Parameters<typeof exitStatusFor>[0]);
     }
     const report = run.output;
@@ -118,7 +119,8 @@ export async function auditCommand(context: CommandContext, dir: string | undefi
     const sbom = await writeSbom(target, sbomFile, streams.env, options.npmTimeoutMs ?? NPM_AUDIT_TIMEOUT_MS);
     const passed = score >= minScore;
     if (options.json) printJson(streams, { dir: target, score, minScore, passed, deductions, report, npmAudit, sbom });
-    else streams.stdout.write(`${formatReport(context, target, report, deductions, score, minScore, npmAudit, sbom)}\n`);
+    // The report quotes the audited project (package names, paths, licences): text, never terminal controls.
+    else streams.stdout.write(`${formatReport(context, escapeLine(target), escapeStrings(report), escapeStrings(deductions), score, minScore, escapeStrings(npmAudit), escapeStrings(sbom))}\n`);
     return passed ? EXIT.ok : EXIT.failed;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { Suggestion, SuggestionState } from '../../core/suggestion.js';
 import { acceptSuggestion, learn, previewSuggestion, rankSuggestions, rejectSuggestion, rollback, startRollout } from '../../learner/index.js';
 import type { Store } from '../../store/index.js';
 import { TemplateRegistry } from '../../templates/index.js';
+import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -32,7 +33,7 @@ export function learnCommand(context: CommandContext, options: { template?: stri
           `learned from ${result.runs} runs of ${result.templates} templates in ${result.seconds.toFixed(1)} s (TensorFlow.js backend: ${result.backend})\n` +
             `${result.created.length} new suggestions, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced\n`,
         );
-        for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${skipped.template}: ${skipped.reason}\n`);
+        for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${escapeLine(skipped.template)}: ${escapeLine(skipped.reason)}\n`);
         if (result.created.length > 0) context.streams.stdout.write(`\n${suggestionTable(context, result.created)}\n\nreview with \`af suggestions show ID\`\n`);
       }
       return EXIT.ok;
@@ -47,10 +48,10 @@ function suggestionTable(context: CommandContext, suggestions: readonly Suggesti
   const rows = suggestions.map((s) => [
     s.id,
     s.kind,
-    s.template,
+    escapeLine(s.template),
     s.state === 'open' ? paint.bold(s.state) : s.state,
     `${Math.round(s.confidence * 100)}%`,
-    s.expectedImpact.summary,
+    escapeLine(s.expectedImpact.summary),
   ]);
   return formatTable(['ID', 'KIND', 'TEMPLATE', 'STATE', 'CONF', 'EXPECTED IMPACT'], rows);
 }
@@ -84,22 +85,23 @@ export function suggestionsShowCommand(context: CommandContext, id: string, opti
       }
       const { paint } = context;
       const lines = [
-        `${paint.bold(suggestion.id)} ${suggestion.kind} for ${paint.bold(suggestion.template)} ${suggestion.baseVersion} — ${suggestion.state}, confidence ${Math.round(suggestion.confidence * 100)}%`,
-        suggestion.expectedImpact.summary,
+        `${paint.bold(suggestion.id)} ${suggestion.kind} for ${paint.bold(escapeLine(suggestion.template))} ${escapeLine(suggestion.baseVersion)} — ${suggestion.state}, confidence ${Math.round(suggestion.confidence * 100)}%`,
+        // Evidence and manifests quote runs and signers: text, never terminal controls.
+        escapeLine(suggestion.expectedImpact.summary),
         '',
       ];
       if (preview) {
         lines.push(paint.dim('agent.json:'));
         for (const line of preview.diff) {
-          if (line.kind === 'added') lines.push(paint.green(`+ ${line.text}`));
-          else if (line.kind === 'removed') lines.push(paint.red(`- ${line.text}`));
-          else lines.push(paint.dim(`  ${line.text}`));
+          if (line.kind === 'added') lines.push(paint.green(`+ ${escapeLine(line.text)}`));
+          else if (line.kind === 'removed') lines.push(paint.red(`- ${escapeLine(line.text)}`));
+          else lines.push(paint.dim(`  ${escapeLine(line.text)}`));
         }
       } else {
-        lines.push(paint.dim('patch:'), JSON.stringify(suggestion.patch, null, 2));
+        lines.push(paint.dim('patch:'), terminalSafeJson(JSON.stringify(suggestion.patch, null, 2)));
       }
-      lines.push('', paint.dim('evidence:'), JSON.stringify(suggestion.evidence, null, 2));
-      if (suggestion.decidedBy) lines.push('', `decided by ${suggestion.decidedBy}${suggestion.reason ? `: ${suggestion.reason}` : ''}`);
+      lines.push('', paint.dim('evidence:'), terminalSafeJson(JSON.stringify(suggestion.evidence, null, 2)));
+      if (suggestion.decidedBy) lines.push('', escapeLine(`decided by ${suggestion.decidedBy}${suggestion.reason ? `: ${suggestion.reason}` : ''}`));
       context.streams.stdout.write(`${lines.join('\n')}\n`);
       return EXIT.ok;
     } finally {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
+import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import { createFactory } from '../../runtime/index.js';
 import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
@@ -34,20 +35,22 @@ export async function runCommand(context: CommandContext, name: string, options:
     const { stats } = report;
     if (options.json) {
       context.streams.stdout.write(
-        `${JSON.stringify(report.ok ? { ok: true, runId: report.runId, output: report.output, stats } : { ok: false, runId: report.runId, error: report.error, stats })}\n`,
+        `${terminalSafeJson(JSON.stringify(report.ok ? { ok: true, runId: report.runId, output: report.output, stats } : { ok: false, runId: report.runId, error: report.error, stats }))}\n`,
       );
-      if (!report.ok) context.streams.stderr.write(`error ${report.error.code}: ${report.error.message}\n`);
+      if (!report.ok) context.streams.stderr.write(`error ${escapeLine(report.error.code)}: ${escapeLine(report.error.message)}\n`);
     } else {
       const { errPaint } = context;
+      // Logs, outputs and error messages are the agent's: one line each, no control characters (a `\r` or `\n`
+      // would let an agent forge an `ok` line, an escape sequence retitle or clear the terminal).
       for (const entry of stats.logs) {
-        context.streams.stderr.write(`${errPaint.dim(`[${name}] ${entry.level}`)} ${entry.message}${entry.fields !== undefined ? ` ${JSON.stringify(entry.fields)}` : ''}\n`);
+        context.streams.stderr.write(`${errPaint.dim(`[${name}] ${escapeLine(entry.level)}`)} ${escapeLine(entry.message)}${entry.fields !== undefined ? ` ${escapeLine(JSON.stringify(entry.fields))}` : ''}\n`);
       }
       const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
       if (report.ok) {
-        context.streams.stdout.write(`${JSON.stringify(report.output, null, 2)}\n`);
+        context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(report.output, null, 2) ?? 'undefined')}\n`);
         context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
       } else {
-        context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(report.error.code)}: ${report.error.message}\n${errPaint.dim(cost)}\n`);
+        context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(escapeLine(report.error.code))}: ${escapeLine(report.error.message)}\n${errPaint.dim(cost)}\n`);
       }
     }
     return report.ok ? EXIT.ok : exitStatusFor(report.error.code);

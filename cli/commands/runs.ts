@@ -1,5 +1,6 @@
 /** @module cli/commands/runs — `af runs` and `af stats`: the run record, listed and summarised per template. */
 import { FactoryError } from '../../core/errors.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -42,11 +43,12 @@ export function runsCommand(context: CommandContext, options: RunsOptions): Prom
     const { paint } = context;
     const rows = runs.map((run) => [
       new Date(run.startedAt).toISOString().replace('T', ' ').slice(0, 19),
-      run.template,
-      run.version,
-      run.env,
-      run.tenant,
-      run.outcome === 'ok' ? paint.green('ok') : paint.red(run.errorCode ?? 'error'),
+      // Tenants come from API clients and codes from the run: text, never terminal controls.
+      escapeLine(run.template),
+      escapeLine(run.version),
+      escapeLine(run.env),
+      escapeLine(run.tenant),
+      run.outcome === 'ok' ? paint.green('ok') : paint.red(escapeLine(run.errorCode ?? 'error')),
       run.runMs.toFixed(2),
       run.cpuMs.toFixed(2),
       run.id.slice(0, 8),
@@ -68,14 +70,14 @@ export function statsCommand(context: CommandContext, options: RunsOptions): Pro
       return EXIT.ok;
     }
     const rows = stats.map((s) => [
-      s.template,
+      escapeLine(s.template),
       String(s.runs),
       `${(s.errorRate * 100).toFixed(1)}%`,
       s.runMs.p50.toFixed(2),
       s.runMs.p95.toFixed(2),
       s.runMs.p99.toFixed(2),
       (s.heapPeakBytes.p95 / 1024 / 1024).toFixed(1),
-      Object.entries(s.errorsByCode).map(([code, n]) => `${code}×${n}`).join(' '),
+      escapeLine(Object.entries(s.errorsByCode).map(([code, n]) => `${code}×${n}`).join(' ')),
     ]);
     context.streams.stdout.write(`${formatTable(['TEMPLATE', 'RUNS', 'ERRORS', 'P50 MS', 'P95 MS', 'P99 MS', 'HEAP P95 MB', 'BY CODE'], rows)}\n`);
     return EXIT.ok;

@@ -1,6 +1,7 @@
 /** @module cli/commands/sign — `af sign` and `af verify`: write and check `agent.sig` for one template or all. */
 import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
+import { escapeControl } from '../../core/terminal-text.js';
 import { signTemplate, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
@@ -60,7 +61,7 @@ async function signWith(context: CommandContext, store: Store, name: string | un
     for (const result of results) {
       if (result.skipped) context.streams.stdout.write(`${paint.dim('-')} ${result.name} ${paint.dim(`skipped (${result.skipped})`)}\n`);
       else if (result.ok) context.streams.stdout.write(`${paint.green('✓')} ${result.name} ${result.version} signed with ${signer.record.id} (${signer.record.name})\n`);
-      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${result.error?.message}\n`);
+      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${escapeControl(result.error?.message ?? '')}\n`);
     }
   }
   return failed.length === 0 ? EXIT.ok : exitStatusFor((failed[0]?.error?.code ?? 'E_INTERNAL') as never);
@@ -108,7 +109,7 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
     for (const result of results) {
       if (result.skipped) context.streams.stdout.write(`${paint.dim('-')} ${result.name} ${paint.dim(`skipped (${result.skipped})`)}\n`);
       else if (result.ok) context.streams.stdout.write(`${paint.green('✓')} ${result.name} ${result.version} signed by ${result.signer} (${result.keyId}) at ${result.signedAt}\n`);
-      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${result.error?.message}\n`);
+      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${escapeControl(result.error?.message ?? '')}\n`);
     }
   }
   if (failed.length === 0) return EXIT.ok;

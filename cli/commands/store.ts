@@ -1,5 +1,6 @@
 /** @module cli/commands/store — `af store backup|restore|prune|export` and `af audit-log verify|reanchor|list`. */
 import { FactoryError } from '../../core/errors.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import { type AuditVerification, restoreDatabase } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
@@ -97,7 +98,8 @@ export function auditListCommand(context: CommandContext, options: { type?: stri
       printJson(context.streams, entries);
       return EXIT.ok;
     }
-    const rows = entries.map((entry) => [String(entry.seq), new Date(entry.at).toISOString().replace('T', ' ').slice(0, 19), entry.type, entry.actor, entry.subject, JSON.stringify(entry.data).slice(0, 80)]);
+    // Subjects and data quote what agents and clients did (a denied path, a tenant): text, never terminal controls.
+    const rows = entries.map((entry) => [String(entry.seq), new Date(entry.at).toISOString().replace('T', ' ').slice(0, 19), ...[entry.type, entry.actor, entry.subject, JSON.stringify(entry.data).slice(0, 80)].map(escapeLine)]);
     context.streams.stdout.write(`${formatTable(['SEQ', 'AT (UTC)', 'TYPE', 'ACTOR', 'SUBJECT', 'DATA'], rows)}\n`);
     return EXIT.ok;
   });

@@ -1,5 +1,6 @@
 /** @module cli/commands/templates — `af templates list` and `af templates show NAME`: what is available and what exactly runs. */
 import { BundleCache, TemplateRegistry, validateTemplates } from '../../templates/index.js';
+import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -29,11 +30,12 @@ export async function listTemplatesCommand(context: CommandContext, options: { j
   }
   const { paint } = context;
   const rows = reports.map((report) => [
-    report.name,
-    report.version ?? '-',
+    escapeLine(report.name),
+    escapeLine(report.version ?? '-'),
     report.valid ? (report.abstract ? paint.dim('abstract') : paint.green('valid')) : paint.red('invalid'),
-    report.extends ?? '-',
-    report.valid ? (report.description ?? '') : (report.problems[0]?.message ?? report.message ?? ''),
+    escapeLine(report.extends ?? '-'),
+    // The description is the signer's and a problem may quote the manifest: text, never terminal controls.
+    escapeLine(report.valid ? (report.description ?? '') : (report.problems[0]?.message ?? report.message ?? '')),
   ]);
   context.streams.stdout.write(`${formatTable(['NAME', 'VERSION', 'STATUS', 'EXTENDS', 'DESCRIPTION'], rows)}\n`);
   return EXIT.ok;
@@ -69,7 +71,7 @@ export async function showTemplateCommand(context: CommandContext, name: string,
     lines.push(`${paint.dim('digest  ')} ${template.digest}`);
     lines.push(`${paint.dim('sources ')} ${Object.keys(template.sources).sort().join(', ')}`);
   }
-  lines.push('', JSON.stringify(template.manifest, null, 2));
+  lines.push('', terminalSafeJson(JSON.stringify(template.manifest, null, 2)));
   context.streams.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
 }

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { FactoryError, formatProblem } from '../../core/errors.js';
 import { BundleCache, validateTemplates } from '../../templates/index.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { printJson } from '../io.js';
@@ -31,10 +32,11 @@ export async function validateCommand(context: CommandContext, target: string | 
   const lines: string[] = [];
   for (const report of reports) {
     if (report.valid) {
-      lines.push(`${paint.green('✓')} ${report.name} ${paint.dim(report.version ?? '')}${report.abstract ? paint.dim(' (abstract)') : ''}`);
+      lines.push(`${paint.green('✓')} ${escapeLine(report.name)} ${paint.dim(escapeLine(report.version ?? ''))}${report.abstract ? paint.dim(' (abstract)') : ''}`);
     } else {
-      lines.push(`${paint.red('✗')} ${report.name} ${paint.dim(report.code ?? '')}`);
-      for (const problem of report.problems) lines.push(`    ${formatProblem(problem)}`);
+      lines.push(`${paint.red('✗')} ${escapeLine(report.name)} ${paint.dim(report.code ?? '')}`);
+      // Problems quote the manifest, which its signer wrote: text, never terminal controls.
+      for (const problem of report.problems) lines.push(`    ${escapeLine(formatProblem(problem))}`);
     }
   }
   lines.push('', `${reports.length - invalidCount} valid, ${invalidCount} invalid`);

@@ -44,8 +44,8 @@ describe('path checks', () => {
   symlinkSync(path.join(base, 'out'), path.join(dir, 'data-link'));
 
   it('reads inside a grant, by relative or absolute path', async () => {
-    await expect(resolveReadPath(dir, ['./data', './out'], 'data/a.txt')).resolves.toEqual({ path: path.join(dir, 'data', 'a.txt'), grants: ['./data'] });
-    await expect(resolveReadPath(dir, [path.join(dir, 'data')], path.join(dir, 'data', 'a.txt'))).resolves.toEqual({ path: path.join(dir, 'data', 'a.txt'), grants: [path.join(dir, 'data')] });
+    await expect(resolveReadPath(dir, ['./data', './out'], 'data/a.txt')).resolves.toMatchObject({ path: path.join(dir, 'data', 'a.txt'), grants: ['./data'] });
+    await expect(resolveReadPath(dir, [path.join(dir, 'data')], path.join(dir, 'data', 'a.txt'))).resolves.toMatchObject({ path: path.join(dir, 'data', 'a.txt'), grants: [path.join(dir, 'data')] });
   });
 
   it('denies traversal, links out and grants that are themselves links out', async () => {
@@ -58,10 +58,10 @@ describe('path checks', () => {
   });
 
   it('resolves the parent for writes; a file grant admits that file only', async () => {
-    await expect(resolveWritePath(dir, ['./data'], 'data/new.txt')).resolves.toEqual({ path: path.join(dir, 'data', 'new.txt'), grants: ['./data'] });
+    await expect(resolveWritePath(dir, ['./data'], 'data/new.txt')).resolves.toMatchObject({ path: path.join(dir, 'data', 'new.txt'), grants: ['./data'] });
     await expect(resolveWritePath(dir, ['./data'], 'data-link/new.txt')).rejects.toThrow(ToolDenied);
     await expect(resolveWritePath(dir, ['./data'], 'data/link.txt')).rejects.toThrow(ToolDenied);
-    await expect(resolveWritePath(dir, ['./result.json'], 'result.json')).resolves.toEqual({ path: path.join(dir, 'result.json'), grants: ['./result.json'] });
+    await expect(resolveWritePath(dir, ['./result.json'], 'result.json')).resolves.toMatchObject({ path: path.join(dir, 'result.json'), grants: ['./result.json'] });
     await expect(resolveWritePath(dir, ['./result.json'], 'other.json')).rejects.toThrow(ToolDenied);
   });
 });

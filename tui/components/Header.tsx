@@ -1,5 +1,6 @@
 /** @module tui/components/Header — the top lines: where you are, the project, and the keys that work here. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from './Text.js';
 import { type BindingInfo, keyLabel } from '../keys.js';
 import type { Theme } from '../theme.js';
 

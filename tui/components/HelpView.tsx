@@ -1,5 +1,6 @@
 /** @module tui/components/HelpView — `?`: every key active in this view, the global keys and the `:` commands. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from './Text.js';
 import { type BindingInfo, keyLabel } from '../keys.js';
 import { COMMANDS } from '../routes.js';
 

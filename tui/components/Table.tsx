@@ -1,5 +1,7 @@
 /** @module tui/components/Table — rows in aligned columns with a highlighted row, showing only the window of rows that fits. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from './Text.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import { truncate } from '../format.js';
 import type { ColorName, Theme } from '../theme.js';
 
@@ -27,7 +29,8 @@ export interface TableProps {
 }
 
 export function Table({ columns, rows, selected, height, width, theme, empty = 'nothing to show' }: TableProps) {
-  const cells = rows.map((row) => row.map((cell) => (typeof cell === 'string' ? { text: cell } : cell)));
+  // Escaped before measuring, so a hostile cell is as wide as what is drawn.
+  const cells = rows.map((row) => row.map((cell) => (typeof cell === 'string' ? { text: escapeLine(cell) } : { ...cell, text: escapeLine(cell.text) })));
   const widths = columns.map((column, i) => Math.min(column.maxWidth ?? 60, Math.max(column.title.length, ...cells.map((row) => row[i]?.text.length ?? 0))));
   const visible = Math.max(1, height - 1);
   const first = selected === undefined ? 0 : Math.max(0, Math.min(selected - Math.floor(visible / 2), rows.length - visible));

@@ -1,5 +1,6 @@
 /** @module tui/components/TextField — a one-line text input that owns every key while active (the app's `:` `/` `?` reach it as text). */
-import { Text, useInput } from 'ink';
+import { useInput } from 'ink';
+import { Text } from './Text.js';
 
 export interface TextFieldProps {
   label: string;

@@ -1,5 +1,6 @@
 /** @module tui/views/AuditView — the audit log, newest first, under the verdict on its hash chain. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { useState } from 'react';
 import { type Cell, Table } from '../components/Table.js';
 import { matchesWords } from '../data.js';

@@ -1,5 +1,6 @@
 /** @module tui/views/LiveView — the factory at work: runs per second, latency percentiles, errors by code, sparklines per template, pools and dropped telemetry. */
-import { Box, Static, Text } from 'ink';
+import { Box, Static } from 'ink';
+import { Text } from '../components/Text.js';
 import { useRef, useState } from 'react';
 import { liveSnapshot, type LiveSnapshot, SPARK_SECONDS, STATS_WINDOW_MS } from '../data.js';
 import { formatMs, formatTime, sparkline, truncate } from '../format.js';

@@ -1,5 +1,6 @@
 /** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools, grants used and denials (the store keeps no inputs or outputs). */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { formatBytes, formatMs, formatTime } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useUi } from '../ui-context.js';

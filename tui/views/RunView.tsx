@@ -1,5 +1,6 @@
 /** @module tui/views/RunView — pick a template, edit its input JSON (checked against the input schema as you type), run it, read logs and output. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { type ReactElement, useState } from 'react';
 import type { JsonSchema, ResolvedTemplate } from '../../templates/index.js';
 import type { RunReport } from '../../runtime/index.js';

@@ -1,5 +1,6 @@
 /** @module tui/views/RunsView — run history, newest first, filtered by `/template:NAME outcome:error since:1h` and free words; Enter for one run. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { type Cell, Table } from '../components/Table.js';
 import { matchesWords, parseRunFilter } from '../data.js';
 import { formatMs, formatTime, parseDuration } from '../format.js';

@@ -1,5 +1,6 @@
 /** @module tui/views/SuggestionDetailView — one suggestion: its patch as a diff of agent.json, its evidence, accept (a) or reject (x), and canary progress live. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { type ReactElement, useState } from 'react';
 import type { DiffLine } from '../../learner/index.js';
 import { TextField } from '../components/TextField.js';

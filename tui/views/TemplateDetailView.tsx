@@ -1,5 +1,6 @@
 /** @module tui/views/TemplateDetailView — one template: the resolved manifest that runs, its digest, and every recorded version. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { useState } from 'react';
 import { formatTime } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';

@@ -1,5 +1,6 @@
 /** @module tui/views/TemplatesView — every template: version, signature, pool, runs, error rate and p95; Enter for the manifest, r to run. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/Text.js';
 import { type Cell, Table } from '../components/Table.js';
 import { loadTemplateRows, matchesWords, type TemplateRow } from '../data.js';
 import { formatMs, formatPercent } from '../format.js';
