@@ -14,7 +14,7 @@ import { createApiServer } from '../../api/index.js';
 import { runCli } from '../../cli/index.js';
 import { resolveConfig } from '../../core/config.js';
 import { createFactory } from '../../runtime/index.js';
-import { entryHash, GENESIS_HASH, openStore } from '../../store/index.js';
+import { entryHash, GENESIS_HASH, INSTALLATION_TENANT, openStore } from '../../store/index.js';
 import { createProject, type TempProject } from '../helpers/project.js';
 
 const CHILDREN = path.resolve(import.meta.dirname, 'children');
@@ -250,7 +250,7 @@ describe('finding 7: damaged entries are named, never a crash', () => {
     tamper(`UPDATE audit SET data = 'not json' WHERE seq = 2`);
     const store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
     const factory = await createFactory({ root: project.root, hosts: 1, store });
-    const { key } = store.tenants.createApiKey('acme', 'admin', 'auditor');
+    const { key } = store.tenants.createApiKey(INSTALLATION_TENANT, 'admin', 'auditor');
     const app = createApiServer({ factory });
     try {
       const response = await app.inject({ url: '/v1/audit?limit=100', headers: { authorization: `Bearer ${key}` } });
