@@ -42,6 +42,11 @@ export type FromHost =
   | { t: 'svc'; id: number; request: ServiceRequest }
   | { t: 'svc-cancel'; id: number }
   | { t: 'denial'; template: string; permission: string; target: string; grantKey: string }
-  | { t: 'memory'; rssMb: number }
+  /**
+   * The host passed its memory cap (or V8 lost an isolate to out-of-memory, `fatal`) and is exiting. `culprit` is the
+   * run it blames; the supervisor accepts it only if that run is in flight on this host. `stopped`: the host already
+   * stopped the run it blamed (it had its own result), so none of the runs still in flight is to blame.
+   */
+  | { t: 'memory'; rssMb: number; fatal?: boolean; culprit?: number; stopped?: boolean }
   | { t: 'batch'; m: FromHost[] };
 
