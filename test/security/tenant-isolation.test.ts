@@ -105,12 +105,13 @@ describe("one tenant's memory cannot fail another tenant's runs", () => {
     h = makeHarness({ isolation: 'process', hosts: 1, hostMemoryMb: 384 });
     const bomb = fixtureSpec('wasm-memory-bomb.js', { permissions: { wasm: true }, limits: { memoryMb: 32, timeoutMs: 20_000, cpuMs: 20_000 } });
     await h.run(TRIVIAL, { n: 0, ms: 1 }, { tenant: 'tenant-b' });
-    const trivial = Array.from({ length: 3 }, (_, n) => h!.run(TRIVIAL, { n, ms: 3000 }, { tenant: 'tenant-b' }));
+    const trivial = Array.from({ length: 3 }, (_, n) => h!.run(TRIVIAL, { n, ms: 10_000 }, { tenant: 'tenant-b' }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const a = await h.run(bomb, undefined, { tenant: 'tenant-a' });
     expect(a).toMatchObject({ ok: false, error: { code: 'E_MEMORY_LIMIT' } });
     expect(a.ok || a.error.message).toContain('hostMemoryMb');
-    for (const result of await Promise.all(trivial)) {
+    const bResults = await Promise.all(trivial);
+    for (const result of bResults) {
       expect(codeOf(result)).not.toBe('E_MEMORY_LIMIT');
       if (!result.ok) expect(result.error).toMatchObject({ code: 'E_SANDBOX_CRASHED', details: { lostTo: 'another run' } });
       if (!result.ok) expect(result.error.message).toContain('not at fault');
