@@ -29,9 +29,10 @@ export interface EngineOptions {
   tools: ToolSettings;
   /**
    * V8 lost control of an isolate; a host process should abort so the supervisor replaces it. `runId` is the run
-   * that isolate was serving (absent while it prepared a context ahead of demand): the run to blame.
+   * that isolate was serving: the run to blame. Absent while it prepared a context ahead of demand; `loading` is then
+   * the digest whose top-level code it was running, which should not be loaded ahead again.
    */
-  onCatastrophicError(message: string, runId: number | undefined): void;
+  onCatastrophicError(message: string, runId: number | undefined, loading: string | undefined): void;
   /** Ready slots for a digest changed. */
   onCapacity?(digest: string): void;
 }
@@ -50,6 +51,8 @@ interface Registered {
   settingsJson: string;
   /** Background preparation failed (the bundle throws at load); retry only on demand. */
   prepFailed: boolean;
+  /** Never load ahead of demand: its top-level code once took a whole host down doing so. */
+  noAhead: boolean;
   inflight: number;
   peak: number;
   peakAt: number;
@@ -77,14 +80,16 @@ class PooledIsolate {
   readonly reused = new Map<string, Prepared>();
   /** The run this isolate serves now, if any: who to blame if V8 loses it. */
   runId: number | undefined;
+  /** The digest this isolate is loading ahead of demand, if any. */
+  loading: string | undefined;
   busy = false;
   dead = false;
   retiring = false;
   runs = 0;
 
-  constructor(memoryMb: number, onCatastrophicError: (message: string, runId: number | undefined) => void) {
+  constructor(memoryMb: number, onCatastrophicError: EngineOptions['onCatastrophicError']) {
     this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (message: string) => onCatastrophicError(message, this.runId) });
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (message: string) => onCatastrophicError(message, this.runId, this.loading) });
   }
 
   /** Contexts a run of `digest` (for the tenant behind `key`, if given) could start in without loading the module. */
@@ -187,11 +192,15 @@ export class SandboxEngine {
     this.#options = options;
   }
 
-  /** Registers (or refreshes) a template and starts preparing contexts for it in the background. */
-  register(spec: AgentSpec, envValues: EnvValues): void {
+  /**
+   * Registers (or refreshes) a template and starts preparing contexts for it in the background, unless
+   * `options.ahead` is false: then its module loads only on demand, inside a run and its limits.
+   */
+  register(spec: AgentSpec, envValues: EnvValues, options: { ahead?: boolean } = {}): void {
     const existing = this.#registered.get(spec.digest);
     if (existing) {
       existing.envValues = envValues;
+      if (options.ahead === false) existing.noAhead = true;
       return;
     }
     const settings: PreludeSettings = {
@@ -207,6 +216,7 @@ export class SandboxEngine {
       envValues,
       settingsJson: JSON.stringify(settings),
       prepFailed: false,
+      noAhead: options.ahead === false,
       inflight: 0,
       peak: 0,
       peakAt: 0,
@@ -421,7 +431,7 @@ export class SandboxEngine {
   #topUp(): void {
     if (this.#closed) return;
     for (const reg of this.#registered.values()) {
-      if (reg.prepFailed) continue;
+      if (reg.prepFailed || reg.noAhead) continue;
       const pool = this.#pool(reg.spec.limits.memoryMb);
       if (pool.queue.length > 0) continue;
       const want = Math.min(this.#options.maxIsolatesPerPool * 2, Math.max(reg.spec.pool.prewarm, reg.peak));
@@ -497,9 +507,11 @@ export class SandboxEngine {
       kill: () => iso.dispose(),
     };
     this.#watch(watched);
+    iso.loading = reg.spec.digest;
     try {
       return await this.#prepare(iso, reg, Math.min(timeoutMs, cpuMs + LOAD_WALL_SLACK_MS));
     } finally {
+      iso.loading = undefined;
       this.#unwatch(watched);
     }
   }

@@ -77,11 +77,13 @@ function start(settings: HostSettings): void {
     maxIsolatesPerPool: settings.maxIsolatesPerPool,
     isolateMaxRuns: settings.isolateMaxRuns,
     tools: { fetchMaxBytes: settings.fetchMaxBytes, readMaxBytes: settings.readMaxBytes },
-    onCatastrophicError(message, runId) {
+    onCatastrophicError(message, runId, loading) {
       // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host, and
       // needs to know whose run it was (the others in flight are lost through no fault of their own).
       process.stderr.write(`sandbox host: catastrophic isolate error: ${message}\n`);
-      reportMemoryAndExit({ t: 'memory', rssMb: Math.round(process.memoryUsage.rss() / 1048576), fatal: true, ...(runId !== undefined ? { culprit: runId } : {}) }, true);
+      const rssMb = Math.round(process.memoryUsage.rss() / 1048576);
+      // Loading ahead of demand: no run in flight caused it.
+      reportMemoryAndExit({ t: 'memory', rssMb, fatal: true, ...(runId !== undefined ? { culprit: runId } : { noneToBlame: true, ...(loading !== undefined ? { loading } : {}) }) }, true);
     },
     onCapacity(digest) {
       dirty.add(digest);
@@ -144,7 +146,7 @@ function watchMemory(capMb: number): void {
         const after = process.memoryUsage.rss();
         if (after <= cap * SHED_LOW_WATER) return;
         // A run stopped already answered for the growth: the runs left in flight are not to blame.
-        reportMemoryAndExit({ t: 'memory', rssMb: Math.round(after / 1048576), fatal: false, ...(stopped ? { stopped: true } : culprit !== undefined ? { culprit } : {}) });
+        reportMemoryAndExit({ t: 'memory', rssMb: Math.round(after / 1048576), fatal: false, ...(stopped || culprit === undefined ? { noneToBlame: true } : { culprit }) });
       }, stopped ? SHED_SETTLE_MS : 0).unref();
     });
   }, MEMORY_POLL_MS);
@@ -173,7 +175,7 @@ function onMessage(message: ToHost): void {
       start(message.settings);
       break;
     case 'register':
-      engine?.register(message.spec, message.env);
+      engine?.register(message.spec, message.env, message.ahead === false ? { ahead: false } : {});
       break;
     case 'run': {
       if (!engine) return;

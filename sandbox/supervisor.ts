@@ -136,6 +136,8 @@ export class Supervisor implements Sandbox {
   #runSeq = 0;
   #restarts = 0;
   #closed = false;
+  /** Templates whose top-level code took a host down while loading ahead of demand. */
+  readonly #noAhead = new Set<string>();
   /** Runs waiting for a host with room in its memory budget, first come first served. */
   #roomWaiters: RoomWaiter[] = [];
   readonly #budgetMb: number;
@@ -326,7 +328,7 @@ export class Supervisor implements Sandbox {
     const known = this.#specs.get(digest);
     if (!known) return;
     host.registered.add(digest);
-    host.send({ t: 'register', spec: known.spec, env: known.env });
+    host.send({ t: 'register', spec: known.spec, env: known.env, ...(this.#noAhead.has(digest) ? { ahead: false } : {}) });
   }
 
   #onMessage(host: Host, message: FromHost): void {
@@ -367,7 +369,14 @@ export class Supervisor implements Sandbox {
         // The host is not trusted to blame anyone but a run of its own that is still in flight.
         const culprit = typeof message.culprit === 'number' && host.inflight.has(message.culprit) ? message.culprit : undefined;
         host.culprit = culprit;
-        host.blameNone = message.stopped === true;
+        host.blameNone = message.noneToBlame === true;
+        if (message.fatal === true && typeof message.loading === 'string' && this.#specs.has(message.loading) && !this.#noAhead.has(message.loading)) {
+          // Its top-level code took a host down while loading ahead of demand: from now on it loads only inside its
+          // own runs, under their limits and blame, on every host (else each host would die of it in turn).
+          this.#noAhead.add(message.loading);
+          this.#options.logger.warn('sandbox: a template took its host down while loading ahead of demand; it now loads only on demand', { template: this.#specs.get(message.loading)?.spec.name });
+          for (const other of this.#hosts) if (other?.alive && other !== host) this.#registerOn(other, message.loading);
+        }
         host.killReason =
           message.fatal === true
             ? OOM_REASON

@@ -100,4 +100,26 @@ describe('module load limits', () => {
     expect(result).toMatchObject({ ok: false, error: { code: 'E_CPU_LIMIT' } });
     expect(result.stats.cpuMs).toBeGreaterThan(250);
   });
+
+  it('top-level code that takes its host down while pre-warming is loaded only on demand afterwards: no crash loop, the blame lands on its own run', async () => {
+    h = makeHarness({ isolation: 'process', hosts: 1 });
+    const slow = makeSpec({ name: 'slow-b', source: 'export default async (input) => { await new Promise((r) => setTimeout(r, input.ms)); return { ok: true }; };', limits: { timeoutMs: 30_000 } });
+    expect(await h.run(slow, { ms: 1 }, { tenant: 'tenant-b' })).toMatchObject({ ok: true });
+    const inFlight = h.run(slow, { ms: 20_000 }, { tenant: 'tenant-b' });
+    const bomb = makeSpec({ name: 'oom-at-load', source: 'const a = new Array(2e8).fill(0);\nexport default () => a.length;', limits: { memoryMb: 64, timeoutMs: 20_000, cpuMs: 20_000 } });
+    h.sandbox.register(bomb);
+    // V8 spends seconds in last-resort GCs before it gives up; B's run is in flight all along.
+    const lost = await inFlight;
+    expect(lost).toMatchObject({ ok: false, error: { code: 'E_SANDBOX_CRASHED', details: { lostTo: 'another run' } } });
+    expect(h.sandbox.stats().restarts).toBe(1);
+    // The restarted host does not load it ahead again (that took ~8 s to kill the host the first time).
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    expect(h.sandbox.stats().restarts).toBe(1);
+    expect(await h.run(slow, { ms: 1 }, { tenant: 'tenant-b' })).toMatchObject({ ok: true });
+    // Run on demand, the load is its own run's doing: that run, and only it, ends E_MEMORY_LIMIT (phase load).
+    const beside = h.run(slow, { ms: 20_000 }, { tenant: 'tenant-b' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await h.run(bomb, undefined, { tenant: 'tenant-a' })).toMatchObject({ ok: false, error: { code: 'E_MEMORY_LIMIT' } });
+    expect(await beside).toMatchObject({ ok: false, error: { code: 'E_SANDBOX_CRASHED', details: { lostTo: 'another run' } } });
+  }, 90_000);
 });
