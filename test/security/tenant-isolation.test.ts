@@ -7,6 +7,8 @@ import type { RunRecord } from '../../core/run-record.js';
 import { observationsOf } from '../../learner/features.js';
 import { ranRecords } from '../../learner/generators/context.js';
 import type { SandboxRunResult } from '../../sandbox/index.js';
+import { createFactory } from '../../runtime/index.js';
+import { createProject, simpleTemplate } from '../helpers/project.js';
 import { fixtureSpec, makeHarness, makeSpec, type Harness } from '../sandbox/helpers.js';
 
 // Module state: whatever a run leaves here is visible to the next run in the same context.
@@ -147,6 +149,22 @@ describe("one tenant's memory cannot fail another tenant's runs", () => {
     // The largest that fits is accepted.
     const fits = makeSpec({ name: 'fits', source: 'export default () => 1;', limits: { memoryMb: 476 } });
     h.sandbox.release(h.sandbox.reserve(fits));
+  });
+});
+
+describe('createAgent refuses a template no host can hold', () => {
+  it('with E_POLICY_DENIED naming limits.memoryMb, hostMemoryMb and the largest that fits; nothing runs', async () => {
+    const project = createProject(simpleTemplate('huge', { limits: { memoryMb: 300 } }));
+    const factory = await createFactory({ root: project.root, hosts: 1, hostMemoryMb: 512, store: false, prewarm: true });
+    try {
+      const error = await factory.createAgent('huge').then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(FactoryError);
+      expect(error).toMatchObject({ code: 'E_POLICY_DENIED', details: { largestMemoryMb: 220, hostMemoryMb: 512 } });
+      expect((error as Error).message).toContain('lower limits.memoryMb in agent.json to 220 or less, or raise hostMemoryMb');
+    } finally {
+      await factory.close();
+      project.remove();
+    }
   });
 });
 
