@@ -280,12 +280,13 @@ export class SandboxEngine {
    * statistics of an isolate running JavaScript wait until it yields, so each isolate gets `waitMs` to answer.
    * In order: a run whose heap is over its own limits.memoryMb (V8 overshoots it; measured up to 3.6× on one big
    * allocation), then a run granted WebAssembly (its memory is outside the heap limit), then a run busy in
-   * JavaScript that did not answer (largest memoryMb, then most CPU), then the largest heap relative to its limit.
-   * @returns its run id, or undefined when nothing runs.
+   * JavaScript that did not answer (largest memoryMb, then most CPU). A run whose heap answered within its own limit
+   * is never blamed, even alone: the memory is then the pool's, not a run's.
+   * @returns its run id, or undefined when no run in flight is plausibly behind it.
    */
   async heaviestRun(waitMs = 25): Promise<number | undefined> {
     const entries = [...this.#running.entries()];
-    if (entries.length <= 1) return entries[0]?.[0];
+    if (entries.length === 0) return undefined;
     const scored = await Promise.all(
       entries.map(async ([runId, { iso, spec, watched }]) => {
         let heapBytes: number | undefined;
@@ -308,7 +309,8 @@ export class SandboxEngine {
       }),
     );
     scored.sort((a, b) => b.tier - a.tier || b.value - a.value);
-    return scored[0]?.runId;
+    const top = scored[0];
+    return top !== undefined && top.tier > 0 ? top.runId : undefined;
   }
 
   /** Ends a run in flight now with `error` (its isolate is disposed). @returns whether it was in flight. */
