@@ -103,6 +103,18 @@ describe("one tenant's memory cannot fail another tenant's runs", () => {
     expect(h.sandbox.stats().restarts).toBe(0);
   });
 
+  it('a run that finds no room within its own timeoutMs ends E_UNAVAILABLE (nothing ran), and the room comes back', async () => {
+    h = makeHarness({ isolation: 'process', hosts: 1, hostMemoryMb: 320 });
+    const impatient = makeSpec({ name: 'hungry-impatient', source: 'export default () => ({ ran: true });', limits: { memoryMb: 96, timeoutMs: 300 } });
+    const holding = h.run(HUNGRY, undefined, { tenant: 'tenant-a' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await h.run(impatient, undefined, { tenant: 'tenant-c' });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'E_UNAVAILABLE' } });
+    expect(refused.ok || refused.error.message).toContain('nothing ran');
+    expect(await holding).toMatchObject({ ok: true });
+    expect(await h.run(impatient, undefined, { tenant: 'tenant-c' })).toMatchObject({ ok: true, output: { ran: true } });
+  });
+
   it('a run that still takes its host over the cap (WebAssembly) is the one blamed; runs in flight beside it are lost, never E_MEMORY_LIMIT', async () => {
     h = makeHarness({ isolation: 'process', hosts: 1, hostMemoryMb: 384 });
     const bomb = fixtureSpec('wasm-memory-bomb.js', { permissions: { wasm: true }, limits: { memoryMb: 32, timeoutMs: 20_000, cpuMs: 20_000 } });
