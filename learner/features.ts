@@ -63,14 +63,21 @@ export function hitLimit(record: RunRecord, resource: Resource): boolean {
 }
 
 /**
+ * Runs whose record says nothing about what the agent needs: refused before it ran (invalid input, cancelled,
+ * no host had room: `E_UNAVAILABLE`), or lost with their sandbox host (`E_SANDBOX_CRASHED`, which is also what a run
+ * gets when another run took its host down; their stats are empty).
+ */
+export const NOT_MEASURED = new Set(['E_INPUT_INVALID', 'E_DISPOSED', 'E_UNAVAILABLE', 'E_SANDBOX_CRASHED']);
+
+/**
  * Observations of one resource. A run that hit the limit is censored at the limit in force (its
  * need is at least that), found through `limitsOf` (by the run's digest and environment);
- * other failed runs that never reached the agent (invalid input, trust) are left out.
+ * failed runs that say nothing about the agent's needs ({@link NOT_MEASURED}) are left out.
  */
 export function observationsOf(records: readonly RunRecord[], resource: Resource, limitsOf: (record: RunRecord) => Limits | undefined): Observation[] {
   const observations: Observation[] = [];
   for (const record of records) {
-    if (record.outcome === 'error' && (record.errorCode === 'E_INPUT_INVALID' || record.errorCode === 'E_DISPOSED')) continue;
+    if (record.outcome === 'error' && NOT_MEASURED.has(record.errorCode ?? '')) continue;
     const censored = hitLimit(record, resource);
     const limit = censored ? limitsOf(record)?.[resource] : undefined;
     if (censored && limit === undefined) continue;

@@ -27,8 +27,12 @@ export interface EngineOptions {
   maxIsolatesPerPool: number;
   isolateMaxRuns: number;
   tools: ToolSettings;
-  /** V8 lost control of an isolate; a host process should abort so the supervisor replaces it. */
-  onCatastrophicError(message: string): void;
+  /**
+   * V8 lost control of an isolate; a host process should abort so the supervisor replaces it. `runId` is the run
+   * that isolate was serving: the run to blame. Absent while it prepared a context ahead of demand; `loading` is then
+   * the digest whose top-level code it was running, which should not be loaded ahead again.
+   */
+  onCatastrophicError(message: string, runId: number | undefined, loading: string | undefined): void;
   /** Ready slots for a digest changed. */
   onCapacity?(digest: string): void;
 }
@@ -47,6 +51,8 @@ interface Registered {
   settingsJson: string;
   /** Background preparation failed (the bundle throws at load); retry only on demand. */
   prepFailed: boolean;
+  /** Never load ahead of demand: its top-level code once took a whole host down doing so. */
+  noAhead: boolean;
   inflight: number;
   peak: number;
   peakAt: number;
@@ -65,20 +71,47 @@ class PooledIsolate {
   readonly memoryMb: number;
   prelude: Promise<ivm.Script> | undefined;
   readonly scripts = new Map<string, Promise<ivm.Script>>();
+  /** Fresh contexts by digest: module loaded, never run. Each serves one run, whoever's it is. */
   readonly ready = new Map<string, Prepared[]>();
+  /**
+   * `reuseContext` contexts by digest and tenant ({@link reuseKey}), least recently used first: a context that served
+   * one tenant never serves another, since its module state is that tenant's.
+   */
   readonly reused = new Map<string, Prepared>();
+  /** The run this isolate serves now, if any: who to blame if V8 loses it. */
+  runId: number | undefined;
+  /** The digest this isolate is loading ahead of demand, if any. */
+  loading: string | undefined;
   busy = false;
   dead = false;
   retiring = false;
   runs = 0;
 
-  constructor(memoryMb: number, onCatastrophicError: (message: string) => void) {
+  constructor(memoryMb: number, onCatastrophicError: EngineOptions['onCatastrophicError']) {
     this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError });
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (message: string) => onCatastrophicError(message, this.runId, this.loading) });
   }
 
-  readyFor(digest: string): number {
-    return (this.ready.get(digest)?.length ?? 0) + (this.reused.has(digest) ? 1 : 0);
+  /** Contexts a run of `digest` (for the tenant behind `key`, if given) could start in without loading the module. */
+  readyFor(digest: string, key?: string): number {
+    return (this.ready.get(digest)?.length ?? 0) + (key !== undefined && this.reused.has(key) ? 1 : 0);
+  }
+
+  /** Takes a tenant's reused context out of the pool while it runs; {@link keepReused} puts it back. */
+  takeReused(key: string): Prepared | undefined {
+    const prepared = this.reused.get(key);
+    if (prepared !== undefined) this.reused.delete(key);
+    return prepared;
+  }
+
+  keepReused(key: string, prepared: Prepared): void {
+    this.reused.set(key, prepared);
+    // Tenants are unbounded; contexts per isolate are not. The least recently used one goes.
+    if (this.reused.size > MAX_REUSED_PER_ISOLATE) {
+      const [oldestKey, oldest] = this.reused.entries().next().value as [string, Prepared];
+      this.reused.delete(oldestKey);
+      releasePrepared(oldest);
+    }
   }
 
   dispose(): void {
@@ -93,6 +126,20 @@ class PooledIsolate {
   }
 }
 
+/** The pool key of a reused context: one per template and tenant. */
+function reuseKey(digest: string, tenant: string): string {
+  return `${digest}\u0000${tenant}`;
+}
+
+function releasePrepared(prepared: Prepared): void {
+  try {
+    prepared.dispatch.release();
+    prepared.context.release();
+  } catch {
+    // The isolate is gone already.
+  }
+}
+
 interface Waiter {
   digest: string;
   resolve(isolate: PooledIsolate | undefined): void;
@@ -102,6 +149,12 @@ interface Pool {
   memoryMb: number;
   isolates: PooledIsolate[];
   queue: Waiter[];
+}
+
+interface Running {
+  iso: PooledIsolate;
+  spec: AgentSpec;
+  watched: Watched;
 }
 
 interface Watched {
@@ -115,7 +168,12 @@ interface Watched {
 const CPU_POLL_MS = 5;
 const PEAK_DECAY_MS = 5_000;
 const CANCEL_GRACE_MS = 50;
+/** Our own prelude and bridge set-up; agent code never runs under this bound. */
 const LOAD_TIMEOUT_MS = 5_000;
+/** Wall time a background load gets beyond its CPU budget (limits.cpuMs): room for a busy machine, not for work. */
+const LOAD_WALL_SLACK_MS = 100;
+/** Tenants' reused contexts kept per isolate. */
+const MAX_REUSED_PER_ISOLATE = 8;
 let tokenSeq = 1;
 
 /** Runs registered templates in pooled isolates. Never throws for agent misbehaviour. */
@@ -124,6 +182,8 @@ export class SandboxEngine {
   readonly #registered = new Map<string, Registered>();
   readonly #pools = new Map<number, Pool>();
   readonly #watched = new Set<Watched>();
+  /** Runs in flight by run id: whom the host's memory watch can blame and stop. */
+  readonly #running = new Map<number, Running>();
   #cpuTimer: NodeJS.Timeout | undefined;
   #topUpScheduled = false;
   #closed = false;
@@ -132,11 +192,15 @@ export class SandboxEngine {
     this.#options = options;
   }
 
-  /** Registers (or refreshes) a template and starts preparing contexts for it in the background. */
-  register(spec: AgentSpec, envValues: EnvValues): void {
+  /**
+   * Registers (or refreshes) a template and starts preparing contexts for it in the background, unless
+   * `options.ahead` is false: then its module loads only on demand, inside a run and its limits.
+   */
+  register(spec: AgentSpec, envValues: EnvValues, options: { ahead?: boolean } = {}): void {
     const existing = this.#registered.get(spec.digest);
     if (existing) {
       existing.envValues = envValues;
+      if (options.ahead === false) existing.noAhead = true;
       return;
     }
     const settings: PreludeSettings = {
@@ -152,6 +216,7 @@ export class SandboxEngine {
       envValues,
       settingsJson: JSON.stringify(settings),
       prepFailed: false,
+      noAhead: options.ahead === false,
       inflight: 0,
       peak: 0,
       peakAt: 0,
@@ -199,7 +264,7 @@ export class SandboxEngine {
     const pool = this.#pool(reg.spec.limits.memoryMb);
     let iso: PooledIsolate | undefined;
     try {
-      iso = await this.#acquire(pool, digest, signal);
+      iso = await this.#acquire(pool, digest, reg.spec.pool.reuseContext ? reuseKey(digest, meta.tenant) : undefined, signal);
       if (iso === undefined) {
         return failure('E_DISPOSED', this.#closed ? 'the sandbox is closed' : 'the run was cancelled while waiting for an isolate', started, this.#options.clock);
       }
@@ -208,6 +273,52 @@ export class SandboxEngine {
       reg.inflight--;
       if (iso) this.#releaseIsolate(pool, iso);
     }
+  }
+
+  /**
+   * The run in flight most likely behind the host's memory growth, for the host's memory watch to blame. Heap
+   * statistics of an isolate running JavaScript wait until it yields, so each isolate gets `waitMs` to answer.
+   * In order: a run whose heap is over its own limits.memoryMb (V8 overshoots it; measured up to 3.6× on one big
+   * allocation), then a run granted WebAssembly (its memory is outside the heap limit), then a run busy in
+   * JavaScript that did not answer (largest memoryMb, then most CPU). A run whose heap answered within its own limit
+   * is never blamed, even alone: the memory is then the pool's, not a run's.
+   * @returns its run id, or undefined when no run in flight is plausibly behind it.
+   */
+  async heaviestRun(waitMs = 25): Promise<number | undefined> {
+    const entries = [...this.#running.entries()];
+    if (entries.length === 0) return undefined;
+    const scored = await Promise.all(
+      entries.map(async ([runId, { iso, spec, watched }]) => {
+        let heapBytes: number | undefined;
+        try {
+          const heap = await Promise.race([iso.isolate.getHeapStatistics(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), waitMs))]);
+          if (heap) heapBytes = heap.total_heap_size + heap.externally_allocated_size;
+        } catch {
+          heapBytes = 0;
+        }
+        let cpuNs = 0n;
+        try {
+          cpuNs = iso.isolate.cpuTime - watched.cpu0;
+        } catch {
+          // disposed meanwhile
+        }
+        const ratio = heapBytes === undefined ? 0 : heapBytes / (spec.limits.memoryMb * 1024 * 1024);
+        const tier = ratio > 1 ? 3 : spec.permissions.wasm === true ? 2 : heapBytes === undefined ? 1 : 0;
+        const value = tier === 1 ? spec.limits.memoryMb * 1e6 + Number(cpuNs) / 1e6 : ratio;
+        return { runId, tier, value };
+      }),
+    );
+    scored.sort((a, b) => b.tier - a.tier || b.value - a.value);
+    const top = scored[0];
+    return top !== undefined && top.tier > 0 ? top.runId : undefined;
+  }
+
+  /** Ends a run in flight now with `error` (its isolate is disposed). @returns whether it was in flight. */
+  stopRun(runId: number, error: RunError): boolean {
+    const running = this.#running.get(runId);
+    if (!running) return false;
+    running.watched.kill(error);
+    return true;
   }
 
   close(): void {
@@ -238,12 +349,17 @@ export class SandboxEngine {
     return iso;
   }
 
-  #acquire(pool: Pool, digest: string, signal?: AbortSignal): Promise<PooledIsolate | undefined> {
+  #acquire(pool: Pool, digest: string, key: string | undefined, signal?: AbortSignal): Promise<PooledIsolate | undefined> {
     let best: PooledIsolate | undefined;
     for (const iso of pool.isolates) {
       if (iso.busy || iso.dead || iso.retiring) continue;
+      // The tenant's own reused context first, then a fresh one.
+      if (key !== undefined && iso.reused.has(key)) {
+        best = iso;
+        break;
+      }
       if (best === undefined || iso.readyFor(digest) > best.readyFor(digest)) best = iso;
-      if (best.readyFor(digest) > 0) break;
+      if (key === undefined && best.readyFor(digest) > 0) break;
     }
     if (best === undefined && this.#live(pool) < this.#options.maxIsolatesPerPool) best = this.#newIsolate(pool);
     if (best !== undefined) {
@@ -317,7 +433,7 @@ export class SandboxEngine {
   #topUp(): void {
     if (this.#closed) return;
     for (const reg of this.#registered.values()) {
-      if (reg.prepFailed) continue;
+      if (reg.prepFailed || reg.noAhead) continue;
       const pool = this.#pool(reg.spec.limits.memoryMb);
       if (pool.queue.length > 0) continue;
       const want = Math.min(this.#options.maxIsolatesPerPool * 2, Math.max(reg.spec.pool.prewarm, reg.peak));
@@ -326,10 +442,12 @@ export class SandboxEngine {
       if (!iso) continue;
       iso.busy = true;
       reg.preparing++;
-      void this.#prepare(iso, reg)
+      void this.#loadAhead(iso, reg)
         .then(
           (prepared) => this.#keep(iso, reg, prepared),
           () => {
+            // Threw, or overran its load budget: no more background loads, which would each hold an isolate that
+            // long. Runs still load it on demand, inside their own limits, and a success there resumes them.
             reg.prepFailed = true;
           },
         )
@@ -348,8 +466,7 @@ export class SandboxEngine {
     let best: PooledIsolate | undefined;
     for (const iso of pool.isolates) {
       if (iso.busy || iso.dead || iso.retiring) continue;
-      if (reg.spec.pool.reuseContext && iso.reused.has(digest)) continue;
-      if (!reg.spec.pool.reuseContext && iso.readyFor(digest) >= 2) continue;
+      if (iso.readyFor(digest) >= 2) continue;
       if (best === undefined || iso.readyFor(digest) < best.readyFor(digest)) best = iso;
     }
     // Spread ready contexts over isolates: a run needs an idle isolate as much as a ready context.
@@ -360,10 +477,7 @@ export class SandboxEngine {
   #keep(iso: PooledIsolate, reg: Registered, prepared: Prepared): void {
     if (iso.dead) return;
     reg.prepFailed = false;
-    if (reg.spec.pool.reuseContext) {
-      iso.reused.set(reg.spec.digest, prepared);
-      return;
-    }
+    // Fresh even for reuseContext templates: it becomes one tenant's reused context only once that tenant runs in it.
     const list = iso.ready.get(reg.spec.digest);
     if (list) list.push(prepared);
     else iso.ready.set(reg.spec.digest, [prepared]);
@@ -380,13 +494,39 @@ export class SandboxEngine {
   }
 
   /**
+   * Loads a context ahead of demand, under a budget of its own: the template's limits.cpuMs of CPU and at most
+   * min(limits.timeoutMs, limits.cpuMs + {@link LOAD_WALL_SLACK_MS}) of wall time. Without it, top-level code escaped
+   * every limit and held shared isolates (measured: 2.5 s of busy loop with cpuMs 50 delayed another tenant's run
+   * by 2.6 s); with it, pre-warming holds an isolate no longer than that, and a failure stops pre-warming.
+   */
+  async #loadAhead(iso: PooledIsolate, reg: Registered): Promise<Prepared> {
+    const { cpuMs, timeoutMs } = reg.spec.limits;
+    const watched: Watched = {
+      isolate: iso.isolate,
+      cpu0: iso.isolate.cpuTime,
+      limitNs: BigInt(Math.round(cpuMs * 1e6)),
+      lastCpuNs: 0n,
+      kill: () => iso.dispose(),
+    };
+    this.#watch(watched);
+    iso.loading = reg.spec.digest;
+    try {
+      return await this.#prepare(iso, reg, Math.min(timeoutMs, cpuMs + LOAD_WALL_SLACK_MS));
+    } finally {
+      iso.loading = undefined;
+      this.#unwatch(watched);
+    }
+  }
+
+  /**
    * Creates a context, runs the prelude, installs the bridge and evaluates the bundle (the agent's top-level code).
    * The first three steps are our own bounded code and run synchronously: measured here, that costs about 0.3 ms
    * less CPU per context than three async hops to the isolate's thread (and, on this 2-core machine, gave lower
    * latency inline too). The bundle runs asynchronously because it is agent code, bounded only by
-   * limits.timeoutMs, and must not hold up the event loop.
+   * the caller's load budget (`wallMs` here, CPU through a {@link Watched} the caller holds), and must not hold up
+   * the event loop.
    */
-  async #prepare(iso: PooledIsolate, reg: Registered): Promise<Prepared> {
+  async #prepare(iso: PooledIsolate, reg: Registered, wallMs: number): Promise<Prepared> {
     if (!iso.prelude) {
       iso.prelude = iso.isolate.compileScript(PRELUDE_SOURCE, { filename: 'agent-factory:prelude' });
     }
@@ -430,7 +570,7 @@ export class SandboxEngine {
       install.release();
     }
     try {
-      await script.run(context, { timeout: reg.spec.limits.timeoutMs });
+      await script.run(context, { timeout: Math.max(1, Math.ceil(wallMs)) });
     } catch (error) {
       dispatch.release();
       context.release();
@@ -448,23 +588,15 @@ export class SandboxEngine {
     const token = tokenSeq++;
     const scope = new RunScope(token, spec, reg.envValues, meta);
     const empty = (): EngineStats => statsOf(scope, started, clock, 0, 0, 0);
+    const key = spec.pool.reuseContext ? reuseKey(digest, meta.tenant) : undefined;
 
-    let prepared: Prepared | undefined = spec.pool.reuseContext ? iso.reused.get(digest) : iso.ready.get(digest)?.shift();
-    if (prepared === undefined) {
-      try {
-        prepared = await this.#prepare(iso, reg);
-        if (spec.pool.reuseContext) iso.reused.set(digest, prepared);
-      } catch (error) {
-        if (iso.isolate.isDisposed) iso.dead = true;
-        return { ok: false, error: loadError(error, spec, iso), stats: empty() };
-      }
-    }
+    let prepared: Prepared | undefined = key !== undefined ? iso.takeReused(key) : undefined;
+    prepared ??= iso.ready.get(digest)?.shift();
     this.#options.onCapacity?.(digest);
 
+    // The deadline and the CPU count start before an on-demand load: the agent's top-level code is the run's work.
     const limitMs = spec.limits.timeoutMs;
     const deadline = clock.monotonic() + limitMs;
-    prepared.slot.scope = scope;
-    prepared.slot.deadline = deadline;
     let cpu0: bigint;
     try {
       cpu0 = iso.isolate.cpuTime;
@@ -473,6 +605,7 @@ export class SandboxEngine {
       return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'the isolate was lost before the run started; retry' }, stats: empty() };
     }
 
+    let phase: 'load' | 'run' = prepared === undefined ? 'load' : 'run';
     let killed: RunError | undefined;
     let done = false;
     let endKilled!: () => void;
@@ -486,7 +619,7 @@ export class SandboxEngine {
       lastCpuNs: 0n,
       kill: (error) => {
         if (killed || done) return;
-        killed = error;
+        killed = phase === 'load' && error.code !== 'E_DISPOSED' ? inLoad(error) : error;
         // Disposing is the only way to stop code spinning after an await or a promise that never settles.
         iso.dispose();
         endKilled();
@@ -500,29 +633,55 @@ export class SandboxEngine {
     scope.onTimeout = () => watched.kill(timeoutError);
     const wall = setTimeout(() => watched.kill(timeoutError), limitMs);
     this.#watch(watched);
+    iso.runId = meta.runId;
+    this.#running.set(meta.runId, { iso, spec, watched });
     let grace: NodeJS.Timeout | undefined;
     const onAbort = () => {
       // ctx.signal fires first so a cooperative agent can stop; the isolate goes after a short grace.
-      prepared?.dispatch.apply(undefined, ['abort', token], { timeout: CANCEL_GRACE_MS }).catch(() => {});
+      if (phase === 'run') prepared?.dispatch.apply(undefined, ['abort', token], { timeout: CANCEL_GRACE_MS }).catch(() => {});
       grace = setTimeout(() => watched.kill({ code: 'E_DISPOSED', message: 'the run was cancelled by its caller' }), CANCEL_GRACE_MS);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      done = true;
+      clearTimeout(wall);
+      if (grace) clearTimeout(grace);
+      this.#unwatch(watched);
+      this.#running.delete(meta.runId);
+      iso.runId = undefined;
+      signal?.removeEventListener('abort', onAbort);
+    };
+
+    if (prepared === undefined) {
+      try {
+        prepared = await this.#prepare(iso, reg, deadline - clock.monotonic());
+        reg.prepFailed = false;
+        phase = 'run';
+      } catch (error) {
+        settle();
+        scope.end();
+        if (iso.isolate.isDisposed) iso.dead = true;
+        const cpuNs = watched.lastCpuNs;
+        let loadFailure = killed ?? loadError(error, spec, iso);
+        if (loadFailure.code === 'E_AGENT_THREW' && cpuNs > watched.limitNs) loadFailure = inLoad(cpuError(spec));
+        return { ok: false, error: loadFailure, stats: statsOf(scope, started, clock, Number(cpuNs) / 1e6, 0, 0) };
+      }
+    }
+    prepared.slot.scope = scope;
+    prepared.slot.deadline = deadline;
+    const runWallMs = Math.max(1, Math.ceil(deadline - clock.monotonic()));
 
     let envelope: string | undefined;
     let thrown: unknown;
     try {
-      const applied = prepared.dispatch.apply(undefined, ['run', token, inputJson], { timeout: limitMs, result: { promise: true } }) as Promise<unknown>;
+      const applied = prepared.dispatch.apply(undefined, ['run', token, inputJson], { timeout: runWallMs, result: { promise: true } }) as Promise<unknown>;
       const outcome = await Promise.race([applied.then((v) => ({ v }), (e: unknown) => ({ e })), killedPromise.then(() => undefined)]);
       if (outcome && 'v' in outcome) envelope = typeof outcome.v === 'string' ? outcome.v : undefined;
       else if (outcome) thrown = outcome.e;
     } catch (error) {
       thrown = error;
     } finally {
-      done = true;
-      clearTimeout(wall);
-      if (grace) clearTimeout(grace);
-      this.#unwatch(watched);
-      signal?.removeEventListener('abort', onAbort);
+      settle();
       scope.end();
       prepared.slot.scope = undefined;
     }
@@ -550,15 +709,9 @@ export class SandboxEngine {
     if (!error && envelope === undefined) error = { code: 'E_SANDBOX_CRASHED', message: 'the run ended without a result; the isolate was replaced' };
     if (!error && cpuNs > watched.limitNs) error = cpuError(spec);
 
-    // A fresh context serves one run; a reused one is dropped if the run did not end cleanly.
-    const keepContext = spec.pool.reuseContext && !error && !iso.dead;
-    if (!keepContext) {
-      if (spec.pool.reuseContext && iso.reused.get(digest) === prepared) iso.reused.delete(digest);
-      if (!iso.dead) {
-        prepared.dispatch.release();
-        prepared.context.release();
-      }
-    }
+    // A fresh context serves one run; a reused one goes back for this tenant only, and only if the run ended cleanly.
+    if (key !== undefined && !error && !iso.dead) iso.keepReused(key, prepared);
+    else if (!iso.dead) releasePrepared(prepared);
 
     let dropped = 0;
     let outputJson: string | undefined;
@@ -617,6 +770,15 @@ export class SandboxEngine {
   }
 }
 
+/** The same limit error, said of the agent's top-level code (`details.phase: 'load'`). */
+function inLoad(error: RunError): RunError {
+  return {
+    code: error.code,
+    message: `loading the agent's module (its top-level code) counts toward the run: ${error.message}`,
+    details: { ...error.details, phase: 'load' },
+  };
+}
+
 function cpuError(spec: AgentSpec): RunError {
   return {
     code: 'E_CPU_LIMIT',
@@ -653,10 +815,14 @@ function loadError(error: unknown, spec: AgentSpec, iso: PooledIsolate): RunErro
   const message = String((error as Error)?.message ?? error);
   if (/memory limit/i.test(message)) {
     iso.dead = true;
-    return memoryError(spec);
+    return inLoad(memoryError(spec));
   }
   if (/timed out/i.test(message)) {
-    return { code: 'E_TIMEOUT', message: `loading the agent's module exceeded limits.timeoutMs (${spec.limits.timeoutMs} ms)`, details: { limit: 'limits.timeoutMs' } };
+    return {
+      code: 'E_TIMEOUT',
+      message: `loading the agent's module (its top-level code) exceeded limits.timeoutMs (${spec.limits.timeoutMs} ms); do less at top level or raise limits.timeoutMs`,
+      details: { limit: 'limits.timeoutMs', limitMs: spec.limits.timeoutMs, phase: 'load' },
+    };
   }
   return { code: 'E_AGENT_THREW', message: `the agent's module failed to load: ${message}`, details: { phase: 'load' } };
 }

@@ -77,10 +77,13 @@ function start(settings: HostSettings): void {
     maxIsolatesPerPool: settings.maxIsolatesPerPool,
     isolateMaxRuns: settings.isolateMaxRuns,
     tools: { fetchMaxBytes: settings.fetchMaxBytes, readMaxBytes: settings.readMaxBytes },
-    onCatastrophicError(message) {
-      // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host.
+    onCatastrophicError(message, runId, loading) {
+      // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host, and
+      // needs to know whose run it was (the others in flight are lost through no fault of their own).
       process.stderr.write(`sandbox host: catastrophic isolate error: ${message}\n`);
-      process.abort();
+      const rssMb = Math.round(process.memoryUsage.rss() / 1048576);
+      // Loading ahead of demand: no run in flight caused it.
+      reportMemoryAndExit({ t: 'memory', rssMb, fatal: true, ...(runId !== undefined ? { culprit: runId } : { noneToBlame: true, ...(loading !== undefined ? { loading } : {}) }) }, true);
     },
     onCapacity(digest) {
       dirty.add(digest);
@@ -93,18 +96,71 @@ function start(settings: HostSettings): void {
       }
     },
   });
-  if (settings.hostMemoryMb > 0) {
-    // The supervisor polls too; this covers platforms without /proc. WebAssembly memory is only bounded here.
-    const cap = settings.hostMemoryMb * 1024 * 1024;
-    setInterval(() => {
-      const rss = process.memoryUsage.rss();
-      if (rss > cap) {
-        send({ t: 'memory', rssMb: Math.round(rss / 1048576) });
-        setTimeout(() => process.exit(70), 500).unref();
-      }
-    }, 50).unref();
-  }
+  if (settings.hostMemoryMb > 0) watchMemory(settings.hostMemoryMb);
   send({ t: 'ready' });
+}
+
+const MEMORY_POLL_MS = 50;
+/** How long a stopped run's memory gets to go back to the system before the host gives up and exits. */
+const SHED_SETTLE_MS = 200;
+/** Past this multiple of the cap there is no time to shed: exit at once. */
+const HARD_CAP_FACTOR = 1.5;
+/**
+ * After a run was stopped, memory must come back under this share of the cap, or the host exits: memory that does not
+ * come back (WebAssembly memory was measured staying resident after its isolate was disposed) would otherwise push
+ * the next innocent run over the cap and get it blamed.
+ */
+const SHED_LOW_WATER = 0.8;
+let exiting = false;
+
+/**
+ * The host's resident-memory cap (WebAssembly memory and V8's overshoot of limits.memoryMb are bounded only here).
+ * Past it, the run most likely behind the growth is stopped with E_MEMORY_LIMIT and the host keeps serving the
+ * others; if memory does not come back, the host exits naming that run, so the supervisor reports the others as
+ * lost to another run instead of blaming each of them.
+ */
+function watchMemory(capMb: number): void {
+  const cap = capMb * 1024 * 1024;
+  let shedding = false;
+  const timer = setInterval(() => {
+    if (shedding || exiting || !engine) return;
+    const rss = process.memoryUsage.rss();
+    if (rss <= cap) return;
+    const rssMb = Math.round(rss / 1048576);
+    if (rss > cap * HARD_CAP_FACTOR) {
+      reportMemoryAndExit({ t: 'memory', rssMb, fatal: false });
+      return;
+    }
+    shedding = true;
+    const current = engine;
+    void current.heaviestRun().then((culprit) => {
+      const stopped =
+        culprit !== undefined &&
+        current.stopRun(culprit, {
+          code: 'E_MEMORY_LIMIT',
+          message: `the run took its sandbox host past its memory cap (hostMemoryMb ${capMb} MB, at ${rssMb} MB) and was stopped; WebAssembly and V8's overshoot of limits.memoryMb count here. Use less memory`,
+          details: { limit: 'hostMemoryMb', limitMb: capMb, rssMb },
+        });
+      setTimeout(() => {
+        shedding = false;
+        const after = process.memoryUsage.rss();
+        if (after <= cap * SHED_LOW_WATER) return;
+        // A run stopped already answered for the growth: the runs left in flight are not to blame.
+        reportMemoryAndExit({ t: 'memory', rssMb: Math.round(after / 1048576), fatal: false, ...(stopped || culprit === undefined ? { noneToBlame: true } : { culprit }) });
+      }, stopped ? SHED_SETTLE_MS : 0).unref();
+    });
+  }, MEMORY_POLL_MS);
+  timer.unref();
+}
+
+/** Tells the supervisor why this host is going (and whom to blame), then goes. */
+function reportMemoryAndExit(message: Extract<FromHost, { t: 'memory' }>, abort = false): void {
+  if (exiting) return;
+  exiting = true;
+  outbox.push(message);
+  outbox.flush();
+  // The IPC write is asynchronous: give it a moment. The supervisor kills this host when the message arrives.
+  setTimeout(() => (abort ? process.abort() : process.exit(70)), 100);
 }
 
 process.on('message', (raw: unknown) => {
@@ -119,7 +175,7 @@ function onMessage(message: ToHost): void {
       start(message.settings);
       break;
     case 'register':
-      engine?.register(message.spec, message.env);
+      engine?.register(message.spec, message.env, message.ahead === false ? { ahead: false } : {});
       break;
     case 'run': {
       if (!engine) return;

@@ -13,7 +13,8 @@ export interface HostSettings {
 /** Supervisor → host. */
 export type ToHost =
   | { t: 'init'; settings: HostSettings }
-  | { t: 'register'; spec: AgentSpec; env: Record<string, string> }
+  /** `ahead: false`: load this template's module only on demand, inside a run (its top-level code once took a host down). */
+  | { t: 'register'; spec: AgentSpec; env: Record<string, string>; ahead?: boolean }
   | { t: 'run'; id: number; digest: string; input: string; tenant: string; env: string; depth: number }
   | { t: 'cancel'; id: number }
   | { t: 'svc-result'; id: number; ok: true; value: unknown }
@@ -42,6 +43,12 @@ export type FromHost =
   | { t: 'svc'; id: number; request: ServiceRequest }
   | { t: 'svc-cancel'; id: number }
   | { t: 'denial'; template: string; permission: string; target: string; grantKey: string }
-  | { t: 'memory'; rssMb: number }
+  /**
+   * The host passed its memory cap (or V8 lost an isolate to out-of-memory, `fatal`) and is exiting. `culprit` is the
+   * run it blames; the supervisor accepts it only if that run is in flight on this host. `noneToBlame`: none of the
+   * runs still in flight is (the host already stopped the one it blamed, or none was running, or it was loading
+   * `loading` ahead of demand).
+   */
+  | { t: 'memory'; rssMb: number; fatal?: boolean; culprit?: number; noneToBlame?: boolean; loading?: string }
   | { t: 'batch'; m: FromHost[] };
 

@@ -8,6 +8,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
 import type { EngineResult } from './engine.js';
 import { runKvCall, spawnRefusal } from './host-tools.js';
+import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import { ToolDenied, ToolError } from './permissions.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -50,6 +51,8 @@ interface PendingRun {
   depth: number;
   /** Spawns this run made, counted here and not taken from the host. */
   spawns: number;
+  /** What it claims of its host's memory budget until it ends (see memory-budget). */
+  chargeMb: number;
   resolve(result: EngineResult): void;
   timer: NodeJS.Timeout;
 }
@@ -64,9 +67,15 @@ class Host {
   readonly services = new Map<number, AbortController>();
   /** When `reserve` last chose this host (a sequence number), to spread consecutive agents over the hosts. */
   lastChosen = 0;
+  /** Memory budget claimed by runs in flight here, MB. */
+  committedMb = 0;
   alive = true;
   started = false;
   killReason: { code: ErrorCode; message: string } | undefined;
+  /** The run in flight that took this host down, when known: only it gets `killReason`, the others are lost to it. */
+  culprit: number | undefined;
+  /** The host said the run behind its death already ended: every run still in flight is lost to it. */
+  blameNone = false;
   stderrTail = '';
   readonly #outbox: MessageBatcher<ToHost>;
 
@@ -92,6 +101,17 @@ class Host {
   }
 }
 
+interface RoomWaiter {
+  digest: string;
+  chargeMb: number;
+  resolve(host: Host | undefined): void;
+}
+
+const OOM_REASON: { code: ErrorCode; message: string } = {
+  code: 'E_MEMORY_LIMIT',
+  message: 'V8 ran out of memory in the sandbox host (an allocation limits.memoryMb could not interrupt); the host was restarted. Use less memory or raise limits.memoryMb',
+};
+
 interface ReservationEntry {
   digest: string;
   host: Host | undefined;
@@ -116,11 +136,16 @@ export class Supervisor implements Sandbox {
   #runSeq = 0;
   #restarts = 0;
   #closed = false;
-  #hostWaiters: Array<() => void> = [];
+  /** Templates whose top-level code took a host down while loading ahead of demand. */
+  readonly #noAhead = new Set<string>();
+  /** Runs waiting for a host with room in its memory budget, first come first served. */
+  #roomWaiters: RoomWaiter[] = [];
+  readonly #budgetMb: number;
 
   constructor(options: ResolvedSandboxOptions) {
     this.#options = options;
     this.#entry = Supervisor.testHostEntry ?? locateHostEntry();
+    this.#budgetMb = hostBudgetMb(options.hostMemoryMb);
     this.#hosts = Array.from({ length: options.hosts }, () => undefined);
     for (let i = 0; i < options.hosts; i++) this.#start(i);
   }
@@ -129,6 +154,8 @@ export class Supervisor implements Sandbox {
 
   register(spec: AgentSpec): void {
     if (this.#closed || this.#specs.has(spec.digest)) return;
+    // Never runnable here (reserve says why): no host should spend memory on its contexts.
+    if (overBudgetError(spec, this.#options.hostMemoryMb)) return;
     const env = envValuesFor(spec, this.#options.processEnv);
     this.#specs.set(spec.digest, { spec, env });
     for (const host of this.#hosts) if (host?.alive) this.#registerOn(host, spec.digest);
@@ -136,15 +163,28 @@ export class Supervisor implements Sandbox {
 
   reserve(spec: AgentSpec): Reservation {
     const digest = spec.digest;
-    if (!this.#specs.has(digest)) this.register(spec);
+    if (!this.#specs.has(digest)) {
+      const refusal = overBudgetError(spec, this.#options.hostMemoryMb);
+      if (refusal) throw refusal;
+      this.register(spec);
+    }
     // Local counts only: the hosts told us earlier how many contexts they hold ready. Among hosts with one ready,
-    // the one with fewest runs in flight, then the one chosen least recently: after a run a host spends about a
-    // millisecond making the context that replaces it, and the next agent should not queue behind that.
+    // one with room in its memory budget now, then the one with fewest runs in flight, then the one chosen least
+    // recently: after a run a host spends about a millisecond making the context that replaces it, and the next
+    // agent should not queue behind that.
+    const charge = runChargeMb(spec.limits);
     let best: Host | undefined;
+    let bestFits = false;
     for (const host of this.#hosts) {
       if (host === undefined || !host.alive || host.available(digest) <= 0) continue;
-      if (best === undefined || host.inflight.size < best.inflight.size || (host.inflight.size === best.inflight.size && host.lastChosen < best.lastChosen)) {
+      const fits = this.#fits(host, charge);
+      if (
+        best === undefined ||
+        (fits && !bestFits) ||
+        (fits === bestFits && (host.inflight.size < best.inflight.size || (host.inflight.size === best.inflight.size && host.lastChosen < best.lastChosen)))
+      ) {
         best = host;
+        bestFits = fits;
       }
     }
     if (best) {
@@ -165,10 +205,28 @@ export class Supervisor implements Sandbox {
     if (!encoded.ok) return encoded.result;
     if (options.signal?.aborted) return disposedResult('the run was cancelled before it started');
 
-    let host = entry.host !== undefined && entry.host.alive && this.#hosts[entry.host.index] === entry.host ? entry.host : undefined;
+    // Admission by memory budget: a run goes where its charge fits, or waits for room; it never over-commits a host,
+    // so runs that respect their limits cannot take another tenant's run down with them.
+    const chargeMb = runChargeMb(known.spec.limits);
+    const reserved = entry.host;
     this.#unclaim(entry);
-    host ??= this.#pick(entry.digest) ?? (await this.#waitForHost(known.spec.limits.timeoutMs));
-    if (!host) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
+    let host = reserved !== undefined && reserved.alive && this.#hosts[reserved.index] === reserved && this.#fits(reserved, chargeMb) ? reserved : undefined;
+    host ??= this.#pick(entry.digest, chargeMb);
+    if (host) host.committedMb += chargeMb;
+    else host = await this.#waitForRoom(entry.digest, chargeMb, known.spec.limits.timeoutMs, options.signal);
+    if (!host) {
+      if (options.signal?.aborted) return disposedResult('the run was cancelled while waiting for a sandbox host');
+      if (!this.#hosts.some((h) => h?.alive)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
+      return {
+        ok: false,
+        error: {
+          code: 'E_UNAVAILABLE',
+          message: `every sandbox host stayed at its memory budget for limits.timeoutMs (${known.spec.limits.timeoutMs} ms); nothing ran, so it is safe to retry`,
+          details: { chargeMb, budgetMb: this.#budgetMb },
+        },
+        stats: emptyStats(0, encoded.bytes),
+      };
+    }
     if (!host.registered.has(entry.digest)) this.#registerOn(host, entry.digest);
 
     const id = ++this.#runSeq;
@@ -177,11 +235,12 @@ export class Supervisor implements Sandbox {
       const timer = setTimeout(() => {
         // A host that outlives a run's own watchdog by this much is wedged; it and its runs are lost.
         target.killReason = { code: 'E_SANDBOX_CRASHED', message: 'the sandbox host stopped answering and was restarted' };
+        target.culprit = id;
         target.child.kill('SIGKILL');
       }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
       timer.unref();
       const depth = options.depth ?? 0;
-      target.inflight.set(id, { digest: entry.digest, spec: known.spec, tenant: options.tenant, env: options.env, depth, spawns: 0, resolve, timer });
+      target.inflight.set(id, { digest: entry.digest, spec: known.spec, tenant: options.tenant, env: options.env, depth, spawns: 0, chargeMb, resolve, timer });
       target.send({ t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth });
       options.signal?.addEventListener('abort', () => target.send({ t: 'cancel', id }), { once: true });
     });
@@ -213,7 +272,7 @@ export class Supervisor implements Sandbox {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of this.#hostWaiters.splice(0)) waiter();
+    for (const waiter of this.#roomWaiters.splice(0)) waiter.resolve(undefined);
     await Promise.all(
       this.#hosts.map(async (host) => {
         if (!host) return;
@@ -269,14 +328,14 @@ export class Supervisor implements Sandbox {
     const known = this.#specs.get(digest);
     if (!known) return;
     host.registered.add(digest);
-    host.send({ t: 'register', spec: known.spec, env: known.env });
+    host.send({ t: 'register', spec: known.spec, env: known.env, ...(this.#noAhead.has(digest) ? { ahead: false } : {}) });
   }
 
   #onMessage(host: Host, message: FromHost): void {
     switch (message.t) {
       case 'ready':
         host.started = true;
-        for (const waiter of this.#hostWaiters.splice(0)) waiter();
+        this.#admitWaiting();
         break;
       case 'capacity':
         for (const [digest, ready] of Object.entries(message.ready)) host.ready.set(digest, ready);
@@ -286,7 +345,9 @@ export class Supervisor implements Sandbox {
         if (!run) return;
         host.inflight.delete(message.id);
         clearTimeout(run.timer);
+        host.committedMb -= run.chargeMb;
         run.resolve(message.result);
+        this.#admitWaiting();
         break;
       }
       case 'svc':
@@ -303,13 +364,29 @@ export class Supervisor implements Sandbox {
           this.#options.logger.warn('sandbox: onDenial threw', { message: (error as Error).message });
         }
         break;
-      case 'memory':
-        host.killReason = {
-          code: 'E_MEMORY_LIMIT',
-          message: `the sandbox host passed its memory cap (hostMemoryMb ${this.#options.hostMemoryMb} MB, at ${message.rssMb} MB) and was restarted; WebAssembly and other memory outside limits.memoryMb counts here`,
-        };
+      case 'memory': {
+        if (host.killReason) break;
+        // The host is not trusted to blame anyone but a run of its own that is still in flight.
+        const culprit = typeof message.culprit === 'number' && host.inflight.has(message.culprit) ? message.culprit : undefined;
+        host.culprit = culprit;
+        host.blameNone = message.noneToBlame === true;
+        if (message.fatal === true && typeof message.loading === 'string' && this.#specs.has(message.loading) && !this.#noAhead.has(message.loading)) {
+          // Its top-level code took a host down while loading ahead of demand: from now on it loads only inside its
+          // own runs, under their limits and blame, on every host (else each host would die of it in turn).
+          this.#noAhead.add(message.loading);
+          this.#options.logger.warn('sandbox: a template took its host down while loading ahead of demand; it now loads only on demand', { template: this.#specs.get(message.loading)?.spec.name });
+          for (const other of this.#hosts) if (other?.alive && other !== host) this.#registerOn(other, message.loading);
+        }
+        host.killReason =
+          message.fatal === true
+            ? OOM_REASON
+            : {
+                code: 'E_MEMORY_LIMIT',
+                message: `the sandbox host passed its memory cap (hostMemoryMb ${this.#options.hostMemoryMb} MB, at ${Number(message.rssMb) || 0} MB) and was restarted; WebAssembly and other memory outside limits.memoryMb counts here`,
+              };
         host.child.kill('SIGKILL');
         break;
+      }
     }
   }
 
@@ -378,10 +455,21 @@ export class Supervisor implements Sandbox {
     for (const controller of host.services.values()) controller.abort();
     host.services.clear();
     const reason = host.killReason ?? this.#crashReason(host, code, signal);
+    // Whom the host's death is blamed on: the run it named, else the only run in flight. When a memory death cannot be
+    // pinned on one run, nobody is blamed: each run's own record must not say it ran out of memory when another did.
+    const blamed = host.blameNone ? undefined : (host.culprit ?? (host.inflight.size === 1 ? host.inflight.keys().next().value : undefined));
     for (const [id, run] of host.inflight) {
       clearTimeout(run.timer);
       host.inflight.delete(id);
-      run.resolve({ ok: false, error: { code: reason.code, message: reason.message, details: { exitCode: code, signal } }, stats: emptyStats() });
+      const lost = id !== blamed && (blamed !== undefined || host.blameNone || reason.code === 'E_MEMORY_LIMIT');
+      const error = lost
+        ? {
+            code: 'E_SANDBOX_CRASHED' as const,
+            message: `the run was lost: another run on its sandbox host took the host down (${reason.code}) and the host was restarted; this run was not at fault, so it is safe to retry`,
+            details: { lostTo: 'another run', cause: reason.code, exitCode: code, signal },
+          }
+        : { code: reason.code, message: reason.message, details: { exitCode: code, signal } };
+      run.resolve({ ok: false, error, stats: emptyStats() });
     }
     if (this.#closed) return;
     this.#restarts++;
@@ -395,23 +483,24 @@ export class Supervisor implements Sandbox {
     };
     if (delay === 0) restart();
     else setTimeout(restart, delay).unref();
+    this.#admitWaiting();
   }
 
   #crashReason(host: Host, code: number | null, signal: NodeJS.Signals | null): { code: ErrorCode; message: string } {
-    if (/out of memory|heap limit|Allocation failed/i.test(host.stderrTail)) {
-      return {
-        code: 'E_MEMORY_LIMIT',
-        message: 'V8 ran out of memory in the sandbox host (an allocation limits.memoryMb could not interrupt); the host was restarted. Use less memory or raise limits.memoryMb',
-      };
-    }
+    if (/out of memory|out-of-memory|heap limit|Allocation failed/i.test(host.stderrTail)) return OOM_REASON;
     return { code: 'E_SANDBOX_CRASHED', message: `the sandbox host crashed (${signal ?? `exit ${code}`}); the run was lost and the host restarted` };
   }
 
-  #pick(digest: string): Host | undefined {
+  #fits(host: Host, chargeMb: number): boolean {
+    return host.committedMb + chargeMb <= this.#budgetMb;
+  }
+
+  /** A live host with room for `chargeMb`, preferring one with a context ready for `digest`, then the least busy. */
+  #pick(digest: string, chargeMb: number): Host | undefined {
     let best: Host | undefined;
     let bestScore = -Infinity;
     for (const host of this.#hosts) {
-      if (host === undefined || !host.alive) continue;
+      if (host === undefined || !host.alive || !this.#fits(host, chargeMb)) continue;
       // Prefer a host with a ready context, then the least busy one.
       const score = Math.min(host.available(digest), 1) * 1000 - host.inflight.size;
       if (score > bestScore) {
@@ -422,14 +511,41 @@ export class Supervisor implements Sandbox {
     return best;
   }
 
-  #waitForHost(timeoutMs: number): Promise<Host | undefined> {
+  /** Waits (up to `timeoutMs`) until a host has room for `chargeMb`; the host comes back with the charge committed. */
+  #waitForRoom(digest: string, chargeMb: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Host | undefined> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      this.#hostWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(this.#hosts.find((h) => h?.alive));
-      });
+      const waiter: RoomWaiter = {
+        digest,
+        chargeMb,
+        resolve: (host) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', leave);
+          resolve(host);
+        },
+      };
+      const leave = () => {
+        const at = this.#roomWaiters.indexOf(waiter);
+        if (at !== -1) this.#roomWaiters.splice(at, 1);
+        waiter.resolve(undefined);
+        // Whoever queued behind it may fit now.
+        this.#admitWaiting();
+      };
+      const timer = setTimeout(leave, timeoutMs);
+      signal?.addEventListener('abort', leave, { once: true });
+      this.#roomWaiters.push(waiter);
     });
+  }
+
+  /** Hands freed room to waiting runs in arrival order; a run that fits nowhere yet keeps the ones behind it waiting. */
+  #admitWaiting(): void {
+    while (this.#roomWaiters.length > 0) {
+      const waiter = this.#roomWaiters[0] as RoomWaiter;
+      const host = this.#pick(waiter.digest, waiter.chargeMb);
+      if (!host) return;
+      this.#roomWaiters.shift();
+      host.committedMb += waiter.chargeMb;
+      waiter.resolve(host);
+    }
   }
 
   #unclaim(entry: ReservationEntry): void {

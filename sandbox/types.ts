@@ -63,7 +63,12 @@ export interface SandboxOptions {
   isolation?: 'process' | 'inline';
   /** Number of sandbox host processes. @default os.availableParallelism() */
   hosts?: number;
-  /** Resident-memory cap per host process in MB; a host past it is killed and restarted. @default 1024 */
+  /**
+   * Resident-memory cap per host process in MB. Runs are admitted to a host only while their charges fit its budget
+   * (2 × limits.memoryMb + 8 MB each, within hostMemoryMb − 64 MB; see sandbox/memory-budget), so a template's
+   * limits.memoryMb can be at most (hostMemoryMb − 72) / 2. A host past its cap stops the run behind it, or is
+   * restarted. @default 1024
+   */
   hostMemoryMb?: number;
   /** Isolates per memory class per host (one run at a time per isolate). @default 4 */
   maxIsolatesPerPool?: number;
@@ -139,7 +144,10 @@ export interface SandboxStats {
 export interface Sandbox {
   /** Compiles the bundle in pooled isolates and prewarms `spec.pool.prewarm` contexts, in the background. */
   register(spec: AgentSpec): void;
-  /** Synchronous, no IPC, no context creation: hands out a slot kept ready ahead of demand. Registers the spec if needed. */
+  /**
+   * Synchronous, no IPC, no context creation: hands out a slot kept ready ahead of demand. Registers the spec if needed.
+   * @throws FactoryError `E_POLICY_DENIED` when the template's limits.memoryMb cannot fit a sandbox host.
+   */
   reserve(spec: AgentSpec): Reservation;
   /** Runs the agent once. Never throws for agent misbehaviour: limits, exceptions, denials and crashes are `{ ok: false }`. */
   run(reservation: Reservation, input: unknown, options: RunOptions): Promise<SandboxRunResult>;

@@ -22,9 +22,16 @@ export interface TemplateHistory {
 /** A suggestion before it is stored: `slot` names what it changes, so a newer one replaces an older one of the same slot. */
 export type Candidate = Omit<Suggestion, 'id' | 'state' | 'createdAt'> & { slot: string };
 
-/** Runs that reached the agent: failures before it ran say nothing about what it needs. */
+/**
+ * Runs that reached the agent: failures before it ran, and runs lost with their sandbox host (often to another
+ * tenant's run), say nothing about what it needs.
+ */
 export function ranRecords(records: readonly RunRecord[]): RunRecord[] {
-  return records.filter((record) => record.outcome === 'ok' || !['E_INPUT_INVALID', 'E_DISPOSED', 'E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_POLICY_DENIED'].includes(record.errorCode ?? ''));
+  return records.filter(
+    (record) =>
+      record.outcome === 'ok' ||
+      !['E_INPUT_INVALID', 'E_DISPOSED', 'E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_POLICY_DENIED', 'E_UNAVAILABLE', 'E_SANDBOX_CRASHED'].includes(record.errorCode ?? ''),
+  );
 }
 
 export function quantileOf(sortedValues: readonly number[], q: number): number {
