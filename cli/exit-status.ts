@@ -32,6 +32,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_SANDBOX_CRASHED: EXIT.failed,
   E_SPAWN_LIMIT: EXIT.failed,
   E_KV_QUOTA: EXIT.failed,
+  // No host had room for the run within its timeout: nothing ran, and retrying is safe.
+  E_UNAVAILABLE: EXIT.failed,
   E_USAGE: EXIT.usage,
   E_CONFLICT: EXIT.usage,
   E_BODY_TOO_LARGE: EXIT.usage,

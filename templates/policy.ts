@@ -72,7 +72,9 @@ export const DEFAULT_POLICY: Policy = {
       description: 'no reaching link-local addresses, where cloud metadata services (169.254.169.254) hand out credentials',
       net: { denyAddresses: ['metadata', 'link-local'] },
     },
-    { id: 'prod-max-limits', description: 'one agent cannot take a whole host', maxLimits: { memoryMb: 512, timeoutMs: 60_000, cpuMs: 60_000 } },
+    // 256 MB: a run in flight claims 2 × memoryMb + 8 MB of a default host's 960 MB budget (sandbox/memory-budget.ts),
+    // so one such run leaves room for others; 476 MB is the most a default host can hold at all.
+    { id: 'prod-max-limits', description: 'one agent cannot take a whole host', maxLimits: { memoryMb: 256, timeoutMs: 60_000, cpuMs: 60_000 } },
   ],
 };
 
