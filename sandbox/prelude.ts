@@ -142,8 +142,9 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     const toolErrors = new WeakMapCtor();
     function makeError(code, message, name) {
       const err = new ErrorCtor(message);
-      ObjectDefineProperty(err, 'name', { value: name || 'Error', writable: true, configurable: true, enumerable: false });
-      ObjectDefineProperty(err, 'code', { value: code, writable: true, configurable: true, enumerable: true });
+      // Null-prototype descriptors: a getter an agent put on Object.prototype must not change how tool errors are built.
+      ObjectDefineProperty(err, 'name', { __proto__: null, value: name || 'Error', writable: true, configurable: true, enumerable: false });
+      ObjectDefineProperty(err, 'code', { __proto__: null, value: code, writable: true, configurable: true, enumerable: true });
       ReflectApply(weakMapSet, toolErrors, [err, code]);
       return err;
     }
