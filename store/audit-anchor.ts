@@ -3,10 +3,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
-import { STATE_KEY_FILE, StateKey } from './state-key.js';
+import { StateKey } from './state-key.js';
 
 /** The secret the checkpoint is keyed with (store/state-key): 32 random bytes, hex, mode 0600. Created once, never rewritten. */
-export const AUDIT_ANCHOR_KEY_FILE = STATE_KEY_FILE;
+export const AUDIT_ANCHOR_KEY_FILE = 'audit-anchor.key';
 /** The checkpoint itself, rewritten (atomically) on every append. */
 export const AUDIT_ANCHOR_FILE = 'audit-anchor.json';
 
@@ -61,7 +61,7 @@ export class AuditAnchor {
   constructor(dir: string) {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('AuditAnchor: "dir" must be a folder path');
     this.dir = dir;
-    this.#key = new StateKey(dir);
+    this.#key = new StateKey(dir, AUDIT_ANCHOR_KEY_FILE);
     this.#keyFile = this.#key.file;
     this.#file = path.join(dir, AUDIT_ANCHOR_FILE);
   }
@@ -153,10 +153,7 @@ export class AuditAnchor {
     renameSync(temp, this.#file);
   }
 
-  /**
-   * `null` when there is no secret yet, an Error when it exists but is unusable. The anchor is keyed with the raw secret
-   * (checkpoints written before the key was shared stay valid); other uses derive their own key from it.
-   */
+  /** `null` when there is no secret yet, an Error when it exists but is unusable. */
   #readSecret(): Buffer | null | Error {
     return this.#key.read();
   }

@@ -1,31 +1,29 @@
-/** @module store/state-key — the one secret in the keys folder that vouches for project state kept outside it (audit anchor, trust seal). */
+/** @module store/state-key — a secret in the keys folder that keys a checkpoint of project state kept outside it (audit anchor, trust seal). */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
-/**
- * The secret's file: 32 random bytes, hex, mode 0600. Created once, never rewritten. Its name is that of the first
- * thing it keyed (the audit anchor); checkpoints written before the trust seal existed stay valid.
- */
-export const STATE_KEY_FILE = 'audit-anchor.key';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * Reads (and creates, once) the state secret in the keys folder, which those who may write the project's state but
- * not its keys can neither read nor replace. Each use gets its own key, derived with HKDF-SHA256 under a purpose label,
- * so that a MAC made for one record can never be passed off as another's.
+ * Reads (and creates, once) a secret in the keys folder: 32 random bytes, hex, mode 0600, never rewritten. Those who
+ * may write the project's state but not its keys can neither read it (so they cannot forge a checkpoint) nor replace it.
+ *
+ * One secret per checkpoint, not one shared: the audit anchor reads "key here, checkpoint gone" as a deleted
+ * checkpoint, which a key created by another checkpoint would turn into a false alarm on every fresh project.
  */
 export class StateKey {
   readonly dir: string;
   readonly file: string;
   #secret: Buffer | undefined;
-  readonly #derived = new Map<string, Buffer>();
 
-  constructor(dir: string) {
+  /** @param file the secret's file name in `dir`. */
+  constructor(dir: string, file: string) {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('StateKey: "dir" must be a folder path');
+    if (typeof file !== 'string' || file === '' || path.basename(file) !== file) throw new TypeError('StateKey: "file" must be a file name');
     this.dir = dir;
-    this.file = path.join(dir, STATE_KEY_FILE);
+    this.file = path.join(dir, file);
   }
 
   /** The raw secret: `null` when there is none yet, an Error when it exists but cannot be read or is malformed. */
@@ -60,21 +58,4 @@ export class StateKey {
     if (!(created instanceof Buffer)) throw created ?? new Error(`${this.file} could not be created`);
     return created;
   }
-
-  /** A key for one purpose (`'trust-seal/1'`), derived from the secret; `null`/Error as {@link read}. */
-  derive(purpose: string, create = false): Buffer | null | Error {
-    const known = this.#derived.get(purpose);
-    if (known) return known;
-    let secret: Buffer | null | Error;
-    try {
-      secret = create ? this.ensure() : this.read();
-    } catch (error) {
-      return error as Error;
-    }
-    if (!(secret instanceof Buffer)) return secret;
-    const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `agent-factory ${purpose}`, 32));
-    this.#derived.set(purpose, key);
-    return key;
-  }
 }
-

@@ -75,8 +75,9 @@ export class Store {
     const seal = sealDir !== undefined
       ? new TrustSeal(sealDir, {
           subject: options.path,
-          // Trust on first use: a database from before seals (or a fresh one) is taken as found, and that is recorded.
-          onAdopt: (state) => this.audit.append({ type: 'trust.sealed', subject: 'trust', data: { adopted: true, keys: state.keys.map((key) => `${key.id} ${key.role}`), revocations: state.revocations.length, retirements: state.retirements.length } }),
+          // Trust on first use: a database from before seals is taken as found, and that is recorded (a fresh one, empty,
+          // adopts nothing worth an entry).
+          onAdopt: (state) => state.keys.length + state.revocations.length + state.retirements.length > 0 && this.audit.append({ type: 'trust.sealed', subject: 'trust', data: { adopted: true, keys: state.keys.map((key) => `${key.id} ${key.role}`), revocations: state.revocations.length, retirements: state.retirements.length } }),
         })
       : undefined;
     // Read before the first load adopts: a trust.json is imported only into trust data that was never sealed.

@@ -15,8 +15,8 @@ import { StateKey } from './state-key.js';
 
 /** The seal of the database's trust tables. */
 export const TRUST_SEAL_FILE = 'trust-seal.json';
-/** The label its key is derived under (store/state-key): never the audit anchor's key. */
-const PURPOSE = 'trust-seal/1';
+/** Its secret (store/state-key), its own: never the audit anchor's. */
+export const TRUST_SEAL_KEY_FILE = 'trust-seal.key';
 const VERSION = 1;
 
 /**
@@ -44,7 +44,7 @@ export interface TrustSealOptions {
 
 /**
  * The seal: the whole trust state (not a MAC per row, which cannot show a deleted row) as canonical JSON with an
- * HMAC-SHA256 under a key derived from the keys folder's state key. Rewritten (atomically) by every legitimate change,
+ * HMAC-SHA256 under a secret of its own in the keys folder. Rewritten (atomically) by every legitimate change,
  * which all need the keys folder anyway (new keys, `af keys revoke`, `af versions retire`), and checked on every
  * (re)load of the data, which is off the hot path.
  */
@@ -58,7 +58,7 @@ export class TrustSeal implements TrustStateSeal {
   #last: { raw: Buffer; text: string; verdict: FactoryError | undefined } | undefined;
 
   constructor(dir: string, options: TrustSealOptions = {}) {
-    this.#key = new StateKey(dir);
+    this.#key = new StateKey(dir, TRUST_SEAL_KEY_FILE);
     this.#file = path.join(dir, options.file ?? TRUST_SEAL_FILE);
     this.#subject = options.subject ?? 'the database';
     this.#onAdopt = options.onAdopt;
@@ -160,7 +160,7 @@ export class TrustSeal implements TrustStateSeal {
   }
 
   #parse(raw: Buffer): TrustSealState {
-    const key = this.#key.derive(PURPOSE);
+    const key = this.#key.read();
     if (key === null) return { kind: 'invalid', reason: `its key ${this.#key.file} is missing` };
     if (key instanceof Error) return { kind: 'unreadable', reason: `the state key cannot be read: ${key.message}` };
     let record: Record<string, unknown>;
@@ -188,8 +188,7 @@ export class TrustSeal implements TrustStateSeal {
 
   /** @returns false when `exclusive` and a seal already exists. */
   #write(state: TrustState, exclusive: boolean): boolean {
-    const key = this.#key.derive(PURPOSE, true);
-    if (!(key instanceof Buffer)) throw key ?? new Error(`${this.#key.file} could not be created`);
+    const key = this.#key.ensure();
     const at = this.#now();
     const body = JSON.parse(trustStateText(state)) as Record<string, unknown>;
     const text = `${JSON.stringify({ version: VERSION, at, state: body, mac: mac(key, at, body).toString('hex') })}\n`;
