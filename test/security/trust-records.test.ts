@@ -9,8 +9,11 @@ import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
+import { resolveConfig } from '../../core/config.js';
 import { FactoryError } from '../../core/errors.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
+import { TrustSeal } from '../../store/index.js';
+import { JsonTrustStore } from '../../templates/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 
 let project: TempProject | undefined;
@@ -314,5 +317,36 @@ describe('sealing', () => {
     expect(alpha.code).toBe('E_TRUST_STATE');
     expect(alpha.message).toContain('never sealed');
     expect((await runIn('dev', 'alpha')).output).toEqual({ who: 'alpha' });
+  });
+});
+
+describe('.af/trust.json, the trust data of a factory without a store', () => {
+  it('a root added to trust.json without the keys folder: a factory with store: false refuses in prod', async () => {
+    const { attackerRoot } = await setUp();
+    const root = (project as TempProject).root;
+    const config = resolveConfig({ root });
+    // The legitimate path: the project's keys copied into trust.json through a JsonTrustStore sealed in the keys folder.
+    const json = new JsonTrustStore(path.join(root, '.af/trust.json'), { pollMs: 0, seal: new TrustSeal(config.keysDir, { file: 'trust-json-seal.json' }) });
+    const db = new Database(config.dbPath, { readonly: true });
+    for (const row of db.prepare('SELECT * FROM keys').all() as Array<Record<string, never>>) {
+      json.addKey({ id: row.id, role: row.role, name: row.name, certificatePem: row.certificate_pem, notBefore: row.not_before, notAfter: row.not_after, createdAt: row.created_at });
+    }
+    db.close();
+    json.close();
+    factory = await createFactory({ root, env: 'prod', isolation: 'inline', store: false });
+    expect((await factory.run('alpha', {})).output).toEqual({ who: 'alpha' });
+    await factory.close();
+
+    const file = path.join(root, '.af/trust.json');
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { keys: unknown[] };
+    data.keys.push({
+      id: attackerRoot.id, role: 'root', name: 'evil root', certificatePem: attackerRoot.certificate_pem,
+      notBefore: attackerRoot.not_before, notAfter: attackerRoot.not_after, createdAt: attackerRoot.created_at,
+    });
+    writeFileSync(file, JSON.stringify(data));
+    factory = await createFactory({ root, env: 'prod', isolation: 'inline', store: false });
+    const refused = await factory.run('evil', {}).then(() => undefined, (error: FactoryError) => error);
+    expect(refused?.code).toBe('E_TRUST_STATE');
+    expect(refused?.message).toContain(`key ${attackerRoot.id} (root "evil root") added`);
   });
 });
