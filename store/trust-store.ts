@@ -35,6 +35,9 @@ export class SqliteTrustStore extends CachedTrustRecords {
   readonly #insertKey: Database.Statement;
   readonly #insertRevocation: Database.Statement;
   readonly #insertRetirement: Database.Statement;
+  readonly #selectKeys: Database.Statement<[], KeyRow>;
+  readonly #selectRevocations: Database.Statement<[], { id: string; revoked_at: number; reason: string }>;
+  readonly #selectRetirements: Database.Statement<[], { name: string; version: string; retired_at: number; reason: string; retired_by: string }>;
   #seenDataVersion = -1;
   #checkedAt = 0;
 
@@ -48,6 +51,9 @@ export class SqliteTrustStore extends CachedTrustRecords {
     this.#insertKey = db.prepare('INSERT OR REPLACE INTO keys (id, role, name, certificate_pem, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#insertRevocation = db.prepare('INSERT OR IGNORE INTO revocations (id, revoked_at, reason) VALUES (?, ?, ?)');
     this.#insertRetirement = db.prepare('INSERT OR IGNORE INTO retired_versions (name, version, retired_at, reason, retired_by) VALUES (?, ?, ?, ?, ?)');
+    this.#selectKeys = db.prepare('SELECT * FROM keys');
+    this.#selectRevocations = db.prepare('SELECT * FROM revocations');
+    this.#selectRetirements = db.prepare('SELECT * FROM retired_versions');
     this.#reload();
   }
 
@@ -198,12 +204,11 @@ export class SqliteTrustStore extends CachedTrustRecords {
 
   #load(): void {
     this.#seenDataVersion = this.#dataVersion.get()?.data_version ?? -1;
-    // One read transaction: the three tables as of one commit, never half of another process's change.
-    const [keys, revocations, retirements] = this.#db.transaction(() => [
-      this.#db.prepare<[], KeyRow>('SELECT * FROM keys').all(),
-      this.#db.prepare<[], { id: string; revoked_at: number; reason: string }>('SELECT * FROM revocations').all(),
-      this.#db.prepare<[], { name: string; version: string; retired_at: number; reason: string; retired_by: string }>('SELECT * FROM retired_versions').all(),
-    ] as const)();
+    // Three reads, not one transaction: a state torn by another process's commit between them shows as a problem,
+    // which #reload confirms under the write lock; a sound state costs no BEGIN/COMMIT.
+    const keys = this.#selectKeys.all();
+    const revocations = this.#selectRevocations.all();
+    const retirements = this.#selectRetirements.all();
     // Any commit (a run record) moves data_version; only a change of trust data moves the generation.
     this.replaceRecords(
       keys.map((row) => ({ id: row.id, role: row.role, name: row.name, certificatePem: row.certificate_pem, notBefore: row.not_before, notAfter: row.not_after, createdAt: row.created_at })),
