@@ -105,6 +105,29 @@ export class TrustSeal implements TrustStateSeal {
     this.#write(next, false);
   }
 
+  /** The seal file's bytes now (`null`: none), for {@link restore} when the change that rewrites it rolls back. */
+  snapshot(): Buffer | null {
+    const raw = this.#readRaw();
+    return raw instanceof Error ? null : raw;
+  }
+
+  /**
+   * Puts back a {@link snapshot}: a seal naming rows that were never committed would read as rows deleted. Best effort:
+   * the caller is already handling a failure, and a seal left ahead fails closed, never open.
+   */
+  restore(previous: Buffer | null): void {
+    try {
+      if (previous === null) rmSync(this.#file, { force: true });
+      else {
+        const temp = `${this.#file}.${process.pid}.tmp`;
+        writeFileSync(temp, previous, { mode: 0o600 });
+        renameSync(temp, this.#file);
+      }
+    } catch {
+      // `af keys verify --repair` puts the rows the seal names back.
+    }
+  }
+
   /** Seals `state` as it is, replacing the seal: `af keys verify --adopt`, after a person looked at the changes. */
   adopt(state: TrustState): void {
     this.#write(state, false);

@@ -166,8 +166,11 @@ export class SqliteTrustStore extends CachedTrustRecords {
    */
   #change(touched: TrustRowIds, write: () => void): void {
     const isRestriction = touched.keys === undefined && (touched.revocations !== undefined || touched.retirements !== undefined);
+    // Taken under the write lock, so that it is not another process's seal that a rollback puts back.
+    let before: { bytes: Buffer | null } | undefined;
     try {
       this.#db.transaction(() => {
+        if (this.#sealer) before = { bytes: this.#sealer.snapshot() };
         write();
         this.#reload();
         try {
@@ -176,6 +179,10 @@ export class SqliteTrustStore extends CachedTrustRecords {
           if (!isRestriction) throw error;
         }
       }).immediate();
+    } catch (error) {
+      // The rows were not committed: a seal that names them would read as rows deleted.
+      if (before) this.#sealer?.restore(before.bytes);
+      throw error;
     } finally {
       // After a rollback too: what was loaded inside the transaction is not what is stored.
       this.#reload();
