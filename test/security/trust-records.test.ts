@@ -129,7 +129,7 @@ describe('rows added to the trust tables without the keys folder', () => {
     expect((await af('keys', 'verify')).status).toBe(3);
   });
 
-  it('a signer row of the project promoted to root, or an attacker signer row: refused', async () => {
+  it('a signer row of the project promoted to root: refused', async () => {
     const { signerId } = await setUp();
     expect(sql("UPDATE keys SET role = 'root' WHERE id = ?", signerId)).toBe(1);
     expect((await runIn('prod', 'alpha')).code).toBe('E_TRUST_STATE');
@@ -317,6 +317,56 @@ describe('sealing', () => {
     expect(alpha.code).toBe('E_TRUST_STATE');
     expect(alpha.message).toContain('never sealed');
     expect((await runIn('dev', 'alpha')).output).toEqual({ who: 'alpha' });
+  });
+});
+
+describe('processes that cannot write the keys folder', () => {
+  /** Tests run as root, which file modes do not stop: a folder where the seal's temporary file goes blocks its writes. */
+  function blockSealWrites(): () => void {
+    const blocker = path.join((project as TempProject).root, '.af/keys', `trust-seal.json.${process.pid}.tmp`);
+    mkdirSync(blocker);
+    return () => rmSync(blocker, { recursive: true });
+  }
+
+  it('may still revoke and retire (a restriction needs no voucher), which the next process with the keys folder seals', async () => {
+    const { signerId } = await setUp();
+    const unblock = blockSealWrites();
+    expect((await af('keys', 'revoke', signerId)).status).toBe(0);
+    expect((await af('versions', 'retire', 'alpha', '1.0.0')).status).toBe(0);
+    expect((await runIn('prod', 'alpha')).code).toBe('E_VERSION_RETIRED');
+    unblock();
+    const verify = await af('keys', 'verify');
+    expect(verify.status).toBe(0);
+    expect(verify.stdout).toContain(`sealed 2 made without the keys folder: revocation of key ${signerId} added, retirement of alpha@1.0.0 added`);
+    // Sealed now: deleting them shows.
+    expect(sql('DELETE FROM retired_versions')).toBe(1);
+    expect((await runIn('prod', 'alpha')).code).toBe('E_TRUST_STATE');
+  });
+
+  it('may not add a key: the row is rolled back and the data stays sound', async () => {
+    await setUp();
+    const unblock = blockSealWrites();
+    const rotated = await af('keys', 'rotate');
+    expect(rotated.status).not.toBe(0);
+    unblock();
+    expect((await af('keys', 'verify')).status).toBe(0);
+    const db = new Database(path.join((project as TempProject).root, '.af/factory.db'), { readonly: true });
+    expect((db.prepare("SELECT count(*) AS n FROM keys WHERE role = 'signer'").get() as { n: number }).n).toBe(1);
+    db.close();
+    expect((await runIn('prod', 'alpha')).output).toEqual({ who: 'alpha' });
+  });
+});
+
+describe('af keys verify --adopt', () => {
+  it('seals the data as it is, after a review, and says what it took in', async () => {
+    const { signerId } = await setUp();
+    expect(sql('UPDATE keys SET name = ? WHERE id = ?', 'renamed by the admin', signerId)).toBe(1);
+    expect((await runIn('prod', 'alpha')).code).toBe('E_TRUST_STATE');
+    const adopted = await af('keys', 'verify', '--adopt');
+    expect(adopted.status).toBe(0);
+    expect(adopted.stdout).toContain(`key ${signerId} (signer "renamed by the admin") edited`);
+    expect((await runIn('prod', 'alpha')).output).toEqual({ who: 'alpha' });
+    expect((await af('audit-log', 'list', '--json')).stdout).toContain('trust.sealed');
   });
 });
 
