@@ -83,7 +83,7 @@ interface ResolvedApiServerOptions {
 }
 
 const DEFAULT_MAX: Record<Role, number> = { viewer: 300, operator: 600, maintainer: 600, admin: 1200 };
-const TRUST_CODES = new Set(['E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_KEY_REVOKED', 'E_KEY_EXPIRED', 'E_POLICY_DENIED', 'E_VERSION_RETIRED']);
+const TRUST_CODES = new Set(['E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_KEY_REVOKED', 'E_KEY_EXPIRED', 'E_POLICY_DENIED', 'E_VERSION_RETIRED', 'E_TRUST_STATE']);
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;

@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_KEY_EXPIRED: EXIT.trust,
   E_POLICY_DENIED: EXIT.trust,
   E_VERSION_RETIRED: EXIT.trust,
+  E_TRUST_STATE: EXIT.trust,
   E_PERMISSION_DENIED: EXIT.failed,
   E_INPUT_INVALID: EXIT.failed,
   E_OUTPUT_INVALID: EXIT.failed,

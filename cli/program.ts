@@ -107,6 +107,13 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--reason <reason>', 'why, for the record')
     .option('--json', 'print as JSON')
     .action(action(async (id: string, options: { reason?: string; json?: boolean }) => (await import('./commands/keys.js')).keysRevokeCommand(context, id, options)));
+  keys
+    .command('verify')
+    .description('check the keys, revocations and retirements in the database against the seal in .af/keys (and seal them the first time)')
+    .option('--repair', 'put back the sealed rows: delete keys added without the keys folder, restore deleted or edited ones')
+    .option('--adopt', 'seal the trust data as it is, after you reviewed it (a restored backup)')
+    .option('--json', 'print as JSON')
+    .action(action(async (options: { repair?: boolean; adopt?: boolean; json?: boolean }) => (await import('./commands/keys.js')).keysVerifyCommand(context, options)));
 
   const apiKeys = keys.command('api').description('API keys for `af serve`: one tenant and one role each; stored hashed');
   apiKeys

@@ -1,4 +1,6 @@
 /** @module core/trust-records — records that both the templates and the store handle: keys, revocations and stored template versions. */
+import { FactoryError } from './errors.js';
+import { type TrustRowIds, type TrustState, type TrustStateSeal, trustStateText } from './trust-state.js';
 
 export type KeyRole = 'root' | 'signer';
 
@@ -55,18 +57,49 @@ export interface StoredTemplateVersion {
 /**
  * Trust data held in memory, with the read side every trust store shares. A store subclasses it,
  * says how to notice changes (`refresh`, called before every read, so it must be cheap) and hands
- * what it loaded to `replaceRecords`; `generation` moves only when the keys or revocations change.
+ * what it loaded to `replaceRecords`; `generation` moves only when the trust data changes.
+ *
+ * With a seal (store/trust-seal), every load is compared with what the keys folder vouches for, and the verdict is
+ * kept with the records: {@link trustProblem} is a field read, and the trust gate fails closed on it outside dev.
  */
 export abstract class CachedTrustRecords {
   #keys = new Map<string, KeyRecord>();
   #revocations = new Map<string, Revocation>();
   /** name → version → retirement: a hit looks up two maps and builds no key string. */
   #retirements = new Map<string, Map<string, VersionRetirement>>();
+  #state: TrustState = { keys: [], revocations: [], retirements: [] };
   #fingerprint = '';
   #generation = 0;
+  readonly #seal: TrustStateSeal | undefined;
+  #problem: FactoryError | undefined;
+
+  constructor(seal?: TrustStateSeal) {
+    this.#seal = seal;
+  }
 
   /** Reloads when the backing data changed; called before every read. */
   protected abstract refresh(): void;
+
+  /** The seal this store is checked against, if any. */
+  get seal(): TrustStateSeal | undefined {
+    return this.#seal;
+  }
+
+  /**
+   * Why the trust data cannot be relied on (rows changed by someone without the keys folder, a seal that cannot be
+   * read), or undefined. Decided when the data was loaded: reading it costs what `isRevoked` costs.
+   */
+  trustProblem(): FactoryError | undefined {
+    this.refresh();
+    return this.#problem;
+  }
+
+  /** Seals the rows a change of this store just wrote, with the data as now loaded. */
+  protected sealChange(touched: TrustRowIds): void {
+    if (!this.#seal) return;
+    this.#seal.update(this.#state, touched);
+    this.#problem = this.#seal.check(this.#state, this.#fingerprint);
+  }
 
   protected replaceRecords(keys: readonly KeyRecord[], revocations: readonly Revocation[], retirements: readonly VersionRetirement[] = []): void {
     this.#keys = new Map(keys.map((key) => [key.id, key]));
@@ -78,11 +111,39 @@ export abstract class CachedTrustRecords {
       versions.set(retirement.version, retirement);
     }
     this.#retirements = byName;
-    const fingerprint = `${keys.map((key) => `${key.id}:${key.certificatePem.length}`).join(',')}|${revocations.map((revocation) => revocation.id).join(',')}`;
+    this.#state = { keys, revocations, retirements };
+    // The whole content, so that a certificate edited in place (same id, same length) also moves the generation.
+    let fingerprint: string;
+    let malformed: Error | undefined;
+    try {
+      fingerprint = trustStateText(this.#state);
+    } catch (error) {
+      malformed = error as Error;
+      fingerprint = JSON.stringify(this.#state);
+    }
     if (fingerprint !== this.#fingerprint) {
       this.#fingerprint = fingerprint;
       this.#generation++;
     }
+    if (!this.#seal) return;
+    try {
+      this.#problem = malformed
+        ? new FactoryError('E_TRUST_STATE', `the trust data holds a value no legitimate change writes (${malformed.message}): it was edited outside Agent Factory; run \`af keys verify\``)
+        : this.#seal.check(this.#state, fingerprint);
+    } catch (error) {
+      // Never open: a seal that cannot be checked vouches for nothing.
+      this.#problem = error instanceof FactoryError ? error : new FactoryError('E_TRUST_STATE', `the trust seal ${this.#seal.location} could not be checked: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** True when the data as last loaded is not vouched for (without reloading). */
+  protected get hasTrustProblem(): boolean {
+    return this.#problem !== undefined;
+  }
+
+  /** The data as loaded, for a seal. */
+  protected get state(): TrustState {
+    return this.#state;
   }
 
   /** Changes whenever trust data changes, so caches (parsed roots and signers) can tell. */

@@ -7,7 +7,7 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
@@ -137,7 +137,11 @@ export class AgentFactory {
     this.#sink = rollouts ? { write: (record) => (baseSink.write(record), rollouts.observe(record)), flush: () => baseSink.flush(), close: () => baseSink.close() } : baseSink;
     this.#sinkStats = baseSink as Partial<{ queueDepth: number; dropped: number }>;
     const trustStore = options.trustStore ?? store?.trust;
-    this.trust = openProjectTrust(this.config, { clock: this.#clock, ...(trustStore ? { store: trustStore } : {}) });
+    // Without a store, trust data is `.af/trust.json`, as writable as the database: the keys folder vouches for it too.
+    this.trust = openProjectTrust(this.config, {
+      clock: this.#clock,
+      ...(trustStore ? { store: trustStore } : { seal: new TrustSeal(this.config.keysDir, { file: 'trust-json-seal.json', subject: trustFileOf(this.config) }) }),
+    });
     const gate = new TrustGate({
       verifier: this.trust.verifier,
       policy: this.trust.loadPolicy(),

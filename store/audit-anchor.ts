@@ -1,10 +1,11 @@
 /** @module store/audit-anchor — a keyed checkpoint of the audit log's head, kept with the signing keys, outside the database it vouches for. */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
+import { StateKey } from './state-key.js';
 
-/** The secret the checkpoint is keyed with: 32 random bytes, hex, mode 0600. Created once, never rewritten. */
+/** The secret the checkpoint is keyed with (store/state-key): 32 random bytes, hex, mode 0600. Created once, never rewritten. */
 export const AUDIT_ANCHOR_KEY_FILE = 'audit-anchor.key';
 /** The checkpoint itself, rewritten (atomically) on every append. */
 export const AUDIT_ANCHOR_FILE = 'audit-anchor.json';
@@ -55,12 +56,13 @@ export class AuditAnchor {
   readonly dir: string;
   readonly #keyFile: string;
   readonly #file: string;
-  #secret: Buffer | undefined;
+  readonly #key: StateKey;
 
   constructor(dir: string) {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('AuditAnchor: "dir" must be a folder path');
     this.dir = dir;
-    this.#keyFile = path.join(dir, AUDIT_ANCHOR_KEY_FILE);
+    this.#key = new StateKey(dir, AUDIT_ANCHOR_KEY_FILE);
+    this.#keyFile = this.#key.file;
     this.#file = path.join(dir, AUDIT_ANCHOR_FILE);
   }
 
@@ -153,34 +155,11 @@ export class AuditAnchor {
 
   /** `null` when there is no secret yet, an Error when it exists but is unusable. */
   #readSecret(): Buffer | null | Error {
-    if (this.#secret) return this.#secret;
-    let text: string;
-    try {
-      text = readFileSync(this.#keyFile, 'utf8').trim();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      return error as Error;
-    }
-    if (!HEX64.test(text)) return new Error(`${this.#keyFile} does not hold a 32-byte hex key`);
-    this.#secret = Buffer.from(text, 'hex');
-    return this.#secret;
+    return this.#key.read();
   }
 
   #ensureSecret(): Buffer {
-    const existing = this.#readSecret();
-    if (existing instanceof Error) throw existing;
-    if (existing) return existing;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    try {
-      // Exclusive: two processes adopting at once must end with one key.
-      writeFileSync(this.#keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-      chmodSync(this.#keyFile, 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const created = this.#readSecret();
-    if (!(created instanceof Buffer)) throw created ?? new Error(`${this.#keyFile} could not be created`);
-    return created;
+    return this.#key.ensure();
   }
 }
 

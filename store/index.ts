@@ -7,6 +7,8 @@ export { AuditLog, entryHash, GENESIS_HASH, type AuditAnchorReport, type AuditEn
 export { AUDIT_ANCHOR_FILE, AUDIT_ANCHOR_KEY_FILE, AuditAnchor, type AnchorState, type AuditCheckpoint } from './audit-anchor.js';
 export { TemplateVersions, type TemplateVersion, type TemplateVersionInput } from './template-versions.js';
 export { SqliteTrustStore, type VersionRetirement } from './trust-store.js';
+export { TRUST_SEAL_FILE, TRUST_SEAL_KEY_FILE, TrustSeal, type TrustSealOptions, type TrustSealState } from './trust-seal.js';
+export { StateKey } from './state-key.js';
 export { INSTALLATION_TENANT, isInstallationWide, roleAtLeast, ROLES, Tenants, type ApiKeyRecord, type Principal, type Role } from './tenants.js';
 export { backupDatabase, exportJsonl, pruneRuns, readExport, restoreDatabase, type ExportCounts } from './data-ops.js';
 export { integrityProblems, openDatabase } from './database.js';

@@ -15,6 +15,7 @@ import { Suggestions } from './suggestions.js';
 import { Tenants } from './tenants.js';
 import { TemplateVersions } from './template-versions.js';
 import { type KeyRecord, type Revocation, SqliteTrustStore } from './trust-store.js';
+import { TrustSeal } from './trust-seal.js';
 
 export interface StoreOptions {
   /** The database file, or `':memory:'`. */
@@ -33,6 +34,12 @@ export interface StoreOptions {
    * do not show), which suits `:memory:` and scratch stores.
    */
   auditAnchorDir?: string;
+  /**
+   * Where the seal of the trust tables lives (store/trust-seal): the project's keys folder. Without it nothing vouches
+   * for the keys, revocations and retirements in the database, which suits `:memory:` and scratch stores only.
+   * @default auditAnchorDir
+   */
+  trustSealDir?: string;
 }
 
 /**
@@ -64,12 +71,24 @@ export class Store {
     this.kv = new SqliteKvStore(this.db, clock);
     this.audit = new AuditLog(this.db, clock, options.auditAnchorDir !== undefined ? { anchorDir: options.auditAnchorDir } : {});
     this.versions = new TemplateVersions(this.db, clock);
-    this.trust = new SqliteTrustStore(this.db);
+    const sealDir = options.trustSealDir ?? options.auditAnchorDir;
+    const seal = sealDir !== undefined
+      ? new TrustSeal(sealDir, {
+          subject: options.path,
+          // Trust on first use: a database from before seals is taken as found, and that is recorded (a fresh one, empty,
+          // adopts nothing worth an entry).
+          onAdopt: (state) => state.keys.length + state.revocations.length + state.retirements.length > 0 && this.audit.append({ type: 'trust.sealed', subject: 'trust', data: { adopted: true, keys: state.keys.map((key) => `${key.id} ${key.role}`), revocations: state.revocations.length, retirements: state.retirements.length } }),
+        })
+      : undefined;
+    // Read before the first load adopts: a trust.json is imported only into trust data that was never sealed.
+    const wasSealed = seal?.exists() ?? false;
+    this.trust = new SqliteTrustStore(this.db, seal ? { seal } : {});
     this.tenants = new Tenants(this.db, clock);
     this.suggestions = new Suggestions(this.db);
     this.rollouts = new Rollouts(this.db);
     this.models = new LearnerModels(this.db);
-    if (options.migrateTrustFrom) this.#migrateTrust(options.migrateTrustFrom);
+    // `.af/trust.json` is as writable as the database: once the trust data is sealed, it is never imported again.
+    if (options.migrateTrustFrom && !wasSealed) this.#migrateTrust(options.migrateTrustFrom);
   }
 
   get isClosed(): boolean {

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { ResolvedConfig } from '../core/config.js';
+import type { TrustStateSeal } from '../core/trust-state.js';
 import { KeyRing } from './keys.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { SignatureVerifier } from './signature.js';
@@ -20,9 +21,12 @@ export function trustFileOf(config: ResolvedConfig): string {
   return path.join(config.home, 'trust.json');
 }
 
-export function openProjectTrust(config: ResolvedConfig, options: { clock?: Clock; store?: TrustStore; pollMs?: number } = {}): ProjectTrust {
+/**
+ * @param options.seal what vouches for `.af/trust.json` when no store is given (store/trust-seal over the keys folder).
+ */
+export function openProjectTrust(config: ResolvedConfig, options: { clock?: Clock; store?: TrustStore; pollMs?: number; seal?: TrustStateSeal } = {}): ProjectTrust {
   const clock = options.clock ?? systemClock;
-  const store = options.store ?? new JsonTrustStore(trustFileOf(config), options.pollMs !== undefined ? { pollMs: options.pollMs } : {});
+  const store = options.store ?? new JsonTrustStore(trustFileOf(config), { ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}), ...(options.seal ? { seal: options.seal } : {}) });
   return {
     store,
     verifier: new SignatureVerifier(store, clock),

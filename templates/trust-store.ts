@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, 
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import { CachedTrustRecords, type KeyRecord, type Revocation, type VersionRetirement } from '../core/trust-records.js';
+import { retirementId, type TrustRowIds, type TrustStateSeal } from '../core/trust-state.js';
 
 export type { KeyRecord, KeyRole, Revocation, VersionRetirement } from '../core/trust-records.js';
 
@@ -27,6 +28,12 @@ export interface TrustStore {
   retire(retirement: VersionRetirement): void;
   /** Changes whenever trust data changes, so caches can tell. */
   readonly generation: number;
+  /**
+   * Why this trust data cannot be relied on: it is not what the keys folder vouches for (store/trust-seal). Outside
+   * dev the trust gate runs nothing while there is one. Like `isRevoked`, it runs on every cache hit: a field read.
+   * Stores without a seal leave it out.
+   */
+  trustProblem?(): FactoryError | undefined;
 }
 
 interface TrustFile {
@@ -49,9 +56,11 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
 
   /**
    * @param options.pollMs how often the file is checked for changes by other processes; 0 disables it. @default 500
+   * @param options.seal what vouches for the file's content (store/trust-seal in the keys folder): the file is as
+   *   writable as the rest of `.af/`. @default none (scratch stores, tests)
    */
-  constructor(file: string, options: { pollMs?: number } = {}) {
-    super();
+  constructor(file: string, options: { pollMs?: number; seal?: TrustStateSeal } = {}) {
+    super(options.seal);
     this.#file = file;
     this.#load(true);
     this.#onChange = () => {
@@ -72,7 +81,7 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
 
   addKey(record: KeyRecord): void {
     this.#load(true);
-    this.#save([...this.keys().filter((key) => key.id !== record.id), record], this.revocations(), this.retirements());
+    this.#save([...this.keys().filter((key) => key.id !== record.id), record], this.revocations(), this.retirements(), { keys: [record.id] });
   }
 
   revoke(id: string, reason: string, at: number): void {
@@ -80,13 +89,13 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
     if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
     const revocations = this.revocations();
     if (!revocations.some((revocation) => revocation.id === id)) revocations.push({ id, revokedAt: at, reason });
-    this.#save(this.keys(), revocations, this.retirements());
+    this.#save(this.keys(), revocations, this.retirements(), { revocations: [id] });
   }
 
   retire(retirement: VersionRetirement): void {
     this.#load(true);
     if (this.retirement(retirement.name, retirement.version)) return;
-    this.#save(this.keys(), this.revocations(), [...this.retirements(), { ...retirement }]);
+    this.#save(this.keys(), this.revocations(), [...this.retirements(), { ...retirement }], { retirements: [retirementId(retirement)] });
   }
 
   protected refresh(): void {
@@ -117,7 +126,7 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
     this.#mtimeMs = mtimeMs;
   }
 
-  #save(keys: KeyRecord[], revocations: Revocation[], retirements: VersionRetirement[]): void {
+  #save(keys: KeyRecord[], revocations: Revocation[], retirements: VersionRetirement[], touched: TrustRowIds): void {
     const data: TrustFile = { version: 1, keys, revocations, ...(retirements.length > 0 ? { retirements } : {}) };
     mkdirSync(path.dirname(this.#file), { recursive: true });
     const temporary = `${this.#file}.${process.pid}.tmp`;
@@ -125,5 +134,11 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
     renameSync(temporary, this.#file);
     this.#mtimeMs = statSync(this.#file).mtimeMs;
     this.replaceRecords(keys, revocations, retirements);
+    try {
+      this.sealChange(touched);
+    } catch (error) {
+      // As in the store: a revocation or retirement needs no voucher; a new key does.
+      if (touched.keys !== undefined) throw error;
+    }
   }
 }

@@ -45,8 +45,11 @@ export interface TrustGateOptions {
    * name no environment do not apply. @default ['dev']
    */
   devEnvironments?: string[];
-  /** Retired template versions, refused outside `devEnvironments` on every resolve and every cache hit. @default none retired */
-  retirements?: Pick<TrustStore, 'retirement'>;
+  /**
+   * Retired template versions, refused outside `devEnvironments` on every resolve and every cache hit; when it is the
+   * trust store and that has a seal, trust data not vouched for by the keys folder is refused there too. @default none retired
+   */
+  retirements?: Pick<TrustStore, 'retirement' | 'trustProblem'>;
   onAudit?(event: TrustAuditEvent): void;
   logger?: Logger;
 }
@@ -65,7 +68,9 @@ export class TrustGate {
   readonly #devEnvironments: ReadonlySet<string>;
   /** The policy's address rules per environment, computed once: every template admitted in it carries them. */
   readonly #addressRules = new Map<string, readonly NetAddressRule[]>();
-  readonly #retirements: Pick<TrustStore, 'retirement'> | undefined;
+  readonly #retirements: Pick<TrustStore, 'retirement' | 'trustProblem'> | undefined;
+  /** The trust-data problem last warned about in dev, so that it is said once, not on every run. */
+  #warnedProblem: FactoryError | undefined;
   readonly #onAudit: (event: TrustAuditEvent) => void;
   readonly #logger: Logger;
 
@@ -96,6 +101,12 @@ export class TrustGate {
    */
   admit(template: ResolvedTemplate, storedSignature?: SignatureFile): TrustedTemplate {
     const isDev = this.#devEnvironments.has(template.env);
+    // Before anything read from the trust data: roots, revocations and retirements that nothing vouches for decide nothing.
+    const tampered = this.#trustStateError(template.env);
+    if (tampered) {
+      this.#audit(template, 'signature.rejected', tampered);
+      throw tampered;
+    }
     // First: a retired version is refused whoever signed it, and saying so is clearer than any signature error.
     const retired = this.#retiredError(template);
     if (retired) {
@@ -193,12 +204,26 @@ export class TrustGate {
 
   /** The hot-path check of a cached trusted template: revocation and expiry of its signer, and retirement of its version. */
   recheck(template: TrustedTemplate): void {
+    const tampered = this.#trustStateError(template.env);
+    if (tampered) throw tampered;
     if (template.trust.verification) this.#verifier.recheck(template.trust.verification);
     // Map lookups on data kept in memory (the store notices other processes' commits off this path): no I/O here.
     if (this.#retirements && !this.#devEnvironments.has(template.env)) {
       const retired = this.#retiredError(template);
       if (retired) throw retired;
     }
+  }
+
+  /** The trust store's problem when `env` is not a dev environment; in one, a warning (once per problem). A field read. */
+  #trustStateError(env: string): FactoryError | undefined {
+    const problem = this.#retirements?.trustProblem?.();
+    if (!problem) return undefined;
+    if (!this.#devEnvironments.has(env)) return problem;
+    if (this.#warnedProblem !== problem) {
+      this.#warnedProblem = problem;
+      this.#logger.warn(`${problem.message} (dev runs it all the same)`);
+    }
+    return undefined;
   }
 
   #retiredError(template: ResolvedTemplate): FactoryError | undefined {

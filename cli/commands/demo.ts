@@ -192,7 +192,8 @@ export async function demoCommand(context: CommandContext, options: DemoCommandO
     mkdirSync(home, { recursive: true });
     let wall = Date.now();
     const clock = { now: () => wall, monotonic: () => performance.now(), set: (at: number) => void (wall = at) };
-    const store = openStore({ path: path.join(home, 'factory.db'), clock });
+    // Its own keys folder, as a project has: the demo root goes in through addKey, the legitimate path, and is sealed.
+    const store = openStore({ path: path.join(home, 'factory.db'), clock, auditAnchorDir: path.join(home, 'keys') });
     try {
       trustDemoRoot(store.trust, DEMO_ENV, keys);
       const weights = workload.DEMO_WEIGHTS;

@@ -1,5 +1,6 @@
 /** @module cli/commands/keys — `af keys init|list|create|rotate|revoke`: the project's signing keys. */
 import type { Store } from '../../store/index.js';
+import { describeTrustChange, isRestriction } from '../../core/trust-state.js';
 import type { KeyRecord, TrustStore } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
@@ -101,4 +102,53 @@ function printKey(context: CommandContext, store: TrustStore, record: KeyRecord,
   if (isJson) printJson(context.streams, keyView(store, record, Date.now()));
   else context.streams.stdout.write(`${verb} ${record.id} (${record.name})${note ? `; ${note}` : ''}\n`);
   return EXIT.ok;
+}
+
+/**
+ * `af keys verify [--repair | --adopt]`: compares the trust tables (keys, revocations, retirements) with the seal in
+ * the keys folder. Opening the store seals trust data that was never sealed (trust on first use), so this is also how
+ * an installation from before seals is sealed by the user who owns the keys folder.
+ * @returns 0 when the data is what the seal vouches for (after a repair or adoption too), 3 when it is not.
+ */
+export function keysVerifyCommand(context: CommandContext, options: { repair?: boolean; adopt?: boolean; json?: boolean }): Promise<number> {
+  return withStore(context, (db) => {
+    const trust = db.trust;
+    const { stdout, stderr } = context.streams;
+    if (options.repair && options.adopt) {
+      stderr.write('choose one: --repair puts back the sealed rows, --adopt seals the rows as they are\n');
+      return EXIT.usage;
+    }
+    if (options.adopt) {
+      const before = trust.sealChanges();
+      const state = trust.adoptAsIs();
+      db.audit.append({ type: 'trust.sealed', actor: 'cli', subject: 'trust', data: { adopted: true, changes: before.map(describeTrustChange), keys: state.keys.map((key) => `${key.id} ${key.role}`) } });
+      if (options.json) printJson(context.streams, { ok: true, adopted: before });
+      else stdout.write(`sealed the trust data as it is${before.length ? `, taking in: ${before.map(describeTrustChange).join(', ')}` : ''}\n`);
+      return EXIT.ok;
+    }
+    if (options.repair) {
+      const undone = trust.repair();
+      db.audit.append({ type: 'trust.repaired', actor: 'cli', subject: 'trust', data: { undone: undone.map(describeTrustChange) } });
+      if (options.json) printJson(context.streams, { ok: trust.trustProblem() === undefined, undone });
+      else stdout.write(undone.length ? `put back the sealed trust data, undoing: ${undone.map(describeTrustChange).join(', ')}\n` : 'nothing to repair: the trust data is what the seal vouches for\n');
+      return trust.trustProblem() ? EXIT.trust : EXIT.ok;
+    }
+    const changes = trust.sealChanges();
+    const tampered = changes.filter((change) => !isRestriction(change));
+    // Restrictions added by a process that could not write the keys folder: sealed now, by one that can.
+    if (tampered.length === 0 && changes.length > 0) trust.takeIn();
+    if (options.json) {
+      printJson(context.streams, { ok: tampered.length === 0, changes: tampered, takenIn: tampered.length === 0 ? changes : [] });
+      return tampered.length === 0 ? EXIT.ok : EXIT.trust;
+    }
+    if (tampered.length === 0) {
+      const { keys, revocations, retirements } = { keys: trust.keys().length, revocations: trust.keys().filter((key) => trust.isRevoked(key.id)).length, retirements: trust.retirements().length };
+      stdout.write(`ok: ${keys} keys, ${revocations} revocations and ${retirements} retirements are what the keys folder vouches for\n`);
+      if (changes.length > 0) stdout.write(`sealed ${changes.length} made without the keys folder: ${changes.map(describeTrustChange).join(', ')}\n`);
+      return EXIT.ok;
+    }
+    stderr.write(`the trust data was changed without the keys folder; outside dev nothing runs until it is put back:\n${tampered.map((change) => `  ${describeTrustChange(change)}\n`).join('')}`);
+    stderr.write('run `af keys verify --repair` to put back the sealed rows (or re-run the command that made a change you meant: `af keys revoke`, `af versions retire`); `af keys verify --adopt` seals the data as it is, after you have reviewed it (a restored backup)\n');
+    return EXIT.trust;
+  });
 }
