@@ -10,6 +10,12 @@ export interface ConfigOptions {
   env?: string;
   /** Where templates live. @default `<root>/agents` */
   agentsDir?: string;
+  /**
+   * The keys folder: private keys and the secrets behind the audit anchor and the trust seal. Whoever can rename
+   * it can put a folder of their own in its place, so where others may write the state folder, keep it elsewhere.
+   * @default $AF_KEYS_DIR, else `<home>/keys`
+   */
+  keysDir?: string;
   /** Process environment to read `AF_*` variables from. @default process.env */
   processEnv?: Record<string, string | undefined>;
 }
@@ -49,7 +55,7 @@ export function resolveConfig(options: ConfigOptions = {}): ResolvedConfig {
     agentsDir: path.resolve(root, options.agentsDir ?? 'agents'),
     cacheDir,
     bundleCacheDir: path.join(cacheDir, 'bundles'),
-    keysDir: path.join(home, 'keys'),
+    keysDir: path.resolve(root, options.keysDir ?? processEnv.AF_KEYS_DIR ?? path.join(home, 'keys')),
     dbPath: path.join(home, 'factory.db'),
     policyPath: path.join(root, 'policy.json'),
   });

@@ -72,6 +72,12 @@ describe('resolveConfig', () => {
     expect(overridden.dbPath).toBe(path.join('/state', 'factory.db'));
     expect(overridden.env).toBe('prod');
     expect(resolveConfig({ root: '/p', env: 'staging', processEnv: { AF_ENV: 'prod' } }).env).toBe('staging');
+    expect(overridden.keysDir).toBe(path.join('/state', 'keys'));
+  });
+
+  it('keeps the keys folder where AF_KEYS_DIR or the option says, outside the state folder others may write', () => {
+    expect(resolveConfig({ root: '/project', processEnv: { AF_KEYS_DIR: '/etc/af-keys' } }).keysDir).toBe('/etc/af-keys');
+    expect(resolveConfig({ root: '/project', keysDir: 'secrets/keys', processEnv: { AF_KEYS_DIR: '/etc/af-keys' } }).keysDir).toBe('/project/secrets/keys');
   });
 
   it('rejects an environment name that is not one', () => {
