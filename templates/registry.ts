@@ -77,7 +77,8 @@ export class TemplateRegistry {
   readonly #cache: LRUCache<string, ResolvedTemplate>;
   /** Last successfully resolved template per cache key: what keeps serving after a broken edit. */
   readonly #lastGood = new Map<string, ResolvedTemplate>();
-  readonly #inFlight = new Map<string, Promise<ResolvedTemplate>>();
+  /** Cold resolves under way, with the generation they started in: one started before a change is never joined after it. */
+  readonly #inFlight = new Map<string, { generation: number; promise: Promise<ResolvedTemplate> }>();
   readonly #failures = new Map<string, ReloadFailure>();
   readonly #logger: Logger;
   readonly #trust: TrustGate | undefined;
@@ -203,9 +204,10 @@ export class TemplateRegistry {
   }
 
   #resolveCold(name: string, env: string, key: string): Promise<ResolvedTemplate> {
-    const pending = this.#inFlight.get(key);
-    if (pending) return pending;
     const generation = this.#generation;
+    const pending = this.#inFlight.get(key);
+    // A resolve that began before the latest change (an edit, a new agent.sig, clear()) read the old files.
+    if (pending && pending.generation === generation) return pending.promise;
     // Outside dev the bundle cache is `.af/`, writable by people who cannot sign: reuse only the signed bytes.
     const bundleFrom: BundleSource = this.#trust && !this.#trust.isDevEnvironment(env) ? 'signed-cache' : 'cache';
     const promise = resolveTemplate(this.#context, name, { env, bundleFrom })
@@ -228,8 +230,10 @@ export class TemplateRegistry {
         }
         throw failure;
       })
-      .finally(() => this.#inFlight.delete(key));
-    this.#inFlight.set(key, promise);
+      .finally(() => {
+        if (this.#inFlight.get(key)?.promise === promise) this.#inFlight.delete(key);
+      });
+    this.#inFlight.set(key, { generation, promise });
     return promise;
   }
 
