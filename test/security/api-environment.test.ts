@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, FactoryClient } from '../../api/index.js';
 import { serveCommand } from '../../cli/commands/serve.js';
 import { createCommandContext } from '../../cli/context.js';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
@@ -25,12 +25,7 @@ let admin: string;
 let privateKeyPath: string;
 
 async function af(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin, env: { NO_COLOR: '1', AF_LOG_LEVEL: 'silent' }, cwd: project.root });
-  return { status, stdout, stderr };
+  return runAf(project.root, args, { AF_LOG_LEVEL: 'silent' });
 }
 
 const json = (response: { body: string }) => JSON.parse(response.body);

@@ -6,12 +6,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../api/index.js';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { resolveConfig } from '../../core/config.js';
 import { createFactory } from '../../runtime/index.js';
 import { entryHash, GENESIS_HASH, INSTALLATION_TENANT, openStore } from '../../store/index.js';
@@ -29,12 +28,7 @@ beforeEach(() => {
 afterEach(() => project.remove());
 
 async function af(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin, env: { NO_COLOR: '1' }, cwd: project.root });
-  return { status, stdout, stderr };
+  return runAf(project.root, args);
 }
 
 interface Verdict {

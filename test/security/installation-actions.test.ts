@@ -4,11 +4,10 @@
 // signatures, real store file, real sandbox hosts, the real learner workflow behind the API, `af` driven in-process.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, createLearnerServices } from '../../api/index.js';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
@@ -20,12 +19,7 @@ let app: FastifyInstance;
 const keys = {} as Record<'tenantMaintainer' | 'tenantAdmin' | 'otherAdmin' | 'installationOperator' | 'installationMaintainer' | 'installationAdmin', string>;
 
 async function af(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin, env: { NO_COLOR: '1', AF_LOG_LEVEL: 'warn', AF_ACTOR: 'ops' }, cwd: project.root });
-  return { status, stdout, stderr };
+  return runAf(project.root, args, { AF_LOG_LEVEL: 'warn', AF_ACTOR: 'ops' });
 }
 
 const manifestPath = (name: string) => path.join(project.agentsDir, name, 'agent.json');

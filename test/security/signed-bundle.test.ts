@@ -5,10 +5,9 @@
 import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { BUNDLE_FORMAT } from '../../templates/bundle.js';
 import { createProject, simpleTemplate, type FileTree, type TempProject } from '../helpers/project.js';
@@ -20,18 +19,7 @@ afterEach(() => {
 });
 
 async function af(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin,
-    env: { NO_COLOR: '1' },
-    cwd: (project as TempProject).root,
-  });
-  return { status, stdout, stderr };
+  return runAf((project as TempProject).root, args);
 }
 
 /** `af --env prod run NAME --json`: the output when it ran, the error code when it was refused. */

@@ -1,9 +1,8 @@
 // What an agent prints never reaches the operator's terminal as control characters (security finding 10): logs,
 // outputs, thrown messages and denial targets go out with ESC, BEL, CR, C1 controls and bidi overrides escaped,
 // in the CLI (runCli in-process, captured streams) and in the TUI (ink-testing-library frames).
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { escapeControl, escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import { createFactory, type AgentFactory } from '../../runtime/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
@@ -38,18 +37,7 @@ beforeAll(() => {
 afterAll(() => project.remove());
 
 async function af(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin,
-    env: { NO_COLOR: '1' },
-    cwd: project.root,
-  });
-  return { status, stdout, stderr };
+  return runAf(project.root, args);
 }
 
 describe('escapeControl / escapeLine', () => {

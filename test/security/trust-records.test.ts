@@ -5,10 +5,9 @@
 // second connection, a real factory that keeps running while another connection changes the data.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { resolveConfig } from '../../core/config.js';
 import { FactoryError } from '../../core/errors.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
@@ -29,18 +28,7 @@ afterEach(async () => {
 });
 
 async function afIn(where: TempProject, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin,
-    env: { NO_COLOR: '1' },
-    cwd: where.root,
-  });
-  return { status, stdout, stderr };
+  return runAf(where.root, args);
 }
 
 const af = (...args: string[]) => afIn(project as TempProject, ...args);
