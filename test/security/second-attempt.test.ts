@@ -1,0 +1,53 @@
+// Second, independent attempt at the classes of today's security findings (helper R): each test is an attack that
+// got through the first round of fixes, with real files, real isolates and the real CLI.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/index.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+
+/** Raw bytes a terminal acts on (NO_COLOR: the CLI paints nothing itself). */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+async function af(root: string, args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const stdin = new PassThrough();
+  stdin.end();
+  const status = await runCli(args, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    stdin,
+    env: { NO_COLOR: '1' },
+    cwd: root,
+  });
+  return { status, stdout, stderr };
+}
+
+describe('class 9: template folder names reach the terminal through af sign --all and af verify --all', () => {
+  let project: TempProject;
+  // A hostile author adds folders to agents/: any byte but `/` and NUL is a valid folder name on Linux.
+  const TITLE = 'x\u001b]0;pwned\u0007';
+  const FORGED = 'y\n✓ payments 9.9.9 signed by Release (0123456789abcdef) at 2026-01-01T00:00:00.000Z';
+
+  beforeAll(async () => {
+    project = createProject(simpleTemplate('good'));
+    for (const name of [TITLE, FORGED]) {
+      mkdirSync(path.join(project.agentsDir, name), { recursive: true });
+      writeFileSync(path.join(project.agentsDir, name, 'agent.json'), JSON.stringify({ name: 'good', version: '1.0.0', entry: 'main.ts' }));
+    }
+    expect((await af(project.root, ['keys', 'init'])).status).toBe(0);
+  });
+  afterAll(() => project.remove());
+
+  it.each([['sign'], ['verify']])('af %s --all prints each folder name as text, one line per template: no escape, no forged ok line', async (verb) => {
+    const { stdout, stderr } = await af(project.root, [verb, '--all']);
+    expect(stdout + stderr).not.toMatch(RAW_CONTROL);
+    // The forged line never starts a line of its own: the only ✓ line is the real template's.
+    expect(stdout.split('\n').filter((line) => line.startsWith('✓')).map((line) => line.split(' ')[1])).toEqual(['good']);
+    expect(stdout).toContain('\\x1b]0;pwned\\x07');
+    expect(stdout).toContain('y\\n✓ payments');
+  });
+});
