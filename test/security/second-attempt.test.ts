@@ -51,3 +51,22 @@ describe('class 9: template folder names reach the terminal through af sign --al
     expect(stdout).toContain('y\\n✓ payments');
   });
 });
+
+describe('class 9: a retirement reason (an API client of the installation, or a row in the database) reaches af versions', () => {
+  let project: TempProject;
+  beforeAll(() => {
+    project = createProject(simpleTemplate('good'));
+  });
+  afterAll(() => project.remove());
+
+  it('af versions list and a second af versions retire print the reason as text', async () => {
+    const reason = 'cve\u001b]0;pwned\u0007\n1.0.1     (not recorded)       on disk';
+    expect((await af(project.root, ['versions', 'retire', 'good', '9.0.0', '--reason', reason])).status).toBe(0);
+    const list = await af(project.root, ['versions', 'list', 'good']);
+    expect(list.status).toBe(0);
+    expect(list.stdout + list.stderr).not.toMatch(RAW_CONTROL);
+    expect(list.stdout).toContain('cve\\x1b]0;pwned\\x07\\n1.0.1');
+    // One row per version: the reason forged none.
+    expect(list.stdout.trim().split('\n')).toHaveLength(2);
+  });
+});
