@@ -963,6 +963,10 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     define('clearInterval', clearTimer);
     define('queueMicrotask', function (fn) { ReflectApply(promiseThen, new PromiseCtor(function (r) { r(); }), [function () { fn(); }]); });
     if (!settings.wasm) ReflectDeleteProperty(G, 'WebAssembly');
+    // Atomics.waitAsync with a timeout makes V8 post a delayed task that isolated-vm's platform answers by aborting the
+    // whole process: the sandbox host (every tenant's run on it), or inline the embedding program. Nothing else in the
+    // isolate reaches that function, so removing the property removes it.
+    if (typeof G.Atomics === 'object' && G.Atomics !== null) ReflectDeleteProperty(G.Atomics, 'waitAsync');
 
     // ---- ctx ---------------------------------------------------------------------------------
     function deepFreeze(value) {

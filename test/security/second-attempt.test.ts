@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
+import { makeHarness, makeSpec } from '../sandbox/helpers.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 
 /** Raw bytes a terminal acts on (NO_COLOR: the CLI paints nothing itself). */
@@ -69,4 +70,43 @@ describe('class 9: a retirement reason (an API client of the installation, or a 
     // One row per version: the reason forged none.
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
   });
+});
+
+// V8 answers Atomics.waitAsync with a timeout by posting a delayed task to the embedder's platform; isolated-vm's
+// platform aborts the whole process on it ("terminate called without an active exception"). One line of agent code
+// took down its sandbox host, and with it every other tenant's run in flight there (or, inline, the embedding program).
+const WAIT_ASYNC_SOURCES: Array<[string, string]> = [
+  ['in the run', `export default async () => {
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    return { async: Atomics.waitAsync(cell, 0, 0, 50).async };
+  };`],
+  ['at top level', `const cell = new Int32Array(new SharedArrayBuffer(4));
+  Atomics.waitAsync(cell, 0, 0, 50);
+  export default async () => 'loaded';`],
+];
+
+describe('classes 4 and 8: a run cannot crash the sandbox host under other tenants (Atomics.waitAsync)', () => {
+  const BYSTANDER = makeSpec({
+    name: 'bystander',
+    source: 'export default async (input) => { await new Promise((resolve) => setTimeout(resolve, input.ms)); return { ok: input.n }; };',
+    limits: { memoryMb: 32, timeoutMs: 10_000 },
+  });
+  let h: ReturnType<typeof makeHarness>;
+  beforeAll(() => {
+    h = makeHarness({ isolation: 'process', hosts: 1 });
+  });
+  afterAll(() => h.sandbox.close());
+
+  it.each(WAIT_ASYNC_SOURCES)('%s: the waiter is refused inside the isolate; the host and a concurrent run of tenant B survive', async (_where, source) => {
+    const hostile = makeSpec({ name: `wait-async-${_where.length}`, source, limits: { memoryMb: 32, timeoutMs: 3000, cpuMs: 1000 } });
+    const restartsBefore = h.sandbox.stats().restarts;
+    const bystander = h.run(BYSTANDER, { ms: 400, n: 1 }, { tenant: 'b' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const result = await h.run(hostile, {}, { tenant: 'a' });
+    // Its own failure, as a TypeError thrown in the agent: Atomics.waitAsync is not there.
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_AGENT_THREW', message: expect.stringMatching(/waitAsync|not a function/) } });
+    expect(await bystander).toMatchObject({ ok: true, output: { ok: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(h.sandbox.stats().restarts).toBe(restartsBefore);
+  }, 20_000);
 });
