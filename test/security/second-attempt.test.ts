@@ -110,3 +110,78 @@ describe('classes 4 and 8: a run cannot crash the sandbox host under other tenan
     expect(h.sandbox.stats().restarts).toBe(restartsBefore);
   }, 20_000);
 });
+
+// isolated-vm counts ArrayBuffers against the isolate's memoryLimit through its own allocator, but V8 allocates
+// resizable ArrayBuffers and growable SharedArrayBuffers (and their initial length) outside it: measured, eight
+// 128 MB resizable buffers held 1.1 GB under memoryLimit 32. A run could hold any amount of memory past
+// limits.memoryMb, be never blamed (its heap is within its limit) and take its host and every tenant's run down.
+const RESIZABLE_SOURCES: Array<[string, string]> = [
+  ['resizable ArrayBuffer, resized', `export default async () => {
+    const held = [];
+    for (let i = 0; i < 6; i++) { const b = new ArrayBuffer(1, { maxByteLength: 2 ** 30 }); b.resize(2 ** 27); new Uint8Array(b).fill(1); held.push(b); }
+    return { resizable: held[0].resizable, bytes: held.reduce((n, b) => n + b.byteLength, 0) };
+  };`],
+  ['resizable ArrayBuffer, initial length', `export default async () => {
+    const held = [];
+    for (let i = 0; i < 6; i++) { const b = new ArrayBuffer(2 ** 27, { maxByteLength: 2 ** 28 }); new Uint8Array(b).fill(1); held.push(b); }
+    return { resizable: held[0].resizable, bytes: held.reduce((n, b) => n + b.byteLength, 0) };
+  };`],
+  ['growable SharedArrayBuffer, through a subclass and the prototype constructor', `export default async () => {
+    const Shared = Object.getPrototypeOf(new SharedArrayBuffer(1)).constructor;
+    class Big extends Shared {}
+    const held = [];
+    for (let i = 0; i < 3; i++) { const b = new Big(1, { maxByteLength: 2 ** 30 }); b.grow(2 ** 27); new Uint8Array(b).fill(1); held.push(b); }
+    return { resizable: held[0].growable, bytes: held.reduce((n, b) => n + b.byteLength, 0) };
+  };`],
+];
+
+describe('class 8: resizable buffers do not escape limits.memoryMb', () => {
+  let h: ReturnType<typeof makeHarness>;
+  beforeAll(() => {
+    h = makeHarness({ isolation: 'process', hosts: 1 });
+  });
+  afterAll(() => h.sandbox.close());
+
+  it.each(RESIZABLE_SOURCES)('%s: hundreds of MB under memoryMb 32 are refused inside the isolate, and the host lives', async (title, source) => {
+    const spec = makeSpec({ name: `resizable-${title.length}`, source, limits: { memoryMb: 32, timeoutMs: 10_000, cpuMs: 5000 } });
+    const restartsBefore = h.sandbox.stats().restarts;
+    const result = await h.run(spec, {}, { tenant: 'a' });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.error.code).toMatch(/^E_(AGENT_THREW|MEMORY_LIMIT)$/);
+    expect(h.sandbox.stats().restarts).toBe(restartsBefore);
+  }, 30_000);
+
+  it('inline isolation (no host flag, the prelude alone) refuses them too', async () => {
+    const inline = makeHarness({ isolation: 'inline' });
+    try {
+      for (const [title, source] of RESIZABLE_SOURCES) {
+        const spec = makeSpec({ name: `resizable-inline-${title.length}`, source, limits: { memoryMb: 32, timeoutMs: 10_000, cpuMs: 5000 } });
+        const result = await inline.run(spec, {});
+        expect(result.ok ? result.output : result.error.code).toMatch(/^E_(AGENT_THREW|MEMORY_LIMIT)$/);
+      }
+    } finally {
+      await inline.sandbox.close();
+    }
+  }, 30_000);
+
+  it('fixed-length buffers, subclasses, species and isView still work', async () => {
+    const spec = makeSpec({
+      name: 'buffers-still-work',
+      source: `export default async () => {
+        class Mine extends ArrayBuffer {}
+        const a = new ArrayBuffer(8, { maxByteLength: 16 });
+        const m = new Mine(4);
+        return {
+          length: a.byteLength, resizable: a.resizable === true, sub: m instanceof Mine && m instanceof ArrayBuffer, subLength: m.byteLength,
+          sliced: a.slice(2).byteLength, view: ArrayBuffer.isView(new Uint8Array(2)), ctor: new Uint8Array(1).buffer.constructor === ArrayBuffer,
+          name: ArrayBuffer.name, shared: new SharedArrayBuffer(4).byteLength, noCall: (() => { try { ArrayBuffer(1); return false; } catch (e) { return e instanceof TypeError; } })(),
+        };
+      };`,
+      limits: { memoryMb: 32 },
+    });
+    expect(await h.run(spec, {})).toMatchObject({
+      ok: true,
+      output: { length: 8, resizable: false, sub: true, subLength: 4, sliced: 6, view: true, ctor: true, name: 'ArrayBuffer', shared: 4, noCall: true },
+    });
+  });
+});
