@@ -1,6 +1,6 @@
 // Second, independent attempt at the classes of today's security findings (helper R): each test is an attack that
 // got through the first round of fixes, with real files, real isolates and the real CLI.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,5 +183,71 @@ describe('class 8: resizable buffers do not escape limits.memoryMb', () => {
       ok: true,
       output: { length: 8, resizable: false, sub: true, subLength: 4, sliced: 6, view: true, ctor: true, name: 'ArrayBuffer', shared: 4, noCall: true },
     });
+  });
+});
+
+// Whoever can write the database (partly trusted: `.af/`, not `.af/keys/`) could insert a "suggestion" whose patch
+// grants anything; accepting it applied the patch and signed the result with the maintainer's key, so content the
+// store's writer chose ran outside dev. A suggestion may only change what its kind changes, in the direction it does.
+describe('class 2: a suggestion planted in the database cannot get a grant signed', () => {
+  let project: TempProject;
+  const manifestFile = () => path.join(project.agentsDir, 'pay', 'agent.json');
+  const FORGED: Array<[string, string, unknown[]]> = [
+    ['right-sizing that also adds a net grant', 'right-sizing', [{ op: 'replace', path: '/limits', value: { memoryMb: 64 } }, { op: 'add', path: '/permissions/net/-', value: '*.evil.example' }]],
+    ['least-privilege that adds a permission', 'least-privilege', [{ op: 'add', path: '/permissions/kv', value: true }]],
+    ['least-privilege that swaps a list entry', 'least-privilege', [{ op: 'replace', path: '/permissions/net', value: ['evil.example'] }]],
+    ['pre-warming that changes the entry', 'pre-warming', [{ op: 'add', path: '/pool', value: { prewarm: 2 } }, { op: 'replace', path: '/entry', value: 'other.ts' }]],
+    ['failure-pattern that adds an environment overlay', 'failure-pattern', [{ op: 'add', path: '/environments', value: { prod: { permissions: { write: ['/etc'] } } } }]],
+    ['right-sizing that adds config', 'right-sizing', [{ op: 'add', path: '/config', value: { endpoint: 'http://evil.example' } }]],
+    ['right-sizing that raises the spawn depth', 'right-sizing', [{ op: 'replace', path: '/limits', value: { memoryMb: 64, spawnDepth: 50 } }]],
+    ['pre-warming that turns on context reuse', 'pre-warming', [{ op: 'add', path: '/pool', value: { prewarm: 2, reuseContext: true } }]],
+  ];
+
+  beforeAll(async () => {
+    project = createProject({
+      ...simpleTemplate('pay', { permissions: { net: ['api.example.com'], env: ['REGION'] }, limits: { memoryMb: 128 } }),
+      'agents/pay/other.ts': 'export default () => "other";\n',
+    });
+    expect((await af(project.root, ['keys', 'init'])).status).toBe(0);
+    expect((await af(project.root, ['sign', 'pay'])).status).toBe(0);
+  });
+  afterAll(() => project.remove());
+
+  async function plant(id: string, kind: string, patch: unknown[]) {
+    const { openStore } = await import('../../store/index.js');
+    const { TemplateRegistry } = await import('../../templates/index.js');
+    const registry = new TemplateRegistry({ agentsDir: project.agentsDir });
+    const current = await registry.inspect('pay');
+    registry.close();
+    const store = openStore({ path: path.join(project.root, '.af', 'factory.db') });
+    try {
+      store.suggestions.add({
+        id, kind: kind as never, template: 'pay', tenant: '*', baseVersion: current.version, baseDigest: current.digest, patch: patch as never,
+        evidence: {}, expectedImpact: { summary: 'memoryMb 128 → 64' }, confidence: 0.9, state: 'open', createdAt: 1, evidenceKey: id,
+      });
+    } finally {
+      await store.close();
+    }
+  }
+
+  it.each(FORGED)('%s is refused: agent.json and agent.sig stay as signed', async (title, kind, patch) => {
+    const id = `forged-${title.replace(/\W+/g, '-')}`;
+    await plant(id, kind, patch);
+    const before = readFileSync(manifestFile(), 'utf8');
+    const signature = readFileSync(path.join(project.agentsDir, 'pay', 'agent.sig'), 'utf8');
+    const accepted = await af(project.root, ['suggestions', 'accept', id]);
+    expect(accepted.status).not.toBe(0);
+    expect(accepted.stderr).toMatch(/E_CONFLICT.*never changes|never changes/s);
+    expect(readFileSync(manifestFile(), 'utf8')).toBe(before);
+    expect(readFileSync(path.join(project.agentsDir, 'pay', 'agent.sig'), 'utf8')).toBe(signature);
+  });
+
+  it('the changes the learner does make are still accepted (limits, a removed list entry)', async () => {
+    await plant('real-limits', 'right-sizing', [{ op: 'replace', path: '/limits/memoryMb', value: 96 }]);
+    expect((await af(project.root, ['suggestions', 'accept', 'real-limits'])).status).toBe(0);
+    expect(JSON.parse(readFileSync(manifestFile(), 'utf8'))).toMatchObject({ version: '1.0.1', limits: { memoryMb: 96 } });
+    await plant('real-privilege', 'least-privilege', [{ op: 'replace', path: '/permissions/env', value: [] }]);
+    expect((await af(project.root, ['suggestions', 'accept', 'real-privilege'])).status).toBe(0);
+    expect(JSON.parse(readFileSync(manifestFile(), 'utf8'))).toMatchObject({ version: '1.0.2', permissions: { env: [], net: ['api.example.com'] } });
   });
 });
