@@ -1,6 +1,8 @@
 // Second, independent attempt at the classes of today's security findings (helper R): each test is an attack that
 // got through the first round of fixes, with real files, real isolates and the real CLI.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -250,4 +252,33 @@ describe('class 2: a suggestion planted in the database cannot get a grant signe
     expect((await af(project.root, ['suggestions', 'accept', 'real-privilege'])).status).toBe(0);
     expect(JSON.parse(readFileSync(manifestFile(), 'utf8'))).toMatchObject({ version: '1.0.2', permissions: { env: [], net: ['api.example.com'] } });
   });
+});
+
+// The bundle cache (`.af/cache/bundles/`) is written by people who cannot sign; every process that resolves a template
+// re-hashes the sources an entry names to see whether it is stale. The names were joined to the template folder as they
+// were: `../../…/some/fifo` blocked every `af` command and the server on a FIFO (and `/dev/zero` would be read forever).
+describe('class 2: the bundle cache cannot make the factory read outside the template folder', () => {
+  let project: TempProject;
+  const AF = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+  beforeAll(async () => {
+    project = createProject(simpleTemplate('good'));
+    expect((await af(project.root, ['templates', 'list'])).status).toBe(0);
+  });
+  afterAll(() => project.remove());
+
+  it('a cache entry naming a FIFO outside the folder is a miss: af templates list finishes, and validates the real sources', () => {
+    const fifo = path.join(project.root, 'outside.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const folder = path.join(project.root, '.af', 'cache', 'bundles');
+    const [file] = readdirSync(folder).filter((name) => name.endsWith('.json'));
+    const entry = JSON.parse(readFileSync(path.join(folder, file!), 'utf8'));
+    const climb = `${'../'.repeat(40)}${fifo.slice(1)}`;
+    entry.sources = { [climb]: 'x', ...entry.sources };
+    entry.code = 'globalThis.__afModule = { default: () => "planted" };';
+    writeFileSync(path.join(folder, file!), JSON.stringify(entry));
+    const listed = spawnSync(process.execPath, ['--no-node-snapshot', AF, 'templates', 'list', '--json'], { cwd: project.root, env: { PATH: process.env.PATH, NO_COLOR: '1' }, timeout: 20_000, encoding: 'utf8' });
+    expect(listed.signal).toBeNull();
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'good', status: 'valid' })]);
+  }, 30_000);
 });
