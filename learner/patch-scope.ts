@@ -33,24 +33,29 @@ export function checkPatchScope(id: string, kind: SuggestionKind, before: Json, 
   if (scope === undefined) throw refuse('is of an unknown kind');
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
     if (key === 'version' || key === scope.key) continue;
-    if (!sameJson(before[key], after[key])) throw refuse(`changes "${key}"`);
+    if (!sameJson(own(before, key), own(after, key))) throw refuse(`changes "${key}"`);
   }
   if (scope.only) {
-    const was = objectOrEmpty(before[scope.key]);
-    const now = objectOrEmpty(after[scope.key]);
+    const was = objectOrEmpty(own(before, scope.key));
+    const now = objectOrEmpty(own(after, scope.key));
     if (was === undefined || now === undefined) throw refuse(`replaces "${scope.key}"`);
     for (const key of new Set([...Object.keys(was), ...Object.keys(now)])) {
-      if (!scope.only.includes(key) && !sameJson(was[key], now[key])) throw refuse(`changes "${scope.key}.${key}"`);
+      if (!scope.only.includes(key) && !sameJson(own(was, key), own(now, key))) throw refuse(`changes "${scope.key}.${key}"`);
     }
   }
   if (kind === 'least-privilege') {
-    const was = objectOrEmpty(before.permissions) ?? {};
-    const now = objectOrEmpty(after.permissions);
+    const was = objectOrEmpty(own(before, 'permissions')) ?? {};
+    const now = objectOrEmpty(own(after, 'permissions'));
     if (now === undefined) throw refuse('replaces "permissions"');
     for (const [permission, value] of Object.entries(now)) {
-      if (!isWithin(value, was[permission])) throw refuse(`grants more under "permissions.${permission}"`);
+      if (!isWithin(value, own(was, permission))) throw refuse(`grants more under "permissions.${permission}"`);
     }
   }
+}
+
+/** A key's own value: a patch can add a key named `__proto__`, which plain indexing would read as the prototype. */
+function own(object: Json, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 /** An absent key is an empty object; anything but an object is undefined. */
@@ -77,7 +82,7 @@ function canonical(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     return `{${Object.keys(value)
       .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonical((value as Json)[key])}`)
+      .map((key) => `${JSON.stringify(key)}:${canonical(own(value as Json, key))}`)
       .join(',')}}`;
   }
   return JSON.stringify(value);

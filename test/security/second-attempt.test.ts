@@ -202,6 +202,7 @@ describe('class 2: a suggestion planted in the database cannot get a grant signe
     ['failure-pattern that adds an environment overlay', 'failure-pattern', [{ op: 'add', path: '/environments', value: { prod: { permissions: { write: ['/etc'] } } } }]],
     ['right-sizing that adds config', 'right-sizing', [{ op: 'add', path: '/config', value: { endpoint: 'http://evil.example' } }]],
     ['right-sizing that raises the spawn depth', 'right-sizing', [{ op: 'replace', path: '/limits', value: { memoryMb: 64, spawnDepth: 50 } }]],
+    ['right-sizing that adds a key named __proto__', 'right-sizing', [{ op: 'add', path: '/__proto__', value: { permissions: { kv: true } } }]],
     ['pre-warming that turns on context reuse', 'pre-warming', [{ op: 'add', path: '/pool', value: { prewarm: 2, reuseContext: true } }]],
   ];
 
