@@ -6,6 +6,7 @@ import type { Suggestion } from '../core/suggestion.js';
 import type { Store, VersionRetirement } from '../store/index.js';
 import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signTemplate, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
 import { applyJsonPatch } from './json-patch.js';
+import { checkPatchScope } from './patch-scope.js';
 
 export interface WorkflowContext {
   store: Store;
@@ -80,7 +81,10 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
     manifestFile: oldText, ...(oldSignature ? { signature: oldSignature } : {}),
   });
 
-  const patched = applyJsonPatch(JSON.parse(oldText) as Record<string, unknown>, suggestion.patch);
+  const original = JSON.parse(oldText) as Record<string, unknown>;
+  const patched = applyJsonPatch(original, suggestion.patch);
+  // Before anything is written or signed: the patch came from the database, which people who cannot sign can write.
+  checkPatchScope(suggestion.id, suggestion.kind, original, patched);
   // A retired version number is burnt: new content under it would be refused outside dev.
   let newVersion = bumpPatch(current.version);
   while (store.trust.retirement(current.name, newVersion)) newVersion = bumpPatch(newVersion);

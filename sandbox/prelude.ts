@@ -44,6 +44,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
   const ArrayIsArray = Array.isArray;
   const ReflectApply = Reflect.apply;
   const ReflectDeleteProperty = Reflect.deleteProperty;
+  const ReflectConstruct = Reflect.construct;
   const ReflectOwnKeys = Reflect.ownKeys;
   const JSONparse = JSON.parse;
   const JSONstringify = JSON.stringify;
@@ -963,6 +964,36 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     define('clearInterval', clearTimer);
     define('queueMicrotask', function (fn) { ReflectApply(promiseThen, new PromiseCtor(function (r) { r(); }), [function () { fn(); }]); });
     if (!settings.wasm) ReflectDeleteProperty(G, 'WebAssembly');
+    // Atomics.waitAsync with a timeout makes V8 post a delayed task that isolated-vm's platform answers by aborting the
+    // whole process: the sandbox host (every tenant's run on it), or inline the embedding program. Nothing else in the
+    // isolate reaches that function, so removing the property removes it.
+    if (typeof G.Atomics === 'object' && G.Atomics !== null) ReflectDeleteProperty(G.Atomics, 'waitAsync');
+    // V8 allocates resizable ArrayBuffers and growable SharedArrayBuffers (their initial length too) outside
+    // isolated-vm's allocator, so limits.memoryMb never counted them: a run held 1.1 GB under memoryMb 32 and took its
+    // host down without being blamed. Their constructors drop the options argument, so every buffer is fixed-length;
+    // the global and prototype.constructor are the only ways to the original (sandbox hosts also run V8 with
+    // --no-harmony-rab-gsab, see supervisor.ts).
+    const fixedLengthOnly = function (name) {
+      const Original = G[name];
+      if (typeof Original !== 'function') return;
+      const Fixed = function (length) {
+        if (new.target === undefined) throw new TypeErrorCtor("Constructor " + name + " requires 'new'");
+        return ReflectConstruct(Original, [length], new.target === Fixed ? Original : new.target);
+      };
+      const keys = ReflectOwnKeys(Original);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        if (key === 'prototype' || key === 'length' || key === 'name') continue;
+        ObjectDefineProperty(Fixed, key, ReflectGetOwnPropertyDescriptor(Original, key));
+      }
+      ObjectDefineProperty(Fixed, 'prototype', { __proto__: null, value: Original.prototype, writable: false, enumerable: false, configurable: false });
+      ObjectDefineProperty(Fixed, 'name', { __proto__: null, value: name, writable: false, enumerable: false, configurable: true });
+      ObjectDefineProperty(Fixed, 'length', { __proto__: null, value: 1, writable: false, enumerable: false, configurable: true });
+      ObjectDefineProperty(Original.prototype, 'constructor', { __proto__: null, value: Fixed, writable: true, enumerable: false, configurable: true });
+      define(name, Fixed);
+    };
+    fixedLengthOnly('ArrayBuffer');
+    fixedLengthOnly('SharedArrayBuffer');
 
     // ---- ctx ---------------------------------------------------------------------------------
     function deepFreeze(value) {

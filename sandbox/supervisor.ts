@@ -291,7 +291,8 @@ export class Supervisor implements Sandbox {
 
   #start(index: number): void {
     const child = fork(this.#entry, [], {
-      execArgv: ['--no-node-snapshot'],
+      // --no-harmony-rab-gsab: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
+      execArgv: ['--no-node-snapshot', '--no-harmony-rab-gsab'],
       // JSON, not 'advanced': every message is plain data, and for these small messages JSON costs the caller and
       // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
       serialization: 'json',

@@ -1,5 +1,5 @@
 /** @module templates/bundle-cache — keeps bundles on disk, checked by the content hash of every source file (and, outside dev, by the signed bundle hash), so a second process does not bundle again. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Bundle, BUNDLE_FORMAT, sha256 } from './bundle.js';
 
@@ -49,11 +49,8 @@ export class BundleCache {
     }
     if (cached === null || cached.format !== BUNDLE_FORMAT || typeof cached.code !== 'string' || typeof cached.sources !== 'object' || cached.sources === null) return {};
     for (const [relative, hash] of Object.entries(cached.sources)) {
-      try {
-        if (sha256(readFileSync(path.join(realDir, relative))) !== hash) return {};
-      } catch {
-        return {};
-      }
+      const bytes = readSource(realDir, relative);
+      if (bytes === undefined || sha256(bytes) !== hash) return {};
     }
     const codeSha256 = sha256(cached.code);
     if (signedSha256 !== undefined && codeSha256 !== signedSha256) return { isNotSigned: true };
@@ -77,5 +74,29 @@ export class BundleCache {
 
   #fileFor(realDir: string, entry: string): string {
     return path.join(this.#dir, `${sha256(`${realDir}\u0000${entry}\u0000${BUNDLE_FORMAT}`)}.json`);
+  }
+}
+
+/**
+ * The bytes of one source a cache entry names, or undefined when it names no regular file inside the template folder.
+ * The entry is written by whoever can write `.af/`: a name climbing out (`../../dev/zero`, a FIFO elsewhere) would
+ * make every process that resolves the template read forever or block, so the name must be a plain relative path
+ * (as bundleTemplate records them: real files, `/`-separated, inside the folder), opened without following a link or
+ * waiting on a FIFO, and a regular file.
+ */
+function readSource(realDir: string, relative: string): Buffer | undefined {
+  if (relative === '' || relative.includes('\0') || path.posix.isAbsolute(relative) || relative.split('/').some((part) => part === '' || part === '.' || part === '..')) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path.join(realDir, ...relative.split('/')), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return fstatSync(fd).isFile() ? readFileSync(fd) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }

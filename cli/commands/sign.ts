@@ -1,7 +1,7 @@
 /** @module cli/commands/sign — `af sign` and `af verify`: write and check `agent.sig` for one template or all. */
 import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
-import { escapeControl } from '../../core/terminal-text.js';
+import { escapeLine, escapeStrings } from '../../core/terminal-text.js';
 import { signTemplate, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
@@ -58,10 +58,12 @@ async function signWith(context: CommandContext, store: Store, name: string | un
   else {
     const { paint } = context;
     if (names.length > 20 && context.streams.stderr.isTTY) context.streams.stderr.write('\n');
-    for (const result of results) {
+    // One line per template: folder names (any byte but `/` and NUL), versions and messages are an author's text,
+    // so a newline in them would forge the next template's ✓ line.
+    for (const result of results.map(escapeStrings)) {
       if (result.skipped) context.streams.stdout.write(`${paint.dim('-')} ${result.name} ${paint.dim(`skipped (${result.skipped})`)}\n`);
-      else if (result.ok) context.streams.stdout.write(`${paint.green('✓')} ${result.name} ${result.version} signed with ${signer.record.id} (${signer.record.name})\n`);
-      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${escapeControl(result.error?.message ?? '')}\n`);
+      else if (result.ok) context.streams.stdout.write(`${paint.green('✓')} ${result.name} ${result.version} signed with ${signer.record.id} (${escapeLine(signer.record.name)})\n`);
+      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${result.error?.message ?? ''}\n`);
     }
   }
   return failed.length === 0 ? EXIT.ok : exitStatusFor((failed[0]?.error?.code ?? 'E_INTERNAL') as never);
@@ -106,10 +108,11 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
   if (options.json) printJson(context.streams, { env, valid: failed.length === 0, results });
   else {
     const { paint } = context;
-    for (const result of results) {
+    // One line per template, as in `af sign`: the signer's name comes from a certificate, the rest from the template.
+    for (const result of results.map(escapeStrings)) {
       if (result.skipped) context.streams.stdout.write(`${paint.dim('-')} ${result.name} ${paint.dim(`skipped (${result.skipped})`)}\n`);
       else if (result.ok) context.streams.stdout.write(`${paint.green('✓')} ${result.name} ${result.version} signed by ${result.signer} (${result.keyId}) at ${result.signedAt}\n`);
-      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${escapeControl(result.error?.message ?? '')}\n`);
+      else context.streams.stdout.write(`${paint.red('✗')} ${result.name} ${result.error?.code}: ${result.error?.message ?? ''}\n`);
     }
   }
   if (failed.length === 0) return EXIT.ok;

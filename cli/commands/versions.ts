@@ -1,6 +1,7 @@
 /** @module cli/commands/versions — `af versions list NAME` and `af versions retire NAME VERSION`: the recorded versions of a template, and withdrawing one from service. */
 import { retireVersion } from '../../learner/index.js';
 import { TemplateRegistry } from '../../templates/index.js';
+import { escapeLine } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -63,9 +64,9 @@ export function versionsListCommand(context: CommandContext, name: string, optio
           row.version,
           row.digest.slice(0, 12),
           row.signed ? 'signed' : paint.yellow('unsigned'),
-          row.retired ? paint.red(`retired ${new Date(row.retired.at).toISOString().slice(0, 10)}${row.retired.reason ? `: ${row.retired.reason}` : ''}`) : [row.isOnDisk ? 'on disk' : '', row.canary ? `canary ${row.canary}` : ''].filter(Boolean).join(', '),
+          row.retired ? paint.red(`retired ${new Date(row.retired.at).toISOString().slice(0, 10)}${row.retired.reason ? `: ${escapeLine(row.retired.reason)}` : ''}`) : [row.isOnDisk ? 'on disk' : '', row.canary ? `canary ${row.canary}` : ''].filter(Boolean).join(', '),
         ]),
-        ...unrecorded.map((r) => [r.version, '(not recorded)', '', paint.red(`retired ${new Date(r.retiredAt).toISOString().slice(0, 10)}${r.reason ? `: ${r.reason}` : ''}`)]),
+        ...unrecorded.map((r) => [r.version, '(not recorded)', '', paint.red(`retired ${new Date(r.retiredAt).toISOString().slice(0, 10)}${r.reason ? `: ${escapeLine(r.reason)}` : ''}`)]),
       ];
       context.streams.stdout.write(`${formatTable(['VERSION', 'DIGEST', 'SIGNATURE', 'STATUS'], table)}\n`);
       return EXIT.ok;
@@ -87,7 +88,7 @@ export function versionsRetireCommand(context: CommandContext, name: string, ver
       }
       const { stdout, stderr } = context.streams;
       if (!result.isNew) {
-        stdout.write(`${name} ${version} was already retired on ${new Date(result.retiredAt).toISOString()} by ${result.by}\n`);
+        stdout.write(`${name} ${version} was already retired on ${new Date(result.retiredAt).toISOString()} by ${escapeLine(result.by)}\n`);
         return EXIT.ok;
       }
       stdout.write(`retired ${name} ${version}: every environment but dev refuses it from now on, running servers included\n`);
