@@ -5,6 +5,24 @@ export interface ArmSample {
   runMs: number;
 }
 
+/**
+ * Outcomes that say nothing about the version that ran: the caller's input was refused before any code ran
+ * (a candidate that adds an input constraint refuses more by design), the caller cancelled, or no host had room.
+ * Left out of both arms, so one tenant sending such runs cannot decide a canary every tenant shares. A run lost
+ * with its host (`E_SANDBOX_CRASHED`) still counts: the candidate may be what brings its hosts down.
+ */
+export const CANARY_IGNORED_CODES: ReadonlySet<string> = new Set(['E_INPUT_INVALID', 'E_DISPOSED', 'E_UNAVAILABLE']);
+
+/** The samples of one version's arm, without the outcomes that say nothing about it. */
+export function canaryArm(runs: ReadonlyArray<{ version: string; outcome: 'ok' | 'error'; errorCode?: string; runMs: number }>, version: string): ArmSample[] {
+  const arm: ArmSample[] = [];
+  for (const run of runs) {
+    if (run.version !== version || (run.errorCode !== undefined && CANARY_IGNORED_CODES.has(run.errorCode))) continue;
+    arm.push({ outcome: run.outcome, runMs: run.runMs });
+  }
+  return arm;
+}
+
 export interface CanaryAnalysisOptions {
   /** Runs each arm needs before a decision. @default 200 */
   minRuns?: number;

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Rollout, Store } from '../store/index.js';
 import { restoreStoredVersion } from '../templates/index.js';
-import { analyseCanary, type CanaryAnalysisOptions, type CanaryDecision } from './canary-analysis.js';
+import { analyseCanary, type CanaryAnalysisOptions, canaryArm, type CanaryDecision } from './canary-analysis.js';
 
 /** How often the list of active rollouts is re-read from the store. */
 const REFRESH_MS = 500;
@@ -61,8 +61,7 @@ export class RolloutRouter {
     if (!rollout || rollout.state !== 'canary') return undefined;
     store.runs.flushNow();
     const runs = store.queries.list({ template, since: rollout.startedAt, limit: 100_000 }).filter((run) => run.depth === 0);
-    const arm = (version: string) => runs.filter((run) => run.version === version).map((run) => ({ outcome: run.outcome, runMs: run.runMs }));
-    const decision = analyseCanary(arm(rollout.stableVersion), arm(rollout.candidateVersion), this.#options);
+    const decision = analyseCanary(canaryArm(runs, rollout.stableVersion), canaryArm(runs, rollout.candidateVersion), this.#options);
     if (decision.action === 'wait') return decision;
     const state = decision.action === 'promote' ? 'promoted' : 'rolled_back';
     const now = clock.now();

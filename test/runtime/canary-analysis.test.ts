@@ -1,6 +1,6 @@
 // The canary's statistics: the normal tail, the two-proportion test, Mann–Whitney U, and the decisions they lead to.
 import { describe, expect, it } from 'vitest';
-import { analyseCanary, mannWhitneyGreaterPValue, proportionGreaterPValue, upperTail } from '../../runtime/canary-analysis.js';
+import { analyseCanary, canaryArm, mannWhitneyGreaterPValue, proportionGreaterPValue, upperTail } from '../../runtime/canary-analysis.js';
 
 const arm = (runs: number, errors: number, ms: (i: number) => number) =>
   Array.from({ length: runs }, (_, i) => ({ outcome: (i < errors ? 'error' : 'ok') as 'ok' | 'error', runMs: ms(i) }));
@@ -47,5 +47,24 @@ describe('analyseCanary', () => {
   it('promotes a candidate that is no worse', () => {
     const decision = analyseCanary(arm(300, 6, (i) => 10 + (i % 7)), arm(250, 4, (i) => 9 + (i % 7)));
     expect(decision).toMatchObject({ action: 'promote', stable: { runs: 300, errorRate: 0.02 }, candidate: { runs: 250, errorRate: 0.016 } });
+  });
+});
+
+describe('canaryArm', () => {
+  type Run = { version: string; outcome: 'ok' | 'error'; errorCode?: string; runMs: number };
+  const runs = (version: string, n: number, failure?: string): Run[] =>
+    Array.from({ length: n }, () => (failure ? { version, outcome: 'error', errorCode: failure, runMs: 1 } : { version, outcome: 'ok', runMs: 1 }));
+
+  it('leaves out runs that say nothing about the version, so a caller cannot roll a shared canary back with them', () => {
+    // One tenant's refused inputs, cancellations and runs that found no room all landing on the candidate.
+    const all = [...runs('1.0.0', 300), ...runs('1.0.1', 300), ...runs('1.0.1', 60, 'E_INPUT_INVALID'), ...runs('1.0.1', 40, 'E_DISPOSED'), ...runs('1.0.1', 40, 'E_UNAVAILABLE')];
+    const decision = analyseCanary(canaryArm(all, '1.0.0'), canaryArm(all, '1.0.1'));
+    expect(decision.candidate.runs).toBe(300);
+    expect(decision.action).toBe('promote');
+  });
+
+  it('still counts what the candidate itself did wrong, a lost host included', () => {
+    const all = [...runs('1.0.0', 300), ...runs('1.0.1', 270), ...runs('1.0.1', 30, 'E_SANDBOX_CRASHED')];
+    expect(analyseCanary(canaryArm(all, '1.0.0'), canaryArm(all, '1.0.1')).action).toBe('rollback');
   });
 });
