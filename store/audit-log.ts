@@ -134,14 +134,17 @@ export class AuditLog {
       const last = statements.last.get();
       // Decided before the insert, on the log as it was: does the anchor still vouch for the entry this one follows?
       const move = this.#anchor && ownsTransaction ? this.#anchorMove(this.#anchor, last, isReanchor) : undefined;
+      // Entries the anchor did not vouch for are taken in, never silently: an entry that says so goes first, and being
+      // anchored itself, it stays in the record (they may be a keyless process's, or forged by whoever can write the database).
+      const previous = move?.adopted ? this.#insertAdoption(statements, move.adopted, last as { seq: number; hash: string }) : last;
       const entry = {
-        seq: (last?.seq ?? 0) + 1,
+        seq: (previous?.seq ?? 0) + 1,
         at: clock.now(),
         type: input.type,
         actor: input.actor ?? 'system',
         subject: input.subject,
         data: input.data ?? {},
-        prevHash: last?.hash ?? GENESIS_HASH,
+        prevHash: previous?.hash ?? GENESIS_HASH,
       };
       const hash = entryHash(entry);
       statements.insert.run(entry.seq, entry.at, entry.type, entry.actor, entry.subject, canonicalJson(entry.data), entry.prevHash, hash);
@@ -237,12 +240,42 @@ export class AuditLog {
     }
   }
 
-  /** The `since` the checkpoint of the next entry carries (and the file it replaces), or undefined when the anchor must stay where it is. */
-  #anchorMove(anchor: AuditAnchor, last: { seq: number; hash: string } | undefined, isReanchor: boolean): { since: number; raw: Buffer | null } | undefined {
+  /** Records, as an entry of its own, that entries `from`–`to` were taken in without the anchor having vouched for them. */
+  #insertAdoption(statements: Statements, adopted: { from: number; to: number }, last: { seq: number; hash: string }): { seq: number; hash: string } {
+    const entry = {
+      seq: last.seq + 1,
+      at: this.#clock.now(),
+      type: 'audit.unanchored',
+      actor: 'system',
+      subject: 'audit-log',
+      data: {
+        ...adopted,
+        message: `entries #${adopted.from}–#${adopted.to} were written without the keys folder (by a process that cannot write it, or by someone editing the database); they chain correctly, but nothing vouches for them`,
+      },
+      prevHash: last.hash,
+    };
+    const hash = entryHash(entry);
+    statements.insert.run(entry.seq, entry.at, entry.type, entry.actor, entry.subject, canonicalJson(entry.data), entry.prevHash, hash);
+    return { seq: entry.seq, hash };
+  }
+
+  /**
+   * The `since` the checkpoint of the next entry carries (and the file it replaces), the entries it takes in without
+   * having vouched for them, or undefined when the anchor must stay where it is.
+   */
+  #anchorMove(
+    anchor: AuditAnchor,
+    last: { seq: number; hash: string } | undefined,
+    isReanchor: boolean,
+  ): { since: number; raw: Buffer | null; adopted?: { from: number; to: number } } | undefined {
     const state = anchor.read();
     // Never anchored (or accepted on purpose): what is there now is taken as found.
     if (isReanchor || state.kind === 'none') return { since: last?.seq ?? 0, raw: state.raw };
-    if (state.kind === 'ok' && this.#vouchesFor(state.checkpoint, last)) return { since: state.checkpoint.since, raw: state.raw };
+    if (state.kind === 'ok' && this.#vouchesFor(state.checkpoint, last)) {
+      const lastSeq = last?.seq ?? 0;
+      const adopted = lastSeq > state.checkpoint.seq ? { adopted: { from: state.checkpoint.seq + 1, to: lastSeq } } : {};
+      return { since: state.checkpoint.since, raw: state.raw, ...adopted };
+    }
     // Missing, forged, or the log was cut or rewritten since: moving the anchor would hide it.
     return undefined;
   }

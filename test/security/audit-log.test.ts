@@ -291,14 +291,33 @@ describe('anchoring without false alarms', () => {
     expect((await verify()).verdict.firstBad).toMatchObject({ seq: 5, kind: 'truncated' });
   });
 
-  it('entries appended by a process without the anchor are reported unanchored, then taken in by the next append', async () => {
+  it('entries appended by a process without the anchor are reported unanchored, then taken in by the next append, which says so in the log', async () => {
     await append(3);
     const old = openStore({ path: config.dbPath });
     old.audit.append({ type: 'old', subject: 'x' });
     await old.close();
     expect((await verify()).verdict).toMatchObject({ ok: true, entries: 4, anchor: { seq: 3, unanchored: 1 } });
     await append(1, 5);
-    expect((await verify()).verdict).toMatchObject({ ok: true, entries: 5, anchor: { seq: 5, unanchored: 0 } });
+    expect((await verify()).verdict).toMatchObject({ ok: true, entries: 6, anchor: { seq: 6, unanchored: 0 } });
+    const list = await af('audit-log', 'list', '--json');
+    const entries = JSON.parse(list.stdout) as Array<{ seq: number; type: string; data: Record<string, unknown> }>;
+    expect(entries.find((entry) => entry.seq === 5)).toMatchObject({ type: 'audit.unanchored', data: { from: 4, to: 4 } });
+  });
+
+  it('entries forged by someone who can write the database are never taken in silently', async () => {
+    await append(3);
+    // A valid chain continued by hand, as anyone with the database and the (public) hashing rule can.
+    const db = new Database(config.dbPath);
+    const last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string };
+    const forged = { seq: last.seq + 1, at: Date.now(), type: 'key.revoked', actor: 'cli', subject: 'never-happened', data: { forged: true }, prevHash: last.hash };
+    db.prepare('INSERT INTO audit (seq, at, type, actor, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      forged.seq, forged.at, forged.type, forged.actor, forged.subject, JSON.stringify(forged.data), forged.prevHash, entryHash(forged),
+    );
+    db.close();
+    await append(1, 5);
+    const list = await af('audit-log', 'list', '--json');
+    const entries = JSON.parse(list.stdout) as Array<{ seq: number; type: string; data: Record<string, unknown> }>;
+    expect(entries.find((entry) => entry.type === 'audit.unanchored')).toMatchObject({ seq: 5, data: { from: 4, to: 4 } });
   });
 
   it('an append inside a transaction that rolls back leaves the anchor where it was', async () => {
