@@ -1,12 +1,11 @@
-// Second, independent attempt at the classes of today's security findings (helper R): each test is an attack that
+// Second, independent attempt at the classes of the trust-boundary findings: each test is an attack that
 // got through the first round of fixes, with real files, real isolates and the real CLI.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/index.js';
+import { runAf } from '../helpers/cli.js';
 import { makeHarness, makeSpec } from '../sandbox/helpers.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 
@@ -14,20 +13,7 @@ import { createProject, simpleTemplate, type TempProject } from '../helpers/proj
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
-async function af(root: string, args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin,
-    env: { NO_COLOR: '1' },
-    cwd: root,
-  });
-  return { status, stdout, stderr };
-}
+const af = (root: string, args: string[]) => runAf(root, args);
 
 describe('class 9: template folder names reach the terminal through af sign --all and af verify --all', () => {
   let project: TempProject;
