@@ -51,6 +51,11 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     });
 
   program
+    .command('init [dir]')
+    .description('start a project: agents/hello as an example, the .af/ state folder and dev keys, the example signed (never overwrites)')
+    .action(action(async (dir: string | undefined) => (await import('./commands/init.js')).initCommand(context, dir)));
+
+  program
     .command('validate [path]')
     .description('check templates: a template folder, an agents folder or a project (default: the project)')
     .option('--json', 'print the reports as JSON')
