@@ -1,6 +1,7 @@
 /** @module cli/commands/init — `af init [dir]`: a project with an example agent, its state folder and dev keys, the example signed so it runs in every environment. */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { FactoryError } from '../../core/errors.js';
 import { escapeLine } from '../../core/terminal-text.js';
 import { type CommandContext, createCommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
@@ -47,6 +48,9 @@ export default async function run(input: { name: string }, ctx: Context) {
  */
 export async function initCommand(context: CommandContext, dir: string | undefined): Promise<number> {
   const root = dir === undefined ? context.config().root : path.resolve(context.streams.cwd, dir);
+  if (existsSync(root) && !statSync(root).isDirectory()) {
+    throw new FactoryError('E_USAGE', `${escapeLine(root)} is a file, not a folder; give af init a folder to make the project in (it is created if missing)`);
+  }
   const project = createCommandContext({ ...context.streams, cwd: root }, () => ({ root }));
   const config = project.config();
   const said: string[] = [];

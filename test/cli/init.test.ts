@@ -58,4 +58,13 @@ describe('af init', () => {
     expect((await runAf(dir, ['keys', 'list', '--json'])).stdout).toBe(keysBefore);
     expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe('node_modules/\n.af/\n');
   }, 60_000);
+
+  it('refuses a file where the project folder should be, and changes nothing', async () => {
+    writeFileSync(path.join(dir, 'taken'), 'mine');
+    const init = await runAf(dir, ['init', 'taken']);
+    expect(init.status).toBe(2);
+    expect(init.stderr).toContain(`E_USAGE`);
+    expect(init.stderr).toContain(`${path.join(dir, 'taken')} is a file, not a folder; give af init a folder to make the project in`);
+    expect(readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('mine');
+  });
 });
