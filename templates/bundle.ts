@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as esbuild from 'esbuild';
 import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
+import { AGENT_MODULE_NAMESPACE, AGENT_MODULE_SOURCE, AGENT_MODULE_SPECIFIER } from './agent-module.js';
 import { isInside } from './discover.js';
 import { displayPath } from './template-file.js';
 
@@ -121,7 +122,8 @@ export async function bundleTemplate(dir: string, entry: string, displayRoot: st
 }
 
 /**
- * Resolves relative imports itself, so that nothing outside the folder can be reached, even through symlinks;
+ * Resolves relative imports itself, so that nothing outside the folder can be reached, even through symlinks
+ * (the one bare specifier allowed, `agent-factory/agent`, is a fixed virtual module: templates/agent-module.ts);
  * and loads every file itself, recording its bytes, so esbuild reads nothing but what is hashed.
  */
 function templateBoundary(realDir: string, violations: Set<string>, loaded: Map<string, Buffer>): esbuild.Plugin {
@@ -139,6 +141,11 @@ function templateBoundary(realDir: string, violations: Set<string>, loaded: Map<
         const verb = args.kind === 'require-call' || args.kind === 'require-resolve' ? 'require' : 'import';
         if (specifier.startsWith('node:')) {
           return reject(`${verb} of Node builtin "${specifier}" is not allowed: agents reach the host only through ctx tools`);
+        }
+        // The published agent type: a fixed virtual module, so the bundle never depends on what node_modules holds.
+        if (specifier === AGENT_MODULE_SPECIFIER) return { path: specifier, namespace: AGENT_MODULE_NAMESPACE };
+        if (specifier === 'agent-factory' || specifier.startsWith('agent-factory/')) {
+          return reject(`${verb} of "${specifier}" is not allowed: the only module of agent-factory an agent may import is "${AGENT_MODULE_SPECIFIER}"`);
         }
         if (!specifier.startsWith('./') && !specifier.startsWith('../')) {
           const kind = path.isAbsolute(specifier) ? 'absolute path' : /^[a-z]+:/i.test(specifier) ? 'URL' : 'bare package';
@@ -159,6 +166,8 @@ function templateBoundary(realDir: string, violations: Set<string>, loaded: Map<
         }
         return { errors: [{ text: `cannot find "${specifier}" (tried ${RESOLVE_EXTENSIONS.map((e) => e || '(as written)').join(', ')})` }] };
       });
+      // Registered first, so the file loader below never sees the virtual module's path.
+      build.onLoad({ filter: /.*/, namespace: AGENT_MODULE_NAMESPACE }, () => ({ contents: AGENT_MODULE_SOURCE, loader: 'js' }));
       // Every path here came from the resolver above (or is the checked entry); the bytes hashed are the bytes compiled.
       build.onLoad({ filter: /.*/ }, (args) => {
         const extension = path.extname(args.path).toLowerCase();
