@@ -52,8 +52,9 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   program
     .command('init [dir]')
-    .description('start a project: agents/hello as an example, the .af/ state folder and dev keys, the example signed (never overwrites)')
-    .action(action(async (dir: string | undefined) => (await import('./commands/init.js')).initCommand(context, dir)));
+    .description('start a project: agents/example, policy.json, tsconfig.json, the .af/ state folder kept out of git (never overwrites)')
+    .option('--keys', 'also create a signing key pair (.af/keys) and sign the example, so it runs outside dev')
+    .action(action(async (dir: string | undefined, options: { keys?: boolean }) => (await import('./commands/init.js')).initCommand(context, dir, options)));
 
   program
     .command('validate [path]')
