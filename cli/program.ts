@@ -8,6 +8,7 @@ import type { DemoCommandOptions } from './commands/demo.js';
 import type { ServeCommandOptions } from './commands/serve.js';
 import { enableTelemetry, type TelemetrySdk } from '../runtime/telemetry/index.js';
 import type { MetricsCommandOptions } from './commands/metrics.js';
+import type { NewCommandOptions } from './commands/new-agent.js';
 import type { RunCommandOptions } from './commands/run.js';
 import type { RunsOptions } from './commands/runs.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
@@ -55,6 +56,13 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .description('start a project: agents/example, policy.json, tsconfig.json, the .af/ state folder kept out of git (never overwrites)')
     .option('--keys', 'also create a signing key pair (.af/keys) and sign the example, so it runs outside dev')
     .action(action(async (dir: string | undefined, options: { keys?: boolean }) => (await import('./commands/init.js')).initCommand(context, dir, options)));
+
+  program
+    .command('new <name>')
+    .description('start an agent in agents/NAME: agent.json and main.ts (typed with agent-factory/agent), or a copy of --from (never overwrites)')
+    .option('--from <template>', 'copy this template (a name, or a folder) with the name changed; an abstract one is extended instead')
+    .option('--json', 'print {"name","dir","files"} as JSON')
+    .action(action(async (name: string, options: NewCommandOptions) => (await import('./commands/new-agent.js')).newCommand(context, name, options)));
 
   program
     .command('validate [path]')
