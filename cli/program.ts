@@ -326,6 +326,13 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--json', 'print as JSON')
     .action(action(async (options: { type?: string; limit?: string; json?: boolean }) => (await import('./commands/store.js')).auditListCommand(context, options)));
 
+  program
+    .command('completion')
+    .description('print the completion script for bash, zsh or fish')
+    .addArgument(program.createArgument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText('after', '\nInstall:\n  bash  echo \'source <(af completion bash)\' >> ~/.bashrc\n  zsh   echo \'source <(af completion zsh)\' >> ~/.zshrc\n  fish  af completion fish > ~/.config/fish/completions/af.fish')
+    .action(action(async (shell: 'bash' | 'zsh' | 'fish') => (await import('./commands/completion.js')).completionCommand(context, program, shell)));
+
   if (argv.length === 0) {
     // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
     const isTerminal = streams.stdin.isTTY === true && streams.stdout.isTTY === true;
