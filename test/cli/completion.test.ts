@@ -85,6 +85,8 @@ describe('af completion', () => {
     expect(keys.stdout).toBe('revoke\trevoke a key at once, including verifications already cached\nrotate\tissue a new current signer; older ones stay valid until they expire\n');
     expect(complete('af run --in').stdout).toBe('--input\tthe input as JSON\n--input-file\tread the input JSON from a file\n');
     expect(complete('af run ').stdout).toBe('alpha\nbeta\n');
+    const elsewhere = spawnSync('fish', ['--no-config', '-c', "af completion fish | source; complete -C 'af --root project run '"], { cwd: dir, env, encoding: 'utf8' });
+    expect(elsewhere.stdout).toBe('alpha\nbeta\n');
   });
 
   it.skipIf(!has('zsh'))('zsh: the script parses and registers af through bashcompinit', () => {
