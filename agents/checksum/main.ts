@@ -2,12 +2,11 @@
 // CPU time is proportional to the input's length. It reads CHECKSUM_SALT (granted and needed), never reads
 // LOG_LEVEL (granted beside it, not needed) and never fetches (net is granted but not needed), so the learner's
 // least-privilege suggestions have a known answer for a whole permission and for a single entry.
-interface Context {
-  config: { passes?: number };
-  env: { get(name: string): string | undefined };
-}
+import { defineAgent, type Context } from 'agent-factory/agent';
 
-export default function run(input: { data: string }, ctx: Context) {
+type Config = { passes?: number };
+
+export default defineAgent(function run(input: { data: string }, ctx: Context<Config>) {
   const salt = ctx.env.get('CHECKSUM_SALT') ?? '';
   const passes = ctx.config.passes ?? 256;
   let hash = 0x811c9dc5;
@@ -18,4 +17,4 @@ export default function run(input: { data: string }, ctx: Context) {
     hash ^= pass;
   }
   return { checksum: (hash >>> 0).toString(16).padStart(8, '0'), bytes: data.length };
-}
+});

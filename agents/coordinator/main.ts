@@ -1,15 +1,13 @@
 // Runs the specialist agents in parallel through ctx.spawn, each with its own template's permissions (the
 // coordinator itself can read nothing), merges what they found into one metrics object and has
 // markdown-report render it. A child that fails is reported with its error code; the others still count.
+import { defineAgent } from 'agent-factory/agent';
+
 interface Input {
   title?: string;
   logs?: Array<{ name: string; text: string }>;
   samples?: unknown[];
   audit?: boolean | { lockfile: string; manifest?: string };
-}
-
-interface Context {
-  spawn(name: string, input: unknown): Promise<unknown>;
 }
 
 interface AuditResult {
@@ -32,7 +30,7 @@ interface Task {
   input: unknown;
 }
 
-export default async function run(input: Input, ctx: Context) {
+export default defineAgent(async function run(input: Input, ctx) {
   const tasks: Task[] = [];
   if (input.audit) tasks.push({ key: 'audit', agent: 'supply-chain-auditor', input: input.audit === true ? {} : input.audit });
   for (const log of input.logs ?? []) tasks.push({ key: `log:${log.name}`, agent: 'log-triage', input: { log: log.text, topN: 3 } });
@@ -78,4 +76,4 @@ export default async function run(input: Input, ctx: Context) {
     schema: schema?.schema ?? null,
     report: rendered.markdown,
   };
-}
+});

@@ -1,9 +1,7 @@
 // Reads each named variable through ctx.env.get; a name outside permissions.env is reported as denied, not read.
-interface Context {
-  env: { get(name: string): string | undefined };
-}
+import { defineAgent } from 'agent-factory/agent';
 
-export default function run(input: { names?: string[] }, ctx: Context) {
+export default defineAgent(function run(input: { names?: string[] }, ctx) {
   const report: Record<string, string | null> = {};
   const denied: string[] = [];
   for (const name of input.names ?? ['LOG_LEVEL', 'AF_REGION']) {
@@ -15,4 +13,4 @@ export default function run(input: { names?: string[] }, ctx: Context) {
     }
   }
   return { values: report, denied };
-}
+});

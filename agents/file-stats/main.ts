@@ -1,10 +1,7 @@
 // Summarises a granted text file; with `input.report`, also writes the summary as JSON to that path.
-interface Context {
-  readTextFile(path: string): Promise<string>;
-  writeTextFile(path: string, text: string): Promise<void>;
-}
+import { defineAgent } from 'agent-factory/agent';
 
-export default async function run(input: { path: string; report?: string }, ctx: Context) {
+export default defineAgent(async function run(input: { path: string; report?: string }, ctx) {
   const text = await ctx.readTextFile(input.path);
   const lines = text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
   const summary = {
@@ -16,4 +13,4 @@ export default async function run(input: { path: string; report?: string }, ctx:
   };
   if (input.report) await ctx.writeTextFile(input.report, `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
-}
+});

@@ -1,18 +1,7 @@
 // Probes a URL: status, content type, body size and how long it took. Only hosts in permissions.net are reachable.
-interface Response {
-  status: number;
-  ok: boolean;
-  redirected: boolean;
-  url: string;
-  headers: { get(name: string): string | null };
-  text(): Promise<string>;
-}
+import { defineAgent } from 'agent-factory/agent';
 
-interface Context {
-  fetch(url: string, init?: { method?: string }): Promise<Response>;
-}
-
-export default async function run(input: { url: string; method?: string }, ctx: Context) {
+export default defineAgent(async function run(input: { url: string; method?: string }, ctx) {
   const started = Date.now();
   const response = await ctx.fetch(input.url, { method: input.method ?? 'GET' });
   const body = await response.text();
@@ -25,4 +14,4 @@ export default async function run(input: { url: string; method?: string }, ctx: 
     bytes: new TextEncoder().encode(body).length,
     ms: Date.now() - started,
   };
-}
+});

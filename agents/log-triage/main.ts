@@ -1,5 +1,6 @@
 // Finds the error lines of a log, groups them by their normalised shape and returns the largest groups,
 // each with its count, the share of error lines, the first and last line numbers, and one example line.
+import { defineAgent, type Context } from 'agent-factory/agent';
 import { normalise } from './normalise.ts';
 
 interface Input {
@@ -8,9 +9,7 @@ interface Input {
   levels?: string[];
 }
 
-interface Context {
-  config: { topN?: number; levels?: string[] };
-}
+type Config = { topN?: number; levels?: string[] };
 
 interface Group {
   pattern: string;
@@ -20,7 +19,7 @@ interface Group {
   lastLine: number;
 }
 
-export default function run(input: Input, ctx: Context) {
+export default defineAgent(function run(input: Input, ctx: Context<Config>) {
   const topN = input.topN ?? ctx.config.topN ?? 5;
   const levels = (input.levels ?? ctx.config.levels ?? ['error']).map((level) => level.toLowerCase());
   // Whole words only: "error" must not match "errorless", nor "err" match "stderr".
@@ -49,4 +48,4 @@ export default function run(input: Input, ctx: Context) {
     distinct: groups.size,
     groups: ranked.slice(0, topN).map((group) => ({ ...group, share: Math.round((group.count / errorLines) * 1000) / 1000 })),
   };
-}
+});

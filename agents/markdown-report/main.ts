@@ -1,13 +1,13 @@
 // Renders metrics as Markdown a person can read in a pull request: each object's scalar fields become one
 // two-column table, nested objects become sub-sections, arrays of records become tables with one column per key.
+import { defineAgent, type Context } from 'agent-factory/agent';
+
 interface Input {
   title?: string;
   metrics: Record<string, unknown>;
 }
 
-interface Context {
-  config: { maxRows?: number; maxDepth?: number };
-}
+type Config = { maxRows?: number; maxDepth?: number };
 
 type Json = Record<string, unknown>;
 
@@ -43,7 +43,7 @@ function table(header: string[], rows: string[][]): string[] {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)];
 }
 
-export default function run(input: Input, ctx: Context) {
+export default defineAgent(function run(input: Input, ctx: Context<Config>) {
   const maxRows = ctx.config.maxRows ?? 50;
   const maxDepth = ctx.config.maxDepth ?? 4;
   const out: string[] = [`# ${input.title ?? 'Report'}`];
@@ -77,4 +77,4 @@ export default function run(input: Input, ctx: Context) {
   render(input.metrics, 2);
   const markdown = `${out.join('\n')}\n`;
   return { markdown, sections, tables };
-}
+});

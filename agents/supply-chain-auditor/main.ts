@@ -1,5 +1,6 @@
 // Audits a lockfile (and its package.json) and scores it out of 100. It reads only what its template grants
 // (./project); `af audit` copies a project's two files there, and callers that already hold the text pass it in.
+import { defineAgent, type Context } from 'agent-factory/agent';
 import { type LockedPackage, parseLockfile } from './lockfile.ts';
 import { RULES } from './rules.ts';
 
@@ -10,10 +11,7 @@ interface Input {
   registry?: string;
 }
 
-interface Context {
-  config: { registry?: string; dir?: string; listMax?: number };
-  readTextFile?(path: string): Promise<string>;
-}
+type Config = { registry?: string; dir?: string; listMax?: number };
 
 interface Finding {
   path: string;
@@ -22,8 +20,7 @@ interface Finding {
   detail?: string;
 }
 
-async function readOptional(ctx: Context, file: string): Promise<string | undefined> {
-  if (!ctx.readTextFile) return undefined;
+async function readOptional(ctx: Context<Config>, file: string): Promise<string | undefined> {
   try {
     return await ctx.readTextFile(file);
   } catch (error) {
@@ -59,7 +56,7 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-export default async function run(input: Input, ctx: Context) {
+export default defineAgent(async function run(input: Input, ctx: Context<Config>) {
   const dir = input.dir ?? ctx.config.dir ?? 'project';
   const listMax = ctx.config.listMax ?? 50;
   const registry = new URL(input.registry ?? ctx.config.registry ?? 'https://registry.npmjs.org/');
@@ -132,4 +129,4 @@ export default async function run(input: Input, ctx: Context) {
     licenses: Object.fromEntries([...licenses].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))),
     hasManifest: manifest !== undefined,
   };
-}
+});
