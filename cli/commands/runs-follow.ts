@@ -41,7 +41,8 @@ export async function followRuns(context: CommandContext, store: Store, filter: 
   void stopped.then(() => (isStopped = true));
   context.streams.stderr.write('following new runs; Ctrl-C to stop\n');
   while (!isStopped) {
-    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref())]);
+    // A referenced timer: it is what keeps the process alive between polls (signal listeners do not).
+    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))]);
     if (isStopped) break;
     const now = store.queries.dataVersion();
     if (now === version) continue;
