@@ -25,7 +25,6 @@ export interface ReplayOptions {
  */
 export async function runsReplayCommand(context: CommandContext, id: string, options: ReplayOptions): Promise<number> {
   const { run, input } = await withStore(context, (store) => {
-    store.runs.flushNow();
     const fullId = store.queries.resolveId(id);
     const found = store.queries.get(fullId);
     if (!found) throw new FactoryError('E_NOT_FOUND', `run ${fullId} was pruned a moment ago`);

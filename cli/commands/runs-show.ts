@@ -17,7 +17,6 @@ export interface RunDetail extends Omit<RunRecord, 'capture'> {
 
 export function runsShowCommand(context: CommandContext, id: string, options: { json?: boolean }): Promise<number> {
   return withStore(context, (store) => {
-    store.runs.flushNow();
     const fullId = store.queries.resolveId(id);
     const run = store.queries.get(fullId);
     if (!run) throw new FactoryError('E_NOT_FOUND', `run ${fullId} was pruned a moment ago`);
