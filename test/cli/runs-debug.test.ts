@@ -32,6 +32,7 @@ beforeAll(async () => {
     ...simpleTemplate('private', { permissions: { kv: true } }, FLAKY),
     ...simpleTemplate('fussy', { output: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, debug: { captureFailures: true } }, 'export default (input) => ({ got: input });\n'),
     ...simpleTemplate('parent', { permissions: { spawn: ['flaky'] } }, "export default (input, ctx) => ctx.spawn('flaky', input);\n"),
+    ...simpleTemplate('hostile', { debug: { captureFailures: true } }, "export default (input, ctx) => { ctx.log.info('\\u001b]0;pwned\\u0007', { k: '\\u001b[2J' }); throw new Error('\\u001b[2J\\r\\nok'); };\n"),
   });
   // Several runs from one factory, in one burst: their ids share the timestamp start.
   const factory = await createFactory({ root: project.root, hosts: 1 });
@@ -42,6 +43,7 @@ beforeAll(async () => {
     ids.private = (await factory.runSettled('private', { n: 13, secret: 'hunter2' })).runId;
     ids.fussy = (await factory.runSettled('fussy', { a: 1 })).runId;
     ids.parent = (await factory.runSettled('parent', { n: 14 })).runId;
+    ids.hostile = (await factory.runSettled('hostile', { text: '\u001b[31mred\u009b' })).runId;
   } finally {
     await factory.close();
   }
@@ -122,6 +124,16 @@ describe('af runs show', () => {
 });
 
 describe('capture of failed runs', () => {
+  it('is printed as text: what the agent logged, threw or was given never reaches the terminal as controls', async () => {
+    const result = await runAf(project.root, ['runs', 'show', ids.hostile as string]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('E_AGENT_THREW');
+    expect(result.stdout).toContain('pwned');
+    // eslint-disable-next-line no-control-regex
+    expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+
+
   it('is never made for a template that does not opt in, nor for a run that succeeded', async () => {
     const handle = db();
     const rows = handle.prepare('SELECT run_id FROM run_captures').all() as Array<{ run_id: string }>;
