@@ -11,6 +11,7 @@ import type { MetricsCommandOptions } from './commands/metrics.js';
 import type { NewCommandOptions } from './commands/new-agent.js';
 import type { RunCommandOptions } from './commands/run.js';
 import type { RunsOptions } from './commands/runs.js';
+import type { ReplayOptions } from './commands/runs-replay.js';
 import { type CommandContext, createCommandContext, type GlobalOptions } from './context.js';
 import { EXIT, exitStatusFor } from './exit-status.js';
 import { type CliStreams, printError } from './io.js';
@@ -276,9 +277,25 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
       .option('--outcome <outcome>', 'ok or error')
       .option('--since <when>', 'a duration ago (24h, 7d) or a date (2026-11-01)')
       .option('--json', 'print as JSON');
-  runFilters(program.command('runs').description('list recorded runs, newest first'))
-    .option('--limit <n>', 'at most this many (default 50)')
+  const runs = program.command('runs').description('the run record: list runs (and follow new ones), show one in full, replay a captured one');
+  runFilters(runs.command('list', { isDefault: true }).description('list recorded runs, newest first; IDs are the random end of each id'))
+    .option('--limit <n>', 'at most this many (default 50; 10 with --follow)')
+    .option('--full-ids', 'show whole run ids instead of their last 8 characters')
+    .option('-f, --follow', 'then print new runs as they are recorded, until Ctrl-C (with --json: one JSON line per run)')
     .action(action(async (options: RunsOptions) => (await import('./commands/runs.js')).runsCommand(context, options)));
+  runs
+    .command('show <id>')
+    .description('one run in full: stats, grants used, denials, error, version, digest, env, tenant, parent and children, captured input/output/logs (ID: the whole id or a unique start or end, at least 4 characters)')
+    .option('--json', 'print as JSON')
+    .action(action(async (id: string, options: { json?: boolean }) => (await import('./commands/runs-show.js')).runsShowCommand(context, id, options)));
+  runs
+    .command('replay <id>')
+    .description('run the captured input of a failed run again (templates with "debug": { "captureFailures": true }); exit status as af run')
+    .option('--env <env>', 'environment (default: the run\'s)')
+    .option('--tenant <tenant>', 'tenant (default: the run\'s; a replay uses its kv)')
+    .option('--same-version', 'run the version the run had instead of the current one')
+    .option('--json', 'print one line: {"ok","runId","replayOf","version","digest","output","error","stats"}')
+    .action(action(async (id: string, options: ReplayOptions) => (await import('./commands/runs-replay.js')).runsReplayCommand(context, id, options)));
   runFilters(program.command('stats').description('per template: runs, error rate, p50/p95/p99 run time, heap')).action(
     action(async (options: RunsOptions) => (await import('./commands/runs.js')).statsCommand(context, options)),
   );
@@ -296,10 +313,11 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action(async (file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeRestoreCommand(context, file, options)));
   storeCommand
     .command('prune')
-    .description('delete runs older than a duration; the audit log is kept')
-    .requiredOption('--older-than <duration>', 'e.g. 30d')
+    .description('delete runs older than a duration (with their captured data); the audit log is kept')
+    .option('--older-than <duration>', 'runs older than this, e.g. 30d')
+    .option('--captures-older-than <duration>', 'captured inputs, outputs and logs of failed runs older than this (they may hold secrets), e.g. 3d')
     .option('--json', 'print as JSON')
-    .action(action(async (options: { olderThan: string; json?: boolean }) => (await import('./commands/store.js')).storePruneCommand(context, options)));
+    .action(action(async (options: { olderThan?: string; capturesOlderThan?: string; json?: boolean }) => (await import('./commands/store.js')).storePruneCommand(context, options)));
   storeCommand
     .command('export <file>')
     .description('runs and audit log as zstd-compressed JSON lines (FILE.jsonl.zst)')

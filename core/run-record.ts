@@ -39,6 +39,27 @@ export interface RunRecord {
   parentId?: string;
   /** Input shape for the learner: array lengths, string lengths, depth (no values). */
   inputShape?: InputShape;
+  /**
+   * What a failed run was given and gave back: only for templates that opt in (`debug.captureFailures`), only when
+   * the run failed. Values, unlike everything above: inputs may hold secrets. Stored apart from the run (`run_captures`).
+   */
+  capture?: RunCapture;
+}
+
+/** A failed run's input, output or error message, and logs, each as text cut to `maxBytes` (UTF-8) with a marker. */
+export interface RunCapture {
+  /** The input as JSON; absent when it has no JSON form. Not valid JSON when `inputTruncated`. */
+  input?: string;
+  inputTruncated: boolean;
+  /** The output as JSON, when the run produced one (an output its schema refused). */
+  output?: string;
+  outputTruncated: boolean;
+  errorMessage?: string;
+  /** The log entries as a JSON array (`{ level, message, fields? }`). Not valid JSON when `logsTruncated`. */
+  logs: string;
+  logsTruncated: boolean;
+  /** The bound each part was cut to. */
+  maxBytes: number;
 }
 
 /** What the learner may know about an input without seeing its values. */

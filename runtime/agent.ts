@@ -5,6 +5,7 @@ import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
 import type { ResolvedTemplate } from '../templates/index.js';
+import { captureFailure } from './failure-capture.js';
 import { inputShape } from './input-shape.js';
 import { newRunId } from './run-id.js';
 import type { Telemetry } from './telemetry/index.js';
@@ -62,6 +63,8 @@ const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tool
 export class Agent {
   readonly #binding: AgentBinding;
   readonly #runAttributes: { template: string; version: string; env: string; tenant: string };
+  /** Bytes kept of each part of a failed run's data; 0 unless the template opted in (`debug.captureFailures`). */
+  readonly #captureBytes: number;
   #createMs: number;
   #isDisposed = false;
 
@@ -70,6 +73,7 @@ export class Agent {
     this.#createMs = binding.createMs;
     const { template } = binding;
     this.#runAttributes = { template: template.name, version: template.version, env: template.env, tenant: binding.tenant };
+    this.#captureBytes = template.manifest.debug?.captureFailures === true ? template.manifest.debug.maxCaptureKb * 1024 : 0;
   }
 
   get name(): string {
@@ -138,6 +142,7 @@ export class Agent {
       tenant: binding.tenant,
       env: template.env,
       depth: binding.depth,
+      recordId: runId,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (!result.ok) return this.#finish(runId, startedAt, createMs, input, result.error, result.stats);
@@ -146,7 +151,7 @@ export class Agent {
     if (!outputCheck.valid) {
       const problems = outputCheck.errors;
       const message = `output of "${template.name}" does not match its output schema: ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`;
-      return this.#finish(runId, startedAt, createMs, input, { code: 'E_OUTPUT_INVALID', message, problems }, result.stats);
+      return this.#finish(runId, startedAt, createMs, input, { code: 'E_OUTPUT_INVALID', message, problems }, result.stats, result.output);
     }
     return this.#finish(runId, startedAt, createMs, input, undefined, result.stats, result.output);
   }
@@ -207,6 +212,10 @@ export class Agent {
       ...(this.#binding.parentId ? { parentId: this.#binding.parentId } : {}),
       inputShape: inputShape(input),
     };
+    // Failed runs of opted-in templates only: a successful run never serialises its input here.
+    if (error !== undefined && this.#captureBytes > 0) {
+      record.capture = captureFailure({ input, output, errorMessage: error.message, logs: stats.logs }, this.#captureBytes);
+    }
     this.#binding.sink.write(record);
     return error ? { ok: false, runId, error, stats } : { ok: true, runId, output, stats };
   }

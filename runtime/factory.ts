@@ -212,7 +212,7 @@ export class AgentFactory {
    * @throws FactoryError `E_TEMPLATE_NOT_FOUND`, `E_TEMPLATE_INVALID`, `E_TEMPLATE_IMPORT`, `E_DISPOSED`.
    */
   createAgent(name: string, options: CreateAgentOptions = {}): Promise<Agent> {
-    return this.#createAgent(name, options, 0);
+    return this.#createAgent(name, options, 0, undefined);
   }
 
   /** Creates an agent, runs it once, disposes it. @throws FactoryError with the run's code. */
@@ -260,7 +260,7 @@ export class AgentFactory {
     if (this.#ownsStore) await this.store?.close();
   }
 
-  async #createAgent(name: string, options: CreateAgentOptions, depth: number): Promise<Agent> {
+  async #createAgent(name: string, options: CreateAgentOptions, depth: number, parentId: string | undefined): Promise<Agent> {
     const started = this.#clock.monotonic();
     const tenant = options.tenant ?? 'default';
     const span = this.#telemetry.startCreate({ template: name, env: options.env ?? this.config.env, tenant });
@@ -291,6 +291,7 @@ export class AgentFactory {
         telemetry: this.#telemetry,
         createMs: this.#clock.monotonic() - started,
         depth,
+        ...(parentId !== undefined ? { parentId } : {}),
         onDispose: (disposed) => this.#live.delete(disposed),
       });
       this.#live.add(agent);
@@ -304,7 +305,7 @@ export class AgentFactory {
 
   /** `ctx.spawn`: the child runs with its own template's permissions and limits, never its parent's. */
   async #spawn(request: SpawnRequest): Promise<unknown> {
-    const child = await this.#createAgent(request.name, { env: request.env, tenant: request.tenant }, request.depth);
+    const child = await this.#createAgent(request.name, { env: request.env, tenant: request.tenant }, request.depth, request.parentId);
     try {
       const report = await child.runSettled(request.input, request.signal ? { signal: request.signal } : {});
       if (report.ok) return report.output;

@@ -45,7 +45,7 @@ export function disposedResult(message: string): SandboxRunResult {
 /** Runs `services.spawn` for a tool call and turns its outcome into what the bridge carries (JSON text or a coded error). */
 export async function spawnViaServices(
   services: ToolServices,
-  request: { name: string; inputJson: string; tenant: string; env: string; depth: number },
+  request: { name: string; inputJson: string; tenant: string; env: string; depth: number; parentId?: string | undefined },
   signal: AbortSignal,
 ): Promise<string> {
   let output: unknown;
@@ -56,6 +56,7 @@ export async function spawnViaServices(
       tenant: request.tenant,
       env: request.env,
       depth: request.depth,
+      ...(request.parentId !== undefined ? { parentId: request.parentId } : {}),
       signal,
     });
   } catch (error) {

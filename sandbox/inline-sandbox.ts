@@ -16,6 +16,8 @@ export class InlineSandbox implements Sandbox {
   readonly #reservations = new Map<number, string>();
   #seq = 0;
   #runSeq = 0;
+  /** Record ids of the runs in flight, by the engine's run id: what their spawns name as parent. */
+  readonly #recordIds = new Map<number, string>();
   #closed = false;
 
   constructor(options: ResolvedSandboxOptions) {
@@ -26,7 +28,7 @@ export class InlineSandbox implements Sandbox {
         // In this process the engine's own record of the run is the only one there is.
         kv: (caller, call) => runKvCall(services.kv, { template: caller.spec.name, tenant: caller.tenant }, caller.spec.limits.kvKb, call),
         spawn: (caller, name, inputJson, signal) =>
-          spawnViaServices(services, { name, inputJson, tenant: caller.tenant, env: caller.env, depth: caller.depth + 1 }, signal),
+          spawnViaServices(services, { name, inputJson, tenant: caller.tenant, env: caller.env, depth: caller.depth + 1, parentId: this.#recordIds.get(caller.runId) }, signal),
         onDenial: (denial) => services.onDenial?.(denial),
       },
       clock: options.clock,
@@ -55,8 +57,14 @@ export class InlineSandbox implements Sandbox {
     if (digest === undefined || this.#closed) return disposedResult('this agent was disposed; create a new one');
     const encoded = encodeInput(input);
     if (!encoded.ok) return encoded.result;
-    const result = await this.#engine.run(digest, encoded.json, { runId: ++this.#runSeq, tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
-    return decodeResult(result, encoded.bytes);
+    const runId = ++this.#runSeq;
+    if (options.recordId !== undefined) this.#recordIds.set(runId, options.recordId);
+    try {
+      const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
+      return decodeResult(result, encoded.bytes);
+    } finally {
+      this.#recordIds.delete(runId);
+    }
   }
 
   release(reservation: Reservation): void {

@@ -49,6 +49,8 @@ interface PendingRun {
   tenant: string;
   env: string;
   depth: number;
+  /** Its record id, which its spawns name as their parent. */
+  recordId: string | undefined;
   /** Spawns this run made, counted here and not taken from the host. */
   spawns: number;
   /** What it claims of its host's memory budget until it ends (see memory-budget). */
@@ -240,7 +242,7 @@ export class Supervisor implements Sandbox {
       }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
       timer.unref();
       const depth = options.depth ?? 0;
-      target.inflight.set(id, { digest: entry.digest, spec: known.spec, tenant: options.tenant, env: options.env, depth, spawns: 0, chargeMb, resolve, timer });
+      target.inflight.set(id, { digest: entry.digest, spec: known.spec, tenant: options.tenant, env: options.env, depth, recordId: options.recordId, spawns: 0, chargeMb, resolve, timer });
       target.send({ t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth });
       options.signal?.addEventListener('abort', () => target.send({ t: 'cancel', id }), { once: true });
     });
@@ -411,7 +413,7 @@ export class Supervisor implements Sandbox {
         const refusal = spawnRefusal(spec, run.depth, run.spawns, name);
         if (refusal) throw this.#refused(spec, refusal);
         run.spawns++;
-        value = await spawnViaServices(services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1 }, controller.signal);
+        value = await spawnViaServices(services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId }, controller.signal);
       } else if (request.op === 'kv') {
         if (!spec.permissions.kv) throw this.#refused(spec, new ToolDenied('kv', ''));
         value = await runKvCall(services.kv, { template: spec.name, tenant: run.tenant }, spec.limits.kvKb, request.call);

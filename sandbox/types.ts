@@ -35,6 +35,8 @@ export interface SpawnRequest {
   env: string;
   /** Depth of the child run (the parent's depth + 1). */
   depth: number;
+  /** The record id of the run that spawned it (its {@link RunOptions.recordId}), from the calling side's own record. */
+  parentId?: string;
   signal?: AbortSignal;
 }
 
@@ -96,6 +98,8 @@ export interface RunOptions {
   env: string;
   /** Spawn depth of this run; 0 for a run started by a caller. @default 0 */
   depth?: number;
+  /** The run's record id: spawns it makes name it as their parent. Never sent to a host. */
+  recordId?: string;
   /** Aborting it cancels the run: `ctx.signal` fires and the run ends with `E_DISPOSED`. */
   signal?: AbortSignal;
 }

@@ -75,6 +75,20 @@ export function pruneRuns(db: Database.Database, before: number): number {
   }
 }
 
+/**
+ * Deletes the captured data of failed runs that started before `before` (epoch ms), in batches. Runs prune their
+ * captures with them; captures alone may be pruned sooner, since inputs may hold secrets.
+ */
+export function pruneCaptures(db: Database.Database, before: number): number {
+  const step = db.prepare('DELETE FROM run_captures WHERE rowid IN (SELECT rowid FROM run_captures WHERE started_at < ? LIMIT 5000)');
+  let total = 0;
+  for (;;) {
+    const { changes } = db.transaction(() => step.run(before)).immediate();
+    total += changes;
+    if (changes === 0) return total;
+  }
+}
+
 export interface ExportCounts {
   runs: number;
   audit: number;

@@ -191,6 +191,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description: 'what failed runs of opted-in templates were given and gave back (input, output or error, logs), for af runs show and replay',
+    sql: `
+      -- Only templates that opt in (manifest "debug.captureFailures") and only failed runs: inputs may hold secrets.
+      -- Kept apart from runs so the run table's rows stay small and a capture can be pruned sooner than its run.
+      CREATE TABLE run_captures (
+        run_id TEXT PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        input TEXT,
+        input_truncated INTEGER NOT NULL,
+        output TEXT,
+        output_truncated INTEGER NOT NULL,
+        error_message TEXT,
+        logs TEXT NOT NULL,
+        logs_truncated INTEGER NOT NULL,
+        max_bytes INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX run_captures_by_time ON run_captures (started_at);
+      -- Children of a spawn tree, for af runs show.
+      CREATE INDEX runs_by_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -1,7 +1,7 @@
 /** @module store/run-queries — reading the run record back: listing runs and per-template statistics with percentiles. */
 import type Database from 'better-sqlite3';
-import type { ErrorCode } from '../core/errors.js';
-import type { InputShape, RunRecord } from '../core/run-record.js';
+import { type ErrorCode, FactoryError } from '../core/errors.js';
+import type { InputShape, RunCapture, RunRecord } from '../core/run-record.js';
 
 export interface RunFilter {
   template?: string;
@@ -89,12 +89,48 @@ interface FilterParams {
   until: number;
 }
 
+/** A run's capture as stored: see {@link RunCapture}. */
+export interface StoredCapture extends RunCapture {
+  runId: string;
+  startedAt: number;
+}
+
+interface CaptureRow {
+  run_id: string;
+  started_at: number;
+  input: string | null;
+  input_truncated: number;
+  output: string | null;
+  output_truncated: number;
+  error_message: string | null;
+  logs: string;
+  logs_truncated: number;
+  max_bytes: number;
+}
+
+/** The shortest part of a run id accepted where one is expected: shorter would match most of the table. */
+export const MIN_ID_PART = 4;
+
+/** A run with its place in the table, for following new runs as they are written. */
+export interface SequencedRun {
+  seq: number;
+  run: RunRecord;
+}
+
 export class RunQueries {
   readonly #list: Database.Statement<[FilterParams & { limit: number }], RunRow>;
   readonly #one: Database.Statement<[string], RunRow>;
   readonly #forStats: Database.Statement<[FilterParams], Pick<RunRow, 'template' | 'run_ms' | 'create_ms' | 'cpu_ms' | 'heap_peak_bytes' | 'outcome' | 'error_code'>>;
   readonly #iterate: Database.Statement<[FilterParams], RunRow>;
   readonly #count: Database.Statement<[], { n: number }>;
+  readonly #capture: Database.Statement<[string], CaptureRow>;
+  readonly #children: Database.Statement<[string], RunRow>;
+  readonly #byPrefix: Database.Statement<[string, string], { id: string }>;
+  readonly #bySuffix: Database.Statement<[string], { id: string }>;
+  readonly #after: Database.Statement<[FilterParams & { seq: number; limit: number }], RunRow & { seq: number }>;
+  readonly #recent: Database.Statement<[FilterParams & { seq: number; limit: number }], RunRow & { seq: number }>;
+  readonly #maxSeq: Database.Statement<[], { seq: number | null }>;
+  readonly #dataVersion: Database.Statement<[], number>;
 
   constructor(db: Database.Database) {
     this.#list = db.prepare(`SELECT * FROM runs WHERE ${WHERE} ORDER BY started_at DESC LIMIT @limit`);
@@ -102,6 +138,83 @@ export class RunQueries {
     this.#forStats = db.prepare(`SELECT template, run_ms, create_ms, cpu_ms, heap_peak_bytes, outcome, error_code FROM runs WHERE ${WHERE}`);
     this.#iterate = db.prepare(`SELECT * FROM runs WHERE ${WHERE} ORDER BY started_at`);
     this.#count = db.prepare('SELECT count(*) AS n FROM runs');
+    this.#capture = db.prepare('SELECT * FROM run_captures WHERE run_id = ?');
+    this.#children = db.prepare('SELECT * FROM runs WHERE parent_id = ? ORDER BY started_at LIMIT 1000');
+    // A range on the primary key, which LIKE 'x%' would not use ('~' sorts after every hex digit and '-').
+    this.#byPrefix = db.prepare('SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6');
+    // A scan, but only when someone types an id: ids end in their random part, which no index orders.
+    this.#bySuffix = db.prepare("SELECT id FROM runs WHERE id LIKE '%' || ? LIMIT 6");
+    // rowid is the order runs were written in: what `af runs --follow` walks, whatever their start times.
+    this.#after = db.prepare(`SELECT rowid AS seq, * FROM runs WHERE rowid > @seq AND ${WHERE} ORDER BY rowid LIMIT @limit`);
+    this.#recent = db.prepare(`SELECT rowid AS seq, * FROM runs WHERE rowid <= @seq AND ${WHERE} ORDER BY rowid DESC LIMIT @limit`);
+    this.#maxSeq = db.prepare('SELECT max(rowid) AS seq FROM runs');
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck() as Database.Statement<[], number>;
+  }
+
+  /** The captured data of a failed run (templates that opt in with `debug.captureFailures`), if any. */
+  capture(id: string): StoredCapture | undefined {
+    const row = this.#capture.get(id);
+    if (!row) return undefined;
+    return {
+      runId: row.run_id,
+      startedAt: row.started_at,
+      ...(row.input !== null ? { input: row.input } : {}),
+      inputTruncated: row.input_truncated === 1,
+      ...(row.output !== null ? { output: row.output } : {}),
+      outputTruncated: row.output_truncated === 1,
+      ...(row.error_message !== null ? { errorMessage: row.error_message } : {}),
+      logs: row.logs,
+      logsTruncated: row.logs_truncated === 1,
+      maxBytes: row.max_bytes,
+    };
+  }
+
+  /** Runs that `id` spawned, oldest first. */
+  children(id: string): RunRecord[] {
+    return this.#children.all(id).map(rowToRecord);
+  }
+
+  /**
+   * The full id of the one run whose id is `text`, starts with it or ends with it (case and spaces ignored), so the
+   * short suffix `af runs` shows, or any longer part, can be typed where an id is expected.
+   * @throws FactoryError `E_USAGE` for text that is not part of an id or matches several runs (naming them),
+   *   `E_NOT_FOUND` when no run matches.
+   */
+  resolveId(text: string): string {
+    const part = text.trim().toLowerCase();
+    if (!/^[0-9a-f-]+$/.test(part) || part.replace(/-/g, '').length < MIN_ID_PART) {
+      throw new FactoryError('E_USAGE', `${JSON.stringify(text)} is not a run id: give the id, or at least ${MIN_ID_PART} hex digits of its start or end (the ID column of af runs)`);
+    }
+    if (this.#one.get(part)) return part;
+    const matches = new Set<string>();
+    for (const row of this.#byPrefix.all(part, `${part}~`)) matches.add(row.id);
+    for (const row of this.#bySuffix.all(part)) matches.add(row.id);
+    if (matches.size === 1) return [...matches][0] as string;
+    if (matches.size === 0) throw new FactoryError('E_NOT_FOUND', `no run id starts or ends with "${part}"; list runs with af runs`);
+    const shown = [...matches].slice(0, 5);
+    throw new FactoryError('E_USAGE', `"${part}" matches ${matches.size > 5 ? 'more than 5' : matches.size} runs (${shown.join(', ')}); type more of the id`);
+  }
+
+  /** Runs written after `seq` (a value of {@link SequencedRun.seq} or {@link maxSeq}), oldest first. */
+  after(seq: number, filter: RunFilter = {}): SequencedRun[] {
+    return this.#after.all({ ...params(filter), seq, limit: filter.limit ?? 1000 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) }));
+  }
+
+  /** The last `filter.limit` runs written up to `seq`, oldest first. */
+  upTo(seq: number, filter: RunFilter = {}): SequencedRun[] {
+    return this.#recent.all({ ...params(filter), seq, limit: filter.limit ?? 100 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) })).reverse();
+  }
+
+  /** The place of the last run written; 0 for an empty table. */
+  maxSeq(): number {
+    return this.#maxSeq.get()?.seq ?? 0;
+  }
+
+  /**
+   * Changes when another connection commits (SQLite's `data_version`): a poll that finds it unchanged reads no table.
+   */
+  dataVersion(): number {
+    return this.#dataVersion.get() as number;
   }
 
   /** Newest first. */

@@ -1,6 +1,6 @@
 /** @module store/run-writer — the batched run-record writer: `write` only queues; a timer commits batches in one transaction each. */
 import type Database from 'better-sqlite3';
-import type { RunRecord, RunSink } from '../core/run-record.js';
+import type { RunCapture, RunRecord, RunSink } from '../core/run-record.js';
 
 export interface RunWriterOptions {
   /** Longest a record waits in the queue before its batch is committed. @default 50 */
@@ -48,6 +48,13 @@ export class RunWriter implements RunSink {
     const insertMany = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${new Array(ROWS_PER_STATEMENT).fill(row).join(', ')}`);
     this.#insert = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${row}`);
     const insertOne = this.#insert;
+    const insertCapture = db.prepare(
+      'INSERT OR IGNORE INTO run_captures (run_id, started_at, input, input_truncated, output, output_truncated, error_message, logs, logs_truncated, max_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const writeCapture = (r: RunRecord) => {
+      const c = r.capture as RunCapture;
+      insertCapture.run(r.id, r.startedAt, c.input ?? null, c.inputTruncated ? 1 : 0, c.output ?? null, c.outputTruncated ? 1 : 0, c.errorMessage ?? null, c.logs, c.logsTruncated ? 1 : 0, c.maxBytes);
+    };
     const many = db.transaction((records: RunRecord[]) => {
       let changes = 0;
       let i = 0;
@@ -61,6 +68,8 @@ export class RunWriter implements RunSink {
         pushValues(values, records[i] as RunRecord);
         changes += insertOne.run(values).changes;
       }
+      // Captures (failed runs of templates that opted in) ride in the same transaction as their runs.
+      for (const record of records) if (record.capture !== undefined) writeCapture(record);
       return changes;
     });
     // After a batch failed on a record SQLite refuses: the others go in one by one and the bad ones are dropped,
@@ -72,6 +81,7 @@ export class RunWriter implements RunSink {
           const values: unknown[] = [];
           pushValues(values, record);
           const written = insertOne.run(values).changes;
+          if (written > 0 && record.capture !== undefined) writeCapture(record);
           if (written === 0) this.#onError(new Error(`run record ${String(record.id)} was skipped and dropped: ${SKIPPED}`));
           changes += written;
         } catch (error) {

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError } from '../core/errors.js';
 import { AuditLog } from './audit-log.js';
-import { backupDatabase, exportJsonl, type ExportCounts, pruneRuns } from './data-ops.js';
+import { backupDatabase, exportJsonl, type ExportCounts, pruneCaptures, pruneRuns } from './data-ops.js';
 import { integrityProblems, openDatabase } from './database.js';
 import { SqliteKvStore } from './kv-store.js';
 import { RunQueries } from './run-queries.js';
@@ -100,13 +100,24 @@ export class Store {
     return backupDatabase(this.db, file);
   }
 
-  /** Deletes runs older than `olderThanMs` and audits it. @returns how many were deleted. */
+  /** Deletes runs older than `olderThanMs` (and their captures) and audits it. @returns how many runs were deleted. */
   prune(olderThanMs: number, now = Date.now()): number {
+    return this.pruneData({ runsOlderThanMs: olderThanMs }, now).runs;
+  }
+
+  /**
+   * Deletes runs older than `runsOlderThanMs` with their captured data, and captured data alone older than
+   * `capturesOlderThanMs` (inputs may hold secrets, so they may be kept for less time than the runs); audits it.
+   */
+  pruneData(options: { runsOlderThanMs?: number; capturesOlderThanMs?: number }, now = Date.now()): { runs: number; captures: number } {
     this.runs.flushNow();
-    const before = now - olderThanMs;
-    const deleted = pruneRuns(this.db, before);
-    this.audit.append({ type: 'store.pruned', subject: 'runs', data: { before: new Date(before).toISOString(), deleted } });
-    return deleted;
+    const runsBefore = options.runsOlderThanMs !== undefined ? now - options.runsOlderThanMs : undefined;
+    const capturesBefore = Math.max(runsBefore ?? -Infinity, options.capturesOlderThanMs !== undefined ? now - options.capturesOlderThanMs : -Infinity);
+    const runs = runsBefore !== undefined ? pruneRuns(this.db, runsBefore) : 0;
+    const captures = Number.isFinite(capturesBefore) ? pruneCaptures(this.db, capturesBefore) : 0;
+    if (runsBefore !== undefined) this.audit.append({ type: 'store.pruned', subject: 'runs', data: { before: new Date(runsBefore).toISOString(), deleted: runs, captures } });
+    else this.audit.append({ type: 'store.pruned', subject: 'run_captures', data: { before: new Date(capturesBefore).toISOString(), deleted: captures } });
+    return { runs, captures };
   }
 
   /** Runs and audit log as zstd-compressed JSON lines. */

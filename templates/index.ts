@@ -5,7 +5,7 @@ export { BundleCache, type CacheLookup } from './bundle-cache.js';
 export { compileDataSchema, type DataValidation, type DataValidator } from './data-schema.js';
 export { discoverTemplateNames, isInside } from './discover.js';
 export { parseJsonSource, JsonSyntaxError, type JsonSource, type SourcePosition } from './json-source.js';
-export { checkManifestSchema, MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, type RawManifest, type ResolvedManifest, type JsonSchema } from './manifest.js';
+export { checkManifestSchema, MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, type RawManifest, type ResolvedManifest, type JsonSchema, type DebugSettings } from './manifest.js';
 export { mergeManifests, mergeOverlay } from './merge.js';
 export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTemplate, type BundleSource, type ResolveContext, type ResolvedTemplate } from './resolve.js';
 export { TemplateRegistry, type RegistryInspectOptions, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';

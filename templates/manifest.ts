@@ -21,10 +21,22 @@ export interface RawManifest {
   input?: JsonSchema | null;
   output?: JsonSchema | null;
   config?: Record<string, unknown> | null;
+  debug?: Partial<Record<keyof DebugSettings, unknown>> | null;
   environments?: Record<string, EnvironmentOverlay | null> | null;
 }
 
-export type EnvironmentOverlay = Pick<RawManifest, 'description' | 'permissions' | 'limits' | 'pool' | 'config'>;
+export type EnvironmentOverlay = Pick<RawManifest, 'description' | 'permissions' | 'limits' | 'pool' | 'config' | 'debug'>;
+
+/**
+ * `debug` of a manifest: opt-in capture of failed runs. Part of the signed digest like every other key: turning
+ * capture on changes what is kept of a run's data (which may hold secrets), so the signer vouches for it too.
+ */
+export interface DebugSettings {
+  /** Keep each failed run's input, output or error message, and logs. @default false */
+  captureFailures: boolean;
+  /** Bound of each captured part, KB. @default 64 */
+  maxCaptureKb: number;
+}
 
 export type JsonSchema = Record<string, unknown> | boolean;
 
@@ -41,6 +53,8 @@ export interface ResolvedManifest {
   input?: JsonSchema;
   output?: JsonSchema;
   config: Record<string, unknown>;
+  /** Present only when the template (or its environment) turns capture on. */
+  debug?: DebugSettings;
 }
 
 /** Manifests larger than this are refused before parsing; data belongs in files the agent reads. */

@@ -136,8 +136,15 @@ export function applyEnvironment(inherited: RawManifest, env: string): ResolvedM
     ...(effective.input !== undefined && effective.input !== null ? { input: effective.input } : {}),
     ...(effective.output !== undefined && effective.output !== null ? { output: effective.output } : {}),
     config: effective.config ?? {},
+    // Only when on: a manifest without it resolves exactly as before, so its sandbox spec (and pool) is unchanged.
+    ...(effective.debug?.captureFailures === true
+      ? { debug: { captureFailures: true, maxCaptureKb: typeof effective.debug.maxCaptureKb === 'number' ? effective.debug.maxCaptureKb : DEFAULT_CAPTURE_KB } }
+      : {}),
   };
 }
+
+/** KB kept of each part of a captured failed run when `debug.maxCaptureKb` is not set. */
+export const DEFAULT_CAPTURE_KB = 64;
 
 function withDefaults<T extends object>(defaults: Readonly<T>, given: unknown): T {
   const result = { ...defaults } as Record<string, unknown>;

@@ -1,9 +1,11 @@
 /** @module cli/commands/runs — `af runs` and `af stats`: the run record, listed and summarised per template. */
 import { FactoryError } from '../../core/errors.js';
+import type { RunRecord } from '../../core/run-record.js';
 import { escapeLine } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
+import { displayRunId } from '../run-ids.js';
 import { withStore } from '../store-access.js';
 import { parseSince } from '../time-arguments.js';
 
@@ -14,6 +16,30 @@ export interface RunsOptions {
   since?: string;
   limit?: string;
   json?: boolean;
+  /** Show whole ids instead of their random end. */
+  fullIds?: boolean;
+  /** Keep printing runs as they are recorded, until Ctrl-C. */
+  follow?: boolean;
+}
+
+/** The columns of `af runs`, in order. */
+export const RUN_COLUMNS = ['STARTED (UTC)', 'TEMPLATE', 'VERSION', 'ENV', 'TENANT', 'OUTCOME', 'RUN MS', 'CPU MS', 'ID'] as const;
+
+/** One run as a row of `af runs`. */
+export function runRow(context: CommandContext, run: RunRecord, isFullId: boolean): string[] {
+  const { paint } = context;
+  return [
+    new Date(run.startedAt).toISOString().replace('T', ' ').slice(0, 19),
+    // Tenants come from API clients and codes from the run: text, never terminal controls.
+    escapeLine(run.template),
+    escapeLine(run.version),
+    escapeLine(run.env),
+    escapeLine(run.tenant),
+    run.outcome === 'ok' ? paint.green('ok') : paint.red(escapeLine(run.errorCode ?? 'error')),
+    run.runMs.toFixed(2),
+    run.cpuMs.toFixed(2),
+    displayRunId(run.id, isFullId),
+  ];
 }
 
 function filterOf(options: RunsOptions) {
@@ -30,7 +56,8 @@ function filterOf(options: RunsOptions) {
 
 export function runsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
   const filter = { ...filterOf(options), limit: options.limit ? Math.max(1, Number.parseInt(options.limit, 10) || 100) : 50 };
-  return withStore(context, (store) => {
+  return withStore(context, async (store) => {
+    if (options.follow) return (await import('./runs-follow.js')).followRuns(context, store, { ...filterOf(options), limit: options.limit ? filter.limit : 10 }, options);
     const runs = store.queries.list(filter);
     if (options.json) {
       printJson(context.streams, runs);
@@ -40,20 +67,8 @@ export function runsCommand(context: CommandContext, options: RunsOptions): Prom
       context.streams.stderr.write('no runs match; run an agent with `af run NAME`\n');
       return EXIT.ok;
     }
-    const { paint } = context;
-    const rows = runs.map((run) => [
-      new Date(run.startedAt).toISOString().replace('T', ' ').slice(0, 19),
-      // Tenants come from API clients and codes from the run: text, never terminal controls.
-      escapeLine(run.template),
-      escapeLine(run.version),
-      escapeLine(run.env),
-      escapeLine(run.tenant),
-      run.outcome === 'ok' ? paint.green('ok') : paint.red(escapeLine(run.errorCode ?? 'error')),
-      run.runMs.toFixed(2),
-      run.cpuMs.toFixed(2),
-      run.id.slice(0, 8),
-    ]);
-    context.streams.stdout.write(`${formatTable(['STARTED (UTC)', 'TEMPLATE', 'VERSION', 'ENV', 'TENANT', 'OUTCOME', 'RUN MS', 'CPU MS', 'ID'], rows)}\n`);
+    const rows = runs.map((run) => runRow(context, run, options.fullIds === true));
+    context.streams.stdout.write(`${formatTable(RUN_COLUMNS, rows)}\n`);
     return EXIT.ok;
   });
 }

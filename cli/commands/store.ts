@@ -28,12 +28,25 @@ export async function storeRestoreCommand(context: CommandContext, file: string,
   return EXIT.ok;
 }
 
-export function storePruneCommand(context: CommandContext, options: { olderThan: string; json?: boolean }): Promise<number> {
-  const olderThanMs = parseDuration(options.olderThan, '--older-than');
+export function storePruneCommand(context: CommandContext, options: { olderThan?: string; capturesOlderThan?: string; json?: boolean }): Promise<number> {
+  if (options.olderThan === undefined && options.capturesOlderThan === undefined) {
+    throw new FactoryError('E_USAGE', 'say what to prune: --older-than 30d (runs and their captures), --captures-older-than 3d (captured failed-run data only), or both');
+  }
+  const runsOlderThanMs = options.olderThan !== undefined ? parseDuration(options.olderThan, '--older-than') : undefined;
+  const capturesOlderThanMs = options.capturesOlderThan !== undefined ? parseDuration(options.capturesOlderThan, '--captures-older-than') : undefined;
   return withStore(context, (store) => {
-    const deleted = store.prune(olderThanMs);
-    if (options.json) printJson(context.streams, { deleted });
-    else context.streams.stdout.write(`deleted ${deleted} runs older than ${options.olderThan}; the audit log is kept\n`);
+    const { runs, captures } = store.pruneData({
+      ...(runsOlderThanMs !== undefined ? { runsOlderThanMs } : {}),
+      ...(capturesOlderThanMs !== undefined ? { capturesOlderThanMs } : {}),
+    });
+    if (options.json) printJson(context.streams, { deleted: runs, captures });
+    else {
+      const parts = [
+        ...(options.olderThan !== undefined ? [`${runs} run${runs === 1 ? '' : 's'} older than ${options.olderThan}`] : []),
+        `${captures} captured failed run${captures === 1 ? '' : 's'}`,
+      ];
+      context.streams.stdout.write(`deleted ${parts.join(' and ')}; the audit log is kept\n`);
+    }
     return EXIT.ok;
   });
 }

@@ -1,0 +1,34 @@
+/** @module cli/run-report — prints the outcome of one run as `af run` does: output on stdout, logs and cost on stderr, or one JSON line. */
+import { escapeLine, terminalSafeJson } from '../core/terminal-text.js';
+import type { RunReport } from '../runtime/index.js';
+import type { CommandContext } from './context.js';
+import { EXIT, exitStatusFor } from './exit-status.js';
+
+/**
+ * Prints `report` for the template `name` and returns the exit status `af run` gives it. `extra` is added to the
+ * `--json` line (e.g. which run was replayed).
+ */
+export function printRunReport(context: CommandContext, name: string, report: RunReport, options: { json?: boolean; extra?: Record<string, unknown> } = {}): number {
+  const { stats } = report;
+  if (options.json) {
+    const line = report.ok
+      ? { ok: true, runId: report.runId, ...options.extra, output: report.output, stats }
+      : { ok: false, runId: report.runId, ...options.extra, error: report.error, stats };
+    context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(line))}\n`);
+    if (!report.ok) context.streams.stderr.write(`error ${escapeLine(report.error.code)}: ${escapeLine(report.error.message)}\n`);
+  } else {
+    const { errPaint } = context;
+    // Logs, outputs and error messages are the agent's: one line each, no control characters.
+    for (const entry of stats.logs) {
+      context.streams.stderr.write(`${errPaint.dim(`[${escapeLine(name)}] ${escapeLine(entry.level)}`)} ${escapeLine(entry.message)}${entry.fields !== undefined ? ` ${escapeLine(JSON.stringify(entry.fields))}` : ''}\n`);
+    }
+    const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
+    if (report.ok) {
+      context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(report.output, null, 2) ?? 'undefined')}\n`);
+      context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
+    } else {
+      context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(escapeLine(report.error.code))}: ${escapeLine(report.error.message)}\n${errPaint.dim(cost)}\n`);
+    }
+  }
+  return report.ok ? EXIT.ok : exitStatusFor(report.error.code);
+}
