@@ -9,7 +9,7 @@ import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
-import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
+import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
@@ -38,7 +38,11 @@ export interface FactoryOptions {
   runSink?: RunSink;
   /** Backs `ctx.kv`. @default the store's kv, else in memory */
   kv?: KvStore;
-  /** Reload templates when their files change. @default false */
+  /**
+   * Reload templates when their files change (hot reload). In a dev environment (`devEnvironments`) the code on disk
+   * is what runs, so a long-lived factory watches by default; elsewhere a signed version runs and an edit needs `af sign`.
+   * @default true when `env` is a dev environment, else false
+   */
   watch?: boolean;
   /** Templates to resolve and warm up in the sandbox before `createFactory` resolves: names, or `true` for all. @default none */
   prewarm?: boolean | string[];
@@ -161,7 +165,7 @@ export class AgentFactory {
       displayRoot: this.config.root,
       bundleCacheDir: this.config.bundleCacheDir,
       env: this.config.env,
-      watch: options.watch ?? false,
+      watch: options.watch ?? gate.isDevEnvironment(this.config.env),
       logger: this.#logger.child('templates'),
       clock: this.#clock,
       ...(store
@@ -216,7 +220,7 @@ export class AgentFactory {
   }
 
   /** Creates an agent, runs it once, disposes it. @throws FactoryError with the run's code. */
-  async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string }> {
+  async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string } & RunOrigin> {
     const agent = await this.createAgent(name, options);
     try {
       return await agent.run(input, options);
@@ -271,8 +275,11 @@ export class AgentFactory {
       if (!TENANT.test(tenant)) {
         throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
       }
-      // A canary routes a share of creations to its candidate version unless a version was asked for.
-      const wanted = options.version ?? (depth === 0 ? this.#rollouts?.pick(name) : undefined);
+      // A canary routes a share of creations to its candidate version unless a version was asked for. Not in dev:
+      // there the code on disk is what runs (an edit must never lose to a stored version), so canaries are for
+      // the environments that run signed versions.
+      const route = options.version === undefined && depth === 0 && !this.#gate.isDevEnvironment(options.env ?? this.config.env) ? this.#rollouts?.pick(name) : undefined;
+      const wanted = options.version ?? route?.version;
       const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(wanted !== undefined ? { version: wanted } : {}) };
       coldStart = this.registry.peek(name, resolveOptions) === undefined;
       const template = await this.registry.resolve(name, resolveOptions);
@@ -291,6 +298,7 @@ export class AgentFactory {
         telemetry: this.#telemetry,
         createMs: this.#clock.monotonic() - started,
         depth,
+        source: template.bundleOrigin === 'store' ? 'stored' : route?.isCandidate ? 'canary' : 'on-disk',
         onDispose: (disposed) => this.#live.delete(disposed),
       });
       this.#live.add(agent);

@@ -32,13 +32,13 @@ export class RolloutRouter {
     this.#random = options.random ?? Math.random;
   }
 
-  /** The version a new agent of `template` should get, or undefined for the one on disk. */
-  pick(template: string): string | undefined {
+  /** The version a new agent of `template` should get, and whether it is the canary's candidate; undefined for the one on disk. */
+  pick(template: string): { version: string; isCandidate: boolean } | undefined {
     const rollout = this.#rollouts().get(template);
     if (!rollout) return undefined;
     // A candidate retired while its canary runs gets nothing more, at once (an in-memory lookup, like revocation).
-    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return rollout.stableVersion;
-    return this.#random() < rollout.weight ? rollout.candidateVersion : rollout.stableVersion;
+    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return { version: rollout.stableVersion, isCandidate: false };
+    return this.#random() < rollout.weight ? { version: rollout.candidateVersion, isCandidate: true } : { version: rollout.stableVersion, isCandidate: false };
   }
 
   /** Counts a finished run; every few runs of a template in canary, looks at its numbers. */

@@ -26,7 +26,8 @@ export async function runCommand(context: CommandContext, name: string, options:
   const input = await readInput(context, options);
   const config = context.config();
   // One host is enough for one run, and forks faster than one per core.
-  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, processEnv: context.streams.env, logger: context.logger });
+  // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
+  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const report = await factory.runSettled(name, input, {
       ...(options.env !== undefined ? { env: options.env } : {}),
