@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
 import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
-import { createFactory } from '../../runtime/index.js';
+import { createFactory, type RunOrigin } from '../../runtime/index.js';
 import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
@@ -34,9 +34,10 @@ export async function runCommand(context: CommandContext, name: string, options:
       ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
     });
     const { stats } = report;
+    const origin = { version: report.version, digest: report.digest, source: report.source, signed: report.signed, ...(report.keyId ? { keyId: report.keyId } : {}) };
     if (options.json) {
       context.streams.stdout.write(
-        `${terminalSafeJson(JSON.stringify(report.ok ? { ok: true, runId: report.runId, output: report.output, stats } : { ok: false, runId: report.runId, error: report.error, stats }))}\n`,
+        `${terminalSafeJson(JSON.stringify(report.ok ? { ok: true, runId: report.runId, ...origin, output: report.output, stats } : { ok: false, runId: report.runId, ...origin, error: report.error, stats }))}\n`,
       );
       if (!report.ok) context.streams.stderr.write(`error ${escapeLine(report.error.code)}: ${escapeLine(report.error.message)}\n`);
     } else {
@@ -47,6 +48,7 @@ export async function runCommand(context: CommandContext, name: string, options:
         context.streams.stderr.write(`${errPaint.dim(`[${name}] ${escapeLine(entry.level)}`)} ${escapeLine(entry.message)}${entry.fields !== undefined ? ` ${escapeLine(JSON.stringify(entry.fields))}` : ''}\n`);
       }
       const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
+      context.streams.stderr.write(`${errPaint.dim(describeOrigin(name, report))}\n`);
       if (report.ok) {
         context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(report.output, null, 2) ?? 'undefined')}\n`);
         context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
@@ -58,6 +60,21 @@ export async function runCommand(context: CommandContext, name: string, options:
   } finally {
     await factory.close();
   }
+}
+
+/**
+ * Which code ran, on one line: `ran hi 1.1.0 (digest 3f2a9c1e0b7d, on disk, signed by 0123456789abcdef)`.
+ * Two edits of one version differ in their digest, which `af runs` shows too.
+ */
+export function describeOrigin(name: string, origin: RunOrigin): string {
+  const source = origin.source === 'on-disk' ? 'on disk' : origin.source === 'stored' ? 'stored version' : 'canary candidate';
+  const trust = origin.signed ? `signed${origin.keyId ? ` by ${origin.keyId}` : ''}` : 'unsigned: dev only';
+  return `ran ${escapeLine(name)} ${escapeLine(origin.version)} (digest ${shortDigest(origin.digest)}, ${source}, ${trust})`;
+}
+
+/** The first 12 hex digits of a digest: enough to tell two builds of one version apart at a glance. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, 12);
 }
 
 async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {

@@ -113,7 +113,7 @@ describe('the improvement loop', () => {
     expect(store.audit.list({ type: 'rollout.rolled_back' })[0]).toMatchObject({ actor: 'ada', data: { from: '1.0.1', to: '1.0.0', manual: true } });
   });
 
-  it('rolls a worse candidate back on its own and puts the stable version back on disk', async () => {
+  it('rolls a worse candidate back on its own and puts the stable version back on disk', { timeout: 120_000 }, async () => {
     const fragile = await registry.inspect('fragile');
     const stableText = readFileSync(path.join(project.agentsDir, 'fragile/agent.json'), 'utf8');
     const signature = signTemplate(fragile, keyRing().signer(), Date.now());
