@@ -1,5 +1,4 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
@@ -8,7 +7,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
-import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
+import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
@@ -323,17 +322,12 @@ export class AgentFactory {
   }
 }
 
-/** Keeps every version that ran, with its bundle, signature and agent.json, for rollback and canaries. */
+/** Keeps every version that ran, with its bundle, signature, agent.json and source files, for rollback and canaries. */
 function recordVersion(store: Store, template: TrustedTemplate): void {
   if (store.isClosed) return;
-  let manifestFile: string | undefined;
-  try {
-    manifestFile = readFileSync(path.join(template.dir, 'agent.json'), 'utf8');
-  } catch {
-    // Gone since it was resolved: the version is still recorded, without a file to restore.
-  }
   store.versions.record({
-    ...(manifestFile !== undefined ? { manifestFile } : {}),
+    // On the cold path only (a registry miss): the files were just read to bundle or hash them.
+    ...versionFilesOf(template),
     name: template.name,
     version: template.version,
     digest: template.digest,

@@ -71,7 +71,14 @@ export class RolloutRouter {
       const dir = this.#options.dirOf(template);
       // A retired version is never put back in service, not even by the canary's own rollback.
       if (store.trust.retirement(template, rollout.stableVersion)) logger.warn(`canary of "${template}": not restoring ${rollout.stableVersion}, which is retired; roll forward`);
-      else if (stable && dir) restoreStoredVersion(stable, dir);
+      else if (stable && dir) {
+        try {
+          restoreStoredVersion(stable, dir, { currentSources: store.versions.get(template, rollout.candidateVersion)?.sources ?? {} });
+        } catch (error) {
+          // Never a mix: the folder keeps the candidate, and the decision stands (the router already routes to the stable version).
+          logger.warn(`canary of "${template}": could not put ${rollout.stableVersion} back on disk: ${(error as Error).message}`);
+        }
+      }
     }
     if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, state, { at: now, by: 'canary', reason: decision.reason });
     store.audit.append({
