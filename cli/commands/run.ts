@@ -77,7 +77,7 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, 12);
 }
 
-async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {
+export async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {
   let text: string;
   let where: string;
   if (options.input !== undefined) {
