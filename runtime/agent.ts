@@ -84,8 +84,8 @@ const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tool
 export class Agent {
   readonly #binding: AgentBinding;
   readonly #runAttributes: { template: string; version: string; env: string; tenant: string };
-  /** Computed once per agent: every report of its runs carries it. */
-  readonly #origin: Readonly<RunOrigin>;
+  /** Computed at the first run, not in createAgent (a hot path): every report of this agent's runs carries it. */
+  #origin: RunOrigin | undefined;
   #createMs: number;
   #isDisposed = false;
 
@@ -94,7 +94,6 @@ export class Agent {
     this.#createMs = binding.createMs;
     const { template } = binding;
     this.#runAttributes = { template: template.name, version: template.version, env: template.env, tenant: binding.tenant };
-    this.#origin = Object.freeze(originOf(template, binding.source));
   }
 
   get name(): string {
@@ -115,7 +114,7 @@ export class Agent {
 
   /** Which code this agent runs: version, digest, where it came from, and its signature. */
   get origin(): Readonly<RunOrigin> {
-    return this.#origin;
+    return (this.#origin ??= originOf(this.#binding.template, this.#binding.source));
   }
 
   get tenant(): string {
@@ -134,7 +133,7 @@ export class Agent {
    */
   async run(input: unknown, options: AgentRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string } & RunOrigin> {
     const report = await this.runSettled(input, options);
-    if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId, ...this.#origin };
+    if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId, ...this.origin };
     throw new FactoryError(report.error.code, report.error.message, {
       ...(report.error.problems ? { problems: report.error.problems } : {}),
       details: { runId: report.runId, stats: report.stats },
@@ -238,7 +237,8 @@ export class Agent {
       inputShape: inputShape(input),
     };
     this.#binding.sink.write(record);
-    return error ? { ...this.#origin, ok: false, runId, error, stats } : { ...this.#origin, ok: true, runId, output, stats };
+    const origin = this.origin;
+    return error ? { ...origin, ok: false, runId, error, stats } : { ...origin, ok: true, runId, output, stats };
   }
 }
 

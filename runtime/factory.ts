@@ -277,7 +277,7 @@ export class AgentFactory {
       // A canary routes a share of creations to its candidate version unless a version was asked for. Not in dev:
       // there the code on disk is what runs (an edit must never lose to a stored version), so canaries are for
       // the environments that run signed versions.
-      const route = options.version === undefined && depth === 0 && !this.#gate.isDevEnvironment(options.env ?? this.config.env) ? this.#rollouts?.pick(name) : undefined;
+      const route = this.#rollouts && options.version === undefined && depth === 0 && !this.#gate.isDevEnvironment(options.env ?? this.config.env) ? this.#rollouts.pick(name) : undefined;
       const wanted = options.version ?? route?.version;
       const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(wanted !== undefined ? { version: wanted } : {}) };
       coldStart = this.registry.peek(name, resolveOptions) === undefined;
