@@ -48,13 +48,13 @@ export async function runCommand(context: CommandContext, name: string, options:
         context.streams.stderr.write(`${errPaint.dim(`[${name}] ${escapeLine(entry.level)}`)} ${escapeLine(entry.message)}${entry.fields !== undefined ? ` ${escapeLine(JSON.stringify(entry.fields))}` : ''}\n`);
       }
       const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
-      context.streams.stderr.write(`${errPaint.dim(describeOrigin(name, report))}\n`);
       if (report.ok) {
         context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(report.output, null, 2) ?? 'undefined')}\n`);
         context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
       } else {
         context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(escapeLine(report.error.code))}: ${escapeLine(report.error.message)}\n${errPaint.dim(cost)}\n`);
       }
+      context.streams.stderr.write(`${errPaint.dim(describeOrigin(name, report))}\n`);
     }
     return report.ok ? EXIT.ok : exitStatusFor(report.error.code);
   } finally {

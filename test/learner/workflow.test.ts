@@ -108,7 +108,7 @@ describe('the improvement loop', () => {
 
   it('rolls back by hand to the previous version, restoring agent.json exactly', async () => {
     const result = await rollback({ store, registry }, 'sized', { actor: 'ada' });
-    expect(result).toEqual({ name: 'sized', from: '1.0.1', version: '1.0.0' });
+    expect(result).toEqual({ name: 'sized', from: '1.0.1', version: '1.0.0', digest: expect.any(String), written: ['agent.sig', 'agent.json'], removed: [] });
     expect(readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8')).toBe(originalManifest);
     expect(store.audit.list({ type: 'rollout.rolled_back' })[0]).toMatchObject({ actor: 'ada', data: { from: '1.0.1', to: '1.0.0', manual: true } });
   });
