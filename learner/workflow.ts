@@ -1,7 +1,7 @@
 /** @module learner/workflow — what maintainers do with suggestions: accept (patch, version, sign, canary), reject, roll out, roll back; every step audited. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FactoryError } from '../core/errors.js';
+import { FactoryError, toFactoryError } from '../core/errors.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store, VersionRetirement } from '../store/index.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -174,23 +174,35 @@ export async function rollback(
   options: { to?: string; actor: string },
 ): Promise<{ name: string; from: string; version: string; digest: string; written: string[]; removed: string[] }> {
   const { store, registry } = context;
-  const current = await registry.inspect(name);
+  // A broken edit is when a rollback is needed most: then the version must be named (or be a canary's stable one).
+  const current = await registry.inspect(name).catch((error: unknown) => {
+    const failure = toFactoryError(error);
+    if (failure.code !== 'E_TEMPLATE_INVALID' && failure.code !== 'E_TEMPLATE_IMPORT') throw failure;
+    return { broken: failure };
+  });
+  const isBroken = 'broken' in current;
   const rollout = store.rollouts.get(name);
   // By default, never a retired version; one asked for by name is refused below, saying why.
-  const versions = store.versions.list(name).filter((v) => v.version !== current.version && !store.trust.retirement(name, v.version));
-  const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : versions.at(-1)?.version);
+  const versions = store.versions.list(name).filter((v) => (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
+  const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : isBroken ? undefined : versions.at(-1)?.version);
+  if (!target && isBroken) throw new FactoryError('E_USAGE', `"${name}" does not load (${current.broken.message}); name the version to put back with --to (\`af versions list ${name}\`)`);
   if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded (retired ones excepted); nothing to roll back to`);
-  if (target === current.version) throw new FactoryError('E_USAGE', `"${name}" is already at ${target}`);
   requireNotRetired(store, name, target, 'rolled back to');
   const stored = store.versions.get(name, target);
   if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
+  // The digest, not the number: in dev an edit runs under the number it carries, and rolling back to that number undoes it.
+  if (!isBroken && stored.digest === current.digest) throw new FactoryError('E_USAGE', `"${name}" is already at ${target} (digest ${stored.digest.slice(0, 12)})`);
   // What is on disk now (an edit in dev, say) is kept, whole, before it is replaced: rolling forward stays possible.
-  store.versions.record({
-    ...versionFilesOf(current),
-    name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
-  });
+  if (!isBroken) {
+    store.versions.record({
+      ...versionFilesOf(current),
+      name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
+    });
+  }
+  const dir = isBroken ? path.join(registry.agentsDir, name) : current.dir;
   // The whole version: agent.json, agent.sig and every source file; sources only the newer version had are removed.
-  const restored = restoreStoredVersion(stored, current.dir, { currentSources: current.sources });
+  const restored = restoreStoredVersion(stored, dir, isBroken ? {} : { currentSources: current.sources });
+  const from = isBroken ? `a broken edit` : current.version;
   const at = (context.now ?? Date.now)();
   if (rollout?.state === 'canary') {
     store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, manual: true });
@@ -198,10 +210,10 @@ export async function rollback(
   }
   store.audit.append({
     type: 'rollout.rolled_back', actor: options.actor, subject: name,
-    data: { from: current.version, fromDigest: current.digest, to: target, toDigest: stored.digest, manual: true, written: restored.written, removed: restored.removed },
+    data: { from, ...(isBroken ? {} : { fromDigest: current.digest }), to: target, toDigest: stored.digest, manual: true, written: restored.written, removed: restored.removed },
   });
   registry.clear();
-  return { name, from: current.version, version: target, digest: stored.digest, written: restored.written, removed: restored.removed };
+  return { name, from, version: target, digest: stored.digest, written: restored.written, removed: restored.removed };
 }
 
 /** Starts a canary of a recorded version against the version on disk. */

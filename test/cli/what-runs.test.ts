@@ -72,4 +72,19 @@ describe('af rollback restores a whole version', () => {
     // What is on disk is the signed 1.0.0 again: prod runs it.
     expect(JSON.parse((await af('--env', 'prod', 'run', 'hi', '--json')).stdout)).toMatchObject({ version: '1.0.0', signed: true, output: { said: 'two' } });
   });
+
+  it('undoes an edit made under the same version number, and rescues a folder that no longer loads', async () => {
+    writeFileSync(file('main.ts'), "export default () => ({ said: 'edited' });\n");
+    expect(JSON.parse((await af('run', 'hi', '--json')).stdout)).toMatchObject({ version: '1.0.0', signed: false, output: { said: 'edited' } });
+    const undone = await af('rollback', 'hi', '--to', '1.0.0');
+    expect([undone.status, undone.stdout]).toEqual([0, expect.stringContaining('back from 1.0.0 to 1.0.0')]);
+    expect(readFileSync(file('main.ts'), 'utf8')).toBe("export default () => ({ said: 'two' });\n");
+    expect((await af('rollback', 'hi', '--to', '1.0.0')).stderr).toContain('"hi" is already at 1.0.0 (digest');
+
+    writeFileSync(file('agent.json'), '{ "name": "hi", ');
+    expect((await af('rollback', 'hi')).stderr).toContain('name the version to put back with --to');
+    const rescued = await af('rollback', 'hi', '--to', '1.0.0');
+    expect([rescued.status, rescued.stdout]).toEqual([0, expect.stringContaining('back from a broken edit to 1.0.0')]);
+    expect(JSON.parse((await af('--env', 'prod', 'run', 'hi', '--json')).stdout)).toMatchObject({ version: '1.0.0', signed: true, output: { said: 'two' } });
+  });
 });
