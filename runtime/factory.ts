@@ -297,7 +297,8 @@ export class AgentFactory {
         telemetry: this.#telemetry,
         createMs: this.#clock.monotonic() - started,
         depth,
-        source: template.bundleOrigin === 'store' ? 'stored' : route?.isCandidate ? 'canary' : 'on-disk',
+        // A canary's candidate is labelled so wherever it lives (on disk after an accept, stored after `af rollout`).
+        source: route?.isCandidate ? 'canary' : template.bundleOrigin === 'store' ? 'stored' : 'on-disk',
         onDispose: (disposed) => this.#live.delete(disposed),
       });
       this.#live.add(agent);

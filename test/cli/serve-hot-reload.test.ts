@@ -25,17 +25,19 @@ describe('af serve in dev', () => {
       const listening = new Promise<string>((resolve) => (onListening = resolve));
       serving = serveCommand(context, { port: 0 }, { signal: controller.signal, onListening });
       const client = new FactoryClient({ baseUrl: await listening, apiKey: key });
-      expect((await client.runAgent('hi', {})).output).toEqual({ said: 'before' });
+      const before = await client.runAgent('hi', {});
+      expect(before).toMatchObject({ version: '1.0.0', source: 'on-disk', signed: false, output: { said: 'before' } });
 
       writeFileSync(path.join(project.agentsDir, 'hi', 'main.ts'), "export default () => ({ said: 'after' });\n");
-      let output: unknown;
+      let after = before;
       // The watcher reloads within milliseconds of the save: ask until it has.
-      for (let attempt = 0; attempt < 100; attempt++) {
-        output = (await client.runAgent('hi', {})).output;
-        if ((output as { said: string }).said === 'after') break;
+      for (let attempt = 0; attempt < 100 && (after.output as { said: string }).said !== 'after'; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, 30));
+        after = await client.runAgent('hi', {});
       }
-      expect(output).toEqual({ said: 'after' });
+      expect(after.output).toEqual({ said: 'after' });
+      expect(after.digest).toMatch(/^[0-9a-f]{64}$/);
+      expect(after.digest).not.toBe(before.digest);
     } finally {
       controller.abort();
       if (serving) expect(await serving).toBe(0);
