@@ -208,7 +208,12 @@ export const ROUTE_SCHEMAS = {
       200: {
         type: 'object',
         required: ['runId', 'template', 'version', 'output', 'stats'],
-        properties: { runId: { type: 'string' }, template: { type: 'string' }, version: { type: 'string' }, output: {}, stats: { $ref: 'RunStats#' } },
+        properties: {
+          runId: { type: 'string' }, template: { type: 'string' }, version: { type: 'string' },
+          // Which code ran: two builds of one version differ in their digest; `source` says on disk, stored or canary.
+          digest: { type: 'string' }, source: { type: 'string', enum: ['on-disk', 'stored', 'canary'] }, signed: { type: 'boolean' },
+          output: {}, stats: { $ref: 'RunStats#' },
+        },
       },
       ...errors,
     },

@@ -303,7 +303,9 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
         inFlight.add(running);
         try {
           const { report, version } = await running;
-          if (report.ok) return { runId: report.runId, template: request.params.name, version, output: report.output, stats: report.stats };
+          if (report.ok) {
+            return { runId: report.runId, template: request.params.name, version, digest: report.digest, source: report.source, signed: report.signed, output: report.output, stats: report.stats };
+          }
           const { error } = report;
           const problems = error.problems?.map((p) => ({ ...(p.pointer !== undefined ? { pointer: p.pointer } : {}), message: p.message }));
           return reply.code(httpStatusFor(error.code)).send({

@@ -71,6 +71,12 @@ export interface RunResult {
   runId: string;
   template: string;
   version: string;
+  /** The digest of the code that ran. */
+  digest?: string;
+  /** Where it came from: the template folder, a stored version, or a canary's candidate. */
+  source?: 'on-disk' | 'stored' | 'canary';
+  /** False for a dev run of unsigned or edited code. */
+  signed?: boolean;
   output: unknown;
   stats: RunStatsView;
 }

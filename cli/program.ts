@@ -81,6 +81,17 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--json', 'print one line: {"ok","output","error","stats"}')
     .action(action(async (name: string, options: RunCommandOptions) => (await import('./commands/run.js')).runCommand(context, name, options)));
 
+  // af dev: the edit-and-run loop (a long-lived dev factory, re-run on every save).
+  program
+    .command('dev <name>')
+    .description('run one agent, then again on every save of its template folder with the same input; ctrl+c stops')
+    .option('--input <json>', 'the input as JSON')
+    .option('--input-file <file>', 'read the input JSON from a file')
+    .option('--env <env>', 'a dev environment (default: the global --env)')
+    .option('--tenant <tenant>', 'tenant whose kv and records the runs use', 'default')
+    .option('--json', 'print one line per run: {"ok","version","digest","source","output","error","used","stats"}')
+    .action(action(async (name: string, options: RunCommandOptions) => (await import('./commands/dev.js')).devCommand(context, name, options)));
+
   const templates = program.command('templates').description('list and inspect templates');
   templates
     .command('list', { isDefault: true })

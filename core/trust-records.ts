@@ -52,6 +52,8 @@ export interface StoredTemplateVersion {
   signature?: unknown;
   /** The template's own `agent.json` text, so a rollback can put it back exactly. */
   manifestFile?: string;
+  /** Every source file the digest covers: relative path → base64 of its bytes, so a rollback restores them too. */
+  sourceFiles?: Record<string, string>;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Limits } from '../core/agent-spec.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store } from '../store/index.js';
-import { applyEnvironment, discoverTemplateNames, loadTemplateFile, type RawManifest, type TemplateRegistry } from '../templates/index.js';
+import { applyEnvironment, discoverTemplateNames, loadTemplateFile, type RawManifest, type ResolvedTemplate, type TemplateRegistry, versionFilesOf } from '../templates/index.js';
 import { type Candidate, type TemplateHistory } from './generators/context.js';
 import { failurePattern } from './generators/failure-pattern.js';
 import { leastPrivilege } from './generators/least-privilege.js';
@@ -43,6 +43,11 @@ export interface LearnResult {
   suppressedRejected: number;
   /** Older open suggestions replaced by a newer one for the same change. */
   replaced: number;
+  /**
+   * Open suggestions made for a template that is no longer on disk (edited, rolled back, accepted since) that this pass
+   * did not propose again: withdrawn, so none is left that can only fail to be accepted.
+   */
+  withdrawn: Array<{ id: string; template: string; reason: string }>;
   skipped: Array<{ template: string; reason: string }>;
   seconds: number;
 }
@@ -81,7 +86,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   };
 
   const extended = extendedTemplates(registry.agentsDir);
-  const result: LearnResult = { backend, runs, templates: 0, created: [], unchanged: 0, suppressedRejected: 0, replaced: 0, skipped: [], seconds: 0 };
+  const result: LearnResult = { backend, runs, templates: 0, created: [], unchanged: 0, suppressedRejected: 0, replaced: 0, withdrawn: [], skipped: [], seconds: 0 };
+  const currentDigest = new Map<string, { version: string; digest: string }>();
   const names = [...byTemplate.keys()].sort();
   const saves: Array<Promise<void>> = [];
   for (const [index, name] of names.entries()) {
@@ -89,6 +95,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     let history: TemplateHistory;
     try {
       const template = await registry.inspect(name, { env });
+      currentDigest.set(name, { version: template.version, digest: template.digest });
       if (template.abstract) throw new Error('abstract');
       const raw = loadTemplateFile(template.dir, registry.agentsDir).manifest;
       const now = options.now ?? (records.at(-1)?.startedAt ?? decidedAt) + 1;
@@ -116,10 +123,14 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
       ...failurePattern(history),
       ...preWarming(history),
     ];
+    // The version the suggestions are made for is kept, whole: accepting can then say what changed since, and a
+    // rollback can put it back.
+    if (candidates.length > 0) recordBase(store, history.template);
     for (const candidate of candidates) keep(store, candidate, decidedAt, result);
     options.onProgress?.(index + 1, names.length, name);
   }
   await Promise.all(saves);
+  await withdrawStale(store, registry, env, options.templates, currentDigest, result);
   result.seconds = (performance.now() - started) / 1000;
   return result;
 }
@@ -136,6 +147,48 @@ function extendedTemplates(agentsDir: string): Set<string> {
     }
   }
   return parents;
+}
+
+function recordBase(store: Store, template: ResolvedTemplate): void {
+  if (store.versions.byDigest(template.name, template.digest)?.sourceFiles) return;
+  store.versions.record({
+    ...versionFilesOf(template),
+    name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code,
+  });
+}
+
+/**
+ * Withdraws every open suggestion whose template on disk is no longer the one it was made for and that this pass did not
+ * propose again (a fresh suggestion for the same change replaced it already). Templates that cannot be resolved now keep
+ * their suggestions: a broken edit is not a reason to forget them.
+ */
+async function withdrawStale(
+  store: Store,
+  registry: TemplateRegistry,
+  env: string,
+  only: readonly string[] | undefined,
+  known: Map<string, { version: string; digest: string }>,
+  result: LearnResult,
+): Promise<void> {
+  for (const suggestion of store.suggestions.list({ state: 'open' })) {
+    if (only && !only.includes(suggestion.template)) continue;
+    let current = known.get(suggestion.template);
+    if (!current) {
+      try {
+        const template = await registry.inspect(suggestion.template, { env });
+        current = { version: template.version, digest: template.digest };
+      } catch {
+        continue;
+      }
+      known.set(suggestion.template, current);
+    }
+    if (current.digest === suggestion.baseDigest) continue;
+    if (!store.suggestions.withdraw(suggestion.id)) continue;
+    const reason =
+      `made for ${suggestion.baseVersion} (digest ${suggestion.baseDigest.slice(0, 12)}), but ${current.version} (digest ${current.digest.slice(0, 12)}) is on disk, ` +
+      'and its runs do not support it yet';
+    result.withdrawn.push({ id: suggestion.id, template: suggestion.template, reason });
+  }
 }
 
 function keep(store: Store, candidate: Candidate, now: number, result: LearnResult): void {

@@ -1,11 +1,13 @@
 /** @module learner/workflow — what maintainers do with suggestions: accept (patch, version, sign, canary), reject, roll out, roll back; every step audited. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FactoryError } from '../core/errors.js';
+import { FactoryError, toFactoryError } from '../core/errors.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store, VersionRetirement } from '../store/index.js';
-import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signTemplate, type TemplateRegistry, writeSignatureFile } from '../templates/index.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { type KeyRing, MANIFEST_FILE, readSignatureFile, restoreStoredVersion, SIGNATURE_FILE, signTemplate, type TemplateRegistry, versionFilesOf, writeSignatureFile } from '../templates/index.js';
 import { applyJsonPatch } from './json-patch.js';
+import { editJsonText } from './json-text-edit.js';
 import { checkPatchScope } from './patch-scope.js';
 
 export interface WorkflowContext {
@@ -68,15 +70,16 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   const suggestion = requireOpen(store, id);
   // Built here, not read from the bundle cache: both versions' bundles are recorded, and the candidate's is signed.
   const current = await registry.inspect(suggestion.template, { bundleFrom: 'build' });
-  if (current.digest !== suggestion.baseDigest) {
-    throw new FactoryError('E_CONFLICT', `template "${suggestion.template}" changed since suggestion ${id} was made (${suggestion.baseVersion} → ${current.version}); run \`af learn\` again`);
-  }
+  // The suggestion was made from runs of one exact template (its digest: agent.json, the parents it extends and every
+  // source file), so that is what must still be on disk; the version number alone cannot tell edits apart.
+  if (current.digest !== suggestion.baseDigest) throw staleSuggestion(store, suggestion, current);
   const signer = keyRing.signer();
   const manifestPath = path.join(current.dir, MANIFEST_FILE);
   const oldText = readFileSync(manifestPath, 'utf8');
   const oldSignature = readSignatureFile(current.dir, SIGNATURE_FILE);
-  // The stable version must be restorable before anything on disk changes.
+  // The stable version must be restorable, whole, before anything on disk changes.
   store.versions.record({
+    ...versionFilesOf(current),
     name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
     manifestFile: oldText, ...(oldSignature ? { signature: oldSignature } : {}),
   });
@@ -89,7 +92,8 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   let newVersion = bumpPatch(current.version);
   while (store.trust.retirement(current.name, newVersion)) newVersion = bumpPatch(newVersion);
   patched.version = newVersion;
-  const newText = `${JSON.stringify(patched, null, 2)}\n`;
+  // Only the lines the patch touches change: maintainers review the result in git.
+  const newText = editJsonText(oldText, JSON.parse(oldText), patched);
   atomicWrite(manifestPath, newText);
   let candidate;
   try {
@@ -102,6 +106,7 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   const signature = signTemplate(candidate, signer, now());
   writeSignatureFile(candidate.dir, signature);
   store.versions.record({
+    ...versionFilesOf(candidate),
     name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,
     manifestFile: newText, signature,
   });
@@ -125,6 +130,29 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   return store.suggestions.decide(id, 'accepted', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) }) as Suggestion;
 }
 
+/**
+ * The conflict of a suggestion made for another template than the one on disk, saying what differs (the version, agent.json
+ * or which source files), from the stored record of the version it was made for when there is one.
+ */
+function staleSuggestion(store: Store, suggestion: Suggestion, current: { version: string; digest: string; inherited: unknown; sources: Readonly<Record<string, string>> }): FactoryError {
+  const base = store.versions.byDigest(suggestion.template, suggestion.baseDigest);
+  const changes: string[] = [];
+  if (current.version !== suggestion.baseVersion) changes.push(`its version is ${current.version}`);
+  if (base) {
+    if (canonicalJson(base.manifest) !== canonicalJson(current.inherited)) changes.push('agent.json (or a template it extends) changed');
+    const files = [...new Set([...Object.keys(base.sources), ...Object.keys(current.sources)])].filter((file) => base.sources[file] !== current.sources[file]).sort();
+    if (files.length > 0) changes.push(`${files.join(', ')} changed`);
+  }
+  const what = changes.length > 0 ? changes.join('; ') : 'its files changed';
+  return new FactoryError(
+    'E_CONFLICT',
+    `suggestion ${suggestion.id} was made for "${suggestion.template}" ${suggestion.baseVersion} (digest ${suggestion.baseDigest.slice(0, 12)}), ` +
+      `but the template on disk is ${current.version} (digest ${current.digest.slice(0, 12)}): ${what}. ` +
+      `Run \`af learn\` to judge it again against what is on disk (it is proposed again or withdrawn), or put that version back with \`af rollback ${suggestion.template} --to ${suggestion.baseVersion}\``,
+    { details: { template: suggestion.template, baseVersion: suggestion.baseVersion, baseDigest: suggestion.baseDigest, version: current.version, digest: current.digest } },
+  );
+}
+
 /** Rejects an open suggestion with a reason; it is not proposed again until its evidence changes materially. */
 export function rejectSuggestion(context: Pick<WorkflowContext, 'store' | 'now'>, id: string, options: { actor: string; reason: string }): Suggestion {
   const { store } = context;
@@ -136,30 +164,56 @@ export function rejectSuggestion(context: Pick<WorkflowContext, 'store' | 'now'>
 }
 
 /**
- * Puts a stored version of a template back on disk (agent.json and agent.sig) and ends any canary.
+ * Puts a whole stored version of a template back on disk (agent.json, agent.sig and every source file, never a mix) and
+ * ends any canary. What was on disk is recorded first, so it can be rolled forward to.
  * @param to version to restore. @default the stable version of the running canary, else the version before the current one
  */
-export async function rollback(context: Pick<WorkflowContext, 'store' | 'registry' | 'now'>, name: string, options: { to?: string; actor: string }): Promise<{ name: string; from: string; version: string }> {
+export async function rollback(
+  context: Pick<WorkflowContext, 'store' | 'registry' | 'now'>,
+  name: string,
+  options: { to?: string; actor: string },
+): Promise<{ name: string; from: string; version: string; digest: string; written: string[]; removed: string[] }> {
   const { store, registry } = context;
-  const current = await registry.inspect(name);
+  // A broken edit is when a rollback is needed most: then the version must be named (or be a canary's stable one).
+  const current = await registry.inspect(name).catch((error: unknown) => {
+    const failure = toFactoryError(error);
+    if (failure.code !== 'E_TEMPLATE_INVALID' && failure.code !== 'E_TEMPLATE_IMPORT') throw failure;
+    return { broken: failure };
+  });
+  const isBroken = 'broken' in current;
   const rollout = store.rollouts.get(name);
   // By default, never a retired version; one asked for by name is refused below, saying why.
-  const versions = store.versions.list(name).filter((v) => v.version !== current.version && !store.trust.retirement(name, v.version));
-  const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : versions.at(-1)?.version);
+  const versions = store.versions.list(name).filter((v) => (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
+  const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : isBroken ? undefined : versions.at(-1)?.version);
+  if (!target && isBroken) throw new FactoryError('E_USAGE', `"${name}" does not load (${current.broken.message}); name the version to put back with --to (\`af versions list ${name}\`)`);
   if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded (retired ones excepted); nothing to roll back to`);
-  if (target === current.version) throw new FactoryError('E_USAGE', `"${name}" is already at ${target}`);
   requireNotRetired(store, name, target, 'rolled back to');
   const stored = store.versions.get(name, target);
   if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
-  restoreStoredVersion(stored, current.dir);
+  // The digest, not the number: in dev an edit runs under the number it carries, and rolling back to that number undoes it.
+  if (!isBroken && stored.digest === current.digest) throw new FactoryError('E_USAGE', `"${name}" is already at ${target} (digest ${stored.digest.slice(0, 12)})`);
+  // What is on disk now (an edit in dev, say) is kept, whole, before it is replaced: rolling forward stays possible.
+  if (!isBroken) {
+    store.versions.record({
+      ...versionFilesOf(current),
+      name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
+    });
+  }
+  const dir = isBroken ? path.join(registry.agentsDir, name) : current.dir;
+  // The whole version: agent.json, agent.sig and every source file; sources only the newer version had are removed.
+  const restored = restoreStoredVersion(stored, dir, isBroken ? {} : { currentSources: current.sources });
+  const from = isBroken ? `a broken edit` : current.version;
   const at = (context.now ?? Date.now)();
   if (rollout?.state === 'canary') {
     store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, manual: true });
     if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: 'rolled back by hand' });
   }
-  store.audit.append({ type: 'rollout.rolled_back', actor: options.actor, subject: name, data: { from: current.version, to: target, manual: true } });
+  store.audit.append({
+    type: 'rollout.rolled_back', actor: options.actor, subject: name,
+    data: { from, ...(isBroken ? {} : { fromDigest: current.digest }), to: target, toDigest: stored.digest, manual: true, written: restored.written, removed: restored.removed },
+  });
   registry.clear();
-  return { name, from: current.version, version: target };
+  return { name, from, version: target, digest: stored.digest, written: restored.written, removed: restored.removed };
 }
 
 /** Starts a canary of a recorded version against the version on disk. */

@@ -4,7 +4,7 @@ import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
-import type { ResolvedTemplate } from '../templates/index.js';
+import type { ResolvedTemplate, TrustedTemplate } from '../templates/index.js';
 import { captureFailure } from './failure-capture.js';
 import { inputShape } from './input-shape.js';
 import { newRunId } from './run-id.js';
@@ -25,10 +25,30 @@ export interface RunStats {
   logsDropped: number;
 }
 
+/**
+ * Where the code of a run came from: the template folder as it is now (`on-disk`), a version kept in the store
+ * (`stored`: a canary's stable version, a rollback target, an explicit `version`), or the candidate of a running
+ * canary (`canary`). In a dev environment it is always `on-disk` unless a version was asked for by name.
+ */
+export type RunSource = 'on-disk' | 'stored' | 'canary';
+
+/** Which code ran: the exact version and digest, where it came from, and whether it was signed (and by which key). */
+export interface RunOrigin {
+  version: string;
+  digest: string;
+  source: RunSource;
+  /** True for a verified signature; false for a dev run of unsigned or edited code (the signature was waived). */
+  signed: boolean;
+  /** The signer's key id, when signed. */
+  keyId?: string;
+}
+
 /** The outcome of one run as data: never thrown, for adapters (CLI `--json`, HTTP). */
-export type RunReport =
-  | { ok: true; runId: string; output: unknown; stats: RunStats }
-  | { ok: false; runId: string; error: { code: ErrorCode; message: string; problems?: Problem[] }; stats: RunStats };
+export type RunReport = RunOrigin &
+  (
+    | { ok: true; runId: string; output: unknown; stats: RunStats }
+    | { ok: false; runId: string; error: { code: ErrorCode; message: string; problems?: Problem[] }; stats: RunStats }
+  );
 
 export interface AgentRunOptions {
   /** Aborting cancels the run (`ctx.signal` fires; the run ends with `E_DISPOSED`). */
@@ -46,6 +66,8 @@ export interface AgentBinding {
   telemetry: Telemetry;
   createMs: number;
   depth: number;
+  /** Where the template's code came from. @default 'on-disk' ('stored' for a template rebuilt from the store) */
+  source?: RunSource;
   parentId?: string;
   onDispose(agent: Agent): void;
 }
@@ -65,6 +87,8 @@ export class Agent {
   readonly #runAttributes: { template: string; version: string; env: string; tenant: string };
   /** Bytes kept of each part of a failed run's data; 0 unless the template opted in (`debug.captureFailures`). */
   readonly #captureBytes: number;
+  /** Computed at the first run, not in createAgent (a hot path): every report of this agent's runs carries it. */
+  #origin: RunOrigin | undefined;
   #createMs: number;
   #isDisposed = false;
 
@@ -92,6 +116,11 @@ export class Agent {
     return this.#binding.template.env;
   }
 
+  /** Which code this agent runs: version, digest, where it came from, and its signature. */
+  get origin(): Readonly<RunOrigin> {
+    return (this.#origin ??= originOf(this.#binding.template, this.#binding.source));
+  }
+
   get tenant(): string {
     return this.#binding.tenant;
   }
@@ -106,9 +135,9 @@ export class Agent {
    * @throws FactoryError with the run's code (`E_INPUT_INVALID`, `E_TIMEOUT`, `E_AGENT_THREW`, …); its `details`
    *   carry `runId` and `stats`.
    */
-  async run(input: unknown, options: AgentRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string }> {
+  async run(input: unknown, options: AgentRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string } & RunOrigin> {
     const report = await this.runSettled(input, options);
-    if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId };
+    if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId, ...this.origin };
     throw new FactoryError(report.error.code, report.error.message, {
       ...(report.error.problems ? { problems: report.error.problems } : {}),
       details: { runId: report.runId, stats: report.stats },
@@ -217,8 +246,20 @@ export class Agent {
       record.capture = captureFailure({ input, output, errorMessage: error.message, logs: stats.logs }, this.#captureBytes);
     }
     this.#binding.sink.write(record);
-    return error ? { ok: false, runId, error, stats } : { ok: true, runId, output, stats };
+    const origin = this.origin;
+    return error ? { ...origin, ok: false, runId, error, stats } : { ...origin, ok: true, runId, output, stats };
   }
+}
+
+function originOf(template: ResolvedTemplate, source: RunSource | undefined): RunOrigin {
+  const { trust } = template as Partial<TrustedTemplate>;
+  return {
+    version: template.version,
+    digest: template.digest,
+    source: source ?? (template.bundleOrigin === 'store' ? 'stored' : 'on-disk'),
+    signed: trust?.status === 'signed',
+    ...(trust?.status === 'signed' && trust.verification ? { keyId: trust.verification.keyId } : {}),
+  };
 }
 
 /** The keys of `used` the template was granted; anything else a host sent (not strings, not granted) is dropped. */

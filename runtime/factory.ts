@@ -1,5 +1,4 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
@@ -8,8 +7,8 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
-import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore } from '../templates/index.js';
-import { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
+import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf } from '../templates/index.js';
+import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
@@ -38,7 +37,11 @@ export interface FactoryOptions {
   runSink?: RunSink;
   /** Backs `ctx.kv`. @default the store's kv, else in memory */
   kv?: KvStore;
-  /** Reload templates when their files change. @default false */
+  /**
+   * Reload templates when their files change (hot reload). In a dev environment (`devEnvironments`) the code on disk
+   * is what runs, so a long-lived factory watches by default; elsewhere a signed version runs and an edit needs `af sign`.
+   * @default true when `env` is a dev environment, else false
+   */
   watch?: boolean;
   /** Templates to resolve and warm up in the sandbox before `createFactory` resolves: names, or `true` for all. @default none */
   prewarm?: boolean | string[];
@@ -161,7 +164,7 @@ export class AgentFactory {
       displayRoot: this.config.root,
       bundleCacheDir: this.config.bundleCacheDir,
       env: this.config.env,
-      watch: options.watch ?? false,
+      watch: options.watch ?? gate.isDevEnvironment(this.config.env),
       logger: this.#logger.child('templates'),
       clock: this.#clock,
       ...(store
@@ -216,7 +219,7 @@ export class AgentFactory {
   }
 
   /** Creates an agent, runs it once, disposes it. @throws FactoryError with the run's code. */
-  async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string }> {
+  async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string } & RunOrigin> {
     const agent = await this.createAgent(name, options);
     try {
       return await agent.run(input, options);
@@ -271,8 +274,11 @@ export class AgentFactory {
       if (!TENANT.test(tenant)) {
         throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
       }
-      // A canary routes a share of creations to its candidate version unless a version was asked for.
-      const wanted = options.version ?? (depth === 0 ? this.#rollouts?.pick(name) : undefined);
+      // A canary routes a share of creations to its candidate version unless a version was asked for. Not in dev:
+      // there the code on disk is what runs (an edit must never lose to a stored version), so canaries are for
+      // the environments that run signed versions.
+      const route = this.#rollouts && options.version === undefined && depth === 0 && !this.#gate.isDevEnvironment(options.env ?? this.config.env) ? this.#rollouts.pick(name) : undefined;
+      const wanted = options.version ?? route?.version;
       const resolveOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(wanted !== undefined ? { version: wanted } : {}) };
       coldStart = this.registry.peek(name, resolveOptions) === undefined;
       const template = await this.registry.resolve(name, resolveOptions);
@@ -292,6 +298,8 @@ export class AgentFactory {
         createMs: this.#clock.monotonic() - started,
         depth,
         ...(parentId !== undefined ? { parentId } : {}),
+        // A canary's candidate is labelled so wherever it lives (on disk after an accept, stored after `af rollout`).
+        source: route?.isCandidate ? 'canary' : template.bundleOrigin === 'store' ? 'stored' : 'on-disk',
         onDispose: (disposed) => this.#live.delete(disposed),
       });
       this.#live.add(agent);
@@ -316,17 +324,12 @@ export class AgentFactory {
   }
 }
 
-/** Keeps every version that ran, with its bundle, signature and agent.json, for rollback and canaries. */
+/** Keeps every version that ran, with its bundle, signature, agent.json and source files, for rollback and canaries. */
 function recordVersion(store: Store, template: TrustedTemplate): void {
   if (store.isClosed) return;
-  let manifestFile: string | undefined;
-  try {
-    manifestFile = readFileSync(path.join(template.dir, 'agent.json'), 'utf8');
-  } catch {
-    // Gone since it was resolved: the version is still recorded, without a file to restore.
-  }
   store.versions.record({
-    ...(manifestFile !== undefined ? { manifestFile } : {}),
+    // On the cold path only (a registry miss): the files were just read to bundle or hash them.
+    ...versionFilesOf(template),
     name: template.name,
     version: template.version,
     digest: template.digest,

@@ -1,6 +1,6 @@
 /** @module runtime — the data plane's public face: createFactory, AgentFactory and Agent. */
 export { createFactory, AgentFactory, type CreateAgentOptions, type FactoryOptions, type FactoryRunOptions } from './factory.js';
-export { Agent, type AgentRunOptions, type RunReport, type RunStats } from './agent.js';
+export { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunSource, type RunStats } from './agent.js';
 export { createMemoryRunSink, type MemoryRunSink } from './memory-run-sink.js';
 export { inputShape } from './input-shape.js';
 export * from './telemetry/index.js';

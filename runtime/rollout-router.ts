@@ -32,13 +32,13 @@ export class RolloutRouter {
     this.#random = options.random ?? Math.random;
   }
 
-  /** The version a new agent of `template` should get, or undefined for the one on disk. */
-  pick(template: string): string | undefined {
+  /** The version a new agent of `template` should get, and whether it is the canary's candidate; undefined for the one on disk. */
+  pick(template: string): { version: string; isCandidate: boolean } | undefined {
     const rollout = this.#rollouts().get(template);
     if (!rollout) return undefined;
     // A candidate retired while its canary runs gets nothing more, at once (an in-memory lookup, like revocation).
-    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return rollout.stableVersion;
-    return this.#random() < rollout.weight ? rollout.candidateVersion : rollout.stableVersion;
+    if (this.#options.store.trust.retirement(template, rollout.candidateVersion)) return { version: rollout.stableVersion, isCandidate: false };
+    return this.#random() < rollout.weight ? { version: rollout.candidateVersion, isCandidate: true } : { version: rollout.stableVersion, isCandidate: false };
   }
 
   /** Counts a finished run; every few runs of a template in canary, looks at its numbers. */
@@ -71,7 +71,14 @@ export class RolloutRouter {
       const dir = this.#options.dirOf(template);
       // A retired version is never put back in service, not even by the canary's own rollback.
       if (store.trust.retirement(template, rollout.stableVersion)) logger.warn(`canary of "${template}": not restoring ${rollout.stableVersion}, which is retired; roll forward`);
-      else if (stable && dir) restoreStoredVersion(stable, dir);
+      else if (stable && dir) {
+        try {
+          restoreStoredVersion(stable, dir, { currentSources: store.versions.get(template, rollout.candidateVersion)?.sources ?? {} });
+        } catch (error) {
+          // Never a mix: the folder keeps the candidate, and the decision stands (the router already routes to the stable version).
+          logger.warn(`canary of "${template}": could not put ${rollout.stableVersion} back on disk: ${(error as Error).message}`);
+        }
+      }
     }
     if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, state, { at: now, by: 'canary', reason: decision.reason });
     store.audit.append({

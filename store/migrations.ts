@@ -214,6 +214,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    description: 'the source files of each recorded version, so a rollback restores a whole version',
+    sql: `
+      -- JSON: relative path -> base64 of the bytes, each checked against the source hash the digest covers.
+      ALTER TABLE template_versions ADD COLUMN source_files TEXT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

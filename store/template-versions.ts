@@ -19,6 +19,7 @@ interface VersionRow {
   signature: string | null;
   recorded_at: number;
   manifest_file: string | null;
+  source_files: string | null;
 }
 
 export class TemplateVersions {
@@ -33,11 +34,14 @@ export class TemplateVersions {
     // Keep the first record of a digest, but fill in its signature when it is signed later, with the bundle that
     // new signature covers (the signer built it; the one recorded first may come from an older bundler).
     this.#insert = db.prepare(`
-      INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at, manifest_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at, manifest_file, source_files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (name, digest) DO UPDATE SET signature = coalesce(excluded.signature, template_versions.signature),
         bundle = CASE WHEN excluded.signature IS NOT NULL AND excluded.signature IS NOT template_versions.signature THEN excluded.bundle ELSE template_versions.bundle END,
-        manifest_file = coalesce(excluded.manifest_file, template_versions.manifest_file)`);
-    this.#byVersion = db.prepare('SELECT * FROM template_versions WHERE name = ? AND version = ? ORDER BY recorded_at DESC LIMIT 1');
+        manifest_file = coalesce(excluded.manifest_file, template_versions.manifest_file),
+        source_files = coalesce(template_versions.source_files, excluded.source_files)`);
+    // In dev, edits run under the version number they carry, so one number can have several digests: the signed one is
+    // the version (outside dev nothing else runs, and a rollback to "1.0.0" means what was released as 1.0.0).
+    this.#byVersion = db.prepare('SELECT * FROM template_versions WHERE name = ? AND version = ? ORDER BY signature IS NULL, recorded_at DESC LIMIT 1');
     this.#byDigest = db.prepare('SELECT * FROM template_versions WHERE name = ? AND digest = ?');
     this.#list = db.prepare('SELECT name, version, digest, signature, recorded_at FROM template_versions WHERE name = ? ORDER BY recorded_at');
   }
@@ -47,10 +51,11 @@ export class TemplateVersions {
     this.#insert.run(
       input.name, input.version, input.digest, JSON.stringify(input.manifest), JSON.stringify(input.sources), input.bundle,
       input.signature === undefined ? null : JSON.stringify(input.signature), this.#clock.now(), input.manifestFile ?? null,
+      input.sourceFiles === undefined ? null : JSON.stringify(input.sourceFiles),
     );
   }
 
-  /** The newest record of `name` at `version`. */
+  /** The record of `name` at `version`: the newest signed one, else the newest. */
   get(name: string, version: string): TemplateVersion | undefined {
     const row = this.#byVersion.get(name, version);
     return row ? toVersion(row) : undefined;
@@ -77,6 +82,7 @@ function toVersion(row: VersionRow): TemplateVersion {
     bundle: row.bundle,
     ...(row.signature !== null ? { signature: JSON.parse(row.signature) } : {}),
     ...(row.manifest_file !== null ? { manifestFile: row.manifest_file } : {}),
+    ...(row.source_files !== null ? { sourceFiles: JSON.parse(row.source_files) as Record<string, string> } : {}),
     recordedAt: row.recorded_at,
   };
 }

@@ -20,4 +20,5 @@ export {
 export { addressRulesOf, checkPolicy, DEFAULT_DEV_ENVIRONMENTS, DEFAULT_POLICY, hostPatternCovers, loadPolicy, ruleApplies, type AllowDeny, type NetRules, type Policy, type PolicyRule, type PolicySubject } from './policy.js';
 export { isTrusted, TrustGate, type TrustAuditEvent, type TrustedTemplate, type TrustGateOptions, type TrustInfo } from './trust.js';
 export { openProjectTrust, trustFileOf, type ProjectTrust } from './project-trust.js';
-export { resolveStoredVersion, restoreStoredVersion, type StoredVersion } from './stored-version.js';
+export { TemplateWatcher } from './watcher.js';
+export { resolveStoredVersion, restoreStoredVersion, type RestoreOptions, type RestoreResult, type StoredVersion, versionFilesOf } from './stored-version.js';

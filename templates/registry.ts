@@ -256,8 +256,11 @@ export class TemplateRegistry {
       if (changed.has(name) || template?.chain.some((link) => changed.has(link))) affected.push({ key, name, env });
     }
     for (const { key } of affected) this.#cache.delete(key);
-    // Re-resolve now, so the next resolve is a hit and a broken edit is reported right away.
+    // Re-resolve now, so the next resolve is a hit and a broken edit is reported right away. Only the on-disk entries:
+    // a stored version's entry (its key names the version) is rebuilt from the store when next asked for, never from
+    // the edited folder.
     for (const { key, name, env } of affected) {
+      if (isVersionKey(key)) continue;
       this.#resolveCold(name, env, key).then(
         (template) => this.#logger.info(`reloaded template "${name}" ${template.version} (${env})`),
         (error: unknown) => {
@@ -296,6 +299,11 @@ function resolveRegistryOptions(options: TemplateRegistryOptions) {
 
 function cacheKey(name: string, env: string): string {
   return `${name}\u0000${env}`;
+}
+
+/** Keys of stored versions are `name\0env\0version`; on-disk ones are `name\0env`. */
+function isVersionKey(key: string): boolean {
+  return key.split('\u0000').length > 2;
 }
 
 function parseKey(key: string): { name: string; env: string } {

@@ -1,5 +1,5 @@
 /** @module templates/stored-version — turns a version kept in the store back into a resolved template, and puts a stored version back on disk. */
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { StoredTemplateVersion } from '../core/trust-records.js';
@@ -54,19 +54,114 @@ export function resolveStoredVersion(stored: StoredVersion, env: string, dir: st
 }
 
 /**
- * Writes a stored version's agent.json and agent.sig back into the template folder (each atomically).
- * @throws FactoryError `E_TEMPLATE_NOT_FOUND` when the version was stored without its agent.json.
+ * What a version keeps of its folder, read now: the template's own agent.json text and every source file the digest
+ * covers (base64), each checked against its hash. A file that changed since it was hashed leaves `sourceFiles` out:
+ * recording a mix would let a rollback restore one.
  */
-export function restoreStoredVersion(stored: StoredVersion, dir: string): void {
+export function versionFilesOf(template: { dir: string; sources: Readonly<Record<string, string>> }): { manifestFile?: string; sourceFiles?: Record<string, string> } {
+  const files: { manifestFile?: string; sourceFiles?: Record<string, string> } = {};
+  try {
+    files.manifestFile = readFileSync(path.join(template.dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    // Gone since it was resolved: the version is still recorded, without a file to restore.
+  }
+  const sourceFiles: Record<string, string> = {};
+  for (const [relative, hash] of Object.entries(template.sources)) {
+    const bytes = readInside(template.dir, relative);
+    if (bytes === undefined || sha256(bytes) !== hash) return files;
+    sourceFiles[relative] = bytes.toString('base64');
+  }
+  files.sourceFiles = sourceFiles;
+  return files;
+}
+
+export interface RestoreOptions {
+  /** Source files of the version being replaced (relative path → hash): those the restored version lacks are removed. */
+  currentSources?: Readonly<Record<string, string>>;
+}
+
+/** What a restore did to the template folder. */
+export interface RestoreResult {
+  /** Files written: agent.json, agent.sig and every source file whose content differed. */
+  written: string[];
+  /** Source files of the replaced version that the restored one does not have. */
+  removed: string[];
+}
+
+/**
+ * Puts a whole stored version back into the template folder: agent.json, agent.sig (removed when the version was
+ * unsigned) and every source file the digest covers, each written atomically. Source files of the replaced version that
+ * the restored one does not have are removed (the store keeps them with that version); files that are no version's
+ * source (data, output, notes) are left alone. Everything is checked before anything is written, so a folder is never
+ * left holding a mix of two versions.
+ * @throws FactoryError `E_TEMPLATE_NOT_FOUND` when the version was stored without a file it needs and the folder's copy
+ *   differs; `E_SIGNATURE_INVALID` when a stored file does not match the hash its digest covers.
+ */
+export function restoreStoredVersion(stored: StoredVersion, dir: string, options: RestoreOptions = {}): RestoreResult {
   if (stored.manifestFile === undefined) {
     throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${stored.version} of "${stored.name}" was recorded without its agent.json and cannot be put back; choose another with --to`);
   }
-  const write = (name: string, text: string) => {
-    const target = path.join(dir, name);
+  const writes: Array<{ relative: string; bytes: Buffer }> = [];
+  for (const [relative, hash] of Object.entries(stored.sources)) {
+    const onDisk = readInside(dir, relative);
+    const kept = stored.sourceFiles?.[relative];
+    if (kept === undefined) {
+      // Recorded before versions kept their files: only a file that is already that version's can stay.
+      if (onDisk !== undefined && sha256(onDisk) === hash) continue;
+      throw new FactoryError(
+        'E_TEMPLATE_NOT_FOUND',
+        `version ${stored.version} of "${stored.name}" was recorded without its source files, and ${relative} is not that version's any more, so it cannot be restored whole; ` +
+          'restore the file from version control, or choose another version with --to',
+      );
+    }
+    const bytes = Buffer.from(kept, 'base64');
+    if (sha256(bytes) !== hash) throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}": ${relative} does not match its digest; the store was altered`);
+    if (onDisk === undefined || !onDisk.equals(bytes)) writes.push({ relative, bytes });
+  }
+  if (!isSafeNames(Object.keys(stored.sources)) || !isSafeNames(Object.keys(options.currentSources ?? {}))) {
+    throw new FactoryError('E_SIGNATURE_INVALID', `stored version ${stored.version} of "${stored.name}" names a file outside its folder; the store was altered`);
+  }
+  const write = (relative: string, bytes: Buffer | string) => {
+    const target = path.join(dir, ...relative.split('/'));
+    mkdirSync(path.dirname(target), { recursive: true });
     const temporary = `${target}.${process.pid}.tmp`;
-    writeFileSync(temporary, text);
+    writeFileSync(temporary, bytes);
     renameSync(temporary, target);
   };
+  const result: RestoreResult = { written: [], removed: [] };
+  for (const { relative, bytes } of writes) {
+    write(relative, bytes);
+    result.written.push(relative);
+  }
+  for (const relative of Object.keys(options.currentSources ?? {})) {
+    if (Object.hasOwn(stored.sources, relative) || relative === MANIFEST_FILE || relative === SIGNATURE_FILE) continue;
+    try {
+      unlinkSync(path.join(dir, ...relative.split('/')));
+      result.removed.push(relative);
+    } catch {
+      // Already gone.
+    }
+  }
   if (stored.signature !== undefined) write(SIGNATURE_FILE, `${JSON.stringify(stored.signature as SignatureFile, null, 2)}\n`);
+  else rmSync(path.join(dir, SIGNATURE_FILE), { force: true });
+  result.written.push(SIGNATURE_FILE);
+  // Last: agent.json names the version, so it changes once everything it needs is in place.
   write(MANIFEST_FILE, stored.manifestFile);
+  result.written.push(MANIFEST_FILE);
+  return result;
+}
+
+/** Source names as the bundler records them: relative, `/`-separated, never climbing out. */
+function isSafeNames(names: readonly string[]): boolean {
+  return names.every((name) => name !== '' && !name.includes('\0') && !path.posix.isAbsolute(name) && !name.split('/').some((part) => part === '' || part === '.' || part === '..'));
+}
+
+/** The bytes of a file inside `dir` by its source name, or undefined when there is none (or the name is not safe). */
+function readInside(dir: string, relative: string): Buffer | undefined {
+  if (!isSafeNames([relative])) return undefined;
+  try {
+    return readFileSync(path.join(dir, ...relative.split('/')));
+  } catch {
+    return undefined;
+  }
 }

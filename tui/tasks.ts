@@ -1,6 +1,6 @@
 /** @module tui/tasks — long work started from the UI, reporting progress: signing every template. */
 import { toFactoryError } from '../core/errors.js';
-import { signTemplate, writeSignatureFile } from '../templates/index.js';
+import { signTemplate, versionFilesOf, writeSignatureFile } from '../templates/index.js';
 import type { TuiServices } from './services.js';
 
 /** Signs every non-abstract template with the current signer, as `af sign --all` does. @returns a summary line. */
@@ -17,7 +17,7 @@ export async function signAllTemplates(services: TuiServices, progress: (done: n
       if (!template.abstract) {
         const signature = signTemplate(template, signer, services.now());
         writeSignatureFile(template.dir, signature);
-        store.versions.record({ name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code, signature });
+        store.versions.record({ ...versionFilesOf(template), name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code, signature });
         store.audit.append({ type: 'template.signed', actor: services.actor, subject: template.name, data: { version: template.version, digest: template.digest, keyId: signer.record.id } });
         signed++;
       }

@@ -144,7 +144,7 @@ type AuditorRun = { ok: true; output: AuditorReport } | { ok: false; code: strin
 async function runAuditor(context: CommandContext, scratch: string): Promise<AuditorRun> {
   const config = context.config();
   // The run is recorded in the project's own store, like `af run`; one host is enough for one run.
-  const factory = await createFactory({ root: scratch, home: config.home, env: config.env, hosts: 1, processEnv: context.streams.env, logger: context.logger });
+  const factory = await createFactory({ root: scratch, home: config.home, env: config.env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const report = await factory.runSettled(AUDITOR, {});
     return report.ok ? { ok: true, output: report.output as AuditorReport } : { ok: false, code: report.error.code, message: report.error.message };

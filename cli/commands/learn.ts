@@ -31,8 +31,9 @@ export function learnCommand(context: CommandContext, options: { template?: stri
       else {
         context.streams.stdout.write(
           `learned from ${result.runs} runs of ${result.templates} templates in ${result.seconds.toFixed(1)} s (TensorFlow.js backend: ${result.backend})\n` +
-            `${result.created.length} new suggestions, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced\n`,
+            `${result.created.length} new suggestions, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced, ${result.withdrawn.length} withdrawn\n`,
         );
+        for (const stale of result.withdrawn) context.streams.stderr.write(`withdrew ${stale.id} (${escapeLine(stale.template)}): ${escapeLine(stale.reason)}\n`);
         for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${escapeLine(skipped.template)}: ${escapeLine(skipped.reason)}\n`);
         if (result.created.length > 0) context.streams.stdout.write(`\n${suggestionTable(context, result.created)}\n\nreview with \`af suggestions show ID\`\n`);
       }
@@ -167,7 +168,12 @@ export function rollbackCommand(context: CommandContext, name: string, options: 
     try {
       const result = await rollback({ store, registry }, name, { ...(options.to ? { to: options.to } : {}), actor: actorOf(context) });
       if (options.json) printJson(context.streams, result);
-      else context.streams.stdout.write(`rolled ${name} back from ${result.from} to ${result.version} (agent.json and agent.sig restored)\n`);
+      else {
+        const removed = result.removed.length > 0 ? `; removed ${result.removed.map(escapeLine).join(', ')}, which only the newer version had` : '';
+        context.streams.stdout.write(
+          `rolled ${escapeLine(name)} back from ${escapeLine(result.from)} to ${escapeLine(result.version)} (digest ${result.digest.slice(0, 12)}): the whole version, ${result.written.map(escapeLine).join(', ')}${removed}\n`,
+        );
+      }
       return EXIT.ok;
     } finally {
       registry.close();

@@ -2,11 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
-import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import { createFactory } from '../../runtime/index.js';
 import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
-import { EXIT, exitStatusFor } from '../exit-status.js';
+import { printRunReport } from '../run-report.js';
 
 export interface RunCommandOptions {
   input?: string;
@@ -26,40 +25,20 @@ export async function runCommand(context: CommandContext, name: string, options:
   const input = await readInput(context, options);
   const config = context.config();
   // One host is enough for one run, and forks faster than one per core.
-  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, processEnv: context.streams.env, logger: context.logger });
+  // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
+  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const report = await factory.runSettled(name, input, {
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
     });
-    const { stats } = report;
-    if (options.json) {
-      context.streams.stdout.write(
-        `${terminalSafeJson(JSON.stringify(report.ok ? { ok: true, runId: report.runId, output: report.output, stats } : { ok: false, runId: report.runId, error: report.error, stats }))}\n`,
-      );
-      if (!report.ok) context.streams.stderr.write(`error ${escapeLine(report.error.code)}: ${escapeLine(report.error.message)}\n`);
-    } else {
-      const { errPaint } = context;
-      // Logs, outputs and error messages are the agent's: one line each, no control characters (a `\r` or `\n`
-      // would let an agent forge an `ok` line, an escape sequence retitle or clear the terminal).
-      for (const entry of stats.logs) {
-        context.streams.stderr.write(`${errPaint.dim(`[${name}] ${escapeLine(entry.level)}`)} ${escapeLine(entry.message)}${entry.fields !== undefined ? ` ${escapeLine(JSON.stringify(entry.fields))}` : ''}\n`);
-      }
-      const cost = `run ${stats.runMs.toFixed(2)} ms · create ${stats.createMs.toFixed(2)} ms · cpu ${stats.cpuMs.toFixed(2)} ms`;
-      if (report.ok) {
-        context.streams.stdout.write(`${terminalSafeJson(JSON.stringify(report.output, null, 2) ?? 'undefined')}\n`);
-        context.streams.stderr.write(`${errPaint.green('ok')} ${errPaint.dim(cost)}\n`);
-      } else {
-        context.streams.stderr.write(`${errPaint.red('error')} ${errPaint.bold(escapeLine(report.error.code))}: ${escapeLine(report.error.message)}\n${errPaint.dim(cost)}\n`);
-      }
-    }
-    return report.ok ? EXIT.ok : exitStatusFor(report.error.code);
+    return printRunReport(context, name, report, options.json ? { json: true } : {});
   } finally {
     await factory.close();
   }
 }
 
-async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {
+export async function readInput(context: CommandContext, options: RunCommandOptions): Promise<unknown> {
   let text: string;
   let where: string;
   if (options.input !== undefined) {

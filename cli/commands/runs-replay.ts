@@ -44,7 +44,7 @@ export async function runsReplayCommand(context: CommandContext, id: string, opt
   });
   const config = context.config();
   const env = options.env ?? run.env;
-  const factory = await createFactory({ root: config.root, env, hosts: 1, processEnv: context.streams.env, logger: context.logger });
+  const factory = await createFactory({ root: config.root, env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const agent = await factory.createAgent(run.template, { env, tenant: options.tenant ?? run.tenant, ...(options.sameVersion ? { version: run.version } : {}) });
     let report;
@@ -57,7 +57,7 @@ export async function runsReplayCommand(context: CommandContext, id: string, opt
     context.streams.stderr.write(
       `${context.errPaint.dim(`replayed run ${displayRunId(run.id)} as ${displayRunId(report.runId)}: ${escapeLine(agent.name)} ${escapeLine(agent.version)} (digest ${agent.digest.slice(0, 12)}, ${sameCode}), env ${escapeLine(env)}, tenant ${escapeLine(agent.tenant)}`)}\n`,
     );
-    return printRunReport(context, run.template, report, { ...(options.json ? { json: true } : {}), extra: { replayOf: run.id, version: agent.version, digest: agent.digest } });
+    return printRunReport(context, run.template, report, { ...(options.json ? { json: true } : {}), extra: { replayOf: run.id } });
   } finally {
     await factory.close();
   }

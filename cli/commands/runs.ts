@@ -32,7 +32,8 @@ export function runRow(context: CommandContext, run: RunRecord, isFullId: boolea
     new Date(run.startedAt).toISOString().replace('T', ' ').slice(0, 19),
     // Tenants come from API clients and codes from the run: text, never terminal controls.
     escapeLine(run.template),
-    escapeLine(run.version),
+    // Two edits of one version run in dev under the same number: the short digest tells them apart.
+    escapeLine(`${run.version} ${run.digest.slice(0, 12)}`),
     escapeLine(run.env),
     escapeLine(run.tenant),
     run.outcome === 'ok' ? paint.green('ok') : paint.red(escapeLine(run.errorCode ?? 'error')),

@@ -2,7 +2,7 @@
 import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { escapeLine, escapeStrings } from '../../core/terminal-text.js';
-import { signTemplate, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
+import { signTemplate, TemplateRegistry, TrustGate, versionFilesOf, writeSignatureFile } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
@@ -42,7 +42,7 @@ async function signWith(context: CommandContext, store: Store, name: string | un
       }
       const signature = signTemplate(resolved, signer, Date.now());
       writeSignatureFile(resolved.dir, signature);
-      store.versions.record({ name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
+      store.versions.record({ ...versionFilesOf(resolved), name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
       store.audit.append({ type: 'template.signed', actor: 'cli', subject: resolved.name, data: { version: resolved.version, digest: resolved.digest, keyId: signer.record.id } });
       results.push({ name: template, ok: true, version: resolved.version, digest: resolved.digest, keyId: signer.record.id });
     } catch (error) {

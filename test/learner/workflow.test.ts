@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptSuggestion, learn, rejectSuggestion, rollback } from '../../learner/index.js';
 import { createFactory } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
-import { openProjectTrust, readSignatureFile, TemplateRegistry, TrustGate } from '../../templates/index.js';
+import { openProjectTrust, readSignatureFile, signTemplate, TemplateRegistry, TrustGate, writeSignatureFile } from '../../templates/index.js';
 import { resolveConfig } from '../../core/config.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 import { craftRuns } from './helpers.js';
@@ -27,7 +27,10 @@ beforeAll(async () => {
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root });
   originalManifest = readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8');
   const sized = await registry.inspect('sized');
-  store.versions.record({ name: 'sized', version: '1.0.0', digest: sized.digest, manifest: sized.inherited, sources: { ...sized.sources }, bundle: sized.code, manifestFile: originalManifest });
+  // Signed, so that its canary can run outside dev (in dev the code on disk always runs).
+  const signature = signTemplate(sized, trust.keyRing.signer(), Date.now());
+  writeSignatureFile(sized.dir, signature);
+  store.versions.record({ name: 'sized', version: '1.0.0', digest: sized.digest, manifest: sized.inherited, sources: { ...sized.sources }, bundle: sized.code, manifestFile: originalManifest, signature });
   for (const record of craftRuns({ count: 1200, template: 'sized', digest: sized.digest })) store.runs.write(record);
   await store.runs.flush();
 });
@@ -71,14 +74,15 @@ describe('the improvement loop', () => {
     const resolved = await new TemplateRegistry({ agentsDir: project.agentsDir, env: 'prod' }).inspect('sized', { env: 'prod' });
     expect(gate.admit(resolved).trust.status).toBe('signed');
     expect(readSignatureFile(resolved.dir, 'agent.sig')?.digest).toBe(resolved.digest);
-    expect(store.versions.list('sized').map((v) => [v.version, v.signed])).toEqual([['1.0.0', false], ['1.0.1', true]]);
+    expect(store.versions.list('sized').map((v) => [v.version, v.signed])).toEqual([['1.0.0', true], ['1.0.1', true]]);
     expect(store.rollouts.get('sized')).toMatchObject({ stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.5, state: 'canary', suggestionId: memory!.id });
     expect(store.audit.list().map((e) => e.type).slice(0, 2)).toEqual(['rollout.started', 'suggestion.accepted']);
     await expect(acceptSuggestion({ store, registry, keyRing: keyRing() }, memory!.id, { actor: 'ada' })).rejects.toMatchObject({ code: 'E_CONFLICT', message: expect.stringContaining('is canary') });
   });
 
   it('routes a share of new agents to the candidate, then promotes it on its own when it is no worse', async () => {
-    const factory = await createFactory({ root: project.root, store, hosts: 1 });
+    // Canaries route outside dev only: in dev the code on disk always runs.
+    const factory = await createFactory({ root: project.root, store, hosts: 1, env: 'staging' });
     try {
       const versions: string[] = [];
       for (let i = 0; i < 700 && store.rollouts.get('sized')?.state === 'canary'; i++) {
@@ -104,15 +108,17 @@ describe('the improvement loop', () => {
 
   it('rolls back by hand to the previous version, restoring agent.json exactly', async () => {
     const result = await rollback({ store, registry }, 'sized', { actor: 'ada' });
-    expect(result).toEqual({ name: 'sized', from: '1.0.1', version: '1.0.0' });
+    expect(result).toEqual({ name: 'sized', from: '1.0.1', version: '1.0.0', digest: expect.any(String), written: ['agent.sig', 'agent.json'], removed: [] });
     expect(readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8')).toBe(originalManifest);
     expect(store.audit.list({ type: 'rollout.rolled_back' })[0]).toMatchObject({ actor: 'ada', data: { from: '1.0.1', to: '1.0.0', manual: true } });
   });
 
-  it('rolls a worse candidate back on its own and puts the stable version back on disk', async () => {
+  it('rolls a worse candidate back on its own and puts the stable version back on disk', { timeout: 120_000 }, async () => {
     const fragile = await registry.inspect('fragile');
     const stableText = readFileSync(path.join(project.agentsDir, 'fragile/agent.json'), 'utf8');
-    store.versions.record({ name: 'fragile', version: '1.0.0', digest: fragile.digest, manifest: fragile.inherited, sources: { ...fragile.sources }, bundle: fragile.code, manifestFile: stableText });
+    const signature = signTemplate(fragile, keyRing().signer(), Date.now());
+    writeSignatureFile(fragile.dir, signature);
+    store.versions.record({ name: 'fragile', version: '1.0.0', digest: fragile.digest, manifest: fragile.inherited, sources: { ...fragile.sources }, bundle: fragile.code, manifestFile: stableText, signature });
     // A suggestion whose patch is bad: a 20 ms timeout for an agent that sometimes needs 50 ms.
     store.suggestions.add({
       id: 'sg_bad', kind: 'right-sizing', template: 'fragile', tenant: '*', baseVersion: '1.0.0', baseDigest: fragile.digest,
@@ -120,7 +126,7 @@ describe('the improvement loop', () => {
       confidence: 0.5, state: 'open', createdAt: Date.now(), evidenceKey: 'bad',
     });
     await acceptSuggestion({ store, registry, keyRing: keyRing() }, 'sg_bad', { actor: 'ada', canaryWeight: 0.5 });
-    const factory = await createFactory({ root: project.root, store, hosts: 1 });
+    const factory = await createFactory({ root: project.root, store, hosts: 1, env: 'staging' });
     try {
       for (let i = 0; i < 900 && store.rollouts.get('fragile')?.state === 'canary'; i++) {
         await factory.runSettled('fragile', { slow: i % 4 === 0 });

@@ -126,6 +126,8 @@ function RunEditor({ name }: { name: string }) {
         {stats ? <Text dimColor>{`  run ${formatMs(stats.runMs)} · create ${formatMs(stats.createMs)} · cpu ${formatMs(stats.cpuMs)} · heap ${formatBytes(stats.heapPeakBytes)} · run #${runs}`}</Text> : null}
       </Text>,
     );
+    // Which code ran: two edits of one version differ in their digest.
+    if ('digest' in report) add(<Text key="origin" dimColor wrap="truncate">{`ran ${report.version} ${report.digest.slice(0, 12)} ${report.source} ${report.signed ? `signed${report.keyId ? ` by ${report.keyId}` : ''}` : 'unsigned'}`}</Text>);
     if (stats) {
       add(<Text key="logs-title" bold>logs {stats.logs.length === 0 ? <Text dimColor>(none)</Text> : null}{stats.logsDropped > 0 ? <Text dimColor> ({stats.logsDropped} dropped)</Text> : null}</Text>);
       for (const [i, entry] of stats.logs.slice(-5).entries()) {

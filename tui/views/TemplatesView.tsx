@@ -24,7 +24,8 @@ export function TemplatesView() {
     ...selection.bindings,
     { keys: ['enter'], label: 'manifest', run: () => selected && ui.push({ view: 'template', name: selected.name }) },
     { keys: ['r'], label: 'run', run: () => selected && selected.signature !== 'abstract' && ui.push({ view: 'run', template: selected.name }) },
-    { keys: ['ctrl+r'], label: 'reload', run: () => loaded.reload() },
+    // Reads every template from disk again, whatever the file watcher saw.
+    { keys: ['ctrl+r'], label: 'reload', run: () => (services.factory.registry.clear(), loaded.reload()) },
   ]);
   if (!loaded.data) return <Text dimColor>{loaded.error ? `could not list templates: ${loaded.error}` : 'resolving templates…'}</Text>;
   const table = rows.map((row): Cell[] => [
