@@ -42,7 +42,7 @@ export function printRunReport(context: CommandContext, name: string, report: Ru
  */
 export function describeOrigin(name: string, origin: RunOrigin): string {
   const source = origin.source === 'on-disk' ? 'on disk' : origin.source === 'stored' ? 'stored version' : 'canary candidate';
-  const trust = origin.signed ? `signed${origin.keyId ? ` by ${origin.keyId}` : ''}` : 'unsigned: dev only';
+  const trust = origin.signed ? `signed${origin.keyId ? ` by ${origin.keyId}` : ''}` : 'signature not verified: dev only';
   return `ran ${escapeLine(name)} ${escapeLine(origin.version)} (digest ${shortDigest(origin.digest)}, ${source}, ${trust})`;
 }
 

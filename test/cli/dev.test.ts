@@ -55,7 +55,7 @@ describe('af dev', () => {
     await until(() => output.stderr.includes('watching agents/hi'), seen);
     expect(output.stderr).toContain('[hi] info saying {"n":7}');
     expect(output.stderr).toMatch(/ok cpu [\d.]+\/1500 ms · wall [\d.]+\/2000 ms · heap [\d.]+\/64 MB/);
-    expect(output.stderr).toMatch(/ran hi 1\.0\.0 \(digest [0-9a-f]{12}, on disk, unsigned: dev only\)/);
+    expect(output.stderr).toMatch(/ran hi 1\.0\.0 \(digest [0-9a-f]{12}, on disk, signature not verified: dev only\)/);
 
     writeFileSync(
       path.join(project.agentsDir, 'hi', 'main.ts'),

@@ -43,7 +43,7 @@ describe('af run', () => {
     expect(JSON.parse(result.stdout)).toEqual({ result: 42 });
     // dev runs the unsigned template, and says so.
     expect(result.stderr).toMatch(
-      /^warn \[af:trust\] running "double" 1\.0\.0 in dev without a valid signature \(unsigned\); every other environment refuses it\n\[double\] info doubling \{"n":21\}\nok run [\d.]+ ms · create [\d.]+ ms · cpu [\d.]+ ms\nran double 1\.0\.0 \(digest [0-9a-f]{12}, on disk, unsigned: dev only\)\n$/,
+      /^warn \[af:trust\] running "double" 1\.0\.0 in dev without a valid signature \(unsigned\); every other environment refuses it\n\[double\] info doubling \{"n":21\}\nok run [\d.]+ ms · create [\d.]+ ms · cpu [\d.]+ ms\nran double 1\.0\.0 \(digest [0-9a-f]{12}, on disk, signature not verified: dev only\)\n$/,
     );
   });
 

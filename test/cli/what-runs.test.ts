@@ -24,7 +24,7 @@ describe('af run says which code ran', () => {
   it('in text: version, short digest, on disk, unsigned in dev; in --json: the same as fields', async () => {
     const text = await af('run', 'hi');
     expect(text.status).toBe(0);
-    expect(text.stderr).toMatch(/ran hi 1\.0\.0 \(digest [0-9a-f]{12}, on disk, unsigned: dev only\)/);
+    expect(text.stderr).toMatch(/ran hi 1\.0\.0 \(digest [0-9a-f]{12}, on disk, signature not verified: dev only\)/);
     const json = await af('run', 'hi', '--json');
     first = JSON.parse(json.stdout);
     expect(first).toMatchObject({ ok: true, version: '1.0.0', digest: expect.stringMatching(/^[0-9a-f]{64}$/), source: 'on-disk', signed: false, output: { said: 'one' } });
