@@ -144,7 +144,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   program
     .command('serve')
-    .description('serve the HTTP API (/v1, /metrics, /v1/openapi.json) until Ctrl-C or SIGTERM, then stop gracefully')
+    .description('serve the HTTP API (/v1, /metrics, /v1/openapi.json) until Ctrl-C, SIGTERM or SIGHUP, then stop gracefully; logs one line per request')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', '7070')
     .option('--rate-limit <spec>', 'requests per window per key by role, e.g. viewer=300,operator=600; "off" disables')
@@ -152,6 +152,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--body-limit <bytes>', 'largest request body (default 1048576)')
     .option('--allow-env <envs>', "comma-separated environments requests may name besides the server's own (--env); never a dev one on a server that is not dev")
     .option('--json', 'print {"url"} once listening')
+    .option('--quiet', 'no line per request on stderr (method, path, status, ms, tenant)')
     .action(action(async (options: ServeCommandOptions) => (await import('./commands/serve.js')).serveCommand(context, options)));
 
   program
