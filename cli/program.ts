@@ -159,7 +159,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .command('audit [dir]')
     .description("audit a project's package-lock.json in the sandbox, add npm audit, write a CycloneDX SBOM; exits 1 below --min-score")
     .option('--min-score <n>', 'fail below this score out of 100', '70')
-    .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: <state>/sbom.cdx.json)')
+    .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: DIR/sbom.cdx.json)')
     .option('--skip-npm-audit', 'do not ask the registry for advisories')
     .option('--json', 'print the report as JSON')
     .action(action(async (dir: string | undefined, options: AuditCommandOptions) => (await import('./commands/audit.js')).auditCommand(context, dir, options)));
@@ -337,7 +337,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   let sdk: TelemetrySdk | undefined;
   // The OpenTelemetry SDK is imported only when asked for, so a plain run pays nothing for it.
-  program.hook('preAction', async () => {
+  program.hook('preAction', async (_root, actionCommand) => {
+    await checkEnvironments(context, program.opts<GlobalOptions>().env, actionCommand);
     sdk = await enableTelemetry({ ...(program.opts<GlobalOptions>().otel ? { enabled: true } : {}), env: streams.env, logger: context.logger });
   });
   try {
@@ -352,6 +353,25 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     await sdk?.shutdown();
   }
   return status;
+}
+
+/**
+ * Refuses an environment the project does not know (`--env stagign`) where one is used: the global `--env` when given,
+ * a command's own `--env`, `AF_ENV` for commands that take an environment, and `af serve --allow-env`.
+ */
+async function checkEnvironments(context: CommandContext, globalEnv: string | undefined, command: Command): Promise<void> {
+  const own = command.opts<{ env?: string; allowEnv?: string }>();
+  const takesEnv = command.options.some((option) => option.long === '--env') || command.name() === 'serve';
+  const given: Array<[string, string]> = [];
+  if (globalEnv !== undefined) given.push([globalEnv, '--env']);
+  if (own.env !== undefined) given.push([own.env, '--env']);
+  if (takesEnv && globalEnv === undefined && own.env === undefined && context.streams.env.AF_ENV !== undefined) given.push([context.streams.env.AF_ENV, 'AF_ENV']);
+  if (command.name() === 'serve' && own.allowEnv !== undefined) {
+    for (const env of own.allowEnv.split(',').map((part) => part.trim()).filter((part) => part !== '')) given.push([env, '--allow-env']);
+  }
+  if (given.length === 0) return;
+  const { checkEnvironment } = await import('./environments.js');
+  for (const [env, where] of given) checkEnvironment(() => context.config(), env, where);
 }
 
 function reportFailure(context: CommandContext, error: FactoryError, isJson: boolean): number {

@@ -4,6 +4,7 @@ import { escapeLine } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
+import { parseIntegerFlag } from '../process-lifetime.js';
 import { withStore } from '../store-access.js';
 import { parseSince } from '../time-arguments.js';
 
@@ -29,7 +30,7 @@ function filterOf(options: RunsOptions) {
 }
 
 export function runsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
-  const filter = { ...filterOf(options), limit: options.limit ? Math.max(1, Number.parseInt(options.limit, 10) || 100) : 50 };
+  const filter = { ...filterOf(options), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) };
   return withStore(context, (store) => {
     const runs = store.queries.list(filter);
     if (options.json) {
