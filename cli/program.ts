@@ -319,17 +319,27 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action(async (options: { type?: string; limit?: string; json?: boolean }) => (await import('./commands/store.js')).auditListCommand(context, options)));
 
   if (argv.length === 0) {
-    // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
-    const isTerminal = streams.stdin.isTTY === true && streams.stdout.isTTY === true;
-    // `npm start` without a terminal runs the demo; a plain `af` without one prints help.
-    const isNpmStart = streams.env.npm_lifecycle_event === 'start';
-    if (!isTerminal && !isNpmStart) {
-      streams.stdout.write(program.helpInformation());
-      return EXIT.ok;
-    }
     try {
-      if (isTerminal) return await (await import('./commands/tui.js')).tuiCommand(context);
-      return await (await import('./commands/demo.js')).demoCommand(context, {});
+      const { countRuns, startAction } = await import('./start.js');
+      const start = startAction({
+        isTerminal: streams.stdin.isTTY === true && streams.stdout.isTTY === true,
+        isNpmStart: streams.env.npm_lifecycle_event === 'start',
+        projectRuns: () => countRuns(context.config().dbPath),
+      });
+      if (start === 'help') {
+        streams.stdout.write(program.helpInformation());
+        return EXIT.ok;
+      }
+      if (start === 'tui') return await (await import('./commands/tui.js')).tuiCommand(context);
+      const demo = await import('./commands/demo.js');
+      if (start === 'demo-summary') return await demo.demoCommand(context, {});
+      streams.stderr.write('no runs in this project yet: opening the UI on demo data (the bundled agents as a workload, in a temporary state removed when the UI closes)\n');
+      const state = await demo.prepareDemoState(context, {});
+      try {
+        return await (await import('./commands/tui.js')).tuiCommand(context, { state });
+      } finally {
+        demo.removeDemoState(state);
+      }
     } catch (error) {
       return reportFailure(context, toFactoryError(error), false);
     }
