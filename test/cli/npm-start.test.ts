@@ -100,7 +100,8 @@ describe.skipIf(!hasTmux)('npm start in a real terminal (tmux)', () => {
     project = createProject();
     start(project.root);
     await waitForScreen(/running\s+[█░]+ \d+\/2000/, 120_000);
-    const ui = await waitForScreen(/env demo templates/, 400_000);
+    await waitForScreen(/env demo templates/, 400_000);
+    const ui = await waitForScreen(/word-stats\s+1\.0\.0\s+\S+/, 30_000);
     expect(ui).toMatch(/hello\s+1\.0\.0\s+signed/);
     expect(ui).toMatch(/log-triage\s+1\.0\.0\s+signed\s+\S+\s+[1-9]\d*/);
     expect(ui).not.toContain('untrusted');
@@ -112,7 +113,8 @@ describe.skipIf(!hasTmux)('npm start in a real terminal (tmux)', () => {
     project = createProject(simpleTemplate('mine'));
     expect((await runAf(project.root, ['run', 'mine', '--input', '{}'])).status).toBe(0);
     start(project.root);
-    const ui = await waitForScreen(/env dev templates/, 60_000);
+    await waitForScreen(/env dev templates/, 60_000);
+    const ui = await waitForScreen(/mine\s+1\.0\.0\s+\S+/, 30_000);
     expect(ui).toMatch(/mine\s+1\.0\.0\s+unsigned/);
     expect(ui).not.toContain('demo data');
     tmux('send-keys', '-t', 'start', 'C-c');
