@@ -90,8 +90,12 @@ const markdown = report(meta, results);
 if (!quick && only.length === 0) writeFileSync(path.join(root, 'BENCHMARKS.md'), markdown);
 process.stdout.write(markdown);
 process.stderr.write(`suite: ${meta.seconds} s\n`);
+// A benchmark that failed twice is in the report as skipped, and the suite fails: a measurement that did not happen
+// (the trust suite, say) must not pass CI as if it had.
+const failed = results.filter((result) => typeof result.skipped === 'string' && result.skipped.startsWith('failed'));
+if (failed.length > 0) process.stderr.write(`${failed.length === 1 ? '1 benchmark' : `${failed.length} benchmarks`} failed: ${failed.map((result) => `${result.name} (${result.skipped})`).join('; ')}\n`);
 // Peers and hosts are closed by each benchmark; exit anyway so a stray handle cannot hold the suite open.
-process.exit(0);
+process.exit(failed.length > 0 ? 1 : 0);
 
 function report(meta, results) {
   const lines = [

@@ -39,6 +39,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_CONFLICT: EXIT.usage,
   E_BODY_TOO_LARGE: EXIT.usage,
   E_NOT_FOUND: EXIT.notFound,
+  E_SUGGESTION_NOT_FOUND: EXIT.notFound,
+  E_KEY_NOT_FOUND: EXIT.notFound,
 };
 
 /** Exit status for an error code: 1 agent failed, 2 usage, 3 trust, 4 not found, 5 internal. */

@@ -10,17 +10,23 @@ export function parseIntegerFlag(value: number | string, flag: string, min: numb
   return number;
 }
 
-/** Resolves with what stopped the command (SIGINT, SIGTERM or an abort); the listeners are removed so the next command (or test) starts clean. */
+/**
+ * Resolves with what stopped the command (SIGINT, SIGTERM, SIGHUP or an abort); the listeners are removed so the next
+ * command (or test) starts clean. SIGHUP (the terminal closed, or a supervisor's reload) stops gracefully too: Node's
+ * default for it would end the process without closing the server or flushing the run records.
+ */
 export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
   return new Promise((resolve) => {
     const finish = (reason: string) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
       signal?.removeEventListener('abort', onAbort);
       resolve(reason);
     };
     const onInt = () => finish('SIGINT');
     const onTerm = () => finish('SIGTERM');
+    const onHup = () => finish('SIGHUP');
     const onAbort = () => finish('aborted');
     if (signal) {
       if (signal.aborted) return finish('aborted');
@@ -28,6 +34,7 @@ export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
     } else {
       process.once('SIGINT', onInt);
       process.once('SIGTERM', onTerm);
+      process.once('SIGHUP', onHup);
     }
   });
 }

@@ -165,7 +165,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   program
     .command('serve')
-    .description('serve the HTTP API (/v1, /metrics, /v1/openapi.json) until Ctrl-C or SIGTERM, then stop gracefully')
+    .description('serve the HTTP API (/v1, /metrics, /v1/openapi.json) until Ctrl-C, SIGTERM or SIGHUP, then stop gracefully; logs one line per request')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', '7070')
     .option('--rate-limit <spec>', 'requests per window per key by role, e.g. viewer=300,operator=600; "off" disables')
@@ -173,13 +173,14 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .option('--body-limit <bytes>', 'largest request body (default 1048576)')
     .option('--allow-env <envs>', "comma-separated environments requests may name besides the server's own (--env); never a dev one on a server that is not dev")
     .option('--json', 'print {"url"} once listening')
+    .option('--quiet', 'no line per request on stderr (method, path, status, ms, tenant)')
     .action(action(async (options: ServeCommandOptions) => (await import('./commands/serve.js')).serveCommand(context, options)));
 
   program
     .command('audit [dir]')
     .description("audit a project's package-lock.json in the sandbox, add npm audit, write a CycloneDX SBOM; exits 1 below --min-score")
     .option('--min-score <n>', 'fail below this score out of 100', '70')
-    .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: <state>/sbom.cdx.json)')
+    .option('--sbom <file>', 'where to write the CycloneDX SBOM (default: DIR/sbom.cdx.json)')
     .option('--skip-npm-audit', 'do not ask the registry for advisories')
     .option('--json', 'print the report as JSON')
     .action(action(async (dir: string | undefined, options: AuditCommandOptions) => (await import('./commands/audit.js')).auditCommand(context, dir, options)));
@@ -363,17 +364,27 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action(async (shell: 'bash' | 'zsh' | 'fish') => (await import('./commands/completion.js')).completionCommand(context, program, shell)));
 
   if (argv.length === 0) {
-    // The terminal UI only in a real terminal; pipes and CI get help, and raw mode is never touched.
-    const isTerminal = streams.stdin.isTTY === true && streams.stdout.isTTY === true;
-    // `npm start` without a terminal runs the demo; a plain `af` without one prints help.
-    const isNpmStart = streams.env.npm_lifecycle_event === 'start';
-    if (!isTerminal && !isNpmStart) {
-      streams.stdout.write(program.helpInformation());
-      return EXIT.ok;
-    }
     try {
-      if (isTerminal) return await (await import('./commands/tui.js')).tuiCommand(context);
-      return await (await import('./commands/demo.js')).demoCommand(context, {});
+      const { countRuns, startAction } = await import('./start.js');
+      const start = startAction({
+        isTerminal: streams.stdin.isTTY === true && streams.stdout.isTTY === true,
+        isNpmStart: streams.env.npm_lifecycle_event === 'start',
+        projectRuns: () => countRuns(context.config().dbPath),
+      });
+      if (start === 'help') {
+        streams.stdout.write(program.helpInformation());
+        return EXIT.ok;
+      }
+      if (start === 'tui') return await (await import('./commands/tui.js')).tuiCommand(context);
+      const demo = await import('./commands/demo.js');
+      if (start === 'demo-summary') return await demo.demoCommand(context, {});
+      streams.stderr.write('no runs in this project yet: opening the UI on demo data (the bundled agents as a workload, in a temporary state removed when the UI closes)\n');
+      const state = await demo.prepareDemoState(context, {});
+      try {
+        return await (await import('./commands/tui.js')).tuiCommand(context, { state });
+      } finally {
+        demo.removeDemoState(state);
+      }
     } catch (error) {
       return reportFailure(context, toFactoryError(error), false);
     }
@@ -381,7 +392,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
 
   let sdk: TelemetrySdk | undefined;
   // The OpenTelemetry SDK is imported only when asked for, so a plain run pays nothing for it.
-  program.hook('preAction', async () => {
+  program.hook('preAction', async (_root, actionCommand) => {
+    await checkEnvironments(context, program.opts<GlobalOptions>().env, actionCommand);
     sdk = await enableTelemetry({ ...(program.opts<GlobalOptions>().otel ? { enabled: true } : {}), env: streams.env, logger: context.logger });
   });
   try {
@@ -396,6 +408,25 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     await sdk?.shutdown();
   }
   return status;
+}
+
+/**
+ * Refuses an environment the project does not know (`--env stagign`) where one is used: the global `--env` when given,
+ * a command's own `--env`, `AF_ENV` for commands that take an environment, and `af serve --allow-env`.
+ */
+async function checkEnvironments(context: CommandContext, globalEnv: string | undefined, command: Command): Promise<void> {
+  const own = command.opts<{ env?: string; allowEnv?: string }>();
+  const takesEnv = command.options.some((option) => option.long === '--env') || command.name() === 'serve';
+  const given: Array<[string, string]> = [];
+  if (globalEnv !== undefined) given.push([globalEnv, '--env']);
+  if (own.env !== undefined) given.push([own.env, '--env']);
+  if (takesEnv && globalEnv === undefined && own.env === undefined && context.streams.env.AF_ENV !== undefined) given.push([context.streams.env.AF_ENV, 'AF_ENV']);
+  if (command.name() === 'serve' && own.allowEnv !== undefined) {
+    for (const env of own.allowEnv.split(',').map((part) => part.trim()).filter((part) => part !== '')) given.push([env, '--allow-env']);
+  }
+  if (given.length === 0) return;
+  const { checkEnvironment } = await import('./environments.js');
+  for (const [env, where] of given) checkEnvironment(() => context.config(), env, where);
 }
 
 function reportFailure(context: CommandContext, error: FactoryError, isJson: boolean): number {

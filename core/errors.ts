@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'E_BODY_TOO_LARGE',
   'E_NOT_IMPLEMENTED',
   'E_UNAVAILABLE',
+  'E_SUGGESTION_NOT_FOUND',
+  'E_KEY_NOT_FOUND',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -95,6 +97,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   E_BODY_TOO_LARGE: 'The request body is larger than the server accepts.',
   E_NOT_IMPLEMENTED: 'This server was started without that service.',
   E_UNAVAILABLE: 'Not ready or shutting down; nothing ran, so it is safe to retry.',
+  E_SUGGESTION_NOT_FOUND: 'No suggestion with that id; run `af suggestions list --all` to see them.',
+  E_KEY_NOT_FOUND: 'No key with that id; run `af keys list` (signing keys) or `af keys api list` (API keys).',
 };
 
 /**

@@ -35,7 +35,7 @@ export function bumpPatch(version: string): string {
 
 function requireOpen(store: Store, id: string): Suggestion {
   const suggestion = store.suggestions.get(id);
-  if (!suggestion) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
+  if (!suggestion) throw new FactoryError('E_SUGGESTION_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
   if (suggestion.state !== 'open') {
     throw new FactoryError('E_CONFLICT', `suggestion ${id} is ${suggestion.state}; only open suggestions can be accepted or rejected`, { details: { state: suggestion.state } });
   }

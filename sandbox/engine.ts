@@ -1,5 +1,6 @@
 /** @module sandbox/engine — isolate pools, contexts kept ready ahead of demand, one run's execution and every limit's watchdog; shared by host processes and inline mode. */
-import ivm from 'isolated-vm';
+import { createRequire } from 'node:module';
+import type ivm from 'isolated-vm';
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -7,6 +8,14 @@ import type { Logger } from '../core/logger.js';
 import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues, type ToolSettings } from './host-tools.js';
 import { PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
 import type { RunError, RunStats } from './types.js';
+
+// isolated-vm is loaded when the first isolate is made, not when this module is imported. The `af` process imports
+// the sandbox (inline mode, types) but makes every isolate in a host process, forked with --no-node-snapshot as
+// isolated-vm requires on Node 20+; so `af` itself needs neither the flag nor a re-launch of itself (bin/af.js).
+let isolatedVmModule: typeof ivm | undefined;
+function isolatedVm(): typeof ivm {
+  return (isolatedVmModule ??= createRequire(import.meta.url)('isolated-vm') as typeof ivm);
+}
 
 /** What one run produced, before the output JSON is parsed (it is parsed once, in the calling process). */
 export interface EngineResult {
@@ -89,7 +98,7 @@ class PooledIsolate {
 
   constructor(memoryMb: number, onCatastrophicError: EngineOptions['onCatastrophicError']) {
     this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (message: string) => onCatastrophicError(message, this.runId, this.loading) });
+    this.isolate = new (isolatedVm().Isolate)({ memoryLimit: memoryMb, onCatastrophicError: (message: string) => onCatastrophicError(message, this.runId, this.loading) });
   }
 
   /** Contexts a run of `digest` (for the tenant behind `key`, if given) could start in without loading the module. */
@@ -537,11 +546,12 @@ export class SandboxEngine {
     const { services, tools } = this.#options;
     const clock = this.#options.clock;
     let dispatch: Prepared['dispatch'] | undefined;
-    const hostSync = new ivm.Callback((token: unknown, op: unknown, a: unknown, b: unknown, c: unknown) => {
+    const { Callback } = isolatedVm();
+    const hostSync = new Callback((token: unknown, op: unknown, a: unknown, b: unknown, c: unknown) => {
       const scope = slot.scope !== undefined && slot.scope.token === token ? slot.scope : undefined;
       return syncTool(scope, String(op), String(a), String(b), String(c), services);
     });
-    const hostCall = new ivm.Callback(
+    const hostCall = new Callback(
       (token: unknown, id: unknown, tool: unknown, argsJson: unknown) => {
         const scope = slot.scope;
         if (scope === undefined || scope.token !== token || scope.ended || dispatch === undefined) return;

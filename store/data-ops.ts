@@ -97,12 +97,12 @@ export interface ExportCounts {
 
 /**
  * Writes runs and the audit log as JSON lines (`{"kind":"run",…}`, `{"kind":"audit",…}`),
- * compressed with zstd. Each batch of lines is its own zstd frame; concatenated frames are one
- * valid zstd stream, so memory stays bounded however large the store is.
+ * compressed with zstd unless `compress` is false. Each batch of lines is its own zstd frame; concatenated frames are
+ * one valid zstd stream, so memory stays bounded however large the store is.
  */
-export async function exportJsonl(db: Database.Database, file: string): Promise<ExportCounts> {
-  const zstd = await import('@bokuweb/zstd-wasm');
-  await zstd.init();
+export async function exportJsonl(db: Database.Database, file: string, compress = true): Promise<ExportCounts> {
+  const zstd = compress ? await import('@bokuweb/zstd-wasm') : undefined;
+  await zstd?.init();
   const target = path.resolve(file);
   const staged = `${target}.partial`;
   const fd = openSync(staged, 'w');
@@ -110,7 +110,8 @@ export async function exportJsonl(db: Database.Database, file: string): Promise<
   let lines: string[] = [];
   const flush = () => {
     if (lines.length === 0) return;
-    const frame = zstd.compress(Buffer.from(`${lines.join('\n')}\n`), 10);
+    const text = Buffer.from(`${lines.join('\n')}\n`);
+    const frame = zstd ? zstd.compress(text, 10) : text;
     writeSync(fd, frame);
     counts.bytes += frame.length;
     lines = [];

@@ -1,5 +1,5 @@
 /** @module store/database — opens the SQLite file with the settings every connection needs: WAL, foreign keys, a busy timeout, migrations. */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FactoryError } from '../core/errors.js';
@@ -34,9 +34,48 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     if (!options.readonly) migrate(db);
   } catch (error) {
     db.close();
+    const code = (error as { code?: unknown }).code;
+    if (!options.readonly && (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')) throw damagedStore(file, error as Error);
     throw new FactoryError('E_STORE', `cannot prepare the store at ${file}: ${(error as Error).message}`, { cause: error });
   }
   return db;
+}
+
+/** A damaged database file: what to do about it, naming the backups found beside it. */
+function damagedStore(file: string, error: Error): FactoryError {
+  const backups = backupsBeside(file);
+  const hint =
+    backups.length > 0
+      ? `restore a backup with \`af store restore ${backups[0]}\`${backups.length > 1 ? ` (also found: ${backups.slice(1, 4).join(', ')})` : ''}`
+      : 'restore a backup with `af store restore FILE` (a file `af store backup` wrote); no backup was found beside it';
+  return new FactoryError('E_STORE', `the store at ${file} is damaged (${error.message}); ${hint}; or move the file away to start an empty store`, {
+    cause: error,
+    details: { backups },
+  });
+}
+
+/** Backups in the database's folder, newest first: what `af store restore` kept (`.before-restore`) and `*.bak`, `*.backup`, other `*.db` files. */
+function backupsBeside(file: string): string[] {
+  const dir = path.dirname(file);
+  const own = path.basename(file);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const found = names
+    .filter((name) => name !== own && !/-(wal|shm|journal)$|\.(restoring|partial)$/.test(name) && (/\.(bak|backup|before-restore)$/.test(name) || /\.(db|sqlite3?)$/.test(name)))
+    .map((name) => {
+      const full = path.join(dir, name);
+      try {
+        return { full, mtime: statSync(full).mtimeMs };
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((entry): entry is { full: string; mtime: number } => entry !== undefined);
+  return found.sort((a, b) => b.mtime - a.mtime).map((entry) => entry.full);
 }
 
 /** Runs SQLite's integrity check; returns the problems (empty when the file is sound). */

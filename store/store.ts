@@ -120,10 +120,10 @@ export class Store {
     return { runs, captures };
   }
 
-  /** Runs and audit log as zstd-compressed JSON lines. */
-  export(file: string): Promise<ExportCounts> {
+  /** Runs and audit log as JSON lines, zstd-compressed unless `compress` is false. */
+  export(file: string, options: { compress?: boolean } = {}): Promise<ExportCounts> {
     this.runs.flushNow();
-    return exportJsonl(this.db, file);
+    return exportJsonl(this.db, file, options.compress ?? true);
   }
 
   integrityProblems(): string[] {

@@ -97,7 +97,7 @@ export class Tenants {
   revokeApiKey(id: string): ApiKeyRecord {
     const result = this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.#clock.now(), id);
     const row = this.#db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?').get(id);
-    if (!row) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
+    if (!row) throw new FactoryError('E_KEY_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
     if (result.changes === 0 && row.revoked_at === null) throw new FactoryError('E_STORE', `API key ${id} could not be revoked`);
     return toRecord(row);
   }

@@ -64,7 +64,7 @@ export class SqliteTrustStore extends CachedTrustRecords {
   }
 
   revoke(id: string, reason: string, at: number): void {
-    if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
+    if (!this.key(id)) throw new FactoryError('E_KEY_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
     this.#change({ revocations: [id] }, () => {
       this.#insertRevocation.run(id, at, reason);
     });

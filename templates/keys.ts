@@ -163,7 +163,7 @@ export class KeyRing {
     const now = this.#clock.now();
     if (id !== undefined) {
       const record = this.#trust.key(id);
-      if (!record || record.role !== 'signer') throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no signer key with id ${id}; run \`af keys list\``);
+      if (!record || record.role !== 'signer') throw new FactoryError('E_KEY_NOT_FOUND', `no signer key with id ${id}; run \`af keys list\``);
       if (this.#trust.isRevoked(id)) throw new FactoryError('E_KEY_REVOKED', `key ${id} (${record.name}) is revoked; sign with another key`);
       if (now > record.notAfter || now < record.notBefore) throw new FactoryError('E_KEY_EXPIRED', `key ${id} (${record.name}) is not valid now; run \`af keys rotate\``);
       return { record, privateKey: createPrivateKey(this.#readPrivateKey(id)) };

@@ -46,6 +46,8 @@ export interface NetRules extends AllowDeny {
 
 export interface Policy {
   rules: PolicyRule[];
+  /** Environments this project runs in besides the dev ones, `prod` and those its rules and templates name; `--env` refuses any other. */
+  environments?: string[];
   /** Where it came from: a file, or the built-in default. */
   source: string;
 }
@@ -162,7 +164,7 @@ export function loadPolicy(file: string, displayRoot: string): Policy {
     });
     throw new FactoryError('E_USAGE', `${display} is not a valid policy:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { problems });
   }
-  const rules = (source.value as { rules: PolicyRule[] }).rules;
+  const { rules, environments } = source.value as { rules: PolicyRule[]; environments?: string[] };
   const ids = new Set<string>();
   const problems: Problem[] = [];
   rules.forEach((rule, index) => {
@@ -177,7 +179,7 @@ export function loadPolicy(file: string, displayRoot: string): Policy {
     });
   });
   if (problems.length > 0) throw new FactoryError('E_USAGE', `${display} is not a valid policy:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, { problems });
-  return { rules, source: display };
+  return { rules, source: display, ...(environments ? { environments } : {}) };
 }
 
 /** What a policy check needs to know about a template. */

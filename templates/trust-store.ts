@@ -86,7 +86,7 @@ export class JsonTrustStore extends CachedTrustRecords implements TrustStore {
 
   revoke(id: string, reason: string, at: number): void {
     this.#load(true);
-    if (!this.key(id)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
+    if (!this.key(id)) throw new FactoryError('E_KEY_NOT_FOUND', `no key with id ${id}; run \`af keys list\``);
     const revocations = this.revocations();
     if (!revocations.some((revocation) => revocation.id === id)) revocations.push({ id, revokedAt: at, reason });
     this.#save(this.keys(), revocations, this.retirements(), { revocations: [id] });

@@ -86,7 +86,7 @@ export async function apiKeysListCommand(context: CommandContext, options: { ten
 export async function apiKeysRevokeCommand(context: CommandContext, id: string, options: { json?: boolean } = {}): Promise<number> {
   return withStore(context, (store) => {
     const before = store.tenants.listApiKeys().find((record) => record.id === id);
-    if (!before) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
+    if (!before) throw new FactoryError('E_KEY_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
     const record = before.revokedAt === undefined ? store.tenants.revokeApiKey(id) : before;
     if (before.revokedAt === undefined) {
       store.audit.append({ type: 'api-key.revoked', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });

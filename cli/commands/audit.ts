@@ -23,7 +23,7 @@ export interface AuditCommandOptions {
   /** Exit 1 below this score (0-100). @default 70 */
   minScore?: number | string;
   json?: boolean;
-  /** Where to write the CycloneDX SBOM. @default `<state folder>/sbom.cdx.json` */
+  /** Where to write the CycloneDX SBOM. @default `<dir>/sbom.cdx.json`, beside the audited package-lock.json */
   sbom?: string;
   /** Skip `npm audit` (offline use). @default false */
   skipNpmAudit?: boolean;
@@ -115,7 +115,8 @@ export async function auditCommand(context: CommandContext, dir: string | undefi
     const report = run.output;
     const deductions = [...report.deductions, ...vulnerabilityDeductions(npmAudit)];
     const score = Math.max(0, 100 - deductions.reduce((sum, deduction) => sum + deduction.points, 0));
-    const sbomFile = path.resolve(streams.cwd, options.sbom ?? path.join(config.home, 'sbom.cdx.json'));
+    // Beside the lockfile it describes: the SBOM belongs to the audited project, not to this tool's state folder.
+    const sbomFile = path.resolve(streams.cwd, options.sbom ?? path.join(target, 'sbom.cdx.json'));
     const sbom = await writeSbom(target, sbomFile, streams.env, options.npmTimeoutMs ?? NPM_AUDIT_TIMEOUT_MS);
     const passed = score >= minScore;
     if (options.json) printJson(streams, { dir: target, score, minScore, passed, deductions, report, npmAudit, sbom });

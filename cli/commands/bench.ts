@@ -16,10 +16,13 @@ export interface BenchCommandOptions {
 
 const RUNNER = path.join('benchmarks', 'run.mjs');
 
+/** Variables that choose a project, its state or its environment: never passed to the benchmarks. */
+const STATE_VARIABLES: readonly string[] = ['AF_ROOT', 'AF_HOME', 'AF_KEYS_DIR', 'AF_ENV'];
+
 /**
  * Runs benchmarks/run.mjs in a child `node --no-node-snapshot` (isolated-vm needs the flag in every process that
  * loads it) with inherited stdio, from the repository root found from this module's location, and returns the
- * child's exit status. A full run writes benchmarks/results/latest.json and BENCHMARKS.md.
+ * child's exit status (1 when a benchmark failed). A full run writes benchmarks/results/latest.json and BENCHMARKS.md.
  * @throws FactoryError `E_USAGE` when no benchmarks/ folder is found (an installed package ships without it).
  */
 export async function benchCommand(context: CommandContext, options: BenchCommandOptions = {}): Promise<number> {
@@ -29,8 +32,11 @@ export async function benchCommand(context: CommandContext, options: BenchComman
   }
   const args = ['--no-node-snapshot', path.join(root, RUNNER), ...(options.quick ? ['--quick'] : []), ...(options.only ?? [])];
   context.logger.debug('running the benchmark suite', { root, args });
+  // Every benchmark makes its own temporary project and state; the caller's AF_* variables would point the
+  // benchmarks' factories, `af keys init` and `af sign` at the caller's store and keys instead.
+  const env = Object.fromEntries(Object.entries(context.streams.env).filter(([name]) => !STATE_VARIABLES.includes(name)));
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: context.streams.env });
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env });
     child.once('error', (error) => reject(new FactoryError('E_USAGE', `cannot start ${process.execPath}: ${error.message}`, { cause: error })));
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : EXIT.internal)));
   });

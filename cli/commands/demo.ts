@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RunRecord } from '../../core/run-record.js';
 import { FactoryError } from '../../core/errors.js';
+import { plural } from '../../core/plural.js';
 import type { Suggestion } from '../../core/suggestion.js';
 import { learn, type LearnResult, rankSuggestions } from '../../learner/index.js';
 import { openStore } from '../../store/index.js';
@@ -168,6 +169,39 @@ export function summariseRecords(records: readonly RunRecord[]): Pick<DemoSummar
  *   published package does not ship) or for a bad `--runs`.
  */
 export async function demoCommand(context: CommandContext, options: DemoCommandOptions = {}): Promise<number> {
+  const demo = await prepareDemoState(context, options);
+  try {
+    if (options.json) printJson(context.streams, demo.summary);
+    else context.streams.stdout.write(`${formatSummary(context, demo.summary)}\n`);
+    return demo.summary.runs > 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    removeDemoState(demo);
+  }
+}
+
+/** A project and its state, filled by the demo workload and the learner: what the terminal UI opens on for `npm start`. */
+export interface DemoState {
+  /** The temporary folder holding `root` and `home`; {@link removeDemoState} removes it. */
+  scratch: string;
+  /** A copy of the bundled agents (`root/agents`). */
+  root: string;
+  /** The state folder: the store (runs, suggestions, the DEMO root as a trusted key) and its keys folder. */
+  home: string;
+  /** {@link DEMO_ENV}: not a dev environment, so what runs there has a signature that verifies. */
+  env: string;
+  summary: DemoSummary;
+}
+
+export function removeDemoState(state: Pick<DemoState, 'scratch'>): void {
+  rmSync(state.scratch, { recursive: true, force: true });
+}
+
+/**
+ * The work of `af demo` without the printing, into a temporary folder the caller removes ({@link removeDemoState}):
+ * the workload (progress on stderr), the learner, and the DEMO root trusted in that state alone.
+ * @throws FactoryError as {@link demoCommand}; nothing is left behind when it throws.
+ */
+export async function prepareDemoState(context: CommandContext, options: DemoCommandOptions = {}): Promise<DemoState> {
   const runs = Number(options.runs ?? DEMO_DEFAULT_RUNS);
   const seed = Number(options.seed ?? 1);
   if (!Number.isInteger(runs) || runs < 1 || runs > 1_000_000) throw new FactoryError('E_USAGE', `--runs must be an integer from 1 to 1000000, not ${String(options.runs)}`);
@@ -198,7 +232,7 @@ export async function demoCommand(context: CommandContext, options: DemoCommandO
       trustDemoRoot(store.trust, DEMO_ENV, keys);
       const weights = workload.DEMO_WEIGHTS;
       if (!options.json) {
-        streams.stderr.write(`af demo: ${runs} runs of ${Object.keys(weights).length} bundled agents in env "${DEMO_ENV}" (signatures checked against the DEMO root ${keys.root.id}); state in ${scratch}, removed afterwards\n`);
+        streams.stderr.write(`af demo: ${plural(runs, 'run')} of ${Object.keys(weights).length} bundled agents in env "${DEMO_ENV}" (signatures checked against the DEMO root ${keys.root.id}); state in ${scratch}, removed afterwards\n`);
       }
       const bar = progressBar(streams.stderr, 'running ', streams.env);
       const generated = await workload.generateWorkload({
@@ -222,7 +256,7 @@ export async function demoCommand(context: CommandContext, options: DemoCommandO
         },
       });
       bar.done();
-      if (!options.json) streams.stderr.write(`ran ${generated.summary.runs} runs (with the children they spawned) in ${generated.summary.seconds.toFixed(1)} s; training the learner…\n`);
+      if (!options.json) streams.stderr.write(`ran ${plural(generated.summary.runs, 'run')} (with the children they spawned) in ${generated.summary.seconds.toFixed(1)} s; training the learner…\n`);
       const registry = new TemplateRegistry({ agentsDir: path.join(root, 'agents'), displayRoot: root, bundleCacheDir: path.join(home, 'cache', 'bundles'), env: DEMO_ENV });
       const learnBar = progressBar(streams.stderr, 'learning', streams.env);
       let learned: LearnResult;
@@ -243,14 +277,13 @@ export async function demoCommand(context: CommandContext, options: DemoCommandO
         learn: { backend: learned.backend, runs: learned.runs, templates: learned.templates, seconds: round(learned.seconds), suggestions: ranked.length },
         topSuggestions: ranked.slice(0, 8).map((s) => ({ id: s.id, kind: s.kind, template: s.template, confidence: round(s.confidence), summary: s.expectedImpact.summary })),
       };
-      if (options.json) printJson(streams, summary);
-      else streams.stdout.write(`${formatSummary(context, summary)}\n`);
-      return summary.runs > 0 ? EXIT.ok : EXIT.failed;
+      return { scratch, root, home, env: DEMO_ENV, summary };
     } finally {
       await store.close();
     }
-  } finally {
+  } catch (error) {
     rmSync(scratch, { recursive: true, force: true });
+    throw error;
   }
 }
 
@@ -258,7 +291,7 @@ function formatSummary(context: CommandContext, summary: DemoSummary): string {
   const { paint } = context;
   const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
   const lines = [
-    paint.bold(`Agent Factory demo — ${summary.runs} runs in ${summary.workloadSeconds.toFixed(1)} s (${summary.runsPerSecond} runs/s), env ${summary.env}, every agent signed by the DEMO key`),
+    paint.bold(`Agent Factory demo — ${plural(summary.runs, 'run')} in ${summary.workloadSeconds.toFixed(1)} s (${summary.runsPerSecond} runs/s), env ${summary.env}, every agent signed by the DEMO key`),
     '',
     formatTable(
       ['AGENT', 'RUNS', 'SPAWNED', 'ERRORS', 'CREATE P50', 'CREATE P95', 'RUN P50', 'RUN P95'],
@@ -277,7 +310,7 @@ function formatSummary(context: CommandContext, summary: DemoSummary): string {
   }
   lines.push(`permission denials (reported to the agent and audited): ${summary.denials}`, '');
   lines.push(
-    `learner: ${summary.learn.runs} runs of ${summary.learn.templates} templates in ${summary.learn.seconds.toFixed(1)} s (TensorFlow.js ${summary.learn.backend}), ${summary.learn.suggestions} open suggestions`,
+    `learner: ${plural(summary.learn.runs, 'run')} of ${plural(summary.learn.templates, 'template')} in ${summary.learn.seconds.toFixed(1)} s (TensorFlow.js ${summary.learn.backend}), ${plural(summary.learn.suggestions, 'open suggestion')}`,
   );
   if (summary.topSuggestions.length > 0) {
     lines.push(

@@ -1,4 +1,5 @@
 /** @module cli/commands/keys — `af keys init|list|create|rotate|revoke`: the project's signing keys. */
+import { plural } from '../../core/plural.js';
 import type { Store } from '../../store/index.js';
 import { describeTrustChange, isRestriction } from '../../core/trust-state.js';
 import type { KeyRecord, TrustStore } from '../../templates/index.js';
@@ -143,7 +144,7 @@ export function keysVerifyCommand(context: CommandContext, options: { repair?: b
     }
     if (tampered.length === 0) {
       const { keys, revocations, retirements } = { keys: trust.keys().length, revocations: trust.keys().filter((key) => trust.isRevoked(key.id)).length, retirements: trust.retirements().length };
-      stdout.write(`ok: ${keys} keys, ${revocations} revocations and ${retirements} retirements are what the keys folder vouches for\n`);
+      stdout.write(`ok: ${plural(keys, 'key')}, ${plural(revocations, 'revocation')} and ${plural(retirements, 'retirement')} are what the keys folder vouches for\n`);
       if (changes.length > 0) stdout.write(`sealed ${changes.length} made without the keys folder: ${changes.map(describeTrustChange).join(', ')}\n`);
       return EXIT.ok;
     }

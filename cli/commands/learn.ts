@@ -1,5 +1,6 @@
 /** @module cli/commands/learn — `af learn`, `af suggestions list|show|accept|reject`, `af rollout` and `af rollback`. */
 import { FactoryError } from '../../core/errors.js';
+import { plural } from '../../core/plural.js';
 import type { Suggestion, SuggestionState } from '../../core/suggestion.js';
 import { acceptSuggestion, learn, previewSuggestion, rankSuggestions, rejectSuggestion, rollback, startRollout } from '../../learner/index.js';
 import type { Store } from '../../store/index.js';
@@ -8,6 +9,7 @@ import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
+import { tooFewRunsNote } from '../learn-readiness.js';
 import { progressBar } from '../progress.js';
 import { trustOf, withStore } from '../store-access.js';
 
@@ -30,11 +32,13 @@ export function learnCommand(context: CommandContext, options: { template?: stri
       if (options.json) printJson(context.streams, result);
       else {
         context.streams.stdout.write(
-          `learned from ${result.runs} runs of ${result.templates} templates in ${result.seconds.toFixed(1)} s (TensorFlow.js backend: ${result.backend})\n` +
-            `${result.created.length} new suggestions, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced, ${result.withdrawn.length} withdrawn\n`,
+          `learned from ${plural(result.runs, 'run')} of ${plural(result.templates, 'template')} in ${result.seconds.toFixed(1)} s (TensorFlow.js backend: ${result.backend})\n` +
+            `${plural(result.created.length, 'new suggestion')}, ${result.unchanged} unchanged, ${result.suppressedRejected} held back after rejection, ${result.replaced} replaced, ${result.withdrawn.length} withdrawn\n`,
         );
         for (const stale of result.withdrawn) context.streams.stderr.write(`withdrew ${stale.id} (${escapeLine(stale.template)}): ${escapeLine(stale.reason)}\n`);
         for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${escapeLine(skipped.template)}: ${escapeLine(skipped.reason)}\n`);
+        const tooFew = tooFewRunsNote(store, options.template);
+        if (tooFew) context.streams.stderr.write(`${escapeLine(tooFew)}\n`);
         if (result.created.length > 0) context.streams.stdout.write(`\n${suggestionTable(context, result.created)}\n\nreview with \`af suggestions show ID\`\n`);
       }
       return EXIT.ok;
@@ -70,7 +74,7 @@ export function suggestionsListCommand(context: CommandContext, options: { templ
 
 function getSuggestion(store: Store, id: string): Suggestion {
   const suggestion = store.suggestions.get(id);
-  if (!suggestion) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
+  if (!suggestion) throw new FactoryError('E_SUGGESTION_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
   return suggestion;
 }
 

@@ -49,7 +49,10 @@ export async function readInput(context: CommandContext, options: RunCommandOpti
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new FactoryError('E_INPUT_INVALID', `cannot read --input-file ${options.inputFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      // The command line names a file that is not there: a usage mistake (exit 2), not an agent failing on its input.
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message);
+      throw new FactoryError('E_USAGE', `cannot read --input-file ${options.inputFile}: ${why} (${file})`, { cause: error });
     }
     where = options.inputFile;
   } else if (context.streams.stdin.isTTY) {
@@ -66,7 +69,8 @@ export async function readInput(context: CommandContext, options: RunCommandOpti
     return parseJsonSource(text).value;
   } catch (error) {
     if (!(error instanceof JsonSyntaxError)) throw error;
-    throw new FactoryError('E_INPUT_INVALID', `input from ${where} is not valid JSON: line ${error.line}, column ${error.column}: ${error.message}`, {
+    // Text that is not JSON never reached the agent: a usage mistake (exit 2); E_INPUT_INVALID is for input the schema refuses.
+    throw new FactoryError('E_USAGE', `input from ${where} is not valid JSON: line ${error.line}, column ${error.column}: ${error.message}`, {
       problems: [{ file: where, line: error.line, column: error.column, message: error.message }],
     });
   }

@@ -6,6 +6,7 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
 import { displayRunId } from '../run-ids.js';
+import { parseIntegerFlag } from '../process-lifetime.js';
 import { withStore } from '../store-access.js';
 import { parseSince } from '../time-arguments.js';
 
@@ -56,9 +57,9 @@ function filterOf(options: RunsOptions) {
 }
 
 export function runsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
-  const filter = { ...filterOf(options), limit: options.limit ? Math.max(1, Number.parseInt(options.limit, 10) || 100) : 50 };
+  const filter = { ...filterOf(options), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) };
   return withStore(context, async (store) => {
-    if (options.follow) return (await import('./runs-follow.js')).followRuns(context, store, { ...filterOf(options), limit: options.limit ? filter.limit : 10 }, options);
+    if (options.follow) return (await import('./runs-follow.js')).followRuns(context, store, { ...filterOf(options), limit: options.limit !== undefined ? filter.limit : 10 }, options);
     const runs = store.queries.list(filter);
     if (options.json) {
       printJson(context.streams, runs);

@@ -5,6 +5,7 @@ import { createFactory, enableTelemetry } from '../../runtime/index.js';
 import { type Role, ROLES } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
+import { requestLogLine } from '../request-log.js';
 import { parseIntegerFlag, untilStopped } from '../process-lifetime.js';
 
 export interface ServeCommandOptions {
@@ -22,6 +23,8 @@ export interface ServeCommandOptions {
   allowEnv?: string;
   /** Print `{"url"}` on stdout once listening. */
   json?: boolean;
+  /** No line per request on stderr (start-up, warnings and the shutdown are still printed). */
+  quiet?: boolean;
 }
 
 /** What tests (and, until it is wired, the learner) inject. */
@@ -71,6 +74,12 @@ export async function serveCommand(context: CommandContext, options: ServeComman
     ...(rollouts ? { rollouts } : {}),
     logger: logger.child('api'),
   });
+  if (!options.quiet) {
+    // onResponse: after the answer went out, so the line has the final status and time and costs the client nothing.
+    app.addHook('onResponse', async (request, reply) => {
+      context.streams.stderr.write(`${requestLogLine(new Date(), request.method, request.url, reply.statusCode, reply.elapsedTime, request.principal?.tenant)}\n`);
+    });
+  }
 
   let url: string;
   try {
@@ -98,7 +107,7 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   await app.close();
   await factory.close();
   await sdk?.shutdown();
-  context.streams.stderr.write('stopped\n');
+  context.streams.stderr.write(`${stopped}: stopped\n`);
   return EXIT.ok;
 }
 

@@ -3,6 +3,7 @@ import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { escapeLine, escapeStrings } from '../../core/terminal-text.js';
 import { signTemplate, TemplateRegistry, TrustGate, versionFilesOf, writeSignatureFile } from '../../templates/index.js';
+import { DEFAULT_DEV_ENVIRONMENTS } from '../../templates/policy.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
@@ -100,7 +101,12 @@ async function verifyWith(context: CommandContext, store: Store, name: string | 
       });
     } catch (error) {
       const failure = toFactoryError(error);
-      results.push({ name: template, ok: false, error: { code: failure.code, message: failure.message } });
+      // The gate here waives nothing, so its message would claim this environment runs only signed templates; a dev one runs them anyway.
+      const message =
+        failure.code === 'E_SIGNATURE_MISSING' && DEFAULT_DEV_ENVIRONMENTS.includes(env)
+          ? `template "${template}" is not signed; ${env} runs it anyway (with a warning), every other environment refuses it; sign it with \`af sign ${template}\``
+          : failure.message;
+      results.push({ name: template, ok: false, error: { code: failure.code, message } });
     }
   }
   registry.close();

@@ -1,10 +1,13 @@
 /** @module cli/commands/store — `af store backup|restore|prune|export` and `af audit-log verify|reanchor|list`. */
+import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
+import { plural } from '../../core/plural.js';
 import { escapeLine } from '../../core/terminal-text.js';
 import { type AuditVerification, restoreDatabase } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
+import { parseIntegerFlag } from '../process-lifetime.js';
 import { withStore } from '../store-access.js';
 import { parseDuration } from '../time-arguments.js';
 
@@ -42,8 +45,8 @@ export function storePruneCommand(context: CommandContext, options: { olderThan?
     if (options.json) printJson(context.streams, { deleted: runs, captures });
     else {
       const parts = [
-        ...(options.olderThan !== undefined ? [`${runs} run${runs === 1 ? '' : 's'} older than ${options.olderThan}`] : []),
-        `${captures} captured failed run${captures === 1 ? '' : 's'}`,
+        ...(options.olderThan !== undefined ? [`${plural(runs, 'run')} older than ${options.olderThan}`] : []),
+        plural(captures, 'captured failed run'),
       ];
       context.streams.stdout.write(`deleted ${parts.join(' and ')}; the audit log is kept\n`);
     }
@@ -51,13 +54,26 @@ export function storePruneCommand(context: CommandContext, options: { olderThan?
   });
 }
 
+/** `af store export FILE`: the format follows the name, so a file is what its extension says (`.jsonl` plain, `.jsonl.zst` compressed). */
 export function storeExportCommand(context: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
+  const compress = exportCompression(file);
   return withStore(context, async (store) => {
-    const counts = await store.export(file);
-    if (options.json) printJson(context.streams, { file, ...counts });
-    else context.streams.stdout.write(`exported ${counts.runs} runs and ${counts.audit} audit entries to ${file} (${counts.bytes} bytes, zstd JSON lines)\n`);
+    const counts = await store.export(path.resolve(context.streams.cwd, file), { compress });
+    if (options.json) printJson(context.streams, { file, compressed: compress, ...counts });
+    else context.streams.stdout.write(`exported ${plural(counts.runs, 'run')} and ${plural(counts.audit, 'audit entry', 'audit entries')} to ${file} (${plural(counts.bytes, 'byte')}, ${compress ? 'zstd-compressed ' : ''}JSON lines)\n`);
     return EXIT.ok;
   });
+}
+
+function exportCompression(file: string): boolean {
+  const name = file.toLowerCase();
+  if (name.endsWith('.zst')) return true;
+  if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return false;
+  const stem = path.basename(file).replace(/\.[^.]*$/, '');
+  throw new FactoryError(
+    'E_USAGE',
+    `af store export writes JSON lines (one run or audit entry per line), which ${JSON.stringify(path.basename(file))} would not say: name it ${stem}.jsonl (plain) or ${stem}.jsonl.zst (zstd-compressed)`,
+  );
 }
 
 /**
@@ -77,9 +93,9 @@ export function auditVerifyCommand(context: CommandContext, options: { json?: bo
 function formatVerification(context: CommandContext, result: AuditVerification): string {
   const { paint } = context;
   if (!result.ok) {
-    return `${paint.red('✗')} audit log broken at entry #${result.firstBad.seq} (${result.firstBad.kind}): ${result.firstBad.message} (${result.entries} entries before it are intact)\n`;
+    return `${paint.red('✗')} audit log broken at entry #${result.firstBad.seq} (${result.firstBad.kind}): ${result.firstBad.message} (${plural(result.entries, 'entry', 'entries')} before it ${result.entries === 1 ? 'is' : 'are'} intact)\n`;
   }
-  const lines = [`${paint.green('✓')} audit log intact: ${result.entries} entries, head ${result.head.slice(0, 16)}`];
+  const lines = [`${paint.green('✓')} audit log intact: ${plural(result.entries, 'entry', 'entries')}, head ${result.head.slice(0, 16)}`];
   const { anchor } = result;
   if (!anchor) lines.push(paint.yellow('  not anchored: entries cut from the end would not show'));
   else {
@@ -106,7 +122,7 @@ export function auditReanchorCommand(context: CommandContext, options: { reason?
 
 export function auditListCommand(context: CommandContext, options: { type?: string; limit?: string; json?: boolean }): Promise<number> {
   return withStore(context, (store) => {
-    const entries = store.audit.list({ ...(options.type ? { type: options.type } : {}), limit: options.limit ? Number.parseInt(options.limit, 10) || 50 : 50 });
+    const entries = store.audit.list({ ...(options.type ? { type: options.type } : {}), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) });
     if (options.json) {
       printJson(context.streams, entries);
       return EXIT.ok;

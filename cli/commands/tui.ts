@@ -6,6 +6,8 @@ import { EXIT } from '../exit-status.js';
 export interface TuiCommandOptions {
   /** Open this view instead of the templates: templates, runs, live, suggestions or audit. */
   view?: 'templates' | 'runs' | 'live' | 'suggestions' | 'audit';
+  /** Open on this project, state folder and environment instead of the configured ones (the demo state of `npm start`). */
+  state?: { root: string; home: string; env: string };
 }
 
 /** The variables by which Ink (through is-in-ci) decides, once, on first import, that no one is watching. */
@@ -37,9 +39,9 @@ export async function tuiCommand(context: CommandContext, options: TuiCommandOpt
     return EXIT.usage;
   }
   const { runTui } = await loadTuiForTerminal();
-  const config = context.config();
+  const { root, env, home } = options.state ?? context.config();
   // Logs would tear through the UI's frames; the factory stays silent and the UI shows outcomes itself.
-  const factory = await createFactory({ root: config.root, env: config.env, home: config.home });
+  const factory = await createFactory({ root, env, home });
   try {
     await runTui({
       factory,

@@ -79,7 +79,7 @@ describe('af keys api', () => {
 
   it('refuses an unknown role (E_USAGE) and an unknown id (not found)', async () => {
     await expect(apiKeysCreateCommand(context, { tenant: 'acme', role: 'root' })).rejects.toMatchObject({ code: 'E_USAGE' });
-    await expect(apiKeysRevokeCommand(context, 'deadbeef0000')).rejects.toMatchObject({ code: 'E_TEMPLATE_NOT_FOUND' });
+    await expect(apiKeysRevokeCommand(context, 'deadbeef0000')).rejects.toMatchObject({ code: 'E_KEY_NOT_FOUND' });
     await expect(apiKeysCreateCommand(context, { tenant: 'bad tenant!', role: 'viewer' })).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });

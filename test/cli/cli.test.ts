@@ -124,7 +124,7 @@ describe('usage', () => {
 });
 
 describe('the af launcher', () => {
-  it('runs a real process with --no-node-snapshot, even when started as plain `node bin/af.js`', () => {
+  it('runs a real process, started through its shebang or as plain `node bin/af.js` (no re-launch, no flag needed)', () => {
     const viaShebang = execFileSync(path.join(REPO, 'bin/af.js'), ['templates', 'list', '--json'], { cwd: REPO, encoding: 'utf8' });
     expect(JSON.parse(viaShebang).map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['base-worker', 'hello', 'word-stats']));
     const viaNode = spawnSync(process.execPath, [path.join(REPO, 'bin/af.js'), 'templates', 'show', 'missing'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

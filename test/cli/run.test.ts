@@ -62,9 +62,10 @@ describe('af run', () => {
   });
 
   it.each([
-    [['run', 'double', '--input', '{"n": }'], undefined, 1, 'E_INPUT_INVALID', 'input from --input is not valid JSON: line 1, column 7: unexpected "}"; expected a value'],
+    [['run', 'double', '--input', '{"n": }'], undefined, 2, 'E_USAGE', 'input from --input is not valid JSON: line 1, column 7: unexpected "}"; expected a value'],
     [['run', 'double'], '{"n": "x"}', 1, 'E_INPUT_INVALID', 'input does not match the input schema of "double": /n must be number'],
-    [['run', 'double', '--input-file', 'inputs/absent.json'], undefined, 1, 'E_INPUT_INVALID', 'cannot read --input-file inputs/absent.json: ENOENT'],
+    [['run', 'double', '--input-file', 'inputs/absent.json'], undefined, 2, 'E_USAGE', 'cannot read --input-file inputs/absent.json: no such file ('],
+    [['run', 'double'], '{"n": 1', 2, 'E_USAGE', 'input from stdin is not valid JSON: line 1'],
     [['run', 'thrower'], undefined, 1, 'E_AGENT_THREW', 'no luck'],
     [['run', 'spinner'], undefined, 1, 'E_TIMEOUT', 'limits.timeoutMs'],
     [['run', 'nobody'], undefined, 4, 'E_TEMPLATE_NOT_FOUND', 'no template named "nobody" in agents'],
