@@ -8,11 +8,11 @@ import { parseJsonSource } from '../templates/json-source.js';
 
 const ENV_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
-/** Known without being declared anywhere: the dev environments and the conventional production one. */
-const BUILT_IN: readonly string[] = [...DEFAULT_DEV_ENVIRONMENTS, 'prod'];
+/** Known without being declared anywhere: the dev environments and the two conventional ones after dev. */
+const BUILT_IN: readonly string[] = [...DEFAULT_DEV_ENVIRONMENTS, 'staging', 'prod'];
 
 /**
- * The environments a project knows: the dev ones and `prod`, those listed in policy.json's `environments`, those its
+ * The environments a project knows: the dev ones, `staging` and `prod`, those listed in policy.json's `environments`, those its
  * rules name, and those a template gives an overlay (`environments.<env>` in agents/NAME/agent.json). Any other name
  * is far more likely a typo than a new environment, and a typo would run outside dev under the default rules with
  * no overlay: quietly not what was meant.
@@ -56,7 +56,7 @@ export function checkEnvironment(config: () => ResolvedConfig, env: string, wher
   const hint = nearest && nearest.distance <= 2 ? `did you mean "${nearest.name}"? ` : '';
   throw new FactoryError(
     'E_USAGE',
-    `${where} ${env}: this project knows no environment "${env}"; ${hint}known: ${known.join(', ')} (dev and prod, policy.json "environments" and rules, template overlays). To add one, list it in policy.json: "environments": ["${env}"]`,
+    `${where} ${env}: this project knows no environment "${env}"; ${hint}known: ${known.join(', ')} (dev, staging and prod, policy.json "environments" and rules, template overlays). To add one, list it in policy.json: "environments": ["${env}"]`,
     { details: { env, known } },
   );
 }
