@@ -8,10 +8,11 @@ import { TextField } from './components/TextField.js';
 import { bar } from './format.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { type BindingInfo, GLOBAL_BINDINGS } from './keys.js';
+import { isPlainText, type KeyPress, splitKeys } from './key-events.js';
 import { parseCommand, type Route, routeTitle } from './routes.js';
 import { describeError, type TuiServices } from './services.js';
 import { signAllTemplates } from './tasks.js';
-import { type Status, type Ui, UiContext } from './ui-context.js';
+import { type KeyListener, type Status, type Ui, UiContext } from './ui-context.js';
 import { AuditView } from './views/AuditView.js';
 import { LiveView } from './views/LiveView.js';
 import { RunDetailView } from './views/RunDetailView.js';
@@ -49,14 +50,13 @@ export function App({ services }: AppProps) {
   const [status, setStatus] = useState<Status | undefined>();
   const [task, setTask] = useState<Task | undefined>();
   const isTaskRunning = useRef(false);
-  // Keys typed fast (or pasted) arrive as several events before React renders again; the refs let
-  // each event see the mode the one before it set, where state would still hold the old one.
+  // Several keys can be handled before React renders again; the refs let each key see the mode the one before it set.
   const modeRef = useRef<Mode>('normal');
   const draftRef = useRef('');
   const capturingRef = useRef(false);
-  // Set while the app is handling a key, so a view's handler for that same key (Ink calls every
-  // handler) leaves it alone whichever of the two runs first.
-  const consumedRef = useRef(false);
+  // What the filter was before `/` opened the filter line: Esc there puts it back.
+  const filterBeforeRef = useRef('');
+  const listeners = useRef(new Set<KeyListener>());
   const changeMode = useCallback((next: Mode) => {
     modeRef.current = next;
     setMode(next);
@@ -69,10 +69,20 @@ export function App({ services }: AppProps) {
     capturingRef.current = next;
     setCapturing(next);
   }, []);
+  const subscribeKeys = useCallback<Ui['subscribeKeys']>((kind, handle) => {
+    const listener: KeyListener = { kind, handle };
+    listeners.current.add(listener);
+    return () => {
+      listeners.current.delete(listener);
+    };
+  }, []);
   const route = stack[stack.length - 1] as Route;
   const filter = route.filter ?? '';
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
 
   const setFilter = useCallback((value: string) => {
+    filterRef.current = value;
     setStack((current) => [...current.slice(0, -1), { ...(current[current.length - 1] as Route), filter: value }]);
   }, []);
   const push = useCallback((next: Route) => {
@@ -128,50 +138,86 @@ export function App({ services }: AppProps) {
     }
   };
 
-  useInput((input, key) => {
+  const deliver = (kind: KeyListener['kind'], press: KeyPress) => {
+    for (const listener of [...listeners.current]) if (listener.kind === kind) listener.handle(press.input, press.key);
+  };
+
+  /** One key press, in the state every key before it left: the app's keys first, then a capturing field or the view. */
+  const dispatch = (press: KeyPress) => {
+    const { input, key } = press;
     const current = modeRef.current;
-    const consume = () => {
-      consumedRef.current = true;
-      queueMicrotask(() => {
-        consumedRef.current = false;
-      });
-    };
-    if (current !== 'normal') consume();
     if (current === 'help') {
       if (key.escape || input === '?' || input === 'q') changeMode('normal');
       return;
     }
     if (current === 'command' || current === 'filter') {
-      // The command and filter lines are edited here rather than in a TextField, for the same reason as the refs.
+      // The command and filter lines are edited here rather than in a TextField, so they follow the same key order.
+      let next: string | undefined;
       if (key.return) {
-        const text = draftRef.current;
-        if (current === 'command') execute(text);
-        else {
-          setFilter(text.trim());
-          changeMode('normal');
-        }
-      } else if (key.escape) changeMode('normal');
-      else if (key.backspace || key.delete) changeDraft(draftRef.current.slice(0, -1));
-      else if (key.ctrl && input === 'u') changeDraft('');
-      else if (!key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow && input) changeDraft(draftRef.current + input.replace(/[\r\n]+/g, ' '));
+        if (current === 'command') execute(draftRef.current);
+        else changeMode('normal');
+      } else if (key.escape) {
+        if (current === 'filter') setFilter(filterBeforeRef.current);
+        changeMode('normal');
+      } else if (key.backspace || key.delete) next = draftRef.current.slice(0, -1);
+      else if (key.ctrl && input === 'u') next = '';
+      else if (isPlainText(press) && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow) next = draftRef.current + input.replace(/[\r\n]+/g, ' ');
+      if (next === undefined) return;
+      changeDraft(next);
+      // The filter applies as it is typed.
+      if (current === 'filter') setFilter(next.trim());
       return;
     }
     // A text field inside a view takes every key while open.
-    if (capturingRef.current) return;
-    // Typed fast or pasted, `:run hello` arrives as one chunk: the rest of it is the start of the line.
-    if (input.startsWith(':') || input.startsWith('/') || input === '?' || key.escape) consume();
-    if (input.startsWith(':')) {
-      changeDraft(input.slice(1));
+    if (capturingRef.current) {
+      deliver('field', press);
+      return;
+    }
+    if (input === ':' && !key.ctrl) {
+      changeDraft('');
       changeMode('command');
-    } else if (input.startsWith('/')) {
-      changeDraft(input.length > 1 ? input.slice(1) : filter);
+    } else if (input === '/' && !key.ctrl) {
+      // A fresh filter each time, applied as it is typed; Esc puts the previous one back.
+      filterBeforeRef.current = filterRef.current;
+      changeDraft('');
+      setFilter('');
       changeMode('filter');
-    } else if (input === '?') changeMode('help');
+    } else if (input === '?' && !key.ctrl) changeMode('help');
+    else if (input === 'q' && !key.ctrl && !key.meta) exit();
     else if (key.escape) {
       // Like k9s: the first Esc drops the filter, the next goes back.
-      if (filter) setFilter('');
+      if (filterRef.current) setFilter('');
       else back();
+    } else deliver('view', press);
+  };
+  const dispatchRef = useRef(dispatch);
+  dispatchRef.current = dispatch;
+
+  // Keys wait in a queue and are handled one at a time, with a turn of the event loop between them, so React renders
+  // the state each key leaves before the next is handled (a view's bindings then see the row or prompt it moved to).
+  // A run of plain text going to a text line is handled at once: a paste costs one render, not one per character.
+  const queue = useRef<KeyPress[]>([]);
+  const isDraining = useRef(false);
+  const drain = useCallback(() => {
+    const first = queue.current.shift();
+    if (!first) {
+      isDraining.current = false;
+      return;
     }
+    let press = first;
+    const isTextTarget = modeRef.current === 'command' || modeRef.current === 'filter' || capturingRef.current;
+    if (isTextTarget && isPlainText(press)) {
+      while (queue.current[0] && isPlainText(queue.current[0])) press = { input: press.input + (queue.current.shift() as KeyPress).input, key: press.key };
+    }
+    dispatchRef.current(press);
+    if (queue.current.length === 0) isDraining.current = false;
+    else setImmediate(drain);
+  }, []);
+  useInput((input, key) => {
+    queue.current.push(...splitKeys(input, key));
+    if (isDraining.current) return;
+    isDraining.current = true;
+    drain();
   });
 
   const bodyRows = Math.max(3, rows - CHROME_ROWS - 1);
@@ -181,7 +227,7 @@ export function App({ services }: AppProps) {
       route,
       filter,
       isViewActive: mode === 'normal' && !isCapturing,
-      canViewTakeKeys: () => !consumedRef.current && modeRef.current === 'normal' && !capturingRef.current,
+      subscribeKeys,
       bodyRows,
       columns,
       push,
@@ -191,7 +237,7 @@ export function App({ services }: AppProps) {
       setCapturing: changeCapturing,
       runTask,
     }),
-    [services, route, filter, mode, isCapturing, bodyRows, columns, push, back, runTask, changeCapturing],
+    [services, route, filter, mode, isCapturing, bodyRows, columns, push, back, runTask, changeCapturing, subscribeKeys],
   );
 
   const { theme } = services;
