@@ -1,5 +1,5 @@
 /** @module tui/App — the k9s-style shell: header, a stack of views, the `:` command line, the `/` filter, `?` help, status and progress lines. */
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Box, useApp, useInput } from 'ink';
 import { Text } from './components/Text.js';
 import { HelpView } from './components/HelpView.js';
@@ -11,6 +11,7 @@ import { type BindingInfo, GLOBAL_BINDINGS } from './keys.js';
 import { isPlainText, type KeyPress, splitKeys } from './key-events.js';
 import { parseCommand, type Route, routeTitle } from './routes.js';
 import { describeError, type TuiServices } from './services.js';
+import { sweepReactTimings } from './react-timings.js';
 import { signAllTemplates } from './tasks.js';
 import { type KeyListener, type Status, type Ui, UiContext } from './ui-context.js';
 import { AuditView } from './views/AuditView.js';
@@ -69,6 +70,8 @@ export function App({ services }: AppProps) {
     capturingRef.current = next;
     setCapturing(next);
   }, []);
+  // Wherever the app is mounted (af, a library caller, a test), React's development timings must not pile up.
+  useEffect(() => sweepReactTimings(), []);
   const subscribeKeys = useCallback<Ui['subscribeKeys']>((kind, handle) => {
     const listener: KeyListener = { kind, handle };
     listeners.current.add(listener);

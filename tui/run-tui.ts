@@ -3,7 +3,6 @@ import { createElement } from 'react';
 import { render } from 'ink';
 import { FactoryError } from '../core/errors.js';
 import { App } from './App.js';
-import { sweepReactTimings } from './react-timings.js';
 import { createTuiServices, type TuiServicesOptions } from './services.js';
 
 export interface TuiOptions extends TuiServicesOptions {
@@ -37,13 +36,11 @@ export async function runTui(options: TuiOptions): Promise<void> {
   const services = createTuiServices({ ...options, isTTY: stdout.isTTY === true });
   const isAlternate = options.isAlternateScreen ?? true;
   if (isAlternate) stdout.write(ENTER_ALTERNATE);
-  const stopSweeping = sweepReactTimings();
   try {
     // Incremental: only the lines that changed since the last frame are written, not the whole screen.
     const instance = render(createElement(App, { services }), { stdin, stdout, stderr, exitOnCtrlC: true, patchConsole: true, maxFps: 20, incrementalRendering: true });
     await instance.waitUntilExit();
   } finally {
-    stopSweeping();
     if (isAlternate) stdout.write(LEAVE_ALTERNATE);
   }
 }
