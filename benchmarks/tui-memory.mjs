@@ -22,6 +22,8 @@ const { values } = parseArgs({
     repo: { type: 'string' },
     json: { type: 'string' },
     'no-warmup': { type: 'boolean', default: false },
+    // Extra flags for the UI's node, e.g. --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp to look inside it.
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const REPO = path.resolve(values.repo ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
@@ -91,7 +93,7 @@ await factory.close();
 
 const load = spawn(process.execPath, ['--no-node-snapshot', loadScript], { stdio: ['ignore', 'ignore', 'inherit'] });
 // `exec` makes the pane's process the UI itself (no shell, no launcher re-run in between), so its pid is the one to watch.
-const command = `cd ${JSON.stringify(root)} && AF_ROOT=${JSON.stringify(root)} exec ${JSON.stringify(process.execPath)} --no-node-snapshot ${JSON.stringify(path.join(REPO, 'bin/af.js'))} 2>${JSON.stringify(path.join(root, 'af.stderr'))}`;
+const command = `cd ${JSON.stringify(root)} && AF_ROOT=${JSON.stringify(root)} exec ${JSON.stringify(process.execPath)} --no-node-snapshot ${values['node-arg'].map((arg) => JSON.stringify(arg)).join(' ')} ${JSON.stringify(path.join(REPO, 'bin/af.js'))} 2>${JSON.stringify(path.join(root, 'af.stderr'))}`;
 tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', 'sh', '-c', command);
 const pid = Number(tmux('display-message', '-p', '-t', SESSION, '#{pane_pid}').trim());
 

@@ -118,6 +118,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     ];
     for (const candidate of candidates) keep(store, candidate, decidedAt, result);
     options.onProgress?.(index + 1, names.length, name);
+    // Training is synchronous CPU work: a turn of the event loop lets whoever watches the progress draw it.
+    if (options.onProgress) await new Promise((resolve) => setImmediate(resolve));
   }
   await Promise.all(saves);
   result.seconds = (performance.now() - started) / 1000;

@@ -1,11 +1,11 @@
 /** @module tui/App — the k9s-style shell: header, a stack of views, the `:` command line, the `/` filter, `?` help, status and progress lines. */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { Box, useApp, useInput } from 'ink';
 import { Text } from './components/Text.js';
 import { HelpView } from './components/HelpView.js';
 import { Header } from './components/Header.js';
 import { TextField } from './components/TextField.js';
-import { bar } from './format.js';
+import { bar, count } from './format.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { type BindingInfo, GLOBAL_BINDINGS } from './keys.js';
 import { isPlainText, type KeyPress, splitKeys } from './key-events.js';
@@ -130,9 +130,13 @@ export function App({ services }: AppProps) {
       case 'task':
         if (command.task === 'learn') {
           runTask('learning', async (progress) => {
+            // The bar counts templates with runs, known before the learner (TensorFlow.js, a second to load) is.
+            const templates = services.store.queries.stats().length;
+            progress(0, templates, 'loading the learner…');
             const { learn } = await services.learner();
+            progress(0, templates, 'reading the run record…');
             const result = await learn({ store: services.store, registry: services.factory.registry, onProgress: progress });
-            return `learned from ${result.runs} runs of ${result.templates} templates: ${result.created.length} new suggestions (:suggestions to review)`;
+            return `learned from ${count(result.runs, 'run')} of ${count(result.templates, 'template')}: ${count(result.created.length, 'new suggestion')} (:suggestions to review)`;
           });
         } else runTask('signing', (progress) => signAllTemplates(services, progress));
         return;
@@ -196,12 +200,13 @@ export function App({ services }: AppProps) {
   const dispatchRef = useRef(dispatch);
   dispatchRef.current = dispatch;
 
-  // Keys wait in a queue and are handled one at a time, with a turn of the event loop between them, so React renders
-  // the state each key leaves before the next is handled (a view's bindings then see the row or prompt it moved to).
-  // A run of plain text going to a text line is handled at once: a paste costs one render, not one per character.
+  // Keys wait in a queue and are handled one at a time: each key's updates are committed (the layout effect below
+  // runs after the commit) before the next key is handled, so a view's bindings see the row or prompt the key before
+  // moved to. A run of plain text going to a text line is handled at once: a paste costs one render, not one a character.
   const queue = useRef<KeyPress[]>([]);
   const isDraining = useRef(false);
-  const drain = useCallback(() => {
+  const [keysHandled, setKeysHandled] = useState(0);
+  const drainOne = useCallback(() => {
     const first = queue.current.shift();
     if (!first) {
       isDraining.current = false;
@@ -213,14 +218,18 @@ export function App({ services }: AppProps) {
       while (queue.current[0] && isPlainText(queue.current[0])) press = { input: press.input + (queue.current.shift() as KeyPress).input, key: press.key };
     }
     dispatchRef.current(press);
-    if (queue.current.length === 0) isDraining.current = false;
-    else setImmediate(drain);
+    setKeysHandled((handled) => handled + 1);
   }, []);
+  useLayoutEffect(() => {
+    if (!isDraining.current) return;
+    if (queue.current.length === 0) isDraining.current = false;
+    else setImmediate(drainOne);
+  }, [keysHandled, drainOne]);
   useInput((input, key) => {
     queue.current.push(...splitKeys(input, key));
     if (isDraining.current) return;
     isDraining.current = true;
-    drain();
+    drainOne();
   });
 
   const bodyRows = Math.max(3, rows - CHROME_ROWS - 1);
@@ -260,7 +269,14 @@ export function App({ services }: AppProps) {
         />
         <Text> </Text>
         {/* Help hides the view instead of unmounting it, so an edited input or a selection survives a look at the keys. */}
-        {mode === 'help' ? <HelpView title={routeTitle(route)} bindings={bindings} globals={GLOBAL_BINDINGS} /> : null}
+        {mode === 'help' ? (
+          // Held to the body's rows like a view: a frame taller than the terminal makes Ink redraw the whole screen.
+          <Box flexDirection="column" height={bodyRows} overflow="hidden">
+            <Box flexDirection="column" flexShrink={0}>
+              <HelpView title={routeTitle(route)} bindings={bindings} globals={GLOBAL_BINDINGS} />
+            </Box>
+          </Box>
+        ) : null}
         <Box flexDirection="column" height={bodyRows} overflow="hidden" display={mode === 'help' ? 'none' : 'flex'}>
           <CurrentView route={route} />
         </Box>
@@ -284,8 +300,14 @@ export function App({ services }: AppProps) {
             placeholder={route.view === 'runs' ? 'text, or template:NAME outcome:ok|error since:1h' : 'text to match'}
           />
         ) : task ? (
-          <Text>
-            {task.title} <Text color={theme.color('cyan')}>{bar(task.done, task.total)}</Text> {task.done}/{task.total} {task.label ?? ''}
+          <Text wrap="truncate">
+            {task.title}{' '}
+            {task.total > 0 ? (
+              <>
+                <Text color={theme.color('cyan')}>{bar(task.done, task.total)}</Text> {task.done}/{task.total}{' '}
+              </>
+            ) : null}
+            {task.label ?? '…'}
           </Text>
         ) : (
           <Text> </Text>

@@ -114,7 +114,7 @@ const TemplateRow = memo(function TemplateRow({ template, spark, runs, p95, them
   return (
     <Text wrap="truncate">
       {'  '}
-      {truncate(template, 14).padEnd(14)} <Text color={theme.color('green')}>{spark}</Text> {String(runs).padStart(6)} {runs === 1 ? 'run ' : 'runs'} p95 {formatMs(p95)}
+      {truncate(template, 14).padEnd(14)} <Text color={theme.color('green')}>{spark}</Text> {String(runs).padStart(6)} {runs === 1 ? 'run' : 'runs'} p95 {formatMs(p95)}
     </Text>
   );
 });
