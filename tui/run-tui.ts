@@ -37,8 +37,7 @@ export async function runTui(options: TuiOptions): Promise<void> {
   const isAlternate = options.isAlternateScreen ?? true;
   if (isAlternate) stdout.write(ENTER_ALTERNATE);
   try {
-    // Incremental: only the lines that changed since the last frame are written, not the whole screen.
-    const instance = render(createElement(App, { services }), { stdin, stdout, stderr, exitOnCtrlC: true, patchConsole: true, maxFps: 20, incrementalRendering: true });
+    const instance = render(createElement(App, { services }), { stdin, stdout, stderr, exitOnCtrlC: true, patchConsole: true, maxFps: 20 });
     await instance.waitUntilExit();
   } finally {
     if (isAlternate) stdout.write(LEAVE_ALTERNATE);
