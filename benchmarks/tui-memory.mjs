@@ -91,6 +91,23 @@ await factory.close();
 `,
 );
 
+let cleanedUp = false;
+function cleanUp() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  load.kill('SIGTERM');
+  spawnSync('tmux', ['kill-session', '-t', SESSION]);
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    cleanUp();
+    setTimeout(() => {
+      rmSync(root, { recursive: true, force: true });
+      process.exit(130);
+    }, 1000);
+  });
+}
+
 const load = spawn(process.execPath, ['--no-node-snapshot', loadScript], { stdio: ['ignore', 'ignore', 'inherit'] });
 // `exec` makes the pane's process the UI itself (no shell, no launcher re-run in between), so its pid is the one to watch.
 const command = `cd ${JSON.stringify(root)} && AF_ROOT=${JSON.stringify(root)} exec ${JSON.stringify(process.execPath)} --no-node-snapshot ${values['node-arg'].map((arg) => JSON.stringify(arg)).join(' ')} ${JSON.stringify(path.join(REPO, 'bin/af.js'))} 2>${JSON.stringify(path.join(root, 'af.stderr'))}`;
@@ -107,10 +124,17 @@ try {
     await sleep(15_000); // some runs for the learner
     await keys(type(':learn'), 'Enter');
     await waitFor(/learned from|E_[A-Z_]+|needs? /, 120_000).catch(() => undefined);
+    // Reject one suggestion with a reason, accept the next (keys that find no suggestion do nothing).
     await keys(type(':suggestions'), 'Enter');
-    await sleep(1000);
+    await sleep(1500);
     await keys('Enter');
     await sleep(1500);
+    await keys('x', type('not now'), 'Enter');
+    await sleep(1500);
+    await keys('Escape', 'Enter');
+    await sleep(1500);
+    await keys('a', 'y');
+    await sleep(5000);
     await keys('Escape', type(':runs'), 'Enter', type('/hello'), 'Enter');
     await sleep(1500);
     for (const [x, y] of [[100, 30], [80, 24], [140, 45], [120, 40]]) {
@@ -145,8 +169,7 @@ try {
   console.error(error instanceof Error ? error.message : error);
   exitCode = 1;
 } finally {
-  load.kill('SIGTERM');
-  spawnSync('tmux', ['kill-session', '-t', SESSION]);
+  cleanUp();
   await sleep(1000);
   rmSync(root, { recursive: true, force: true });
 }
@@ -165,11 +188,15 @@ if (samples.length > 0) {
     endMb: +end.toFixed(1),
     peakMb: +peak.toFixed(1),
     growthMb: +(end - start).toFixed(1),
+    // RSS saws up and down with garbage collection; the lowest point of the first and last minute shows retention.
+    firstMinuteLowMb: +Math.min(...samples.filter((sample) => sample.s <= 60).map((sample) => sample.rssMb)).toFixed(1),
+    lastMinuteLowMb: +Math.min(...samples.filter((sample) => sample.s >= samples.at(-1).s - 60).map((sample) => sample.rssMb)).toFixed(1),
     meanCpuPct: cpu.length ? +(cpu.reduce((a, b) => a + b, 0) / cpu.length).toFixed(1) : 0,
     perMinute: perMinute.map((sample) => ({ s: sample.s, rssMb: +sample.rssMb.toFixed(1) })),
     samples,
   };
   console.log(`tui-memory: rss ${summary.startMb} → ${summary.endMb} MB (growth ${summary.growthMb} MB, peak ${summary.peakMb} MB), mean cpu ${summary.meanCpuPct}%`);
+  console.log(`  lowest rss, first minute ${summary.firstMinuteLowMb} MB, last minute ${summary.lastMinuteLowMb} MB`);
   console.log(`  per minute: ${summary.perMinute.map((sample) => `${sample.s / 60}m ${sample.rssMb}`).join(' · ')}`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify(summary, null, 2)}\n`);
 }

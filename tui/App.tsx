@@ -51,7 +51,7 @@ export function App({ services }: AppProps) {
   const [status, setStatus] = useState<Status | undefined>();
   const [task, setTask] = useState<Task | undefined>();
   const isTaskRunning = useRef(false);
-  // Several keys can be handled before React renders again; the refs let each key see the mode the one before it set.
+  // The key queue reads these between renders (whether a run of text goes to a line at once); refs hold what the last key set.
   const modeRef = useRef<Mode>('normal');
   const draftRef = useRef('');
   const capturingRef = useRef(false);
@@ -225,12 +225,17 @@ export function App({ services }: AppProps) {
     if (queue.current.length === 0) isDraining.current = false;
     else setImmediate(drainOne);
   }, [keysHandled, drainOne]);
-  useInput((input, key) => {
-    queue.current.push(...splitKeys(input, key));
-    if (isDraining.current) return;
-    isDraining.current = true;
-    drainOne();
-  });
+  // Stable, so Ink subscribes it once rather than again on every render.
+  const onInput = useCallback<Parameters<typeof useInput>[0]>(
+    (input, key) => {
+      queue.current.push(...splitKeys(input, key));
+      if (isDraining.current) return;
+      isDraining.current = true;
+      drainOne();
+    },
+    [drainOne],
+  );
+  useInput(onInput);
 
   const bodyRows = Math.max(3, rows - CHROME_ROWS - 1);
   const ui = useMemo<Ui>(
