@@ -128,6 +128,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     if (candidates.length > 0) recordBase(store, history.template);
     for (const candidate of candidates) keep(store, candidate, decidedAt, result);
     options.onProgress?.(index + 1, names.length, name);
+    // Training is synchronous CPU work: a turn of the event loop lets whoever watches the progress draw it.
+    if (options.onProgress) await new Promise((resolve) => setImmediate(resolve));
   }
   await Promise.all(saves);
   await withdrawStale(store, registry, env, options.templates, currentDigest, result);

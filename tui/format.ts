@@ -60,3 +60,39 @@ export function parseDuration(text: string): number | undefined {
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }
+
+/** `1 run`, `2 runs`, `0 errors`: a count with its noun in the right number; the CLI's helper, named for the views. */
+export { plural as count } from '../core/plural.js';
+
+/**
+ * Breaks text into lines of at most `width` characters, at spaces where it can and mid-word where it must, keeping
+ * each line's leading indentation on its continuations: for detail views, where cutting a message hides its end.
+ */
+export function wrapLines(text: string, width: number): string[] {
+  const room = Math.max(1, width);
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length <= room) {
+      out.push(line);
+      continue;
+    }
+    const indent = /^\s*/.exec(line)?.[0] ?? '';
+    const hang = indent.length < room / 2 ? indent : '';
+    let rest = line;
+    let first = true;
+    while (rest.length > 0) {
+      const prefix = first ? '' : hang;
+      const space = room - prefix.length;
+      if (rest.length <= space) {
+        out.push(prefix + rest);
+        break;
+      }
+      const cut = rest.lastIndexOf(' ', space);
+      const at = cut > 0 ? cut : space;
+      out.push(prefix + rest.slice(0, at));
+      rest = rest.slice(at).replace(/^ /, '');
+      first = false;
+    }
+  }
+  return out;
+}

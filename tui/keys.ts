@@ -42,5 +42,6 @@ export const GLOBAL_BINDINGS: readonly BindingInfo[] = [
   { keys: ['/'], label: 'filter' },
   { keys: ['?'], label: 'help' },
   { keys: ['esc'], label: 'back / clear filter' },
-  { keys: ['ctrl+c'], label: 'quit' },
+  { keys: ['q', ':q'], label: 'quit' },
+  { keys: ['ctrl+c'], label: 'quit', isHintHidden: true },
 ];

@@ -22,7 +22,10 @@ export interface TuiServicesOptions {
   actor?: string;
   /** The key ring that signs accepted suggestions. @default the project's, with trust data in the store */
   keyRing?: () => KeyRing;
-  /** How often live data is read again, ms. @default 250 */
+  /**
+   * How often live data is read again, ms. Each read of the live view decodes the last minute of runs, so a faster
+   * pace costs CPU and garbage for nothing the eye sees: its rates and sparklines move by the second. @default 1000
+   */
   refreshMs?: number;
   /** Where the UI opens. @default { view: 'templates' } */
   initialRoute?: Route;
@@ -47,7 +50,7 @@ export function createTuiServices(options: TuiServicesOptions): TuiServices {
   const store = factory.store;
   if (!store) throw new TypeError('createTuiServices: option "factory" must have a store (createFactory without store: false)');
   const env = options.env ?? process.env;
-  const refreshMs = options.refreshMs ?? 250;
+  const refreshMs = options.refreshMs ?? 1000;
   if (!(refreshMs > 0)) throw new TypeError('createTuiServices: option "refreshMs" must be a positive number');
   let learner: Promise<Learner> | undefined;
   return {

@@ -1,6 +1,7 @@
 /** @module tui/tasks — long work started from the UI, reporting progress: signing every template. */
 import { toFactoryError } from '../core/errors.js';
 import { signTemplate, versionFilesOf, writeSignatureFile } from '../templates/index.js';
+import { count } from './format.js';
 import type { TuiServices } from './services.js';
 
 /** Signs every non-abstract template with the current signer, as `af sign --all` does. @returns a summary line. */
@@ -30,5 +31,5 @@ export async function signAllTemplates(services: TuiServices, progress: (done: n
   progress(names.length, names.length);
   // Cached resolutions still carry the old trust verdict.
   factory.registry.clear();
-  return `signed ${signed} templates with ${signer.record.id}${failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''}`;
+  return `signed ${count(signed, 'template')} with ${signer.record.id}${failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''}`;
 }

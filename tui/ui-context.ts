@@ -1,5 +1,6 @@
 /** @module tui/ui-context — what the app hands every view: services, navigation, the status line, key registration and the space it may fill. */
 import { createContext, useContext } from 'react';
+import type { Key } from 'ink';
 import type { BindingInfo } from './keys.js';
 import type { Route } from './routes.js';
 import type { TuiServices } from './services.js';
@@ -16,8 +17,12 @@ export interface Ui {
   filter: string;
   /** Whether view keys reach the view: no command line, filter line or help is open, and no text field captures. */
   isViewActive: boolean;
-  /** The same, as of the last key event rather than the last render: several keys can arrive between renders. */
-  canViewTakeKeys(): boolean;
+  /**
+   * Receives key presses, one at a time and in order, after the app's own keys: `view` listeners while no line,
+   * help or field is open, `field` listeners while a text field captures. The app is the only reader of the terminal,
+   * so keys that arrive together are split and handled in the order typed. @returns the unsubscribe function.
+   */
+  subscribeKeys(kind: KeyListener['kind'], handle: KeyListener['handle']): () => void;
   /** Rows the view may use; the app keeps the whole frame shorter than the terminal so Ink never clears it (no flicker). */
   bodyRows: number;
   columns: number;
@@ -29,6 +34,11 @@ export interface Ui {
   setCapturing(isCapturing: boolean): void;
   /** Runs long work with a progress bar under the view. */
   runTask(title: string, work: (progress: (done: number, total: number, label?: string) => void) => Promise<string>): void;
+}
+
+export interface KeyListener {
+  kind: 'view' | 'field';
+  handle(input: string, key: Key): void;
 }
 
 export const UiContext = createContext<Ui | undefined>(undefined);

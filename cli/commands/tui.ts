@@ -21,10 +21,15 @@ const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
 async function loadTuiForTerminal(): Promise<typeof import('../../tui/index.js')> {
   const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const);
   for (const [name] of saved) delete process.env[name];
+  // React's development build times every render into Node's performance timeline, which keeps them all:
+  // a session of hours grew by hundreds of megabytes. React and Ink pick their build once, on first import.
+  const nodeEnv = process.env.NODE_ENV;
+  if (nodeEnv === undefined) process.env.NODE_ENV = 'production';
   try {
     return await import('../../tui/index.js');
   } finally {
     for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
   }
 }
 

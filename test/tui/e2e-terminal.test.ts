@@ -11,19 +11,20 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const AF = process.env.AF_E2E_BIN ?? path.join(REPO, 'bin/af.js');
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const SESSION = `af-tui-e2e-${process.pid}`;
+const QUIT_SESSION = `af-tui-e2e-q-${process.pid}`;
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', args, { encoding: 'utf8' });
 }
 
-function screen(): string {
-  return tmux('capture-pane', '-p', '-t', SESSION);
+function screen(session = SESSION): string {
+  return tmux('capture-pane', '-p', '-t', session);
 }
 
-async function waitForScreen(expected: string | RegExp, timeoutMs = 20_000): Promise<string> {
+async function waitForScreen(expected: string | RegExp, timeoutMs = 20_000, session = SESSION): Promise<string> {
   const started = Date.now();
   for (;;) {
-    const text = screen();
+    const text = screen(session);
     if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) return text;
     if (Date.now() - started > timeoutMs) {
       throw new Error(`the terminal never showed ${String(expected)}; it shows:\n${text}\naf's stderr:\n${readStderr()}`);
@@ -43,6 +44,18 @@ async function send(text: string, ...keys: string[]): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Several keys in one tmux command: they reach af in one read, as when pasted, over SSH lag or typed fast. */
+function sendTogether(session: string, ...keys: string[]): void {
+  tmux('send-keys', '-t', session, ...keys);
+}
+
+function startUi(session: string): void {
+  // The shell line after `af` shows the exit status and keeps the pane open to read it. CI=true as on a
+  // build machine: a person at a terminal there still gets a drawn UI, not only Ink's last frame at exit.
+  const script = `cd ${JSON.stringify(root)} && CI=true AF_ROOT=${JSON.stringify(root)} NO_COLOR=1 node ${JSON.stringify(AF)} 2>af.stderr; echo "af exited $?"; sleep 30`;
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', 'sh', '-c', script);
+}
+
 let root: string;
 
 function readStderr(): string {
@@ -54,14 +67,12 @@ describe.skipIf(!hasTmux)('af in a real terminal (tmux; skipped where tmux is no
   beforeAll(() => {
     root = mkdtempSync(path.join(os.tmpdir(), 'af-tui-e2e-'));
     cpSync(path.join(REPO, 'agents'), path.join(root, 'agents'), { recursive: true });
-    // The shell line after `af` shows the exit status and keeps the pane open to read it. CI=true as on a
-    // build machine: a person at a terminal there still gets a drawn UI, not only Ink's last frame at exit.
-    const script = `cd ${JSON.stringify(root)} && CI=true AF_ROOT=${JSON.stringify(root)} NO_COLOR=1 node ${JSON.stringify(AF)} 2>af.stderr; echo "af exited $?"; sleep 30`;
-    tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', 'sh', '-c', script);
+    startUi(SESSION);
   });
 
   afterAll(() => {
     spawnSync('tmux', ['kill-session', '-t', SESSION]);
+    spawnSync('tmux', ['kill-session', '-t', QUIT_SESSION]);
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -83,7 +94,7 @@ describe.skipIf(!hasTmux)('af in a real terminal (tmux; skipped where tmux is no
     await send('', 'Escape');
     await waitForScreen('<r/enter> run again');
     await send(':live', 'Enter');
-    await waitForScreen(/hello .*\d+ runs p95/);
+    await waitForScreen(/hello .*\d+ runs? p95/);
 
     await send(':runs', 'Enter');
     const runs = await waitForScreen(/hello\s+1\.0\.0\s+ok/);
@@ -102,9 +113,28 @@ describe.skipIf(!hasTmux)('af in a real terminal (tmux; skipped where tmux is no
     await send(':audit', 'Enter');
     await waitForScreen('chain intact');
 
-    await send(':q', 'Enter');
+    // Keys that arrive in one read are each handled: four rows down, then a command and its Enter.
+    await send(':templates', 'Enter');
+    const list = (await waitForScreen(/^› /m)).split('\n');
+    const at = list.findIndex((line) => line.startsWith('› '));
+    const fourthBelow = (list[at + 4] ?? '').trim().split(/\s+/)[0] as string;
+    sendTogether(SESSION, 'jjjj');
+    await waitForScreen(new RegExp(`^› ${fourthBelow}\\s`, 'm'));
+    sendTogether(SESSION, ':audit', 'Enter');
+    await waitForScreen('chain intact');
+
+    sendTogether(SESSION, ':q', 'Enter');
     const after = await waitForScreen('af exited 0');
     // The alternate screen is gone: the shell's screen is back, without the UI's frame.
     expect(after).not.toContain('Agent Factory');
   }, 90_000);
+
+  it('quits on q', async () => {
+    startUi(QUIT_SESSION);
+    await waitForScreen(/hello\s+1\.0\.0/, 20_000, QUIT_SESSION);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    tmux('send-keys', '-t', QUIT_SESSION, 'q');
+    const after = await waitForScreen('af exited 0', 20_000, QUIT_SESSION);
+    expect(after).not.toContain('Agent Factory');
+  }, 60_000);
 });

@@ -16,7 +16,8 @@ export interface HeaderProps {
 }
 
 export function Header({ crumbs, root, env, filter, bindings, globals, width, theme }: HeaderProps) {
-  const hints = [...bindings.filter((binding) => !binding.isHintHidden), ...globals]
+  const hints = [...bindings, ...globals]
+    .filter((binding) => !binding.isHintHidden)
     .map((binding) => `<${binding.keys.map(keyLabel).join('/')}> ${binding.label}`)
     .join('  ');
   return (

@@ -1,8 +1,8 @@
 /** @module tui/hooks/use-bindings — a view declares its keys once; this registers them for the header and help and dispatches presses. */
 import { useEffect, useRef } from 'react';
-import { useInput } from 'ink';
 import { type Binding, keyName } from '../keys.js';
 import { useUi } from '../ui-context.js';
+import { useKeys } from './use-keys.js';
 
 export function useBindings(bindings: readonly Binding[]): void {
   const ui = useUi();
@@ -14,12 +14,8 @@ export function useBindings(bindings: readonly Binding[]): void {
   useEffect(() => {
     setBindings(current.current.map(({ run: _run, ...info }) => info));
   }, [signature, setBindings]);
-  useInput(
-    (input, key) => {
-      if (!ui.canViewTakeKeys()) return;
-      const name = keyName(input, key);
-      current.current.find((binding) => binding.keys.includes(name))?.run?.();
-    },
-    { isActive: ui.isViewActive },
-  );
+  useKeys('view', (input, key) => {
+    const name = keyName(input, key);
+    current.current.find((binding) => binding.keys.includes(name))?.run?.();
+  });
 }

@@ -4,7 +4,7 @@ import { Text } from '../components/Text.js';
 import { useState } from 'react';
 import { type Cell, Table } from '../components/Table.js';
 import { matchesWords } from '../data.js';
-import { compactJson, formatTime } from '../format.js';
+import { compactJson, count, formatTime, wrapLines } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useRefresh } from '../hooks/use-refresh.js';
 import { useSelection } from '../hooks/use-selection.js';
@@ -32,22 +32,25 @@ export function AuditView() {
     { text: entry.subject },
     { text: compactJson(entry.data, 200) },
   ]);
-  const detail = isExpanded && selected ? JSON.stringify(selected.data, null, 2).split('\n') : [];
-  const detailRows = Math.min(detail.length, Math.floor(ui.bodyRows / 2));
+  // Wrapped, not cut: "show data" is where a long message is read to its end.
+  const detail = isExpanded && selected ? wrapLines(JSON.stringify(selected.data, null, 2) ?? 'null', ui.columns - 4) : [];
+  const detailRoom = Math.max(3, ui.bodyRows - 6);
+  const isDetailCut = detail.length > detailRoom;
+  const detailRows = Math.min(detail.length, detailRoom);
   return (
     <Box flexDirection="column">
       {verification.ok ? (
         <Text color={theme.color('green')}>
-          ✓ chain intact: {verification.entries} entries, head {verification.head.slice(0, 16)}
+          ✓ chain intact: {count(verification.entries, 'entry', 'entries')}, head {verification.head.slice(0, 16)}
           {verification.anchor ? `, anchored at #${verification.anchor.seq}` : ', not anchored'}
         </Text>
       ) : (
         <Text color={theme.color('red')} bold>
-          ✗ chain broken at entry {verification.firstBad.seq} ({verification.firstBad.kind}): {verification.firstBad.message} ({verification.entries} entries)
+          ✗ chain broken at entry {verification.firstBad.seq} ({verification.firstBad.kind}): {verification.firstBad.message} ({count(verification.entries, 'entry', 'entries')})
         </Text>
       )}
       <Table
-        columns={[{ title: 'seq', align: 'right' }, { title: 'at (utc)' }, { title: 'type' }, { title: 'actor' }, { title: 'subject', maxWidth: 24 }, { title: 'data' }]}
+        columns={[{ title: 'seq', align: 'right' }, { title: 'at (utc)' }, { title: 'type' }, { title: 'actor', dropOrder: 1 }, { title: 'subject', maxWidth: 24 }, { title: 'data' }]}
         rows={rows}
         selected={selection.index}
         height={ui.bodyRows - 1 - detailRows}
@@ -55,12 +58,13 @@ export function AuditView() {
         theme={theme}
         empty="the audit log is empty"
       />
-      {detail.slice(0, detailRows).map((line, i) => (
+      {detail.slice(0, isDetailCut ? detailRows - 1 : detailRows).map((line, i) => (
         <Text key={i} wrap="truncate">
           {'    '}
           {line}
         </Text>
       ))}
+      {isDetailCut ? <Text dimColor>{`    … ${detail.length - detailRows + 1} more lines (af audit --json for all of it)`}</Text> : null}
     </Box>
   );
 }

@@ -1,7 +1,7 @@
 /** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools, grants used and denials (the store keeps no inputs or outputs). */
 import { Box } from 'ink';
 import { Text } from '../components/Text.js';
-import { formatBytes, formatMs, formatTime } from '../format.js';
+import { formatBytes, formatMs, formatTime, wrapLines } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useUi } from '../ui-context.js';
 
@@ -12,11 +12,16 @@ export function RunDetailView({ id }: { id: string }) {
   const run = services.store.queries.get(id);
   useBindings([{ keys: ['t'], label: 'template', run: () => run && ui.push({ view: 'template', name: run.template }) }]);
   if (!run) return <Text color={theme.color('red')}>run {id} is not in the store (pruned?)</Text>;
+  // Long values (denials, grants, the input's shape) wrap under themselves rather than run off the screen.
   const field = (label: string, value: string, color?: 'red' | 'green' | 'yellow') => (
-    <Text key={label} wrap="truncate">
-      <Text dimColor>{label.padEnd(12)}</Text>
-      <Text {...(color ? { color: theme.color(color) } : {})}>{value}</Text>
-    </Text>
+    <Box key={label} flexDirection="column">
+      {wrapLines(value, Math.max(20, ui.columns - 12)).map((line, i) => (
+        <Text key={i} wrap="truncate">
+          <Text dimColor>{(i === 0 ? label : '').padEnd(12)}</Text>
+          <Text {...(color ? { color: theme.color(color) } : {})}>{line}</Text>
+        </Text>
+      ))}
+    </Box>
   );
   const tools = Object.entries(run.tools);
   return (
@@ -39,7 +44,7 @@ export function RunDetailView({ id }: { id: string }) {
       {field('grants used', run.grantsUsed === undefined ? 'not recorded' : run.grantsUsed.length === 0 ? 'none' : run.grantsUsed.join(', '))}
       {field('denials', run.denials.length === 0 ? 'none' : run.denials.map((denial) => `${denial.permission} ${denial.target}`).join(', '), run.denials.length > 0 ? 'yellow' : undefined)}
       <Text> </Text>
-      <Text dimColor>The store keeps no inputs or outputs, only their sizes and the input's shape: run it again from :run to see an output.</Text>
+      <Text dimColor wrap="wrap">The store keeps no inputs or outputs, only their sizes and the input's shape: run it again from :run to see an output.</Text>
     </Box>
   );
 }

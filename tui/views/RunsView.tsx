@@ -51,12 +51,13 @@ export function RunsView() {
       <Text wrap="truncate">
         <Text dimColor>
           {runs.length}
-          {loaded.data?.length === LIMIT ? '+' : ''} runs{summary.length > 0 ? `, ${summary.join(', ')}` : ' (filter with / template:NAME outcome:error since:1h)'}
+          {loaded.data?.length === LIMIT ? '+' : ''} {runs.length === 1 && loaded.data?.length !== LIMIT ? 'run' : 'runs'}
+          {summary.length > 0 ? `, ${summary.join(', ')}` : ' (filter with / template:NAME outcome:error since:1h)'}
         </Text>
         {parsed.problems.length > 0 ? <Text color={services.theme.color('red')}> {parsed.problems.join('; ')}</Text> : null}
       </Text>
       <Table
-        columns={[{ title: 'started (utc)' }, { title: 'template' }, { title: 'version' }, { title: 'outcome' }, { title: 'run', align: 'right' }, { title: 'create', align: 'right' }, { title: 'tenant' }, { title: 'id' }]}
+        columns={[{ title: 'started (utc)' }, { title: 'template' }, { title: 'version', dropOrder: 3 }, { title: 'outcome' }, { title: 'run', align: 'right' }, { title: 'create', align: 'right', dropOrder: 1 }, { title: 'tenant', dropOrder: 2 }, { title: 'id' }]}
         rows={rows}
         selected={selection.index}
         height={ui.bodyRows - 1}

@@ -5,7 +5,7 @@ import { type ReactElement, useState } from 'react';
 import type { DiffLine } from '../../learner/index.js';
 import { TextField } from '../components/TextField.js';
 import { canaryProgress, evidenceLines } from '../data.js';
-import { bar, formatPercent, formatTime } from '../format.js';
+import { bar, count, formatPercent, formatTime } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useCapture } from '../hooks/use-capture.js';
 import { useRefresh } from '../hooks/use-refresh.js';
@@ -135,7 +135,7 @@ export function SuggestionDetailView({ id }: { id: string }) {
       canaryLines.push(
         <Text key={`v${entry.version}`}>
           {'  '}
-          {entry.version.padEnd(10)} {entry.version === rollout.candidateVersion ? 'candidate' : 'stable   '} <Text color={theme.color('cyan')}>{bar(entry.runs, most, 20)}</Text> {entry.runs} runs, {entry.errors} errors
+          {entry.version.padEnd(10)} {entry.version === rollout.candidateVersion ? 'candidate' : 'stable   '} <Text color={theme.color('cyan')}>{bar(entry.runs, most, 20)}</Text> {count(entry.runs, 'run')}, {count(entry.errors, 'error')}
           {entry.runs > 0 ? ` (${formatPercent(entry.errors / entry.runs)})` : ''}
         </Text>,
       );

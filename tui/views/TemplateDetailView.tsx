@@ -2,7 +2,7 @@
 import { Box } from 'ink';
 import { Text } from '../components/Text.js';
 import { useState } from 'react';
-import { formatTime } from '../format.js';
+import { formatTime, wrapLines } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useRefresh } from '../hooks/use-refresh.js';
 import { useUi } from '../ui-context.js';
@@ -20,7 +20,9 @@ export function TemplateDetailView({ name }: { name: string }) {
   );
   const data = loaded.data;
   const manifestLines = data ? JSON.stringify(data.template.manifest, null, 2).split('\n') : [];
-  const filtered = ui.filter ? manifestLines.filter((line) => line.toLowerCase().includes(ui.filter.toLowerCase())) : manifestLines;
+  const matching = ui.filter ? manifestLines.filter((line) => line.toLowerCase().includes(ui.filter.toLowerCase())) : manifestLines;
+  // Long lines (descriptions, schemas) wrap; the scroll moves over wrapped lines.
+  const filtered = matching.flatMap((line) => wrapLines(line, Math.max(20, ui.columns - 1)));
   const versionRows = Math.min(data?.versions.length ?? 0, 6);
   const room = Math.max(3, ui.bodyRows - 6 - versionRows);
   const maxScroll = Math.max(0, filtered.length - room);

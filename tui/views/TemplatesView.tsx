@@ -41,7 +41,7 @@ export function TemplatesView() {
   return (
     <Box flexDirection="column">
       <Table
-        columns={[{ title: 'name' }, { title: 'version' }, { title: 'signature' }, { title: 'pool' }, { title: 'runs', align: 'right' }, { title: 'errors', align: 'right' }, { title: 'p95', align: 'right' }, { title: 'note' }]}
+        columns={[{ title: 'name' }, { title: 'version' }, { title: 'signature' }, { title: 'pool', dropOrder: 1 }, { title: 'runs', align: 'right' }, { title: 'errors', align: 'right', dropOrder: 3 }, { title: 'p95', align: 'right', dropOrder: 2 }, { title: 'note' }]}
         rows={table}
         selected={selection.index}
         height={ui.bodyRows}
