@@ -193,7 +193,29 @@ export interface DemoState {
 }
 
 export function removeDemoState(state: Pick<DemoState, 'scratch'>): void {
+  signalCleanups.get(state.scratch)?.();
   rmSync(state.scratch, { recursive: true, force: true });
+}
+
+/** Removes the listeners {@link removeOnSignal} added, by scratch folder. */
+const signalCleanups = new Map<string, () => void>();
+
+/**
+ * A demo killed with SIGTERM or SIGHUP (a closed terminal, `timeout`, a test's kill) still removes its temporary state:
+ * without this the default action ends the process before any `finally` runs and the folder stays in the temp dir.
+ * SIGINT is left alone: in the UI it is a key, and on the command line the `finally` blocks run after it.
+ */
+function removeOnSignal(scratch: string): void {
+  const signals = ['SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(scratch, { recursive: true, force: true });
+    process.exit(128 + (os.constants.signals[signal] ?? 15));
+  };
+  for (const signal of signals) process.once(signal, onSignal);
+  signalCleanups.set(scratch, () => {
+    for (const signal of signals) process.off(signal, onSignal);
+    signalCleanups.delete(scratch);
+  });
 }
 
 /**
@@ -214,6 +236,7 @@ export async function prepareDemoState(context: CommandContext, options: DemoCom
   const keys = loadDemoKeys(path.join(repoRoot, 'agents'));
   const { streams } = context;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'af-demo-'));
+  removeOnSignal(scratch);
   const root = path.join(scratch, 'project');
   const home = path.join(scratch, 'state');
   try {
@@ -282,7 +305,7 @@ export async function prepareDemoState(context: CommandContext, options: DemoCom
       await store.close();
     }
   } catch (error) {
-    rmSync(scratch, { recursive: true, force: true });
+    removeDemoState({ scratch });
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 // `af demo` on a fresh project (no keys, no .af): real agents in the demo environment with every signature checked
 // against the DEMO root, the learner trained, a summary with real numbers; nothing written outside a temporary folder.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,5 +78,31 @@ describe('af demo', () => {
     const { context } = capture();
     const error = await demoCommand(context, { runs: 'lots' }).catch((caught: unknown) => caught);
     expect((error as FactoryError).code).toBe('E_USAGE');
+  });
+
+  it.each(['SIGTERM', 'SIGHUP'] as const)('killed with %s mid-workload, removes its temporary state and exits 128+n', async (signal) => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'af-demo-kill-'));
+    try {
+      const child = spawn(process.execPath, [path.join(REPO_AGENTS, '..', 'bin', 'af.js'), 'demo', '--runs', '100000'], {
+        cwd,
+        env: { PATH: process.env.PATH, NO_COLOR: '1', TMPDIR: tmp },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      const started = new Promise<void>((resolve) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (stderr.includes('removed afterwards')) resolve();
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await started;
+      expect(readdirSync(tmp).filter((name) => name.startsWith('af-demo-'))).toHaveLength(1);
+      child.kill(signal);
+      expect(await exited).toBe(128 + os.constants.signals[signal]);
+      expect(readdirSync(tmp).filter((name) => name.startsWith('af-demo-'))).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
