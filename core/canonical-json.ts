@@ -41,3 +41,12 @@ function serialise(value: unknown, seen: Set<object>): string {
       throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);
   }
 }
+
+/**
+ * Whether two JSON values are equal, whatever the order of their object keys (`undefined` equals only itself).
+ * @example sameJson({ a: 1, b: [2] }, { b: [2], a: 1 }) // true
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return canonicalJson(a) === canonicalJson(b);
+}

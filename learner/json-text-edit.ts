@@ -1,5 +1,6 @@
 /** @module learner/json-text-edit — rewrites a JSON file's text from one value to another touching only what changed, so the author's formatting and key order survive and the git diff shows exactly the change. */
 import { applyEdits, findNodeAtLocation, type FormattingOptions, type JSONPath, modify, type Node, parse, parseTree } from 'jsonc-parser';
+import { sameJson } from '../core/canonical-json.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -85,22 +86,4 @@ function formattingOf(text: string): FormattingOptions {
 
 function isObject(value: Json | undefined): value is { [key: string]: Json } {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-/** JSON with object keys sorted, so key order is no difference. */
-function canonical(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    return `{${Object.keys(object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

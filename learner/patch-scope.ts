@@ -1,6 +1,7 @@
 /** @module learner/patch-scope — what each kind of suggestion may change in agent.json, checked on the patched result before anything is written or signed. */
 import type { SuggestionKind } from '../core/suggestion.js';
 import { FactoryError } from '../core/errors.js';
+import { sameJson } from '../core/canonical-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -69,21 +70,4 @@ function isWithin(now: unknown, was: unknown): boolean {
   if (now === undefined || now === null || now === false) return true;
   if (Array.isArray(now)) return Array.isArray(was) && now.every((entry) => was.some((held) => sameJson(held, entry)));
   return sameJson(now, was);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-/** JSON with object keys sorted, so that key order is no difference. */
-function canonical(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonical(own(value as Json, key))}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
