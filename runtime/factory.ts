@@ -6,6 +6,7 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
+import { warnIfIsolateLibraryUnpatched } from '../sandbox/isolate-library.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
@@ -158,6 +159,8 @@ export class AgentFactory {
       logger: this.#logger.child('trust'),
     });
     this.#gate = gate;
+    // Once per process, where a non-dev factory starts: Node 20 can only run isolated-vm 5.0.x (unpatched).
+    if (!gate.isDevEnvironment(this.config.env)) warnIfIsolateLibraryUnpatched(this.#logger);
     this.registry = new TemplateRegistry({
       trust: gate,
       agentsDir: this.config.agentsDir,

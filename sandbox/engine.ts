@@ -1,21 +1,16 @@
 /** @module sandbox/engine — isolate pools, contexts kept ready ahead of demand, one run's execution and every limit's watchdog; shared by host processes and inline mode. */
-import { createRequire } from 'node:module';
 import type ivm from 'isolated-vm';
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { loadIsolatedVm } from './isolate-library.js';
 import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues, type ToolSettings } from './host-tools.js';
 import { PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
 import type { RunError, RunStats } from './types.js';
 
-// isolated-vm is loaded when the first isolate is made, not when this module is imported. The `af` process imports
-// the sandbox (inline mode, types) but makes every isolate in a host process, forked with --no-node-snapshot as
-// isolated-vm requires on Node 20+; so `af` itself needs neither the flag nor a re-launch of itself (bin/af.js).
-let isolatedVmModule: typeof ivm | undefined;
-function isolatedVm(): typeof ivm {
-  return (isolatedVmModule ??= createRequire(import.meta.url)('isolated-vm') as typeof ivm);
-}
+// isolated-vm is loaded when the first isolate is made, not when this module is imported (sandbox/isolate-library.ts).
+const isolatedVm = loadIsolatedVm;
 
 /** What one run produced, before the output JSON is parsed (it is parsed once, in the calling process). */
 export interface EngineResult {

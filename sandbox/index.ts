@@ -4,6 +4,7 @@ import { resolveSandboxOptions } from './options.js';
 import { Supervisor } from './supervisor.js';
 import type { Sandbox, SandboxOptions } from './types.js';
 
+export { isolateLibrary, type IsolateLibraryInfo, unpatchedIsolateLibraryWarning } from './isolate-library.js';
 export { createMemoryKvStore } from './memory-kv.js';
 export { netGrantMatches } from './permissions.js';
 export type {

@@ -1,6 +1,7 @@
 // Raw isolated-vm, no factory: what the factory's own layers (templates, pool, host process, IPC, prelude,
 // permissions, validation, run records) cost on top of the engine it is built on. Synchronous calls in this
 // process: the cheapest way to use isolated-vm, so the comparison flatters the peer, not the factory.
+import { loadIsolatedVm } from '../../dist/sandbox/isolate-library.js';
 import { agentScript } from './code.mjs';
 
 // Roomy: a thousand released contexts wait for a GC in one isolate, and a tight limit would kill the isolate first.
@@ -8,7 +9,7 @@ const MEMORY_MB = 256;
 
 async function loadIvm() {
   try {
-    return (await import('isolated-vm')).default;
+    return loadIsolatedVm();
   } catch (error) {
     throw new Error(`isolated-vm cannot load (${error.code ?? error.message}); run node with --no-node-snapshot`);
   }

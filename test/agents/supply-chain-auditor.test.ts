@@ -34,7 +34,7 @@ describe('supply-chain-auditor on this repository', () => {
     expect(report.project).toBe('agent-factory');
     expect(report.packages).toBe(installed.length);
     expect(report.installScripts).toEqual(installed.filter(([, entry]) => entry.hasInstallScript).map(([key]) => key).sort());
-    expect(report.installScripts).toContain('node_modules/isolated-vm');
+    expect(report.installScripts).toContain('node_modules/isolated-vm-patched');
     expect(Object.values(report.licenses).reduce((sum, n) => sum + n, 0)).toBe(installed.length);
     expect(report.licenses.MIT).toBe(installed.filter(([, entry]) => entry.license === 'MIT').length);
     expect(report.missingIntegrity).toEqual([]);
