@@ -31,6 +31,13 @@ let info: IsolateLibraryInfo | undefined;
 let isolatedVmModule: typeof ivm | undefined;
 let warned = false;
 
+/**
+ * V8 flags for sandbox host processes on this Node. Node 20's V8 (11.3) can still switch resizable ArrayBuffers off;
+ * from Node 22 (V8 12.4) they are shipped, the flag is gone and Node refuses to start with it ("bad option"), so there
+ * the prelude's fixed-length constructors (prelude.ts) are the protection on their own.
+ */
+export const HOST_V8_FLAGS: readonly string[] = Number(process.versions.node.split('.')[0]) < 22 ? ['--no-harmony-rab-gsab'] : [];
+
 /** Which alias this Node major loads. */
 export function isolateLibraryFor(nodeMajor: number): IsolateLibraryInfo['packageName'] {
   return nodeMajor >= 22 ? 'isolated-vm-patched' : 'isolated-vm-node20';

@@ -9,6 +9,7 @@ import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, sp
 import type { EngineResult } from './engine.js';
 import { runKvCall, spawnRefusal } from './host-tools.js';
 import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
+import { HOST_V8_FLAGS } from './isolate-library.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import { ToolDenied, ToolError } from './permissions.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -293,8 +294,8 @@ export class Supervisor implements Sandbox {
 
   #start(index: number): void {
     const child = fork(this.#entry, [], {
-      // --no-harmony-rab-gsab: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
-      execArgv: ['--no-node-snapshot', '--no-harmony-rab-gsab'],
+      // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
+      execArgv: ['--no-node-snapshot', ...HOST_V8_FLAGS],
       // JSON, not 'advanced': every message is plain data, and for these small messages JSON costs the caller and
       // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
       serialization: 'json',
