@@ -6,7 +6,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { loadIsolatedVm } from './isolate-library.js';
 import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues, type ToolSettings } from './host-tools.js';
-import { PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
+import { PLUS_ENDS_ESCAPE, PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
 import type { RunError, RunStats } from './types.js';
 
 // isolated-vm is loaded when the first isolate is made, not when this module is imported (sandbox/isolate-library.ts).
@@ -214,6 +214,7 @@ export class SandboxEngine {
       wasm: spec.permissions.wasm === true,
       kv: spec.permissions.kv === true,
       configJson: JSON.stringify(spec.config ?? {}),
+      plusEndsEscape: PLUS_ENDS_ESCAPE,
     };
     this.#registered.set(spec.digest, {
       spec,

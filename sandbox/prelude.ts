@@ -11,7 +11,12 @@ export interface PreludeSettings {
   wasm: boolean;
   kv: boolean;
   configJson: string;
+  /** The running Node's form parser lets '+' end a %XX check (Node 24 does, 20 and 22 do not): the isolate follows it. */
+  plusEndsEscape: boolean;
 }
+
+/** Probed once from this Node's own URLSearchParams, so the isolate parses forms as the host's Node does. */
+export const PLUS_ENDS_ESCAPE = new URLSearchParams('a=%4+1\u00e9').get('a') === '%4 1\u00e9';
 
 /**
  * The prelude. Its completion value is `install(hostSync, hostCall, settingsJson)`, reachable only
@@ -138,6 +143,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     const outputLimit = settings.outputLimitBytes;
     const logLimit = settings.logLimitBytes;
     const configJson = settings.configJson;
+    const plusEndsEscape = settings.plusEndsEscape === true;
 
     // Errors made here for tool failures; only these may carry a code that ends the run with that code.
     const toolErrors = new WeakMapCtor();
@@ -460,6 +466,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           if (lastPos < i) buf += ReflectApply(stringSlice, qs, [lastPos, i]);
           buf += ' ';
           lastPos = i + 1;
+          if (plusEndsEscape && !encoded) encodeCheck = 0;
         } else if (!encoded) {
           if (code === 0x25) encodeCheck = 1;
           else if (encodeCheck > 0) {
