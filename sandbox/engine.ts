@@ -6,7 +6,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { loadIsolatedVm } from './isolate-library.js';
 import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues, type ToolSettings } from './host-tools.js';
-import { PLUS_ENDS_ESCAPE, PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
+import { NULL_INIT_IS_STRING, PLUS_ENDS_ESCAPE, PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
 import type { RunError, RunStats } from './types.js';
 
 // isolated-vm is loaded when the first isolate is made, not when this module is imported (sandbox/isolate-library.ts).
@@ -215,6 +215,7 @@ export class SandboxEngine {
       kv: spec.permissions.kv === true,
       configJson: JSON.stringify(spec.config ?? {}),
       plusEndsEscape: PLUS_ENDS_ESCAPE,
+      nullInitIsString: NULL_INIT_IS_STRING,
     };
     this.#registered.set(spec.digest, {
       spec,

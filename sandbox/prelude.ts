@@ -13,10 +13,13 @@ export interface PreludeSettings {
   configJson: string;
   /** The running Node's form parser lets '+' end a %XX check (Node 24 does, 20 and 22 do not): the isolate follows it. */
   plusEndsEscape: boolean;
+  /** `new URLSearchParams(null)` is the string "null" (Node 24, as WebIDL says) rather than empty (Node 20, 22). */
+  nullInitIsString: boolean;
 }
 
 /** Probed once from this Node's own URLSearchParams, so the isolate parses forms as the host's Node does. */
 export const PLUS_ENDS_ESCAPE = new URLSearchParams('a=%4+1\u00e9').get('a') === '%4 1\u00e9';
+export const NULL_INIT_IS_STRING = String(new URLSearchParams(null as unknown as string)) === 'null=';
 
 /**
  * The prelude. Its completion value is `install(hostSync, hostCall, settingsJson)`, reachable only
@@ -144,6 +147,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
     const logLimit = settings.logLimitBytes;
     const configJson = settings.configJson;
     const plusEndsEscape = settings.plusEndsEscape === true;
+    const nullInitIsString = settings.nullInitIsString === true;
 
     // Errors made here for tool failures; only these may carry a code that ends the run with that code.
     const toolErrors = new WeakMapCtor();
@@ -652,6 +656,7 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
         #list = [];
         #url = null;
         constructor(init) {
+          if (init === null && nullInitIsString) init = 'null';
           if (init === undefined || init === null) return;
           const list = this.#list;
           if (typeof init === 'object' || typeof init === 'function') {
