@@ -8,7 +8,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
 import type { EngineResult } from './engine.js';
 import { runKvCall, spawnRefusal } from './host-tools.js';
-import { type HostProfile, hostLaunch, type LayerStatus, type LockdownLayer, lockdownReport, profileOf } from './lockdown.js';
+import { type HostProfile, hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport, profileOf } from './lockdown.js';
 import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import { ToolDenied, ToolError } from './permissions.js';
@@ -133,6 +133,8 @@ export class Supervisor implements Sandbox {
    * test runner (vitest sets `VITEST`): no template, option or configuration reaches it.
    */
   static testHostEntry: string | undefined;
+  /** @internal Tests only, under the test runner like `testHostEntry`: apply only these of the supported layers. */
+  static testLayers: readonly LockdownLayer[] | undefined;
 
   readonly #options: ResolvedSandboxOptions;
   readonly #entry: string;
@@ -150,11 +152,16 @@ export class Supervisor implements Sandbox {
   /** Runs waiting for a host with room in its memory budget, first come first served. */
   #roomWaiters: RoomWaiter[] = [];
   readonly #budgetMb: number;
+  /** The layers this machine supports, as this supervisor applies them. */
+  readonly #support: readonly LayerSupport[];
 
   constructor(options: ResolvedSandboxOptions) {
     this.#options = options;
     this.#entry = (process.env.VITEST !== undefined ? Supervisor.testHostEntry : undefined) ?? locateHostEntry();
     this.#budgetMb = hostBudgetMb(options.hostMemoryMb);
+    const only = process.env.VITEST !== undefined ? Supervisor.testLayers : undefined;
+    this.#support =
+      options.lockdown === 'off' ? [] : lockdownSupport().map((s) => (only === undefined || only.includes(s.layer) || !s.available ? s : { ...s, available: false, reason: 'left out by the test' }));
     // With the lockdown on, slots [0, hosts) are sealed hosts and [hosts, 2 × hosts) the hosts for templates with
     // read, write or net grants, started when the first such template is registered (see sandbox/lockdown).
     this.#hosts = Array.from({ length: options.lockdown === 'auto' ? 2 * options.hosts : options.hosts }, () => undefined);
@@ -163,7 +170,7 @@ export class Supervisor implements Sandbox {
 
   /** The lockdown layers of this sandbox's hosts, and why any is missing. */
   lockdown(): LayerStatus[] {
-    return lockdownReport(this.#options.lockdown);
+    return lockdownReport(this.#options.lockdown, this.#support);
   }
 
   /** @internal Tests and `af doctor`: the process ids of the live hosts, with their profile and layers. */
@@ -335,7 +342,7 @@ export class Supervisor implements Sandbox {
     const execArgv = ['--no-node-snapshot', '--no-harmony-rab-gsab'];
     const launch =
       this.#options.lockdown === 'auto'
-        ? hostLaunch({ profile, entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv })
+        ? hostLaunch({ profile, entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv }, this.#support)
         : { execPath: process.execPath, execArgv, layers: [] };
     const child = fork(this.#entry, [], {
       execPath: launch.execPath,
