@@ -13,9 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FactoryError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { createFactory } from '../../runtime/index.js';
 import { createMemoryKvStore, createSandbox } from '../../sandbox/index.js';
 import { type LockdownLayer, lockdownSupport, permissionFlag } from '../../sandbox/lockdown.js';
 import type { Supervisor } from '../../sandbox/supervisor.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 import { FIXTURES, makeSpec } from '../sandbox/helpers.js';
 
 const run = promisify(execFile);
@@ -181,4 +185,40 @@ describe('a running host seen from outside', () => {
     expect(hosts[0]?.uid).toBe(process.getuid?.());
     expect(hosts[0]?.cmdline).not.toContain(permissionFlag());
   }, 60_000);
+});
+
+describe('a factory whose hosts lack a lockdown layer', () => {
+  const warnings: string[] = [];
+  const logger: Logger = { debug() {}, info() {}, warn: (message) => void warnings.push(message), error() {}, child: () => logger };
+  let project: TempProject;
+  beforeAll(() => {
+    project = createProject(simpleTemplate('hello'));
+  });
+  afterAll(() => project.remove());
+
+  it('refuses to start with requireLockdown (E_UNAVAILABLE, naming the layers), and warns outside dev without it', async () => {
+    const refused = await createFactory({ root: project.root, store: false, env: 'prod', lockdown: 'off', requireLockdown: true, logger }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(FactoryError);
+    expect((refused as FactoryError).code).toBe('E_UNAVAILABLE');
+    expect((refused as FactoryError).message).toMatch(/missing permission .*network .*user .*limits/);
+
+    warnings.length = 0;
+    const factory = await createFactory({ root: project.root, store: false, env: 'prod', lockdown: 'off', logger });
+    await factory.close();
+    expect(warnings.some((w) => w.startsWith('sandbox hosts run without these lockdown layers: permission'))).toBe(true);
+  });
+
+  it('starts quietly with requireLockdown where every layer is there', async () => {
+    warnings.length = 0;
+    const complete = lockdownSupport().every((s) => s.available);
+    const made = await createFactory({ root: project.root, store: false, env: 'prod', requireLockdown: true, logger }).then(
+      async (factory) => (await factory.close(), 'started'),
+      (error: unknown) => (error as FactoryError).code,
+    );
+    expect(made).toBe(complete ? 'started' : 'E_UNAVAILABLE');
+    if (complete) expect(warnings.filter((w) => w.includes('lockdown'))).toEqual([]);
+  });
 });
