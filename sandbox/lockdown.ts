@@ -34,9 +34,13 @@ export type HostProfile = 'sealed' | 'tools';
 
 /** The uid and gid a host drops to when started as root: `nobody`. */
 const UNPRIVILEGED_ID = 65534;
-/** Address space per MB of the host's memory cap: V8 reserves virtual space (WebAssembly guard regions, code range) far beyond what it touches. */
-const ADDRESS_SPACE_FACTOR = 16;
-const ADDRESS_SPACE_FLOOR_MB = 16 * 1024;
+/**
+ * Address space per MB of the host's memory cap. V8 reserves virtual space far beyond what it touches: each
+ * WebAssembly memory reserves about 10 GB of guard regions (measured: 16 GB of address space allowed one memory at a
+ * time, 64 GB six). The resident cap (hostMemoryMb, watched by the host) bounds real memory; this bounds mappings.
+ */
+const ADDRESS_SPACE_FACTOR = 256;
+const ADDRESS_SPACE_FLOOR_MB = 64 * 1024;
 const OPEN_FILES = 1024;
 /** Counted per user (threads too): every host of one uid shares it. It bounds a fork bomb, not a host's own threads. */
 const PROCESSES = 4096;
