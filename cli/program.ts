@@ -66,6 +66,12 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .action(action(async (name: string, options: NewCommandOptions) => (await import('./commands/new-agent.js')).newCommand(context, name, options)));
 
   program
+    .command('doctor')
+    .description('what this machine gives the sandbox: Node, isolated-vm (patched?), each host lockdown layer and why it is off, store, keys, policy; exits 1 outside dev when something is missing')
+    .option('--json', 'print the report as JSON')
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/doctor.js')).doctorCommand(context, options)));
+
+  program
     .command('validate [path]')
     .description('check templates: a template folder, an agents folder or a project (default: the project)')
     .option('--json', 'print the reports as JSON')

@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
 import { warnIfIsolateLibraryUnpatched } from '../sandbox/isolate-library.js';
+import { lockdownReport } from '../sandbox/lockdown.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
@@ -28,6 +29,13 @@ export interface FactoryOptions {
   hosts?: number;
   /** Resident-memory cap per sandbox host, MB. @default 1024 */
   hostMemoryMb?: number;
+  /** The operating-system lockdown of sandbox hosts (see sandbox/lockdown): `auto` applies every layer the machine supports, `off` none. @default 'auto' */
+  lockdown?: 'auto' | 'off';
+  /**
+   * Refuse to start when a lockdown layer is missing, instead of warning (outside dev environments) and going on.
+   * @default true when $AF_REQUIRE_LOCKDOWN is `1`, else false
+   */
+  requireLockdown?: boolean;
   /**
    * The SQLite store that records runs, kv, versions, keys and the audit log: an open {@link Store}
    * (not closed by the factory), a database path, or `false` for none (runs kept in memory).
@@ -115,6 +123,14 @@ export class AgentFactory {
     });
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    // Checked before anything is opened, so a refusal leaves nothing to close.
+    const missingLayers = lockdownReport(options.isolation === 'inline' ? 'inline' : (options.lockdown ?? 'auto')).filter((layer) => !layer.active);
+    const lockdownGaps = missingLayers.map((layer) => `${layer.layer} (${layer.reason})`).join('; ');
+    if (missingLayers.length > 0 && (options.requireLockdown ?? process.env.AF_REQUIRE_LOCKDOWN === '1')) {
+      throw new FactoryError('E_UNAVAILABLE', `the sandbox hosts cannot be locked down as required: missing ${lockdownGaps}. Run where these layers are available (see \`af doctor\`), or drop requireLockdown / AF_REQUIRE_LOCKDOWN`, {
+        details: { missing: missingLayers.map((layer) => layer.layer) },
+      });
+    }
     const storeOption = options.store ?? this.config.dbPath;
     this.#ownsStore = typeof storeOption === 'string';
     this.store =
@@ -174,12 +190,14 @@ export class AgentFactory {
         ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate), versionSource: (name, version) => store.versions.get(name, version) }
         : {}),
     });
+    if (lockdownGaps !== '' && !gate.isDevEnvironment(this.config.env)) this.#logger.warn(`sandbox hosts run without these lockdown layers: ${lockdownGaps} (\`af doctor\` shows why)`);
     this.#denials = new DenialAudit(store, this.#logger.child('sandbox'), this.#clock);
     this.#sandbox = createSandbox({
       isolation: options.isolation ?? 'process',
       ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
       ...(options.hostMemoryMb !== undefined ? { hostMemoryMb: options.hostMemoryMb } : {}),
       ...(options.processEnv ? { processEnv: options.processEnv } : {}),
+      ...(options.lockdown !== undefined ? { lockdown: options.lockdown } : {}),
       logger: this.#logger.child('sandbox'),
       clock: this.#clock,
       services: {

@@ -3,6 +3,7 @@ import type { AgentSpec } from '../core/agent-spec.js';
 import { decodeResult, disposedResult, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
 import { SandboxEngine } from './engine.js';
 import { runKvCall } from './host-tools.js';
+import { type LayerStatus, lockdownReport } from './lockdown.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import type { Reservation, RunOptions, Sandbox, SandboxRunResult, SandboxStats } from './types.js';
 
@@ -77,6 +78,10 @@ export class InlineSandbox implements Sandbox {
       pools: this.#engine.digests().map((digest) => ({ digest, ready: this.#engine.ready(digest), busy: this.#engine.busy(digest) })),
       restarts: 0,
     };
+  }
+
+  lockdown(): LayerStatus[] {
+    return lockdownReport('inline');
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ export interface ResolvedSandboxOptions {
   logger: Logger;
   clock: Clock;
   processEnv: Record<string, string | undefined>;
+  lockdown: 'auto' | 'off';
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -28,6 +29,8 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
   if (options === null || typeof options !== 'object') throw new TypeError('createSandbox: options must be an object');
   const isolation = options.isolation ?? 'process';
   if (isolation !== 'process' && isolation !== 'inline') throw new TypeError(`createSandbox: option "isolation" must be 'process' or 'inline' (got ${String(isolation)})`);
+  const lockdown = options.lockdown ?? 'auto';
+  if (lockdown !== 'auto' && lockdown !== 'off') throw new TypeError(`createSandbox: option "lockdown" must be 'auto' or 'off' (got ${String(lockdown)})`);
   const services = options.services;
   if (!services || typeof services.spawn !== 'function' || !services.kv) throw new TypeError('createSandbox: option "services" must provide kv and spawn');
   return {
@@ -42,5 +45,6 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
     processEnv: options.processEnv ?? process.env,
+    lockdown,
   };
 }

@@ -205,6 +205,8 @@ function denial(permission: 'read' | 'write', redirected: GrantRoot[], lexical: 
 export async function resolveReadPath(dir: string, grants: readonly string[], requested: string): Promise<ResolvedPath> {
   checkRequested('readTextFile', requested);
   const lexical = path.resolve(dir, requested);
+  // Without a grant nothing is looked up: a locked-down host may not touch the file system at all (sandbox/lockdown).
+  if (grants.length === 0) throw new ToolDenied('read', lexical);
   const { valid, redirected } = await rootsOf(dir, grants);
   let real: string;
   try {
@@ -229,6 +231,8 @@ export async function resolveReadPath(dir: string, grants: readonly string[], re
 export async function resolveWritePath(dir: string, grants: readonly string[], requested: string): Promise<ResolvedPath> {
   checkRequested('writeTextFile', requested);
   const lexical = path.resolve(dir, requested);
+  // Without a grant nothing is looked up: a locked-down host may not touch the file system at all (sandbox/lockdown).
+  if (grants.length === 0) throw new ToolDenied('write', lexical);
   const { valid, redirected } = await rootsOf(dir, grants);
   let parent: string;
   try {

@@ -8,6 +8,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
 import type { EngineResult } from './engine.js';
 import { runKvCall, spawnRefusal } from './host-tools.js';
+import { type HostProfile, hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport, profileOf } from './lockdown.js';
 import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
 import { HOST_V8_FLAGS } from './isolate-library.js';
 import type { ResolvedSandboxOptions } from './options.js';
@@ -63,6 +64,9 @@ interface PendingRun {
 class Host {
   readonly index: number;
   readonly child: ChildProcess;
+  readonly profile: HostProfile;
+  /** The lockdown layers its command line applies. */
+  readonly layers: readonly LockdownLayer[];
   readonly ready = new Map<string, number>();
   readonly claimed = new Map<string, number>();
   readonly inflight = new Map<number, PendingRun>();
@@ -82,9 +86,11 @@ class Host {
   stderrTail = '';
   readonly #outbox: MessageBatcher<ToHost>;
 
-  constructor(index: number, child: ChildProcess) {
+  constructor(index: number, child: ChildProcess, profile: HostProfile, layers: readonly LockdownLayer[]) {
     this.index = index;
     this.child = child;
+    this.profile = profile;
+    this.layers = layers;
     this.#outbox = new MessageBatcher<ToHost>((message) => {
       if (!this.alive || !this.child.connected) return;
       try {
@@ -124,14 +130,17 @@ interface ReservationEntry {
 export class Supervisor implements Sandbox {
   /**
    * @internal Tests only: the script to fork instead of `host-main.js`, e.g. a host that forges protocol messages
-   * to show the supervisor does not trust them. Read when a Supervisor is constructed.
+   * to show the supervisor does not trust them. Read when a Supervisor is constructed, and honoured only under the
+   * test runner (vitest sets `VITEST`): no template, option or configuration reaches it.
    */
   static testHostEntry: string | undefined;
+  /** @internal Tests only, under the test runner like `testHostEntry`: apply only these of the supported layers. */
+  static testLayers: readonly LockdownLayer[] | undefined;
 
   readonly #options: ResolvedSandboxOptions;
   readonly #entry: string;
   readonly #hosts: Array<Host | undefined>;
-  readonly #specs = new Map<string, { spec: AgentSpec; env: Record<string, string> }>();
+  readonly #specs = new Map<string, { spec: AgentSpec; env: Record<string, string>; profile: HostProfile }>();
   readonly #reservations = new Map<number, ReservationEntry>();
   readonly #crashTimes: number[] = [];
   #reservationSeq = 0;
@@ -144,13 +153,47 @@ export class Supervisor implements Sandbox {
   /** Runs waiting for a host with room in its memory budget, first come first served. */
   #roomWaiters: RoomWaiter[] = [];
   readonly #budgetMb: number;
+  /** The layers this machine supports, as this supervisor applies them. */
+  readonly #support: readonly LayerSupport[];
 
   constructor(options: ResolvedSandboxOptions) {
     this.#options = options;
-    this.#entry = Supervisor.testHostEntry ?? locateHostEntry();
+    this.#entry = (process.env.VITEST !== undefined ? Supervisor.testHostEntry : undefined) ?? locateHostEntry();
     this.#budgetMb = hostBudgetMb(options.hostMemoryMb);
-    this.#hosts = Array.from({ length: options.hosts }, () => undefined);
+    const only = process.env.VITEST !== undefined ? Supervisor.testLayers : undefined;
+    this.#support =
+      options.lockdown === 'off' ? [] : lockdownSupport().map((s) => (only === undefined || only.includes(s.layer) || !s.available ? s : { ...s, available: false, reason: 'left out by the test' }));
+    // With the lockdown on, slots [0, hosts) are sealed hosts and [hosts, 2 × hosts) the hosts for templates with
+    // read, write or net grants, started when the first such template is registered (see sandbox/lockdown).
+    this.#hosts = Array.from({ length: options.lockdown === 'auto' ? 2 * options.hosts : options.hosts }, () => undefined);
     for (let i = 0; i < options.hosts; i++) this.#start(i);
+  }
+
+  /** The lockdown layers of this sandbox's hosts, and why any is missing. */
+  lockdown(): LayerStatus[] {
+    return lockdownReport(this.#options.lockdown, this.#support);
+  }
+
+  /** @internal Tests and `af doctor`: the process ids of the live hosts, with their profile and layers. */
+  hostProcesses(): Array<{ pid: number; profile: HostProfile; layers: readonly LockdownLayer[] }> {
+    const out: Array<{ pid: number; profile: HostProfile; layers: readonly LockdownLayer[] }> = [];
+    for (const host of this.#hosts) if (host?.alive && host.child.pid !== undefined) out.push({ pid: host.child.pid, profile: host.profile, layers: host.layers });
+    return out;
+  }
+
+  /** Which hosts serve a template: sealed ones, unless the lockdown is on and it holds read, write or net grants. */
+  #profileOf(spec: AgentSpec): HostProfile {
+    return this.#options.lockdown === 'auto' ? profileOf(spec) : 'sealed';
+  }
+
+  #profileOfIndex(index: number): HostProfile {
+    return index < this.#options.hosts ? 'sealed' : 'tools';
+  }
+
+  /** Starts the tools hosts the first time a template needs them. */
+  #ensureProfile(profile: HostProfile): void {
+    if (profile !== 'tools' || this.#closed) return;
+    for (let i = this.#options.hosts; i < this.#hosts.length; i++) if (this.#hosts[i] === undefined) this.#start(i);
   }
 
   // ---- public API ---------------------------------------------------------------------------
@@ -160,8 +203,10 @@ export class Supervisor implements Sandbox {
     // Never runnable here (reserve says why): no host should spend memory on its contexts.
     if (overBudgetError(spec, this.#options.hostMemoryMb)) return;
     const env = envValuesFor(spec, this.#options.processEnv);
-    this.#specs.set(spec.digest, { spec, env });
-    for (const host of this.#hosts) if (host?.alive) this.#registerOn(host, spec.digest);
+    const profile = this.#profileOf(spec);
+    this.#specs.set(spec.digest, { spec, env, profile });
+    this.#ensureProfile(profile);
+    for (const host of this.#hosts) if (host?.alive && host.profile === profile) this.#registerOn(host, spec.digest);
   }
 
   reserve(spec: AgentSpec): Reservation {
@@ -219,7 +264,7 @@ export class Supervisor implements Sandbox {
     else host = await this.#waitForRoom(entry.digest, chargeMb, known.spec.limits.timeoutMs, options.signal);
     if (!host) {
       if (options.signal?.aborted) return disposedResult('the run was cancelled while waiting for a sandbox host');
-      if (!this.#hosts.some((h) => h?.alive)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
+      if (!this.#hosts.some((h) => h?.alive && h.profile === known.profile)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
       return {
         ok: false,
         error: {
@@ -293,9 +338,16 @@ export class Supervisor implements Sandbox {
   // ---- hosts --------------------------------------------------------------------------------
 
   #start(index: number): void {
+    const profile = this.#profileOfIndex(index);
+    // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
+    const execArgv = ['--no-node-snapshot', ...HOST_V8_FLAGS];
+    const launch =
+      this.#options.lockdown === 'auto'
+        ? hostLaunch({ profile, entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv }, this.#support)
+        : { execPath: process.execPath, execArgv, layers: [] };
     const child = fork(this.#entry, [], {
-      // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
-      execArgv: ['--no-node-snapshot', ...HOST_V8_FLAGS],
+      execPath: launch.execPath,
+      execArgv: launch.execArgv,
       // JSON, not 'advanced': every message is plain data, and for these small messages JSON costs the caller and
       // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
       serialization: 'json',
@@ -303,7 +355,7 @@ export class Supervisor implements Sandbox {
       // Hosts see no secrets: env values reach them per template, only those allowlisted.
       env: { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' },
     });
-    const host = new Host(index, child);
+    const host = new Host(index, child, profile, launch.layers);
     this.#hosts[index] = host;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -325,7 +377,7 @@ export class Supervisor implements Sandbox {
     };
     // IPC keeps order, so init and registrations precede any run sent later.
     host.send({ t: 'init', settings });
-    for (const digest of this.#specs.keys()) this.#registerOn(host, digest);
+    for (const [digest, known] of this.#specs) if (known.profile === profile) this.#registerOn(host, digest);
   }
 
   #registerOn(host: Host, digest: string): void {
@@ -379,7 +431,7 @@ export class Supervisor implements Sandbox {
           // own runs, under their limits and blame, on every host (else each host would die of it in turn).
           this.#noAhead.add(message.loading);
           this.#options.logger.warn('sandbox: a template took its host down while loading ahead of demand; it now loads only on demand', { template: this.#specs.get(message.loading)?.spec.name });
-          for (const other of this.#hosts) if (other?.alive && other !== host) this.#registerOn(other, message.loading);
+          for (const other of this.#hosts) if (other?.alive && other !== host && other.profile === host.profile) this.#registerOn(other, message.loading);
         }
         host.killReason =
           message.fatal === true
@@ -503,8 +555,9 @@ export class Supervisor implements Sandbox {
   #pick(digest: string, chargeMb: number): Host | undefined {
     let best: Host | undefined;
     let bestScore = -Infinity;
+    const profile = this.#specs.get(digest)?.profile ?? 'sealed';
     for (const host of this.#hosts) {
-      if (host === undefined || !host.alive || !this.#fits(host, chargeMb)) continue;
+      if (host === undefined || !host.alive || host.profile !== profile || !this.#fits(host, chargeMb)) continue;
       // Prefer a host with a ready context, then the least busy one.
       const score = Math.min(host.available(digest), 1) * 1000 - host.inflight.size;
       if (score > bestScore) {

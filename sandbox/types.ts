@@ -1,4 +1,5 @@
 /** @module sandbox/types — the public shapes of the sandbox: options, services it is given, reservations and run results. */
+import type { LayerStatus } from './lockdown.js';
 import type { AgentSpec, ToolCounts } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -85,6 +86,11 @@ export interface SandboxOptions {
   clock?: Clock;
   /** What `ctx.env.get` reads, after the allowlist check. @default process.env */
   processEnv?: Record<string, string | undefined>;
+  /**
+   * The operating-system lockdown of host processes (sandbox/lockdown): `auto` applies every layer this machine
+   * supports, `off` none. Process isolation only. @default 'auto'
+   */
+  lockdown?: 'auto' | 'off';
 }
 
 /** A slot handed out by {@link Sandbox.reserve}; opaque to callers. */
@@ -158,6 +164,8 @@ export interface Sandbox {
   /** Gives the slot back (agent.dispose). Later runs with it end with `E_DISPOSED`. */
   release(reservation: Reservation): void;
   stats(): SandboxStats;
+  /** The operating-system lockdown of its host processes, layer by layer (none in inline isolation). */
+  lockdown(): LayerStatus[];
   /** Stops every host and disposes every isolate; runs still in flight end with `E_DISPOSED`. */
   close(): Promise<void>;
 }

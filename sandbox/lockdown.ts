@@ -1,0 +1,260 @@
+/** @module sandbox/lockdown — what the operating system takes away from a sandbox host process: which layers this machine supports, and the command line that applies them. */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { AgentSpec } from '../core/agent-spec.js';
+
+/**
+ * The layers, outermost last:
+ * - `permission`: the Node permission model — reads only of the runtime's own code and isolated-vm, no writes, no
+ *   child processes, no workers; addons allowed (isolated-vm is one).
+ * - `network`: an empty network namespace; the host talks to its supervisor only over the inherited IPC pipe.
+ * - `user`: started as root, the host runs as an unprivileged user, and never gains privileges (`no_new_privs`).
+ * - `limits`: resource limits (address space, open files, processes) sized from the host's memory cap.
+ */
+export const LOCKDOWN_LAYERS = ['permission', 'network', 'user', 'limits'] as const;
+export type LockdownLayer = (typeof LOCKDOWN_LAYERS)[number];
+
+export interface LayerSupport {
+  layer: LockdownLayer;
+  /** Whether this machine can apply it. */
+  available: boolean;
+  /** Why not, or how it is applied. */
+  reason: string;
+}
+
+/**
+ * Which hosts get which layers. Tools that touch the outside world (`fetch`, `readTextFile`, `writeTextFile`) still
+ * run inside the host, so a host serving a template with a `net`, `read` or `write` grant cannot lose its network or
+ * file access until those tools move to the supervisor: such templates run on separate `tools` hosts, which keep
+ * only `user` (when their grants allow it: see below) and `limits`. Every other template runs on `sealed` hosts with every layer.
+ */
+export type HostProfile = 'sealed' | 'tools';
+
+/** The uid and gid a host drops to when started as root: `nobody`. */
+const UNPRIVILEGED_ID = 65534;
+/**
+ * Address space per MB of the host's memory cap. V8 reserves virtual space far beyond what it touches: each
+ * WebAssembly memory reserves about 10 GB of guard regions (measured: 16 GB of address space allowed one memory at a
+ * time, 64 GB six). The resident cap (hostMemoryMb, watched by the host) bounds real memory; this bounds mappings.
+ */
+const ADDRESS_SPACE_FACTOR = 256;
+const ADDRESS_SPACE_FLOOR_MB = 64 * 1024;
+const OPEN_FILES = 1024;
+/** Counted per user (threads too): every host of one uid shares it. It bounds a fork bomb, not a host's own threads. */
+const PROCESSES = 4096;
+
+let cached: LayerSupport[] | undefined;
+
+/**
+ * What this machine supports, learnt once per process (a couple of `spawnSync` probes of a few ms, the first time a
+ * supervisor starts; never on a run's path).
+ */
+export function lockdownSupport(): readonly LayerSupport[] {
+  return (cached ??= detect());
+}
+
+/** @internal Tests only: forget what was learnt. */
+export function resetLockdownSupportForTests(): void {
+  cached = undefined;
+}
+
+function detect(): LayerSupport[] {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const major = Number(process.versions.node.split('.')[0]);
+  const permission: LayerSupport =
+    major >= 20
+      ? { layer: 'permission', available: true, reason: `${permissionFlag()} with reads of the runtime and isolated-vm only, --allow-addons` }
+      : { layer: 'permission', available: false, reason: `Node ${process.versions.node} has no permission model (Node 20+)` };
+  let network: LayerSupport;
+  if (process.platform !== 'linux') network = { layer: 'network', available: false, reason: 'network namespaces are Linux only' };
+  else if (!isRoot) network = { layer: 'network', available: false, reason: 'not root: unshare --net needs root (bubblewrap with user namespaces is not wired yet)' };
+  else if (!probe('unshare', ['--net', 'true'])) network = { layer: 'network', available: false, reason: 'unshare --net failed (util-linux missing, or no CAP_SYS_ADMIN in this container)' };
+  else network = { layer: 'network', available: true, reason: 'unshare --net: an empty network namespace' };
+  let user: LayerSupport;
+  const hasSetpriv = process.platform === 'linux' && probe('setpriv', ['--no-new-privs', 'true']);
+  if (!hasSetpriv) user = { layer: 'user', available: false, reason: 'setpriv (util-linux) is not installed' };
+  else if (!isRoot) user = { layer: 'user', available: true, reason: 'not root: already unprivileged; no_new_privs via setpriv' };
+  else {
+    const unreadable = runtimePaths().find((p) => !readableByOthers(p));
+    user =
+      unreadable === undefined
+        ? { layer: 'user', available: true, reason: `setpriv: uid/gid ${UNPRIVILEGED_ID} (nobody), no supplementary groups, no_new_privs` }
+        : { layer: 'user', available: false, reason: `the runtime's files are not readable by other users (${unreadable}), so an unprivileged host could not load them` };
+  }
+  const limits: LayerSupport = probe('prlimit', ['--nofile=64', 'true'])
+    ? { layer: 'limits', available: true, reason: `prlimit: address space ${ADDRESS_SPACE_FACTOR}× hostMemoryMb (at least ${ADDRESS_SPACE_FLOOR_MB} MB), ${OPEN_FILES} open files, ${PROCESSES} processes` }
+    : { layer: 'limits', available: false, reason: 'prlimit (util-linux) is not installed' };
+  return [permission, network, user, limits];
+}
+
+function probe(command: string, args: string[]): boolean {
+  try {
+    return spawnSync(command, args, { stdio: 'ignore', timeout: 5_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** `--permission` from Node 22 on; `--experimental-permission` before. */
+export function permissionFlag(): string {
+  return Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
+}
+
+/** The profile of the hosts that run `spec`. */
+export function profileOf(spec: AgentSpec): HostProfile {
+  const p = spec.permissions;
+  return p.net.length > 0 || p.read.length > 0 || p.write.length > 0 ? 'tools' : 'sealed';
+}
+
+/** The folders a host reads code from: the compiled runtime (`dist/`) and isolated-vm. */
+function runtimePaths(): string[] {
+  const here = path.dirname(realpathSync(new URL(import.meta.url)));
+  // `dist/sandbox/` when built; under the test runner the sources sit in `sandbox/` beside `dist/`.
+  const root = path.dirname(here);
+  const dist = path.basename(root) === 'dist' ? root : path.join(root, 'dist');
+  return [dist, ...isolatedVmDirs().dirs];
+}
+
+/** isolated-vm's folder, and the same through a linked `node_modules` (Node checks the path before it resolves links). */
+function isolatedVmDirs(): { dirs: string[]; links: string[] } {
+  const real = path.dirname(realpathSync(createRequire(import.meta.url).resolve('isolated-vm/package.json')));
+  const dirs = [real];
+  const links: string[] = [];
+  for (let dir = path.dirname(realpathSync(new URL(import.meta.url))); ; ) {
+    const candidate = path.join(dir, 'node_modules', 'isolated-vm');
+    if (existsSync(candidate)) {
+      // A linked node_modules (a worktree sharing one) is itself looked at: allowed as that one path. (Node 20 then
+      // refuses the folder if a pattern below the link is granted as well, so only one of the two is.)
+      const modules = path.dirname(candidate);
+      if (lstatSync(modules).isSymbolicLink()) links.push(modules);
+      else if (candidate !== real) dirs.push(candidate);
+      break;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return { dirs, links };
+}
+
+/** Whether `nobody` could reach and read `target`: every folder on the way searchable by others, the target readable. */
+function readableByOthers(target: string): boolean {
+  try {
+    let dir = target;
+    if ((statSync(dir).mode & 0o005) !== 0o005) return false;
+    for (;;) {
+      const up = path.dirname(dir);
+      if (up === dir) return true;
+      dir = up;
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+export interface LaunchOptions {
+  profile: HostProfile;
+  /** The script forked: its folder is readable too (a test host lives outside `dist/`). */
+  entry: string;
+  hostMemoryMb: number;
+  /** Node flags the host needs anyway. */
+  execArgv: readonly string[];
+}
+
+export interface HostLaunch {
+  /** What `fork` runs instead of this Node, when a launcher wraps it; it ends by exec'ing Node (same pid). */
+  execPath: string;
+  execArgv: string[];
+  /** The layers applied. */
+  layers: LockdownLayer[];
+}
+
+/**
+ * The command line of a locked-down host: `prlimit … unshare --net setpriv … node --permission … entry`. Each launcher
+ * execs the next, so the host keeps its pid and its IPC descriptor.
+ */
+export function hostLaunch(options: LaunchOptions, support: readonly LayerSupport[] = lockdownSupport()): HostLaunch {
+  const on = (layer: LockdownLayer) => support.some((s) => s.layer === layer && s.available);
+  const sealed = options.profile === 'sealed';
+  const layers: LockdownLayer[] = [];
+  const prefix: string[] = [];
+  if (on('limits')) {
+    const asMb = Math.max(ADDRESS_SPACE_FLOOR_MB, options.hostMemoryMb * ADDRESS_SPACE_FACTOR);
+    prefix.push('prlimit', `--as=${asMb * 1024 * 1024}`, `--nofile=${OPEN_FILES}`, `--nproc=${PROCESSES}`, '--');
+    layers.push('limits');
+  }
+  if (sealed && on('network')) {
+    prefix.push('unshare', '--net', '--');
+    layers.push('network');
+  }
+  if (on('user')) {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    // A tools host reads and writes the project's granted files as the user who owns them: it keeps its uid until
+    // those tools move to the supervisor, and only gains no_new_privs.
+    if (isRoot && sealed) prefix.push('setpriv', `--reuid=${UNPRIVILEGED_ID}`, `--regid=${UNPRIVILEGED_ID}`, '--clear-groups', '--no-new-privs', '--');
+    else prefix.push('setpriv', '--no-new-privs', '--');
+    if (sealed || !isRoot) layers.push('user');
+  }
+  const nodeArgs = [...options.execArgv];
+  if (sealed && on('permission')) {
+    const reads = [...new Set([...runtimePaths(), path.dirname(realpathSync(options.entry))])];
+    nodeArgs.push(permissionFlag(), '--allow-addons', ...reads.map((dir) => `--allow-fs-read=${path.join(dir, '*')}`), ...isolatedVmDirs().links.map((link) => `--allow-fs-read=${link}`));
+    layers.push('permission');
+  }
+  if (prefix.length === 0) return { execPath: process.execPath, execArgv: nodeArgs, layers };
+  const [launcher, ...rest] = prefix as [string, ...string[]];
+  return { execPath: resolveCommand(launcher), execArgv: [...rest, process.execPath, ...nodeArgs], layers };
+}
+
+const resolvedCommands = new Map<string, string>();
+/** The absolute path of a launcher on PATH (fork needs one). */
+function resolveCommand(command: string): string {
+  let found = resolvedCommands.get(command);
+  if (found === undefined) {
+    found = command;
+    for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(path.delimiter)) {
+      const candidate = path.join(dir, command);
+      if (existsSync(candidate)) {
+        try {
+          accessSync(candidate, fsConstants.X_OK);
+          found = candidate;
+          break;
+        } catch {
+          // not executable here; keep looking
+        }
+      }
+    }
+    resolvedCommands.set(command, found);
+  }
+  return found;
+}
+
+export interface LayerStatus {
+  layer: LockdownLayer;
+  /** Applied to the hosts that serve templates without read, write or net grants. */
+  active: boolean;
+  /** Applied to the hosts that serve templates with such grants too. */
+  activeWithGrants: boolean;
+  reason: string;
+}
+
+/** What the hosts of a sandbox get, layer by layer, for warnings, `af doctor` and tests. */
+export function lockdownReport(mode: 'auto' | 'off' | 'inline', support: readonly LayerSupport[] = mode === 'auto' ? lockdownSupport() : []): LayerStatus[] {
+  return LOCKDOWN_LAYERS.map((layer) => {
+    if (mode === 'inline') return { layer, active: false, activeWithGrants: false, reason: "isolation 'inline': isolates run in the calling process" };
+    if (mode === 'off') return { layer, active: false, activeWithGrants: false, reason: "switched off (lockdown: 'off')" };
+    const s = support.find((one) => one.layer === layer);
+    const active = s?.available === true;
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const keptForGrants = layer === 'permission' || layer === 'network' || (layer === 'user' && isRoot);
+    return {
+      layer,
+      active,
+      activeWithGrants: active && !keptForGrants,
+      reason: active && keptForGrants ? `${s?.reason ?? ''}; not for hosts serving read, write or net grants until those tools move to the supervisor` : (s?.reason ?? 'unknown'),
+    };
+  });
+}

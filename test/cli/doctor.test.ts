@@ -1,0 +1,71 @@
+// `af doctor`: what the machine gives the sandbox, read from the real machine (Node, isolated-vm, each lockdown
+// layer), the project's store, keys and policy; non-zero outside dev when something is missing.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DoctorReport } from '../../cli/commands/doctor.js';
+import { isolateLibrary, isPatchedIsolatedVm } from '../../sandbox/isolate-library.js';
+import { LOCKDOWN_LAYERS, lockdownSupport } from '../../sandbox/lockdown.js';
+import { runAf } from '../helpers/cli.js';
+import { createProject, type TempProject } from '../helpers/project.js';
+
+const ivmVersion = isolateLibrary().version as string;
+
+describe('af doctor', () => {
+  let project: TempProject | undefined;
+  afterEach(() => project?.remove());
+
+  it('--json reports Node, isolated-vm and whether it is patched, every lockdown layer, store, keys and policy', async () => {
+    project = createProject({ 'agents/.keep': '' });
+    const { status, stdout } = await runAf(project.root, ['doctor', '--json']);
+    expect(status).toBe(0);
+    const report = JSON.parse(stdout) as DoctorReport;
+    expect(report.env).toBe('dev');
+    expect(report.node.version).toBe(process.versions.node);
+    expect(report.isolatedVm).toMatchObject({ version: ivmVersion, patched: isPatchedIsolatedVm(ivmVersion), advisory: 'GHSA-864f-rcv7-6rh4' });
+    expect(report.lockdown.map((layer) => layer.layer)).toEqual([...LOCKDOWN_LAYERS]);
+    for (const support of lockdownSupport()) {
+      const layer = report.lockdown.find((one) => one.layer === support.layer);
+      expect(layer?.active).toBe(support.available);
+      expect(layer?.reason.length).toBeGreaterThan(0);
+    }
+    expect(report.store).toMatchObject({ path: path.join(project.root, '.af', 'factory.db'), exists: false, healthy: true });
+    expect(report.keys).toEqual({ dir: path.join(project.root, '.af', 'keys'), privateKeys: 0 });
+    expect(report.policy).toMatchObject({ source: 'built-in default policy' });
+    expect(report.ok).toBe(report.problems.length === 0);
+  });
+
+  it('counts the signing keys made by af keys init and sees a healthy store', async () => {
+    project = createProject({ 'agents/.keep': '' });
+    expect((await runAf(project.root, ['keys', 'init'])).status).toBe(0);
+    const report = JSON.parse((await runAf(project.root, ['doctor', '--json'])).stdout) as DoctorReport;
+    expect(report.keys.privateKeys).toBeGreaterThanOrEqual(1);
+    expect(report.store).toMatchObject({ exists: true, healthy: true, problems: [] });
+  });
+
+  it('in prod, exits 1 and says what is missing (here: an unpatched isolated-vm, or a lockdown layer), or 0 when nothing is', async () => {
+    project = createProject({ 'agents/.keep': '' });
+    const { status, stdout, stderr } = await runAf(project.root, ['--env', 'prod', 'doctor']);
+    const missing = !isPatchedIsolatedVm(ivmVersion) || lockdownSupport().some((layer) => !layer.available);
+    expect(status).toBe(missing ? 1 : 0);
+    expect(stdout).toContain(`isolated-vm   ${ivmVersion}`);
+    if (!isPatchedIsolatedVm(ivmVersion)) expect(stderr).toMatch(/missing for prod:[\s\S]*GHSA-864f-rcv7-6rh4[\s\S]*Node 22 or 24/);
+    // The same in dev is a note, not a failure.
+    expect((await runAf(project.root, ['doctor'])).status).toBe(0);
+  });
+
+  it('a damaged store is reported, and fails prod', async () => {
+    project = createProject({ 'agents/.keep': '' });
+    mkdirSync(path.join(project.root, '.af'), { recursive: true });
+    writeFileSync(path.join(project.root, '.af', 'factory.db'), 'this is not a database, just text that is long enough to be read as one '.repeat(100));
+    const { status, stdout } = await runAf(project.root, ['--env', 'prod', 'doctor', '--json']);
+    const report = JSON.parse(stdout) as DoctorReport;
+    expect(report.store).toMatchObject({ exists: true, healthy: false });
+    expect(report.problems.some((problem) => problem.startsWith(`store ${path.join(project.root, '.af', 'factory.db')}`))).toBe(true);
+    expect(status).toBe(1);
+  });
+
+  it('knows the patched isolated-vm lines', () => {
+    expect(['5.0.4', '6.1.9', '6.2.0', '6.3.1', '7.0.0', '7.0.1', '7.1.0'].map(isPatchedIsolatedVm)).toEqual([false, false, true, true, false, true, true]);
+  });
+});
