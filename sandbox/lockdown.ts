@@ -4,6 +4,7 @@ import { accessSync, constants as fsConstants, existsSync, lstatSync, realpathSy
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AgentSpec } from '../core/agent-spec.js';
+import { isolateLibrary } from './isolate-library.js';
 
 /**
  * The layers, outermost last:
@@ -119,11 +120,13 @@ function runtimePaths(): string[] {
 
 /** isolated-vm's folder, and the same through a linked `node_modules` (Node checks the path before it resolves links). */
 function isolatedVmDirs(): { dirs: string[]; links: string[] } {
-  const real = path.dirname(realpathSync(createRequire(import.meta.url).resolve('isolated-vm/package.json')));
+  // The alias this Node loads (isolate-library.ts), not a package called isolated-vm: there is none.
+  const { packageName } = isolateLibrary();
+  const real = path.dirname(realpathSync(createRequire(import.meta.url).resolve(`${packageName}/package.json`)));
   const dirs = [real];
   const links: string[] = [];
   for (let dir = path.dirname(realpathSync(new URL(import.meta.url))); ; ) {
-    const candidate = path.join(dir, 'node_modules', 'isolated-vm');
+    const candidate = path.join(dir, 'node_modules', packageName);
     if (existsSync(candidate)) {
       // A linked node_modules (a worktree sharing one) is itself looked at: allowed as that one path. (Node 20 then
       // refuses the folder if a pattern below the link is granted as well, so only one of the two is.)
