@@ -3,7 +3,7 @@
 // without --quick: results/partial.json only).
 // Usage: node --no-node-snapshot benchmarks/run.mjs [--quick] [name-prefix ...]
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -131,7 +131,35 @@ function report(meta, results) {
     for (const note of result.notes ?? []) lines.push(`- ${note}`);
     if (result.notes?.length) lines.push('');
   }
+  lines.push(...tuiMemorySection());
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The terminal UI's memory over a long session: measured by the standalone `benchmarks/tui-memory.mjs` (ten minutes,
+ * too long for the suite), whose saved before/after results are reported here so they stay with the other numbers.
+ */
+function tuiMemorySection() {
+  const runs = ['before', 'after']
+    .map((label) => ({ label, file: path.join(here, 'results', `tui-memory-${label}.json`) }))
+    .filter(({ file }) => existsSync(file))
+    .map(({ label, file }) => ({ label, ...JSON.parse(readFileSync(file, 'utf8')) }));
+  if (runs.length === 0) return [];
+  const minutes = runs[0].perMinute.map((point) => `${Math.round(point.s / 60)}m`);
+  const lines = [
+    '## Terminal UI: RSS over a 10-minute `:live` session under load (standalone: `node benchmarks/tui-memory.mjs`)',
+    '',
+    `The real \`af\` UI in tmux at 120×40; a separate process runs ${runs[0].rate} agents a second into the same store. Warm-up: \`:learn\`, reject and accept suggestions, filter \`:runs\`, four resizes, \`:audit\`; then ${runs[0].minutes} minutes on \`:live\`, RSS sampled every 10 s. Target: growth under 20 MB. "before" is the code before the UI's memory fixes.`,
+    '',
+    `| run | ${minutes.join(' | ')} | growth | lowest, first → last minute | peak | mean CPU |`,
+    `|---|${minutes.map(() => '---:').join('|')}|---:|---|---:|---:|`,
+  ];
+  for (const run of runs) {
+    const growth = `${run.growthMb > 0 ? '+' : ''}${run.growthMb.toFixed(1)} MB`;
+    lines.push(`| ${run.label} | ${run.perMinute.map((point) => point.rssMb.toFixed(1)).join(' | ')} | ${growth} | ${run.firstMinuteLowMb} → ${run.lastMinuteLowMb} MB | ${run.peakMb} MB | ${run.meanCpuPct}% |`);
+  }
+  lines.push('');
+  return lines;
 }
 
 /** dist/ may be mid-rebuild by another build (scripts/build.mjs removes it first): retry briefly. */

@@ -14,10 +14,15 @@ import { createProject, simpleTemplate, type TempProject } from '../helpers/proj
 // React reads it once, when it loads: hence the imports below come after.
 const runnerConsole = console as Console & { timeStamp?: (label?: string) => void };
 if (typeof runnerConsole.timeStamp !== 'function') runnerConsole.timeStamp = () => {};
+// Ink (through is-in-ci) decides on first import whether anyone watches: with CI set it draws nothing until unmount,
+// as `af`'s UI command knows (it hides these variables while Ink loads); this test watches, so it does the same.
+const ciVariables = ['CI', 'CONTINUOUS_INTEGRATION'].map((name) => [name, process.env[name]] as const);
+for (const [name] of ciVariables) delete process.env[name];
 const { createElement } = await import('react');
 const { render } = await import('ink');
 const { App, createTuiServices } = await import('../../tui/index.js');
 const { RingBuffer } = await import('../../tui/ring-buffer.js');
+for (const [name, value] of ciVariables) if (value !== undefined) process.env[name] = value;
 
 /** A terminal that keeps only its last frame (ink-testing-library keeps every frame, which would be the leak). */
 class Terminal extends EventEmitter {
