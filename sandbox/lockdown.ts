@@ -1,6 +1,6 @@
 /** @module sandbox/lockdown — what the operating system takes away from a sandbox host process: which layers this machine supports, and the command line that applies them. */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AgentSpec } from '../core/agent-spec.js';
@@ -10,7 +10,8 @@ import { isolateLibrary } from './isolate-library.js';
  * The layers, outermost last:
  * - `permission`: the Node permission model — reads only of the runtime's own code and isolated-vm, no writes, no
  *   child processes, no workers; addons allowed (isolated-vm is one).
- * - `network`: an empty network namespace; the host talks to its supervisor only over the inherited IPC pipe.
+ * - `network`: an empty network namespace; the host talks to its supervisor only over the inherited IPC pipe. As root,
+ *   `unshare --net`; otherwise inside a new user namespace that maps only the current user (see `networkLayer`).
  * - `user`: started as root, the host runs as an unprivileged user, and never gains privileges (`no_new_privs`).
  * - `limits`: resource limits (address space, open files, processes) sized from the host's memory cap.
  */
@@ -23,6 +24,10 @@ export interface LayerSupport {
   available: boolean;
   /** Why not, or how it is applied. */
   reason: string;
+  /** How the `network` layer gets its namespace: root's own right to make one, or a new user namespace. */
+  via?: 'root' | 'user namespace';
+  /** The launcher that applies the layer (`network`: the `unshare` command line the probe found working). */
+  launcher?: readonly string[];
 }
 
 /**
@@ -68,11 +73,7 @@ function detect(): LayerSupport[] {
     major >= 20
       ? { layer: 'permission', available: true, reason: `${permissionFlag()} with reads of the runtime and isolated-vm only, --allow-addons` }
       : { layer: 'permission', available: false, reason: `Node ${process.versions.node} has no permission model (Node 20+)` };
-  let network: LayerSupport;
-  if (process.platform !== 'linux') network = { layer: 'network', available: false, reason: 'network namespaces are Linux only' };
-  else if (!isRoot) network = { layer: 'network', available: false, reason: 'not root: unshare --net needs root (bubblewrap with user namespaces is not wired yet)' };
-  else if (!probe('unshare', ['--net', 'true'])) network = { layer: 'network', available: false, reason: 'unshare --net failed (util-linux missing, or no CAP_SYS_ADMIN in this container)' };
-  else network = { layer: 'network', available: true, reason: 'unshare --net: an empty network namespace' };
+  const network = networkLayer(isRoot);
   let user: LayerSupport;
   const hasSetpriv = process.platform === 'linux' && probe('setpriv', ['--no-new-privs', 'true']);
   if (!hasSetpriv) user = { layer: 'user', available: false, reason: 'setpriv (util-linux) is not installed' };
@@ -88,6 +89,67 @@ function detect(): LayerSupport[] {
     ? { layer: 'limits', available: true, reason: `prlimit: address space ${ADDRESS_SPACE_FACTOR}× hostMemoryMb (at least ${ADDRESS_SPACE_FLOOR_MB} MB), ${OPEN_FILES} open files, ${PROCESSES} processes` }
     : { layer: 'limits', available: false, reason: 'prlimit (util-linux) is not installed' };
   return [permission, network, user, limits];
+}
+
+/**
+ * The empty network namespace. Root makes one directly. Anyone else makes a user namespace first (`unshare --user`),
+ * mapping only their own uid and gid to themselves: the host keeps its identity (its files stay its own) and, its
+ * uid not being 0 in that namespace, holds no capability there after exec. Mapping root instead would hand the host
+ * every capability over what the namespace owns (mounts, its own network stack, nftables): nothing outside, but the
+ * kernel code behind those capabilities is where unprivileged-user-namespace exploits live, so it is not done.
+ */
+function networkLayer(isRoot: boolean): LayerSupport {
+  if (process.platform !== 'linux') return { layer: 'network', available: false, reason: 'network namespaces are Linux only' };
+  if (isRoot) {
+    return probe('unshare', ['--net', 'true'])
+      ? { layer: 'network', available: true, via: 'root', launcher: ['unshare', '--net', '--'], reason: 'unshare --net: an empty network namespace' }
+      : { layer: 'network', available: false, reason: 'unshare --net failed as root (util-linux missing, or no CAP_SYS_ADMIN in this container)' };
+  }
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  // The first form util-linux knows: --map-current-user is 2.38+, --map-user 2.36+; older ones map nobody, which
+  // leaves the host its uid for every access check (only what it sees of file owners differs).
+  let failure = '';
+  for (const map of [['--map-current-user'], [`--map-user=${uid}`, `--map-group=${gid}`], []]) {
+    const launcher = ['unshare', '--user', ...map, '--net', '--'];
+    const outcome = run(launcher.slice(0, -1).concat('true'));
+    if (outcome.ok) {
+      const who = map.length > 0 ? `mapping uid ${uid} alone` : 'mapping no uid (util-linux too old to map one)';
+      return { layer: 'network', available: true, via: 'user namespace', launcher, reason: `${launcher.slice(0, -1).join(' ')}: an empty network namespace in a user namespace ${who}, no capabilities` };
+    }
+    failure ||= outcome.error;
+  }
+  return { layer: 'network', available: false, reason: `not root, and no user namespace for it: ${userNamespaceBlocker() ?? `unshare --user --net failed (${failure})`}` };
+}
+
+/** Why this kernel refuses unprivileged user namespaces, when a known switch says so. */
+function userNamespaceBlocker(): string | undefined {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  if (read('/proc/sys/user/max_user_namespaces') === '0') return 'user namespaces are switched off (sysctl user.max_user_namespaces = 0)';
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') return 'unprivileged user namespaces are switched off (sysctl kernel.unprivileged_userns_clone = 0)';
+  if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
+    return 'AppArmor restricts unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns = 1; an AppArmor profile for node with "userns," allows them)';
+  }
+  return undefined;
+}
+
+/** Runs a probe command; its first line of stderr when it fails. */
+function run(commandLine: string[]): { ok: true } | { ok: false; error: string } {
+  const [command, ...args] = commandLine as [string, ...string[]];
+  try {
+    const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 5_000 });
+    if (result.status === 0) return { ok: true };
+    const error = result.error?.message ?? result.stderr.trim().split('\n')[0] ?? '';
+    return { ok: false, error: error || `exit status ${result.status ?? result.signal}` };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 function probe(command: string, args: string[]): boolean {
@@ -176,7 +238,7 @@ export interface HostLaunch {
 }
 
 /**
- * The command line of a locked-down host: `prlimit … unshare --net setpriv … node --permission … entry`. Each launcher
+ * The command line of a locked-down host: `prlimit … unshare [--user] --net setpriv … node --permission … entry`. Each launcher
  * execs the next, so the host keeps its pid and its IPC descriptor.
  */
 export function hostLaunch(options: LaunchOptions, support: readonly LayerSupport[] = lockdownSupport()): HostLaunch {
@@ -190,7 +252,7 @@ export function hostLaunch(options: LaunchOptions, support: readonly LayerSuppor
     layers.push('limits');
   }
   if (sealed && on('network')) {
-    prefix.push('unshare', '--net', '--');
+    prefix.push(...(support.find((s) => s.layer === 'network')?.launcher ?? ['unshare', '--net', '--']));
     layers.push('network');
   }
   if (on('user')) {

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { FactoryError } from '../../core/errors.js';
 import { ISOLATE_ESCAPE_ADVISORY as ADVISORY, isolateLibrary } from '../../sandbox/isolate-library.js';
-import { type LayerStatus, lockdownReport } from '../../sandbox/lockdown.js';
+import { type LayerStatus, type LayerSupport, lockdownReport, lockdownSupport } from '../../sandbox/lockdown.js';
 import { integrityProblems, openDatabase } from '../../store/index.js';
 import { DEFAULT_DEV_ENVIRONMENTS, loadPolicy } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
@@ -14,7 +14,8 @@ export interface DoctorReport {
   env: string;
   node: { version: string };
   isolatedVm: { version: string | null; patched: boolean; advisory: string };
-  lockdown: LayerStatus[];
+  /** `via`: how an active `network` layer gets its namespace (as root, or in a user namespace). */
+  lockdown: Array<LayerStatus & Pick<LayerSupport, 'via'>>;
   store: { path: string; exists: boolean; healthy: boolean; problems: string[] };
   keys: { dir: string; privateKeys: number };
   policy: { source: string; rules: number; error?: string };
@@ -30,7 +31,11 @@ export function doctorReport(context: CommandContext): DoctorReport {
   const { version, patched } = isolateLibrary();
   if (version === undefined) problems.push('isolated-vm cannot be loaded: reinstall the package (npm ci)');
   else if (!patched) problems.push(`isolated-vm ${version} has a known isolate escape (${ADVISORY}), fixed in 6.2.0 and 7.0.1: run on Node 22 or 24, where the patched isolated-vm installs`);
-  const lockdown = lockdownReport('auto');
+  const support = lockdownSupport();
+  const lockdown = lockdownReport('auto', support).map((status) => {
+    const via = status.active ? support.find((s) => s.layer === status.layer)?.via : undefined;
+    return via === undefined ? status : { ...status, via };
+  });
   for (const layer of lockdown) if (!layer.active) problems.push(`sandbox host lockdown: ${layer.layer} is off (${layer.reason})`);
 
   const exists = existsSync(config.dbPath);
@@ -95,7 +100,7 @@ export async function doctorCommand(context: CommandContext, options: { json?: b
     `node          ${report.node.version}`,
     `isolated-vm   ${report.isolatedVm.version ?? 'not found'} ${yes(report.isolatedVm.patched, report.isolatedVm.patched ? 'patched' : `unpatched (${ADVISORY})`)}`,
     'host lockdown',
-    ...report.lockdown.map((layer) => `  ${layer.layer.padEnd(11)} ${yes(layer.active, layer.active ? 'on ' : 'off')} ${layer.reason}`),
+    ...report.lockdown.map((layer) => `  ${layer.layer.padEnd(11)} ${yes(layer.active, layer.active ? 'on ' : 'off')} ${layer.via ? `via ${layer.via}; ` : ''}${layer.reason}`),
     `store         ${report.store.path} ${report.store.exists ? yes(report.store.healthy, report.store.healthy ? 'healthy' : 'damaged') : '(not created yet)'}`,
     `signing keys  ${report.keys.privateKeys} private key${report.keys.privateKeys === 1 ? '' : 's'} in ${report.keys.dir}`,
     `policy        ${report.policy.source}, ${report.policy.rules} rule${report.policy.rules === 1 ? '' : 's'}${report.policy.error ? ` ${paint.red(report.policy.error)}` : ''}`,
