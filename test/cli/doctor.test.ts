@@ -1,6 +1,6 @@
 // `af doctor`: what the machine gives the sandbox, read from the real machine (Node, isolated-vm, each lockdown
 // layer), the project's store, keys and policy; non-zero outside dev when something is missing.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../../cli/commands/doctor.js';
@@ -8,6 +8,7 @@ import { isolateLibrary, isPatchedIsolatedVm } from '../../sandbox/isolate-libra
 import { LOCKDOWN_LAYERS, lockdownSupport } from '../../sandbox/lockdown.js';
 import { runAf } from '../helpers/cli.js';
 import { createProject, type TempProject } from '../helpers/project.js';
+import { CHECKOUT, isRoot, readableByUser, runAsUser, runWithoutUserNamespaces, switchingOffUnavailable, unprivilegedUid, userNamespacesUnavailable } from '../helpers/unprivileged.js';
 
 const ivmVersion = isolateLibrary().version as string;
 
@@ -27,6 +28,7 @@ describe('af doctor', () => {
     for (const support of lockdownSupport()) {
       const layer = report.lockdown.find((one) => one.layer === support.layer);
       expect(layer?.active).toBe(support.available);
+      expect(layer?.via).toBe(support.available ? support.via : undefined);
       expect(layer?.reason.length).toBeGreaterThan(0);
     }
     expect(report.store).toMatchObject({ path: path.join(project.root, '.af', 'factory.db'), exists: false, healthy: true });
@@ -67,5 +69,45 @@ describe('af doctor', () => {
 
   it('knows the patched isolated-vm lines', () => {
     expect(['5.0.4', '6.1.9', '6.2.0', '6.3.1', '7.0.0', '7.0.1', '7.1.0'].map(isPatchedIsolatedVm)).toEqual([false, false, true, true, false, true, true]);
+  });
+});
+
+/** Why `af` cannot run as the unprivileged user from this checkout; undefined when it can. */
+function afUnavailable(): string | undefined {
+  const files = ['bin/af.js', 'dist/cli/main.js', 'node_modules/commander/package.json'].map((file) => path.join(CHECKOUT, file));
+  return userNamespacesUnavailable() ?? (readableByUser(files) ? undefined : `the checkout ${CHECKOUT} is not readable by uid ${unprivilegedUid}, and af needs it all (node_modules too)`);
+}
+const unprivileged = afUnavailable();
+const switchOff = unprivileged ?? switchingOffUnavailable();
+
+describe(`af doctor run by an unprivileged user (uid ${unprivilegedUid})`, () => {
+  let project: TempProject | undefined;
+  afterEach(() => project?.remove());
+  /** A project the user owns. */
+  function ownProject(): TempProject {
+    const made = createProject({ 'agents/.keep': '' });
+    if (isRoot) for (const dir of [made.root, made.agentsDir]) chownSync(dir, unprivilegedUid, unprivilegedUid);
+    return made;
+  }
+  const af = path.join(CHECKOUT, 'bin', 'af.js');
+  const env = { PATH: process.env.PATH ?? '', NO_COLOR: '1' };
+
+  it.skipIf(unprivileged !== undefined)(`reports the network layer on, via a user namespace${unprivileged ? ` (skipped: ${unprivileged})` : ''}`, async () => {
+    project = ownProject();
+    const json = await runAsUser([process.execPath, af, 'doctor', '--json'], { cwd: project.root, env });
+    expect(json.status, json.stderr).toBe(0);
+    const network = (JSON.parse(json.stdout) as DoctorReport).lockdown.find((layer) => layer.layer === 'network');
+    expect(network).toMatchObject({ active: true, via: 'user namespace' });
+    const text = await runAsUser([process.execPath, af, 'doctor'], { cwd: project.root, env });
+    expect(text.stdout).toMatch(/^ {2}network {5}on {2}via user namespace; unshare --user --map-current-user --net: an empty network namespace/m);
+  });
+
+  it.skipIf(switchOff !== undefined)(`where user namespaces are switched off, reports the network layer off with the reason, and fails prod${switchOff ? ` (skipped: ${switchOff})` : ''}`, async () => {
+    project = ownProject();
+    const ran = await runWithoutUserNamespaces([process.execPath, af, '--env', 'prod', 'doctor'], { cwd: project.root, env });
+    const reason = 'not root, and no user namespace for it: user namespaces are switched off (sysctl user.max_user_namespaces = 0)';
+    expect(ran.status).toBe(1);
+    expect(ran.stdout).toContain(`  network     off ${reason}`);
+    expect(ran.stderr).toContain(`sandbox host lockdown: network is off (${reason})`);
   });
 });
