@@ -1,12 +1,19 @@
 // What the operating-system lockdown of sandbox hosts costs (sandbox/lockdown): a host's start-up time (fork to its
 // first context ready, and to its first run's result) with every layer this machine supports against none, and the
 // warm paths that must not change: reserve (the sandbox part of a warm createAgent) and reserve + run + release.
+// Then the same start-up as an unprivileged user (uid 65534 through setpriv when run as root): with the network layer
+// from a user namespace, without it (no `unshare` on PATH, so detection leaves the layer out), and with no lockdown.
 // Run: node --no-node-snapshot benchmarks/host-lockdown.bench.mjs [--quick] [--json]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { createMemoryKvStore, createSandbox } from '../dist/sandbox/index.js';
 import { lockdownSupport } from '../dist/sandbox/lockdown.js';
-import { metric, runStandalone, sample, summarise, toMs } from './lib/measure.mjs';
+import { median, metric, runStandalone, sample, summarise, toMs } from './lib/measure.mjs';
 
 const OPTIONS = { tenant: 'bench', env: 'dev' };
 const services = { kv: createMemoryKvStore(), spawn: async () => undefined };
@@ -30,6 +37,8 @@ export default async function bench({ quick = false } = {}) {
     );
   }
   const on = lockdownSupport().filter((s) => s.available).map((s) => s.layer);
+  const unprivileged = await unprivilegedStarts(quick);
+  metrics.push(...unprivileged.metrics);
   return {
     name: 'host-lockdown',
     title: 'Sandbox host lockdown: start-up and warm paths, every supported layer against none',
@@ -37,8 +46,111 @@ export default async function bench({ quick = false } = {}) {
     notes: [
       `Layers on this machine with lockdown auto: ${on.join(', ') || 'none'} (a sealed host: the template has no read, write or net grant).`,
       `Start-up: ${rounds} hosts per mode, interleaved; one host each, measured from createSandbox until the host reports a context ready, and until the first run's result.`,
+      ...unprivileged.notes,
     ],
   };
+}
+
+/**
+ * Host start-up for an unprivileged user, where the network layer needs a user namespace. Each configuration runs in
+ * child processes of this file (detection is once per process), interleaved round by round; a child times its
+ * detection apart from the start-ups that follow it.
+ */
+async function unprivilegedStarts(quick) {
+  const isRoot = process.getuid?.() === 0;
+  const asUser = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : [];
+  const who = isRoot ? 'uid 65534 (setpriv)' : `uid ${process.getuid?.()}`;
+  const self = fileURLToPath(import.meta.url);
+  const needed = [self, fileURLToPath(new URL('../dist/sandbox/index.js', import.meta.url))];
+  const [test, ...testArgs] = [...asUser, 'sh', '-c', 'for f; do test -r "$f" || exit 1; done', 'sh', ...needed];
+  if (process.platform !== 'linux') return { metrics: [], notes: ['Unprivileged start-up not measured: user namespaces are Linux only.'] };
+  if (spawnSync(test, testArgs).status !== 0) return { metrics: [], notes: [`Unprivileged start-up not measured: the checkout is not readable by ${who}.`] };
+  // PATH without unshare (the layer probes run `true`): what a machine without user namespaces gets.
+  const bare = mkdtempSync(path.join(os.tmpdir(), 'af-bench-path-'));
+  for (const tool of ['setpriv', 'prlimit', 'true']) {
+    const found = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, tool)).find((file) => existsSync(file));
+    if (found) symlinkSync(found, path.join(bare, tool));
+  }
+  spawnSync('chmod', ['755', bare]);
+  const configs = [
+    { key: 'userns', label: 'lockdown auto, network via user namespace', mode: 'auto', PATH: process.env.PATH ?? '' },
+    { key: 'no-userns', label: 'lockdown auto, no unshare on PATH (no network layer)', mode: 'auto', PATH: bare },
+    { key: 'off', label: 'lockdown off', mode: 'off', PATH: process.env.PATH ?? '' },
+  ];
+  const got = Object.fromEntries(configs.map((c) => [c.key, { ready: [], firstRun: [], detectMs: [], launcher: { bare: [], wrapped: [] }, layers: [], network: undefined }]));
+  try {
+    const rounds = quick ? 1 : 5;
+    for (let round = 0; round < rounds; round++) {
+      for (const config of configs) {
+        const out = await child(asUser, { mode: config.mode, starts: 5 }, config.PATH);
+        const into = got[config.key];
+        into.ready.push(...out.ready);
+        into.firstRun.push(...out.firstRun);
+        into.detectMs.push(out.detectMs);
+        into.launcher.bare.push(...out.launcher.bare);
+        into.launcher.wrapped.push(...out.launcher.wrapped);
+        into.layers = out.layers;
+        into.network = out.network;
+      }
+    }
+  } finally {
+    rmSync(bare, { recursive: true, force: true });
+  }
+  const metrics = [];
+  for (const config of configs) {
+    const label = (text) => `${text}, ${who}, ${config.label}`;
+    metrics.push(metric(label('host start-up: fork to first context ready'), 'ms', summarise(got[config.key].ready)), metric(label('host start-up: fork to first run result'), 'ms', summarise(got[config.key].firstRun)));
+  }
+  const { launcher } = got.userns;
+  if (launcher.wrapped.length > 0) {
+    const wrapped = got.userns.network.launcher.slice(0, -1).join(' ');
+    metrics.push(metric(`launcher alone, ${who}: spawnSync of true`, 'ms', summarise(launcher.bare)), metric(`launcher alone, ${who}: spawnSync of ${wrapped} true`, 'ms', summarise(launcher.wrapped)));
+  }
+  const detect = (key) => `${median(got[key].detectMs).toFixed(1)} ms`;
+  return {
+    metrics,
+    notes: [
+      `As ${who}, lockdown auto applies: ${got.userns.layers.join(', ')} (network: ${got.userns.network?.reason}); without unshare on PATH: ${got['no-userns'].layers.join(', ')} (network: ${got['no-userns'].network?.reason}).`,
+      `Layer detection, once per process (median of the children): ${detect('userns')} with a user namespace, ${detect('no-userns')} without unshare; not on any run's path.`,
+    ],
+  };
+}
+
+function child(asUser, job, PATH) {
+  const [command, ...args] = [...asUser, process.execPath, '--no-node-snapshot', fileURLToPath(import.meta.url)];
+  const proc = spawn(command, args, { cwd: os.tmpdir(), env: { PATH, AF_BENCH_HOST_STARTS: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+  proc.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  return new Promise((resolve, reject) =>
+    proc.once('close', (status) => (status === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`host start-up child (${JSON.stringify(job)}) failed with status ${status}: ${stderr}`)))),
+  );
+}
+
+/** In a child (see unprivilegedStarts): detection, then `starts` host start-ups, as JSON on stdout. */
+async function childStarts({ mode, starts }) {
+  const t0 = performance.now();
+  const support = lockdownSupport();
+  const detectMs = performance.now() - t0;
+  const spec = makeSpec('trivial', 'export default (input) => input;');
+  const into = { ready: [], firstRun: [] };
+  for (let i = 0; i < starts; i++) await startOnce(mode, spec, into);
+  const layers = mode === 'off' ? [] : support.filter((s) => s.available).map((s) => s.layer);
+  const network = support.find((s) => s.layer === 'network');
+  // What the namespaces themselves cost, apart from Node's start-up: `true` with and without the network launcher.
+  const launcher = { bare: [], wrapped: [] };
+  if (mode === 'auto' && network?.available) {
+    const [command, ...args] = [...network.launcher, 'true'];
+    for (let i = 0; i < 20; i++) {
+      for (const [into, line] of [[launcher.bare, ['true']], [launcher.wrapped, [command, ...args]]]) {
+        const t = performance.now();
+        spawnSync(line[0], line.slice(1));
+        into.push(performance.now() - t);
+      }
+    }
+  }
+  process.stdout.write(JSON.stringify({ ...into, detectMs, layers, network, launcher }));
 }
 
 async function startOnce(mode, spec, into) {
@@ -93,4 +205,5 @@ function makeSpec(name, code) {
   };
 }
 
-await runStandalone(import.meta.url, bench);
+if (process.env.AF_BENCH_HOST_STARTS) await childStarts(JSON.parse(process.env.AF_BENCH_HOST_STARTS));
+else await runStandalone(import.meta.url, bench);

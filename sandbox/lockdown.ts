@@ -119,7 +119,8 @@ function networkLayer(isRoot: boolean): LayerSupport {
     }
     failure ||= outcome.error;
   }
-  return { layer: 'network', available: false, reason: `not root, and no user namespace for it: ${userNamespaceBlocker() ?? `unshare --user --net failed (${failure})`}` };
+  const why = failure.includes('ENOENT') ? 'unshare (util-linux) is not installed' : (userNamespaceBlocker() ?? `unshare --user --net failed (${failure})`);
+  return { layer: 'network', available: false, reason: `not root, and no user namespace for it: ${why}` };
 }
 
 /** Why this kernel refuses unprivileged user namespaces, when a known switch says so. */
