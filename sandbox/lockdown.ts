@@ -107,12 +107,12 @@ function networkLayer(isRoot: boolean): LayerSupport {
   }
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
-  // The first form util-linux knows: --map-current-user is 2.38+, --map-user 2.36+; older ones map nobody, which
-  // leaves the host its uid for every access check (only what it sees of file owners differs).
+  // The first form this util-linux knows (--map-current-user came in 2.38; --map-user before it). Without a map the
+  // host shows as nobody inside, but keeps its own uid for every access check: only the owners it sees differ.
   let failure = '';
   for (const map of [['--map-current-user'], [`--map-user=${uid}`, `--map-group=${gid}`], []]) {
     const launcher = ['unshare', '--user', ...map, '--net', '--'];
-    const outcome = run(launcher.slice(0, -1).concat('true'));
+    const outcome = attempt(launcher.slice(0, -1).concat('true'));
     if (outcome.ok) {
       const who = map.length > 0 ? `mapping uid ${uid} alone` : 'mapping no uid (util-linux too old to map one)';
       return { layer: 'network', available: true, via: 'user namespace', launcher, reason: `${launcher.slice(0, -1).join(' ')}: an empty network namespace in a user namespace ${who}, no capabilities` };
@@ -140,8 +140,8 @@ function userNamespaceBlocker(): string | undefined {
   return undefined;
 }
 
-/** Runs a probe command; its first line of stderr when it fails. */
-function run(commandLine: string[]): { ok: true } | { ok: false; error: string } {
+/** Runs a probe command; the first line of its stderr when it fails. */
+function attempt(commandLine: string[]): { ok: true } | { ok: false; error: string } {
   const [command, ...args] = commandLine as [string, ...string[]];
   try {
     const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 5_000 });
