@@ -4,7 +4,8 @@
 // There is no sub-millisecond clock inside an isolate, so a sample is one run making CALLS sequential awaited calls,
 // less a run of the same agent making none (timed in the same round), divided by CALLS.
 // Run: node --no-node-snapshot benchmarks/tool-call.bench.mjs [--quick] [--json]
-// AF_BENCH_DIST=/path/to/dist measures another build (e.g. the commit before a change) with this same script.
+// AF_BENCH_BEFORE=/path/to/dist also measures another build (e.g. the commit before a change) in the same process,
+// rounds interleaved with this one's, so a shared machine's load lands on both alike; its rows say "before".
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -13,8 +14,9 @@ import { pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
 import { metric, runStandalone, summarise } from './lib/measure.mjs';
 
-const DIST = process.env.AF_BENCH_DIST ?? new URL('../dist', import.meta.url).pathname;
-const { createMemoryKvStore, createSandbox } = await import(pathToFileURL(path.join(DIST, 'sandbox/index.js')).href);
+const BUILDS = [{ label: '', dist: new URL('../dist', import.meta.url).pathname }];
+if (process.env.AF_BENCH_BEFORE) BUILDS.push({ label: 'before: ', dist: process.env.AF_BENCH_BEFORE });
+for (const build of BUILDS) build.sandboxModule = await import(pathToFileURL(path.join(build.dist, 'sandbox/index.js')).href);
 const OPTIONS = { tenant: 'bench', env: 'dev' };
 
 const AGENT = `export default async (input, ctx) => {
@@ -34,13 +36,16 @@ export default async function bench({ quick = false } = {}) {
   const server = http.createServer({ keepAliveTimeout: 1 }, (_req, res) => res.end('ok'));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/`;
-  const kv = createMemoryKvStore();
-  const sandbox = createSandbox({ hosts: 1, services: { kv, spawn: async () => undefined } });
   const spec = makeSpec(dir);
-  await kv.set({ template: spec.name, tenant: OPTIONS.tenant }, 'k', '{"value":42}', 1 << 20);
-  const perCall = { read: [], fetch: [], kv: [] };
+  const tools = ['read', 'fetch', 'kv'];
+  for (const build of BUILDS) {
+    const kv = build.sandboxModule.createMemoryKvStore();
+    build.sandbox = build.sandboxModule.createSandbox({ hosts: 1, services: { kv, spawn: async () => undefined } });
+    await kv.set({ template: spec.name, tenant: OPTIONS.tenant }, 'k', '{"value":42}', 1 << 20);
+    build.perCall = { read: [], fetch: [], kv: [] };
+  }
   try {
-    const runOnce = async (tool, n) => {
+    const runOnce = async (sandbox, tool, n) => {
       const slot = sandbox.reserve(spec);
       const started = process.hrtime.bigint();
       const result = await sandbox.run(slot, { tool, calls: n, url }, OPTIONS);
@@ -49,17 +54,19 @@ export default async function bench({ quick = false } = {}) {
       if (!result.ok || result.output !== n) throw new Error(`${tool} run failed: ${JSON.stringify(result.ok ? result.output : result.error)}`);
       return us;
     };
-    for (const tool of Object.keys(perCall)) for (let i = 0; i < 5; i++) await runOnce(tool, calls);
-    // Interleaved, so drift on a shared machine lands on every tool alike.
+    for (const build of BUILDS) for (const tool of tools) for (let i = 0; i < 5; i++) await runOnce(build.sandbox, tool, calls);
+    // Interleaved, so drift on a shared machine lands on every tool and build alike.
     for (let r = 0; r < rounds; r++) {
-      for (const tool of Object.keys(perCall)) {
-        const base = await runOnce(tool, 0);
-        const full = await runOnce(tool, calls);
-        perCall[tool].push((full - base) / calls);
+      for (const tool of tools) {
+        for (const build of BUILDS) {
+          const base = await runOnce(build.sandbox, tool, 0);
+          const full = await runOnce(build.sandbox, tool, calls);
+          build.perCall[tool].push((full - base) / calls);
+        }
       }
     }
   } finally {
-    await sandbox.close();
+    for (const build of BUILDS) await build.sandbox?.close();
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -67,11 +74,11 @@ export default async function bench({ quick = false } = {}) {
   return {
     name: 'tool-call',
     title: 'One tool call from agent code: round trip, process isolation',
-    metrics: Object.entries(perCall).map(([tool, samples]) => metric(`round trip of one call: ${labels[tool]}`, 'µs', summarise(samples))),
+    metrics: tools.flatMap((tool) => BUILDS.map((build) => metric(`${build.label}round trip of one call: ${labels[tool]}`, 'µs', summarise(build.perCall[tool])))),
     notes: [
       `${rounds} samples per tool, interleaved; a sample is (a run making ${calls} sequential awaited calls − a run of the same agent making none) ÷ ${calls}.`,
       'One host, the default lockdown (every layer this machine supports); the tools are served by the calling process.',
-      `Build measured: ${DIST}.`,
+      ...(BUILDS.length > 1 ? [`"before" rows: the build in ${BUILDS[1].dist}, measured in the same process, rounds interleaved.`] : []),
     ],
   };
 }

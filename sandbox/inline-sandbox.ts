@@ -75,15 +75,12 @@ export class InlineSandbox implements Sandbox {
     const depth = options.depth ?? 0;
     const served = new ServedRun(spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId });
     this.#served.set(runId, served);
-    const cancel = () => served.end();
-    options.signal?.addEventListener('abort', cancel, { once: true });
     try {
       const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth, envValues: this.#envValues.get(digest) }, options.signal);
       served.end();
       return decodeResult({ ...result, stats: mergeServed(result.stats, served) }, encoded.bytes);
     } finally {
       served.end();
-      options.signal?.removeEventListener('abort', cancel);
       this.#served.delete(runId);
     }
   }

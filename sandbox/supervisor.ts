@@ -24,6 +24,8 @@ const RESTART_WINDOW_MS = 10_000;
 const RESTART_BURST = 5;
 const RESTART_BACKOFF_MS = 1_000;
 const CLOSE_GRACE_MS = 2_000;
+/** After a cancel, how long the supervisor leaves a run's pending tool calls to its host before it stops them itself. */
+const CANCEL_STOP_MS = 1_000;
 
 /**
  * Where the compiled host entry is: beside this module when running from `dist/`, else
@@ -278,9 +280,10 @@ export class Supervisor implements Sandbox {
       options.signal?.addEventListener(
         'abort',
         () => {
-          // Its pending fetches and spawns stop now, whatever the host does with the cancel.
-          served.end();
           target.send({ t: 'cancel', id });
+          // The host ends the run after ctx.signal's grace, and its pending calls with it (agents see what they saw
+          // before); one that does not gets its fetches and spawns stopped here anyway.
+          setTimeout(() => served.end(), CANCEL_STOP_MS).unref();
         },
         { once: true },
       );
