@@ -21,7 +21,7 @@ const SCENARIOS = [
   ['2. warm createAgent', 'runtime, peers (against every peer\'s creation)'],
   ['3. throughput, fresh and reused contexts, concurrency 1 and 2 × cores', 'runtime'],
   ['4. CPU-bound agent vs the same code natively', 'runtime (time inside the isolate), peers (wall time, every peer)'],
-  ['5. tool-heavy agent: cost per tool call', 'tools'],
+  ['5. tool-heavy agent: cost per tool call', 'tools, tool-call (one call\'s round trip: readTextFile, fetch, kv.get)'],
   ['6. memory per idle pooled agent', 'memory'],
   ['7. run records on vs off', 'store (slowdown with the store on); telemetry (OpenTelemetry instrumentation)'],
   ['8. cold start of `af` to a first run\'s output', 'cold-start'],

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { loadIsolatedVm } from './isolate-library.js';
-import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues, type ToolSettings } from './host-tools.js';
+import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues } from './host-tools.js';
 import { NULL_INIT_IS_STRING, PLUS_ENDS_ESCAPE, PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
 import type { RunError, RunStats } from './types.js';
 
@@ -30,7 +30,6 @@ export interface EngineOptions {
   logger: Logger;
   maxIsolatesPerPool: number;
   isolateMaxRuns: number;
-  tools: ToolSettings;
   /**
    * V8 lost control of an isolate; a host process should abort so the supervisor replaces it. `runId` is the run
    * that isolate was serving: the run to blame. Absent while it prepared a context ahead of demand; `loading` is then
@@ -47,11 +46,12 @@ export interface EngineRunMeta {
   tenant: string;
   env: string;
   depth: number;
+  /** The allowlisted env values of this run's template, when it has any: held for this run only. */
+  envValues?: EnvValues | undefined;
 }
 
 interface Registered {
   spec: AgentSpec;
-  envValues: EnvValues;
   settingsJson: string;
   /** Background preparation failed (the bundle throws at load); retry only on demand. */
   prepFailed: boolean;
@@ -200,10 +200,9 @@ export class SandboxEngine {
    * Registers (or refreshes) a template and starts preparing contexts for it in the background, unless
    * `options.ahead` is false: then its module loads only on demand, inside a run and its limits.
    */
-  register(spec: AgentSpec, envValues: EnvValues, options: { ahead?: boolean } = {}): void {
+  register(spec: AgentSpec, options: { ahead?: boolean } = {}): void {
     const existing = this.#registered.get(spec.digest);
     if (existing) {
-      existing.envValues = envValues;
       if (options.ahead === false) existing.noAhead = true;
       return;
     }
@@ -219,7 +218,6 @@ export class SandboxEngine {
     };
     this.#registered.set(spec.digest, {
       spec,
-      envValues,
       settingsJson: JSON.stringify(settings),
       prepFailed: false,
       noAhead: options.ahead === false,
@@ -229,6 +227,11 @@ export class SandboxEngine {
       preparing: 0,
     });
     this.#scheduleTopUp();
+  }
+
+  /** The spec registered under a digest. */
+  spec(digest: string): AgentSpec | undefined {
+    return this.#registered.get(digest)?.spec;
   }
 
   isRegistered(digest: string): boolean {
@@ -540,7 +543,7 @@ export class SandboxEngine {
     const context = iso.isolate.createContextSync();
     const install = prelude.runSync(context, { reference: true, timeout: LOAD_TIMEOUT_MS }) as unknown as ivm.Reference<(...args: unknown[]) => unknown>;
     const slot: Prepared['slot'] = { scope: undefined, deadline: 0 };
-    const { services, tools } = this.#options;
+    const { services } = this.#options;
     const clock = this.#options.clock;
     let dispatch: Prepared['dispatch'] | undefined;
     const { Callback } = isolatedVm();
@@ -561,7 +564,7 @@ export class SandboxEngine {
             if (/timed out/i.test(String((error as Error)?.message))) scope.onTimeout?.();
           });
         };
-        callTool(scope, String(tool), String(argsJson), services, tools).then(
+        callTool(scope, String(tool), String(argsJson), services).then(
           (payload) => deliver(true, payload),
           (error: unknown) => deliver(false, toolErrorJson(error)),
         );
@@ -593,7 +596,7 @@ export class SandboxEngine {
     const { spec } = reg;
     const digest = spec.digest;
     const token = tokenSeq++;
-    const scope = new RunScope(token, spec, reg.envValues, meta);
+    const scope = new RunScope(token, spec, meta);
     const empty = (): EngineStats => statsOf(scope, started, clock, 0, 0, 0);
     const key = spec.pool.reuseContext ? reuseKey(digest, meta.tenant) : undefined;
 

@@ -1,4 +1,4 @@
-/** @module sandbox/guarded-fetch — ctx.fetch on the host: grants checked on the name, then every resolved address checked against the policy, and the connection made to exactly the addresses checked, on every redirect hop. */
+/** @module sandbox/guarded-fetch — ctx.fetch, served by the calling process (sandbox/capability-tools): grants checked on the name, then every resolved address checked against the policy, and the connection made to exactly the addresses checked, on every redirect hop. */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';

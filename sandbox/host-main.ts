@@ -29,30 +29,22 @@ interface PendingService {
 const pendingServices = new Map<number, PendingService>();
 let serviceSeq = 0;
 
-/** kv and spawn live in the calling process; each call is a message there and back. */
-function service(request: ServiceRequest, signal?: AbortSignal): Promise<unknown> {
+/**
+ * Every capability tool lives in the calling process; each call is a message there and back. The supervisor answers
+ * every call, and stops the pending ones of a run itself when the run ends, so nothing here waits on a signal.
+ */
+function service(request: ServiceRequest): Promise<unknown> {
   const id = ++serviceSeq;
   return new Promise((resolve, reject) => {
     pendingServices.set(id, { resolve, reject });
     send({ t: 'svc', id, request });
-    signal?.addEventListener(
-      'abort',
-      () => {
-        if (pendingServices.delete(id)) {
-          send({ t: 'svc-cancel', id });
-          reject(new ToolError('E_DISPOSED', 'cancelled: the run ended', 'AbortError'));
-        }
-      },
-      { once: true },
-    );
   });
 }
 
-// Only the run id says who is calling: the supervisor derives namespace, quota and spawn grants from its own record.
+// Only the run id says who is calling: the supervisor derives every scope and grant from its own record.
 const services: EngineServices = {
-  kv: (caller, call) => service({ op: 'kv', run: caller.runId, call }) as Promise<string>,
-  spawn: (caller, name, inputJson, signal) => service({ op: 'spawn', run: caller.runId, name, inputJson }, signal) as Promise<string>,
-  onDenial: (denial) => send({ t: 'denial', ...denial }),
+  tool: (caller, tool, args) => service({ op: 'tool', run: caller.runId, tool, args }) as Promise<string>,
+  onDenial: (denial) => send({ t: 'denial', run: denial.runId, template: denial.template, permission: denial.permission, target: denial.target, grantKey: denial.grantKey }),
 };
 
 let engine: SandboxEngine | undefined;
@@ -76,7 +68,6 @@ function start(settings: HostSettings): void {
     logger: silentLogger,
     maxIsolatesPerPool: settings.maxIsolatesPerPool,
     isolateMaxRuns: settings.isolateMaxRuns,
-    tools: { fetchMaxBytes: settings.fetchMaxBytes, readMaxBytes: settings.readMaxBytes },
     onCatastrophicError(message, runId, loading) {
       // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host, and
       // needs to know whose run it was (the others in flight are lost through no fault of their own).
@@ -175,14 +166,14 @@ function onMessage(message: ToHost): void {
       start(message.settings);
       break;
     case 'register':
-      engine?.register(message.spec, message.env, message.ahead === false ? { ahead: false } : {});
+      engine?.register(message.spec, message.ahead === false ? { ahead: false } : {});
       break;
     case 'run': {
       if (!engine) return;
       const controller = new AbortController();
       runs.set(message.id, controller);
       void engine
-        .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth }, controller.signal)
+        .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth, envValues: message.envValues }, controller.signal)
         .then((result) => {
           runs.delete(message.id);
           send({ t: 'result', id: message.id, result });

@@ -1,8 +1,9 @@
 /** @module sandbox/inline-sandbox — isolates in the calling process; same engine, prelude and tools as the hosts, for trusted templates and benchmarks. */
 import type { AgentSpec } from '../core/agent-spec.js';
-import { decodeResult, disposedResult, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
+import { decodeResult, disposedResult, encodeInput, envValuesFor } from './calling-side.js';
+import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import { SandboxEngine } from './engine.js';
-import { runKvCall } from './host-tools.js';
+import { ToolError } from './permissions.js';
 import { type LayerStatus, lockdownReport } from './lockdown.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import type { Reservation, RunOptions, Sandbox, SandboxRunResult, SandboxStats } from './types.js';
@@ -17,33 +18,43 @@ export class InlineSandbox implements Sandbox {
   readonly #reservations = new Map<number, string>();
   #seq = 0;
   #runSeq = 0;
-  /** Record ids of the runs in flight, by the engine's run id: what their spawns name as parent. */
-  readonly #recordIds = new Map<number, string>();
+  /** This side's record of each run in flight, by the engine's run id: what its capability tools are served against. */
+  readonly #served = new Map<number, ServedRun>();
+  /** Allowlisted env values by digest, for templates with env grants. */
+  readonly #envValues = new Map<string, Record<string, string>>();
   #closed = false;
 
   constructor(options: ResolvedSandboxOptions) {
     this.#options = options;
     const { services, logger } = options;
+    const capabilities: CapabilitySettings = {
+      services,
+      fetchMaxBytes: options.fetchMaxBytes,
+      readMaxBytes: options.readMaxBytes,
+      onAuditError: (error) => logger.warn('sandbox: onDenial threw', { message: (error as Error)?.message }),
+    };
     this.#engine = new SandboxEngine({
       services: {
-        // In this process the engine's own record of the run is the only one there is.
-        kv: (caller, call) => runKvCall(services.kv, { template: caller.spec.name, tenant: caller.tenant }, caller.spec.limits.kvKb, call),
-        spawn: (caller, name, inputJson, signal) =>
-          spawnViaServices(services, { name, inputJson, tenant: caller.tenant, env: caller.env, depth: caller.depth + 1, parentId: this.#recordIds.get(caller.runId) }, signal),
-        onDenial: (denial) => services.onDenial?.(denial),
+        // The same code as the supervisor's, against this side's own record of the run.
+        tool: (caller, tool, args) => {
+          const served = this.#served.get(caller.runId);
+          if (served === undefined) return Promise.reject(new ToolError('E_DISPOSED', 'the run this call belongs to has ended', 'AbortError'));
+          return serveTool(served, tool, args, capabilities);
+        },
+        onDenial: ({ runId: _runId, ...denial }) => services.onDenial?.(denial),
       },
       clock: options.clock,
       logger,
       maxIsolatesPerPool: options.maxIsolatesPerPool,
       isolateMaxRuns: options.isolateMaxRuns,
-      tools: { fetchMaxBytes: options.fetchMaxBytes, readMaxBytes: options.readMaxBytes },
       onCatastrophicError: (message) => logger.error('sandbox: catastrophic isolate error; restart the process', { message }),
     });
   }
 
   register(spec: AgentSpec): void {
     if (this.#closed) return;
-    this.#engine.register(spec, envValuesFor(spec, this.#options.processEnv));
+    if (spec.permissions.env.length > 0) this.#envValues.set(spec.digest, envValuesFor(spec, this.#options.processEnv));
+    this.#engine.register(spec);
   }
 
   reserve(spec: AgentSpec): Reservation {
@@ -59,12 +70,18 @@ export class InlineSandbox implements Sandbox {
     const encoded = encodeInput(input);
     if (!encoded.ok) return encoded.result;
     const runId = ++this.#runSeq;
-    if (options.recordId !== undefined) this.#recordIds.set(runId, options.recordId);
+    const spec = this.#engine.spec(digest);
+    if (spec === undefined) return disposedResult('this agent was disposed; create a new one');
+    const depth = options.depth ?? 0;
+    const served = new ServedRun(spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId });
+    this.#served.set(runId, served);
     try {
-      const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth: options.depth ?? 0 }, options.signal);
-      return decodeResult(result, encoded.bytes);
+      const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth, envValues: this.#envValues.get(digest) }, options.signal);
+      served.end();
+      return decodeResult({ ...result, stats: mergeServed(result.stats, served) }, encoded.bytes);
     } finally {
-      this.#recordIds.delete(runId);
+      served.end();
+      this.#served.delete(runId);
     }
   }
 

@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { AgentSpec } from '../core/agent-spec.js';
 import { isolateLibrary } from './isolate-library.js';
 
 /**
@@ -29,14 +28,6 @@ export interface LayerSupport {
   /** The launcher that applies the layer (`network`: the `unshare` command line the probe found working). */
   launcher?: readonly string[];
 }
-
-/**
- * Which hosts get which layers. Tools that touch the outside world (`fetch`, `readTextFile`, `writeTextFile`) still
- * run inside the host, so a host serving a template with a `net`, `read` or `write` grant cannot lose its network or
- * file access until those tools move to the supervisor: such templates run on separate `tools` hosts, which keep
- * only `user` (when their grants allow it: see below) and `limits`. Every other template runs on `sealed` hosts with every layer.
- */
-export type HostProfile = 'sealed' | 'tools';
 
 /** The uid and gid a host drops to when started as root: `nobody`. */
 const UNPRIVILEGED_ID = 65534;
@@ -166,12 +157,6 @@ export function permissionFlag(): string {
   return Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
 }
 
-/** The profile of the hosts that run `spec`. */
-export function profileOf(spec: AgentSpec): HostProfile {
-  const p = spec.permissions;
-  return p.net.length > 0 || p.read.length > 0 || p.write.length > 0 ? 'tools' : 'sealed';
-}
-
 /** The folders a host reads code from: the compiled runtime (`dist/`) and isolated-vm. */
 function runtimePaths(): string[] {
   const here = path.dirname(realpathSync(new URL(import.meta.url)));
@@ -221,8 +206,11 @@ function readableByOthers(target: string): boolean {
   }
 }
 
+/**
+ * Every host gets every layer: the tools that touch the outside world (fetch, files, env, kv, spawn) are served by
+ * the supervisor (sandbox/capability-tools), so a host needs no file, network or process access for any template.
+ */
 export interface LaunchOptions {
-  profile: HostProfile;
   /** The script forked: its folder is readable too (a test host lives outside `dist/`). */
   entry: string;
   hostMemoryMb: number;
@@ -244,7 +232,6 @@ export interface HostLaunch {
  */
 export function hostLaunch(options: LaunchOptions, support: readonly LayerSupport[] = lockdownSupport()): HostLaunch {
   const on = (layer: LockdownLayer) => support.some((s) => s.layer === layer && s.available);
-  const sealed = options.profile === 'sealed';
   const layers: LockdownLayer[] = [];
   const prefix: string[] = [];
   if (on('limits')) {
@@ -252,20 +239,18 @@ export function hostLaunch(options: LaunchOptions, support: readonly LayerSuppor
     prefix.push('prlimit', `--as=${asMb * 1024 * 1024}`, `--nofile=${OPEN_FILES}`, `--nproc=${PROCESSES}`, '--');
     layers.push('limits');
   }
-  if (sealed && on('network')) {
+  if (on('network')) {
     prefix.push(...(support.find((s) => s.layer === 'network')?.launcher ?? ['unshare', '--net', '--']));
     layers.push('network');
   }
   if (on('user')) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    // A tools host reads and writes the project's granted files as the user who owns them: it keeps its uid until
-    // those tools move to the supervisor, and only gains no_new_privs.
-    if (isRoot && sealed) prefix.push('setpriv', `--reuid=${UNPRIVILEGED_ID}`, `--regid=${UNPRIVILEGED_ID}`, '--clear-groups', '--no-new-privs', '--');
+    if (isRoot) prefix.push('setpriv', `--reuid=${UNPRIVILEGED_ID}`, `--regid=${UNPRIVILEGED_ID}`, '--clear-groups', '--no-new-privs', '--');
     else prefix.push('setpriv', '--no-new-privs', '--');
-    if (sealed || !isRoot) layers.push('user');
+    layers.push('user');
   }
   const nodeArgs = [...options.execArgv];
-  if (sealed && on('permission')) {
+  if (on('permission')) {
     const reads = [...new Set([...runtimePaths(), path.dirname(realpathSync(options.entry))])];
     nodeArgs.push(permissionFlag(), '--allow-addons', ...reads.map((dir) => `--allow-fs-read=${path.join(dir, '*')}`), ...isolatedVmDirs().links.map((link) => `--allow-fs-read=${link}`));
     layers.push('permission');
@@ -300,27 +285,17 @@ function resolveCommand(command: string): string {
 
 export interface LayerStatus {
   layer: LockdownLayer;
-  /** Applied to the hosts that serve templates without read, write or net grants. */
+  /** Applied to every host. */
   active: boolean;
-  /** Applied to the hosts that serve templates with such grants too. */
-  activeWithGrants: boolean;
   reason: string;
 }
 
 /** What the hosts of a sandbox get, layer by layer, for warnings, `af doctor` and tests. */
 export function lockdownReport(mode: 'auto' | 'off' | 'inline', support: readonly LayerSupport[] = mode === 'auto' ? lockdownSupport() : []): LayerStatus[] {
   return LOCKDOWN_LAYERS.map((layer) => {
-    if (mode === 'inline') return { layer, active: false, activeWithGrants: false, reason: "isolation 'inline': isolates run in the calling process" };
-    if (mode === 'off') return { layer, active: false, activeWithGrants: false, reason: "switched off (lockdown: 'off')" };
+    if (mode === 'inline') return { layer, active: false, reason: "isolation 'inline': isolates run in the calling process" };
+    if (mode === 'off') return { layer, active: false, reason: "switched off (lockdown: 'off')" };
     const s = support.find((one) => one.layer === layer);
-    const active = s?.available === true;
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    const keptForGrants = layer === 'permission' || layer === 'network' || (layer === 'user' && isRoot);
-    return {
-      layer,
-      active,
-      activeWithGrants: active && !keptForGrants,
-      reason: active && keptForGrants ? `${s?.reason ?? ''}; not for hosts serving read, write or net grants until those tools move to the supervisor` : (s?.reason ?? 'unknown'),
-    };
+    return { layer, active: s?.available === true, reason: s?.reason ?? 'unknown' };
   });
 }

@@ -1,14 +1,14 @@
-/** @module sandbox/supervisor — process isolation: forks the sandbox hosts, routes runs to them over IPC, answers their kv/spawn calls, restarts the ones that die. */
+/** @module sandbox/supervisor — process isolation: forks the sandbox hosts, routes runs to them over IPC, serves their capability tool calls, restarts the ones that die. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { ErrorCode } from '../core/errors.js';
-import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor, spawnViaServices } from './calling-side.js';
+import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
+import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import type { EngineResult } from './engine.js';
-import { runKvCall, spawnRefusal } from './host-tools.js';
-import { type HostProfile, hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport, profileOf } from './lockdown.js';
+import { hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport } from './lockdown.js';
 import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
 import { HOST_V8_FLAGS } from './isolate-library.js';
 import type { ResolvedSandboxOptions } from './options.js';
@@ -24,6 +24,8 @@ const RESTART_WINDOW_MS = 10_000;
 const RESTART_BURST = 5;
 const RESTART_BACKOFF_MS = 1_000;
 const CLOSE_GRACE_MS = 2_000;
+/** After a cancel, how long the supervisor leaves a run's pending tool calls to its host before it stops them itself. */
+const CANCEL_STOP_MS = 1_000;
 
 /**
  * Where the compiled host entry is: beside this module when running from `dist/`, else
@@ -48,13 +50,8 @@ export function locateHostEntry(): string {
 interface PendingRun {
   digest: string;
   spec: AgentSpec;
-  tenant: string;
-  env: string;
-  depth: number;
-  /** Its record id, which its spawns name as their parent. */
-  recordId: string | undefined;
-  /** Spawns this run made, counted here and not taken from the host. */
-  spawns: number;
+  /** Who the run is, what it used and was denied; its tool calls are served against this (sandbox/capability-tools). */
+  served: ServedRun;
   /** What it claims of its host's memory budget until it ends (see memory-budget). */
   chargeMb: number;
   resolve(result: EngineResult): void;
@@ -64,14 +61,12 @@ interface PendingRun {
 class Host {
   readonly index: number;
   readonly child: ChildProcess;
-  readonly profile: HostProfile;
   /** The lockdown layers its command line applies. */
   readonly layers: readonly LockdownLayer[];
   readonly ready = new Map<string, number>();
   readonly claimed = new Map<string, number>();
   readonly inflight = new Map<number, PendingRun>();
   readonly registered = new Set<string>();
-  readonly services = new Map<number, AbortController>();
   /** When `reserve` last chose this host (a sequence number), to spread consecutive agents over the hosts. */
   lastChosen = 0;
   /** Memory budget claimed by runs in flight here, MB. */
@@ -86,10 +81,9 @@ class Host {
   stderrTail = '';
   readonly #outbox: MessageBatcher<ToHost>;
 
-  constructor(index: number, child: ChildProcess, profile: HostProfile, layers: readonly LockdownLayer[]) {
+  constructor(index: number, child: ChildProcess, layers: readonly LockdownLayer[]) {
     this.index = index;
     this.child = child;
-    this.profile = profile;
     this.layers = layers;
     this.#outbox = new MessageBatcher<ToHost>((message) => {
       if (!this.alive || !this.child.connected) return;
@@ -140,7 +134,9 @@ export class Supervisor implements Sandbox {
   readonly #options: ResolvedSandboxOptions;
   readonly #entry: string;
   readonly #hosts: Array<Host | undefined>;
-  readonly #specs = new Map<string, { spec: AgentSpec; env: Record<string, string>; profile: HostProfile }>();
+  /** `envValues`: the allowlisted values, kept only for a template with env grants and sent with each of its runs. */
+  readonly #specs = new Map<string, { spec: AgentSpec; envValues: Record<string, string> | undefined }>();
+  readonly #capabilities: CapabilitySettings;
   readonly #reservations = new Map<number, ReservationEntry>();
   readonly #crashTimes: number[] = [];
   #reservationSeq = 0;
@@ -163,9 +159,13 @@ export class Supervisor implements Sandbox {
     const only = process.env.VITEST !== undefined ? Supervisor.testLayers : undefined;
     this.#support =
       options.lockdown === 'off' ? [] : lockdownSupport().map((s) => (only === undefined || only.includes(s.layer) || !s.available ? s : { ...s, available: false, reason: 'left out by the test' }));
-    // With the lockdown on, slots [0, hosts) are sealed hosts and [hosts, 2 × hosts) the hosts for templates with
-    // read, write or net grants, started when the first such template is registered (see sandbox/lockdown).
-    this.#hosts = Array.from({ length: options.lockdown === 'auto' ? 2 * options.hosts : options.hosts }, () => undefined);
+    this.#capabilities = {
+      services: options.services,
+      fetchMaxBytes: options.fetchMaxBytes,
+      readMaxBytes: options.readMaxBytes,
+      onAuditError: (error) => options.logger.warn('sandbox: onDenial threw', { message: (error as Error)?.message }),
+    };
+    this.#hosts = Array.from({ length: options.hosts }, () => undefined);
     for (let i = 0; i < options.hosts; i++) this.#start(i);
   }
 
@@ -174,26 +174,11 @@ export class Supervisor implements Sandbox {
     return lockdownReport(this.#options.lockdown, this.#support);
   }
 
-  /** @internal Tests and `af doctor`: the process ids of the live hosts, with their profile and layers. */
-  hostProcesses(): Array<{ pid: number; profile: HostProfile; layers: readonly LockdownLayer[] }> {
-    const out: Array<{ pid: number; profile: HostProfile; layers: readonly LockdownLayer[] }> = [];
-    for (const host of this.#hosts) if (host?.alive && host.child.pid !== undefined) out.push({ pid: host.child.pid, profile: host.profile, layers: host.layers });
+  /** @internal Tests and `af doctor`: the process ids of the live hosts, with their layers. */
+  hostProcesses(): Array<{ pid: number; layers: readonly LockdownLayer[] }> {
+    const out: Array<{ pid: number; layers: readonly LockdownLayer[] }> = [];
+    for (const host of this.#hosts) if (host?.alive && host.child.pid !== undefined) out.push({ pid: host.child.pid, layers: host.layers });
     return out;
-  }
-
-  /** Which hosts serve a template: sealed ones, unless the lockdown is on and it holds read, write or net grants. */
-  #profileOf(spec: AgentSpec): HostProfile {
-    return this.#options.lockdown === 'auto' ? profileOf(spec) : 'sealed';
-  }
-
-  #profileOfIndex(index: number): HostProfile {
-    return index < this.#options.hosts ? 'sealed' : 'tools';
-  }
-
-  /** Starts the tools hosts the first time a template needs them. */
-  #ensureProfile(profile: HostProfile): void {
-    if (profile !== 'tools' || this.#closed) return;
-    for (let i = this.#options.hosts; i < this.#hosts.length; i++) if (this.#hosts[i] === undefined) this.#start(i);
   }
 
   // ---- public API ---------------------------------------------------------------------------
@@ -202,11 +187,10 @@ export class Supervisor implements Sandbox {
     if (this.#closed || this.#specs.has(spec.digest)) return;
     // Never runnable here (reserve says why): no host should spend memory on its contexts.
     if (overBudgetError(spec, this.#options.hostMemoryMb)) return;
-    const env = envValuesFor(spec, this.#options.processEnv);
-    const profile = this.#profileOf(spec);
-    this.#specs.set(spec.digest, { spec, env, profile });
-    this.#ensureProfile(profile);
-    for (const host of this.#hosts) if (host?.alive && host.profile === profile) this.#registerOn(host, spec.digest);
+    // Read once here, never on a run's path; most templates have no env grant and send nothing with their runs.
+    const values = spec.permissions.env.length > 0 ? envValuesFor(spec, this.#options.processEnv) : {};
+    this.#specs.set(spec.digest, { spec, envValues: Object.keys(values).length > 0 ? values : undefined });
+    for (const host of this.#hosts) if (host?.alive) this.#registerOn(host, spec.digest);
   }
 
   reserve(spec: AgentSpec): Reservation {
@@ -264,7 +248,7 @@ export class Supervisor implements Sandbox {
     else host = await this.#waitForRoom(entry.digest, chargeMb, known.spec.limits.timeoutMs, options.signal);
     if (!host) {
       if (options.signal?.aborted) return disposedResult('the run was cancelled while waiting for a sandbox host');
-      if (!this.#hosts.some((h) => h?.alive && h.profile === known.profile)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
+      if (!this.#hosts.some((h) => h?.alive)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
       return {
         ok: false,
         error: {
@@ -288,9 +272,21 @@ export class Supervisor implements Sandbox {
       }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
       timer.unref();
       const depth = options.depth ?? 0;
-      target.inflight.set(id, { digest: entry.digest, spec: known.spec, tenant: options.tenant, env: options.env, depth, recordId: options.recordId, spawns: 0, chargeMb, resolve, timer });
-      target.send({ t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth });
-      options.signal?.addEventListener('abort', () => target.send({ t: 'cancel', id }), { once: true });
+      const served = new ServedRun(known.spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId });
+      target.inflight.set(id, { digest: entry.digest, spec: known.spec, served, chargeMb, resolve, timer });
+      const message: ToHost = { t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth };
+      if (known.envValues !== undefined) message.envValues = known.envValues;
+      target.send(message);
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          target.send({ t: 'cancel', id });
+          // The host ends the run after ctx.signal's grace, and its pending calls with it (agents see what they saw
+          // before); one that does not gets its fetches and spawns stopped here anyway.
+          setTimeout(() => served.end(), CANCEL_STOP_MS).unref();
+        },
+        { once: true },
+      );
     });
     return decodeResult(result, encoded.bytes);
   }
@@ -338,12 +334,11 @@ export class Supervisor implements Sandbox {
   // ---- hosts --------------------------------------------------------------------------------
 
   #start(index: number): void {
-    const profile = this.#profileOfIndex(index);
     // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
     const execArgv = ['--no-node-snapshot', ...HOST_V8_FLAGS];
     const launch =
       this.#options.lockdown === 'auto'
-        ? hostLaunch({ profile, entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv }, this.#support)
+        ? hostLaunch({ entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv }, this.#support)
         : { execPath: process.execPath, execArgv, layers: [] };
     const child = fork(this.#entry, [], {
       execPath: launch.execPath,
@@ -352,10 +347,10 @@ export class Supervisor implements Sandbox {
       // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
       serialization: 'json',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      // Hosts see no secrets: env values reach them per template, only those allowlisted.
+      // Hosts see no secrets: allowlisted env values reach them with the runs of templates granted them, and no others.
       env: { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' },
     });
-    const host = new Host(index, child, profile, launch.layers);
+    const host = new Host(index, child, launch.layers);
     this.#hosts[index] = host;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -371,20 +366,18 @@ export class Supervisor implements Sandbox {
     const settings: HostSettings = {
       maxIsolatesPerPool: this.#options.maxIsolatesPerPool,
       isolateMaxRuns: this.#options.isolateMaxRuns,
-      fetchMaxBytes: this.#options.fetchMaxBytes,
-      readMaxBytes: this.#options.readMaxBytes,
       hostMemoryMb: this.#options.hostMemoryMb,
     };
     // IPC keeps order, so init and registrations precede any run sent later.
     host.send({ t: 'init', settings });
-    for (const [digest, known] of this.#specs) if (known.profile === profile) this.#registerOn(host, digest);
+    for (const digest of this.#specs.keys()) this.#registerOn(host, digest);
   }
 
   #registerOn(host: Host, digest: string): void {
     const known = this.#specs.get(digest);
     if (!known) return;
     host.registered.add(digest);
-    host.send({ t: 'register', spec: known.spec, env: known.env, ...(this.#noAhead.has(digest) ? { ahead: false } : {}) });
+    host.send({ t: 'register', spec: known.spec, ...(this.#noAhead.has(digest) ? { ahead: false } : {}) });
   }
 
   #onMessage(host: Host, message: FromHost): void {
@@ -402,24 +395,25 @@ export class Supervisor implements Sandbox {
         host.inflight.delete(message.id);
         clearTimeout(run.timer);
         host.committedMb -= run.chargeMb;
-        run.resolve(message.result);
+        run.served.end();
+        run.resolve(withServed(message.result, run.served));
         this.#admitWaiting();
         break;
       }
       case 'svc':
         void this.#serve(host, message.id, message.request);
         break;
-      case 'svc-cancel':
-        host.services.get(message.id)?.abort();
-        host.services.delete(message.id);
-        break;
-      case 'denial':
+      case 'denial': {
+        // Only env.get is decided in the host; every other denial is the supervisor's own. The template is the record's.
+        const run = typeof message.run === 'number' ? host.inflight.get(message.run) : undefined;
+        if (run === undefined || message.permission !== 'env' || typeof message.target !== 'string') break;
         try {
-          this.#options.services.onDenial?.({ template: message.template, permission: message.permission, target: message.target, grantKey: message.grantKey });
+          this.#options.services.onDenial?.({ template: run.spec.name, permission: 'env', target: message.target, grantKey: 'permissions.env' });
         } catch (error) {
-          this.#options.logger.warn('sandbox: onDenial threw', { message: (error as Error).message });
+          this.#capabilities.onAuditError(error);
         }
         break;
+      }
       case 'memory': {
         if (host.killReason) break;
         // The host is not trusted to blame anyone but a run of its own that is still in flight.
@@ -431,7 +425,7 @@ export class Supervisor implements Sandbox {
           // own runs, under their limits and blame, on every host (else each host would die of it in turn).
           this.#noAhead.add(message.loading);
           this.#options.logger.warn('sandbox: a template took its host down while loading ahead of demand; it now loads only on demand', { template: this.#specs.get(message.loading)?.spec.name });
-          for (const other of this.#hosts) if (other?.alive && other !== host && other.profile === host.profile) this.#registerOn(other, message.loading);
+          for (const other of this.#hosts) if (other?.alive && other !== host) this.#registerOn(other, message.loading);
         }
         host.killReason =
           message.fatal === true
@@ -447,33 +441,16 @@ export class Supervisor implements Sandbox {
   }
 
   /**
-   * Answers a host's kv or spawn call. The host is not trusted here: the call must name a run in flight on that
-   * host, and namespace, quota, grants, depth and fan-out come from this process's record of the run and its spec.
+   * Serves a host's capability tool call (sandbox/capability-tools). The host is not trusted here: the call must
+   * name a run in flight on that host, and every check, scope and cap comes from this process's record of the run.
    */
   async #serve(host: Host, id: number, request: ServiceRequest): Promise<void> {
-    const controller = new AbortController();
-    host.services.set(id, controller);
-    const { services } = this.#options;
     let reply: ToHost;
     try {
       const run = typeof request?.run === 'number' ? host.inflight.get(request.run) : undefined;
       if (run === undefined) throw new ToolError('E_DISPOSED', 'the run this call belongs to has ended', 'AbortError');
-      const { spec } = run;
-      let value: string;
-      if (request.op === 'spawn') {
-        const name = typeof request.name === 'string' ? request.name : '';
-        const inputJson = typeof request.inputJson === 'string' ? request.inputJson : '';
-        const refusal = spawnRefusal(spec, run.depth, run.spawns, name);
-        if (refusal) throw this.#refused(spec, refusal);
-        run.spawns++;
-        value = await spawnViaServices(services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId }, controller.signal);
-      } else if (request.op === 'kv') {
-        if (!spec.permissions.kv) throw this.#refused(spec, new ToolDenied('kv', ''));
-        value = await runKvCall(services.kv, { template: spec.name, tenant: run.tenant }, spec.limits.kvKb, request.call);
-      } else {
-        throw new ToolError('E_INTERNAL', 'unknown service call');
-      }
-      reply = { t: 'svc-result', id, ok: true, value };
+      if (request.op !== 'tool' || typeof request.tool !== 'string' || typeof request.args !== 'string') throw new ToolError('E_INTERNAL', 'unknown service call');
+      reply = { t: 'svc-result', id, ok: true, value: await serveTool(run.served, request.tool, request.args, this.#capabilities) };
     } catch (error) {
       const e = error as { code?: unknown; message?: unknown; name?: unknown } | null;
       const denied = error instanceof ToolDenied;
@@ -482,34 +459,17 @@ export class Supervisor implements Sandbox {
         id,
         ok: false,
         error: {
-          code: denied ? 'E_PERMISSION_DENIED' : e && typeof e.code === 'string' ? e.code : 'E_STORE',
+          code: denied ? 'E_PERMISSION_DENIED' : e && typeof e.code === 'string' ? e.code : 'E_INTERNAL',
           message: e && typeof e.message === 'string' ? e.message : String(error),
           name: denied ? 'NotCapable' : e && typeof e.name === 'string' ? e.name : 'Error',
         },
       };
-    } finally {
-      host.services.delete(id);
     }
     host.send(reply);
   }
 
-  /** A call the host should have refused itself: audit it and warn, since only a misbehaving host sends one. */
-  #refused(spec: AgentSpec, error: ToolDenied | ToolError): ToolDenied | ToolError {
-    this.#options.logger.warn('sandbox: refused a service call the host should not have sent', { template: spec.name, message: error.message });
-    if (error instanceof ToolDenied) {
-      try {
-        this.#options.services.onDenial?.({ template: spec.name, permission: error.permission, target: error.target, grantKey: error.grantKey });
-      } catch (auditError) {
-        this.#options.logger.warn('sandbox: onDenial threw', { message: (auditError as Error).message });
-      }
-    }
-    return error;
-  }
-
   #onExit(host: Host, code: number | null, signal: NodeJS.Signals | null): void {
     host.alive = false;
-    for (const controller of host.services.values()) controller.abort();
-    host.services.clear();
     const reason = host.killReason ?? this.#crashReason(host, code, signal);
     // Whom the host's death is blamed on: the run it named, else the only run in flight. When a memory death cannot be
     // pinned on one run, nobody is blamed: each run's own record must not say it ran out of memory when another did.
@@ -517,6 +477,8 @@ export class Supervisor implements Sandbox {
     for (const [id, run] of host.inflight) {
       clearTimeout(run.timer);
       host.inflight.delete(id);
+      // Its pending fetches and spawns stop with the host.
+      run.served.end();
       const lost = id !== blamed && (blamed !== undefined || host.blameNone || reason.code === 'E_MEMORY_LIMIT');
       const error = lost
         ? {
@@ -525,7 +487,7 @@ export class Supervisor implements Sandbox {
             details: { lostTo: 'another run', cause: reason.code, exitCode: code, signal },
           }
         : { code: reason.code, message: reason.message, details: { exitCode: code, signal } };
-      run.resolve({ ok: false, error, stats: emptyStats() });
+      run.resolve({ ok: false, error, stats: mergeServed(emptyStats(), run.served) });
     }
     if (this.#closed) return;
     this.#restarts++;
@@ -555,9 +517,8 @@ export class Supervisor implements Sandbox {
   #pick(digest: string, chargeMb: number): Host | undefined {
     let best: Host | undefined;
     let bestScore = -Infinity;
-    const profile = this.#specs.get(digest)?.profile ?? 'sealed';
     for (const host of this.#hosts) {
-      if (host === undefined || !host.alive || host.profile !== profile || !this.#fits(host, chargeMb)) continue;
+      if (host === undefined || !host.alive || !this.#fits(host, chargeMb)) continue;
       // Prefer a host with a ready context, then the least busy one.
       const score = Math.min(host.available(digest), 1) * 1000 - host.inflight.size;
       if (score > bestScore) {
@@ -612,4 +573,10 @@ export class Supervisor implements Sandbox {
     const n = host.claimed.get(entry.digest) ?? 0;
     if (n > 0) host.claimed.set(entry.digest, n - 1);
   }
+}
+
+/** A host's result with the grant use and denials of the run's capability tools taken from the supervisor's record. */
+function withServed(result: EngineResult, served: ServedRun): EngineResult {
+  const stats = result !== null && typeof result === 'object' && result.stats !== null && typeof result.stats === 'object' ? result.stats : emptyStats();
+  return { ...result, stats: mergeServed(stats, served) };
 }

@@ -1,9 +1,11 @@
-// ctx.fetch as agents rely on it, now that the host makes its own connections: request bodies and headers,
-// redirects (303 turns POST into GET, loops end), decoded and capped bodies, and requests ended with their run.
+// ctx.fetch as agents rely on it, now that the calling process makes the connections: request bodies and headers,
+// redirects (303 turns POST into GET, loops end), decoded and capped bodies, and requests ended with their run,
+// its cancel, or its host's death.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Supervisor } from '../../sandbox/supervisor.js';
 import { fixtureSpec, type Harness, makeHarness } from './helpers.js';
 
 describe.each(['process', 'inline'] as const)('guarded fetch (%s)', (isolation) => {
@@ -85,5 +87,57 @@ describe.each(['process', 'inline'] as const)('guarded fetch (%s)', (isolation) 
     const result = await h.run(spec({ timeoutMs: 300 }), { url: `http://127.0.0.1:${port}/hang` });
     expect(result).toMatchObject({ ok: false, error: { code: 'E_TIMEOUT' } });
     await closedHanging;
+  });
+});
+
+// The calling process makes the connections (sandbox/capability-tools): it must close a pending one when the run is
+// cancelled, and when the run's host dies, since no host is left to say the run ended.
+describe.each(['process', 'inline'] as const)('a pending fetch ended by the calling side (%s)', (isolation) => {
+  let h: Harness;
+  let server: http.Server;
+  let port = 0;
+  let arrived: () => void = () => {};
+  let closed: () => void = () => {};
+
+  beforeAll(async () => {
+    h = makeHarness({ isolation, hosts: 1 });
+    server = http.createServer((req) => {
+      req.socket.once('close', () => closed());
+      arrived();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await h.sandbox.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const spec = () => fixtureSpec('fetch-tool.js', { permissions: { net: ['127.0.0.1'] }, limits: { timeoutMs: 60_000 } });
+
+  /** Starts a run whose fetch the server never answers; resolves once the request arrived, with the run and the close. */
+  async function hanging(signal?: AbortSignal) {
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    const result = h.run(spec(), { url: `http://127.0.0.1:${port}/hang` }, { signal });
+    await requestArrived;
+    return { result, connectionClosed };
+  }
+
+  it('closes it when the run is cancelled', async () => {
+    const controller = new AbortController();
+    const { result, connectionClosed } = await hanging(controller.signal);
+    controller.abort();
+    expect(await result).toMatchObject({ ok: false, error: { code: 'E_DISPOSED' } });
+    await connectionClosed;
+  });
+
+  it.skipIf(isolation === 'inline')('closes it when the run’s host dies', async () => {
+    const { result, connectionClosed } = await hanging();
+    const [host] = (h.sandbox as Supervisor).hostProcesses();
+    process.kill(host!.pid, 'SIGKILL');
+    expect(await result).toMatchObject({ ok: false, error: { code: 'E_SANDBOX_CRASHED' } });
+    await connectionClosed;
   });
 });

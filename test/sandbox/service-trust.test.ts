@@ -1,7 +1,11 @@
-// The supervisor does not trust what a host says about a kv or spawn call: a host that forges namespace, tenant,
-// depth, quota or run id (test/fixtures/sandbox/forging-host.mjs) gets answers derived from the supervisor's own
-// record of the run and its spec; the grants it claims a run used are kept only where the template granted them.
-// Also the kv quota code and its exit status.
+// The supervisor does not trust what a host says about a tool call: a host that forges namespace, tenant, depth,
+// quota, grants, folder or run id (test/fixtures/sandbox/forging-host.mjs) gets answers derived from the supervisor's
+// own record of the run and its spec, which also does the file and network I/O itself; the grants it claims a run
+// used are kept only for env (the one capability a host holds), and it cannot hide a denial. A host holds the env
+// values of the run it is running only. Also the kv quota code and its exit status.
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitStatusFor } from '../../cli/exit-status.js';
@@ -69,10 +73,12 @@ describe('service calls from a forging host (process isolation)', () => {
     }
   }
 
+  const tool = (name: string, args: unknown, extra: Record<string, unknown> = {}) => ({ op: 'tool', run: 'self', tool: name, args: JSON.stringify(args), ...extra });
+
   it('kv writes land in the run’s own namespace whatever namespace and quota the host claims', async () => {
     const replies = await forge(forger, [
-      { op: 'kv', run: 'self', call: { method: 'set', key: 'k', json: '"pwned"', ns: { template: 'victim', tenant: 'acme' }, quotaBytes: 1e9 } },
-      { op: 'kv', run: 'self', call: { method: 'set', key: 'big', json: JSON.stringify('x'.repeat(2048)), ns: { template: 'victim', tenant: 'acme' }, quotaBytes: 1e9 } },
+      tool('kv.set', ['k', '"pwned"'], { ns: { template: 'victim', tenant: 'acme' }, quotaBytes: 1e9 }),
+      tool('kv.set', ['big', JSON.stringify('x'.repeat(2048))], { ns: { template: 'victim', tenant: 'acme' }, quotaBytes: 1e9 }),
     ]);
     expect(replies[0]).toEqual({ ok: true, value: '' });
     expect(await kv.get({ template: 'forger', tenant: 't1' }, 'k')).toBe('"pwned"');
@@ -83,7 +89,7 @@ describe('service calls from a forging host (process isolation)', () => {
   });
 
   it('kv is refused for a template without permissions.kv, and audited', async () => {
-    const replies = await forge(noKv, [{ op: 'kv', run: 'self', call: { method: 'get', key: 'k', ns: { template: 'forger', tenant: 't1' } } }]);
+    const replies = await forge(noKv, [tool('kv.get', ['k'], { ns: { template: 'forger', tenant: 't1' }, permissions: { kv: true } })]);
     expect(replies[0]).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
     expect(denials).toEqual([{ template: 'no-kv', permission: 'kv', target: '', grantKey: 'permissions.kv' }]);
   });
@@ -92,9 +98,9 @@ describe('service calls from a forging host (process isolation)', () => {
     const replies = await forge(
       forger,
       [
-        { op: 'spawn', run: 'self', name: 'secret', inputJson: '{}', tenant: 'acme', env: 'prod', depth: 0 },
-        { op: 'spawn', run: 'self', name: 'leaf', inputJson: '{"a":1}', tenant: 'acme', env: 'prod', depth: -5 },
-        { op: 'spawn', run: 'self', name: 'leaf', inputJson: '{}', tenant: 'acme', env: 'prod', depth: -5 },
+        tool('spawn', ['secret', '{}'], { tenant: 'acme', env: 'prod', depth: 0 }),
+        tool('spawn', ['leaf', '{"a":1}'], { tenant: 'acme', env: 'prod', depth: -5 }),
+        tool('spawn', ['leaf', '{}'], { tenant: 'acme', env: 'prod', depth: -5 }),
       ],
       { tenant: 't1', depth: 1 },
     );
@@ -107,19 +113,124 @@ describe('service calls from a forging host (process isolation)', () => {
   });
 
   it('spawn past limits.spawnDepth is refused whatever depth the host claims', async () => {
-    const replies = await forge(forger, [{ op: 'spawn', run: 'self', name: 'leaf', inputJson: '{}', depth: 0 }], { depth: 2 });
+    const replies = await forge(forger, [tool('spawn', ['leaf', '{}'], { depth: 0 })], { depth: 2 });
     expect(replies[0]).toMatchObject({ ok: false, code: 'E_SPAWN_LIMIT' });
     expect(spawns).toEqual([]);
   });
 
   it('a call naming a run that is not in flight on that host, or no run, is refused', async () => {
     const replies = await forge(forger, [
-      { op: 'kv', run: 987654, call: { method: 'get', key: 'k' } },
-      { op: 'kv', call: { method: 'get', key: 'k' }, ns: { template: 'forger', tenant: 't1' } },
-      { op: 'spawn', run: 987654, name: 'leaf', inputJson: '{}' },
+      tool('kv.get', ['k'], { run: 987654 }),
+      { op: 'tool', tool: 'kv.get', args: '["k"]', ns: { template: 'forger', tenant: 't1' } },
+      tool('spawn', ['leaf', '{}'], { run: 987654 }),
     ]);
     expect(replies.map((r) => r.code)).toEqual(['E_DISPOSED', 'E_DISPOSED', 'E_DISPOSED']);
     expect(spawns).toEqual([]);
+  });
+
+  describe('file and network tools, served by the supervisor', () => {
+    let project: string;
+    let keyText: string;
+    let server: net.Server;
+    let port = 0;
+    let connections = 0;
+    beforeAll(async () => {
+      project = mkdtempSync(path.join(os.tmpdir(), 'af-forge-'));
+      keyText = `PRIVATE KEY ${Math.random()}`;
+      mkdirSync(path.join(project, '.af', 'keys'), { recursive: true });
+      writeFileSync(path.join(project, '.af', 'keys', 'signing.key'), keyText);
+      mkdirSync(path.join(project, 'data'));
+      writeFileSync(path.join(project, 'data', 'ok.txt'), 'granted text');
+      server = net.createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as net.AddressInfo).port;
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(project, { recursive: true, force: true });
+    });
+
+    it('a host cannot widen a run’s read, write or net grants: the supervisor checks against its own spec, and audits', async () => {
+      const granted = makeSpec({ name: 'granted', dir: project, source: 'export default () => 3;', permissions: { read: ['./data'] } });
+      const forgedSpec = { dir: '/', permissions: { read: ['/'], write: ['/'], net: ['*'] }, template: 'other', tenant: 'acme' };
+      connections = 0;
+      const result = await sandbox.run(sandbox.reserve(granted), {
+        requests: [
+          tool('readTextFile', ['./data/ok.txt']),
+          tool('readTextFile', ['../.af/keys/signing.key'], forgedSpec),
+          tool('readTextFile', [path.join(project, '.af', 'keys', 'signing.key')], forgedSpec),
+          tool('writeTextFile', ['./data/pwned.txt', 'pwned'], forgedSpec),
+          tool('fetch', { url: `http://127.0.0.1:${port}/`, method: 'GET', headers: [], body: null }, forgedSpec),
+        ],
+      }, { tenant: 't1', env: 'dev' });
+      expect(result.ok).toBe(true);
+      const replies = (result as { output: Reply[] }).output;
+      expect(replies[0]).toEqual({ ok: true, value: 'granted text' });
+      expect(replies.slice(1).map((r) => r.code)).toEqual(['E_PERMISSION_DENIED', 'E_PERMISSION_DENIED', 'E_PERMISSION_DENIED', 'E_PERMISSION_DENIED']);
+      expect(JSON.stringify(replies)).not.toContain(keyText);
+      expect(existsSync(path.join(project, 'data', 'pwned.txt'))).toBe(false);
+      expect(connections).toBe(0);
+      expect(denials.map((d) => [d.template, d.permission])).toEqual([
+        ['granted', 'read'],
+        ['granted', 'read'],
+        ['granted', 'write'],
+        ['granted', 'net'],
+      ]);
+      // The host reported no denial and no grant use; the run's stats carry the supervisor's own.
+      expect(result.stats.denials.map((d) => d.permission)).toEqual(['read', 'read', 'write', 'net']);
+      expect(result.stats.grantsUsed).toEqual(['read:./data']);
+      expect(readFileSync(path.join(project, 'data', 'ok.txt'), 'utf8')).toBe('granted text');
+    });
+
+    it('a forged call with arguments of the wrong shape is a usage error, not a crash', async () => {
+      const granted = makeSpec({ name: 'granted', dir: project, source: 'export default () => 3;', permissions: { read: ['./data'], kv: true } });
+      const replies = await forge(granted, [
+        { op: 'tool', run: 'self', tool: 'readTextFile', args: 'not json' },
+        { op: 'tool', run: 'self', tool: 'readTextFile', args: { path: './data/ok.txt' } },
+        tool('kv.set', [1, 2]),
+        tool('fetch', 'http://127.0.0.1/'),
+        tool('exec', ['/bin/sh']),
+      ]);
+      expect(replies.map((r) => r.code)).toEqual(['E_USAGE', 'E_INTERNAL', 'E_USAGE', 'E_USAGE', 'E_INTERNAL']);
+    });
+  });
+});
+
+describe('env values in a host (process isolation)', () => {
+  it('a host holds only the allowlisted values of the run it is running, sent with that run', async () => {
+    Supervisor.testHostEntry = path.join(FIXTURES, 'forging-host.mjs');
+    let sandbox: Sandbox;
+    try {
+      sandbox = createSandbox({ hosts: 1, processEnv: { REGION: 'eu-west-9', SECRET: 'hunter2-secret' }, services: { kv: createMemoryKvStore(), spawn: async () => undefined } });
+    } finally {
+      Supervisor.testHostEntry = undefined;
+    }
+    const withEnv = makeSpec({ name: 'with-env', source: 'export default () => 1;', permissions: { env: ['REGION'] } });
+    const plain = makeSpec({ name: 'plain', source: 'export default () => 2;' });
+    const inspect = async (spec: typeof plain) => {
+      const result = await sandbox.run(sandbox.reserve(spec), { inspect: true }, { tenant: 't', env: 'dev' });
+      if (!result.ok) throw new Error(result.error.message);
+      return result.output as { received: Array<Record<string, unknown>>; env: Record<string, string> };
+    };
+    try {
+      sandbox.register(withEnv);
+      const seen = await inspect(plain);
+      // Registered on this host, but no run of it yet: its value is not here.
+      expect(seen.received.some((m) => m.t === 'register' && (m.spec as { name: string }).name === 'with-env')).toBe(true);
+      expect(JSON.stringify(seen)).not.toContain('eu-west-9');
+      expect(seen.received.find((m) => m.t === 'run')).not.toHaveProperty('envValues');
+      const during = await inspect(withEnv);
+      expect(during.received.filter((m) => m.t === 'run').at(-1)?.envValues).toEqual({ REGION: 'eu-west-9' });
+      expect(JSON.stringify(during)).not.toContain('hunter2-secret');
+      // The host's own environment is scrubbed: no value of the calling process is in it.
+      for (const value of Object.values(during.env)) expect(value === 'hunter2-secret' || value === 'eu-west-9').toBe(false);
+      expect(Object.keys(during.env).every((key) => ['PATH', 'TZ', 'LANG'].includes(key))).toBe(true);
+    } finally {
+      await sandbox!.close();
+    }
   });
 });
 
@@ -134,7 +245,7 @@ describe('E_KV_QUOTA', () => {
 });
 
 describe('grants a forging host says a run used', () => {
-  it('are recorded only where the template granted them', async () => {
+  it('are recorded only for env, where the template granted it: every other grant use is the supervisor’s record', async () => {
     const project = createProject({ ...simpleTemplate('claims', { permissions: { kv: true, env: ['REGION'] } }) });
     const sink = createMemoryRunSink();
     Supervisor.testHostEntry = path.join(FIXTURES, 'forging-host.mjs');
@@ -146,7 +257,8 @@ describe('grants a forging host says a run used', () => {
     }
     try {
       await factory.run('claims', { grantsUsed: ['kv', 'env:REGION', 'env:SECRET', 'net:*', 'read:/', 42, null] });
-      expect(sink.records().at(-1)?.grantsUsed).toEqual(['kv', 'env:REGION']);
+      // 'kv' is granted, but the run made no kv call: the host's word for it does not count.
+      expect(sink.records().at(-1)?.grantsUsed).toEqual(['env:REGION']);
       await factory.run('claims', { grantsUsed: 'everything' });
       expect(sink.records().at(-1)?.grantsUsed).toEqual([]);
     } finally {
