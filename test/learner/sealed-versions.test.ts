@@ -7,10 +7,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../core/config.js';
 import type { Suggestion } from '../../core/suggestion.js';
 import { acceptSuggestion, rollback } from '../../learner/index.js';
+import { systemClock } from '../../core/clock.js';
+import { createLogger } from '../../core/logger.js';
+import { RolloutRouter } from '../../runtime/rollout-router.js';
 import { openStore, type Store } from '../../store/index.js';
 import { type KeyRing, openProjectTrust, TemplateRegistry } from '../../templates/index.js';
 import { sha256 } from '../../templates/bundle.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+import { craftRuns } from './helpers.js';
 
 const EVIL = "export default () => ({ who: 'PLANTED' });\n";
 
@@ -76,5 +80,32 @@ describe('accept → rollback with version rows planted in the database', () => 
     });
     expect(readFileSync(path.join(current.dir, 'main.ts'), 'utf8')).not.toContain('PLANTED');
     expect(JSON.parse(readFileSync(path.join(current.dir, 'agent.json'), 'utf8')).version).toBe('1.0.1');
+  });
+});
+
+describe("the canary's own rollback with a stable row edited in the database", () => {
+  it('decides, but writes nothing from a row the keys folder does not vouch for, and says why', async () => {
+    const current = await registry.inspect('sized');
+    store.suggestions.add(suggestion(current.digest));
+    await acceptSuggestion({ store, registry, keyRing }, 'sg-1', { actor: 'ada', canaryWeight: 0.5 });
+    // The candidate fails far more often than the stable version: the analysis rolls it back.
+    const startedAt = store.rollouts.get('sized')!.startedAt;
+    const runs = craftRuns({ count: 600, startAt: startedAt + 1, spacingMs: 1 }).map((run, i) => ({
+      ...run, id: `canary-${i}`, version: i % 2 === 0 ? '1.0.0' : '1.0.1', ...(i % 2 === 1 && i % 3 !== 0 ? { outcome: 'error' as const, errorCode: 'E_AGENT_THREW' as const } : {}),
+    }));
+    for (const run of runs) store.runs.write(run);
+    await store.runs.flush();
+    const db = new Database(dbPath);
+    db.prepare("UPDATE template_versions SET sources = ?, source_files = ? WHERE name = 'sized' AND version = '1.0.0'")
+      .run(JSON.stringify({ 'main.ts': sha256(EVIL) }), JSON.stringify({ 'main.ts': Buffer.from(EVIL).toString('base64') }));
+    db.close();
+    const warnings: string[] = [];
+    const logger = createLogger({ level: 'warn', stream: { write: (line: string) => (warnings.push(line), true) } });
+    const router = new RolloutRouter({ store, clock: systemClock, logger, dirOf: () => current.dir });
+    expect(router.check('sized')).toMatchObject({ action: 'rollback' });
+    expect(store.rollouts.get('sized')?.state).toBe('rolled_back');
+    expect(readFileSync(path.join(current.dir, 'main.ts'), 'utf8')).not.toContain('PLANTED');
+    expect(JSON.parse(readFileSync(path.join(current.dir, 'agent.json'), 'utf8')).version).toBe('1.0.1');
+    expect(warnings.join('')).toContain('could not put 1.0.0 back on disk: version 1.0.0 of "sized" in the store');
   });
 });
