@@ -99,7 +99,7 @@ const templateDetail = {
       items: {
         type: 'object',
         required: ['version', 'digest', 'signed', 'recordedAt'],
-        properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' }, retired: { type: 'boolean' } },
+        properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' }, retired: { type: 'boolean' }, unsealed: { type: 'boolean' } },
       },
     },
   },

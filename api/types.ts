@@ -44,7 +44,8 @@ export interface TemplateDetail {
   manifest: Record<string, unknown>;
   signature: TemplateSignature;
   /** Versions recorded in the store, oldest first. */
-  versions: Array<{ version: string; digest: string; signed: boolean; recordedAt: number; retired?: true }>;
+  /** `unsealed`: the keys folder does not vouch for the row (store/version-seal); it is never restored, routed to or run. */
+  versions: Array<{ version: string; digest: string; signed: boolean; recordedAt: number; retired?: true; unsealed?: true }>;
 }
 
 export interface RunLogEntryView {

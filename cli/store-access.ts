@@ -1,6 +1,6 @@
 /** @module cli/store-access — opens the project's store (and the trust material kept in it) for one command, and closes it after. */
 import { openStore, type Store } from '../store/index.js';
-import { openProjectTrust, type ProjectTrust, trustFileOf } from '../templates/index.js';
+import { openProjectTrust, type ProjectTrust, trustFileOf, vouchesForStoredVersion } from '../templates/index.js';
 import type { CommandContext } from './context.js';
 
 /** Runs `work` with the project's store open; migrates a pre-store `trust.json` on first use. */
@@ -8,6 +8,13 @@ export async function withStore<T>(context: CommandContext, work: (store: Store)
   const config = context.config();
   const store = openStore({ path: config.dbPath, migrateTrustFrom: trustFileOf(config), auditAnchorDir: config.keysDir });
   try {
+    // Version rows recorded before rows were sealed: those a trusted signature vouches for are sealed as they are (once;
+    // one query when there are none), never while the trust data itself is not what the keys folder vouches for.
+    store.versions.sealVouched(() => {
+      if (store.trust.trustProblem()) return () => false;
+      const { verifier } = openProjectTrust(config, { store: store.trust });
+      return (version) => vouchesForStoredVersion(version, verifier);
+    });
     return await work(store);
   } finally {
     await store.close();

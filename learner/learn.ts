@@ -79,7 +79,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   const limitsOf = (record: RunRecord): Limits | undefined => {
     const key = `${record.digest}\u0000${record.env}`;
     if (!limitsByDigest.has(key)) {
-      const version = store.versions.byDigest(record.template, record.digest);
+      const version = store.versions.byDigest(record.template, record.digest, { unsealed: 'skip' });
       limitsByDigest.set(key, version ? applyEnvironment(version.manifest as RawManifest, record.env).limits : undefined);
     }
     return limitsByDigest.get(key);
@@ -152,7 +152,8 @@ function extendedTemplates(agentsDir: string): Set<string> {
 }
 
 function recordBase(store: Store, template: ResolvedTemplate): void {
-  if (store.versions.byDigest(template.name, template.digest)?.sourceFiles) return;
+  // A row the store does not vouch for is recorded again (replaced) from the files on disk.
+  if (store.versions.byDigest(template.name, template.digest, { unsealed: 'skip' })?.sourceFiles) return;
   store.versions.record({
     ...versionFilesOf(template),
     name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code,

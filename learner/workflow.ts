@@ -135,7 +135,8 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
  * or which source files), from the stored record of the version it was made for when there is one.
  */
 function staleSuggestion(store: Store, suggestion: Suggestion, current: { version: string; digest: string; inherited: unknown; sources: Readonly<Record<string, string>> }): FactoryError {
-  const base = store.versions.byDigest(suggestion.template, suggestion.baseDigest);
+  // Only to say what changed: a row the store does not vouch for says nothing.
+  const base = store.versions.byDigest(suggestion.template, suggestion.baseDigest, { unsealed: 'skip' });
   const changes: string[] = [];
   if (current.version !== suggestion.baseVersion) changes.push(`its version is ${current.version}`);
   if (base) {
@@ -182,12 +183,13 @@ export async function rollback(
   });
   const isBroken = 'broken' in current;
   const rollout = store.rollouts.get(name);
-  // By default, never a retired version; one asked for by name is refused below, saying why.
-  const versions = store.versions.list(name).filter((v) => (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
+  // By default, never a retired version nor one the store does not vouch for; one asked for by name is refused below, saying why.
+  const versions = store.versions.list(name).filter((v) => !v.unsealed && (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
   const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : isBroken ? undefined : versions.at(-1)?.version);
   if (!target && isBroken) throw new FactoryError('E_USAGE', `"${name}" does not load (${current.broken.message}); name the version to put back with --to (\`af versions list ${name}\`)`);
   if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded (retired ones excepted); nothing to roll back to`);
   requireNotRetired(store, name, target, 'rolled back to');
+  // Refuses (E_TRUST_STATE) a version held only in rows the keys folder does not vouch for, before anything is written.
   const stored = store.versions.get(name, target);
   if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
   // The digest, not the number: in dev an edit runs under the number it carries, and rolling back to that number undoes it.
@@ -272,7 +274,7 @@ export async function retireVersion(
   let endedCanary: RetireResult['endedCanary'];
   const rollout = store.rollouts.get(name);
   if (rollout?.state === 'canary' && rollout.candidateVersion === version) {
-    if (isOnDisk && store.versions.get(name, rollout.stableVersion) && !store.trust.retirement(name, rollout.stableVersion)) {
+    if (isOnDisk && store.versions.get(name, rollout.stableVersion, { unsealed: 'skip' }) && !store.trust.retirement(name, rollout.stableVersion)) {
       await rollback(context, name, { to: rollout.stableVersion, actor: options.actor });
       endedCanary = { stable: rollout.stableVersion, restored: true };
     } else {

@@ -9,7 +9,7 @@ import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type Sp
 import { warnIfIsolateLibraryUnpatched } from '../sandbox/isolate-library.js';
 import { lockdownReport } from '../sandbox/lockdown.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
-import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf } from '../templates/index.js';
+import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf, vouchesForStoredVersion } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
@@ -162,6 +162,9 @@ export class AgentFactory {
       clock: this.#clock,
       ...(trustStore ? { store: trustStore } : { seal: new TrustSeal(this.config.keysDir, { file: 'trust-json-seal.json', subject: trustFileOf(this.config) }) }),
     });
+    // Version rows recorded before rows were sealed: those a trusted signature vouches for are sealed as they are (once),
+    // never while the trust data itself is not what the keys folder vouches for (a forged root would vouch for anything).
+    if (store && !store.isClosed) store.versions.sealVouched(() => (store.trust.trustProblem() ? () => false : (version) => vouchesForStoredVersion(version, this.trust.verifier)));
     const gate = new TrustGate({
       verifier: this.trust.verifier,
       policy: this.trust.loadPolicy(),

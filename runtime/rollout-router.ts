@@ -67,13 +67,14 @@ export class RolloutRouter {
     const now = clock.now();
     if (!store.rollouts.decide(template, state, now, { ...decision })) return decision;
     if (decision.action === 'rollback') {
-      const stable = store.versions.get(template, rollout.stableVersion);
       const dir = this.#options.dirOf(template);
       // A retired version is never put back in service, not even by the canary's own rollback.
       if (store.trust.retirement(template, rollout.stableVersion)) logger.warn(`canary of "${template}": not restoring ${rollout.stableVersion}, which is retired; roll forward`);
-      else if (stable && dir) {
+      else if (dir) {
         try {
-          restoreStoredVersion(stable, dir, { currentSources: store.versions.get(template, rollout.candidateVersion)?.sources ?? {} });
+          // Refused (E_TRUST_STATE) when the keys folder does not vouch for the stable row: nothing is written from it.
+          const stable = store.versions.get(template, rollout.stableVersion);
+          if (stable) restoreStoredVersion(stable, dir, { currentSources: store.versions.get(template, rollout.candidateVersion, { unsealed: 'skip' })?.sources ?? {} });
         } catch (error) {
           // Never a mix: the folder keeps the candidate, and the decision stands (the router already routes to the stable version).
           logger.warn(`canary of "${template}": could not put ${rollout.stableVersion} back on disk: ${(error as Error).message}`);

@@ -5,7 +5,8 @@ export { MIN_ID_PART, RunQueries, percentile, type RunFilter, type SequencedRun,
 export { SqliteKvStore, type KvNamespace, type KvSetResult } from './kv-store.js';
 export { AuditLog, entryHash, GENESIS_HASH, type AuditAnchorReport, type AuditEntry, type AuditInput, type AuditLogOptions, type AuditProblem, type AuditProblemKind, type AuditVerification } from './audit-log.js';
 export { AUDIT_ANCHOR_FILE, AUDIT_ANCHOR_KEY_FILE, AuditAnchor, type AnchorState, type AuditCheckpoint } from './audit-anchor.js';
-export { TemplateVersions, type TemplateVersion, type TemplateVersionInput } from './template-versions.js';
+export { TemplateVersions, type TemplateVersion, type TemplateVersionInput, type TemplateVersionSummary, type VersionReadOptions } from './template-versions.js';
+export { VERSION_SEAL_KEY_FILE, VersionSeal, type VersionRowFields } from './version-seal.js';
 export { SqliteTrustStore, type VersionRetirement } from './trust-store.js';
 export { TRUST_SEAL_FILE, TRUST_SEAL_KEY_FILE, TrustSeal, type TrustSealOptions, type TrustSealState } from './trust-seal.js';
 export { StateKey } from './state-key.js';

@@ -222,6 +222,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE template_versions ADD COLUMN source_files TEXT;
     `,
   },
+  {
+    version: 7,
+    description: 'a seal on each template version row (HMAC under a key in the keys folder), so rows forged in the database are refused',
+    sql: `
+      -- Hex HMAC-SHA256 over every other column (store/version-seal). NULL on rows recorded before: they are sealed when a
+      -- trusted signature vouches for them or when they are recorded again from the project's files, refused until then.
+      ALTER TABLE template_versions ADD COLUMN seal TEXT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -16,6 +16,7 @@ import { Tenants } from './tenants.js';
 import { TemplateVersions } from './template-versions.js';
 import { type KeyRecord, type Revocation, SqliteTrustStore } from './trust-store.js';
 import { TrustSeal } from './trust-seal.js';
+import { VersionSeal } from './version-seal.js';
 
 export interface StoreOptions {
   /** The database file, or `':memory:'`. */
@@ -35,8 +36,9 @@ export interface StoreOptions {
    */
   auditAnchorDir?: string;
   /**
-   * Where the seal of the trust tables lives (store/trust-seal): the project's keys folder. Without it nothing vouches
-   * for the keys, revocations and retirements in the database, which suits `:memory:` and scratch stores only.
+   * Where the seal of the trust tables (store/trust-seal) and the key of the version rows' seals (store/version-seal)
+   * live: the project's keys folder. Without it nothing vouches for the keys, revocations, retirements and template
+   * versions in the database, which suits `:memory:` and scratch stores only.
    * @default auditAnchorDir
    */
   trustSealDir?: string;
@@ -70,8 +72,9 @@ export class Store {
     this.queries = new RunQueries(this.db);
     this.kv = new SqliteKvStore(this.db, clock);
     this.audit = new AuditLog(this.db, clock, options.auditAnchorDir !== undefined ? { anchorDir: options.auditAnchorDir } : {});
-    this.versions = new TemplateVersions(this.db, clock);
     const sealDir = options.trustSealDir ?? options.auditAnchorDir;
+    // Version rows are restored into the project and run: the keys folder vouches for each, as for the trust tables.
+    this.versions = new TemplateVersions(this.db, clock, sealDir !== undefined ? new VersionSeal(sealDir) : undefined);
     const seal = sealDir !== undefined
       ? new TrustSeal(sealDir, {
           subject: options.path,

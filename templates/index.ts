@@ -21,4 +21,4 @@ export { addressRulesOf, checkPolicy, DEFAULT_DEV_ENVIRONMENTS, DEFAULT_POLICY, 
 export { isTrusted, TrustGate, type TrustAuditEvent, type TrustedTemplate, type TrustGateOptions, type TrustInfo } from './trust.js';
 export { openProjectTrust, trustFileOf, type ProjectTrust } from './project-trust.js';
 export { TemplateWatcher } from './watcher.js';
-export { resolveStoredVersion, restoreStoredVersion, type RestoreOptions, type RestoreResult, type StoredVersion, versionFilesOf } from './stored-version.js';
+export { resolveStoredVersion, restoreStoredVersion, type RestoreOptions, type RestoreResult, type StoredVersion, versionFilesOf, vouchesForStoredVersion } from './stored-version.js';

@@ -3,11 +3,13 @@ import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync 
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { StoredTemplateVersion } from '../core/trust-records.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { sha256 } from './bundle.js';
 import { compileDataSchema } from './data-schema.js';
 import type { RawManifest } from './manifest.js';
+import { mergeManifests } from './merge.js';
 import { agentSpecOf, applyEnvironment, type ResolvedTemplate, templateDigest } from './resolve.js';
-import { SIGNATURE_FILE, type SignatureFile } from './signature.js';
+import { SIGNATURE_FILE, type SignatureFile, type SignatureVerifier } from './signature.js';
 import { MANIFEST_FILE } from './template-file.js';
 
 /** What the store keeps of a version. */
@@ -51,6 +53,36 @@ export function resolveStoredVersion(stored: StoredVersion, env: string, dir: st
     validateInput: compileDataSchema(manifest.input),
     validateOutput: compileDataSchema(manifest.output),
   });
+}
+
+/**
+ * Whether a version recorded before version rows were sealed can be sealed as it is: only when a key this project
+ * trusts signed exactly its content. Its agent.sig must verify (trusted, unrevoked, in validity) for its digest and pin
+ * its bundle; the digest must be that of its manifest and source hashes, under its own name and version; every kept
+ * source file must hash to its source hash; and its agent.json text must be the manifest the digest covers (a template
+ * that extends another cannot show that from the row alone, so it is not vouched for). Anything less (an unsigned
+ * row, a format-1 signature that does not pin the bundle) stays unsealed: it is recorded again, sealed, from the
+ * project's files. Never throws.
+ */
+export function vouchesForStoredVersion(stored: StoredVersion, verifier: Pick<SignatureVerifier, 'verify'>): boolean {
+  try {
+    const signature = stored.signature as SignatureFile | undefined;
+    if (!signature || typeof signature !== 'object' || signature.digest !== stored.digest) return false;
+    const inherited = stored.manifest as RawManifest;
+    if (inherited?.name !== stored.name || inherited.version !== stored.version || templateDigest(inherited, stored.sources) !== stored.digest) return false;
+    const verification = verifier.verify(stored.digest, signature);
+    if (!verification.bundle || verification.bundle.sha256 !== sha256(stored.bundle)) return false;
+    for (const [relative, base64] of Object.entries(stored.sourceFiles ?? {})) {
+      if (stored.sources[relative] === undefined || sha256(Buffer.from(base64, 'base64')) !== stored.sources[relative]) return false;
+    }
+    if (stored.manifestFile !== undefined) {
+      const own = JSON.parse(stored.manifestFile) as RawManifest;
+      if (own.extends !== undefined || canonicalJson(mergeManifests({} as RawManifest, own)) !== canonicalJson(inherited)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -24,6 +24,8 @@ interface VersionRow {
   isOnDisk: boolean;
   canary?: 'candidate' | 'stable';
   retired?: { at: number; reason: string; by: string };
+  /** The keys folder does not vouch for this row: it is never restored, routed to or run. */
+  unsealed?: true;
 }
 
 /** Recorded versions of a template, oldest first, with whether each is signed, retired, on disk or in a canary. */
@@ -46,6 +48,7 @@ export function versionsListCommand(context: CommandContext, name: string, optio
           isOnDisk: v.version === onDisk,
           ...(canary?.candidateVersion === v.version ? { canary: 'candidate' } : canary?.stableVersion === v.version ? { canary: 'stable' } : {}),
           ...(retired ? { retired: { at: retired.retiredAt, reason: retired.reason, by: retired.by } } : {}),
+          ...(v.unsealed ? { unsealed: true as const } : {}),
         };
       });
       // Retired versions this store never recorded are listed too: a retirement covers them.
@@ -64,7 +67,7 @@ export function versionsListCommand(context: CommandContext, name: string, optio
           row.version,
           row.digest.slice(0, 12),
           row.signed ? 'signed' : paint.yellow('unsigned'),
-          row.retired ? paint.red(`retired ${new Date(row.retired.at).toISOString().slice(0, 10)}${row.retired.reason ? `: ${escapeLine(row.retired.reason)}` : ''}`) : [row.isOnDisk ? 'on disk' : '', row.canary ? `canary ${row.canary}` : ''].filter(Boolean).join(', '),
+          row.unsealed ? paint.red('not sealed: refused (recorded without the keys folder)') : row.retired ? paint.red(`retired ${new Date(row.retired.at).toISOString().slice(0, 10)}${row.retired.reason ? `: ${escapeLine(row.retired.reason)}` : ''}`) : [row.isOnDisk ? 'on disk' : '', row.canary ? `canary ${row.canary}` : ''].filter(Boolean).join(', '),
         ]),
         ...unrecorded.map((r) => [r.version, '(not recorded)', '', paint.red(`retired ${new Date(r.retiredAt).toISOString().slice(0, 10)}${r.reason ? `: ${escapeLine(r.reason)}` : ''}`)]),
       ];

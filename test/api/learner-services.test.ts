@@ -2,6 +2,7 @@
 // (a signed new version on disk and a canary), reject, and roll back.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, createLearnerServices } from '../../api/index.js';
 import { learn } from '../../learner/index.js';
@@ -22,7 +23,8 @@ let viewer: string;
 
 beforeAll(async () => {
   project = createProject(simpleTemplate('sized', { limits: { memoryMb: 256, timeoutMs: 5000, cpuMs: 5000 }, permissions: { kv: true } }, 'export default () => 1;\n'));
-  store = openStore({ path: path.join(project.root, '.af/factory.db') });
+  // Sealed version rows, as `af serve` opens the project store (store/version-seal).
+  store = openStore({ path: path.join(project.root, '.af/factory.db'), auditAnchorDir: path.join(project.root, '.af/keys') });
   factory = await createFactory({ root: project.root, hosts: 1, store });
   factory.trust.keyRing.init();
   const template = await factory.registry.inspect('sized');
@@ -72,6 +74,19 @@ describe('suggestions through the API, backed by the learner', () => {
     const again = await call('POST', `/v1/suggestions/${memory.id}/accept`, installation, {});
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('E_CONFLICT');
+  });
+
+  it('refuses (409 E_TRUST_STATE) to roll back to a version row forged in the database, lists it as unsealed, and writes nothing', async () => {
+    const db = new Database(path.join(project.root, '.af/factory.db'));
+    db.prepare("INSERT INTO template_versions SELECT name, '0.9.0', 'f' || substr(digest, 2), manifest, sources, bundle, NULL, recorded_at + 1, manifest_file, source_files, NULL FROM template_versions WHERE name = 'sized' AND version = '1.0.0'").run();
+    db.close();
+    const before = readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8');
+    const refused = await call('POST', '/v1/templates/sized/rollback', installation, { to: '0.9.0' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: 'E_TRUST_STATE', message: expect.stringContaining('version 0.9.0 of "sized" in the store') });
+    expect(readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8')).toBe(before);
+    const shown = (await call('GET', '/v1/templates/sized', maintainer)).json() as { versions: Array<{ version: string; unsealed?: boolean }> };
+    expect(shown.versions.filter((v) => v.unsealed).map((v) => v.version)).toEqual(['0.9.0']);
   });
 
   it('rejects with a reason, and rolls back to the stable version', async () => {

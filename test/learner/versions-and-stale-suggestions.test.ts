@@ -37,7 +37,8 @@ const read = (name: string) => readFileSync(file(name), 'utf8');
 beforeEach(async () => {
   project = createProject({ 'agents/sized/agent.json': MANIFEST, 'agents/sized/main.ts': MAIN, 'agents/sized/lib.ts': 'export const n = 0;\n' });
   const config = resolveConfig({ root: project.root, processEnv: {} });
-  store = openStore({ path: config.dbPath });
+  // Sealed version rows, as `af` opens the project store (store/version-seal).
+  store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   keyRing = openProjectTrust(config, { store: store.trust }).keyRing;
   keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root, bundleCacheDir: config.bundleCacheDir });

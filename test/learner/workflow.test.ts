@@ -21,7 +21,8 @@ beforeAll(async () => {
     ...simpleTemplate('fragile', { limits: { timeoutMs: 2000 } }, 'export default async (input) => { if (input.slow) await new Promise((r) => setTimeout(r, 50)); return 1; };\n'),
   });
   const config = resolveConfig({ root: project.root, processEnv: {} });
-  store = openStore({ path: config.dbPath });
+  // Sealed version rows, as `af` opens the project store (store/version-seal).
+  store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   const trust = openProjectTrust(config, { store: store.trust });
   trust.keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runAf } from '../helpers/cli.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { BUNDLE_FORMAT } from '../../templates/bundle.js';
+import { VersionSeal, type VersionRowFields } from '../../store/version-seal.js';
 import { createProject, simpleTemplate, type FileTree, type TempProject } from '../helpers/project.js';
 
 let project: TempProject | undefined;
@@ -145,11 +146,29 @@ describe('a stored version runs only the bundle that was signed', () => {
     return new Database(path.join(root, '.af/factory.db'));
   }
 
+  /**
+   * The edits below are refused first by the version rows' seal (E_TRUST_STATE). To show that the checks behind it hold
+   * on their own (a row sealed by someone holding the keys folder, or sealed before an attack on them), the edited rows
+   * are then sealed again with the project's key, as only a keys-folder holder could.
+   */
+  async function refusedUnsealedThenReseal(db: Database.Database): Promise<void> {
+    db.close();
+    const unsealed = await runInProd('alpha');
+    expect(unsealed.code).toBe('E_TRUST_STATE');
+    expect(unsealed.stderr).toContain('version 1.0.0 of "alpha" in the store');
+    const again = new Database(path.join((project as TempProject).root, '.af/factory.db'));
+    const seal = new VersionSeal(path.join((project as TempProject).root, '.af/keys'));
+    for (const row of again.prepare('SELECT * FROM template_versions').all() as VersionRowFields[]) {
+      again.prepare('UPDATE template_versions SET seal = ? WHERE name = ? AND digest = ?').run(seal.seal(row), row.name, row.digest);
+    }
+    again.close();
+  }
+
   it('UPDATE template_versions SET bundle=… makes prod refuse the version, never run the new bundle', async () => {
     const db = await twoVersions();
     const changed = db.prepare("UPDATE template_versions SET bundle = replace(bundle, 'v1-signed', 'TAMPERED!') WHERE name = 'alpha' AND version = '1.0.0'").run();
-    db.close();
     expect(changed.changes).toBe(1);
+    await refusedUnsealedThenReseal(db);
     const ran = await runInProd('alpha');
     expect(ran.output).not.toEqual({ who: 'TAMPERED!' });
     expect(ran.code).toBe('E_SIGNATURE_INVALID');
@@ -164,7 +183,7 @@ describe('a stored version runs only the bundle that was signed', () => {
     db.prepare("DELETE FROM template_versions WHERE name = 'alpha' AND version = '1.0.0'").run();
     db.prepare("UPDATE template_versions SET name = 'alpha' WHERE name = 'beta'").run();
     db.prepare("UPDATE template_versions SET version = '1.0.0' WHERE name = 'alpha' AND manifest LIKE '%\"beta\"%'").run();
-    db.close();
+    await refusedUnsealedThenReseal(db);
     const ran = await runInProd('alpha');
     expect(ran.output).not.toEqual({ who: 'beta-signed' });
     expect(ran.code).toBe('E_SIGNATURE_INVALID');
@@ -174,7 +193,7 @@ describe('a stored version runs only the bundle that was signed', () => {
     const db = await twoVersions();
     const row = db.prepare("SELECT signature FROM template_versions WHERE name = 'alpha' AND version = '1.0.0'").get() as { signature: string };
     db.prepare("UPDATE template_versions SET signature = ? WHERE name = 'alpha' AND version = '1.0.0'").run(JSON.stringify(await legacySignature(JSON.parse(row.signature))));
-    db.close();
+    await refusedUnsealedThenReseal(db);
     const ran = await runInProd('alpha');
     expect(ran.code).toBe('E_SIGNATURE_INVALID');
     expect(ran.stderr).toContain('sign it again');

@@ -67,6 +67,7 @@ describe('the run writer', () => {
     old.exec('DROP TABLE retired_versions');
     old.exec('DROP TABLE run_captures');
     old.exec('ALTER TABLE template_versions DROP COLUMN source_files');
+    old.exec('ALTER TABLE template_versions DROP COLUMN seal');
     old.exec(MIGRATIONS[0]!.sql.slice(MIGRATIONS[0]!.sql.indexOf('CREATE TABLE runs'), MIGRATIONS[0]!.sql.indexOf('CREATE TABLE kv ')));
     old.prepare("INSERT INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, tools, denials, logs_dropped, depth) VALUES ('old', 'hello', '1.0.0', 'd', 'dev', 'default', 1, 0, 1, 0, 0, 0, 0, 'ok', '{}', '[]', 0, 0)").run();
     old.pragma('user_version = 2');
