@@ -7,7 +7,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, type Sandbox, type SpawnRequest } from '../sandbox/index.js';
 import { warnIfIsolateLibraryUnpatched } from '../sandbox/isolate-library.js';
-import { lockdownReport } from '../sandbox/lockdown.js';
+import { lockdownReport, missingLayersWarning } from '../sandbox/lockdown.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf, vouchesForStoredVersion } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
@@ -124,9 +124,10 @@ export class AgentFactory {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
     // Checked before anything is opened, so a refusal leaves nothing to close.
-    const missingLayers = lockdownReport(options.isolation === 'inline' ? 'inline' : (options.lockdown ?? 'auto')).filter((layer) => !layer.active);
-    const lockdownGaps = missingLayers.map((layer) => `${layer.layer} (${layer.reason})`).join('; ');
+    const lockdown = lockdownReport(options.isolation === 'inline' ? 'inline' : (options.lockdown ?? 'auto'));
+    const missingLayers = lockdown.filter((layer) => !layer.active);
     if (missingLayers.length > 0 && (options.requireLockdown ?? process.env.AF_REQUIRE_LOCKDOWN === '1')) {
+      const lockdownGaps = missingLayers.map((layer) => `${layer.layer} (${layer.reason})`).join('; ');
       throw new FactoryError('E_UNAVAILABLE', `the sandbox hosts cannot be locked down as required: missing ${lockdownGaps}. Run where these layers are available (see \`af doctor\`), or drop requireLockdown / AF_REQUIRE_LOCKDOWN`, {
         details: { missing: missingLayers.map((layer) => layer.layer) },
       });
@@ -193,7 +194,8 @@ export class AgentFactory {
         ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate), versionSource: (name, version) => store.versions.get(name, version) }
         : {}),
     });
-    if (lockdownGaps !== '' && !gate.isDevEnvironment(this.config.env)) this.#logger.warn(`sandbox hosts run without these lockdown layers: ${lockdownGaps} (\`af doctor\` shows why)`);
+    const lockdownWarning = missingLayersWarning(lockdown);
+    if (lockdownWarning !== undefined && !gate.isDevEnvironment(this.config.env)) this.#logger.warn(lockdownWarning);
     this.#denials = new DenialAudit(store, this.#logger.child('sandbox'), this.#clock);
     this.#sandbox = createSandbox({
       isolation: options.isolation ?? 'process',

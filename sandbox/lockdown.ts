@@ -299,3 +299,10 @@ export function lockdownReport(mode: 'auto' | 'off' | 'inline', support: readonl
     return { layer, active: s?.available === true, reason: s?.reason ?? 'unknown' };
   });
 }
+
+/** The start-up warning outside dev for the layers `report` lacks, or undefined when every layer is on. */
+export function missingLayersWarning(report: readonly LayerStatus[]): string | undefined {
+  const missing = report.filter((layer) => !layer.active);
+  if (missing.length === 0) return undefined;
+  return `sandbox hosts run without these lockdown layers: ${missing.map((layer) => `${layer.layer} (${layer.reason})`).join('; ')} (\`af doctor\` shows why)`;
+}

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
 import { unpatchedIsolateLibraryWarning } from '../../sandbox/isolate-library.js';
+import { lockdownReport, missingLayersWarning } from '../../sandbox/lockdown.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 
 let project: TempProject;
@@ -47,9 +48,10 @@ describe('af keys, sign, verify', () => {
     expect(verified.status).toBe(0);
     expect(JSON.parse(verified.stdout).results.map((r: { name: string; ok: boolean }) => [r.name, r.ok])).toEqual([['alpha', true], ['base', true], ['beta', true]]);
     const ran = await af('run', 'alpha', '--env', 'prod', '--input', '{"x":1}', '--json');
-    // A signed run in prod says nothing, except, on a Node whose isolate library is unpatched, exactly that.
-    const unpatched = unpatchedIsolateLibraryWarning();
-    expect(ran.stderr).toBe(unpatched === undefined ? '' : `warn [af] ${unpatched}\n`);
+    // A signed run in prod says nothing, except exactly what this machine lacks: a patched isolate library, and the
+    // host lockdown layers it cannot give (e.g. the unprivileged user, in a checkout others cannot read).
+    const warnings = [unpatchedIsolateLibraryWarning(), missingLayersWarning(lockdownReport('auto'))].filter((warning) => warning !== undefined);
+    expect(ran.stderr).toBe(warnings.map((warning) => `warn [af] ${warning}\n`).join(''));
     expect(ran.status).toBe(0);
 
     appendFileSync(path.join(project.agentsDir, 'beta/main.ts'), '// changed after signing\n');
