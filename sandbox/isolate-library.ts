@@ -107,7 +107,7 @@ function addonFile(dir: string): string | undefined {
   return exists(prebuild) ? prebuild : undefined;
 }
 
-/** existsSync, false where the permission model refuses the path (Node 24 throws there, Node 20 and 22 say false). */
+/** existsSync, false where the permission model refuses the path (Node 24 throws there rather than say false). */
 function exists(file: string): boolean {
   try {
     return existsSync(file);
