@@ -163,6 +163,10 @@ interface Running {
 
 interface Watched {
   isolate: ivm.Isolate;
+  /** The pooled isolate, to tell a disposal of ours from isolated-vm's (see {@link STUCK_ISOLATE_MS}). */
+  iso: PooledIsolate;
+  /** When the poll first found the isolate disposed by isolated-vm with this run or load still going. */
+  lostAt?: number;
   cpu0: bigint;
   limitNs: bigint;
   kill(error: RunError): void;
@@ -170,6 +174,14 @@ interface Watched {
 }
 
 const CPU_POLL_MS = 5;
+/**
+ * How long a run or load may go on after isolated-vm disposed its isolate before its thread is taken for stuck. A run
+ * isolated-vm stops at its memory limit fails "memory limit" at once (within a poll or two). On isolated-vm 6.2
+ * (Node 22, 24) one huge allocation (measured: `new Array(2e8).fill(0)` under memoryMb 64) can instead leave the
+ * thread in V8's last-resort collections after the disposal: the run never ends and would be blamed E_TIMEOUT, its
+ * memory is not given back, and V8 later kills the whole host (SIGSEGV at ~14 s measured on Node 24) or never does.
+ */
+const STUCK_ISOLATE_MS = 2_000;
 const PEAK_DECAY_MS = 5_000;
 const CANCEL_GRACE_MS = 50;
 /** Our own prelude and bridge set-up; agent code never runs under this bound. */
@@ -512,6 +524,7 @@ export class SandboxEngine {
     const { cpuMs, timeoutMs } = reg.spec.limits;
     const watched: Watched = {
       isolate: iso.isolate,
+      iso,
       cpu0: iso.isolate.cpuTime,
       limitNs: BigInt(Math.round(cpuMs * 1e6)),
       lastCpuNs: 0n,
@@ -624,6 +637,7 @@ export class SandboxEngine {
     });
     const watched: Watched = {
       isolate: iso.isolate,
+      iso,
       cpu0,
       limitNs: BigInt(Math.round(spec.limits.cpuMs * 1e6)),
       lastCpuNs: 0n,
@@ -766,12 +780,27 @@ export class SandboxEngine {
     }
   }
 
+  /**
+   * A run or load still going {@link STUCK_ISOLATE_MS} after isolated-vm disposed its isolate (not us: a disposal of
+   * ours marks it dead first) has a thread nothing in this process can stop. That is V8 out of memory in all but
+   * name, and is reported as such: a host process goes, blaming the run (or the template loading ahead) it served.
+   */
+  #checkStuck(w: Watched): void {
+    if (w.iso.dead || !w.isolate.isDisposed) return;
+    const now = this.#options.clock.monotonic();
+    w.lostAt ??= now;
+    if (now - w.lostAt < STUCK_ISOLATE_MS) return;
+    this.#unwatch(w);
+    this.#options.onCatastrophicError('the isolate passed its memory limit and its thread did not stop', w.iso.runId, w.iso.loading);
+  }
+
   #pollCpu(): void {
     for (const w of this.#watched) {
       let used: bigint;
       try {
         used = w.isolate.cpuTime - w.cpu0;
       } catch {
+        this.#checkStuck(w);
         continue;
       }
       w.lastCpuNs = used;

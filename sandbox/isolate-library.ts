@@ -1,6 +1,7 @@
 /** @module sandbox/isolate-library — which isolated-vm build this Node uses, its version, whether it is patched, and the one place that loads it. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type ivm from 'isolated-vm';
 import type { Logger } from '../core/logger.js';
 
@@ -77,7 +78,8 @@ export function loadIsolatedVm(): typeof ivm {
   if (isolatedVmModule) return isolatedVmModule;
   const { packageName, nodeMajor } = isolateLibrary();
   try {
-    return (isolatedVmModule = require(packageName) as typeof ivm);
+    const addon = packageName === 'isolated-vm-patched' ? addonFile(path.dirname(require.resolve(`${packageName}/package.json`))) : undefined;
+    return (isolatedVmModule = (addon !== undefined ? (require(addon) as { ivm: typeof ivm }).ivm : require(packageName)) as typeof ivm);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'MODULE_NOT_FOUND') throw error;
@@ -85,6 +87,32 @@ export function loadIsolatedVm(): typeof ivm {
       `isolated-vm is not installed for Node ${nodeMajor} (npm package alias "${packageName}" is missing). ` +
         `Run "npm install" with this Node (optional dependencies must not be omitted).`,
     );
+  }
+}
+
+/**
+ * The native file isolated-vm 6.x's own entry would load, found without it. That entry is
+ * `require('node-gyp-build')(__dirname).ivm`, and node-gyp-build is a package of its own, outside the one folder a
+ * locked-down host may read (sandbox/lockdown: Node's permission model refuses its package.json and the host dies at
+ * start). Its choice is repeated here for the files isolated-vm can hold: a build from source first, else the
+ * prebuild for this platform, arch, Node ABI and libc. Undefined when neither is there: the package's own entry then
+ * loads it (and says what is missing).
+ */
+function addonFile(dir: string): string | undefined {
+  const built = path.join(dir, 'build', 'Release', 'isolated_vm.node');
+  if (exists(built)) return built;
+  // node-gyp-build's test for musl; under the permission model /etc is unreadable and glibc is assumed, as it would.
+  const libc = process.env.LIBC ?? (process.platform === 'linux' && exists('/etc/alpine-release') ? 'musl' : 'glibc');
+  const prebuild = path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, `isolated-vm.abi${process.versions.modules}.${libc}.node`);
+  return exists(prebuild) ? prebuild : undefined;
+}
+
+/** existsSync, false where the permission model refuses the path (Node 24 throws there rather than say false). */
+function exists(file: string): boolean {
+  try {
+    return existsSync(file);
+  } catch {
+    return false;
   }
 }
 

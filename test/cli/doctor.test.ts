@@ -37,6 +37,19 @@ describe('af doctor', () => {
     expect(report.ok).toBe(report.problems.length === 0);
   });
 
+  it('--json on Node 22 and later reports the patched isolated-vm (>= 6.2.0) that npm installed for it; on Node 20, 5.0.x as unpatched', async () => {
+    project = createProject({ 'agents/.keep': '' });
+    const report = JSON.parse((await runAf(project.root, ['doctor', '--json'])).stdout) as DoctorReport;
+    const [major = 0, minor = 0] = String(report.isolatedVm.version).split('.').map(Number);
+    if (Number(process.versions.node.split('.')[0]) >= 22) {
+      expect(report.isolatedVm.patched).toBe(true);
+      expect(major > 6 || (major === 6 && minor >= 2)).toBe(true);
+    } else {
+      expect(report.isolatedVm.patched).toBe(false);
+      expect(report.isolatedVm.version).toMatch(/^5\.0\./);
+    }
+  });
+
   it('counts the signing keys made by af keys init and sees a healthy store', async () => {
     project = createProject({ 'agents/.keep': '' });
     expect((await runAf(project.root, ['keys', 'init'])).status).toBe(0);
