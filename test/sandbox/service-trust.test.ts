@@ -4,13 +4,13 @@
 // used are kept only for env (the one capability a host holds), and it cannot hide a denial. A host holds the env
 // values of the run it is running only. Also the kv quota code and its exit status.
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitStatusFor } from '../../cli/exit-status.js';
 import { FactoryError } from '../../core/errors.js';
 import { createFactory, createMemoryRunSink } from '../../runtime/index.js';
+import { type CountingServer, listenCounting } from '../helpers/counting-server.js';
 import { createProject, simpleTemplate } from '../helpers/project.js';
 import { createMemoryKvStore, createSandbox, type DenialEvent, type Sandbox, type SpawnRequest } from '../../sandbox/index.js';
 import { Supervisor } from '../../sandbox/supervisor.js';
@@ -131,9 +131,7 @@ describe('service calls from a forging host (process isolation)', () => {
   describe('file and network tools, served by the supervisor', () => {
     let project: string;
     let keyText: string;
-    let server: net.Server;
-    let port = 0;
-    let connections = 0;
+    let server: CountingServer;
     beforeAll(async () => {
       project = mkdtempSync(path.join(os.tmpdir(), 'af-forge-'));
       keyText = `PRIVATE KEY ${Math.random()}`;
@@ -141,29 +139,24 @@ describe('service calls from a forging host (process isolation)', () => {
       writeFileSync(path.join(project, '.af', 'keys', 'signing.key'), keyText);
       mkdirSync(path.join(project, 'data'));
       writeFileSync(path.join(project, 'data', 'ok.txt'), 'granted text');
-      server = net.createServer((socket) => {
-        connections++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as net.AddressInfo).port;
+      server = await listenCounting();
     });
     afterAll(async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       rmSync(project, { recursive: true, force: true });
     });
 
     it('a host cannot widen a run’s read, write or net grants: the supervisor checks against its own spec, and audits', async () => {
       const granted = makeSpec({ name: 'granted', dir: project, source: 'export default () => 3;', permissions: { read: ['./data'] } });
       const forgedSpec = { dir: '/', permissions: { read: ['/'], write: ['/'], net: ['*'] }, template: 'other', tenant: 'acme' };
-      connections = 0;
+      server.reset();
       const result = await sandbox.run(sandbox.reserve(granted), {
         requests: [
           tool('readTextFile', ['./data/ok.txt']),
           tool('readTextFile', ['../.af/keys/signing.key'], forgedSpec),
           tool('readTextFile', [path.join(project, '.af', 'keys', 'signing.key')], forgedSpec),
           tool('writeTextFile', ['./data/pwned.txt', 'pwned'], forgedSpec),
-          tool('fetch', { url: `http://127.0.0.1:${port}/`, method: 'GET', headers: [], body: null }, forgedSpec),
+          tool('fetch', { url: `http://127.0.0.1:${server.port}/`, method: 'GET', headers: [], body: null }, forgedSpec),
         ],
       }, { tenant: 't1', env: 'dev' });
       expect(result.ok).toBe(true);
@@ -172,7 +165,7 @@ describe('service calls from a forging host (process isolation)', () => {
       expect(replies.slice(1).map((r) => r.code)).toEqual(['E_PERMISSION_DENIED', 'E_PERMISSION_DENIED', 'E_PERMISSION_DENIED', 'E_PERMISSION_DENIED']);
       expect(JSON.stringify(replies)).not.toContain(keyText);
       expect(existsSync(path.join(project, 'data', 'pwned.txt'))).toBe(false);
-      expect(connections).toBe(0);
+      expect(server.connections).toBe(0);
       expect(denials.map((d) => [d.template, d.permission])).toEqual([
         ['granted', 'read'],
         ['granted', 'read'],

@@ -10,10 +10,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, listenCounting } from '../helpers/counting-server.js';
 import {
   asUser,
   isRoot,
@@ -61,12 +61,10 @@ describe.skipIf(unavailable !== undefined)(named('an escaped host of a sandbox s
   let project: string;
   let keyFile: string;
   let dropDir: string;
-  let server: net.Server;
-  let port = 0;
-  let connections = 0;
+  let server: CountingServer;
 
   const probes = () => ({
-    connect: `return await new Promise((resolve, reject) => { const s = m.net.connect(${port}, '127.0.0.1', () => { s.end(); resolve('connected'); }); s.on('error', reject); });`,
+    connect: `return await new Promise((resolve, reject) => { const s = m.net.connect(${server.port}, '127.0.0.1', () => { s.end(); resolve('connected'); }); s.on('error', reject); });`,
     readKeys: `return m.fs.readFileSync(${JSON.stringify(keyFile)}, 'utf8');`,
     write: `m.fs.writeFileSync(${JSON.stringify(path.join(dropDir, 'pwned.txt'))}, 'pwned'); return 'written';`,
     spawn: `return m.child_process.execFileSync('/bin/echo', ['spawned']).toString();`,
@@ -81,7 +79,7 @@ describe.skipIf(unavailable !== undefined)(named('an escaped host of a sandbox s
    */
   async function escape(lockdown: 'auto' | 'off', layers?: string[]): Promise<Escaped<Probe>> {
     rmSync(path.join(dropDir, 'pwned.txt'), { force: true });
-    connections = 0;
+    server.reset();
     const code = probes();
     const args = JSON.stringify({ dist: runtime.dist, lockdown, layers, probes: Object.values(code), hold: true });
     const child = spawn(...asUser([process.execPath, path.join(runtime.fixtures, 'escape-driver.mjs'), args]), {
@@ -113,7 +111,7 @@ describe.skipIf(unavailable !== undefined)(named('an escaped host of a sandbox s
   function expectStopped(probe: Probe, outcome: Outcome): void {
     expect(outcome.threw, `${probe} should have been stopped, got ${JSON.stringify(outcome)}`).toBeDefined();
     if (probe === 'write') expect(existsSync(path.join(dropDir, 'pwned.txt'))).toBe(false);
-    if (probe === 'connect') expect(connections).toBe(0);
+    if (probe === 'connect') expect(server.connections).toBe(0);
   }
 
   beforeAll(async () => {
@@ -126,15 +124,10 @@ describe.skipIf(unavailable !== undefined)(named('an escaped host of a sandbox s
     if (isRoot) for (const owned of [project, path.dirname(path.dirname(keyFile)), path.dirname(keyFile), keyFile]) chownSync(owned, unprivilegedUid, unprivilegedUid);
     dropDir = mkdtempSync(path.join(os.tmpdir(), 'af-drop-'));
     chmodSync(dropDir, 0o777);
-    server = net.createServer((socket) => {
-      connections++;
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as net.AddressInfo).port;
+    server = await listenCounting();
   });
   afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
+    await server?.close();
     for (const dir of [project, dropDir]) if (dir) rmSync(dir, { recursive: true, force: true });
     runtime?.remove();
   });
@@ -142,7 +135,7 @@ describe.skipIf(unavailable !== undefined)(named('an escaped host of a sandbox s
   it(`with the lockdown off, the escaped code of uid ${unprivilegedUid} does everything (the probes work)`, async () => {
     const got = await escape('off');
     expect(got.outcomes.connect.value).toBe('connected');
-    expect(connections).toBe(1);
+    expect(server.connections).toBe(1);
     expect(got.outcomes.readKeys.value).toBe(keyText);
     expect(got.outcomes.write.value).toBe('written');
     expect(got.outcomes.spawn.value).toBe('spawned\n');

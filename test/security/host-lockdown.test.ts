@@ -9,7 +9,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +19,7 @@ import { createFactory } from '../../runtime/index.js';
 import { createMemoryKvStore, createSandbox } from '../../sandbox/index.js';
 import { type LockdownLayer, lockdownSupport, permissionFlag } from '../../sandbox/lockdown.js';
 import type { Supervisor } from '../../sandbox/supervisor.js';
+import { type CountingServer, listenCounting } from '../helpers/counting-server.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 import { FIXTURES, makeSpec } from '../sandbox/helpers.js';
 
@@ -40,14 +40,12 @@ describe('an escaped host (escape-host.mjs) under the lockdown', () => {
   let project: string;
   let keyFile: string;
   let dropDir: string;
-  let server: net.Server;
-  let port = 0;
-  let connections = 0;
+  let server: CountingServer;
 
   const probes = () => ({
     readKeys: `return m.fs.readFileSync(${JSON.stringify(keyFile)}, 'utf8');`,
     write: `m.fs.writeFileSync(${JSON.stringify(path.join(dropDir, 'pwned.txt'))}, 'pwned'); return 'written';`,
-    connect: `return await new Promise((resolve, reject) => { const s = m.net.connect(${port}, '127.0.0.1', () => { s.end(); resolve('connected'); }); s.on('error', reject); });`,
+    connect: `return await new Promise((resolve, reject) => { const s = m.net.connect(${server.port}, '127.0.0.1', () => { s.end(); resolve('connected'); }); s.on('error', reject); });`,
     spawn: `return m.child_process.execFileSync('/bin/echo', ['spawned']).toString();`,
     worker: `const w = new m.worker_threads.Worker('1', { eval: true }); await w.terminate(); return 'worker started';`,
     env: `let parent; try { parent = m.fs.readFileSync('/proc/' + m.process.ppid + '/environ', 'latin1'); } catch (e) { parent = 'denied ' + e.code; } return JSON.stringify(m.process.env) + '\\n' + parent;`,
@@ -57,7 +55,7 @@ describe('an escaped host (escape-host.mjs) under the lockdown', () => {
   /** Runs every probe in one escape host started with `layers` (all supported when undefined), for a template with every grant when `grants`. */
   async function escape(lockdown: 'auto' | 'off', layers?: LockdownLayer[], grants = false): Promise<Record<Probe, Outcome>> {
     rmSync(path.join(dropDir, 'pwned.txt'), { force: true });
-    connections = 0;
+    server.reset();
     const named = probes();
     const args = JSON.stringify({ dist: DIST, lockdown, layers, probes: Object.values(named), grants });
     const { stdout } = await run(process.execPath, [path.join(FIXTURES, 'escape-driver.mjs'), args], { cwd: project, env: { ...process.env, AF_ESCAPE_SECRET: secret }, timeout: 60_000 });
@@ -69,7 +67,7 @@ describe('an escaped host (escape-host.mjs) under the lockdown', () => {
   function expectStopped(probe: Probe, outcome: Outcome): void {
     expect(outcome.threw, `${probe} should have been stopped, got ${JSON.stringify(outcome)}`).toBeDefined();
     if (probe === 'write') expect(existsSync(path.join(dropDir, 'pwned.txt'))).toBe(false);
-    if (probe === 'connect') expect(connections).toBe(0);
+    if (probe === 'connect') expect(server.connections).toBe(0);
   }
 
   beforeAll(async () => {
@@ -80,15 +78,10 @@ describe('an escaped host (escape-host.mjs) under the lockdown', () => {
     // Writable by anyone: only the permission model stands between an escaped host and this folder.
     dropDir = mkdtempSync(path.join(os.tmpdir(), 'af-drop-'));
     chmodSync(dropDir, 0o777);
-    server = net.createServer((socket) => {
-      connections++;
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as net.AddressInfo).port;
+    server = await listenCounting();
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     rmSync(project, { recursive: true, force: true });
     rmSync(dropDir, { recursive: true, force: true });
   });
