@@ -238,7 +238,11 @@ async function readCapped(handle: FileHandle, requested: string, max: number): P
  */
 export function mergeServed(stats: EngineStats, run: ServedRun): EngineStats {
   const grants = new Set(run.grantsUsed);
-  for (const key of Array.isArray(stats.grantsUsed) ? stats.grantsUsed : []) if (typeof key === 'string' && key.startsWith('env:')) grants.add(key);
+  const granted = run.spec.permissions.env;
+  for (const key of Array.isArray(stats.grantsUsed) ? stats.grantsUsed : []) {
+    // Only a variable the template is granted: a host cannot make the learner keep a grant that does not exist.
+    if (typeof key === 'string' && key.startsWith('env:') && granted.includes(key.slice(4))) grants.add(key);
+  }
   const hostDenials = Array.isArray(stats.denials) ? stats.denials.filter((d) => d?.permission === 'env') : [];
   return { ...stats, grantsUsed: [...grants].sort(), denials: hostDenials.length === 0 ? run.denials : [...hostDenials, ...run.denials] };
 }
