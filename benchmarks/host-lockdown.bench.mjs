@@ -44,7 +44,7 @@ export default async function bench({ quick = false } = {}) {
     title: 'Sandbox host lockdown: start-up and warm paths, every supported layer against none',
     metrics,
     notes: [
-      `Layers on this machine with lockdown auto: ${on.join(', ') || 'none'} (a sealed host: the template has no read, write or net grant).`,
+      `Layers on this machine with lockdown auto: ${on.join(', ') || 'none'}, on every host whatever its templates are granted (tools are served by the calling process).`,
       `Start-up: ${rounds} hosts per mode, interleaved; one host each, measured from createSandbox until the host reports a context ready, and until the first run's result.`,
       ...unprivileged.notes,
     ],

@@ -78,9 +78,18 @@ export default async function bench({ quick = false } = {}) {
     notes: [
       `${rounds} samples per tool, interleaved; a sample is (a run making ${calls} sequential awaited calls − a run of the same agent making none) ÷ ${calls}.`,
       'One host, the default lockdown (every layer this machine supports); the tools are served by the calling process.',
-      ...(BUILDS.length > 1 ? [`"before" rows: the build in ${BUILDS[1].dist}, measured in the same process, rounds interleaved.`] : []),
+      ...(BUILDS.length > 1
+        ? [
+            `"before" rows: ${process.env.AF_BENCH_BEFORE_NAME ?? `the build in ${BUILDS[1].dist}`}, measured in the same process, rounds interleaved.`,
+            `Added p50 per call over "before": ${tools.map((tool) => `${labels[tool].split(',')[0]} ${signed(summarise(BUILDS[0].perCall[tool]).p50 - summarise(BUILDS[1].perCall[tool]).p50)} µs`).join(', ')} (target: at most +100 µs).`,
+          ]
+        : []),
     ],
   };
+}
+
+function signed(n) {
+  return `${n >= 0 ? '+' : '−'}${Math.abs(Math.round(n))}`;
 }
 
 function makeSpec(dir) {
