@@ -168,8 +168,16 @@ export function notFound(message: string, grants: string[]): ToolError & { grant
   return Object.assign(new ToolError('ENOENT', message, 'NotFound'), { grants });
 }
 
+/**
+ * Where no grant reaches, whatever it says: `/proc` holds the environment, memory and open files of the process that
+ * serves file tools (the calling process: `/proc/self`, `/proc/thread-self` and `/proc/<pid>` all lead there) and of
+ * every other process of its user, so a grant of `/` must not read the secrets the env allowlist keeps back.
+ */
+const NEVER_GRANTED = '/proc';
+
 /** The grants whose real root holds `candidate`. */
 export function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
+  if (isInside(candidate, NEVER_GRANTED)) return [];
   return roots.filter(({ root }) => isInside(candidate, root)).map(({ grant }) => grant);
 }
 

@@ -206,6 +206,28 @@ describe('other payloads of the class', () => {
     expect(readFileSync(path.join(outside, 'victim.txt'), 'utf8')).toBe('untouched');
   });
 
+  it('no grant, not even of /, reaches /proc: the serving process\'s environment, memory and files stay its own', async () => {
+    // File tools are served by the calling process: /proc/self is that process, with every secret the env allowlist
+    // keeps back. Every spelling of it, and a link to it inside a grant, is refused; so is any other process.
+    link('data/me', '/proc/self');
+    const results = await ops({ read: ['/'], write: ['/'] }, [
+      read('/proc/self/environ'),
+      read('/proc/thread-self/environ'),
+      read(`/proc/${process.pid}/environ`),
+      read(`/proc/${process.pid}/root/proc/self/environ`),
+      read('/proc//self/./environ'),
+      read('data/me/environ'),
+      read(`/proc/${process.ppid}/environ`),
+      read('/proc/self/maps'),
+      write('/proc/self/comm', 'renamed'),
+      read(path.join(dir, 'data', 'a.txt')),
+    ]);
+    expect(results.slice(0, 9).map((r) => r.code)).toEqual(Array(9).fill('E_PERMISSION_DENIED'));
+    expect(JSON.stringify(results)).not.toContain('PATH=');
+    expect(readFileSync('/proc/self/comm', 'utf8')).not.toContain('renamed');
+    expect(results[9]).toEqual({ ok: true, value: 'inside' });
+  });
+
   it('a linked folder inside a grant cannot lead out, for reads and writes', async () => {
     link('data/sub', outside);
     link('out/sub', outside);
