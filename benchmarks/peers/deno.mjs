@@ -1,5 +1,5 @@
 // Deno — `deno run` with no permissions (deny-by-default, like the factory), one process per run. The binary is
-// the one shipped in the `@deno/linux-x64-glibc` npm package (an optional dependency).
+// the one the `deno` npm package (a development dependency) installs for this platform.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { agentScript } from './code.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, 'deno-child.js');
-// The Linux x64 binary package of Deno (an optional dependency: the `deno` wrapper's other platforms are not on this registry).
+// The Linux x64 binary package of Deno, which the `deno` wrapper installs as its optional dependency on this platform.
 const BIN = path.join(here, '../../node_modules/@deno/linux-x64-glibc/deno');
 const ARGS = ['run', '--no-prompt', '--no-config', '--no-lock', '--no-remote', '--no-npm', '--quiet', '--v8-flags=--max-old-space-size=64', CHILD];
 
@@ -18,7 +18,7 @@ export default {
   isolated: true,
   note: 'A Deno process per run with no permissions granted: the closest peer in security model (deny-by-default capabilities).',
   async open() {
-    if (!existsSync(BIN)) throw new Error(`no deno binary at ${path.relative(process.cwd(), BIN)} (the optional dependency @deno/linux-x64-glibc is not installed: it exists for Linux x64 with glibc only)`);
+    if (!existsSync(BIN)) throw new Error(`no deno binary at ${path.relative(process.cwd(), BIN)} (the development dependency `deno` installs @deno/linux-x64-glibc on Linux x64 with glibc only)`);
     const probe = spawnSync(BIN, ['--version'], { encoding: 'utf8', timeout: 20_000 });
     if (probe.status !== 0) throw new Error(`deno --version failed: ${(probe.stderr || probe.error?.message || `status ${probe.status}`).trim()}`);
     const version = probe.stdout.split('\n')[0];
