@@ -35,6 +35,7 @@ const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   E_SIGNATURE_INVALID: 409,
   E_KEY_REVOKED: 409,
   E_KEY_EXPIRED: 409,
+  E_SIGNER_KEY_MISSING: 409,
   E_POLICY_DENIED: 409,
   E_VERSION_RETIRED: 409,
   E_TRUST_STATE: 409,
@@ -48,6 +49,24 @@ const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   E_OUTPUT_LIMIT: 422,
   E_SPAWN_LIMIT: 422,
   E_KV_QUOTA: 422,
+  // Tool codes reach a caller only as `details.cause` of an E_AGENT_THREW run; were one to end a run, it is the agent's failure too.
+  E_FETCH: 422,
+  ENOENT: 422,
+  EISDIR: 422,
+  EACCES: 422,
+  EPERM: 422,
+  EROFS: 422,
+  ENOSPC: 422,
+  EDQUOT: 422,
+  EFBIG: 422,
+  EMFILE: 422,
+  ENFILE: 422,
+  ENAMETOOLONG: 422,
+  EBUSY: 422,
+  ETXTBSY: 422,
+  EAGAIN: 422,
+  ENXIO: 422,
+  EIO: 422,
   E_RATE_LIMITED: 429,
   E_INTERNAL: 500,
   E_STORE: 500,
@@ -56,6 +75,11 @@ const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   E_UNAVAILABLE: 503,
   E_DISPOSED: 503,
 };
+
+/** The status decided for `code`, or undefined for a string that is no code (what {@link httpStatusFor} answers 500 for). */
+export function declaredHttpStatus(code: string): number | undefined {
+  return Object.hasOwn(STATUS_BY_CODE, code) ? (STATUS_BY_CODE as Record<string, number>)[code] : undefined;
+}
 
 /** The HTTP status for an error code; 500 for a code this server does not know. */
 export function httpStatusFor(code: string): number {

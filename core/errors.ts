@@ -1,5 +1,33 @@
 /** @module core/errors — the one error hierarchy: stable codes, messages that say what to do next. */
 
+/**
+ * Codes of the errors a tool call gives the agent (`ctx.fetch`, `ctx.readTextFile`, `ctx.writeTextFile`), besides the
+ * run codes a tool may also give (`E_PERMISSION_DENIED`, `E_USAGE`, `E_DISPOSED`, `E_KV_QUOTA`, `E_SPAWN_LIMIT`,
+ * `E_STORE`, `E_INTERNAL`). The file codes keep the operating system's spelling, as Node and Deno give them, because
+ * agents match on them (`if (e.code === 'ENOENT')`); a system code not listed here reaches the agent as `EIO`, its
+ * message naming the system's own. An agent may catch them; uncaught, the run ends with `E_AGENT_THREW` and the tool
+ * code as `details.cause`, so they reach a user only as the cause of an agent failure (HTTP 422, exit status 1).
+ */
+export const TOOL_ERROR_CODES = [
+  'E_FETCH',
+  'ENOENT',
+  'EISDIR',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOSPC',
+  'EDQUOT',
+  'EFBIG',
+  'EMFILE',
+  'ENFILE',
+  'ENAMETOOLONG',
+  'EBUSY',
+  'ETXTBSY',
+  'EAGAIN',
+  'ENXIO',
+  'EIO',
+] as const;
+
 /** Every code a {@link FactoryError} can carry. Stable: scripts and the HTTP API match on them. */
 export const ERROR_CODES = [
   'E_TEMPLATE_NOT_FOUND',
@@ -37,9 +65,14 @@ export const ERROR_CODES = [
   'E_UNAVAILABLE',
   'E_SUGGESTION_NOT_FOUND',
   'E_KEY_NOT_FOUND',
+  'E_SIGNER_KEY_MISSING',
+  ...TOOL_ERROR_CODES,
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A code a tool call gives the agent; see {@link TOOL_ERROR_CODES}. */
+export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number];
 
 /** One problem found while checking a document: where it is and what is wrong. */
 export interface Problem {
@@ -99,6 +132,24 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   E_UNAVAILABLE: 'Not ready or shutting down; nothing ran, so it is safe to retry.',
   E_SUGGESTION_NOT_FOUND: 'No suggestion with that id; run `af suggestions list --all` to see them.',
   E_KEY_NOT_FOUND: 'No key with that id; run `af keys list` (signing keys) or `af keys api list` (API keys).',
+  E_SIGNER_KEY_MISSING: 'No signer key here to sign with; run `af keys init` (first time, or `af init --keys`) or `af keys rotate`.',
+  E_FETCH: 'fetch failed: the host could not be reached or its name not resolved, a redirect was invalid or one too many, or the body was over the cap; the message says which.',
+  ENOENT: 'No such file or folder: a grant admits the path, but nothing is there.',
+  EISDIR: 'Not a file: readTextFile and writeTextFile take regular files, not folders or devices.',
+  EACCES: 'The operating system refused access to the file (its mode or owner), though a grant admits the path.',
+  EPERM: 'The operating system does not permit this operation on the file.',
+  EROFS: 'The file is on a read-only file system.',
+  ENOSPC: 'No space left on the device holding the file.',
+  EDQUOT: 'The disk quota of the user serving file tools is used up.',
+  EFBIG: 'The file would be larger than the file system allows.',
+  EMFILE: 'Too many files open in the process serving file tools; retry later.',
+  ENFILE: 'Too many files open on the system; retry later.',
+  ENAMETOOLONG: 'A name in the path is longer than the file system allows.',
+  EBUSY: 'The file is busy (locked or in use by the system); retry later.',
+  ETXTBSY: 'The file is a program being run; it cannot be written now.',
+  EAGAIN: 'The file is not ready (a pipe or device with nothing to read or no room to write); only regular files are meant for file tools.',
+  ENXIO: 'Nothing is at the other end of the file (a pipe with no reader, or a device that is gone).',
+  EIO: 'The file system failed (an I/O error, or a system error the message names).',
 };
 
 /**
@@ -137,9 +188,22 @@ export class FactoryError extends Error {
   }
 }
 
+const CODES: ReadonlySet<unknown> = new Set(ERROR_CODES);
+const TOOL_CODES: ReadonlySet<unknown> = new Set(TOOL_ERROR_CODES);
+
 /** True when `code` is one of {@link ERROR_CODES}. */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
+  return CODES.has(code);
+}
+
+/** True when `code` is one of {@link TOOL_ERROR_CODES}. */
+export function isToolErrorCode(code: unknown): code is ToolErrorCode {
+  return TOOL_CODES.has(code);
+}
+
+/** The default message of a code: what it means and what to do next. */
+export function defaultMessageFor(code: ErrorCode): string {
+  return DEFAULT_MESSAGES[code];
 }
 
 /** Wraps anything thrown into a FactoryError, keeping FactoryErrors as they are. */

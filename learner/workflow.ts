@@ -62,7 +62,7 @@ function atomicWrite(file: string, text: string): void {
  * records it, audits, and starts a canary that sends `canaryWeight` of new agents to it (the runtime
  * then promotes or rolls back on its own). The template must still be the version the suggestion
  * was made for.
- * @throws FactoryError `E_USAGE` (not open, or the template changed since), `E_SIGNATURE_MISSING` (no signer key here).
+ * @throws FactoryError `E_USAGE` (not open, or the template changed since), `E_SIGNER_KEY_MISSING` (no signer key here).
  */
 export async function acceptSuggestion(context: WorkflowContext, id: string, options: AcceptOptions): Promise<Suggestion> {
   const { store, registry, keyRing } = context;

@@ -1,11 +1,12 @@
 /** @module sandbox/capability-tools — serves the tools that touch the outside world (fetch, files, kv, spawn) for one run, in the calling process: every check against its own record of the run, the caps, grant use and denials. */
 import { type FileHandle, readFile } from 'node:fs/promises';
 import type { AgentSpec, ListedPermission } from '../core/agent-spec.js';
+import { type ErrorCode, isErrorCode } from '../core/errors.js';
 import { spawnViaServices } from './calling-side.js';
 import type { EngineStats } from './engine.js';
 import { type FetchRequest, guardedFetch } from './guarded-fetch.js';
 import { openGranted } from './open-granted.js';
-import { type ResolvedPath, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
+import { fileErrorCode, type ResolvedPath, resolveReadPath, resolveWritePath, ToolDenied, ToolError } from './permissions.js';
 import { MAX_PENDING_CALLS } from './protocol.js';
 import type { KvNamespace, KvStore, ToolServices } from './types.js';
 
@@ -94,11 +95,18 @@ export async function serveTool(run: ServedRun, tool: string, argsJson: string, 
     if (error instanceof ToolError) throw error;
     // A store or the file system failing in a way no check foresaw: still a coded error for the agent.
     const e = error as { code?: unknown; message?: unknown; name?: unknown } | null;
-    const code = e && typeof e.code === 'string' ? e.code : tool.startsWith('kv.') ? 'E_STORE' : 'E_INTERNAL';
-    throw new ToolError(code, e && typeof e.message === 'string' ? e.message : String(error), e && typeof e.name === 'string' ? e.name : 'Error');
+    throw new ToolError(unforeseenCode(tool, e?.code), e && typeof e.message === 'string' ? e.message : String(error), e && typeof e.name === 'string' ? e.name : 'Error');
   } finally {
     run.pending--;
   }
+}
+
+/** The code of a failure no check foresaw: a documented code as it is, else the store's or the file system's general one. */
+function unforeseenCode(tool: string, code: unknown): ErrorCode {
+  if (isErrorCode(code)) return code;
+  if (tool.startsWith('kv.')) return 'E_STORE';
+  if ((tool === 'readTextFile' || tool === 'writeTextFile') && typeof code === 'string') return fileErrorCode(code);
+  return 'E_INTERNAL';
 }
 
 async function dispatch(run: ServedRun, tool: string, argsJson: string, settings: CapabilitySettings): Promise<string> {

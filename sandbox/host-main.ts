@@ -1,5 +1,6 @@
 /** @module sandbox/host-main — entry of a sandbox host process: runs the engine and answers its supervisor over IPC. */
 import { systemClock } from '../core/clock.js';
+import { isErrorCode } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { SandboxEngine } from './engine.js';
 import type { EngineServices } from './host-tools.js';
@@ -188,7 +189,7 @@ function onMessage(message: ToHost): void {
       if (!pending) return;
       pendingServices.delete(message.id);
       if (message.ok) pending.resolve(message.value);
-      else pending.reject(new ToolError(message.error.code, message.error.message, message.error.name));
+      else pending.reject(new ToolError(isErrorCode(message.error.code) ? message.error.code : 'E_INTERNAL', message.error.message, message.error.name));
       break;
     }
     case 'close':

@@ -1,6 +1,7 @@
 /** @module sandbox/host-tools — the engine's side of every ctx tool: the pure ones (log, random, url.*, timers, env.get of the values a run was given), per-run counters and caps; every capability tool is forwarded to the calling side. */
 import { randomBytes } from 'node:crypto';
 import type { AgentSpec } from '../core/agent-spec.js';
+import { isErrorCode } from '../core/errors.js';
 import { CAPABILITY_TOOLS, MAX_PENDING_CALLS } from './protocol.js';
 import { ToolDenied, ToolError } from './permissions.js';
 import { urlOp } from './url-op.js';
@@ -181,7 +182,7 @@ export function toolErrorJson(error: unknown): string {
   if (error instanceof ToolDenied) return JSON.stringify({ code: 'E_PERMISSION_DENIED', message: error.message, name: 'NotCapable' });
   if (error instanceof ToolError) return JSON.stringify({ code: error.code, message: error.message, name: error.name });
   const e = error as { code?: unknown; message?: unknown; name?: unknown } | null;
-  const code = e && typeof e.code === 'string' ? e.code : 'E_INTERNAL';
+  const code = isErrorCode(e?.code) ? e.code : 'E_INTERNAL';
   const message = e && typeof e.message === 'string' ? e.message : String(error);
   return JSON.stringify({ code, message, name: e && typeof e.name === 'string' ? e.name : 'Error' });
 }

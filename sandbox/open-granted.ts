@@ -2,7 +2,7 @@
 import { constants as fsConstants, readlinkSync } from 'node:fs';
 import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { grantsHolding, notFound, type ResolvedPath, ToolDenied, ToolError } from './permissions.js';
+import { fileErrorCode, grantsHolding, notFound, type ResolvedPath, ToolDenied, ToolError } from './permissions.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = fsConstants;
 
@@ -123,6 +123,6 @@ function failed(kind: 'read' | 'write', error: unknown, requested: string, resol
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ELOOP') return new ToolDenied(kind, `${resolved.path} -> (a link appeared)`);
   if (code === 'ENOENT' || code === 'ENOTDIR') return notFound(`No such ${kind === 'read' ? 'file' : 'folder'}: ${kind === 'read' ? requested : path.dirname(requested)}`, resolved.grants);
-  if (typeof code === 'string') return new ToolError(code, `Cannot ${kind} ${requested}: ${code}`);
+  if (typeof code === 'string') return new ToolError(fileErrorCode(code), `Cannot ${kind} ${requested}: ${code}`);
   return error;
 }

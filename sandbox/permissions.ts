@@ -1,6 +1,7 @@
 /** @module sandbox/permissions — the checks behind every tool call: net host matching, path containment after realpath with grants held to their base, denial messages. */
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { type ErrorCode, isToolErrorCode, type ToolErrorCode } from '../core/errors.js';
 
 /** Thrown by a host tool when a permission check fails; becomes an `E_PERMISSION_DENIED` error inside the isolate. */
 export class ToolDenied extends Error {
@@ -22,9 +23,10 @@ export class ToolDenied extends Error {
 
 /** A tool failure that is not a denial (bad argument, missing file, limit); crosses into the isolate with its code. */
 export class ToolError extends Error {
-  readonly code: string;
+  /** One of core's codes: what an agent may match on is documented there (`TOOL_ERROR_CODES` and the run codes). */
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, name = 'Error') {
+  constructor(code: ErrorCode, message: string, name = 'Error') {
     super(message);
     this.code = code;
     this.name = name;
@@ -179,6 +181,11 @@ const NEVER_GRANTED = '/proc';
 export function grantsHolding(roots: ReadonlyArray<{ grant: string; root: string }>, candidate: string): string[] {
   if (isInside(candidate, NEVER_GRANTED)) return [];
   return roots.filter(({ root }) => isInside(candidate, root)).map(({ grant }) => grant);
+}
+
+/** The code a file system failure reaches the agent with: its own when documented (`ENOENT`, `EACCES`, …), else `EIO`. */
+export function fileErrorCode(code: unknown): ToolErrorCode {
+  return isToolErrorCode(code) && code !== 'E_FETCH' ? code : 'EIO';
 }
 
 /** Refuses what no path may hold before any file system call: NUL bytes (which C would cut the path at) and overlong paths. */

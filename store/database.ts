@@ -36,6 +36,8 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     db.close();
     const code = (error as { code?: unknown }).code;
     if (!options.readonly && (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')) throw damagedStore(file, error as Error);
+    // migrate() says itself what happened and what to do (a store newer than this code).
+    if (error instanceof FactoryError) throw error;
     throw new FactoryError('E_STORE', `cannot prepare the store at ${file}: ${(error as Error).message}`, { cause: error });
   }
   return db;

@@ -1,5 +1,6 @@
 /** @module store/migrations — the schema, as numbered forward steps; the version reached is kept in `PRAGMA user_version`. */
 import type Database from 'better-sqlite3';
+import { FactoryError } from '../core/errors.js';
 
 /** One forward step. Steps are never edited once released: a change is a new step. */
 export interface Migration {
@@ -239,12 +240,18 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 /**
  * Applies every step above the database's version, each in its own immediate transaction, so two
  * processes opening a new database at once do not both migrate it.
- * @throws Error when the database is newer than this code (a downgrade).
+ * @throws FactoryError `E_STORE` when the database is newer than this code (written by a newer release): nothing is
+ * changed, because this code cannot know what the newer steps mean.
  */
 export function migrate(db: Database.Database): number {
   const current = () => db.pragma('user_version', { simple: true }) as number;
-  if (current() > SCHEMA_VERSION) {
-    throw new Error(`the database has schema version ${current()}, newer than this Agent Factory (${SCHEMA_VERSION}); upgrade Agent Factory`);
+  const found = current();
+  if (found > SCHEMA_VERSION) {
+    throw new FactoryError(
+      'E_STORE',
+      `the store at ${db.name} has schema version ${found}, newer than this Agent Factory (schema ${SCHEMA_VERSION}): a newer release wrote it, and this one cannot read it safely; upgrade agent-factory (\`npm install agent-factory@latest\`), or point af at another store (--root, AF_ROOT or AF_HOME)`,
+      { details: { schemaVersion: found, supported: SCHEMA_VERSION, path: db.name } },
+    );
   }
   for (const step of MIGRATIONS) {
     db.transaction(() => {

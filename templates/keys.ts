@@ -157,7 +157,7 @@ export class KeyRing {
   /**
    * The signer to sign with: `id` if given, else the newest signer that is neither revoked nor expired and
    * whose private key is here.
-   * @throws FactoryError `E_KEY_REVOKED`, `E_KEY_EXPIRED`, or `E_SIGNATURE_MISSING` when there is none.
+   * @throws FactoryError `E_KEY_REVOKED`, `E_KEY_EXPIRED`, or `E_SIGNER_KEY_MISSING` when there is none.
    */
   signer(id?: string): { record: KeyRecord; privateKey: KeyObject } {
     const now = this.#clock.now();
@@ -173,7 +173,7 @@ export class KeyRing {
       .filter((key) => key.role === 'signer' && !this.#trust.isRevoked(key.id) && now >= key.notBefore && now <= key.notAfter && existsSync(this.#keyPath(key.id)));
     const newest = usable.at(-1);
     if (!newest) {
-      throw new FactoryError('E_SIGNATURE_MISSING', 'no usable signer key here: run `af keys init` (first time) or `af keys rotate`');
+      throw new FactoryError('E_SIGNER_KEY_MISSING', `no usable signer key in ${this.#keysDir}: run \`af keys init\` (first time, or \`af init --keys\`) or \`af keys rotate\``);
     }
     return { record: newest, privateKey: createPrivateKey(this.#readPrivateKey(newest.id)) };
   }
@@ -181,7 +181,7 @@ export class KeyRing {
   #currentRoot(): KeyRecord {
     const roots = this.#trust.roots().filter((root) => !this.#trust.isRevoked(root.id) && existsSync(this.#keyPath(root.id)));
     const root = roots.at(-1);
-    if (!root) throw new FactoryError('E_SIGNATURE_MISSING', 'no root key here: run `af keys init` first');
+    if (!root) throw new FactoryError('E_SIGNER_KEY_MISSING', `no root key in ${this.#keysDir}: run \`af keys init\` first`);
     return root;
   }
 
@@ -205,7 +205,7 @@ export class KeyRing {
     try {
       return readFileSync(this.#keyPath(id), 'utf8');
     } catch {
-      throw new FactoryError('E_SIGNATURE_MISSING', `the private key of ${id} is not in ${this.#keysDir}; sign on the machine that holds it, or \`af keys create\` a signer here`);
+      throw new FactoryError('E_SIGNER_KEY_MISSING', `the private key of ${id} is not in ${this.#keysDir}; sign on the machine that holds it, or \`af keys create\` a signer here`);
     }
   }
 }
