@@ -3,7 +3,8 @@ export { createApiServer, type ApiRateLimitOptions, type ApiServerOptions } from
 export { FactoryClient, parseRetryAfter, type FactoryClientOptions } from './client.js';
 export { accessToDecide, ALL_TENANTS, canSeeSuggestion, describeAccess, installationRole, isAllowed, ROUTE_ACCESS, type Access, type InstallationAccess, type RouteKey } from './access.js';
 export { RequestEnvironments, type RequestEnvironmentsOptions } from './environments.js';
-export { API_ERROR_CODES, ApiError, httpStatusFor, isApiErrorCode, toErrorBody, type ApiErrorBody, type ApiErrorCode } from './errors.js';
+export { httpStatusFor } from './errors.js';
+export { errorBody, toErrorBody } from './problem.js';
 export type { ActorInfo, RetiredVersion, RolloutService, SuggestionService } from './services.js';
 export type * from './types.js';
 export { createLearnerServices } from './learner-services.js';
