@@ -91,8 +91,8 @@ export class Store {
     this.suggestions = new Suggestions(this.db);
     this.rollouts = new Rollouts(this.db);
     this.models = new LearnerModels(this.db);
-    // Reading the schema cookie opens a read transaction on the file: it proves the connection is open and the file
-    // readable, not just that the library answers (`SELECT 1` touches no page). In WAL mode readers do not wait on a writer.
+    // Reading the schema cookie runs a read transaction on the database (`SELECT 1` would not touch it at all), so the
+    // connection is open and takes its read lock; in WAL mode readers do not wait for a writer.
     this.#ping = this.db.prepare<[], number>('PRAGMA schema_version').pluck();
     // `.af/trust.json` is as writable as the database: once the trust data is sealed, it is never imported again.
     if (options.migrateTrustFrom && !wasSealed) this.#migrateTrust(options.migrateTrustFrom);

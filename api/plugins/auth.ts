@@ -43,7 +43,7 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
   });
 
   // Authentication runs first (an instance-level hook), so the rate limiter, a route-level onRequest hook, can key on the API key.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async function authenticateKey(request, reply) {
     const access = request.routeOptions.config?.access;
     if (access === undefined || access === 'public') return;
     const principal = authenticate(store, request.headers.authorization);
@@ -55,7 +55,7 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
   });
   // Roles are checked after the rate limiter and before the body is read: refused requests count against the key,
   // so a low-role key cannot flood the audit log.
-  app.addHook('preParsing', async (request) => {
+  app.addHook('preParsing', async function checkRole(request) {
     const access = request.routeOptions.config?.access;
     const principal = request.principal;
     if (access === undefined || access === 'public' || !principal) return;

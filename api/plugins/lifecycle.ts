@@ -62,7 +62,7 @@ async function lifecycle(app: FastifyInstance, options: LifecycleOptions): Promi
 
   // Registered before authentication, so a closing server answers 503 without checking keys. Public routes (health,
   // readiness) keep answering: readiness is how a load balancer learns the server is closing.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async function refuseWhileClosing(request) {
     const access = request.routeOptions.config?.access;
     if (access === undefined || access === 'public') return;
     if (isClosing) throw new FactoryError('E_UNAVAILABLE', 'the server is shutting down; retry against another instance');
