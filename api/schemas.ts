@@ -32,6 +32,7 @@ const DENIALS = { type: 'array', items: DENIAL } as const;
 const CODE = { type: 'string', enum: [...ERROR_CODES] } as const;
 
 export const errorSchema = {
+  // The OpenAPI document's name for the error body (clients generated from it use it); no class of that name remains.
   $id: 'ApiError',
   type: 'object',
   required: ['error'],
