@@ -1,11 +1,5 @@
-/** @module api/errors — the one mapping from error codes to HTTP statuses, the codes only the API needs, and the error the routes throw. */
-import { type ErrorCode, FactoryError, isErrorCode } from '../core/errors.js';
-
-/** Codes that arise only from HTTP (they live in core's list with every other code). */
-export const API_ERROR_CODES = ['E_NOT_FOUND', 'E_CONFLICT', 'E_BODY_TOO_LARGE', 'E_NOT_IMPLEMENTED', 'E_UNAVAILABLE'] as const;
-
-/** Every code an API error body can carry. */
-export type ApiErrorCode = ErrorCode;
+/** @module api/errors — the one mapping from error codes to HTTP statuses. Routes throw `FactoryError`; the status comes from here, never from the thrower. */
+import type { ErrorCode } from '../core/errors.js';
 
 /**
  * Status per code. Grouping, so a client can act on the status alone:
@@ -19,7 +13,7 @@ export type ApiErrorCode = ErrorCode;
  *   the run (it may have had effects, so it is not retried automatically); 503 not ready or shutting down
  *   (nothing ran: safe to retry).
  */
-const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
   E_INPUT_INVALID: 400,
   E_USAGE: 400,
   E_UNAUTHORIZED: 401,
@@ -84,69 +78,4 @@ export function declaredHttpStatus(code: string): number | undefined {
 /** The HTTP status for an error code; 500 for a code this server does not know. */
 export function httpStatusFor(code: string): number {
   return (STATUS_BY_CODE as Record<string, number | undefined>)[code] ?? 500;
-}
-
-/** True for codes the API may put in an error body. */
-export function isApiErrorCode(code: unknown): code is ApiErrorCode {
-  return isErrorCode(code) || (API_ERROR_CODES as readonly unknown[]).includes(code);
-}
-
-/**
- * What a route throws to answer with an error: the status comes from {@link httpStatusFor}, never from the thrower.
- * `statusCode` is set too because @fastify/rate-limit and Fastify read it.
- */
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-  readonly statusCode: number;
-  readonly details: Record<string, unknown>;
-
-  constructor(code: ApiErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-    this.statusCode = httpStatusFor(code);
-    this.details = details;
-  }
-}
-
-/** The body of every error answer. */
-export interface ApiErrorBody {
-  error: { code: ApiErrorCode; message: string; problems?: Array<{ pointer?: string; message: string }> };
-}
-
-/** Turns anything a handler threw into a status and body; Fastify's own errors get the nearest code. */
-export function toErrorBody(error: unknown): { status: number; body: ApiErrorBody } {
-  if (error instanceof ApiError) return answer(error.code, error.message);
-  if (error instanceof FactoryError) {
-    const problems = error.problems.map((p) => ({ ...(p.pointer !== undefined ? { pointer: p.pointer } : {}), message: p.message }));
-    return answer(error.code, error.message, problems);
-  }
-  const fastifyError = error as { code?: unknown; statusCode?: unknown; validation?: Array<{ instancePath: string; message?: string; params?: { additionalProperty?: string } }>; validationContext?: string; message?: string };
-  if (Array.isArray(fastifyError.validation)) {
-    const where = fastifyError.validationContext ?? 'request';
-    const problems = fastifyError.validation.map((v) => ({
-      pointer: v.instancePath,
-      message: `${v.message ?? 'is invalid'}${v.params?.additionalProperty !== undefined ? ` (${JSON.stringify(v.params.additionalProperty)})` : ''}`,
-    }));
-    return answer('E_INPUT_INVALID', `${where} is invalid: ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`, problems);
-  }
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return answer('E_BODY_TOO_LARGE', 'request body is larger than the server accepts; send a smaller input');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return answer('E_INPUT_INVALID', `request body is not valid JSON: ${fastifyError.message ?? ''}`.trim());
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return answer('E_INPUT_INVALID', 'send the body as application/json');
-    default:
-  }
-  // Fastify reports other client mistakes (bad prototype keys, bad headers) as 4xx with no code we know.
-  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
-  if (status >= 400 && status < 500) return answer('E_INPUT_INVALID', fastifyError.message ?? 'invalid request');
-  return answer('E_INTERNAL', 'internal error; the server log has the details');
-}
-
-function answer(code: ApiErrorCode, message: string, problems?: Array<{ pointer?: string; message: string }>): { status: number; body: ApiErrorBody } {
-  return { status: httpStatusFor(code), body: { error: { code, message, ...(problems && problems.length > 0 ? { problems } : {}) } } };
 }

@@ -1,6 +1,17 @@
-/** @module api/schemas — JSON Schemas of every body, parameter, query and answer of `/v1`: requests are validated by them and answers serialised by them, so nothing unlisted leaks. */
-import { SUGGESTION_KINDS, SUGGESTION_STATES } from '../core/suggestion.js';
+/**
+ * @module api/schemas — JSON Schemas of every body, parameter, query and answer of `/v1`: requests are validated by
+ * them and answers serialised by them, so nothing unlisted leaks. Each object schema `satisfies` {@link ObjectSchemaOf}
+ * the type it describes (imported from the type's home), and the assertions at the end check its `required` list:
+ * a field added to `RunRecord`, `RunStats`, `AuditEntry`, … without its schema here fails `tsc`.
+ */
 import { ERROR_CODES } from '../core/errors.js';
+import type { JsonPatchOperation, Suggestion } from '../core/suggestion.js';
+import { SUGGESTION_KINDS, SUGGESTION_STATES } from '../core/suggestion.js';
+import type { RunStats } from '../runtime/index.js';
+import type { AuditEntry } from '../store/index.js';
+import type { AssertNever, MissingRequired, ObjectSchemaOf } from './schema-of.js';
+import type { RetiredVersion } from './services.js';
+import type { ApiErrorResponse, AuditQuery, ReadinessView, RunListQuery, RunRequest, RunResult, RunView, SuggestionListQuery, TemplateDetail, TemplateSignature, TemplateSummary } from './types.js';
 
 /** Template and tenant names share the factory's rule. */
 const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
@@ -16,10 +27,12 @@ const EPOCH_MS = { type: 'integer', minimum: 0 } as const;
 const LIMIT = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
 const ANY_OBJECT = { type: 'object', additionalProperties: true } as const;
 const COUNTS = { type: 'object', additionalProperties: { type: 'number' } } as const;
-const DENIALS = { type: 'array', items: { type: 'object', properties: { permission: { type: 'string' }, target: { type: 'string' } }, required: ['permission', 'target'] } } as const;
+const DENIAL = { type: 'object', properties: { permission: { type: 'string' }, target: { type: 'string' } }, required: ['permission', 'target'] } as const satisfies ObjectSchemaOf<RunView['denials'][number]>;
+const DENIALS = { type: 'array', items: DENIAL } as const;
 const CODE = { type: 'string', enum: [...ERROR_CODES] } as const;
 
 export const errorSchema = {
+  // The OpenAPI document's name for the error body (clients generated from it use it); no class of that name remains.
   $id: 'ApiError',
   type: 'object',
   required: ['error'],
@@ -32,11 +45,11 @@ export const errorSchema = {
         message: { type: 'string' },
         problems: { type: 'array', items: { type: 'object', required: ['message'], properties: { pointer: { type: 'string' }, message: { type: 'string' } } } },
       },
-    },
+    } as const satisfies ObjectSchemaOf<ApiErrorResponse['error']>,
     runId: { type: 'string' },
     stats: { $ref: 'RunStats#' },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<ApiErrorResponse>;
 
 export const runStatsSchema = {
   $id: 'RunStats',
@@ -51,10 +64,10 @@ export const runStatsSchema = {
     outputBytes: { type: 'number' },
     tools: COUNTS,
     denials: DENIALS,
-    logs: { type: 'array', items: { type: 'object', required: ['level', 'message'], properties: { level: { type: 'string' }, message: { type: 'string' }, fields: {} } } },
+    logs: { type: 'array', items: { type: 'object', required: ['level', 'message'], properties: { level: { type: 'string' }, message: { type: 'string' }, fields: {} } } as const satisfies ObjectSchemaOf<RunStats['logs'][number]> },
     logsDropped: { type: 'integer' },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<RunStats>;
 
 const templateSummary = {
   type: 'object',
@@ -66,9 +79,9 @@ const templateSummary = {
     status: { type: 'string', enum: ['valid', 'abstract', 'invalid', 'refused'] },
     digest: { type: ['string', 'null'] },
     signature: { type: ['string', 'null'], enum: ['signed', 'waived', null] },
-    error: { type: 'object', required: ['code', 'message'], properties: { code: CODE, message: { type: 'string' } } },
+    error: { type: 'object', required: ['code', 'message'], properties: { code: CODE, message: { type: 'string' } } } as const satisfies ObjectSchemaOf<NonNullable<TemplateSummary['error']>>,
   },
-} as const;
+} as const satisfies ObjectSchemaOf<TemplateSummary>;
 
 const templateDetail = {
   type: 'object',
@@ -93,17 +106,17 @@ const templateDetail = {
         reason: { type: 'string' },
         code: CODE,
       },
-    },
+    } as const satisfies ObjectSchemaOf<TemplateSignature>,
     versions: {
       type: 'array',
       items: {
         type: 'object',
         required: ['version', 'digest', 'signed', 'recordedAt'],
         properties: { version: { type: 'string' }, digest: { type: 'string' }, signed: { type: 'boolean' }, recordedAt: { type: 'number' }, retired: { type: 'boolean' }, unsealed: { type: 'boolean' } },
-      },
+      } as const satisfies ObjectSchemaOf<TemplateDetail['versions'][number]>,
     },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<TemplateDetail>;
 
 const runView = {
   type: 'object',
@@ -131,7 +144,7 @@ const runView = {
     depth: { type: 'integer' },
     parentId: { type: 'string' },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<RunView>;
 
 const suggestionView = {
   type: 'object',
@@ -149,7 +162,7 @@ const suggestionView = {
         type: 'object',
         required: ['op', 'path'],
         properties: { op: { type: 'string', enum: ['add', 'remove', 'replace', 'test', 'move', 'copy'] }, path: { type: 'string' }, value: {}, from: { type: 'string' } },
-      },
+      } as const satisfies ObjectSchemaOf<JsonPatchOperation>,
     },
     evidence: ANY_OBJECT,
     expectedImpact: { type: 'object', required: ['summary'], additionalProperties: true, properties: { summary: { type: 'string' } } },
@@ -162,7 +175,7 @@ const suggestionView = {
     reason: { type: 'string' },
     candidateVersion: { type: 'string' },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<Suggestion>;
 
 const auditEntry = {
   type: 'object',
@@ -177,7 +190,7 @@ const auditEntry = {
     prevHash: { type: 'string' },
     hash: { type: 'string' },
   },
-} as const;
+} as const satisfies ObjectSchemaOf<AuditEntry>;
 
 /** Error answers share one schema; `4xx`/`5xx` keys cover every status the mapping can give. */
 const errors = { '4xx': { $ref: 'ApiError#' }, '5xx': { $ref: 'ApiError#' } } as const;
@@ -203,7 +216,7 @@ export const ROUTE_SCHEMAS = {
     tags: ['runs'],
     summary: "Creates an agent from a template, runs it once with the input under the key's tenant, and disposes it",
     params: nameParams,
-    body: { type: 'object', required: ['input'], additionalProperties: false, properties: { input: {}, env: ENV } },
+    body: { type: 'object', required: ['input'], additionalProperties: false, properties: { input: {}, env: ENV } } as const satisfies ObjectSchemaOf<RunRequest>,
     response: {
       200: {
         type: 'object',
@@ -214,7 +227,7 @@ export const ROUTE_SCHEMAS = {
           digest: { type: 'string' }, source: { type: 'string', enum: ['on-disk', 'stored', 'canary'] }, signed: { type: 'boolean' },
           output: {}, stats: { $ref: 'RunStats#' },
         },
-      },
+      } as const satisfies ObjectSchemaOf<RunResult>,
       ...errors,
     },
   },
@@ -225,7 +238,7 @@ export const ROUTE_SCHEMAS = {
       type: 'object',
       additionalProperties: false,
       properties: { template: NAME, outcome: { type: 'string', enum: ['ok', 'error'] }, since: EPOCH_MS, until: EPOCH_MS, limit: LIMIT },
-    },
+    } as const satisfies ObjectSchemaOf<RunListQuery>,
     response: { 200: { type: 'object', required: ['runs'], properties: { runs: { type: 'array', items: runView } } }, ...errors },
   },
   getRun: {
@@ -237,7 +250,7 @@ export const ROUTE_SCHEMAS = {
   listSuggestions: {
     tags: ['suggestions'],
     summary: "The learner's suggestions for the key's tenant (maintainers and admins also see the cross-tenant `*` ones)",
-    querystring: { type: 'object', additionalProperties: false, properties: { template: NAME, state: { type: 'string', enum: [...SUGGESTION_STATES] } } },
+    querystring: { type: 'object', additionalProperties: false, properties: { template: NAME, state: { type: 'string', enum: [...SUGGESTION_STATES] } } } as const satisfies ObjectSchemaOf<SuggestionListQuery>,
     response: { 200: { type: 'object', required: ['suggestions'], properties: { suggestions: { type: 'array', items: suggestionView } } }, ...errors },
   },
   getSuggestion: {
@@ -277,7 +290,7 @@ export const ROUTE_SCHEMAS = {
         type: 'object',
         required: ['name', 'version', 'retiredAt', 'reason', 'by', 'isNew'],
         properties: { name: { type: 'string' }, version: { type: 'string' }, retiredAt: { type: 'number' }, reason: { type: 'string' }, by: { type: 'string' }, isNew: { type: 'boolean' } },
-      },
+      } as const satisfies ObjectSchemaOf<RetiredVersion>,
       ...errors,
     },
   },
@@ -288,7 +301,7 @@ export const ROUTE_SCHEMAS = {
       type: 'object',
       additionalProperties: false,
       properties: { type: { type: 'string', maxLength: 128 }, subject: { type: 'string', maxLength: 256 }, afterSeq: { type: 'integer', minimum: 0 }, limit: LIMIT },
-    },
+    } as const satisfies ObjectSchemaOf<AuditQuery>,
     response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: auditEntry } } }, ...errors },
   },
   healthz: {
@@ -320,6 +333,30 @@ export const readinessSchema = {
         sandbox: { type: 'string', enum: ['ok', 'failed'] },
         server: { type: 'string', enum: ['ok', 'closing'] },
       },
-    },
+    } as const satisfies ObjectSchemaOf<ReadinessView['checks']>,
   },
-} as const;
+} as const satisfies ObjectSchemaOf<ReadinessView>;
+
+// `satisfies` above checks each schema's properties against its type; `required` must also list every field the type
+// requires (a missing one would let an answer without it through, and its serialiser would drop nothing to warn).
+type RequiredListed = [
+  AssertNever<MissingRequired<ApiErrorResponse, typeof errorSchema>>,
+  AssertNever<MissingRequired<ApiErrorResponse['error'], typeof errorSchema.properties.error>>,
+  AssertNever<MissingRequired<RunStats, typeof runStatsSchema>>,
+  AssertNever<MissingRequired<RunStats['logs'][number], typeof runStatsSchema.properties.logs.items>>,
+  AssertNever<MissingRequired<RunView['denials'][number], typeof DENIAL>>,
+  AssertNever<MissingRequired<TemplateSummary, typeof templateSummary>>,
+  AssertNever<MissingRequired<NonNullable<TemplateSummary['error']>, typeof templateSummary.properties.error>>,
+  AssertNever<MissingRequired<TemplateDetail, typeof templateDetail>>,
+  AssertNever<MissingRequired<TemplateSignature, typeof templateDetail.properties.signature>>,
+  AssertNever<MissingRequired<TemplateDetail['versions'][number], typeof templateDetail.properties.versions.items>>,
+  AssertNever<MissingRequired<RunView, typeof runView>>,
+  AssertNever<MissingRequired<Suggestion, typeof suggestionView>>,
+  AssertNever<MissingRequired<JsonPatchOperation, typeof suggestionView.properties.patch.items>>,
+  AssertNever<MissingRequired<AuditEntry, typeof auditEntry>>,
+  AssertNever<MissingRequired<RunRequest, typeof ROUTE_SCHEMAS.runAgent.body>>,
+  AssertNever<MissingRequired<RunResult, (typeof ROUTE_SCHEMAS.runAgent.response)[200]>>,
+  AssertNever<MissingRequired<RetiredVersion, (typeof ROUTE_SCHEMAS.retireVersion.response)[200]>>,
+  AssertNever<MissingRequired<ReadinessView, typeof readinessSchema>>,
+  AssertNever<MissingRequired<ReadinessView['checks'], typeof readinessSchema.properties.checks>>,
+];

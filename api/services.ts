@@ -7,7 +7,7 @@ export interface ActorInfo {
 }
 
 /**
- * The learner's suggestions as the API needs them. Implementations throw a `FactoryError` (or an `ApiError`) for
+ * The learner's suggestions as the API needs them. Implementations throw a `FactoryError` for
  * failures; a suggestion that is no longer `open` should fail with code `E_CONFLICT` (409).
  */
 export interface SuggestionService {

@@ -1,9 +1,9 @@
 /** @module api/types — what travels over the wire: the request and response bodies of `/v1`, shared by the server's schemas and the SDK. */
+import type { ErrorCode } from '../core/errors.js';
 import type { RunRecord } from '../core/run-record.js';
-import type { RunStats } from '../runtime/agent.js';
 import type { Suggestion, SuggestionState } from '../core/suggestion.js';
-import type { AuditEntry } from '../store/audit-log.js';
-import type { ApiErrorCode } from './errors.js';
+import type { RunStats } from '../runtime/index.js';
+import type { AuditEntry } from '../store/index.js';
 
 /** One template as `GET /v1/templates` lists it. */
 export interface TemplateSummary {
@@ -15,7 +15,7 @@ export interface TemplateSummary {
   digest: string | null;
   /** How the trust gate admitted it; null when it did not. */
   signature: 'signed' | 'waived' | null;
-  error?: { code: ApiErrorCode; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export interface TemplateSignature {
@@ -27,7 +27,7 @@ export interface TemplateSignature {
   /** Why it was waived or refused. */
   reason?: string;
   /** The refusal's code (`E_SIGNATURE_MISSING`, `E_KEY_REVOKED`, `E_POLICY_DENIED`, …). */
-  code?: ApiErrorCode;
+  code?: ErrorCode;
 }
 
 /** `GET /v1/templates/:name`. */
@@ -82,8 +82,11 @@ export interface RunResult {
   stats: RunStatsView;
 }
 
-/** A recorded run (`GET /v1/runs`, `GET /v1/runs/:id`): the run record without the input's shape, which stays internal. */
-export type RunView = Omit<RunRecord, 'inputShape'>;
+/**
+ * A recorded run (`GET /v1/runs`, `GET /v1/runs/:id`): the run record without the input's shape and a failed run's
+ * captured values, which stay internal (the answer is serialised by schema, so neither can leak).
+ */
+export type RunView = Omit<RunRecord, 'inputShape' | 'capture'>;
 
 export interface RunListQuery {
   template?: string;
@@ -116,7 +119,7 @@ export interface AuditQuery {
 
 /** The body of every error answer; a failed run adds `runId` and `stats`. */
 export interface ApiErrorResponse {
-  error: { code: ApiErrorCode; message: string; problems?: Array<{ pointer?: string; message: string }> };
+  error: { code: ErrorCode; message: string; problems?: Array<{ pointer?: string; message: string }> };
   runId?: string;
   stats?: RunStatsView;
 }

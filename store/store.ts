@@ -61,6 +61,7 @@ export class Store {
   readonly suggestions: Suggestions;
   readonly rollouts: Rollouts;
   readonly models: LearnerModels;
+  readonly #ping: Database.Statement<[], number>;
   #isClosed = false;
 
   constructor(options: StoreOptions) {
@@ -90,12 +91,28 @@ export class Store {
     this.suggestions = new Suggestions(this.db);
     this.rollouts = new Rollouts(this.db);
     this.models = new LearnerModels(this.db);
+    // Reading the schema cookie runs a read transaction on the database (`SELECT 1` would not touch it at all), so the
+    // connection is open and takes its read lock; in WAL mode readers do not wait for a writer.
+    this.#ping = this.db.prepare<[], number>('PRAGMA schema_version').pluck();
     // `.af/trust.json` is as writable as the database: once the trust data is sealed, it is never imported again.
     if (options.migrateTrustFrom && !wasSealed) this.#migrateTrust(options.migrateTrustFrom);
   }
 
   get isClosed(): boolean {
     return this.#isClosed;
+  }
+
+  /**
+   * Proves the database answers, cheaply (one statement prepared once): what readiness probes call.
+   * @throws FactoryError `E_STORE` when the store is closed or the database does not answer.
+   */
+  ping(): void {
+    if (this.#isClosed) throw new FactoryError('E_STORE', `the store at ${this.path} is closed`);
+    try {
+      this.#ping.get();
+    } catch (error) {
+      throw new FactoryError('E_STORE', `the store at ${this.path} does not answer: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** A consistent copy of the live database (SQLite online backup). */

@@ -2,7 +2,7 @@
 // and in-memory suggestion and rollout services, so the role × tenant table does not depend on training a model
 // (test/api/learner-services.test.ts drives the same routes through the real learner).
 import path from 'node:path';
-import { ApiError, type RetiredVersion, type RolloutService, type SuggestionService } from '../../api/index.js';
+import type { RetiredVersion, RolloutService, SuggestionService } from '../../api/index.js';
 import { FactoryError } from '../../core/errors.js';
 import type { Suggestion } from '../../core/suggestion.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
@@ -127,8 +127,8 @@ export class MemorySuggestions implements SuggestionService {
 
   #decide(id: string, state: 'accepted' | 'rejected', actor: string, reason: string | undefined): Suggestion {
     const item = this.#items.get(id);
-    if (!item) throw new ApiError('E_NOT_FOUND', `no suggestion ${id}`);
-    if (item.state !== 'open') throw new ApiError('E_CONFLICT', `suggestion ${id} is ${item.state}`);
+    if (!item) throw new FactoryError('E_NOT_FOUND', `no suggestion ${id}`);
+    if (item.state !== 'open') throw new FactoryError('E_CONFLICT', `suggestion ${id} is ${item.state}`);
     this.calls.push({ verb: state === 'accepted' ? 'accept' : 'reject', id, actor, ...(reason !== undefined ? { reason } : {}) });
     const decided: Suggestion = { ...item, state, decidedAt: 1_700_000_100_000, decidedBy: actor, ...(reason !== undefined ? { reason } : {}), ...(state === 'accepted' ? { candidateVersion: '1.0.1' } : {}) };
     this.#items.set(id, decided);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, FactoryClient, parseRetryAfter } from '../../api/index.js';
 import { createCommandContext } from '../../cli/context.js';
 import { serveCommand } from '../../cli/commands/serve.js';
+import { createManualClock } from '../../core/clock.js';
 import { FactoryError } from '../../core/errors.js';
 import { openStore } from '../../store/index.js';
 import { createProject } from '../helpers/project.js';
@@ -16,11 +17,13 @@ describe('the SDK against a listening server', () => {
   let app: FastifyInstance;
   let baseUrl: string;
   const suggestions = new MemorySuggestions();
+  // Rate-limit windows read this clock: the tests move it instead of waiting for a window to pass.
+  const clock = createManualClock(1_700_000_000_000);
 
   beforeAll(async () => {
     fx = await createApiFixture();
-    // One second windows so the retry test waits for real, briefly; two requests per window for operators.
-    app = createApiServer({ factory: fx.factory, suggestions, telemetry: false, rateLimit: { timeWindowMs: 1000, max: { operator: 2, viewer: 1000, maintainer: 1000, admin: 1000 } } });
+    // One second windows; two requests per window for operators.
+    app = createApiServer({ factory: fx.factory, suggestions, telemetry: false, clock, rateLimit: { timeWindowMs: 1000, max: { operator: 2, viewer: 1000, maintainer: 1000, admin: 1000 } } });
     baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   });
 
@@ -67,24 +70,25 @@ describe('the SDK against a listening server', () => {
     const client = new FactoryClient({
       baseUrl,
       apiKey: fx.keys.acme.operator.key,
-      sleep: (ms) => {
+      // The client's wait is the server's window passing.
+      sleep: async (ms) => {
         waits.push(ms);
-        return new Promise((resolve) => setTimeout(resolve, ms));
+        clock.advance(ms);
       },
     });
     // Start at the beginning of a fresh window so the third call is the one throttled.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     await client.runAgent('hello', { name: '1' });
     await client.runAgent('hello', { name: '2' });
-    const started = Date.now();
+    const started = clock.now();
     const third = await client.runAgent('hello', { name: '3' });
     expect(third.output).toMatchObject({ greeting: 'Hello, 3' });
     expect(waits).toEqual([1000]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(clock.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
   it('gives up after its attempts, or when retry-after is longer than it may wait', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     const once = new FactoryClient({ baseUrl, apiKey: fx.keys.acme.operator.key, maxAttempts: 1 });
     await once.runAgent('hello', { name: '1' });
     await once.runAgent('hello', { name: '2' });

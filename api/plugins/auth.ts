@@ -1,0 +1,90 @@
+/** @module api/plugins/auth — who is calling: the Bearer API key checked before anything else, the route's least role checked before the body is read, and refusals written to the audit log. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FactoryError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { isInstallationWide, type Principal, type Store } from '../../store/index.js';
+import { type Access, describeAccess, isAllowed } from '../access.js';
+import { definePlugin } from './define-plugin.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller, once its key checked out; null on public routes. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Least role for the route, or `public`. */
+    access?: Access;
+  }
+  interface FastifyInstance {
+    /** Answers 403 `E_FORBIDDEN` with `message`, leaving a record in the audit log (api/plugins/auth). */
+    forbid(request: FastifyRequest, message: string): never;
+  }
+}
+
+export interface AuthOptions {
+  /** Holds the API keys and the audit log. */
+  store: Store;
+  logger: Logger;
+}
+
+async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promise<void> {
+  app.decorateRequest('principal', null);
+
+  // Refused attempts are what an audit log is for.
+  app.decorate('forbid', (request: FastifyRequest, message: string): never => {
+    const principal = principalOf(request);
+    try {
+      store.audit.append({ type: 'api.forbidden', actor: actorOf(principal), subject: `${request.method} ${request.routeOptions.url}`, data: { tenant: principal.tenant, role: principal.role } });
+    } catch (error) {
+      // A store closing under a shutdown must not turn a 403 into a 500.
+      logger.warn('could not audit a refused request', { error: error instanceof Error ? error.message : String(error) });
+    }
+    throw new FactoryError('E_FORBIDDEN', message);
+  });
+
+  // Authentication runs first (an instance-level hook), so the rate limiter, a route-level onRequest hook, can key on the API key.
+  app.addHook('onRequest', async function authenticateKey(request, reply) {
+    const access = request.routeOptions.config?.access;
+    if (access === undefined || access === 'public') return;
+    const principal = authenticate(store, request.headers.authorization);
+    if (!principal) {
+      reply.header('www-authenticate', 'Bearer realm="agent-factory"');
+      throw new FactoryError('E_UNAUTHORIZED', 'send a valid API key as "Authorization: Bearer afk_…"; create one with `af keys api create`');
+    }
+    request.principal = principal;
+  });
+  // Roles are checked after the rate limiter and before the body is read: refused requests count against the key,
+  // so a low-role key cannot flood the audit log.
+  app.addHook('preParsing', async function checkRole(request) {
+    const access = request.routeOptions.config?.access;
+    const principal = request.principal;
+    if (access === undefined || access === 'public' || !principal) return;
+    if (!isAllowed(principal, access)) app.forbid(request, `${request.method} ${request.routeOptions.url} needs ${describeAccess(access)}; this key is ${keyDescription(principal)}`);
+  });
+}
+
+/** Decorates requests with `principal` and the server with `forbid`; shared, so its hooks cover every route. */
+export const authPlugin = definePlugin(auth, { name: 'af-auth', shared: true });
+
+function authenticate(store: Store, header: string | undefined): Principal | undefined {
+  const match = /^Bearer +(\S+)$/i.exec(header ?? '');
+  if (!match || store.isClosed) return undefined;
+  return store.tenants.authenticate(match[1] as string);
+}
+
+/** The authenticated caller of a non-public route. */
+export function principalOf(request: FastifyRequest): Principal {
+  // Every non-public route passed the onRequest check; a missing principal is a wiring bug, not a client error.
+  if (!request.principal) throw new FactoryError('E_INTERNAL', `route ${request.routeOptions.url} ran without an authenticated key`);
+  return request.principal;
+}
+
+/** Who did it, for the audit log: `key:<api key id>`. */
+export function actorOf(principal: Principal): string {
+  return `key:${principal.keyId}`;
+}
+
+/** The key in words, for a 403's message. */
+export function keyDescription(principal: Principal): string {
+  return isInstallationWide(principal) ? `an installation key with role ${principal.role}` : `role ${principal.role} of tenant ${principal.tenant}`;
+}
