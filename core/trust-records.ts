@@ -57,6 +57,41 @@ export interface StoredTemplateVersion {
 }
 
 /**
+ * What verification needs from wherever trust data is kept: `store/` implements it over SQLite, `templates/` over
+ * `.af/trust.json` (`JsonTrustStore`); both run the contract suite in `test/contracts/trust-store.contract.test.ts`.
+ * Reads must be cheap: `isRevoked` runs on every cache hit of a signed template.
+ */
+export interface TrustStore {
+  roots(): KeyRecord[];
+  /** Every key, oldest first. */
+  keys(): KeyRecord[];
+  key(id: string): KeyRecord | undefined;
+  isRevoked(id: string): boolean;
+  revocation(id: string): Revocation | undefined;
+  /** Adds a key, or replaces the key with its id. */
+  addKey(record: KeyRecord): void;
+  /**
+   * Revokes a key; revoking it again keeps the first record.
+   * @throws FactoryError `E_KEY_NOT_FOUND` for an id it does not know.
+   */
+  revoke(id: string, reason: string, at: number): void;
+  /** The retirement of a template version, if any; like `isRevoked`, it runs on every cache hit and must be cheap. */
+  retirement(name: string, version: string): VersionRetirement | undefined;
+  /** Retired versions of `name` (or of every template), oldest first. */
+  retirements(name?: string): VersionRetirement[];
+  /** Retires a version; retiring it again keeps the first record. */
+  retire(retirement: VersionRetirement): void;
+  /** Changes whenever trust data changes, so caches can tell. */
+  readonly generation: number;
+  /**
+   * Why this trust data cannot be relied on: it is not what the keys folder vouches for (store/trust-seal). Outside
+   * dev the trust gate runs nothing while there is one. Like `isRevoked`, it runs on every cache hit: a field read.
+   * Stores without a seal leave it out.
+   */
+  trustProblem?(): FactoryError | undefined;
+}
+
+/**
  * Trust data held in memory, with the read side every trust store shares. A store subclasses it,
  * says how to notice changes (`refresh`, called before every read, so it must be cheap) and hands
  * what it loaded to `replaceRecords`; `generation` moves only when the trust data changes.
