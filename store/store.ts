@@ -46,7 +46,10 @@ export interface StoreOptions {
 
 /**
  * Everything Agent Factory keeps: runs (batched writer and queries), kv, template versions,
- * keys and revocations, the audit log, tenants and API keys. Every statement is prepared once.
+ * keys and revocations, the audit log, tenants and API keys. Statements are prepared once, when a component is made
+ * (a query with optional filters once per combination of filters, on first use: store/filtered-statement); operations
+ * that run rarely (prune, export, a trust repair) prepare theirs when they run. Every component reads time from
+ * `options.clock`. Its public interface is what `test/contracts/store.contract.test.ts` checks, for every backend.
  */
 export class Store {
   readonly path: string;
