@@ -62,6 +62,11 @@ export class Suggestions {
     );
   }
 
+  /** @internal The SQL of each combination of `list` filters: for EXPLAIN QUERY PLAN in tests. */
+  static unsafeFilterStatements(suggestions: Suggestions): Array<{ filters: string[]; sql: string }> {
+    return suggestions.#list.combinations();
+  }
+
   add(suggestion: Suggestion): void {
     this.#insert.run({
       ...suggestion,

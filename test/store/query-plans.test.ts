@@ -1,7 +1,7 @@
 // The plans SQLite picks for the run queries, read with EXPLAIN QUERY PLAN on the statements the store prepares: a
 // filter on template or tenant must search its index, not scan runs_by_time for matching rows.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, RunQueries, type Store } from '../../store/index.js';
+import { openStore, RunQueries, type Store, Suggestions } from '../../store/index.js';
 
 let store: Store;
 beforeEach(() => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 
 /** Every index and table access of a statement's plan, e.g. `SEARCH runs USING INDEX runs_by_template (template=? AND started_at>? AND started_at<?)`. */
 function plan(sql: string): string {
-  const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ template: 't', tenant: 'n', outcome: 'ok', since: 0, until: 1, seq: 0, limit: 1 }) as Array<{ detail: string }>;
+  const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ template: 't', tenant: 'n', outcome: 'ok', state: 'open', kind: 'k', since: 0, until: 1, seq: 0, limit: 1 }) as Array<{ detail: string }>;
   return rows.map((row) => row.detail).join('; ');
 }
 
@@ -33,6 +33,14 @@ describe('run queries', () => {
     // after/upTo walk rowid order from a place: a range over rowid that stops at the limit, whatever the filters.
     for (const [name, range] of [['after', 'rowid>?'], ['upTo', 'rowid<?']] as const) {
       for (const { filters, sql } of statements[name]) expect(plan(sql), `${name} with ${filters.join(', ') || 'no filter'}`).toBe(`SEARCH runs USING INTEGER PRIMARY KEY (${range})`);
+    }
+  });
+});
+
+describe('suggestion queries', () => {
+  it('search the template index when given a template', () => {
+    for (const { filters, sql } of Suggestions.unsafeFilterStatements(store.suggestions)) {
+      if (filters.includes('template')) expect(plan(sql), filters.join(', ')).toMatch(/USING INDEX suggestions_by_template \(template=\?/);
     }
   });
 });
