@@ -1,4 +1,4 @@
-/** @module core/trust-records — records that both the templates and the store handle: keys, revocations and stored template versions. */
+/** @module core/trust-records — records that both the templates and the store handle (keys, revocations, stored template versions) and the `TrustStore` contract they share. */
 import { FactoryError } from './errors.js';
 import { type TrustRowIds, type TrustState, type TrustStateSeal, trustStateText } from './trust-state.js';
 

@@ -1,4 +1,4 @@
-/** @module templates/trust-store — where trusted roots, signer certificates and revocations live, behind a small interface. */
+/** @module templates/trust-store — trusted roots, signer certificates and revocations in `.af/trust.json`, behind core's `TrustStore` contract. */
 import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
