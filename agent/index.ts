@@ -28,7 +28,7 @@ export interface Kv {
   set(key: string, value: unknown): Promise<void>;
   /** @returns whether the key existed. */
   delete(key: string): Promise<boolean>;
-  /** Keys in lexical order. @default { prefix: '', limit: 1000 } */
+  /** Keys that start with `prefix`, in byte order of their UTF-8 (code point order), at most `limit` (up to 10,000). @default { prefix: '', limit: 1000 } */
   list(options?: { prefix?: string; limit?: number }): Promise<string[]>;
 }
 

@@ -10,3 +10,4 @@ export * from './canonical-json.js';
 export * from './suggestion.js';
 export * from './trust-records.js';
 export * from './net-address.js';
+export * from './kv.js';

@@ -1,4 +1,4 @@
-/** @module core/trust-records — records that both the templates and the store handle: keys, revocations and stored template versions. */
+/** @module core/trust-records — records that both the templates and the store handle (keys, revocations, stored template versions) and the `TrustStore` contract they share. */
 import { FactoryError } from './errors.js';
 import { type TrustRowIds, type TrustState, type TrustStateSeal, trustStateText } from './trust-state.js';
 
@@ -54,6 +54,41 @@ export interface StoredTemplateVersion {
   manifestFile?: string;
   /** Every source file the digest covers: relative path → base64 of its bytes, so a rollback restores them too. */
   sourceFiles?: Record<string, string>;
+}
+
+/**
+ * What verification needs from wherever trust data is kept: `store/` implements it over SQLite, `templates/` over
+ * `.af/trust.json` (`JsonTrustStore`); both run the contract suite in `test/contracts/trust-store.contract.test.ts`.
+ * Reads must be cheap: `isRevoked` runs on every cache hit of a signed template.
+ */
+export interface TrustStore {
+  roots(): KeyRecord[];
+  /** Every key, oldest first. */
+  keys(): KeyRecord[];
+  key(id: string): KeyRecord | undefined;
+  isRevoked(id: string): boolean;
+  revocation(id: string): Revocation | undefined;
+  /** Adds a key, or replaces the key with its id. */
+  addKey(record: KeyRecord): void;
+  /**
+   * Revokes a key; revoking it again keeps the first record.
+   * @throws FactoryError `E_KEY_NOT_FOUND` for an id it does not know.
+   */
+  revoke(id: string, reason: string, at: number): void;
+  /** The retirement of a template version, if any; like `isRevoked`, it runs on every cache hit and must be cheap. */
+  retirement(name: string, version: string): VersionRetirement | undefined;
+  /** Retired versions of `name` (or of every template), oldest first. */
+  retirements(name?: string): VersionRetirement[];
+  /** Retires a version; retiring it again keeps the first record. */
+  retire(retirement: VersionRetirement): void;
+  /** Changes whenever trust data changes, so caches can tell. */
+  readonly generation: number;
+  /**
+   * Why this trust data cannot be relied on: it is not what the keys folder vouches for (store/trust-seal). Outside
+   * dev the trust gate runs nothing while there is one. Like `isRevoked`, it runs on every cache hit: a field read.
+   * Stores without a seal leave it out.
+   */
+  trustProblem?(): FactoryError | undefined;
 }
 
 /**

@@ -3,27 +3,14 @@ import type { Clock } from '../core/clock.js';
 import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
-import type { Reservation, RunLogEntry, Sandbox } from '../sandbox/index.js';
+import type { Reservation, RunStats, Sandbox, SandboxRunStats } from '../sandbox/index.js';
 import type { ResolvedTemplate, TrustedTemplate } from '../templates/index.js';
 import { captureFailure } from './failure-capture.js';
 import { inputShape } from './input-shape.js';
 import { newRunId } from './run-id.js';
 import type { Telemetry } from './telemetry/index.js';
 
-/** What a run cost and did. */
-export interface RunStats {
-  /** Time `createAgent` took for this agent (0 for later runs of the same agent). */
-  createMs: number;
-  runMs: number;
-  cpuMs: number;
-  heapPeakBytes: number;
-  inputBytes: number;
-  outputBytes: number;
-  tools: Record<string, number>;
-  denials: Array<{ permission: string; target: string }>;
-  logs: RunLogEntry[];
-  logsDropped: number;
-}
+export type { RunStats } from '../sandbox/index.js';
 
 /**
  * Where the code of a run came from: the template folder as it is now (`on-disk`), a version kept in the store
@@ -199,7 +186,7 @@ export class Agent {
     createMs: number,
     input: unknown,
     error: { code: ErrorCode; message: string; problems?: Problem[] } | undefined,
-    sandboxStats: Omit<RunStats, 'createMs' | 'inputBytes'> & { inputBytes?: number; grantsUsed?: string[] } = EMPTY_STATS,
+    sandboxStats: Omit<SandboxRunStats, 'inputBytes'> & { inputBytes?: number } = EMPTY_STATS,
     output?: unknown,
   ): RunReport {
     const { template } = this.#binding;

@@ -3,7 +3,7 @@ import type { AgentSpec } from '../core/agent-spec.js';
 import { isErrorCode } from '../core/errors.js';
 import type { EngineResult } from './engine.js';
 import { ToolError } from './permissions.js';
-import type { RunStats, SandboxRunResult, ToolServices } from './types.js';
+import type { SandboxRunResult, SandboxRunStats, ToolServices } from './types.js';
 
 /** The values of the variables a template may read, and only those: nothing else leaves the calling process. */
 export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string | undefined>): Record<string, string> {
@@ -15,7 +15,7 @@ export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string 
   return values;
 }
 
-export function emptyStats(runMs = 0, inputBytes = 0): RunStats {
+export function emptyStats(runMs = 0, inputBytes = 0): SandboxRunStats {
   return { runMs, cpuMs: 0, heapPeakBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
 }
 
@@ -31,7 +31,7 @@ export function encodeInput(input: unknown): { ok: true; json: string; bytes: nu
 
 /** Parses the output JSON once, at the edge, and adds the input size the calling side measured. */
 export function decodeResult(result: EngineResult, inputBytes: number): SandboxRunResult {
-  const stats: RunStats = { ...result.stats, inputBytes };
+  const stats: SandboxRunStats = { ...result.stats, inputBytes };
   if (!result.ok) {
     return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats };
   }

@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import { loadIsolatedVm } from './isolate-library.js';
 import { callTool, RunScope, syncTool, toolErrorJson, type EngineServices, type EnvValues } from './host-tools.js';
 import { NULL_INIT_IS_STRING, PLUS_ENDS_ESCAPE, PRELUDE_SOURCE, type PreludeSettings } from './prelude.js';
-import type { RunError, RunStats } from './types.js';
+import type { RunError, SandboxRunStats } from './types.js';
 
 // isolated-vm is loaded when the first isolate is made, not when this module is imported (sandbox/isolate-library.ts).
 const isolatedVm = loadIsolatedVm;
@@ -22,7 +22,7 @@ export interface EngineResult {
   stats: EngineStats;
 }
 
-export type EngineStats = Omit<RunStats, 'inputBytes'>;
+export type EngineStats = Omit<SandboxRunStats, 'inputBytes'>;
 
 export interface EngineOptions {
   services: EngineServices;

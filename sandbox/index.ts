@@ -18,6 +18,7 @@ export type {
   RunOptions,
   RunStats,
   Sandbox,
+  SandboxRunStats,
   SandboxOptions,
   SandboxRunResult,
   SandboxStats,

@@ -1,5 +1,5 @@
 /** @module sandbox/memory-kv — an in-memory KvStore for tests, inline use and as the reference for the SQLite one. */
-import type { KvNamespace, KvSetResult, KvStore } from './types.js';
+import { compareKvKeys, KV_LIST_DEFAULT_LIMIT, type KvNamespace, type KvSetResult, type KvStore } from '../core/kv.js';
 
 interface Space {
   values: Map<string, string>;
@@ -48,8 +48,8 @@ export function createMemoryKvStore(): KvStore & { clear(): void } {
     },
     list(ns, options) {
       const prefix = options.prefix ?? '';
-      const keys = [...space(ns).values.keys()].filter((k) => k.startsWith(prefix)).sort();
-      return options.limit === undefined ? keys : keys.slice(0, options.limit);
+      // Byte order, as SQLite keeps them: `sort()` alone orders astral characters before U+E000-U+FFFF.
+      return [...space(ns).values.keys()].filter((k) => k.startsWith(prefix)).sort(compareKvKeys).slice(0, options.limit ?? KV_LIST_DEFAULT_LIMIT);
     },
     clear() {
       spaces.clear();

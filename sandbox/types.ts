@@ -3,31 +3,11 @@ import type { LayerStatus } from './lockdown.js';
 import type { AgentSpec, ToolCounts } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { KvStore } from '../core/kv.js';
 import type { Logger } from '../core/logger.js';
 
-/** Where a kv key lives: every template and tenant has its own namespace. */
-export interface KvNamespace {
-  template: string;
-  tenant: string;
-}
-
-/** Result of a quota-checked write. */
-export type KvSetResult = { ok: true; usedBytes: number } | { ok: false; usedBytes: number };
-
-/**
- * The kv the sandbox gives agents. Values cross as JSON text so nothing is re-serialised on the way.
- * `sandbox/` ships an in-memory implementation ({@link createMemoryKvStore}); `store/` implements it over SQLite.
- */
-export interface KvStore {
-  /** @returns the value's JSON text, or `undefined` when the key is absent. */
-  get(ns: KvNamespace, key: string): Promise<string | undefined> | string | undefined;
-  /** Writes unless the namespace would exceed `quotaBytes` (keys plus JSON text, UTF-8). Must be atomic per namespace. */
-  set(ns: KvNamespace, key: string, json: string, quotaBytes: number): Promise<KvSetResult> | KvSetResult;
-  /** @returns whether the key existed. */
-  delete(ns: KvNamespace, key: string): Promise<boolean> | boolean;
-  /** Keys in lexical order. */
-  list(ns: KvNamespace, options: { prefix?: string; limit?: number }): Promise<string[]> | string[];
-}
+// The kv contract lives in core: the store implements it too, and may not import the sandbox.
+export type { KvNamespace, KvSetResult, KvStore } from '../core/kv.js';
 
 export interface SpawnRequest {
   name: string;
@@ -116,7 +96,13 @@ export interface RunLogEntry {
   fields?: unknown;
 }
 
+/**
+ * What a run cost and did, as the runtime reports it (`RunReport.stats`, the API's `RunStats`): one type for every
+ * module. The sandbox measures all of it but `createMs` ({@link SandboxRunStats}).
+ */
 export interface RunStats {
+  /** Time `createAgent` took for the agent that ran (0 for later runs of the same agent). The runtime adds it. */
+  createMs: number;
   runMs: number;
   cpuMs: number;
   /**
@@ -130,11 +116,18 @@ export interface RunStats {
   outputBytes: number;
   tools: ToolCounts;
   denials: Array<{ permission: string; target: string }>;
-  /** Grant keys whose checks passed (`env:LOG_LEVEL`, `kv`), sorted; absent when the run never reached a tool. */
-  grantsUsed?: string[];
   logs: RunLogEntry[];
   /** Log entries dropped after `limits.logKb` was reached. */
   logsDropped: number;
+}
+
+/** What the sandbox reports of one run: {@link RunStats} but `createMs`, which only the runtime knows, and with the grants used. */
+export interface SandboxRunStats extends Omit<RunStats, 'createMs'> {
+  /**
+   * Grant keys whose checks passed (`env:LOG_LEVEL`, `kv`), sorted; absent when the run never reached a tool. The
+   * runtime keeps the ones the template was granted in the run record (`RunRecord.grantsUsed`), not in its stats.
+   */
+  grantsUsed?: string[];
 }
 
 export interface RunError {
@@ -143,7 +136,7 @@ export interface RunError {
   details?: Record<string, unknown>;
 }
 
-export type SandboxRunResult = { ok: true; output: unknown; stats: RunStats } | { ok: false; error: RunError; stats: RunStats };
+export type SandboxRunResult = { ok: true; output: unknown; stats: SandboxRunStats } | { ok: false; error: RunError; stats: SandboxRunStats };
 
 export interface SandboxStats {
   hosts: number;

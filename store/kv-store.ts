@@ -1,14 +1,9 @@
 /** @module store/kv-store — the `ctx.kv` backend over SQLite: namespaced by template and tenant, with a byte quota checked atomically. */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
+import { KV_LIST_DEFAULT_LIMIT, type KvNamespace, type KvSetResult, type KvStore } from '../core/kv.js';
 
-/** Where a key lives: every template and tenant has its own namespace. */
-export interface KvNamespace {
-  template: string;
-  tenant: string;
-}
-
-export type KvSetResult = { ok: true; usedBytes: number } | { ok: false; usedBytes: number };
+export type { KvNamespace, KvSetResult } from '../core/kv.js';
 
 const sizeOf = (key: string, json: string): number => Buffer.byteLength(key) + Buffer.byteLength(json);
 
@@ -17,7 +12,7 @@ const sizeOf = (key: string, json: string): number => Buffer.byteLength(key) + B
  * `kv` table with a running total per namespace in `kv_usage`, so a quota check is one lookup.
  * Writes are immediate transactions: two processes writing one namespace cannot both pass the quota.
  */
-export class SqliteKvStore {
+export class SqliteKvStore implements KvStore {
   readonly #get: Database.Statement<[string, string, string], { value: string }>;
   readonly #list: Database.Statement<[string, string, string, string, number], { key: string }>;
   readonly #set: (ns: KvNamespace, key: string, json: string, quotaBytes: number) => KvSetResult;
@@ -25,8 +20,9 @@ export class SqliteKvStore {
 
   constructor(db: Database.Database, clock: Clock) {
     this.#get = db.prepare('SELECT value FROM kv WHERE template = ? AND tenant = ? AND key = ?');
-    // `key >= prefix AND key < prefix || max char` keeps the prefix scan on the primary key.
-    this.#list = db.prepare("SELECT key FROM kv WHERE template = ? AND tenant = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?");
+    // A range keeps the prefix scan on the primary key. Its end, the prefix followed by the bytes F4 90, sorts after
+    // every UTF-8 text that starts with the prefix (no character encodes past F4 8F) and before any other greater text.
+    this.#list = db.prepare("SELECT key FROM kv WHERE template = ? AND tenant = ? AND key >= ? AND key < ? || CAST(x'F490' AS TEXT) ORDER BY key LIMIT ?");
     const usage = db.prepare<[string, string], { bytes: number }>('SELECT bytes FROM kv_usage WHERE template = ? AND tenant = ?');
     const oldBytes = db.prepare<[string, string, string], { bytes: number }>('SELECT bytes FROM kv WHERE template = ? AND tenant = ? AND key = ?');
     const upsert = db.prepare(
@@ -70,6 +66,6 @@ export class SqliteKvStore {
 
   list(ns: KvNamespace, options: { prefix?: string; limit?: number }): string[] {
     const prefix = options.prefix ?? '';
-    return this.#list.all(ns.template, ns.tenant, prefix, `${prefix}\u{10ffff}`, options.limit ?? 1000).map((row) => row.key);
+    return this.#list.all(ns.template, ns.tenant, prefix, prefix, options.limit ?? KV_LIST_DEFAULT_LIMIT).map((row) => row.key);
   }
 }

@@ -30,25 +30,25 @@ interface RolloutRow {
 }
 
 export class Rollouts {
-  readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], RolloutRow>;
   readonly #active: Database.Statement<[], RolloutRow>;
+  readonly #start: Database.Statement<[string, string, string, number, number, string | null]>;
+  readonly #decide: Database.Statement<[string, number, string, string]>;
 
   constructor(db: Database.Database) {
-    this.#db = db;
     this.#get = db.prepare('SELECT * FROM rollouts WHERE template = ?');
     this.#active = db.prepare("SELECT * FROM rollouts WHERE state = 'canary'");
+    this.#start = db.prepare(
+      `INSERT INTO rollouts (template, stable_version, candidate_version, weight, state, started_at, suggestion_id) VALUES (?, ?, ?, ?, 'canary', ?, ?)
+       ON CONFLICT (template) DO UPDATE SET stable_version = excluded.stable_version, candidate_version = excluded.candidate_version, weight = excluded.weight,
+         state = 'canary', started_at = excluded.started_at, decided_at = NULL, decision = NULL, suggestion_id = excluded.suggestion_id`,
+    );
+    this.#decide = db.prepare("UPDATE rollouts SET state = ?, decided_at = ?, decision = ? WHERE template = ? AND state = 'canary'");
   }
 
   /** Starts (or replaces) the canary of a template. */
   start(rollout: Omit<Rollout, 'state' | 'decidedAt' | 'decision'>): Rollout {
-    this.#db
-      .prepare(
-        `INSERT INTO rollouts (template, stable_version, candidate_version, weight, state, started_at, suggestion_id) VALUES (?, ?, ?, ?, 'canary', ?, ?)
-         ON CONFLICT (template) DO UPDATE SET stable_version = excluded.stable_version, candidate_version = excluded.candidate_version, weight = excluded.weight,
-           state = 'canary', started_at = excluded.started_at, decided_at = NULL, decision = NULL, suggestion_id = excluded.suggestion_id`,
-      )
-      .run(rollout.template, rollout.stableVersion, rollout.candidateVersion, rollout.weight, rollout.startedAt, rollout.suggestionId ?? null);
+    this.#start.run(rollout.template, rollout.stableVersion, rollout.candidateVersion, rollout.weight, rollout.startedAt, rollout.suggestionId ?? null);
     return this.get(rollout.template) as Rollout;
   }
 
@@ -64,11 +64,7 @@ export class Rollouts {
 
   /** Ends a canary. Only a canary can be decided; returns whether this call decided it (another process may have). */
   decide(template: string, state: 'promoted' | 'rolled_back', at: number, decision: Record<string, unknown>): boolean {
-    return (
-      this.#db
-        .prepare("UPDATE rollouts SET state = ?, decided_at = ?, decision = ? WHERE template = ? AND state = 'canary'")
-        .run(state, at, JSON.stringify(decision), template).changes === 1
-    );
+    return this.#decide.run(state, at, JSON.stringify(decision), template).changes === 1;
   }
 }
 

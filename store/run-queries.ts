@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import { type ErrorCode, FactoryError } from '../core/errors.js';
 import type { InputShape, RunCapture, RunRecord } from '../core/run-record.js';
+import { FilteredStatement } from './filtered-statement.js';
 
 export interface RunFilter {
   template?: string;
@@ -79,15 +80,27 @@ export function rowToRecord(row: RunRow): RunRecord {
   };
 }
 
-const WHERE = `(@template = '' OR template = @template) AND (@tenant = '' OR tenant = @tenant) AND (@outcome = '' OR outcome = @outcome) AND started_at >= @since AND started_at <= @until`;
-
-interface FilterParams {
-  template: string;
-  tenant: string;
-  outcome: string;
+/** A filter's values as bound: an absent (or empty) template, tenant or outcome is left out of the statement. */
+type FilterParams = {
+  template?: string;
+  tenant?: string;
+  outcome?: string;
   since: number;
   until: number;
-}
+};
+
+/** The conditions of the optional filters; each combination is its own statement (store/filtered-statement). */
+const CLAUSES = { template: 'template = @template', tenant: 'tenant = @tenant', outcome: 'outcome = @outcome' } as const;
+const TIME_RANGE = 'started_at >= @since AND started_at <= @until';
+/**
+ * The same conditions for the statements that walk rowid order from a place (`after`, `upTo`): unary `+` keeps the
+ * filters from choosing an index, so SQLite ranges over rowid and stops at the limit instead of reading every matching
+ * run and sorting them (what `af runs --follow` did on every poll).
+ */
+const ROWID_CLAUSES = { template: '+template = @template', tenant: '+tenant = @tenant', outcome: '+outcome = @outcome' } as const;
+const ROWID_TIME_RANGE = '+started_at >= @since AND +started_at <= @until';
+
+type StatsRow = Pick<RunRow, 'template' | 'run_ms' | 'create_ms' | 'cpu_ms' | 'heap_peak_bytes' | 'outcome' | 'error_code'>;
 
 /** A run's capture as stored: see {@link RunCapture}. */
 export interface StoredCapture extends RunCapture {
@@ -118,25 +131,25 @@ export interface SequencedRun {
 }
 
 export class RunQueries {
-  readonly #list: Database.Statement<[FilterParams & { limit: number }], RunRow>;
+  readonly #list: FilteredStatement<FilterParams, RunRow>;
   readonly #one: Database.Statement<[string], RunRow>;
-  readonly #forStats: Database.Statement<[FilterParams], Pick<RunRow, 'template' | 'run_ms' | 'create_ms' | 'cpu_ms' | 'heap_peak_bytes' | 'outcome' | 'error_code'>>;
-  readonly #iterate: Database.Statement<[FilterParams], RunRow>;
+  readonly #forStats: FilteredStatement<FilterParams, StatsRow>;
+  readonly #iterate: FilteredStatement<FilterParams, RunRow>;
   readonly #count: Database.Statement<[], { n: number }>;
   readonly #capture: Database.Statement<[string], CaptureRow>;
   readonly #children: Database.Statement<[string], RunRow>;
   readonly #byPrefix: Database.Statement<[string, string], { id: string }>;
   readonly #bySuffix: Database.Statement<[string], { id: string }>;
-  readonly #after: Database.Statement<[FilterParams & { seq: number; limit: number }], RunRow & { seq: number }>;
-  readonly #recent: Database.Statement<[FilterParams & { seq: number; limit: number }], RunRow & { seq: number }>;
+  readonly #after: FilteredStatement<FilterParams, RunRow & { seq: number }>;
+  readonly #recent: FilteredStatement<FilterParams, RunRow & { seq: number }>;
   readonly #maxSeq: Database.Statement<[], { seq: number | null }>;
   readonly #dataVersion: Database.Statement<[], number>;
 
   constructor(db: Database.Database) {
-    this.#list = db.prepare(`SELECT * FROM runs WHERE ${WHERE} ORDER BY started_at DESC LIMIT @limit`);
+    this.#list = new FilteredStatement<FilterParams, RunRow>(db, CLAUSES, (where) => `SELECT * FROM runs WHERE ${where} ORDER BY started_at DESC LIMIT @limit`, TIME_RANGE);
     this.#one = db.prepare('SELECT * FROM runs WHERE id = ?');
-    this.#forStats = db.prepare(`SELECT template, run_ms, create_ms, cpu_ms, heap_peak_bytes, outcome, error_code FROM runs WHERE ${WHERE}`);
-    this.#iterate = db.prepare(`SELECT * FROM runs WHERE ${WHERE} ORDER BY started_at`);
+    this.#forStats = new FilteredStatement<FilterParams, StatsRow>(db, CLAUSES, (where) => `SELECT template, run_ms, create_ms, cpu_ms, heap_peak_bytes, outcome, error_code FROM runs WHERE ${where}`, TIME_RANGE);
+    this.#iterate = new FilteredStatement<FilterParams, RunRow>(db, CLAUSES, (where) => `SELECT * FROM runs WHERE ${where} ORDER BY started_at`, TIME_RANGE);
     this.#count = db.prepare('SELECT count(*) AS n FROM runs');
     this.#capture = db.prepare('SELECT * FROM run_captures WHERE run_id = ?');
     this.#children = db.prepare('SELECT * FROM runs WHERE parent_id = ? ORDER BY started_at LIMIT 1000');
@@ -145,10 +158,21 @@ export class RunQueries {
     // A scan, but only when someone types an id: ids end in their random part, which no index orders.
     this.#bySuffix = db.prepare("SELECT id FROM runs WHERE id LIKE '%' || ? LIMIT 6");
     // rowid is the order runs were written in: what `af runs --follow` walks, whatever their start times.
-    this.#after = db.prepare(`SELECT rowid AS seq, * FROM runs WHERE rowid > @seq AND ${WHERE} ORDER BY rowid LIMIT @limit`);
-    this.#recent = db.prepare(`SELECT rowid AS seq, * FROM runs WHERE rowid <= @seq AND ${WHERE} ORDER BY rowid DESC LIMIT @limit`);
+    this.#after = new FilteredStatement<FilterParams, RunRow & { seq: number }>(db, ROWID_CLAUSES, (where) => `SELECT rowid AS seq, * FROM runs WHERE rowid > @seq AND ${where} ORDER BY rowid LIMIT @limit`, ROWID_TIME_RANGE);
+    this.#recent = new FilteredStatement<FilterParams, RunRow & { seq: number }>(db, ROWID_CLAUSES, (where) => `SELECT rowid AS seq, * FROM runs WHERE rowid <= @seq AND ${where} ORDER BY rowid DESC LIMIT @limit`, ROWID_TIME_RANGE);
     this.#maxSeq = db.prepare('SELECT max(rowid) AS seq FROM runs');
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck() as Database.Statement<[], number>;
+  }
+
+  /** @internal The statements whose plan depends on the filters, with the SQL of each combination of filters: for EXPLAIN QUERY PLAN in tests. */
+  static unsafeFilterStatements(queries: RunQueries): Record<'list' | 'stats' | 'iterate' | 'after' | 'upTo', Array<{ filters: string[]; sql: string }>> {
+    return {
+      list: queries.#list.combinations(),
+      stats: queries.#forStats.combinations(),
+      iterate: queries.#iterate.combinations(),
+      after: queries.#after.combinations(),
+      upTo: queries.#recent.combinations(),
+    };
   }
 
   /** The captured data of a failed run (templates that opt in with `debug.captureFailures`), if any. */
@@ -197,12 +221,14 @@ export class RunQueries {
 
   /** Runs written after `seq` (a value of {@link SequencedRun.seq} or {@link maxSeq}), oldest first. */
   after(seq: number, filter: RunFilter = {}): SequencedRun[] {
-    return this.#after.all({ ...params(filter), seq, limit: filter.limit ?? 1000 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) }));
+    const bound = params(filter);
+    return this.#after.for(bound).all({ ...bound, seq, limit: filter.limit ?? 1000 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) }));
   }
 
   /** The last `filter.limit` runs written up to `seq`, oldest first. */
   upTo(seq: number, filter: RunFilter = {}): SequencedRun[] {
-    return this.#recent.all({ ...params(filter), seq, limit: filter.limit ?? 100 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) })).reverse();
+    const bound = params(filter);
+    return this.#recent.for(bound).all({ ...bound, seq, limit: filter.limit ?? 100 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) })).reverse();
   }
 
   /** The place of the last run written; 0 for an empty table. */
@@ -219,7 +245,8 @@ export class RunQueries {
 
   /** Newest first. */
   list(filter: RunFilter = {}): RunRecord[] {
-    return this.#list.all({ ...params(filter), limit: filter.limit ?? 100 }).map(rowToRecord);
+    const bound = params(filter);
+    return this.#list.for(bound).all({ ...bound, limit: filter.limit ?? 100 }).map(rowToRecord);
   }
 
   get(id: string): RunRecord | undefined {
@@ -233,13 +260,15 @@ export class RunQueries {
 
   /** Every matching run, oldest first, without loading them all at once. */
   *iterate(filter: RunFilter = {}): Generator<RunRecord> {
-    for (const row of this.#iterate.iterate(params(filter))) yield rowToRecord(row);
+    const bound = params(filter);
+    for (const row of this.#iterate.for(bound).iterate(bound)) yield rowToRecord(row);
   }
 
   /** Per template: runs, error rate and code counts, and run/create time and heap percentiles. */
   stats(filter: RunFilter = {}): TemplateStats[] {
     const groups = new Map<string, { run: number[]; create: number[]; cpu: number[]; heap: number[]; errors: Record<string, number>; errorCount: number }>();
-    for (const row of this.#forStats.iterate(params(filter))) {
+    const bound = params(filter);
+    for (const row of this.#forStats.for(bound).iterate(bound)) {
       let group = groups.get(row.template);
       if (!group) {
         group = { run: [], create: [], cpu: [], heap: [], errors: {}, errorCount: 0 };
@@ -277,8 +306,14 @@ export class RunQueries {
 }
 
 function params(filter: RunFilter): FilterParams {
-  return { template: filter.template ?? '', tenant: filter.tenant ?? '', outcome: filter.outcome ?? '', since: filter.since ?? 0, until: filter.until ?? Number.MAX_SAFE_INTEGER };
+  const bound: FilterParams = { since: filter.since ?? 0, until: filter.until ?? Number.MAX_SAFE_INTEGER };
+  // An empty value means "any", as it always did (an empty query parameter).
+  if (filter.template) bound.template = filter.template;
+  if (filter.tenant) bound.tenant = filter.tenant;
+  if (filter.outcome) bound.outcome = filter.outcome;
+  return bound;
 }
+
 
 function sorted(values: number[]): number[] {
   return values.sort((a, b) => a - b);

@@ -46,7 +46,10 @@ export interface StoreOptions {
 
 /**
  * Everything Agent Factory keeps: runs (batched writer and queries), kv, template versions,
- * keys and revocations, the audit log, tenants and API keys. Every statement is prepared once.
+ * keys and revocations, the audit log, tenants and API keys. Statements are prepared once, when a component is made
+ * (a query with optional filters once per combination of filters, on first use: store/filtered-statement); operations
+ * that run rarely (prune, export, a trust repair) prepare theirs when they run. Every component reads time from
+ * `options.clock`. Its public interface is what `test/contracts/store.contract.test.ts` checks, for every backend.
  */
 export class Store {
   readonly path: string;
@@ -62,11 +65,13 @@ export class Store {
   readonly rollouts: Rollouts;
   readonly models: LearnerModels;
   readonly #ping: Database.Statement<[], number>;
+  readonly #clock: Clock;
   #isClosed = false;
 
   constructor(options: StoreOptions) {
     if (typeof options.path !== 'string' || options.path === '') throw new TypeError('Store: option "path" must be a file path or ":memory:"');
     const clock = options.clock ?? systemClock;
+    this.#clock = clock;
     this.path = options.path;
     this.db = openDatabase(options.path, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
     this.runs = new RunWriter(this.db, options.writer);
@@ -86,7 +91,7 @@ export class Store {
       : undefined;
     // Read before the first load adopts: a trust.json is imported only into trust data that was never sealed.
     const wasSealed = seal?.exists() ?? false;
-    this.trust = new SqliteTrustStore(this.db, seal ? { seal } : {});
+    this.trust = new SqliteTrustStore(this.db, seal ? { seal, clock } : { clock });
     this.tenants = new Tenants(this.db, clock);
     this.suggestions = new Suggestions(this.db);
     this.rollouts = new Rollouts(this.db);
@@ -120,8 +125,11 @@ export class Store {
     return backupDatabase(this.db, file);
   }
 
-  /** Deletes runs older than `olderThanMs` (and their captures) and audits it. @returns how many runs were deleted. */
-  prune(olderThanMs: number, now = Date.now()): number {
+  /**
+   * Deletes runs older than `olderThanMs` (and their captures) and audits it. @returns how many runs were deleted.
+   * @param now what "older" is measured from. @default the store's clock
+   */
+  prune(olderThanMs: number, now = this.#clock.now()): number {
     return this.pruneData({ runsOlderThanMs: olderThanMs }, now).runs;
   }
 
@@ -129,7 +137,7 @@ export class Store {
    * Deletes runs older than `runsOlderThanMs` with their captured data, and captured data alone older than
    * `capturesOlderThanMs` (inputs may hold secrets, so they may be kept for less time than the runs); audits it.
    */
-  pruneData(options: { runsOlderThanMs?: number; capturesOlderThanMs?: number }, now = Date.now()): { runs: number; captures: number } {
+  pruneData(options: { runsOlderThanMs?: number; capturesOlderThanMs?: number }, now = this.#clock.now()): { runs: number; captures: number } {
     this.runs.flushNow();
     const runsBefore = options.runsOlderThanMs !== undefined ? now - options.runsOlderThanMs : undefined;
     const capturesBefore = Math.max(runsBefore ?? -Infinity, options.capturesOlderThanMs !== undefined ? now - options.capturesOlderThanMs : -Infinity);

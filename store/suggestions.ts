@@ -1,6 +1,7 @@
 /** @module store/suggestions — the learner's suggestions and their decisions, kept so a rejected one is not proposed again unchanged. */
 import type Database from 'better-sqlite3';
 import type { Suggestion, SuggestionState } from '../core/suggestion.js';
+import { FilteredStatement } from './filtered-statement.js';
 
 interface SuggestionRow {
   id: string;
@@ -30,16 +31,40 @@ export interface SuggestionFilter {
   limit?: number;
 }
 
+/** A filter's values as bound: an absent (or empty) one is left out of the statement. */
+type FilterParams = { template?: string; tenant?: string; state?: string; kind?: string };
+
 export class Suggestions {
-  readonly #db: Database.Database;
   readonly #insert: Database.Statement;
   readonly #get: Database.Statement<[string], SuggestionRow>;
+  readonly #list: FilteredStatement<FilterParams, SuggestionRow>;
+  readonly #decide: Database.Statement<[string, number, string | null, string | null, string | null, string]>;
+  readonly #withdraw: Database.Statement<[string]>;
+  readonly #acceptance: Database.Statement<[], { kind: string; accepted: number; rejected: number }>;
 
   constructor(db: Database.Database) {
-    this.#db = db;
     this.#insert = db.prepare(`INSERT INTO suggestions (id, kind, template, tenant, base_version, base_digest, patch, evidence, expected_impact, confidence, state, evidence_key, created_at)
       VALUES (@id, @kind, @template, @tenant, @baseVersion, @baseDigest, @patch, @evidence, @expectedImpact, @confidence, @state, @evidenceKey, @createdAt)`);
     this.#get = db.prepare('SELECT * FROM suggestions WHERE id = ?');
+    // One statement per combination of filters (store/filtered-statement), so a template filter searches its index.
+    this.#list = new FilteredStatement<FilterParams, SuggestionRow>(
+      db,
+      // A suggestion for every tenant (`*`) is listed for each.
+      { template: 'template = @template', tenant: "tenant IN (@tenant, '*')", state: 'state = @state', kind: 'kind = @kind' },
+      (where) => `SELECT * FROM suggestions WHERE ${where} ORDER BY created_at DESC, id LIMIT @limit`,
+    );
+    this.#decide = db.prepare(
+      'UPDATE suggestions SET state = ?, decided_at = ?, decided_by = coalesce(?, decided_by), reason = coalesce(?, reason), candidate_version = coalesce(?, candidate_version) WHERE id = ?',
+    );
+    this.#withdraw = db.prepare("DELETE FROM suggestions WHERE id = ? AND state = 'open'");
+    this.#acceptance = db.prepare(
+      "SELECT kind, sum(state IN ('accepted', 'canary', 'promoted')) AS accepted, sum(state IN ('rejected', 'rolled_back')) AS rejected FROM suggestions GROUP BY kind",
+    );
+  }
+
+  /** @internal The SQL of each combination of `list` filters: for EXPLAIN QUERY PLAN in tests. */
+  static unsafeFilterStatements(suggestions: Suggestions): Array<{ filters: string[]; sql: string }> {
+    return suggestions.#list.combinations();
   }
 
   add(suggestion: Suggestion): void {
@@ -58,13 +83,13 @@ export class Suggestions {
 
   /** Newest first. */
   list(filter: SuggestionFilter = {}): Suggestion[] {
-    const rows = this.#db
-      .prepare<[Record<string, unknown>], SuggestionRow>(
-        `SELECT * FROM suggestions WHERE (@template = '' OR template = @template) AND (@tenant = '' OR tenant = @tenant OR tenant = '*')
-          AND (@state = '' OR state = @state) AND (@kind = '' OR kind = @kind) ORDER BY created_at DESC, id LIMIT @limit`,
-      )
-      .all({ template: filter.template ?? '', tenant: filter.tenant ?? '', state: filter.state ?? '', kind: filter.kind ?? '', limit: filter.limit ?? 500 });
-    return rows.map(toSuggestion);
+    // An empty value means "any", as it always did.
+    const bound: FilterParams = {};
+    if (filter.template) bound.template = filter.template;
+    if (filter.tenant) bound.tenant = filter.tenant;
+    if (filter.state) bound.state = filter.state;
+    if (filter.kind) bound.kind = filter.kind;
+    return this.#list.for(bound).all({ ...bound, limit: filter.limit ?? 500 }).map(toSuggestion);
   }
 
   /** Suggestions of one template and kind, any state: what the learner checks before proposing again. */
@@ -74,26 +99,18 @@ export class Suggestions {
 
   /** Moves a suggestion to a new state, recording who and why. */
   decide(id: string, state: SuggestionState, decision: { by?: string; reason?: string; at: number; candidateVersion?: string }): Suggestion | undefined {
-    this.#db
-      .prepare(
-        'UPDATE suggestions SET state = ?, decided_at = ?, decided_by = coalesce(?, decided_by), reason = coalesce(?, reason), candidate_version = coalesce(?, candidate_version) WHERE id = ?',
-      )
-      .run(state, decision.at, decision.by ?? null, decision.reason ?? null, decision.candidateVersion ?? null, id);
+    this.#decide.run(state, decision.at, decision.by ?? null, decision.reason ?? null, decision.candidateVersion ?? null, id);
     return this.get(id);
   }
 
   /** Withdraws an open suggestion that a newer one for the same change replaces; decided ones are history and stay. */
   withdraw(id: string): boolean {
-    return this.#db.prepare("DELETE FROM suggestions WHERE id = ? AND state = 'open'").run(id).changes === 1;
+    return this.#withdraw.run(id).changes === 1;
   }
 
   /** Acceptance rate per kind over decided suggestions: shapes ranking. */
   acceptanceByKind(): Record<string, { accepted: number; rejected: number }> {
-    const rows = this.#db
-      .prepare<[], { kind: string; accepted: number; rejected: number }>(
-        "SELECT kind, sum(state IN ('accepted', 'canary', 'promoted')) AS accepted, sum(state IN ('rejected', 'rolled_back')) AS rejected FROM suggestions GROUP BY kind",
-      )
-      .all();
+    const rows = this.#acceptance.all();
     return Object.fromEntries(rows.map((row) => [row.kind, { accepted: row.accepted, rejected: row.rejected }]));
   }
 }

@@ -57,23 +57,35 @@ const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * `timingSafeEqual`. Only the hash is stored; the key is shown once, at creation.
  */
 export class Tenants {
-  readonly #db: Database.Database;
   readonly #clock: Clock;
+  readonly #ensureTenant: Database.Statement<[string, string, number]>;
+  readonly #tenants: Database.Statement<[], { id: string; name: string; created_at: number }>;
+  readonly #insertKey: Database.Statement<[string, string, string, string, string, number]>;
+  readonly #listAll: Database.Statement<[], ApiKeyRow>;
+  readonly #listOf: Database.Statement<[string], ApiKeyRow>;
+  readonly #revoke: Database.Statement<[number, string]>;
+  readonly #key: Database.Statement<[string], ApiKeyRow>;
 
   constructor(db: Database.Database, clock: Clock) {
-    this.#db = db;
     this.#clock = clock;
+    this.#ensureTenant = db.prepare('INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?, ?, ?)');
+    this.#tenants = db.prepare('SELECT * FROM tenants ORDER BY id');
+    this.#insertKey = db.prepare('INSERT INTO api_keys (id, tenant_id, role, hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#listAll = db.prepare('SELECT * FROM api_keys ORDER BY created_at');
+    this.#listOf = db.prepare('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at');
+    this.#revoke = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    // Every authenticated request reads it.
+    this.#key = db.prepare('SELECT * FROM api_keys WHERE id = ?');
   }
 
   /** Creates the tenant if it does not exist. `*` is the installation (see {@link INSTALLATION_TENANT}). */
   ensureTenant(id: string, name = id === INSTALLATION_TENANT ? 'installation' : id): void {
     if (id !== INSTALLATION_TENANT && !TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
-    this.#db.prepare('INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(id, name, this.#clock.now());
+    this.#ensureTenant.run(id, name, this.#clock.now());
   }
 
   tenants(): Array<{ id: string; name: string; createdAt: number }> {
-    return this.#db
-      .prepare<[], { id: string; name: string; created_at: number }>('SELECT * FROM tenants ORDER BY id')
+    return this.#tenants
       .all()
       .map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
   }
@@ -85,18 +97,18 @@ export class Tenants {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url');
     const createdAt = this.#clock.now();
-    this.#db.prepare('INSERT INTO api_keys (id, tenant_id, role, hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, tenant, role, hashSecret(secret), label, createdAt);
+    this.#insertKey.run(id, tenant, role, hashSecret(secret), label, createdAt);
     return { record: { id, tenant, role, label, createdAt }, key: `${KEY_PREFIX}_${id}_${secret}` };
   }
 
   listApiKeys(tenant?: string): ApiKeyRecord[] {
-    const rows = this.#db.prepare<[{ tenant: string }], ApiKeyRow>("SELECT * FROM api_keys WHERE @tenant = '' OR tenant_id = @tenant ORDER BY created_at").all({ tenant: tenant ?? '' });
-    return rows.map(toRecord);
+    // An empty tenant means every tenant, as it always did.
+    return (tenant ? this.#listOf.all(tenant) : this.#listAll.all()).map(toRecord);
   }
 
   revokeApiKey(id: string): ApiKeyRecord {
-    const result = this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.#clock.now(), id);
-    const row = this.#db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?').get(id);
+    const result = this.#revoke.run(this.#clock.now(), id);
+    const row = this.#key.get(id);
     if (!row) throw new FactoryError('E_KEY_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
     if (result.changes === 0 && row.revoked_at === null) throw new FactoryError('E_STORE', `API key ${id} could not be revoked`);
     return toRecord(row);
@@ -109,7 +121,7 @@ export class Tenants {
   authenticate(presented: string): Principal | undefined {
     const match = /^afk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/.exec(presented);
     if (!match) return undefined;
-    const row = this.#db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?').get(match[1] as string);
+    const row = this.#key.get(match[1] as string);
     // Hash even when the id is unknown, so the time taken does not reveal which ids exist.
     const presentedHash = Buffer.from(hashSecret(match[2] as string), 'hex');
     const storedHash = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');

@@ -1,7 +1,8 @@
 /** @module store/trust-store — trusted roots, signer certificates and revocations in SQLite; the same contract as the templates' TrustStore. */
 import type Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError } from '../core/errors.js';
-import { CachedTrustRecords, type KeyRecord, type Revocation, type VersionRetirement } from '../core/trust-records.js';
+import { CachedTrustRecords, type KeyRecord, type Revocation, type TrustStore, type VersionRetirement } from '../core/trust-records.js';
 import { diffTrustState, retirementId, type TrustChange, type TrustRowIds, type TrustState, type TrustStateSeal } from '../core/trust-state.js';
 import type { TrustSeal } from './trust-seal.js';
 
@@ -29,7 +30,7 @@ const RECHECK_MS = 100;
  * With a seal (store/trust-seal, in the keys folder), each reload is checked against it, and each change of this store
  * reseals the rows it wrote, inside its transaction, so writers of other processes seal in order.
  */
-export class SqliteTrustStore extends CachedTrustRecords {
+export class SqliteTrustStore extends CachedTrustRecords implements TrustStore {
   readonly #db: Database.Database;
   readonly #dataVersion: Database.Statement<[], { data_version: number }>;
   readonly #insertKey: Database.Statement;
@@ -38,14 +39,20 @@ export class SqliteTrustStore extends CachedTrustRecords {
   readonly #selectKeys: Database.Statement<[], KeyRow>;
   readonly #selectRevocations: Database.Statement<[], { id: string; revoked_at: number; reason: string }>;
   readonly #selectRetirements: Database.Statement<[], { name: string; version: string; retired_at: number; reason: string; retired_by: string }>;
+  readonly #clock: Clock;
   #seenDataVersion = -1;
-  #checkedAt = 0;
+  #checkedAt = -Infinity;
 
   readonly #sealer: TrustSeal | undefined;
 
-  constructor(db: Database.Database, options: { seal?: TrustSeal } = {}) {
+  /**
+   * @param options.seal what vouches for the trust tables (store/trust-seal in the keys folder). @default none (scratch stores, tests)
+   * @param options.clock when to ask SQLite again whether another connection changed the data (its monotonic time). @default systemClock
+   */
+  constructor(db: Database.Database, options: { seal?: TrustSeal; clock?: Clock } = {}) {
     super(options.seal);
     this.#sealer = options.seal;
+    this.#clock = options.clock ?? systemClock;
     this.#db = db;
     this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#insertKey = db.prepare('INSERT OR REPLACE INTO keys (id, role, name, certificate_pem, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -190,7 +197,7 @@ export class SqliteTrustStore extends CachedTrustRecords {
   }
 
   protected refresh(): void {
-    const now = Date.now();
+    const now = this.#clock.monotonic();
     if (now - this.#checkedAt < RECHECK_MS) return;
     this.#checkedAt = now;
     if (this.#dataVersion.get()?.data_version !== this.#seenDataVersion) this.#reload();

@@ -1,40 +1,12 @@
-/** @module templates/trust-store — where trusted roots, signer certificates and revocations live, behind a small interface. */
+/** @module templates/trust-store — trusted roots, signer certificates and revocations in `.af/trust.json`, behind core's `TrustStore` contract. */
 import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
-import { CachedTrustRecords, type KeyRecord, type Revocation, type VersionRetirement } from '../core/trust-records.js';
+import { CachedTrustRecords, type KeyRecord, type Revocation, type TrustStore, type VersionRetirement } from '../core/trust-records.js';
 import { retirementId, type TrustRowIds, type TrustStateSeal } from '../core/trust-state.js';
 
-export type { KeyRecord, KeyRole, Revocation, VersionRetirement } from '../core/trust-records.js';
-
-/**
- * What verification needs from wherever trust data is kept. The store module implements it over
- * SQLite; {@link JsonTrustStore} keeps it in `.af/trust.json` until then. Reads must be cheap:
- * `isRevoked` runs on every cache hit of a signed template.
- */
-export interface TrustStore {
-  roots(): KeyRecord[];
-  keys(): KeyRecord[];
-  key(id: string): KeyRecord | undefined;
-  isRevoked(id: string): boolean;
-  revocation(id: string): Revocation | undefined;
-  addKey(record: KeyRecord): void;
-  revoke(id: string, reason: string, at: number): void;
-  /** The retirement of a template version, if any; like `isRevoked`, it runs on every cache hit and must be cheap. */
-  retirement(name: string, version: string): VersionRetirement | undefined;
-  /** Retired versions of `name` (or of every template), oldest first. */
-  retirements(name?: string): VersionRetirement[];
-  /** Retires a version; retiring it again keeps the first record. */
-  retire(retirement: VersionRetirement): void;
-  /** Changes whenever trust data changes, so caches can tell. */
-  readonly generation: number;
-  /**
-   * Why this trust data cannot be relied on: it is not what the keys folder vouches for (store/trust-seal). Outside
-   * dev the trust gate runs nothing while there is one. Like `isRevoked`, it runs on every cache hit: a field read.
-   * Stores without a seal leave it out.
-   */
-  trustProblem?(): FactoryError | undefined;
-}
+// The contract lives in core: the store implements it over SQLite, and may not import templates.
+export type { KeyRecord, KeyRole, Revocation, TrustStore, VersionRetirement } from '../core/trust-records.js';
 
 interface TrustFile {
   version: 1;

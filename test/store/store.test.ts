@@ -225,10 +225,14 @@ describe('trust data', () => {
 
   it('sees a revocation made through another connection', async () => {
     store.trust.addKey(key);
-    const other = openStore({ path: temp.db });
+    const clock = createManualClock(1_700_000_000_000);
+    const other = openStore({ path: temp.db, clock });
     expect(other.trust.isRevoked(key.id)).toBe(false);
     store.trust.revoke(key.id, 'leaked', 5);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    // It asks SQLite again 100 ms (of its clock) after it last asked.
+    clock.advance(99);
+    expect(other.trust.isRevoked(key.id)).toBe(false);
+    clock.advance(1);
     expect(other.trust.isRevoked(key.id)).toBe(true);
     expect(other.trust.revocation(key.id)).toEqual({ id: key.id, revokedAt: 5, reason: 'leaked' });
     await other.close();
@@ -330,14 +334,15 @@ describe('data operations', () => {
 
 describe('retired versions', () => {
   it('are kept once per name and version, seen at once by this connection and within 100 ms by another', async () => {
-    const other = openStore({ path: temp.db });
+    const clock = createManualClock(1_700_000_000_000);
+    const other = openStore({ path: temp.db, clock });
     try {
       expect(other.trust.retirement('hello', '1.0.0')).toBeUndefined();
       store.trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
       store.trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 9, reason: 'again', by: 'someone' });
       expect(store.trust.retirement('hello', '1.0.0')).toEqual({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
       expect(store.trust.retirement('hello', '1.0.1')).toBeUndefined();
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      clock.advance(100);
       expect(other.trust.retirement('hello', '1.0.0')?.reason).toBe('CVE');
       expect(other.trust.retirements()).toHaveLength(1);
     } finally {
