@@ -37,8 +37,9 @@ export interface TemplateRegistryOptions<T extends ResolvedTemplate = ResolvedTe
   /** Reload templates when their files change. @default false */
   watch?: boolean;
   /**
-   * Signature and policy checks: with a gate, `resolve` returns only trusted templates and re-checks
-   * revocation on every hit. Without one (inspection, tests), templates are resolved but not trusted.
+   * Signature and policy checks: with a gate, `resolve` returns only trusted templates (`T` is the gate's
+   * `TrustedTemplate`) and re-checks revocation on every hit. Without one (inspection, tests), templates are resolved
+   * but not trusted.
    */
   trust?: TemplateAdmission<T>;
   /** Called with every template a cold resolve produced (and the gate admitted): to record versions. */
@@ -95,6 +96,7 @@ export class TemplateRegistry<out T extends ResolvedTemplate = ResolvedTemplate>
   readonly #failures = new Map<string, ReloadFailure>();
   readonly #logger: Logger;
   readonly #trust: TemplateAdmission<T> | undefined;
+  /** A method of an object, not a function-typed field: a field taking a `T` would make `T` contravariant (`out T`). */
   readonly #hooks: Pick<TemplateRegistryOptions<T>, 'onResolved'>;
   readonly #versionSource: ((name: string, version: string) => StoredVersion | undefined) | undefined;
   #watcher: TemplateWatcher | undefined;
