@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Limits } from '../core/agent-spec.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { type ErrorCode, FactoryError, toFactoryError } from '../core/errors.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Suggestion } from '../core/suggestion.js';
 import type { Store } from '../store/index.js';
@@ -30,6 +32,8 @@ export interface LearnOptions {
   templates?: string[];
   /** Told after each template. */
   onProgress?(done: number, total: number, template: string): void;
+  /** When the pass decides (suggestions' `createdAt`, models' save time) and how long it took. @default the system clock */
+  clock?: Clock;
 }
 
 export interface LearnResult {
@@ -48,7 +52,8 @@ export interface LearnResult {
    * did not propose again: withdrawn, so none is left that can only fail to be accepted.
    */
   withdrawn: Array<{ id: string; template: string; reason: string }>;
-  skipped: Array<{ template: string; reason: string }>;
+  /** Templates with runs that this pass could not learn for, each with why (and the error's code). */
+  skipped: Array<{ template: string; reason: string; code: ErrorCode }>;
   seconds: number;
 }
 
@@ -58,11 +63,12 @@ export interface LearnResult {
  * changes); an open one is replaced when a newer one changes the same thing.
  */
 export async function learn(options: LearnOptions): Promise<LearnResult> {
-  const started = performance.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.monotonic();
   const backend = await initTf();
   const { store, registry } = options;
   const env = options.env ?? registry.env;
-  const decidedAt = Date.now();
+  const decidedAt = clock.now();
   options.store.runs.flushNow();
 
   const byTemplate = new Map<string, RunRecord[]>();
@@ -96,12 +102,18 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     try {
       const template = await registry.inspect(name, { env });
       currentDigest.set(name, { version: template.version, digest: template.digest });
-      if (template.abstract) throw new Error('abstract');
+      if (template.abstract) {
+        throw new FactoryError(
+          'E_TEMPLATE_INVALID',
+          `template "${name}" is abstract (${template.file}): it can only be extended, not run, so no suggestion can apply to it; the templates that extend it get their own, or remove "abstract": true from it if it should run again`,
+        );
+      }
       const raw = loadTemplateFile(template.dir, registry.agentsDir).manifest;
       const now = options.now ?? (records.at(-1)?.startedAt ?? decidedAt) + 1;
       history = { template, raw, hasParent: raw.extends !== undefined, isExtended: extended.has(name), records, limitsOf, now };
     } catch (error) {
-      result.skipped.push({ template: name, reason: `cannot resolve it now: ${(error as Error).message}` });
+      const failure = toFactoryError(error);
+      result.skipped.push({ template: name, reason: `cannot resolve it now: ${failure.message}`, code: failure.code });
       options.onProgress?.(index + 1, names.length, name);
       continue;
     }
@@ -133,7 +145,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   }
   await Promise.all(saves);
   await withdrawStale(store, registry, env, options.templates, currentDigest, result);
-  result.seconds = (performance.now() - started) / 1000;
+  result.seconds = (clock.monotonic() - started) / 1000;
   return result;
 }
 

@@ -4,7 +4,7 @@ import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { Reservation, RunStats, Sandbox, SandboxRunStats } from '../sandbox/index.js';
-import type { ResolvedTemplate, TrustedTemplate } from '../templates/index.js';
+import type { TrustedTemplate } from '../templates/index.js';
 import { captureFailure } from './failure-capture.js';
 import { inputShape } from './input-shape.js';
 import { newRunId } from './run-id.js';
@@ -44,7 +44,8 @@ export interface AgentRunOptions {
 
 /** @internal what the factory hands an agent. */
 export interface AgentBinding {
-  template: ResolvedTemplate;
+  /** Only what the trust gate admitted runs: there is no other way to make one. */
+  template: TrustedTemplate;
   tenant: string;
   sandbox: Sandbox;
   reservation: Reservation;
@@ -238,8 +239,8 @@ export class Agent {
   }
 }
 
-function originOf(template: ResolvedTemplate, source: RunSource | undefined): RunOrigin {
-  const { trust } = template as Partial<TrustedTemplate>;
+function originOf(template: TrustedTemplate, source: RunSource | undefined): RunOrigin {
+  const { trust } = template;
   return {
     version: template.version,
     digest: template.digest,

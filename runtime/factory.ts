@@ -94,7 +94,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Agent
 
 export class AgentFactory {
   readonly config: ResolvedConfig;
-  readonly registry: TemplateRegistry;
+  /** Resolves only what the trust gate admitted: every template it returns is a TrustedTemplate. */
+  readonly registry: TemplateRegistry<TrustedTemplate>;
   readonly trust: ProjectTrust;
   /** The store, when the factory has one. */
   readonly store: Store | undefined;
@@ -191,7 +192,7 @@ export class AgentFactory {
       logger: this.#logger.child('templates'),
       clock: this.#clock,
       ...(store
-        ? { onResolved: (template) => recordVersion(store, template as TrustedTemplate), versionSource: (name, version) => store.versions.get(name, version) }
+        ? { onResolved: (template) => recordVersion(store, template), versionSource: (name, version) => store.versions.get(name, version) }
         : {}),
     });
     const lockdownWarning = missingLayersWarning(lockdown);
@@ -354,7 +355,8 @@ export class AgentFactory {
 function recordVersion(store: Store, template: TrustedTemplate): void {
   if (store.isClosed) return;
   store.versions.record({
-    // On the cold path only (a registry miss): the files were just read to bundle or hash them.
+    // On the cold path only (a registry miss). agent.json is the text the resolve parsed, never read again here;
+    // the source files were just read to bundle or hash them, and are checked against those hashes.
     ...versionFilesOf(template),
     name: template.name,
     version: template.version,

@@ -3,4 +3,6 @@ export { createFactory, AgentFactory, type CreateAgentOptions, type FactoryOptio
 export { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunSource, type RunStats } from './agent.js';
 export { createMemoryRunSink, type MemoryRunSink } from './memory-run-sink.js';
 export { inputShape } from './input-shape.js';
+// What `factory.registry` resolves, for adapters that report it (api/, tui/): they import only the runtime.
+export type { TrustedTemplate, TrustInfo } from '../templates/index.js';
 export * from './telemetry/index.js';

@@ -4,11 +4,11 @@ export { BUNDLE_FORMAT, BUNDLE_GLOBAL, bundleTemplate, sha256, type Bundle } fro
 export { BundleCache, type CacheLookup } from './bundle-cache.js';
 export { compileDataSchema, type DataValidation, type DataValidator } from './data-schema.js';
 export { discoverTemplateNames, isInside } from './discover.js';
-export { parseJsonSource, JsonSyntaxError, type JsonSource, type SourcePosition } from './json-source.js';
+export { escapePointerToken, parseJsonSource, JsonSyntaxError, type JsonSource, type SourcePosition } from './json-source.js';
 export { checkManifestSchema, MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, type RawManifest, type ResolvedManifest, type JsonSchema, type DebugSettings } from './manifest.js';
 export { mergeManifests, mergeOverlay } from './merge.js';
 export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTemplate, type BundleSource, type ResolveContext, type ResolvedTemplate } from './resolve.js';
-export { TemplateRegistry, type RegistryInspectOptions, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';
+export { TemplateRegistry, type RegistryInspectOptions, type TemplateAdmission, type RegistryResolveOptions, type ReloadFailure, type TemplateRegistryOptions } from './registry.js';
 export { loadTemplateFile, MANIFEST_FILE, type TemplateFile } from './template-file.js';
 export { validateTemplates, type TemplateReport } from './validate.js';
 export { JsonTrustStore, type KeyRecord, type KeyRole, type Revocation, type TrustStore, type VersionRetirement } from './trust-store.js';

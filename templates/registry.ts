@@ -9,10 +9,19 @@ import { discoverTemplateNames } from './discover.js';
 import { type BundleSource, type ResolveContext, type ResolvedTemplate, resolveTemplate } from './resolve.js';
 import type { SignatureFile } from './signature.js';
 import { resolveStoredVersion, type StoredVersion } from './stored-version.js';
-import { isTrusted, type TrustGate } from './trust.js';
 import { TemplateWatcher } from './watcher.js';
 
-export interface TemplateRegistryOptions {
+/**
+ * What the registry needs of a trust gate ({@link TrustGate} is the one there is): turn a freshly resolved template
+ * into a `T` or throw, and re-check a cached `T` on every hit. Its `T` is what `resolve` returns.
+ */
+export interface TemplateAdmission<T extends ResolvedTemplate> {
+  admit(template: ResolvedTemplate, storedSignature?: SignatureFile): T;
+  recheck(template: T): void;
+  isDevEnvironment(env: string): boolean;
+}
+
+export interface TemplateRegistryOptions<T extends ResolvedTemplate = ResolvedTemplate> {
   /** Folder holding one folder per template. */
   agentsDir: string;
   /** Paths in messages are shown relative to this folder. @default agentsDir's parent */
@@ -28,12 +37,13 @@ export interface TemplateRegistryOptions {
   /** Reload templates when their files change. @default false */
   watch?: boolean;
   /**
-   * Signature and policy checks: with a gate, `resolve` returns only trusted templates and re-checks
-   * revocation on every hit. Without one (inspection, tests), templates are resolved but not trusted.
+   * Signature and policy checks: with a gate, `resolve` returns only trusted templates (`T` is the gate's
+   * `TrustedTemplate`) and re-checks revocation on every hit. Without one (inspection, tests), templates are resolved
+   * but not trusted.
    */
-  trust?: TrustGate;
+  trust?: TemplateAdmission<T>;
   /** Called with every template a cold resolve produced (and the gate admitted): to record versions. */
-  onResolved?(template: ResolvedTemplate): void;
+  onResolved?(template: T): void;
   /** Finds a version that is not the one on disk (canaries, rollbacks): the store's template versions. */
   versionSource?(name: string, version: string): StoredVersion | undefined;
   logger?: Logger;
@@ -70,24 +80,29 @@ export interface ReloadFailure {
  * Resolves templates by name. A cache hit costs a map lookup; a miss runs the cold path
  * (load → merge → overlay → bundle → digest). With `watch`, an edit is picked up within
  * milliseconds, and an edit that breaks a template keeps its last good version serving.
+ *
+ * `T` is what `resolve` returns: `TrustedTemplate` for a registry given a trust gate (the type is inferred from it),
+ * `ResolvedTemplate` for one without (inspection, signing). A narrower `T` without a gate does not compile.
  */
-export class TemplateRegistry {
+export class TemplateRegistry<out T extends ResolvedTemplate = ResolvedTemplate> {
   readonly #context: ResolveContext;
   readonly #env: string;
-  readonly #cache: LRUCache<string, ResolvedTemplate>;
+  /** Its methods only: a registry of trusted templates stays usable where any registry is asked for (`out T`). */
+  readonly #cache: TemplateCache<T>;
   /** Last successfully resolved template per cache key: what keeps serving after a broken edit. */
-  readonly #lastGood = new Map<string, ResolvedTemplate>();
+  readonly #lastGood = new Map<string, T>();
   /** Cold resolves under way, with the generation they started in: one started before a change is never joined after it. */
-  readonly #inFlight = new Map<string, { generation: number; promise: Promise<ResolvedTemplate> }>();
+  readonly #inFlight = new Map<string, { generation: number; promise: Promise<T> }>();
   readonly #failures = new Map<string, ReloadFailure>();
   readonly #logger: Logger;
-  readonly #trust: TrustGate | undefined;
-  readonly #onResolved: ((template: ResolvedTemplate) => void) | undefined;
+  readonly #trust: TemplateAdmission<T> | undefined;
+  /** A method of an object, not a function-typed field: a field taking a `T` would make `T` contravariant (`out T`). */
+  readonly #hooks: Pick<TemplateRegistryOptions<T>, 'onResolved'>;
   readonly #versionSource: ((name: string, version: string) => StoredVersion | undefined) | undefined;
   #watcher: TemplateWatcher | undefined;
   #generation = 0;
 
-  constructor(options: TemplateRegistryOptions) {
+  constructor(options: TemplateRegistryOptions<T> & (ResolvedTemplate extends T ? unknown : { trust: TemplateAdmission<T> })) {
     const resolved = resolveRegistryOptions(options);
     this.#context = {
       agentsDir: resolved.agentsDir,
@@ -98,10 +113,10 @@ export class TemplateRegistry {
     this.#env = resolved.env;
     this.#logger = resolved.logger;
     this.#trust = options.trust;
-    this.#onResolved = options.onResolved;
+    this.#hooks = { ...(options.onResolved ? { onResolved: options.onResolved } : {}) };
     this.#versionSource = options.versionSource;
     const clock = resolved.clock;
-    this.#cache = new LRUCache<string, ResolvedTemplate>({
+    this.#cache = new LRUCache<string, T>({
       max: resolved.maxEntries,
       ttl: resolved.ttlMs,
       // lru-cache reads time through `perf.now()`; injecting the clock lets tests move time.
@@ -122,7 +137,7 @@ export class TemplateRegistry {
   }
 
   /** The cached template for `name` if present and fresh; never touches the disk. */
-  peek(name: string, options: RegistryResolveOptions = {}): ResolvedTemplate | undefined {
+  peek(name: string, options: RegistryResolveOptions = {}): T | undefined {
     const found = this.#cache.get(cacheKey(name, options.env ?? this.#env));
     if (found && options.version !== undefined && found.version !== options.version) return undefined;
     return found;
@@ -132,7 +147,7 @@ export class TemplateRegistry {
    * Resolves a runnable template.
    * @throws FactoryError `E_TEMPLATE_NOT_FOUND`, `E_TEMPLATE_INVALID` or `E_TEMPLATE_IMPORT`.
    */
-  resolve(name: string, options: RegistryResolveOptions = {}): Promise<ResolvedTemplate> {
+  resolve(name: string, options: RegistryResolveOptions = {}): Promise<T> {
     const env = options.env ?? this.#env;
     if (options.version !== undefined && this.#versionSource) return this.#resolveVersion(name, options.version, env);
     const key = cacheKey(name, env);
@@ -140,7 +155,7 @@ export class TemplateRegistry {
     if (hit) {
       try {
         // A cached verification still answers to revocation and expiry on every use.
-        if (this.#trust && isTrusted(hit)) this.#trust.recheck(hit);
+        this.#trust?.recheck(hit);
         return Promise.resolve(checkVersion(hit, options.version));
       } catch (error) {
         return Promise.reject(error);
@@ -184,11 +199,11 @@ export class TemplateRegistry {
   }
 
   /** A specific version: the one on disk when it matches, else the stored one, rebuilt and admitted. */
-  async #resolveVersion(name: string, version: string, env: string): Promise<ResolvedTemplate> {
+  async #resolveVersion(name: string, version: string, env: string): Promise<T> {
     const key = `${cacheKey(name, env)}\u0000${version}`;
     const hit = this.#cache.get(key);
     if (hit) {
-      if (this.#trust && isTrusted(hit)) this.#trust.recheck(hit);
+      this.#trust?.recheck(hit);
       return hit;
     }
     const onDisk = await this.resolve(name, { env });
@@ -198,12 +213,17 @@ export class TemplateRegistry {
       throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${version} of template "${name}" is not available; version ${onDisk.version} is in ${onDisk.file}, and the store has no ${version}`);
     }
     const rebuilt = resolveStoredVersion(stored, env, onDisk.dir, onDisk.file);
-    const template = this.#trust ? this.#trust.admit(rebuilt, stored.signature as SignatureFile | undefined) : rebuilt;
+    const template = this.#admit(rebuilt, stored.signature as SignatureFile | undefined);
     this.#cache.set(key, template);
     return template;
   }
 
-  #resolveCold(name: string, env: string, key: string): Promise<ResolvedTemplate> {
+  /** The gate's admission; without a gate `T` is `ResolvedTemplate` (the constructor's type demands a gate for any other). */
+  #admit(resolved: ResolvedTemplate, storedSignature?: SignatureFile): T {
+    return this.#trust ? this.#trust.admit(resolved, storedSignature) : (resolved as T);
+  }
+
+  #resolveCold(name: string, env: string, key: string): Promise<T> {
     const generation = this.#generation;
     const pending = this.#inFlight.get(key);
     // A resolve that began before the latest change (an edit, a new agent.sig, clear()) read the old files.
@@ -212,8 +232,8 @@ export class TemplateRegistry {
     const bundleFrom: BundleSource = this.#trust && !this.#trust.isDevEnvironment(env) ? 'signed-cache' : 'cache';
     const promise = resolveTemplate(this.#context, name, { env, bundleFrom })
       .then((resolved) => {
-        const template = this.#trust ? this.#trust.admit(resolved) : resolved;
-        this.#onResolved?.(template);
+        const template = this.#admit(resolved);
+        this.#hooks.onResolved?.(template);
         // A change that arrived while this resolve ran makes its result stale: do not cache it.
         if (generation === this.#generation) this.#cache.set(key, template);
         this.#lastGood.set(key, template);
@@ -224,7 +244,7 @@ export class TemplateRegistry {
         const failure = toFactoryError(error);
         const lastGood = this.#lastGood.get(key);
         if (lastGood && SERVE_LAST_GOOD_ON.has(failure.code)) {
-          if (this.#trust && isTrusted(lastGood)) this.#trust.recheck(lastGood);
+          this.#trust?.recheck(lastGood);
           this.#recordFailure(name, failure, lastGood.version);
           return lastGood;
         }
@@ -276,6 +296,16 @@ export class TemplateRegistry {
   }
 }
 
+/** What the registry uses of its LRU cache. */
+interface TemplateCache<T extends ResolvedTemplate> {
+  get(key: string): T | undefined;
+  peek(key: string): T | undefined;
+  set(key: string, value: T): unknown;
+  delete(key: string): boolean;
+  clear(): void;
+  keys(): Iterable<string>;
+}
+
 function resolveRegistryOptions(options: TemplateRegistryOptions) {
   if (typeof options.agentsDir !== 'string' || options.agentsDir === '') {
     throw new TypeError('TemplateRegistry: option "agentsDir" must be a non-empty path');
@@ -311,7 +341,7 @@ function parseKey(key: string): { name: string; env: string } {
   return { name, env };
 }
 
-function checkVersion(template: ResolvedTemplate, version: string | undefined): ResolvedTemplate {
+function checkVersion<T extends ResolvedTemplate>(template: T, version: string | undefined): T {
   if (version === undefined || template.version === version) return template;
   throw new FactoryError(
     'E_TEMPLATE_NOT_FOUND',

@@ -48,6 +48,12 @@ export interface ResolvedTemplate {
   /** Template names from the root ancestor to this template. */
   readonly chain: readonly string[];
   readonly abstract: boolean;
+  /**
+   * The template's own `agent.json` text, exactly as read and parsed for this resolve: what `inherited` (and so the
+   * digest the signature covers) was made from. Recorded with a version instead of reading the file again, which could
+   * have changed since. Absent for a version rebuilt from the store (its row keeps the text it was recorded with).
+   */
+  readonly manifestText?: string;
   /** The manifest after `extends`, before the environment overlay (with `environments`): what is signed. */
   readonly inherited: Readonly<RawManifest>;
   /** The manifest after `extends` and the overlay, defaults filled in: what runs. */
@@ -202,6 +208,7 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
     file: self.file,
     chain: Object.freeze(chain.map((link) => link.name)),
     abstract: isAbstract,
+    manifestText: self.text,
     inherited: deepFreeze(inherited),
     manifest: deepFreeze(manifest),
     digest,

@@ -86,17 +86,14 @@ export function vouchesForStoredVersion(stored: StoredVersion, verifier: Pick<Si
 }
 
 /**
- * What a version keeps of its folder, read now: the template's own agent.json text and every source file the digest
- * covers (base64), each checked against its hash. A file that changed since it was hashed leaves `sourceFiles` out:
- * recording a mix would let a rollback restore one.
+ * What a version keeps of its folder: the template's own agent.json text as the resolve read it (never read again:
+ * the file may have changed since, and the text must be the one the digest was made from), and every source file the
+ * digest covers (base64), read now and each checked against its hash. A file that changed since it was hashed leaves
+ * `sourceFiles` out: recording a mix would let a rollback restore one.
  */
-export function versionFilesOf(template: { dir: string; sources: Readonly<Record<string, string>> }): { manifestFile?: string; sourceFiles?: Record<string, string> } {
+export function versionFilesOf(template: Pick<ResolvedTemplate, 'dir' | 'sources' | 'manifestText'>): { manifestFile?: string; sourceFiles?: Record<string, string> } {
   const files: { manifestFile?: string; sourceFiles?: Record<string, string> } = {};
-  try {
-    files.manifestFile = readFileSync(path.join(template.dir, MANIFEST_FILE), 'utf8');
-  } catch {
-    // Gone since it was resolved: the version is still recorded, without a file to restore.
-  }
+  if (template.manifestText !== undefined) files.manifestFile = template.manifestText;
   const sourceFiles: Record<string, string> = {};
   for (const [relative, hash] of Object.entries(template.sources)) {
     const bytes = readInside(template.dir, relative);

@@ -16,6 +16,8 @@ export interface TemplateFile {
   file: string;
   manifest: RawManifest;
   source: JsonSource;
+  /** `agent.json` exactly as read and parsed into `manifest`: the one read of the file, kept so nothing reads it again. */
+  text: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export function loadTemplateFile(dir: string, displayRoot: string): TemplateFile
       at(source, file, '/name', `name "${manifest.name}" does not match its folder "${folderName}"; rename one so they agree`),
     ]);
   }
-  return { name: manifest.name, dir: realDir, file, manifest, source };
+  return { name: manifest.name, dir: realDir, file, manifest, source, text };
 }
 
 function readManifestText(manifestPath: string, file: string): string {

@@ -21,9 +21,41 @@ export interface TrustInfo {
   waiver?: string;
 }
 
-/** A resolved template whose signature (or the dev-mode waiver) and policy checks passed. */
-export interface TrustedTemplate extends ResolvedTemplate {
-  readonly trust: TrustInfo;
+/** Makes a TrustedTemplate: set once by the class's static block, called only by {@link TrustGate.admit}. */
+let mint: (template: ResolvedTemplate, spec: Readonly<AgentSpec>, trust: TrustInfo) => TrustedTemplate;
+
+// The class below adds the brand and `trust`; this declaration gives it every field of the resolved template it copies.
+export interface TrustedTemplate extends ResolvedTemplate {}
+
+/**
+ * A resolved template whose signature (or, in a development environment, the waiver of it) and policy checks passed:
+ * the only thing the data plane runs. It is a type the compiler keeps apart, not a shape: the constructor is private
+ * and minted in this module only, and the `#brand` cannot be written in an object literal nor copied by a spread
+ * (`{ ...trusted }` is a plain object again, for TypeScript and at run time), so a parameter typed `TrustedTemplate`
+ * takes only what {@link TrustGate.admit} returned, with no cast anywhere on the way.
+ *
+ * Dev templates are TrustedTemplates too, with `trust.status: 'waived'`: the gate still decided on them (retirement,
+ * policy, the audit record of the waiver), and the runtime has one input type, so whether a run was signed is data it
+ * reports (`signed: false`), never a second path.
+ */
+export class TrustedTemplate {
+  readonly #brand = true;
+  /** How the gate admitted it: a verified signature, or the dev waiver and why. */
+  declare readonly trust: TrustInfo;
+
+  static {
+    mint = (template, spec, trust) => new TrustedTemplate(template, spec, trust);
+  }
+
+  private constructor(template: ResolvedTemplate, spec: Readonly<AgentSpec>, trust: TrustInfo) {
+    Object.assign(this, template, { spec, trust: Object.freeze(trust) });
+    Object.freeze(this);
+  }
+
+  /** True only for templates the gate admitted (a brand check: no prototype or shape can fake it). */
+  static isTrusted(value: unknown): value is TrustedTemplate {
+    return typeof value === 'object' && value !== null && #brand in value;
+  }
 }
 
 /** A trust decision worth an audit record. */
@@ -54,11 +86,9 @@ export interface TrustGateOptions {
   logger?: Logger;
 }
 
-const trusted = new WeakSet<object>();
-
 /** True only for templates this module admitted: the data plane accepts nothing else. */
 export function isTrusted(template: unknown): template is TrustedTemplate {
-  return typeof template === 'object' && template !== null && trusted.has(template);
+  return TrustedTemplate.isTrusted(template);
 }
 
 /** Admits resolved templates: verifies signatures (cached by digest) and applies the policy. */
@@ -151,9 +181,7 @@ export class TrustGate {
       if (error instanceof FactoryError) this.#audit(template, 'policy.denied', error);
       throw error;
     }
-    const admitted: TrustedTemplate = Object.freeze({ ...template, spec: this.#specOf(template), trust: Object.freeze(trust) });
-    trusted.add(admitted);
-    return admitted;
+    return mint(template, this.#specOf(template), trust);
   }
 
   /**

@@ -1,6 +1,6 @@
 /** @module learner/generators/patch-helpers — builds JSON Patch operations that set or remove a key in a template's own agent.json, whether or not it inherits it. */
 import type { JsonPatchOperation } from '../../core/suggestion.js';
-import { escapePointerToken } from '../../templates/json-source.js';
+import { escapePointerToken } from '../../templates/index.js';
 
 type Json = Record<string, unknown>;
 
