@@ -6,7 +6,7 @@ export { AutopilotRecommender, decayWeights, StaticRecommender, VpaRecommender, 
 export { createLearnedRecommender, LearnedRecommender, type LearnedRecommenderOptions } from './learned-recommender.js';
 export { censoredPinballLoss, QuantileModel, type QuantileModelOptions, type QuantileModelState, type TrainingSample } from './quantile-model.js';
 export { backtest, type BacktestScore } from './backtest.js';
-export { applyJsonPatch, JsonPatchError, parsePointer } from './json-patch.js';
+export { applyJsonPatch, parsePointer } from './json-patch.js';
 export { learn, rankSuggestions, type LearnOptions, type LearnResult } from './learn.js';
 export { acceptSuggestion, bumpPatch, rejectSuggestion, retireVersion, rollback, startRollout, type AcceptOptions, type RetireResult, type WorkflowContext } from './workflow.js';
 export { reliableFailureRegion } from './generators/failure-pattern.js';

@@ -1,13 +1,13 @@
 /** @module learner/tf — loads TensorFlow.js once with the best backend here: tfjs-node if installed, else WebAssembly (SIMD) from the package's own files, else cpu. */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf-api.js';
 
 let ready: Promise<string> | undefined;
 
 /**
  * Initialises TensorFlow.js and returns the backend in use. Nothing is fetched: the wasm binaries
- * are read from `@tensorflow/tfjs-backend-wasm`'s own `dist/` folder.
+ * are read from `@tensorflow/tfjs-backend-wasm`'s own `dist/` folder (the bundle holds its code, not its binaries).
  */
 export function initTf(): Promise<string> {
   ready ??= chooseBackend();
@@ -17,6 +17,7 @@ export function initTf(): Promise<string> {
 async function chooseBackend(): Promise<string> {
   const require = createRequire(import.meta.url);
   // tfjs-node is optional (its install downloads libtensorflow, which fails offline): use it when a user has it.
+  // Its backend registers in the engine and kernel registry TensorFlow.js keeps on globalThis, which our bundled copy shares.
   try {
     require.resolve('@tensorflow/tfjs-node');
     await import('@tensorflow/tfjs-node' as string);
@@ -25,8 +26,7 @@ async function chooseBackend(): Promise<string> {
     // not installed
   }
   try {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(`${path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}${path.sep}`);
+    tf.setWasmPaths(`${path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}${path.sep}`);
     if (await tf.setBackend('wasm')) return finish('wasm');
   } catch {
     // fall through to cpu
