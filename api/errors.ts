@@ -77,5 +77,6 @@ export function declaredHttpStatus(code: string): number | undefined {
 
 /** The HTTP status for an error code; 500 for a code this server does not know. */
 export function httpStatusFor(code: string): number {
-  return (STATUS_BY_CODE as Record<string, number | undefined>)[code] ?? 500;
+  // Own keys only: a code such as `toString` must not find Object.prototype's function.
+  return declaredHttpStatus(code) ?? 500;
 }

@@ -1,7 +1,7 @@
 /** @module api/routes/templates — `GET /v1/templates` and `GET /v1/templates/:name`: what the registry holds, whether the trust gate admits it in the request's environment, and the versions the store recorded. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type ErrorCode, FactoryError } from '../../core/errors.js';
-import type { AgentFactory } from '../../runtime/index.js';
+import type { AgentFactory, TrustedTemplate } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import type { RequestEnvironments } from '../environments.js';
 import { definePlugin } from '../plugins/define-plugin.js';
@@ -35,11 +35,8 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Te
 /** Encapsulated; needs `forbid` from the auth plugin, registered before it. */
 export const templateRoutes = definePlugin(routes, { name: 'af-routes-templates', decorators: { fastify: ['forbid'] } });
 
-type ResolvedLike = Awaited<ReturnType<AgentFactory['registry']['resolve']>>;
-
-function trustOf(template: ResolvedLike): TemplateSignature {
-  const trust = (template as Partial<{ trust: { status: 'signed' | 'waived'; verification?: { keyId: string; signer: string; signedAt: number }; waiver?: string } }>).trust;
-  if (!trust) return { status: 'refused', reason: 'the template did not pass the trust gate' };
+/** What the trust gate decided for a template it admitted (a `TrustedTemplate` always carries it). */
+function trustOf({ trust }: TrustedTemplate): TemplateSignature {
   return {
     status: trust.status,
     ...(trust.verification ? { keyId: trust.verification.keyId, signer: trust.verification.signer, signedAt: trust.verification.signedAt } : {}),

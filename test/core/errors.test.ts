@@ -37,6 +37,8 @@ describe('the lookups', () => {
       expect(exitStatusFor(notACode as never)).toBe(EXIT.internal);
     }
     expect(httpStatusFor('E_NOPE')).toBe(500);
+    // An inherited property of a plain object is not a status.
+    for (const inherited of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) expect(httpStatusFor(inherited)).toBe(500);
   });
 
   it('send only a bug to "internal, please report it"', () => {
