@@ -1,27 +1,18 @@
 // `af keys api create|list|revoke`: the key is printed once and stored only as a hash; every change is audited.
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from '../../cli/commands/api-keys.js';
-import { createCommandContext } from '../../cli/context.js';
 import { openStore } from '../../store/index.js';
 import { createProject, type TempProject } from '../helpers/project.js';
+import { captureContext, type Printed } from '../helpers/streams.js';
 
 let project: TempProject;
-let out: { stdout: string; stderr: string };
-let context: ReturnType<typeof createCommandContext>;
+let out: Printed;
+let context: ReturnType<typeof captureContext>['context'];
 
 beforeEach(() => {
   project = createProject({});
-  out = { stdout: '', stderr: '' };
-  const streams = {
-    stdout: { write: (chunk: string) => (out.stdout += chunk) },
-    stderr: { write: (chunk: string) => (out.stderr += chunk) },
-    stdin: new PassThrough(),
-    env: { NO_COLOR: '1' },
-    cwd: project.root,
-  };
-  context = createCommandContext(streams, () => ({ root: project.root }));
+  ({ context, printed: out } = captureContext({ cwd: project.root, keepStdinOpen: true, globals: { root: project.root } }));
 });
 afterEach(() => project.remove());
 

@@ -1,16 +1,15 @@
 // The API on a real loopback socket, driven by the SDK (including a 429 retry that honours retry-after), and `af serve`
 // stopping gracefully with a run in flight.
-import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, FactoryClient, parseRetryAfter } from '../../api/index.js';
-import { createCommandContext } from '../../cli/context.js';
 import { serveCommand } from '../../cli/commands/serve.js';
 import { createManualClock } from '../../core/clock.js';
 import { FactoryError } from '../../core/errors.js';
 import { openStore } from '../../store/index.js';
 import { createProject } from '../helpers/project.js';
 import { type ApiFixture, createApiFixture, MemorySuggestions, projectFiles, suggestion } from './fixture.js';
+import { captureContext } from '../helpers/streams.js';
 
 describe('the SDK against a listening server', () => {
   let fx: ApiFixture;
@@ -115,9 +114,7 @@ describe('af serve', () => {
   it('serves until stopped, finishing the run in flight before closing the factory and store', async () => {
     const project = createProject(projectFiles());
     try {
-      let stderr = '';
-      const streams = { stdout: { write: () => true }, stderr: { write: (chunk: string) => (stderr += chunk) }, stdin: new PassThrough(), env: { NO_COLOR: '1', AF_LOG_LEVEL: 'silent' }, cwd: project.root };
-      const context = createCommandContext(streams, () => ({ root: project.root }));
+      const { context, printed } = captureContext({ cwd: project.root, env: { AF_LOG_LEVEL: 'silent' }, keepStdinOpen: true, globals: { root: project.root } });
       const setup = openStore({ path: context.config().dbPath });
       const { key } = setup.tenants.createApiKey('acme', 'operator');
       await setup.close();
@@ -135,7 +132,7 @@ describe('af serve', () => {
       controller.abort();
       expect((await inFlight).output).toEqual({ waited: 400 });
       expect(await serving).toBe(0);
-      expect(stderr).toContain('aborted: stopping');
+      expect(printed.stderr).toContain('aborted: stopping');
       await expect(client.health()).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
 
       // Both runs reached the store before it closed.

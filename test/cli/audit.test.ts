@@ -5,25 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditCommand } from '../../cli/commands/audit.js';
-import { createCommandContext } from '../../cli/context.js';
 import { FactoryError } from '../../core/errors.js';
 import { FIXTURES, REPO_ROOT } from '../agents/bundled.js';
+import { captureContext } from '../helpers/streams.js';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'af-audit-test-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 function capture() {
-  let stdout = '';
-  let stderr = '';
-  const streams = {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: process.stdin,
-    // A registry that refuses connections at once: what a machine without network sees, without the wait.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AF_HOME: home, NO_COLOR: '1', npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0' },
-    cwd: REPO_ROOT,
-  };
-  return { context: createCommandContext(streams, () => ({})), out: () => stdout, err: () => stderr };
+  // A registry that refuses connections at once: what a machine without network sees, without the wait.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, AF_HOME: home, npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0' };
+  const { context, printed } = captureContext({ cwd: REPO_ROOT, env });
+  return { context, out: () => printed.stdout, err: () => printed.stderr };
 }
 
 describe('af audit', () => {

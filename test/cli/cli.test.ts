@@ -1,24 +1,17 @@
 // The `af` command line, in-process through runCli and once through the real launcher.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+import { captureStreams } from '../helpers/streams.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 
 async function af(args: string[], cwd: string, env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: new PassThrough(),
-    env: { NO_COLOR: '1', ...env },
-    cwd,
-  });
-  return { status, stdout, stderr };
+  const { streams, printed } = captureStreams({ cwd, env, keepStdinOpen: true });
+  const status = await runCli(args, streams);
+  return { status, ...printed };
 }
 
 describe('af validate', () => {

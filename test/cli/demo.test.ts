@@ -6,24 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEMO_ENV, demoCommand, type DemoSummary, loadDemoKeys } from '../../cli/commands/demo.js';
-import { createCommandContext } from '../../cli/context.js';
 import { FactoryError } from '../../core/errors.js';
 import { REPO_AGENTS } from '../agents/bundled.js';
+import { captureContext } from '../helpers/streams.js';
 
 const cwd = mkdtempSync(path.join(os.tmpdir(), 'af-demo-cwd-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
 function capture() {
-  let stdout = '';
-  let stderr = '';
-  const streams = {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: process.stdin,
-    env: { PATH: process.env.PATH, NO_COLOR: '1' },
-    cwd,
-  };
-  return { context: createCommandContext(streams, () => ({})), out: () => stdout, err: () => stderr };
+  const { context, printed } = captureContext({ cwd: cwd, env: { PATH: process.env.PATH } });
+  return { context, out: () => printed.stdout, err: () => printed.stderr };
 }
 
 /** Every file under the bundled agents with its size and mtime, to show the demo changed none of them. */

@@ -1,8 +1,8 @@
 // `af run`: input from --input, --input-file and stdin; the --json line; exit codes per the design.
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+import { captureStreams } from '../helpers/streams.js';
 
 let project: TempProject;
 
@@ -21,19 +21,9 @@ beforeAll(() => {
 afterAll(() => project.remove());
 
 async function af(args: string[], stdinText?: string) {
-  let stdout = '';
-  let stderr = '';
-  const stdin = new PassThrough();
-  if (stdinText !== undefined) stdin.end(stdinText);
-  else stdin.end();
-  const status = await runCli(args, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin,
-    env: { NO_COLOR: '1' },
-    cwd: project.root,
-  });
-  return { status, stdout, stderr };
+  const { streams, printed } = captureStreams({ cwd: project.root, ...(stdinText !== undefined ? { stdin: stdinText } : {}) });
+  const status = await runCli(args, streams);
+  return { status, ...printed };
 }
 
 describe('af run', () => {

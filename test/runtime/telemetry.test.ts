@@ -3,15 +3,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { type DataPoint, type Histogram, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { metricsCommand } from '../../cli/commands/metrics.js';
-import { createCommandContext } from '../../cli/context.js';
 import { FactoryError } from '../../core/errors.js';
+import { captureContext } from '../helpers/streams.js';
 import {
   createTelemetry,
   enableTelemetry,
@@ -456,15 +455,8 @@ describe('Prometheus exposition', () => {
 
 describe('af metrics', () => {
   function streams() {
-    const out = { stdout: '', stderr: '' };
-    const cli = {
-      stdout: { write: (chunk: string) => (out.stdout += chunk) },
-      stderr: { write: (chunk: string) => (out.stderr += chunk) },
-      stdin: new PassThrough(),
-      env: { NO_COLOR: '1' } as Record<string, string | undefined>,
-      cwd: REPO,
-    };
-    return { out, context: createCommandContext(cli, () => ({})) };
+    const { context, printed } = captureContext({ cwd: REPO, keepStdinOpen: true });
+    return { out: printed, context };
   }
 
   it('serves /metrics on a loopback port until stopped, then shuts the SDK down and exits 0', async () => {

@@ -3,16 +3,15 @@
 // read a server variable and the signer's private key if it ever ran, and operator keys asking for other environments.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, FactoryClient } from '../../api/index.js';
 import { serveCommand } from '../../cli/commands/serve.js';
-import { createCommandContext } from '../../cli/context.js';
 import { runAf } from '../helpers/cli.js';
 import { type AgentFactory, createFactory } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+import { captureContext } from '../helpers/streams.js';
 
 const SECRET = 'server-secret-4f1c';
 
@@ -191,9 +190,7 @@ describe('the allowlist is fixed at start-up and never holds a dev environment o
   });
 
   it('`af --env prod serve --allow-env staging` runs staging when asked, refuses dev, and says what it allows', async () => {
-    let stderr = '';
-    const streams = { stdout: { write: () => true }, stderr: { write: (chunk: string) => (stderr += chunk) }, stdin: new PassThrough(), env: { NO_COLOR: '1', AF_LOG_LEVEL: 'silent', AF_SERVER_SECRET: SECRET }, cwd: project.root };
-    const context = createCommandContext(streams, () => ({ root: project.root, env: 'prod' }));
+    const { context, printed } = captureContext({ cwd: project.root, env: { AF_LOG_LEVEL: 'silent', AF_SERVER_SECRET: SECRET }, keepStdinOpen: true, globals: { root: project.root, env: 'prod' } });
     const controller = new AbortController();
     let onListening!: (url: string) => void;
     const listening = new Promise<string>((resolve) => (onListening = resolve));
@@ -207,7 +204,7 @@ describe('the allowlist is fixed at start-up and never holds a dev environment o
       controller.abort();
       expect(await serving).toBe(0);
     }
-    expect(stderr).toContain('in environment prod (requests may also name staging)');
+    expect(printed.stderr).toContain('in environment prod (requests may also name staging)');
   });
 
   it('the OpenAPI document says who picks the environment', async () => {

@@ -5,13 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/index.js';
 import { createProject, simpleTemplate } from '../helpers/project.js';
 import { openGranted, setProcFdForTests } from '../../sandbox/open-granted.js';
 import { resolveReadPath, resolveWritePath } from '../../sandbox/permissions.js';
 import { makeHarness, makeSpec, type Harness } from '../sandbox/helpers.js';
+import { captureStreams } from '../helpers/streams.js';
 
 const AGENT = `export default async (input, ctx) => {
   const results = [];
@@ -163,11 +163,9 @@ describe('the reproduction: a signed template in prod, through af run', () => {
     );
     try {
       const af = async (...args: string[]) => {
-        let stdout = '';
-        const stdin = new PassThrough();
-        stdin.end();
-        const status = await runCli(args, { stdout: { write: (chunk: string) => (stdout += chunk) }, stderr: { write: () => true }, stdin, env: { NO_COLOR: '1' }, cwd: project.root });
-        return { status, stdout };
+        const { streams, printed } = captureStreams({ cwd: project.root });
+        const status = await runCli(args, streams);
+        return { status, stdout: printed.stdout };
       };
       expect((await af('keys', 'init')).status).toBe(0);
       expect((await af('sign', 'reader')).status).toBe(0);
