@@ -1,9 +1,9 @@
 // core/errors: every code in ERROR_CODES has a deliberate HTTP status, a deliberate exit status and a default message,
-// so a new code cannot ship without someone deciding how it reaches a user.
+// so a new code cannot ship without someone deciding how it reaches a user; and the FactoryError class itself.
 import { describe, expect, it } from 'vitest';
 import { declaredHttpStatus, httpStatusFor } from '../../api/errors.js';
 import { EXIT, exitStatusFor } from '../../cli/exit-status.js';
-import { defaultMessageFor, ERROR_CODES, FactoryError, isErrorCode, isToolErrorCode, TOOL_ERROR_CODES } from '../../core/errors.js';
+import { defaultMessageFor, ERROR_CODES, FactoryError, formatProblem, isErrorCode, isToolErrorCode, toFactoryError, TOOL_ERROR_CODES } from '../../core/errors.js';
 import { fileErrorCode } from '../../sandbox/permissions.js';
 
 const EXIT_STATUSES: readonly number[] = Object.values(EXIT).filter((status) => status !== EXIT.ok);
@@ -73,5 +73,44 @@ describe('tool codes', () => {
     expect(fileErrorCode('EXDEV')).toBe('EIO');
     expect(fileErrorCode('E_FETCH')).toBe('EIO');
     expect(fileErrorCode(undefined)).toBe('EIO');
+  });
+});
+
+describe('FactoryError', () => {
+  it('carries a stable code, a message that says what to do, problems and cause', () => {
+    const cause = new Error('disk');
+    const error = new FactoryError('E_STORE', undefined, { cause, problems: [{ file: 'a.json', pointer: '/x', line: 2, column: 3, message: 'bad' }] });
+    expect(error.code).toBe('E_STORE');
+    expect(error.name).toBe('FactoryError');
+    expect(error.message).toBe('The store failed; check that the database file is writable and not corrupt.');
+    expect(error.cause).toBe(cause);
+    expect(error.toJSON()).toEqual({ code: 'E_STORE', message: error.message, problems: [{ file: 'a.json', pointer: '/x', line: 2, column: 3, message: 'bad' }] });
+  });
+
+  it('is recognised by instanceof across copies of the module, through its brand', () => {
+    const foreign = Object.create({ [Symbol.for('agent-factory.FactoryError')]: true });
+    expect(foreign instanceof FactoryError).toBe(true);
+    expect(new Error('x') instanceof FactoryError).toBe(false);
+  });
+
+  it('has every code of the design', () => {
+    for (const code of ['E_TEMPLATE_NOT_FOUND', 'E_TEMPLATE_INVALID', 'E_TEMPLATE_IMPORT', 'E_SIGNATURE_MISSING', 'E_SIGNATURE_INVALID', 'E_KEY_REVOKED', 'E_KEY_EXPIRED', 'E_POLICY_DENIED', 'E_PERMISSION_DENIED', 'E_INPUT_INVALID', 'E_OUTPUT_INVALID', 'E_AGENT_THREW', 'E_TIMEOUT', 'E_CPU_LIMIT', 'E_MEMORY_LIMIT', 'E_OUTPUT_LIMIT', 'E_SANDBOX_CRASHED', 'E_SPAWN_LIMIT', 'E_DISPOSED', 'E_UNAUTHORIZED', 'E_FORBIDDEN', 'E_RATE_LIMITED', 'E_STORE']) {
+      expect(ERROR_CODES).toContain(code);
+      expect(new FactoryError(code as never).message.length).toBeGreaterThan(10);
+    }
+    expect(isErrorCode('E_NOPE')).toBe(false);
+  });
+
+  it('wraps foreign errors and keeps its own', () => {
+    const own = new FactoryError('E_TIMEOUT');
+    expect(toFactoryError(own)).toBe(own);
+    expect(toFactoryError(new TypeError('boom'))).toMatchObject({ code: 'E_INTERNAL', message: 'boom' });
+    expect(toFactoryError('text', 'E_AGENT_THREW')).toMatchObject({ code: 'E_AGENT_THREW', message: 'text' });
+  });
+
+  it('formats a problem as file:line:column (at pointer): message', () => {
+    expect(formatProblem({ file: 'a.json', line: 2, column: 5, pointer: '/limits', message: 'bad' })).toBe('a.json:2:5 (at /limits): bad');
+    expect(formatProblem({ pointer: '/x', message: 'bad' })).toBe('(at /x): bad');
+    expect(formatProblem({ message: 'bad' })).toBe('bad');
   });
 });
