@@ -16,7 +16,7 @@ export interface RunStats {
   createMs: number;
   runMs: number;
   cpuMs: number;
-  heapPeakBytes: number;
+  heapUsedAtEndBytes: number;
   inputBytes: number;
   outputBytes: number;
   tools: Record<string, number>;
@@ -73,7 +73,7 @@ export interface AgentBinding {
 }
 
 // For runs refused before the sandbox (disposed agent, invalid input): they used no grant.
-const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], grantsUsed: [], logs: [], logsDropped: 0 };
+const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapUsedAtEndBytes: 0, outputBytes: 0, tools: {}, denials: [], grantsUsed: [], logs: [], logsDropped: 0 };
 
 /**
  * An agent: created by `factory.createAgent`, run any number of times, then disposed.
@@ -207,7 +207,7 @@ export class Agent {
       createMs,
       runMs: sandboxStats.runMs,
       cpuMs: sandboxStats.cpuMs,
-      heapPeakBytes: sandboxStats.heapPeakBytes,
+      heapUsedAtEndBytes: sandboxStats.heapUsedAtEndBytes,
       inputBytes: sandboxStats.inputBytes ?? 0,
       outputBytes: sandboxStats.outputBytes,
       tools: sandboxStats.tools,
@@ -226,7 +226,7 @@ export class Agent {
       createMs,
       runMs: stats.runMs,
       cpuMs: stats.cpuMs,
-      heapPeakBytes: stats.heapPeakBytes,
+      heapUsedAtEndBytes: stats.heapUsedAtEndBytes,
       inputBytes: stats.inputBytes,
       outputBytes: stats.outputBytes,
       outcome: error ? 'error' : 'ok',

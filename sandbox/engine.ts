@@ -886,11 +886,11 @@ function agentError(body: string): RunError {
   return Object.keys(details).length > 0 ? { code, message, details } : { code, message };
 }
 
-function statsOf(scope: RunScope, started: number, clock: Clock, cpuMs: number, heapPeakBytes: number, outputBytes: number, preludeDropped = 0): EngineStats {
+function statsOf(scope: RunScope, started: number, clock: Clock, cpuMs: number, heapUsedAtEndBytes: number, outputBytes: number, preludeDropped = 0): EngineStats {
   return {
     runMs: clock.monotonic() - started,
     cpuMs,
-    heapPeakBytes,
+    heapUsedAtEndBytes,
     outputBytes,
     tools: scope.tools,
     denials: scope.denials,
@@ -904,6 +904,6 @@ function failure(code: ErrorCode, message: string, started: number, clock: Clock
   return {
     ok: false,
     error: { code, message },
-    stats: { runMs: clock.monotonic() - started, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 },
+    stats: { runMs: clock.monotonic() - started, cpuMs: 0, heapUsedAtEndBytes: 0, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 },
   };
 }

@@ -32,7 +32,7 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
     expect(result.stats.outputBytes).toBe(JSON.stringify({ doubled: 42 }).length);
     expect(result.stats.inputBytes).toBe(JSON.stringify({ n: 21 }).length);
     expect(result.stats.cpuMs).toBeGreaterThan(0);
-    expect(result.stats.heapPeakBytes).toBeGreaterThan(0);
+    expect(result.stats.heapUsedAtEndBytes).toBeGreaterThan(0);
   });
 
   it('inputBytes counts the UTF-8 bytes of the input JSON; undefined input is 0', async () => {
