@@ -223,7 +223,6 @@ export class SandboxEngine {
       outputLimitBytes: spec.limits.outputKb * 1024,
       logLimitBytes: spec.limits.logKb * 1024,
       wasm: spec.permissions.wasm === true,
-      kv: spec.permissions.kv === true,
       configJson: JSON.stringify(spec.config ?? {}),
       plusEndsEscape: PLUS_ENDS_ESCAPE,
       nullInitIsString: NULL_INIT_IS_STRING,

@@ -9,7 +9,6 @@ export interface PreludeSettings {
   outputLimitBytes: number;
   logLimitBytes: number;
   wasm: boolean;
-  kv: boolean;
   configJson: string;
   /** The running Node's form parser lets '+' end a %XX check (Node 24 does, 20 and 22 do not): the isolate follows it. */
   plusEndsEscape: boolean;
@@ -1097,9 +1096,8 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
           const json = input === undefined ? '' : JSONstringify(input);
           return call(run, 'spawn', JSONstringify([StringCtor(name), json === undefined ? '' : json]), decodeJson);
         },
-      };
-      if (settings.kv) {
-        ctx.kv = ObjectFreeze({
+        // Present whether granted or not (as in Deno): the host denies an ungranted call with E_PERMISSION_DENIED.
+        kv: ObjectFreeze({
           get: function (key) { return call(run, 'kv.get', JSONstringify([StringCtor(key)]), decodeJson); },
           set: function (key, value) {
             const json = JSONstringify(value);
@@ -1111,8 +1109,8 @@ export const PRELUDE_SOURCE = String.raw`'use strict';
             const o = { prefix: options && options.prefix !== undefined ? StringCtor(options.prefix) : '', limit: options && options.limit !== undefined ? NumberCtor(options.limit) : 1000 };
             return call(run, 'kv.list', JSONstringify(o), decodeJson);
           },
-        });
-      }
+        }),
+      };
       return ObjectFreeze(ctx);
     }
 
