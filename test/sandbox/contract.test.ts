@@ -242,7 +242,7 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
     });
 
     // Every ctx tool, called by a template granted nothing: the call throws E_PERMISSION_DENIED naming the manifest key
-    // that would grant it, and the run records the denial (the calling side audits it).
+    // that would grant it, the run records the denial, and onDenial (what the runtime writes to the audit log) hears it.
     it.each([
       { tool: 'env.get', permission: 'env', target: 'GREETING' },
       { tool: 'fetch', permission: 'net', target: '127.0.0.1:9' },
@@ -254,8 +254,10 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
       { tool: 'kv.delete', permission: 'kv', target: '' },
       { tool: 'kv.list', permission: 'kv', target: '' },
     ])('ungranted $tool throws E_PERMISSION_DENIED naming permissions.$permission, recorded as a denial', async ({ tool, permission, target }) => {
+      const heard = h.denials.length;
       const result = await h.run(tools(), { op: 'call', tool });
       expect(result).toMatchObject({ ok: true, output: { error: { code: 'E_PERMISSION_DENIED', name: 'NotCapable' } } });
+      expect(h.denials.slice(heard)).toEqual([expect.objectContaining({ template: 'tools', permission, grantKey: `permissions.${permission}` })]);
       const message = result.ok ? (result.output as { error: { message: string } }).error.message : '';
       expect(message).toContain(`grant it in agent.json at permissions.${permission}`);
       expect(result.stats.denials).toEqual([target === undefined ? { permission, target: expect.any(String) } : { permission, target }]);
