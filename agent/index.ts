@@ -82,9 +82,10 @@ export interface RunSignal {
 export type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 /**
- * The second argument of an agent: the only way out of the sandbox. Every tool is checked against the template's
- * `permissions`; a call that is not granted throws an error whose `code` is `E_PERMISSION_DENIED` and whose message
- * names the manifest key that would grant it.
+ * The second argument of an agent: the only way out of the sandbox. Every tool is always present, whatever the
+ * template grants (as in Deno: one stable shape), and every call is checked against the template's `permissions`; a call
+ * that is not granted throws an error whose `code` is `E_PERMISSION_DENIED` and whose message names the manifest key
+ * that would grant it. The denial is recorded in the run's `denials` and in the audit log.
  * @typeParam Config the shape of `config` in agent.json.
  */
 export interface Context<Config extends object = Record<string, unknown>> {
@@ -94,7 +95,7 @@ export interface Context<Config extends object = Record<string, unknown>> {
   readonly signal: RunSignal;
   /** Needs `permissions.env`. */
   readonly env: Env;
-  /** Present only when agent.json grants `"kv": true`. */
+  /** Needs `"kv": true` in `permissions`; always present, so without it every call rejects with `E_PERMISSION_DENIED`. */
   readonly kv: Kv;
   /** HTTP(S) to the hosts in `permissions.net`; redirects are re-checked. */
   fetch(input: string | { readonly url: string } | { readonly href: string; toString(): string }, init?: FetchInit): Promise<FetchResponse>;

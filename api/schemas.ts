@@ -54,12 +54,12 @@ export const errorSchema = {
 export const runStatsSchema = {
   $id: 'RunStats',
   type: 'object',
-  required: ['createMs', 'runMs', 'cpuMs', 'heapPeakBytes', 'inputBytes', 'outputBytes', 'tools', 'denials', 'logs', 'logsDropped'],
+  required: ['createMs', 'runMs', 'cpuMs', 'heapUsedAtEndBytes', 'inputBytes', 'outputBytes', 'tools', 'denials', 'logs', 'logsDropped'],
   properties: {
     createMs: { type: 'number' },
     runMs: { type: 'number' },
     cpuMs: { type: 'number' },
-    heapPeakBytes: { type: 'number' },
+    heapUsedAtEndBytes: { type: 'number' },
     inputBytes: { type: 'number' },
     outputBytes: { type: 'number' },
     tools: COUNTS,
@@ -120,7 +120,7 @@ const templateDetail = {
 
 const runView = {
   type: 'object',
-  required: ['id', 'template', 'version', 'digest', 'env', 'tenant', 'startedAt', 'createMs', 'runMs', 'cpuMs', 'heapPeakBytes', 'inputBytes', 'outputBytes', 'outcome', 'tools', 'denials', 'logsDropped', 'depth'],
+  required: ['id', 'template', 'version', 'digest', 'env', 'tenant', 'startedAt', 'createMs', 'runMs', 'cpuMs', 'heapUsedAtEndBytes', 'inputBytes', 'outputBytes', 'outcome', 'tools', 'denials', 'logsDropped', 'depth'],
   properties: {
     id: { type: 'string' },
     template: { type: 'string' },
@@ -132,7 +132,7 @@ const runView = {
     createMs: { type: 'number' },
     runMs: { type: 'number' },
     cpuMs: { type: 'number' },
-    heapPeakBytes: { type: 'number' },
+    heapUsedAtEndBytes: { type: 'number' },
     inputBytes: { type: 'number' },
     outputBytes: { type: 'number' },
     outcome: { type: 'string', enum: ['ok', 'error'] },

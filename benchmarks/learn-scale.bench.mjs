@@ -54,7 +54,7 @@ export default async function bench({ quick = false } = {}) {
       store.runs.write({
         id: `run-${i}`, template: name, version: '1.0.0', digest: digests[name], env: 'dev', tenant: 'default',
         startedAt: start + Math.floor((i * 7 * 86_400_000) / total), createMs: 0.05, runMs: 2 + size / 50 + random(), cpuMs: 1 + size / 60 + random(),
-        heapPeakBytes: Math.round((4 + size / 100 + random()) * 1048576), inputBytes: 20 + size * 8, outputBytes: 40,
+        heapUsedAtEndBytes: Math.round((4 + size / 100 + random()) * 1048576), inputBytes: 20 + size * 8, outputBytes: 40,
         outcome: failed ? 'error' : 'ok', ...(failed ? { errorCode: 'E_TIMEOUT' } : {}), tools: { log: 1 }, denials: [], logsDropped: 0, depth: 0,
         inputShape: { depth: 2, maxArrayLength: size, maxStringLength: 5, topLevelKeys: 1, lengths: { items: size } },
       });

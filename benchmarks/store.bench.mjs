@@ -10,7 +10,7 @@ import { createBenchProject } from './lib/project.mjs';
 function record(i) {
   return {
     id: newRunId(), template: 'hello', version: '1.0.0', digest: 'd'.repeat(64), env: 'dev', tenant: 'default', startedAt: Date.now(),
-    createMs: 0.02, runMs: 0.8, cpuMs: 0.3, heapPeakBytes: 1_200_000, inputBytes: 15, outputBytes: 30, outcome: 'ok',
+    createMs: 0.02, runMs: 0.8, cpuMs: 0.3, heapUsedAtEndBytes: 1_200_000, inputBytes: 15, outputBytes: 30, outcome: 'ok',
     tools: { kv: 2, log: 1 }, denials: [], logsDropped: 0, depth: 0, inputShape: { depth: 1, maxArrayLength: 0, maxStringLength: 3, topLevelKeys: 1 },
   };
 }

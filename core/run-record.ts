@@ -17,7 +17,7 @@ export interface RunRecord {
   createMs: number;
   runMs: number;
   cpuMs: number;
-  heapPeakBytes: number;
+  heapUsedAtEndBytes: number;
   inputBytes: number;
   outputBytes: number;
   outcome: 'ok' | 'error';

@@ -49,7 +49,7 @@ export function featuresOf(record: RunRecord): number[] {
 export function peakOf(record: RunRecord, resource: Resource): number {
   switch (resource) {
     case 'memoryMb':
-      return record.heapPeakBytes / (1024 * 1024);
+      return record.heapUsedAtEndBytes / (1024 * 1024);
     case 'timeoutMs':
       return record.runMs;
     case 'cpuMs':

@@ -61,7 +61,7 @@ export interface AgentBinding {
 }
 
 // For runs refused before the sandbox (disposed agent, invalid input): they used no grant.
-const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapPeakBytes: 0, outputBytes: 0, tools: {}, denials: [], grantsUsed: [], logs: [], logsDropped: 0 };
+const EMPTY_STATS = { runMs: 0, cpuMs: 0, heapUsedAtEndBytes: 0, outputBytes: 0, tools: {}, denials: [], grantsUsed: [], logs: [], logsDropped: 0 };
 
 /**
  * An agent: created by `factory.createAgent`, run any number of times, then disposed.
@@ -195,7 +195,7 @@ export class Agent {
       createMs,
       runMs: sandboxStats.runMs,
       cpuMs: sandboxStats.cpuMs,
-      heapPeakBytes: sandboxStats.heapPeakBytes,
+      heapUsedAtEndBytes: sandboxStats.heapUsedAtEndBytes,
       inputBytes: sandboxStats.inputBytes ?? 0,
       outputBytes: sandboxStats.outputBytes,
       tools: sandboxStats.tools,
@@ -214,7 +214,7 @@ export class Agent {
       createMs,
       runMs: stats.runMs,
       cpuMs: stats.cpuMs,
-      heapPeakBytes: stats.heapPeakBytes,
+      heapUsedAtEndBytes: stats.heapUsedAtEndBytes,
       inputBytes: stats.inputBytes,
       outputBytes: stats.outputBytes,
       outcome: error ? 'error' : 'ok',

@@ -16,7 +16,7 @@ export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string 
 }
 
 export function emptyStats(runMs = 0, inputBytes = 0): SandboxRunStats {
-  return { runMs, cpuMs: 0, heapPeakBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+  return { runMs, cpuMs: 0, heapUsedAtEndBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
 }
 
 /** Encodes the input once, in the calling process; `''` stands for undefined. `bytes` is its UTF-8 length. */

@@ -492,7 +492,8 @@ export class Supervisor implements Sandbox {
     if (this.#closed) return;
     this.#restarts++;
     this.#options.logger.warn('sandbox host exited; restarting it', { host: host.index, code, signal, reason: reason.code });
-    const now = Date.now();
+    // The injected clock (SandboxOptions.clock): the restart window is testable without crashing hosts for 10 s.
+    const now = this.#options.clock.monotonic();
     this.#crashTimes.push(now);
     while (this.#crashTimes.length > 0 && (this.#crashTimes[0] ?? 0) < now - RESTART_WINDOW_MS) this.#crashTimes.shift();
     const delay = this.#crashTimes.length > RESTART_BURST ? RESTART_BACKOFF_MS : 0;

@@ -109,7 +109,7 @@ export interface RunStats {
    * Used heap of the isolate when the run ended. V8 reports no per-run peak, and reading heap statistics while
    * the isolate runs waits for it to yield, so the CPU watchdog cannot sample it.
    */
-  heapPeakBytes: number;
+  heapUsedAtEndBytes: number;
   /** UTF-8 bytes of the input as JSON (0 for undefined). */
   inputBytes: number;
   /** UTF-8 bytes of the output as JSON (0 for undefined or a failed run). */

@@ -9,6 +9,10 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 
+// The sandbox prelude's text from its type-checked sources, before tsc compiles the module that holds it.
+const { buildPrelude } = await import('./build-prelude.mjs');
+buildPrelude(root);
+
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 if (result.status !== 0) process.exit(result.status ?? 1);

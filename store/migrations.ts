@@ -232,6 +232,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE template_versions ADD COLUMN seal TEXT;
     `,
   },
+  {
+    version: 8,
+    description: 'heap_peak_bytes becomes heap_used_at_end_bytes: it always held the used heap when the run ended, never a peak',
+    sql: `
+      -- RENAME COLUMN keeps every value and rewrites the indexes and views that name it (SQLite 3.25+).
+      ALTER TABLE runs RENAME COLUMN heap_peak_bytes TO heap_used_at_end_bytes;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -26,7 +26,7 @@ interface RunRow {
   create_ms: number;
   run_ms: number;
   cpu_ms: number;
-  heap_peak_bytes: number;
+  heap_used_at_end_bytes: number;
   input_bytes: number;
   output_bytes: number;
   outcome: 'ok' | 'error';
@@ -50,7 +50,7 @@ export interface TemplateStats {
   runMs: { p50: number; p95: number; p99: number };
   createMs: { p50: number; p95: number; p99: number };
   cpuMs: { p95: number };
-  heapPeakBytes: { p95: number; max: number };
+  heapUsedAtEndBytes: { p95: number; max: number };
 }
 
 export function rowToRecord(row: RunRow): RunRecord {
@@ -65,7 +65,7 @@ export function rowToRecord(row: RunRow): RunRecord {
     createMs: row.create_ms,
     runMs: row.run_ms,
     cpuMs: row.cpu_ms,
-    heapPeakBytes: row.heap_peak_bytes,
+    heapUsedAtEndBytes: row.heap_used_at_end_bytes,
     inputBytes: row.input_bytes,
     outputBytes: row.output_bytes,
     outcome: row.outcome,
@@ -100,7 +100,7 @@ const TIME_RANGE = 'started_at >= @since AND started_at <= @until';
 const ROWID_CLAUSES = { template: '+template = @template', tenant: '+tenant = @tenant', outcome: '+outcome = @outcome' } as const;
 const ROWID_TIME_RANGE = '+started_at >= @since AND +started_at <= @until';
 
-type StatsRow = Pick<RunRow, 'template' | 'run_ms' | 'create_ms' | 'cpu_ms' | 'heap_peak_bytes' | 'outcome' | 'error_code'>;
+type StatsRow = Pick<RunRow, 'template' | 'run_ms' | 'create_ms' | 'cpu_ms' | 'heap_used_at_end_bytes' | 'outcome' | 'error_code'>;
 
 /** A run's capture as stored: see {@link RunCapture}. */
 export interface StoredCapture extends RunCapture {
@@ -148,7 +148,7 @@ export class RunQueries {
   constructor(db: Database.Database) {
     this.#list = new FilteredStatement<FilterParams, RunRow>(db, CLAUSES, (where) => `SELECT * FROM runs WHERE ${where} ORDER BY started_at DESC LIMIT @limit`, TIME_RANGE);
     this.#one = db.prepare('SELECT * FROM runs WHERE id = ?');
-    this.#forStats = new FilteredStatement<FilterParams, StatsRow>(db, CLAUSES, (where) => `SELECT template, run_ms, create_ms, cpu_ms, heap_peak_bytes, outcome, error_code FROM runs WHERE ${where}`, TIME_RANGE);
+    this.#forStats = new FilteredStatement<FilterParams, StatsRow>(db, CLAUSES, (where) => `SELECT template, run_ms, create_ms, cpu_ms, heap_used_at_end_bytes, outcome, error_code FROM runs WHERE ${where}`, TIME_RANGE);
     this.#iterate = new FilteredStatement<FilterParams, RunRow>(db, CLAUSES, (where) => `SELECT * FROM runs WHERE ${where} ORDER BY started_at`, TIME_RANGE);
     this.#count = db.prepare('SELECT count(*) AS n FROM runs');
     this.#capture = db.prepare('SELECT * FROM run_captures WHERE run_id = ?');
@@ -277,7 +277,7 @@ export class RunQueries {
       group.run.push(row.run_ms);
       group.create.push(row.create_ms);
       group.cpu.push(row.cpu_ms);
-      group.heap.push(row.heap_peak_bytes);
+      group.heap.push(row.heap_used_at_end_bytes);
       if (row.outcome === 'error') {
         group.errorCount++;
         const code = row.error_code ?? 'E_INTERNAL';
@@ -299,7 +299,7 @@ export class RunQueries {
           runMs: { p50: percentile(run, 50), p95: percentile(run, 95), p99: percentile(run, 99) },
           createMs: { p50: percentile(create, 50), p95: percentile(create, 95), p99: percentile(create, 99) },
           cpuMs: { p95: percentile(sorted(g.cpu), 95) },
-          heapPeakBytes: { p95: percentile(heap, 95), max: heap[heap.length - 1] ?? 0 },
+          heapUsedAtEndBytes: { p95: percentile(heap, 95), max: heap[heap.length - 1] ?? 0 },
         };
       });
   }

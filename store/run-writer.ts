@@ -42,7 +42,7 @@ export class RunWriter implements RunSink {
     this.#maxQueue = resolved.maxQueue;
     this.#onError = resolved.onError;
     const columns =
-      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used';
+      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used';
     const row = `(${new Array(COLUMNS).fill('?').join(', ')})`;
     // Many rows per statement: the per-statement cost of crossing into SQLite, not the insert, dominates small rows.
     const insertMany = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${new Array(ROWS_PER_STATEMENT).fill(row).join(', ')}`);
@@ -216,7 +216,7 @@ const ROWS_PER_STATEMENT = 50;
 function pushValues(values: unknown[], r: RunRecord): void {
   values.push(
     r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
-    Math.round(r.heapPeakBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
+    Math.round(r.heapUsedAtEndBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
     JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
     r.grantsUsed ? (r.grantsUsed.length === 0 ? '[]' : JSON.stringify(r.grantsUsed)) : null,
   );

@@ -101,7 +101,7 @@ function printRun(context: CommandContext, name: string, report: RunReport, limi
   const used = {
     cpuMs: stats.cpuMs,
     wallMs: stats.runMs,
-    heapPeakMb: stats.heapPeakBytes / 1024 / 1024,
+    heapUsedAtEndMb: stats.heapUsedAtEndBytes / 1024 / 1024,
     ...(limits ? { limits: { cpuMs: limits.cpuMs, timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb } } : {}),
   };
   if (isJson) {
@@ -123,7 +123,7 @@ function printRun(context: CommandContext, name: string, report: RunReport, limi
   const of = (value: number, limit: number | undefined, unit: string) => `${value.toFixed(value < 10 ? 2 : 1)}${limit !== undefined ? `/${limit}` : ''} ${unit}`;
   stderr.write(
     `${report.ok ? errPaint.green('ok') : errPaint.red('failed')} ${errPaint.dim(
-      `cpu ${of(used.cpuMs, limits?.cpuMs, 'ms')} · wall ${of(used.wallMs, limits?.timeoutMs, 'ms')} · heap ${of(used.heapPeakMb, limits?.memoryMb, 'MB')}`,
+      `cpu ${of(used.cpuMs, limits?.cpuMs, 'ms')} · wall ${of(used.wallMs, limits?.timeoutMs, 'ms')} · heap ${of(used.heapUsedAtEndMb, limits?.memoryMb, 'MB')}`,
     )}\n${errPaint.dim(describeOrigin(name, report))}\n`,
   );
 }

@@ -44,7 +44,7 @@ function formatRun(context: CommandContext, run: RunRecord, children: RunDetail[
     const message = capture?.errorMessage !== undefined ? `: ${escapeLine(capture.errorMessage)}` : '';
     field('outcome', `${paint.red(escapeLine(run.errorCode ?? 'error'))}${message}`);
   }
-  field('stats', `run ${run.runMs.toFixed(2)} ms · create ${run.createMs.toFixed(2)} ms · cpu ${run.cpuMs.toFixed(2)} ms · heap ${(run.heapPeakBytes / 1024 / 1024).toFixed(1)} MB · input ${run.inputBytes} B · output ${run.outputBytes} B`);
+  field('stats', `run ${run.runMs.toFixed(2)} ms · create ${run.createMs.toFixed(2)} ms · cpu ${run.cpuMs.toFixed(2)} ms · heap ${(run.heapUsedAtEndBytes / 1024 / 1024).toFixed(1)} MB · input ${run.inputBytes} B · output ${run.outputBytes} B`);
   const tools = Object.entries(run.tools).map(([tool, n]) => `${escapeLine(tool)}×${n}`);
   field('tools', tools.length > 0 ? tools.join(' ') : paint.dim('none'));
   field('grants', run.grantsUsed === undefined ? paint.dim('not recorded') : run.grantsUsed.length > 0 ? run.grantsUsed.map(escapeLine).join(', ') : paint.dim('none used'));

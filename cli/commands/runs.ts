@@ -93,7 +93,7 @@ export function statsCommand(context: CommandContext, options: RunsOptions): Pro
       s.runMs.p50.toFixed(2),
       s.runMs.p95.toFixed(2),
       s.runMs.p99.toFixed(2),
-      (s.heapPeakBytes.p95 / 1024 / 1024).toFixed(1),
+      (s.heapUsedAtEndBytes.p95 / 1024 / 1024).toFixed(1),
       escapeLine(Object.entries(s.errorsByCode).map(([code, n]) => `${code}×${n}`).join(' ')),
     ]);
     context.streams.stdout.write(`${formatTable(['TEMPLATE', 'RUNS', 'ERRORS', 'P50 MS', 'P95 MS', 'P99 MS', 'HEAP P95 MB', 'BY CODE'], rows)}\n`);

@@ -98,7 +98,7 @@ describe('generateWorkload (real agents)', () => {
       expect(['E_MEMORY_LIMIT', 'E_CPU_LIMIT', 'E_TIMEOUT']).toContain(workload.records[index]?.errorCode);
     }
     for (const r of workload.records.filter((r) => r.outcome === 'ok')) {
-      expect(r.heapPeakBytes).toBeGreaterThan(0);
+      expect(r.heapUsedAtEndBytes).toBeGreaterThan(0);
       expect(r.runMs).toBeGreaterThan(0);
     }
   });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../templates/bundle.js';
+import { SCHEMA_VERSION } from '../../store/index.js';
 import type { RawManifest } from '../../templates/manifest.js';
 import { templateDigest } from '../../templates/resolve.js';
 import { runAf } from '../helpers/cli.js';
@@ -182,13 +183,14 @@ describe('sealed versions keep working', () => {
       const signature = (db.prepare("SELECT signature FROM template_versions WHERE name = 'alpha' AND version = '1.1.0'").get() as { signature: string }).signature;
       db.prepare(`INSERT INTO template_versions (name, version, digest, manifest, sources, bundle, signature, recorded_at, manifest_file, source_files)
         VALUES (@name, @version, @digest, @manifest, @sources, @bundle, @signature, @recorded_at, @manifest_file, @source_files)`).run({ ...forgedRow(db, 'alpha', '0.8.0'), signature });
-      // As schema 6 left it: no seal column.
+      // As schema 6 left it: no seal column, and the runs column not yet renamed (migration 8).
       db.exec('ALTER TABLE template_versions DROP COLUMN seal');
+      db.exec('ALTER TABLE runs RENAME COLUMN heap_used_at_end_bytes TO heap_peak_bytes');
       db.pragma('user_version = 6');
     });
     const listed = JSON.parse((await af('versions', 'list', 'alpha', '--json')).stdout) as { versions: Array<{ version: string; unsealed?: boolean }> };
     expect(listed.versions.filter((v) => v.unsealed).map((v) => v.version).sort()).toEqual(['0.8.0', '0.9.0']);
-    withDb((db) => expect(db.pragma('user_version', { simple: true })).toBe(7));
+    withDb((db) => expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION));
     for (const version of ['0.8.0', '0.9.0']) {
       const refused = await af('rollback', 'alpha', '--to', version);
       expectRefused(refused, 'recorded before version rows were sealed');

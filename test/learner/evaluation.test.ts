@@ -25,7 +25,7 @@ function record(template: string, at: number, heapMb: number, errorCode?: RunRec
     createMs: 0,
     runMs: 5,
     cpuMs: 2,
-    heapPeakBytes: heapMb * MB,
+    heapUsedAtEndBytes: heapMb * MB,
     inputBytes: 10,
     outputBytes: 10,
     outcome: errorCode ? 'error' : 'ok',

@@ -50,7 +50,7 @@ export function craftRuns(options: CraftOptions): RunRecord[] {
       createMs: 0.05,
       runMs: 2 + size / 50 + noise,
       cpuMs: 1 + size / 60 + noise,
-      heapPeakBytes: Math.round(heapMb * 1024 * 1024),
+      heapUsedAtEndBytes: Math.round(heapMb * 1024 * 1024),
       inputBytes: 20 + size * 8,
       outputBytes: 40,
       outcome: errorCode ? 'error' : 'ok',

@@ -34,7 +34,7 @@ beforeAll(async () => {
 };
 `),
     'agents/reader/data/note.txt': 'the child may read this',
-    ...simpleTemplate('kv-less', {}, "export default async (input, ctx) => ctx.kv === undefined ? 'no kv here' : 'kv leaked';\n"),
+    ...simpleTemplate('kv-less', {}, "export default async (input, ctx) => { try { await ctx.kv.get('n'); return 'kv leaked'; } catch (error) { return error.code === 'E_PERMISSION_DENIED' ? 'no kv here' : 'kv leaked'; } };\n"),
     ...simpleTemplate('versioned', { environments: { staging: { limits: { timeoutMs: 321 } } } }, 'export default (input, ctx) => ctx.config;\n'),
     ...simpleTemplate('sleeper', { limits: { timeoutMs: 5000 } }, 'export default () => new Promise(() => {});\n'),
   });

@@ -32,7 +32,7 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
     expect(result.stats.outputBytes).toBe(JSON.stringify({ doubled: 42 }).length);
     expect(result.stats.inputBytes).toBe(JSON.stringify({ n: 21 }).length);
     expect(result.stats.cpuMs).toBeGreaterThan(0);
-    expect(result.stats.heapPeakBytes).toBeGreaterThan(0);
+    expect(result.stats.heapUsedAtEndBytes).toBeGreaterThan(0);
   });
 
   it('inputBytes counts the UTF-8 bytes of the input JSON; undefined input is 0', async () => {
@@ -232,11 +232,35 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
   describe('tools', () => {
     const tools = (rest: Parameters<typeof fixtureSpec>[1] = {}) => fixtureSpec('tools.js', rest);
 
-    it('ctx carries only the granted kv; the other tools throw E_PERMISSION_DENIED when ungranted', async () => {
-      expect(await h.run(tools(), { op: 'has-kv' })).toMatchObject({ ok: true, output: { value: 'undefined' } });
-      expect(await h.run(tools({ permissions: { kv: true } }), { op: 'has-kv' })).toMatchObject({ ok: true, output: { value: 'object' } });
-      const keys = await h.run(tools(), { op: 'ctx-keys' });
-      expect(keys).toMatchObject({ ok: true, output: { value: ['config', 'env', 'fetch', 'log', 'readTextFile', 'signal', 'spawn', 'writeTextFile'] } });
+    it('ctx has one shape whatever is granted (as in Deno): every tool is present, kv included', async () => {
+      const everyKey = ['config', 'env', 'fetch', 'kv', 'log', 'readTextFile', 'signal', 'spawn', 'writeTextFile'];
+      for (const spec of [tools(), tools({ permissions: { kv: true } })]) {
+        expect(await h.run(spec, { op: 'has-kv' })).toMatchObject({ ok: true, output: { value: 'object' } });
+        expect(await h.run(spec, { op: 'ctx-keys' })).toMatchObject({ ok: true, output: { value: everyKey } });
+        expect(await h.run(spec, { op: 'kv-keys' })).toMatchObject({ ok: true, output: { value: ['delete', 'get', 'list', 'set'], frozen: true } });
+      }
+    });
+
+    // Every ctx tool, called by a template granted nothing: the call throws E_PERMISSION_DENIED naming the manifest key
+    // that would grant it, the run records the denial, and onDenial (what the runtime writes to the audit log) hears it.
+    it.each([
+      { tool: 'env.get', permission: 'env', target: 'GREETING' },
+      { tool: 'fetch', permission: 'net', target: '127.0.0.1:9' },
+      { tool: 'readTextFile', permission: 'read' },
+      { tool: 'writeTextFile', permission: 'write' },
+      { tool: 'spawn', permission: 'spawn', target: 'child' },
+      { tool: 'kv.get', permission: 'kv', target: '' },
+      { tool: 'kv.set', permission: 'kv', target: '' },
+      { tool: 'kv.delete', permission: 'kv', target: '' },
+      { tool: 'kv.list', permission: 'kv', target: '' },
+    ])('ungranted $tool throws E_PERMISSION_DENIED naming permissions.$permission, recorded as a denial', async ({ tool, permission, target }) => {
+      const heard = h.denials.length;
+      const result = await h.run(tools(), { op: 'call', tool });
+      expect(result).toMatchObject({ ok: true, output: { error: { code: 'E_PERMISSION_DENIED', name: 'NotCapable' } } });
+      expect(h.denials.slice(heard)).toEqual([expect.objectContaining({ template: 'tools', permission, grantKey: `permissions.${permission}` })]);
+      const message = result.ok ? (result.output as { error: { message: string } }).error.message : '';
+      expect(message).toContain(`grant it in agent.json at permissions.${permission}`);
+      expect(result.stats.denials).toEqual([target === undefined ? { permission, target: expect.any(String) } : { permission, target }]);
     });
 
     it('kv works when granted, is namespaced by tenant and enforces limits.kvKb', async () => {

@@ -1,6 +1,8 @@
 // Process isolation only: what would take down the caller in inline mode ends one host, which is restarted.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../core/clock.js';
+import type { Supervisor } from '../../sandbox/supervisor.js';
 import { fixtureSpec, HEALTHY, makeHarness, type Harness } from './helpers.js';
 
 /** Sandbox host processes are this test worker's children. */
@@ -97,4 +99,35 @@ describe('sandbox hosts (process isolation)', () => {
     await own.sandbox.close();
     expect(await own.run(HEALTHY, { n: 1 })).toMatchObject({ ok: false, error: { code: 'E_DISPOSED' } });
   });
+});
+
+describe('the restart window reads the injected clock', () => {
+  it('crashes 11 s apart on the sandbox clock restart at once; the sixth within 10 s waits out the back-off', async () => {
+    const clock = createManualClock(1_700_000_000_000);
+    const own = makeHarness({ isolation: 'process', hosts: 1, clock, lockdown: 'off' });
+    const supervisor = own.sandbox as Supervisor;
+    /** Kills the live host; @returns the live hosts as the crash is counted: 1 when restarted at once, 0 while backing off. */
+    const crash = async (): Promise<number> => {
+      await until(() => supervisor.hostProcesses().length === 1, 30_000);
+      const before = supervisor.stats().restarts;
+      process.kill(supervisor.hostProcesses()[0]!.pid, 'SIGKILL');
+      await until(() => supervisor.stats().restarts === before + 1, 30_000);
+      // No timer can fire between the exit handler and this line: a restart without back-off has already happened.
+      expect(supervisor.stats().restarts).toBe(before + 1);
+      return supervisor.stats().hosts;
+    };
+    try {
+      // Seven crashes within seconds of real time, but 11 s apart on the sandbox's clock: none is in another's window.
+      for (let i = 0; i < 7; i++) {
+        clock.advance(11_000);
+        expect(await crash()).toBe(1);
+      }
+      // Six within one window on the clock: five restart at once, the sixth waits.
+      clock.advance(11_000);
+      for (let i = 0; i < 5; i++) expect(await crash()).toBe(1);
+      expect(await crash()).toBe(0);
+    } finally {
+      await own.sandbox.close();
+    }
+  }, 120_000);
 });

@@ -192,7 +192,7 @@ describe('the learner ignores runs lost to another run', () => {
     createMs: 0,
     runMs: 30,
     cpuMs: 5,
-    heapPeakBytes: 4 * 1024 * 1024,
+    heapUsedAtEndBytes: 4 * 1024 * 1024,
     inputBytes: 10,
     outputBytes: 10,
     outcome: 'ok',
@@ -207,8 +207,8 @@ describe('the learner ignores runs lost to another run', () => {
     // What a lost run's record holds: the sandbox's empty stats and the code it was reported with (from the test above).
     const lostResult = lostToAnother as SandboxRunResult;
     expect(lostResult?.ok).toBe(false);
-    const lost: RunRecord = { ...base, id: 'lost', outcome: 'error', errorCode: lostResult.ok ? undefined : lostResult.error.code, runMs: lostResult.stats.runMs, cpuMs: lostResult.stats.cpuMs, heapPeakBytes: lostResult.stats.heapPeakBytes };
-    const unavailable: RunRecord = { ...base, id: 'unavailable', outcome: 'error', errorCode: 'E_UNAVAILABLE', runMs: 0, cpuMs: 0, heapPeakBytes: 0 };
+    const lost: RunRecord = { ...base, id: 'lost', outcome: 'error', errorCode: lostResult.ok ? undefined : lostResult.error.code, runMs: lostResult.stats.runMs, cpuMs: lostResult.stats.cpuMs, heapUsedAtEndBytes: lostResult.stats.heapUsedAtEndBytes };
+    const unavailable: RunRecord = { ...base, id: 'unavailable', outcome: 'error', errorCode: 'E_UNAVAILABLE', runMs: 0, cpuMs: 0, heapUsedAtEndBytes: 0 };
     const records = [base, lost, unavailable];
     for (const resource of ['memoryMb', 'timeoutMs', 'cpuMs'] as const) {
       expect(observationsOf(records, resource, () => limits)).toHaveLength(1);

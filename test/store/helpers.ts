@@ -21,7 +21,7 @@ export function runRecord(n: number, overrides: Partial<RunRecord> = {}): RunRec
     createMs: 0.1,
     runMs: 1 + (n % 10),
     cpuMs: 0.5,
-    heapPeakBytes: 1_000_000 + n,
+    heapUsedAtEndBytes: 1_000_000 + n,
     inputBytes: 20,
     outputBytes: 30,
     outcome: 'ok',

@@ -80,6 +80,32 @@ describe('the run writer', () => {
     expect(store.queries.get(runRecord(3).id)?.grantsUsed).toEqual(['kv']);
   });
 
+  it('keeps every heap figure of a schema-7 database when heap_peak_bytes becomes heap_used_at_end_bytes', async () => {
+    await store.close();
+    temp.remove();
+    temp = tempDir();
+    // A database exactly as the release at schema 7 left it: its own steps, run one by one, on a real file.
+    const old = new Database(temp.db);
+    for (const step of MIGRATIONS.filter((m) => m.version <= 7)) old.exec(step.sql);
+    old.pragma('user_version = 7');
+    const insert = old.prepare("INSERT INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_peak_bytes, input_bytes, output_bytes, outcome, tools, denials, logs_dropped, depth) VALUES (?, 'hello', '1.0.0', 'd', 'dev', 'default', ?, 0, 1, 0, ?, 0, 0, 'ok', '{}', '[]', 0, 0)");
+    insert.run('old-1', 1, 7_340_032);
+    insert.run('old-2', 2, 12_582_912);
+    old.close();
+    store = openStore({ path: temp.db });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const columns = store.db.prepare("SELECT name FROM pragma_table_info('runs')").all().map((row) => (row as { name: string }).name);
+    expect(columns).toContain('heap_used_at_end_bytes');
+    expect(columns).not.toContain('heap_peak_bytes');
+    expect(store.queries.get('old-1')?.heapUsedAtEndBytes).toBe(7_340_032);
+    expect(store.queries.get('old-2')?.heapUsedAtEndBytes).toBe(12_582_912);
+    expect(store.queries.stats({}).find((s) => s.template === 'hello')?.heapUsedAtEndBytes.max).toBe(12_582_912);
+    // New runs land in the renamed column beside the old ones.
+    store.runs.write(runRecord(3, { heapUsedAtEndBytes: 4_194_304 }));
+    await store.runs.flush();
+    expect(store.queries.get(runRecord(3).id)?.heapUsedAtEndBytes).toBe(4_194_304);
+  });
+
   it('bounds its queue: past maxQueue records are dropped and counted, never buffered', async () => {
     await store.close();
     store = openStore({ path: temp.db, writer: { maxQueue: 1000, batchSize: 1000, flushIntervalMs: 100 } });

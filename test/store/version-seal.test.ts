@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type Store, type TemplateVersionInput, VERSION_SEAL_KEY_FILE } from '../../store/index.js';
+import { openStore, SCHEMA_VERSION, type Store, type TemplateVersionInput, VERSION_SEAL_KEY_FILE } from '../../store/index.js';
 import { tempDir } from './helpers.js';
 
 let temp: ReturnType<typeof tempDir>;
@@ -156,11 +156,13 @@ describe('sealed template version rows', () => {
     s.versions.record({ ...version('hello', '1.1.0', 'v2'), signature: { keyId: 'k' } });
     await s.close();
     withDb((db) => {
+      // As schema 6 left it: no seal column, and the runs column not yet renamed (migration 8).
       db.exec('ALTER TABLE template_versions DROP COLUMN seal');
+      db.exec('ALTER TABLE runs RENAME COLUMN heap_used_at_end_bytes TO heap_peak_bytes');
       db.pragma('user_version = 6');
     });
     const reopened = open();
-    expect(reopened.db.pragma('user_version', { simple: true })).toBe(7);
+    expect(reopened.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     refused(() => reopened.versions.get('hello', '1.0.0'), 'recorded before version rows were sealed');
     // Only what the caller vouches for is sealed (a trusted signature: templates/stored-version), as it is.
     expect(reopened.versions.sealVouched(() => (v) => v.version === '1.1.0')).toBe(1);

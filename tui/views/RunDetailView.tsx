@@ -32,7 +32,7 @@ export function RunDetailView({ id }: { id: string }) {
       {field('started', `${formatTime(run.startedAt)} UTC`)}
       {field('outcome', run.outcome === 'ok' ? 'ok' : (run.errorCode ?? 'error'), run.outcome === 'ok' ? 'green' : 'red')}
       {field('time', `run ${formatMs(run.runMs)} · create ${formatMs(run.createMs)} · cpu ${formatMs(run.cpuMs)}`)}
-      {field('memory', `heap peak ${formatBytes(run.heapPeakBytes)}`)}
+      {field('memory', `heap at end ${formatBytes(run.heapUsedAtEndBytes)}`)}
       {field('sizes', `input ${formatBytes(run.inputBytes)} · output ${formatBytes(run.outputBytes)}${run.logsDropped > 0 ? ` · ${run.logsDropped} log entries dropped` : ''}`)}
       {field(
         'input shape',

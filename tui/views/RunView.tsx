@@ -123,7 +123,7 @@ function RunEditor({ name }: { name: string }) {
       <Text key="outcome" wrap="truncate">
         {report.ok ? <Text color={theme.color('green')} bold>ok</Text> : <Text color={theme.color('red')} bold>{report.error.code}</Text>}
         {report.ok ? '' : ` ${report.error.message}`}
-        {stats ? <Text dimColor>{`  run ${formatMs(stats.runMs)} · create ${formatMs(stats.createMs)} · cpu ${formatMs(stats.cpuMs)} · heap ${formatBytes(stats.heapPeakBytes)} · run #${runs}`}</Text> : null}
+        {stats ? <Text dimColor>{`  run ${formatMs(stats.runMs)} · create ${formatMs(stats.createMs)} · cpu ${formatMs(stats.cpuMs)} · heap ${formatBytes(stats.heapUsedAtEndBytes)} · run #${runs}`}</Text> : null}
       </Text>,
     );
     // Which code ran: two edits of one version differ in their digest.

@@ -7,7 +7,7 @@ const total = Number(count);
 for (let i = 0; i < total; i++) {
   store.runs.write({
     id: `${name}-${i}`, template: name, version: '1.0.0', digest: 'd'.repeat(64), env: 'dev', tenant: 't',
-    startedAt: Date.now(), createMs: 0, runMs: 1, cpuMs: 1, heapPeakBytes: 1, inputBytes: 1, outputBytes: 1, outcome: 'ok', tools: {}, denials: [], logsDropped: 0, depth: 0,
+    startedAt: Date.now(), createMs: 0, runMs: 1, cpuMs: 1, heapUsedAtEndBytes: 1, inputBytes: 1, outputBytes: 1, outcome: 'ok', tools: {}, denials: [], logsDropped: 0, depth: 0,
   });
   if (i % 50 === 0) {
     const result = store.kv.set({ template: 'shared', tenant: 't' }, `${name}-${i}`, JSON.stringify(i), 10_000_000);

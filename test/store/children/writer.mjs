@@ -10,7 +10,7 @@ function tick() {
   for (let i = 0; i < 100; i++) {
     store.runs.write({
       id: `run-${String(issued).padStart(8, '0')}`, template: 'crash', version: '1.0.0', digest: 'd'.repeat(64), env: 'dev', tenant: 't',
-      startedAt: issued, createMs: 0, runMs: 1, cpuMs: 1, heapPeakBytes: 1, inputBytes: 1, outputBytes: 1, outcome: 'ok', tools: {}, denials: [], logsDropped: 0, depth: 0,
+      startedAt: issued, createMs: 0, runMs: 1, cpuMs: 1, heapUsedAtEndBytes: 1, inputBytes: 1, outputBytes: 1, outcome: 'ok', tools: {}, denials: [], logsDropped: 0, depth: 0,
     });
     issued++;
   }
