@@ -1,7 +1,8 @@
 // Builds the sandbox prelude's text from its sources in sandbox/prelude/ (plain scripts, type-checked with checkJs
-// by tsconfig.prelude.json) into sandbox/prelude-source.ts, which is committed so that tests, which run the
-// TypeScript sources, get the same text as dist/. scripts/build.mjs runs this first; `node scripts/build-prelude.mjs`
-// runs it alone. test/sandbox/prelude-source.test.ts fails when the committed module and the sources disagree.
+// by tsconfig.prelude.json) into sandbox/prelude-source.ts, a generated module (not committed: .gitignore) so that
+// tests, which run the TypeScript sources, get the same text as dist/. scripts/build.mjs runs this first (so do
+// `npm ci`, `npm test` and `npm run build`); `node scripts/build-prelude.mjs` runs it alone.
+// test/sandbox/prelude-source.test.ts fails when the generated module is older than the sources.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,5 +1,5 @@
-// The prelude's committed text is what its sources build to: tests run the TypeScript sources, so a stale
-// sandbox/prelude-source.ts would test code that dist/ no longer runs.
+// The prelude's generated text is what its sources build to: tests run the TypeScript sources, so a stale
+// sandbox/prelude-source.ts (sources edited, build not run) would test code that dist/ no longer runs.
 import { describe, expect, it } from 'vitest';
 import { PRELUDE_SOURCE } from '../../sandbox/prelude.js';
 import { preludeSource } from '../../scripts/build-prelude.mjs';
