@@ -4,7 +4,7 @@ export { BUNDLE_FORMAT, BUNDLE_GLOBAL, bundleTemplate, sha256, type Bundle } fro
 export { BundleCache, type CacheLookup } from './bundle-cache.js';
 export { compileDataSchema, type DataValidation, type DataValidator } from './data-schema.js';
 export { discoverTemplateNames, isInside } from './discover.js';
-export { escapePointerToken, parseJsonSource, JsonSyntaxError, type JsonSource, type SourcePosition } from './json-source.js';
+export { escapePointerToken, jsonSyntaxProblem, parseJsonSource, type JsonSource, type SourcePosition } from './json-source.js';
 export { checkManifestSchema, MANIFEST_SCHEMA, MAX_MANIFEST_BYTES, type RawManifest, type ResolvedManifest, type JsonSchema, type DebugSettings } from './manifest.js';
 export { mergeManifests, mergeOverlay } from './merge.js';
 export { applyEnvironment, inheritChain, loadChain, MAX_EXTENDS_DEPTH, resolveTemplate, type BundleSource, type ResolveContext, type ResolvedTemplate } from './resolve.js';

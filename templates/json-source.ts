@@ -1,4 +1,6 @@
 /** @module templates/json-source — parses JSON while remembering the line of every value, so each problem can say where it is. */
+import type { Problem } from '../core/errors.js';
+
 export interface SourcePosition {
   line: number;
   column: number;
@@ -21,6 +23,15 @@ export class JsonSyntaxError extends Error {
     super(message);
     this.name = 'JsonSyntaxError';
   }
+}
+
+/**
+ * Where and why the text was not JSON, as a problem in `file`, when `error` is the syntax error {@link parseJsonSource}
+ * threw; `undefined` for anything else. Callers outside templates/ report a syntax error through this, so the error
+ * class itself never crosses the module boundary.
+ */
+export function jsonSyntaxProblem(error: unknown, file: string): Problem | undefined {
+  return error instanceof JsonSyntaxError ? { file, line: error.line, column: error.column, message: error.message } : undefined;
 }
 
 /** Escapes one reference token of a JSON pointer (RFC 6901). */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
 import { createFactory } from '../../runtime/index.js';
-import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
+import { jsonSyntaxProblem, parseJsonSource } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { printRunReport } from '../run-report.js';
 
@@ -68,11 +68,10 @@ export async function readInput(context: CommandContext, options: RunCommandOpti
   try {
     return parseJsonSource(text).value;
   } catch (error) {
-    if (!(error instanceof JsonSyntaxError)) throw error;
+    const problem = jsonSyntaxProblem(error, where);
+    if (!problem) throw error;
     // Text that is not JSON never reached the agent: a usage mistake (exit 2); E_INPUT_INVALID is for input the schema refuses.
-    throw new FactoryError('E_USAGE', `input from ${where} is not valid JSON: line ${error.line}, column ${error.column}: ${error.message}`, {
-      problems: [{ file: where, line: error.line, column: error.column, message: error.message }],
-    });
+    throw new FactoryError('E_USAGE', `input from ${where} is not valid JSON: line ${problem.line}, column ${problem.column}: ${problem.message}`, { problems: [problem] });
   }
 }
 

@@ -1,6 +1,6 @@
 // The located JSON parser: values, positions by pointer, and errors with line and column.
 import { describe, expect, it } from 'vitest';
-import { JsonSyntaxError, parseJsonSource } from '../../templates/index.js';
+import { JsonSyntaxError, jsonSyntaxProblem, parseJsonSource } from '../../templates/json-source.js';
 
 describe('parseJsonSource', () => {
   it('parses like JSON.parse and records where each value is', () => {
@@ -36,5 +36,16 @@ describe('parseJsonSource', () => {
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
     expect(Object.keys(value as object)).toEqual(['__proto__']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reports a syntax error to other modules as a problem with file, line and column, and nothing else', () => {
+    let thrown: unknown;
+    try {
+      parseJsonSource('{\n  "a": 1,\n}');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(jsonSyntaxProblem(thrown, 'input.json')).toMatchObject({ file: 'input.json', line: 2, column: 9 });
+    expect(jsonSyntaxProblem(new Error('disk'), 'input.json')).toBeUndefined();
   });
 });
