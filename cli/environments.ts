@@ -3,8 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../core/config.js';
 import { FactoryError } from '../core/errors.js';
-import { DEFAULT_DEV_ENVIRONMENTS, loadPolicy } from '../templates/policy.js';
-import { parseJsonSource } from '../templates/json-source.js';
+import { DEFAULT_DEV_ENVIRONMENTS, loadPolicy, parseJsonSource } from '../templates/index.js';
 
 const ENV_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 

@@ -1,7 +1,6 @@
 /** @module cli/learn-readiness — what `af learn` tells a user whose record is too small for any suggestion: how many runs it needs, and has. */
 import { plural } from '../core/plural.js';
-import { MIN_RUNS as LEAST_PRIVILEGE_RUNS } from '../learner/generators/least-privilege.js';
-import { MIN_RUNS as FEWEST_RUNS } from '../learner/generators/right-sizing.js';
+import { LEAST_PRIVILEGE_MIN_RUNS as LEAST_PRIVILEGE_RUNS, RIGHT_SIZING_MIN_RUNS as FEWEST_RUNS } from '../learner/index.js';
 import type { Store } from '../store/index.js';
 
 /**

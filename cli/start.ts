@@ -1,5 +1,7 @@
 /** @module cli/start — what `af` with no command does: help, the terminal UI on the project, or (`npm start` in a fresh checkout) on demo data. */
 import { existsSync } from 'node:fs';
+// Past the store's index on purpose: `af` with no command decides between help and the UI, and the whole store
+// module costs about 40 ms more to load than the one function this needs.
 import { openDatabase } from '../store/database.js';
 
 /**

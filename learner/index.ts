@@ -10,5 +10,7 @@ export { applyJsonPatch, parsePointer } from './json-patch.js';
 export { learn, rankSuggestions, type LearnOptions, type LearnResult } from './learn.js';
 export { acceptSuggestion, bumpPatch, rejectSuggestion, retireVersion, rollback, startRollout, type AcceptOptions, type RetireResult, type WorkflowContext } from './workflow.js';
 export { reliableFailureRegion } from './generators/failure-pattern.js';
+export { MIN_RUNS as LEAST_PRIVILEGE_MIN_RUNS } from './generators/least-privilege.js';
+export { MIN_RUNS as RIGHT_SIZING_MIN_RUNS } from './generators/right-sizing.js';
 export { diffLines, previewSuggestion, type DiffLine } from './preview.js';
 export { SelectedRecommender } from './selected-recommender.js';

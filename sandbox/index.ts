@@ -4,7 +4,8 @@ import { resolveSandboxOptions } from './options.js';
 import { Supervisor } from './supervisor.js';
 import type { Sandbox, SandboxOptions } from './types.js';
 
-export { isolateLibrary, type IsolateLibraryInfo, unpatchedIsolateLibraryWarning } from './isolate-library.js';
+export { ISOLATE_ESCAPE_ADVISORY, isolateLibrary, type IsolateLibraryInfo, unpatchedIsolateLibraryWarning, warnIfIsolateLibraryUnpatched } from './isolate-library.js';
+export { type LayerStatus, type LayerSupport, lockdownReport, lockdownSupport, missingLayersWarning } from './lockdown.js';
 export { createMemoryKvStore } from './memory-kv.js';
 export { netGrantMatches } from './permissions.js';
 export type {

@@ -1,8 +1,7 @@
 /** @module cli/commands/doctor — `af doctor`: what this machine and project give the sandbox (Node, isolated-vm, host lockdown, store, keys, policy), and what is missing. */
 import { existsSync, readdirSync } from 'node:fs';
 import { FactoryError } from '../../core/errors.js';
-import { ISOLATE_ESCAPE_ADVISORY as ADVISORY, isolateLibrary } from '../../sandbox/isolate-library.js';
-import { type LayerStatus, type LayerSupport, lockdownReport, lockdownSupport } from '../../sandbox/lockdown.js';
+import { ISOLATE_ESCAPE_ADVISORY as ADVISORY, isolateLibrary, type LayerStatus, type LayerSupport, lockdownReport, lockdownSupport } from '../../sandbox/index.js';
 import { integrityProblems, openDatabase } from '../../store/index.js';
 import { DEFAULT_DEV_ENVIRONMENTS, loadPolicy } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';

@@ -3,7 +3,7 @@ import { FactoryError, toFactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { escapeLine, escapeStrings } from '../../core/terminal-text.js';
 import { signTemplate, TemplateRegistry, TrustGate, versionFilesOf, writeSignatureFile } from '../../templates/index.js';
-import { DEFAULT_DEV_ENVIRONMENTS } from '../../templates/policy.js';
+import { DEFAULT_DEV_ENVIRONMENTS } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { trustOf, withStore } from '../store-access.js';
 import { EXIT, exitStatusFor } from '../exit-status.js';
