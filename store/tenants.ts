@@ -9,7 +9,10 @@ export const ROLES = ['viewer', 'operator', 'maintainer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export function roleAtLeast(role: Role, needed: Role): boolean {
-  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+  // A role this code does not know (a typo in a route's declaration, a row from elsewhere) grants and satisfies nothing.
+  const neededRank = ROLES.indexOf(needed);
+  const rank = ROLES.indexOf(role);
+  return neededRank >= 0 && rank >= 0 && rank >= neededRank;
 }
 
 export interface ApiKeyRecord {

@@ -44,8 +44,7 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
 
   // Authentication runs first (an instance-level hook), so the rate limiter, a route-level onRequest hook, can key on the API key.
   app.addHook('onRequest', async function authenticateKey(request, reply) {
-    const access = request.routeOptions.config?.access;
-    if (access === undefined || access === 'public') return;
+    if (isOpen(request)) return;
     const principal = authenticate(store, request.headers.authorization);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="agent-factory"');
@@ -56,15 +55,25 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
   // Roles are checked after the rate limiter and before the body is read: refused requests count against the key,
   // so a low-role key cannot flood the audit log.
   app.addHook('preParsing', async function checkRole(request) {
+    if (isOpen(request)) return;
     const access = request.routeOptions.config?.access;
     const principal = request.principal;
-    if (access === undefined || access === 'public' || !principal) return;
+    // Fail closed: a route that declares no access (a wiring mistake) answers to nobody, rather than to everybody.
+    if (access === undefined || !principal) throw new FactoryError('E_INTERNAL', `${request.method} ${request.routeOptions.url} declares no access level (config.access), so it is refused`);
     if (!isAllowed(principal, access)) app.forbid(request, `${request.method} ${request.routeOptions.url} needs ${describeAccess(access)}; this key is ${keyDescription(principal)}`);
   });
 }
 
 /** Decorates requests with `principal` and the server with `forbid`; shared, so its hooks cover every route. */
 export const authPlugin = definePlugin(auth, { name: 'af-auth', shared: true });
+
+/**
+ * Whether a request needs no key: only routes that declare `access: 'public'`, and the 404 answer for a URL that names
+ * no route. A route that declares nothing is not open: it needs a key, and then fails the role check.
+ */
+function isOpen(request: FastifyRequest): boolean {
+  return request.routeOptions.config?.access === 'public' || request.is404;
+}
 
 function authenticate(store: Store, header: string | undefined): Principal | undefined {
   const match = /^Bearer +(\S+)$/i.exec(header ?? '');
