@@ -18,7 +18,7 @@ export default {
   isolated: true,
   note: 'A Deno process per run with no permissions granted: the closest peer in security model (deny-by-default capabilities).',
   async open() {
-    if (!existsSync(BIN)) throw new Error(`no deno binary at ${path.relative(process.cwd(), BIN)} (the development dependency `deno` installs @deno/linux-x64-glibc on Linux x64 with glibc only)`);
+    if (!existsSync(BIN)) throw new Error(`no deno binary at ${path.relative(process.cwd(), BIN)} (the development dependency "deno" installs @deno/linux-x64-glibc on Linux x64 with glibc only)`);
     const probe = spawnSync(BIN, ['--version'], { encoding: 'utf8', timeout: 20_000 });
     if (probe.status !== 0) throw new Error(`deno --version failed: ${(probe.stderr || probe.error?.message || `status ${probe.status}`).trim()}`);
     const version = probe.stdout.split('\n')[0];
