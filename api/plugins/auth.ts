@@ -4,7 +4,7 @@ import { FactoryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { isInstallationWide, type Principal, type Store } from '../../store/index.js';
 import { type Access, describeAccess, isAllowed } from '../access.js';
-import { definePlugin } from './define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -65,7 +65,7 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
 }
 
 /** Decorates requests with `principal` and the server with `forbid`; shared, so its hooks cover every route. */
-export const authPlugin = definePlugin(auth, { name: 'af-auth', shared: true });
+export const authPlugin = fastifyPlugin(auth, { name: 'af-auth' });
 
 /**
  * Whether a request needs no key: only routes that declare `access: 'public'`, and the 404 answer for a URL that names

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/logger.js';
 import { type AgentFactory, enableTelemetry, type TelemetrySdk } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import type { ReadinessView } from '../types.js';
-import { definePlugin } from './define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -110,4 +110,4 @@ function readiness(factory: AgentFactory, store: Store, isClosing: boolean): Rea
 }
 
 /** Decorates the server with `lifecycle`; shared, so every route module reads the same state. */
-export const lifecyclePlugin = definePlugin(lifecycle, { name: 'af-lifecycle', shared: true });
+export const lifecyclePlugin = fastifyPlugin(lifecycle, { name: 'af-lifecycle' });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { FactoryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { toErrorBody } from '../problem.js';
-import { definePlugin } from './define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 
 export interface ProblemsOptions {
   /** Where 5xx answers are logged (the body says only that the log has the details). */
@@ -24,4 +24,4 @@ async function problems(app: FastifyInstance, { logger }: ProblemsOptions): Prom
 }
 
 /** Shared: the handlers are the root's, so every route module inherits them. */
-export const problemsPlugin = definePlugin(problems, { name: 'af-problems', shared: true });
+export const problemsPlugin = fastifyPlugin(problems, { name: 'af-problems' });

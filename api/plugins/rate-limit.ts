@@ -5,7 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import { FactoryError } from '../../core/errors.js';
 import type { Role } from '../../store/index.js';
 import { clockedRateLimitStore } from '../rate-limit-store.js';
-import { definePlugin } from './define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 
 export interface RateLimitOptions {
   timeWindowMs: number;
@@ -32,4 +32,4 @@ async function rateLimit(app: FastifyInstance, { timeWindowMs, max, clock }: Rat
 }
 
 /** Shared, so the plugin's onRoute hook sees every route module registered after it (public routes opt out with `rateLimit: false`). */
-export const rateLimitPlugin = definePlugin(rateLimit, { name: 'af-rate-limit', shared: true, decorators: { request: ['principal'] } });
+export const rateLimitPlugin = fastifyPlugin(rateLimit, { name: 'af-rate-limit', decorators: { request: ['principal'] } });

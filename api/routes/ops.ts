@@ -4,7 +4,7 @@ import { FactoryError } from '../../core/errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import type { Access } from '../access.js';
-import { definePlugin } from '../plugins/define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import type { AuditQuery } from '../types.js';
 import { routeOf } from './route.js';
@@ -56,4 +56,4 @@ async function routes(app: FastifyInstance, { store, metricsAccess }: OpsRoutesO
 }
 
 /** Encapsulated; needs `lifecycle` and `swagger`, registered before it. */
-export const opsRoutes = definePlugin(routes, { name: 'af-routes-ops', decorators: { fastify: ['lifecycle', 'swagger'] } });
+export const opsRoutes = fastifyPlugin(routes, { name: 'af-routes-ops', decorators: { fastify: ['lifecycle', 'swagger'] }, encapsulate: true });

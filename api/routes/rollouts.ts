@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FactoryError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { actorOf, principalOf } from '../plugins/auth.js';
-import { definePlugin } from '../plugins/define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import type { RolloutService } from '../services.js';
 import { optionalBody, routeOf } from './route.js';
@@ -49,4 +49,4 @@ async function routes(app: FastifyInstance, { store, rollouts }: RolloutRoutesOp
 }
 
 /** Encapsulated; the auth plugin's hooks (registered before it) have checked the installation role. */
-export const rolloutRoutes = definePlugin(routes, { name: 'af-routes-rollouts', decorators: { request: ['principal'] } });
+export const rolloutRoutes = fastifyPlugin(routes, { name: 'af-routes-rollouts', decorators: { request: ['principal'] }, encapsulate: true });

@@ -6,7 +6,7 @@ import { isInstallationWide, type Store } from '../../store/index.js';
 import type { RequestEnvironments } from '../environments.js';
 import { httpStatusFor } from '../errors.js';
 import { principalOf } from '../plugins/auth.js';
-import { definePlugin } from '../plugins/define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 import { errorBody } from '../problem.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import type { RunListQuery, RunRequest } from '../types.js';
@@ -72,7 +72,7 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Ru
 }
 
 /** Encapsulated; needs `forbid` (auth) and `lifecycle`, registered before it. */
-export const runRoutes = definePlugin(routes, { name: 'af-routes-runs', decorators: { fastify: ['forbid', 'lifecycle'] } });
+export const runRoutes = fastifyPlugin(routes, { name: 'af-routes-runs', decorators: { fastify: ['forbid', 'lifecycle'] }, encapsulate: true });
 
 async function runOnce(factory: AgentFactory, name: string, input: unknown, tenant: string, env: string): Promise<{ report: RunReport; version: string }> {
   const agent = await factory.createAgent(name, { tenant, env });

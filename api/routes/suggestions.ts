@@ -5,7 +5,7 @@ import type { Suggestion } from '../../core/suggestion.js';
 import { type Principal, roleAtLeast, type Store } from '../../store/index.js';
 import { accessToDecide, canSeeSuggestion, describeAccess, isAllowed } from '../access.js';
 import { actorOf, keyDescription, principalOf } from '../plugins/auth.js';
-import { definePlugin } from '../plugins/define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import type { SuggestionService } from '../services.js';
 import type { SuggestionListQuery } from '../types.js';
@@ -65,7 +65,7 @@ async function routes(app: FastifyInstance, { store, suggestions }: SuggestionRo
 }
 
 /** Encapsulated; needs `forbid` from the auth plugin, registered before it. */
-export const suggestionRoutes = definePlugin(routes, { name: 'af-routes-suggestions', decorators: { fastify: ['forbid'] } });
+export const suggestionRoutes = fastifyPlugin(routes, { name: 'af-routes-suggestions', decorators: { fastify: ['forbid'] }, encapsulate: true });
 
 function suggestionService(service: SuggestionService | undefined): SuggestionService {
   if (!service) throw new FactoryError('E_NOT_IMPLEMENTED', 'this server was started without a suggestion service; suggestions are not available here (use `af suggestions`)');

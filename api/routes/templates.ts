@@ -4,7 +4,7 @@ import { type ErrorCode, FactoryError } from '../../core/errors.js';
 import type { AgentFactory, TrustedTemplate } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import type { RequestEnvironments } from '../environments.js';
-import { definePlugin } from '../plugins/define-plugin.js';
+import fastifyPlugin from 'fastify-plugin';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import type { TemplateDetail, TemplateSignature, TemplateSummary } from '../types.js';
 import { environmentOf, routeOf } from './route.js';
@@ -33,7 +33,7 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Te
 }
 
 /** Encapsulated; needs `forbid` from the auth plugin, registered before it. */
-export const templateRoutes = definePlugin(routes, { name: 'af-routes-templates', decorators: { fastify: ['forbid'] } });
+export const templateRoutes = fastifyPlugin(routes, { name: 'af-routes-templates', decorators: { fastify: ['forbid'] }, encapsulate: true });
 
 /** What the trust gate decided for a template it admitted (a `TrustedTemplate` always carries it). */
 function trustOf({ trust }: TrustedTemplate): TemplateSignature {

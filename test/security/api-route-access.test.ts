@@ -39,6 +39,7 @@ describe('a route that declares no access', () => {
     const response = await app.inject({ method: 'GET', url: '/v1/undeclared', headers: { authorization: `Bearer ${fx.keys.acme[role].key}` } });
     expect(response.statusCode).toBe(500);
     expect(response.json().error.code).toBe('E_INTERNAL');
+    expect(response.json().error.message).toBe('GET /v1/undeclared declares no access level (config.access), so it is refused');
     expect(response.body).not.toContain('every tenant');
   });
 
