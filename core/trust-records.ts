@@ -1,4 +1,5 @@
 /** @module core/trust-records — records that both the templates and the store handle (keys, revocations, stored template versions) and the `TrustStore` contract they share. */
+import type { Awaitable } from './awaitable.js';
 import { FactoryError } from './errors.js';
 import { type TrustRowIds, type TrustState, type TrustStateSeal, trustStateText } from './trust-state.js';
 
@@ -69,18 +70,18 @@ export interface TrustStore {
   isRevoked(id: string): boolean;
   revocation(id: string): Revocation | undefined;
   /** Adds a key, or replaces the key with its id. */
-  addKey(record: KeyRecord): void;
+  addKey(record: KeyRecord): Awaitable<void>;
   /**
    * Revokes a key; revoking it again keeps the first record.
    * @throws FactoryError `E_KEY_NOT_FOUND` for an id it does not know.
    */
-  revoke(id: string, reason: string, at: number): void;
+  revoke(id: string, reason: string, at: number): Awaitable<void>;
   /** The retirement of a template version, if any; like `isRevoked`, it runs on every cache hit and must be cheap. */
   retirement(name: string, version: string): VersionRetirement | undefined;
   /** Retired versions of `name` (or of every template), oldest first. */
   retirements(name?: string): VersionRetirement[];
   /** Retires a version; retiring it again keeps the first record. */
-  retire(retirement: VersionRetirement): void;
+  retire(retirement: VersionRetirement): Awaitable<void>;
   /** Changes whenever trust data changes, so caches can tell. */
   readonly generation: number;
   /**

@@ -1,4 +1,4 @@
-/** @module store/store — the store as one object: the database and everything kept in it, opened and closed together. */
+/** @module store/store — the SQLite store as one object: the database file and everything kept in it, opened and closed together. */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -17,6 +17,7 @@ import { TemplateVersions } from './template-versions.js';
 import { type KeyRecord, type Revocation, SqliteTrustStore } from './trust-store.js';
 import { TrustSeal } from './trust-seal.js';
 import { VersionSeal } from './version-seal.js';
+import type { Store, StoreKind } from './contract.js';
 
 export interface StoreOptions {
   /** The database file, or `':memory:'`. */
@@ -51,7 +52,8 @@ export interface StoreOptions {
  * that run rarely (prune, export, a trust repair) prepare theirs when they run. Every component reads time from
  * `options.clock`. Its public interface is what `test/contracts/store.contract.test.ts` checks, for every backend.
  */
-export class Store {
+export class SqliteStore implements Store {
+  readonly kind: StoreKind = 'sqlite';
   readonly path: string;
   readonly db: Database.Database;
   readonly runs: RunWriter;
@@ -103,6 +105,10 @@ export class Store {
     if (options.migrateTrustFrom && !wasSealed) this.#migrateTrust(options.migrateTrustFrom);
   }
 
+  get location(): string {
+    return this.path;
+  }
+
   get isClosed(): boolean {
     return this.#isClosed;
   }
@@ -117,6 +123,24 @@ export class Store {
       this.#ping.get();
     } catch (error) {
       throw new FactoryError('E_STORE', `the store at ${this.path} does not answer: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Runs `work` inside one SQLite transaction (`BEGIN IMMEDIATE`; a savepoint when one is open). SQLite has one
+   * connection per store, so this gives atomicity, not isolation: `work` should call only this store, which answers
+   * at once, and not wait on anything else while the transaction is open.
+   */
+  async transaction<T>(work: () => Promise<T> | T): Promise<T> {
+    if (this.db.inTransaction) return work();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
     }
   }
 
@@ -181,6 +205,6 @@ export class Store {
   }
 }
 
-export function openStore(options: StoreOptions): Store {
-  return new Store(options);
+export function openStore(options: StoreOptions): SqliteStore {
+  return new SqliteStore(options);
 }
