@@ -12,6 +12,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^\.\/tf-api\.js$/, replacement: tfBundle }] },
   test: {
     include: ['test/**/*.test.ts'],
+    // One real PostgreSQL server for the run (or AF_TEST_PG_URL): the contract suites run every store on it too.
+    globalSetup: ['./test/global-postgres.ts'],
     pool: 'forks',
     execArgv: ['--no-node-snapshot'],
     testTimeout: 30_000,

