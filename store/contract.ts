@@ -99,6 +99,7 @@ export interface RolloutStore {
 
 export interface LearnerModelStore {
   save(template: string, target: string, state: unknown, trainedAt: number, samples: number): Awaitable<void>;
+  load<T>(template: string, target: string): Awaitable<{ state: T; trainedAt: number; samples: number } | undefined>;
 }
 
 /**

@@ -15,13 +15,13 @@ import { JsonTrustStore } from '../../templates/index.js';
 /** A store backend under test: a fresh, empty store on each `open`, reading time from `clock`. */
 export interface StoreImplementation {
   name: string;
-  open(clock: Clock): StoreFixture;
+  open(clock: Clock): Promise<StoreFixture>;
 }
 
 export interface StoreFixture {
   store: Store;
   /** Another handle on the same data, as another process would open it (closed by `close`). */
-  reopen(clock?: Clock): Store;
+  reopen(clock?: Clock): Promise<Store>;
   /** Closes every handle and removes the data. */
   close(): Promise<void>;
 }
@@ -30,13 +30,13 @@ export interface StoreFixture {
 export const STORES: StoreImplementation[] = [
   {
     name: 'SQLite',
-    open(clock) {
+    async open(clock) {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'af-contract-'));
       const file = path.join(dir, 'factory.db');
       const handles = [openStore({ path: file, clock })];
       return {
         store: handles[0] as Store,
-        reopen(other = clock) {
+        async reopen(other = clock) {
           const store = openStore({ path: file, clock: other });
           handles.push(store);
           return store;
@@ -61,12 +61,12 @@ export interface KvFixture {
 }
 
 /** Every `KvStore`: the sandbox's in-memory one and each store backend's. */
-export const KV_STORES: Array<{ name: string; open(): KvFixture }> = [
+export const KV_STORES: Array<{ name: string; open(): Promise<KvFixture> | KvFixture }> = [
   { name: 'memory (sandbox)', open: () => ({ kv: createMemoryKvStore(), close: async () => {} }) },
   ...STORES.map((backend) => ({
     name: `${backend.name} (store)`,
-    open(): KvFixture {
-      const fixture = backend.open(contractClock());
+    async open(): Promise<KvFixture> {
+      const fixture = await backend.open(contractClock());
       return { kv: fixture.store.kv, close: () => fixture.close() };
     },
   })),
@@ -75,12 +75,12 @@ export const KV_STORES: Array<{ name: string; open(): KvFixture }> = [
 export interface TrustFixture {
   trust: TrustStore;
   /** Another instance over the same data, as another process would open it. */
-  reopen(): TrustStore;
+  reopen(): Promise<TrustStore> | TrustStore;
   close(): Promise<void>;
 }
 
 /** Every `TrustStore`: `.af/trust.json` (templates) and each store backend's. */
-export const TRUST_STORES: Array<{ name: string; open(): TrustFixture }> = [
+export const TRUST_STORES: Array<{ name: string; open(): Promise<TrustFixture> | TrustFixture }> = [
   {
     name: 'JSON file (templates)',
     open(): TrustFixture {
@@ -105,9 +105,9 @@ export const TRUST_STORES: Array<{ name: string; open(): TrustFixture }> = [
   },
   ...STORES.map((backend) => ({
     name: `${backend.name} (store)`,
-    open(): TrustFixture {
-      const fixture = backend.open(contractClock());
-      return { trust: fixture.store.trust, reopen: () => fixture.reopen().trust, close: () => fixture.close() };
+    async open(): Promise<TrustFixture> {
+      const fixture = await backend.open(contractClock());
+      return { trust: fixture.store.trust, reopen: async () => (await fixture.reopen()).trust, close: () => fixture.close() };
     },
   })),
 ];
@@ -115,12 +115,12 @@ export const TRUST_STORES: Array<{ name: string; open(): TrustFixture }> = [
 export interface RunSinkFixture {
   sink: RunSink;
   /** The records the sink has made durable, in the order they were written. */
-  readBack(): RunRecord[];
+  readBack(): Promise<RunRecord[]> | RunRecord[];
   close(): Promise<void>;
 }
 
 /** Every `RunSink`: the runtime's in-memory ring and each store backend's batched writer. */
-export const RUN_SINKS: Array<{ name: string; open(): RunSinkFixture }> = [
+export const RUN_SINKS: Array<{ name: string; open(): Promise<RunSinkFixture> | RunSinkFixture }> = [
   {
     name: 'memory ring (runtime)',
     open(): RunSinkFixture {
@@ -130,10 +130,10 @@ export const RUN_SINKS: Array<{ name: string; open(): RunSinkFixture }> = [
   },
   ...STORES.map((backend) => ({
     name: `${backend.name} run writer (store)`,
-    open(): RunSinkFixture {
-      const fixture = backend.open(contractClock());
+    async open(): Promise<RunSinkFixture> {
+      const fixture = await backend.open(contractClock());
       const { store } = fixture;
-      return { sink: store.runs, readBack: () => store.queries.after(0).map((entry) => entry.run), close: () => fixture.close() };
+      return { sink: store.runs, readBack: async () => (await store.queries.after(0)).map((entry) => entry.run), close: () => fixture.close() };
     },
   })),
 ];

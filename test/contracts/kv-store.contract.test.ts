@@ -11,8 +11,8 @@ const byteOrder = (keys: string[]): string[] => [...keys].sort((a, b) => Buffer.
 describe.each(KV_STORES)('KvStore: $name', ({ open }) => {
   let fixture: KvFixture;
   let kv: KvStore;
-  beforeEach(() => {
-    fixture = open();
+  beforeEach(async () => {
+    fixture = await open();
     kv = fixture.kv;
   });
   afterEach(() => fixture.close());

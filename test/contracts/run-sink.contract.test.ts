@@ -7,8 +7,8 @@ import { RUN_SINKS, type RunSinkFixture } from './implementations.js';
 
 describe.each(RUN_SINKS)('RunSink: $name', ({ open }) => {
   let fixture: RunSinkFixture;
-  beforeEach(() => {
-    fixture = open();
+  beforeEach(async () => {
+    fixture = await open();
   });
   afterEach(() => fixture.close());
 
@@ -20,15 +20,15 @@ describe.each(RUN_SINKS)('RunSink: $name', ({ open }) => {
     ];
     for (const record of records) expect(fixture.sink.write(record)).toBeUndefined();
     await fixture.sink.flush();
-    expect(fixture.readBack()).toEqual(records);
+    expect(await fixture.readBack()).toEqual(records);
   });
 
   it('flushes with nothing written, and makes what was written durable on close', async () => {
     await fixture.sink.flush();
-    expect(fixture.readBack()).toEqual([]);
+    expect(await fixture.readBack()).toEqual([]);
     const records = Array.from({ length: 25 }, (_, i) => runRecord(i));
     for (const record of records) fixture.sink.write(record);
     await fixture.sink.close();
-    expect(fixture.readBack()).toEqual(records);
+    expect(await fixture.readBack()).toEqual(records);
   });
 });
