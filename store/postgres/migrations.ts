@@ -10,14 +10,15 @@ import type { PgDatabase } from './connection.js';
  *
  * Dialect notes: times are epoch milliseconds in BIGINT; JSON stays TEXT so the bytes hashed (audit entries, version
  * seals) are the bytes stored; keys compare with `COLLATE "C"` (byte order of their UTF-8, as SQLite's BINARY);
- * `runs.seq` is what SQLite's rowid is, the order runs were written in. PostgreSQL-only columns: `kv.version`
- * (compare-and-set across processes) and the audit log's `chain` (one hash chain per tenant and one for the system,
- * so tenants do not wait on one another's appends).
+ * `runs.seq` is what SQLite's rowid is, the order runs were written in. PostgreSQL-only: `kv.version`
+ * (compare-and-set across processes), the audit log's `chain` (one hash chain per tenant and one for the system,
+ * so tenants do not wait on one another's appends), `trust_generation`, and the run queue (`run_queue`,
+ * `run_results`), which exists only where several processes share the store.
  */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 8,
-    description: 'the schema of version 8 (runs, kv, template versions, keys, audit, tenants, suggestions, rollouts, learner models, captures)',
+    description: 'the schema of version 8 (runs, kv, template versions, keys, audit, tenants, suggestions, rollouts, learner models, captures), and the run queue',
     sql: `
       CREATE TABLE runs (
         seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -203,6 +204,34 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         decision TEXT,
         suggestion_id TEXT
       );
+
+      -- The run queue (store/postgres/run-queue). A row lives from enqueue until a runner completes the run; its
+      -- lease (owner, fence, expiry) says which attempt may complete it. Times are the database's clock, so runners
+      -- whose clocks disagree still agree on when a lease expired.
+      CREATE SEQUENCE run_queue_fence;
+      CREATE TABLE run_queue (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        template TEXT NOT NULL,
+        request TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running')),
+        enqueued_at BIGINT NOT NULL,
+        available_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        fence BIGINT,
+        lease_expires_at BIGINT
+      );
+      CREATE INDEX run_queue_ready ON run_queue (available_at, enqueued_at) WHERE state = 'queued';
+      CREATE INDEX run_queue_leases ON run_queue (lease_expires_at) WHERE state = 'running';
+      CREATE INDEX run_queue_by_tenant ON run_queue (tenant, state);
+      -- What a waiting caller reads when the run is done: kept until it is read or the reaper drops it (an hour).
+      CREATE TABLE run_results (
+        id TEXT PRIMARY KEY,
+        result TEXT NOT NULL,
+        finished_at BIGINT NOT NULL
+      );
+      CREATE INDEX run_results_by_time ON run_results (finished_at);
     `,
   },
 ];

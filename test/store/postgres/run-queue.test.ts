@@ -1,0 +1,222 @@
+// The run queue against a real PostgreSQL: claims are exclusive across runners, completion is fenced and
+// transactional, the reaper gives back expired leases, and callers get their results.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PgDatabase } from '../../../store/postgres/connection.js';
+import { migratePostgres } from '../../../store/postgres/migrations.js';
+import { PgNotifications } from '../../../store/postgres/notifications.js';
+import { type ClaimedRun, PgRunQueue, RunResultWaiter } from '../../../store/postgres/run-queue.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
+
+const REAPER_LOCK = 0x61667270;
+
+let database: TestDatabase;
+let nodeA: PgDatabase;
+let nodeB: PgDatabase;
+
+beforeEach(async () => {
+  database = await createTestDatabase();
+  nodeA = new PgDatabase(database.url);
+  nodeB = new PgDatabase(database.url);
+  await migratePostgres(nodeA);
+});
+
+afterEach(async () => {
+  await nodeA.close();
+  await nodeB.close();
+  await database.drop();
+});
+
+const run = (i: number, tenant = 'acme') => ({ id: `run-${String(i).padStart(4, '0')}`, tenant, template: 'hello', request: { input: { i } } });
+
+/** Waits until the database's clock has passed `at` (leases are judged by it). */
+async function untilDatabaseTime(db: PgDatabase, at: number): Promise<void> {
+  for (;;) {
+    const row = await db.row<{ now: number }>('SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now');
+    if ((row?.now ?? 0) > at) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('PgRunQueue', () => {
+  it('hands a queued run to one claim, with a fence, oldest first', async () => {
+    const queue = new PgRunQueue(nodeA);
+    await queue.enqueue(run(1));
+    await queue.enqueue(run(2));
+    const [first] = await queue.claim('runner-a', 1);
+    expect(first).toMatchObject({ id: 'run-0001', tenant: 'acme', template: 'hello', request: { input: { i: 1 } }, attempts: 1 });
+    expect(first?.fence).toBeGreaterThan(0);
+    const rest = await queue.claim('runner-b', 10);
+    expect(rest.map((claim) => claim.id)).toEqual(['run-0002']);
+    expect(await queue.claim('runner-b', 10)).toEqual([]);
+    expect(await queue.depth()).toEqual({ queued: 0, running: 2 });
+  });
+
+  it('never hands one run to two runners claiming at the same time', async () => {
+    const queueA = new PgRunQueue(nodeA);
+    const queueB = new PgRunQueue(nodeB);
+    for (let i = 0; i < 200; i++) await queueA.enqueue(run(i));
+    const claimed: ClaimedRun[] = [];
+    const claimAll = async (queue: PgRunQueue, owner: string) => {
+      for (;;) {
+        const batch = await queue.claim(owner, 7);
+        if (batch.length === 0) return;
+        claimed.push(...batch);
+      }
+    };
+    await Promise.all([claimAll(queueA, 'a1'), claimAll(queueB, 'b1'), claimAll(queueA, 'a2'), claimAll(queueB, 'b2')]);
+    const ids = claimed.map((claim) => claim.id);
+    expect(ids).toHaveLength(200);
+    expect(new Set(ids).size).toBe(200);
+    expect(new Set(claimed.map((claim) => claim.fence)).size).toBe(200);
+  });
+
+  it('completes a run once: its effects and result commit with the queue row’s deletion', async () => {
+    const queue = new PgRunQueue(nodeA);
+    await nodeA.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    await queue.enqueue(run(1));
+    const [claim] = (await queue.claim('a', 1)) as [ClaimedRun];
+    const outcome = await queue.complete(claim, { ok: true, output: 42 }, async () => {
+      await nodeA.query('INSERT INTO effects (id) VALUES ($1)', [claim.id]);
+    });
+    expect(outcome).toBe('completed');
+    expect(await queue.depth()).toEqual({ queued: 0, running: 0 });
+    expect(await nodeA.rows('SELECT id FROM effects')).toEqual([{ id: 'run-0001' }]);
+    expect(await new PgRunQueue(nodeB).takeResults([claim.id])).toEqual(new Map([[claim.id, { ok: true, output: 42 }]]));
+    // A result is read once.
+    expect(await queue.takeResults([claim.id])).toEqual(new Map());
+    // Completing again (a retry of the same attempt) applies nothing.
+    expect(await queue.complete(claim, { ok: true, output: 43 }, async () => {
+      await nodeA.query('INSERT INTO effects (id) VALUES ($1)', ['again']);
+    })).toBe('fenced');
+    expect(await nodeA.rows('SELECT id FROM effects')).toEqual([{ id: 'run-0001' }]);
+  });
+
+  it('applies nothing when the effects fail, and keeps the run claimed until it is released', async () => {
+    const queue = new PgRunQueue(nodeA);
+    await nodeA.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    await queue.enqueue(run(1));
+    const [claim] = (await queue.claim('a', 1)) as [ClaimedRun];
+    await expect(queue.complete(claim, { ok: true }, async () => {
+      await nodeA.query('INSERT INTO effects (id) VALUES ($1)', [claim.id]);
+      throw new Error('kv conflict');
+    })).rejects.toThrow('kv conflict');
+    expect(await nodeA.rows('SELECT id FROM effects')).toEqual([]);
+    expect(await queue.takeResults([claim.id])).toEqual(new Map());
+    expect(await queue.depth()).toEqual({ queued: 0, running: 1 });
+    expect(await queue.release(claim)).toBe(true);
+    const [again] = (await queue.claim('b', 1)) as [ClaimedRun];
+    expect(again).toMatchObject({ id: claim.id, attempts: 2 });
+    expect(again.fence).not.toBe(claim.fence);
+    // The first attempt's fence no longer holds.
+    expect(await queue.release(claim)).toBe(false);
+  });
+
+  it('fences a runner whose lease expired: the reaper requeues its run, another completes it, the first applies nothing', async () => {
+    const queue = new PgRunQueue(nodeA, { leaseMs: 100 });
+    const other = new PgRunQueue(nodeB, { leaseMs: 5_000 });
+    await nodeA.query('CREATE TABLE effects (id TEXT, attempt BIGINT)');
+    await queue.enqueue(run(1));
+    const [stale] = (await queue.claim('paused-runner', 1)) as [ClaimedRun];
+    expect(await queue.renew('paused-runner', [stale.fence])).toEqual(new Set([stale.fence]));
+    await untilDatabaseTime(nodeA, stale.leaseExpiresAt + 100);
+    expect(await other.reap()).toEqual({ requeued: 1, abandoned: 0, ran: true });
+    expect(await queue.renew('paused-runner', [stale.fence])).toEqual(new Set());
+    const [fresh] = (await other.claim('healthy-runner', 1)) as [ClaimedRun];
+    expect(fresh).toMatchObject({ id: stale.id, attempts: 2 });
+    const effect = (claim: ClaimedRun) => async () => {
+      await nodeA.query('INSERT INTO effects (id, attempt) VALUES ($1, $2)', [claim.id, claim.fence]);
+    };
+    // The paused runner wakes while the healthy one still runs the agent: its late completion applies nothing.
+    expect(await queue.complete(stale, { ok: true, by: 'paused' }, effect(stale))).toBe('fenced');
+    expect(await other.complete(fresh, { ok: true, by: 'healthy' }, effect(fresh))).toBe('completed');
+    expect(await nodeA.rows('SELECT id, attempt FROM effects')).toEqual([{ id: stale.id, attempt: fresh.fence }]);
+    expect(await other.takeResults([stale.id])).toEqual(new Map([[stale.id, { ok: true, by: 'healthy' }]]));
+  });
+
+  it('ends a run that used up its attempts with E_SANDBOX_CRASHED instead of handing it out again', async () => {
+    const queue = new PgRunQueue(nodeA, { leaseMs: 50, maxAttempts: 2 });
+    await queue.enqueue(run(1));
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const [claim] = (await queue.claim(`runner-${attempt}`, 1)) as [ClaimedRun];
+      expect(claim.attempts).toBe(attempt);
+      await untilDatabaseTime(nodeA, claim.leaseExpiresAt + 20);
+      expect(await queue.reap()).toEqual(attempt < 2 ? { requeued: 1, abandoned: 0, ran: true } : { requeued: 0, abandoned: 1, ran: true });
+    }
+    expect(await queue.depth()).toEqual({ queued: 0, running: 0 });
+    const result = (await queue.takeResults(['run-0001'])).get('run-0001');
+    expect(result).toMatchObject({ ok: false, code: 'E_SANDBOX_CRASHED', message: expect.stringContaining('attempted 2 times') });
+  });
+
+  it('lets one process reap at a time', async () => {
+    const queue = new PgRunQueue(nodeA);
+    const holder = await nodeB.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [REAPER_LOCK]);
+      expect(await queue.reap()).toEqual({ requeued: 0, abandoned: 0, ran: false });
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    expect((await queue.reap()).ran).toBe(true);
+  });
+
+  it('refuses a tenant past its queued cap with E_RATE_LIMITED, others still queue, and a duplicate id with E_CONFLICT', async () => {
+    const queue = new PgRunQueue(nodeA, { maxQueuedPerTenant: 2 });
+    await queue.enqueue(run(1));
+    await queue.enqueue(run(2));
+    await expect(queue.enqueue(run(3))).rejects.toMatchObject({ code: 'E_RATE_LIMITED', message: expect.stringContaining('tenant acme has 2 runs queued or running') });
+    await queue.enqueue(run(4, 'globex'));
+    await expect(queue.enqueue(run(4, 'globex'))).rejects.toMatchObject({ code: 'E_CONFLICT' });
+  });
+
+  it('skips a tenant at its running cap so another tenant’s runs are claimed', async () => {
+    const queue = new PgRunQueue(nodeA, { maxRunningPerTenant: 1 });
+    await queue.enqueue(run(1, 'busy'));
+    await queue.enqueue(run(2, 'busy'));
+    await queue.enqueue(run(3, 'quiet'));
+    expect((await queue.claim('a', 1)).map((claim) => claim.tenant)).toEqual(['busy']);
+    expect((await queue.claim('a', 5)).map((claim) => claim.id)).toEqual(['run-0003']);
+    expect(await queue.depth()).toEqual({ queued: 1, running: 2 });
+  });
+});
+
+describe('RunResultWaiter', () => {
+  it('wakes the caller when a runner on another node completes its run, and times out with E_TIMEOUT otherwise', async () => {
+    const notifications = new PgNotifications(nodeA);
+    const callerQueue = new PgRunQueue(nodeA);
+    const waiter = new RunResultWaiter(callerQueue, notifications, { pollMs: 60_000 });
+    const runnerQueue = new PgRunQueue(nodeB);
+    try {
+      await waiter.start();
+      await callerQueue.enqueue(run(1));
+      const result = waiter.wait('run-0001', 10_000);
+      const [claim] = (await runnerQueue.claim('b', 1)) as [ClaimedRun];
+      await runnerQueue.complete(claim, { ok: true, output: 'hi' });
+      // The poll is a minute away: only the notification can deliver it now.
+      await expect(result).resolves.toEqual({ ok: true, output: 'hi' });
+      await expect(waiter.wait('run-9999', 50)).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    } finally {
+      waiter.close();
+      await notifications.close();
+    }
+  });
+
+  it('finds by polling a result whose notification was missed', async () => {
+    const notifications = new PgNotifications(nodeA);
+    const queue = new PgRunQueue(nodeA);
+    const waiter = new RunResultWaiter(queue, notifications, { pollMs: 50 });
+    try {
+      await queue.enqueue(run(1));
+      const result = waiter.wait('run-0001', 10_000);
+      await waiter.start();
+      // Stop listening: the notification of this completion goes nowhere.
+      await notifications.close();
+      const [claim] = (await new PgRunQueue(nodeB).claim('b', 1)) as [ClaimedRun];
+      await new PgRunQueue(nodeB).complete(claim, { ok: true, output: 'polled' });
+      await expect(result).resolves.toEqual({ ok: true, output: 'polled' });
+    } finally {
+      waiter.close();
+    }
+  });
+});
