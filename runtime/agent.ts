@@ -1,4 +1,5 @@
 /** @module runtime/agent — a live instance of a resolved template bound to a sandbox slot; runs it and records every run. */
+import type { KvStore } from '../core/kv.js';
 import type { Clock } from '../core/clock.js';
 import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
@@ -7,7 +8,7 @@ import type { Reservation, RunStats, Sandbox, SandboxRunStats } from '../sandbox
 import type { TrustedTemplate } from '../templates/index.js';
 import { captureFailure } from './failure-capture.js';
 import { inputShape } from './input-shape.js';
-import { newRunId } from './run-id.js';
+import { isRunId, newRunId } from './run-id.js';
 import type { Telemetry } from './telemetry/index.js';
 
 export type { RunStats } from '../sandbox/index.js';
@@ -40,6 +41,13 @@ export type RunReport = RunOrigin &
 export interface AgentRunOptions {
   /** Aborting cancels the run (`ctx.signal` fires; the run ends with `E_DISPOSED`). */
   signal?: AbortSignal;
+  /**
+   * The run's id, when its caller assigned one before it ran (a run taken from the queue keeps the id it was queued
+   * under). Must look like one `newRunId` makes. @default a new id
+   */
+  runId?: string;
+  /** Serves this run's `ctx.kv` instead of the factory's kv (see the sandbox's `RunOptions.kv`). */
+  kv?: KvStore;
 }
 
 /** @internal what the factory hands an agent. */
@@ -141,7 +149,8 @@ export class Agent {
     const binding = this.#binding;
     const { template } = binding;
     const startedAt = binding.clock.now();
-    const runId = newRunId(startedAt);
+    if (options.runId !== undefined && !isRunId(options.runId)) throw new FactoryError('E_USAGE', `run id ${JSON.stringify(options.runId)} is not a run id (a UUID version 7, as newRunId makes)`);
+    const runId = options.runId ?? newRunId(startedAt);
     const createMs = this.#createMs;
     this.#createMs = 0;
 
@@ -161,6 +170,7 @@ export class Agent {
       depth: binding.depth,
       recordId: runId,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.kv ? { kv: options.kv } : {}),
     });
     if (!result.ok) return this.#finish(runId, startedAt, createMs, input, result.error, result.stats);
 

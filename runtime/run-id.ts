@@ -23,3 +23,10 @@ export function newRunId(nowMs: number = Date.now()): string {
   const h = b.map((byte) => HEX[byte] as string);
   return `${h[0]}${h[1]}${h[2]}${h[3]}-${h[4]}${h[5]}-${h[6]}${h[7]}-${h[8]}${h[9]}-${h[10]}${h[11]}${h[12]}${h[13]}${h[14]}${h[15]}`;
 }
+
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** True for an id of the form {@link newRunId} makes. */
+export function isRunId(text: string): boolean {
+  return RUN_ID.test(text);
+}

@@ -31,6 +31,8 @@ export class ServedRun {
   readonly depth: number;
   /** Its record id, which its spawns name as their parent. */
   readonly recordId: string | undefined;
+  /** This run's own kv, when its caller gave one (else the sandbox's). */
+  readonly kv: KvStore | undefined;
   /** Permission keys whose checks passed (`net:api.example.com`, `read:./data`, `kv`, `spawn:leaf`). */
   readonly grantsUsed = new Set<string>();
   readonly denials: Array<{ permission: string; target: string }> = [];
@@ -40,12 +42,13 @@ export class ServedRun {
   #controller: AbortController | undefined;
   #ended = false;
 
-  constructor(spec: AgentSpec, meta: { tenant: string; env: string; depth: number; recordId?: string | undefined }) {
+  constructor(spec: AgentSpec, meta: { tenant: string; env: string; depth: number; recordId?: string | undefined; kv?: KvStore | undefined }) {
     this.spec = spec;
     this.tenant = meta.tenant;
     this.env = meta.env;
     this.depth = meta.depth;
     this.recordId = meta.recordId;
+    this.kv = meta.kv;
   }
 
   get ended(): boolean {
@@ -125,7 +128,7 @@ async function dispatch(run: ServedRun, tool: string, argsJson: string, settings
       if (!spec.permissions.kv) throw new ToolDenied('kv', '');
       run.useGrants('kv');
       const ns: KvNamespace = { template: spec.name, tenant: run.tenant };
-      const store = settings.services.kv;
+      const store = run.kv ?? settings.services.kv;
       if (tool === 'kv.list') {
         const o = (args ?? {}) as { prefix?: unknown; limit?: unknown };
         return runKvCall(store, ns, spec.limits.kvKb, { method: 'list', prefix: typeof o.prefix === 'string' ? o.prefix : '', limit: Number(o.limit) || 0 });

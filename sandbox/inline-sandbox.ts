@@ -73,7 +73,7 @@ export class InlineSandbox implements Sandbox {
     const spec = this.#engine.spec(digest);
     if (spec === undefined) return disposedResult('this agent was disposed; create a new one');
     const depth = options.depth ?? 0;
-    const served = new ServedRun(spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId });
+    const served = new ServedRun(spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId, kv: options.kv });
     this.#served.set(runId, served);
     try {
       const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth, envValues: this.#envValues.get(digest) }, options.signal);

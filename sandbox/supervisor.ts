@@ -272,7 +272,7 @@ export class Supervisor implements Sandbox {
       }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
       timer.unref();
       const depth = options.depth ?? 0;
-      const served = new ServedRun(known.spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId });
+      const served = new ServedRun(known.spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId, kv: options.kv });
       target.inflight.set(id, { digest: entry.digest, spec: known.spec, served, chargeMb, resolve, timer });
       const message: ToHost = { t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth };
       if (known.envValues !== undefined) message.envValues = known.envValues;

@@ -88,6 +88,11 @@ export interface RunOptions {
   recordId?: string;
   /** Aborting it cancels the run: `ctx.signal` fires and the run ends with `E_DISPOSED`. */
   signal?: AbortSignal;
+  /**
+   * Serves this run's `ctx.kv` instead of the sandbox's kv (`services.kv`): a runner gives each run a kv that holds its
+   * writes until the run is completed, so they are applied once even when the run itself runs twice.
+   */
+  kv?: KvStore;
 }
 
 export interface RunLogEntry {
