@@ -1,0 +1,308 @@
+/** @module runtime/runner — a runner process's loop: claim queued runs when there are free slots, run them, renew their leases, complete them fenced, and reap for the fleet. */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { FactoryError } from '../core/errors.js';
+import type { KvStore } from '../core/kv.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import type { RunRecord, RunSink } from '../core/run-record.js';
+import type { RunReport } from './agent.js';
+import type { AgentFactory } from './factory.js';
+import type { QueuedRunRequest, QueuedRunResult } from './queued-run.js';
+
+/** A run as the queue hands it out (store/postgres/run-queue's ClaimedRun). */
+export interface RunnerClaim {
+  id: string;
+  tenant: string;
+  template: string;
+  request: unknown;
+  fence: number;
+  attempts: number;
+}
+
+/** What a runner needs from the shared store: the queue, its wake-ups, and writes that join the completion transaction. */
+export interface RunnerBackend {
+  readonly leaseMs: number;
+  claim(owner: string, limit: number): Promise<RunnerClaim[]>;
+  renew(owner: string, fences: readonly number[]): Promise<Set<number>>;
+  complete(claim: RunnerClaim, result: QueuedRunResult, effects: () => Promise<void>): Promise<'completed' | 'fenced'>;
+  release(claim: RunnerClaim, delayMs: number): Promise<boolean>;
+  reap(): Promise<{ requeued: number; abandoned: number; ran: boolean }>;
+  /** Calls `wake` when runs are queued (a notification; may be missed, so the runner also polls). @returns unsubscribe */
+  onQueued(wake: () => void): Promise<() => void>;
+  /** Writes run records now, inside the completion transaction. */
+  writeRecords(records: RunRecord[]): Promise<void>;
+  /** A kv for one run whose writes wait for `apply` (inside the completion transaction). `apply` throws `E_CONFLICT` when a key it read changed. */
+  openRunKv(): { kv: KvStore; apply(): Promise<void> };
+}
+
+export interface RunnerOptions {
+  /** The factory that runs agents; its run sink must be `records` (so a queued run's record is held for its completion). */
+  factory: AgentFactory;
+  records: QueuedRecordSink;
+  backend: RunnerBackend;
+  /** Runs at once. @default the number of CPU cores */
+  concurrency?: number;
+  /** This runner's name in leases. @default host:pid:random */
+  owner?: string;
+  /** Claim even without a wake-up this often (the safety net for lost notifications). @default 1000 */
+  pollMs?: number;
+  /** Try a reaper pass this often (one process in the fleet does it at a time). @default 1000 */
+  reapEveryMs?: number;
+  logger?: Logger;
+  /** Told when a claimed run starts (benchmarks measure dispatch latency with it). */
+  onStart?(claim: RunnerClaim): void;
+}
+
+export interface RunnerStats {
+  claimed: number;
+  completed: number;
+  /** Completions refused because the lease had been lost (another runner owns the run now). */
+  fenced: number;
+  /** Runs given back because a kv key they read changed before they completed (they run again). */
+  conflicts: number;
+  /** Completions that failed (the database was unreachable): the run's lease expires and it runs again. */
+  failedCompletions: number;
+  /** Leases lost while running (the run was cancelled; its completion will be fenced). */
+  leasesLost: number;
+  inFlight: number;
+}
+
+/**
+ * The record sink of a runner's factory: a queued run's record is held for its completion (so it is written in the
+ * same transaction that removes the run from the queue, exactly once); every other record (runs it spawns) goes on to
+ * the store's batched writer.
+ */
+export class QueuedRecordSink implements RunSink {
+  readonly #base: RunSink;
+  readonly #held = new Map<string, RunRecord | undefined>();
+
+  constructor(base: RunSink) {
+    this.#base = base;
+  }
+
+  expect(id: string): void {
+    this.#held.set(id, undefined);
+  }
+
+  /** The record of an expected run, once; forgets the run. */
+  take(id: string): RunRecord | undefined {
+    const record = this.#held.get(id);
+    this.#held.delete(id);
+    return record;
+  }
+
+  write(record: RunRecord): void {
+    if (this.#held.has(record.id)) this.#held.set(record.id, record);
+    else this.#base.write(record);
+  }
+
+  flush(): Promise<void> {
+    return this.#base.flush();
+  }
+
+  close(): Promise<void> {
+    return this.#base.close();
+  }
+}
+
+/** Retried conflicts wait a little, spread out, so runs contending for one key do not collide again at once. */
+const CONFLICT_BACKOFF_MS = 5;
+
+/**
+ * Claims runs while it has free slots: when woken by a notification, when a run finishes, and every `pollMs`. A
+ * claim's lease is renewed for all held runs in one statement every third of the lease; a run whose lease is lost is
+ * cancelled (another runner has it now, and its completion here would be fenced anyway).
+ */
+export class Runner {
+  readonly owner: string;
+  readonly #factory: AgentFactory;
+  readonly #records: QueuedRecordSink;
+  readonly #backend: RunnerBackend;
+  readonly #concurrency: number;
+  readonly #pollMs: number;
+  readonly #reapEveryMs: number;
+  readonly #logger: Logger;
+  readonly #onStart: ((claim: RunnerClaim) => void) | undefined;
+  readonly #held = new Map<number, { claim: RunnerClaim; lost: AbortController; done: Promise<void> }>();
+  readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #isPumping = false;
+  #pumpAgain = false;
+  #isStopping = false;
+  #lastClaimError = '';
+
+  constructor(options: RunnerOptions) {
+    this.#factory = options.factory;
+    this.#records = options.records;
+    this.#backend = options.backend;
+    this.#concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#reapEveryMs = options.reapEveryMs ?? 1_000;
+    this.#logger = options.logger ?? silentLogger;
+    this.#onStart = options.onStart;
+    this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  get stats(): RunnerStats {
+    return { ...this.#stats, inFlight: this.#held.size };
+  }
+
+  /** Subscribes to wake-ups, starts the timers and claims what is waiting. */
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#backend.onQueued(() => this.#pump());
+    const every = (ms: number, work: () => void) => {
+      const timer = setInterval(work, ms);
+      this.#timers.push(timer);
+    };
+    every(this.#pollMs, () => this.#pump());
+    every(Math.max(50, Math.floor(this.#backend.leaseMs / 3)), () => void this.#renew());
+    every(this.#reapEveryMs, () => void this.#reap());
+    this.#pump();
+  }
+
+  /**
+   * Stops claiming and waits for the runs in flight to complete (up to `graceMs`; those still running then are left to
+   * their leases, and another runner takes them).
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.#isStopping = true;
+    this.#unsubscribe?.();
+    for (const timer of this.#timers.splice(0)) clearInterval(timer);
+    const renewals = setInterval(() => void this.#renew(), Math.max(50, Math.floor(this.#backend.leaseMs / 3)));
+    try {
+      await Promise.race([Promise.allSettled([...this.#held.values()].map((entry) => entry.done)), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    } finally {
+      clearInterval(renewals);
+    }
+  }
+
+  #pump(): void {
+    if (this.#isStopping) return;
+    if (this.#isPumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#isPumping = true;
+    void (async () => {
+      try {
+        do {
+          this.#pumpAgain = false;
+          const free = this.#concurrency - this.#held.size;
+          if (free <= 0 || this.#isStopping) break;
+          let claims: RunnerClaim[];
+          try {
+            claims = await this.#backend.claim(this.owner, free);
+            this.#lastClaimError = '';
+          } catch (error) {
+            // The database is unreachable: say so once, and let the poll try again.
+            const message = (error as Error).message;
+            if (message !== this.#lastClaimError) this.#logger.warn(`runner ${this.owner}: cannot claim runs: ${message}`);
+            this.#lastClaimError = message;
+            break;
+          }
+          this.#stats.claimed += claims.length;
+          for (const claim of claims) this.#start(claim);
+          // A full batch may have left more behind.
+          if (claims.length === free) this.#pumpAgain = true;
+        } while (this.#pumpAgain && !this.#isStopping);
+      } finally {
+        this.#isPumping = false;
+      }
+    })();
+  }
+
+  #start(claim: RunnerClaim): void {
+    const lost = new AbortController();
+    const entry = { claim, lost, done: Promise.resolve() };
+    this.#held.set(claim.fence, entry);
+    entry.done = this.#execute(claim, lost.signal).finally(() => {
+      this.#held.delete(claim.fence);
+      this.#pump();
+    });
+  }
+
+  async #execute(claim: RunnerClaim, lost: AbortSignal): Promise<void> {
+    this.#onStart?.(claim);
+    const request = parseRequest(claim);
+    const runKv = this.#backend.openRunKv();
+    this.#records.expect(claim.id);
+    let result: QueuedRunResult;
+    try {
+      const report = await this.#factory.runSettled(request.template, request.input, {
+        tenant: request.tenant,
+        ...(request.env !== undefined ? { env: request.env } : {}),
+        ...(request.version !== undefined ? { version: request.version } : {}),
+        runId: claim.id,
+        kv: runKv.kv,
+        signal: lost,
+      });
+      result = resultOf(report);
+    } catch (error) {
+      // It could not start (unknown template, refused by the trust gate): an outcome, reported like a failed run.
+      const failure = error instanceof FactoryError ? error : new FactoryError('E_INTERNAL', (error as Error).message, { cause: error });
+      result = { ok: false, runId: claim.id, error: { code: failure.code, message: failure.message, ...(failure.problems.length > 0 ? { problems: failure.problems } : {}) } };
+    }
+    const record = this.#records.take(claim.id);
+    try {
+      const outcome = await this.#backend.complete(claim, result, async () => {
+        if (record) await this.#backend.writeRecords([record]);
+        await runKv.apply();
+      });
+      if (outcome === 'completed') this.#stats.completed++;
+      else this.#stats.fenced++;
+    } catch (error) {
+      if (error instanceof FactoryError && error.code === 'E_CONFLICT') {
+        this.#stats.conflicts++;
+        await this.#backend.release(claim, Math.floor(Math.random() * CONFLICT_BACKOFF_MS)).catch(() => {});
+        return;
+      }
+      this.#stats.failedCompletions++;
+      this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${(error as Error).message}); it runs again when its lease expires`);
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#held.size === 0) return;
+    const fences = [...this.#held.keys()];
+    let kept: Set<number>;
+    try {
+      kept = await this.#backend.renew(this.owner, fences);
+    } catch {
+      // Unreachable for now: the next renewal tries again; the leases may lapse, and completions are fenced then.
+      return;
+    }
+    for (const fence of fences) {
+      const entry = this.#held.get(fence);
+      if (!entry || kept.has(fence) || entry.lost.signal.aborted) continue;
+      this.#stats.leasesLost++;
+      entry.lost.abort();
+    }
+  }
+
+  async #reap(): Promise<void> {
+    try {
+      const report = await this.#backend.reap();
+      if (report.requeued + report.abandoned > 0) this.#logger.info(`reaper: ${report.requeued} runs whose runner stopped were queued again, ${report.abandoned} ended after too many attempts`);
+    } catch {
+      // The next pass tries again.
+    }
+  }
+}
+
+function parseRequest(claim: RunnerClaim): QueuedRunRequest {
+  const request = claim.request as Partial<QueuedRunRequest> | null;
+  // The queue row says whose run it is; the request's copy must agree (the row is what the claim matched on).
+  return {
+    template: claim.template,
+    tenant: claim.tenant,
+    input: request?.input ?? null,
+    ...(typeof request?.env === 'string' ? { env: request.env } : {}),
+    ...(typeof request?.version === 'string' ? { version: request.version } : {}),
+  };
+}
+
+function resultOf(report: RunReport): QueuedRunResult {
+  if (report.ok) return { ok: true, runId: report.runId, output: report.output, stats: report.stats, version: report.version, digest: report.digest };
+  return { ok: false, runId: report.runId, error: report.error, stats: report.stats, version: report.version, digest: report.digest };
+}
