@@ -70,21 +70,21 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       await record(...records);
       const ids = (list: ReturnType<typeof runRecord>[]) => list.map((r) => r.id);
       const newestFirst = [...records].reverse();
-      expect(ids(store.queries.list())).toEqual(ids(newestFirst));
+      expect(ids(await store.queries.list())).toEqual(ids(newestFirst));
       for (const template of [undefined, 'hello']) {
         for (const tenant of [undefined, 'acme']) {
           for (const outcome of [undefined, 'error'] as const) {
             const expected = newestFirst.filter((r) => (!template || r.template === template) && (!tenant || r.tenant === tenant) && (!outcome || r.outcome === outcome));
             const filter = { ...(template ? { template } : {}), ...(tenant ? { tenant } : {}), ...(outcome ? { outcome } : {}) };
-            expect(ids(store.queries.list(filter)), JSON.stringify(filter)).toEqual(ids(expected));
+            expect(ids(await store.queries.list(filter)), JSON.stringify(filter)).toEqual(ids(expected));
             expect(ids(await collect(store.queries.iterate(filter))), JSON.stringify(filter)).toEqual(ids([...expected].reverse()));
           }
         }
       }
       // An empty value means any, as an empty query parameter does.
       expect(await store.queries.list({ template: '', tenant: '' })).toHaveLength(24);
-      expect(ids(store.queries.list({ since: T0 + 5, until: T0 + 7 }))).toEqual(['run-00000007', 'run-00000006', 'run-00000005']);
-      expect(ids(store.queries.list({ template: 'hello', limit: 2 }))).toEqual(['run-00000023', 'run-00000021']);
+      expect(ids(await store.queries.list({ since: T0 + 5, until: T0 + 7 }))).toEqual(['run-00000007', 'run-00000006', 'run-00000005']);
+      expect(ids(await store.queries.list({ template: 'hello', limit: 2 }))).toEqual(['run-00000023', 'run-00000021']);
     });
 
     it('gives per-template statistics: runs, errors by code and percentiles', async () => {
@@ -93,24 +93,24 @@ describe.each(STORES)('Store: $name', ({ open }) => {
         runRecord(10, { template: 'other', outcome: 'error', errorCode: 'E_TIMEOUT' }),
         runRecord(11, { template: 'other', outcome: 'error' }),
       );
-      const stats = store.queries.stats();
+      const stats = await store.queries.stats();
       expect(stats.map((s) => s.template)).toEqual(['hello', 'other']);
       expect(stats[0]).toMatchObject({ runs: 10, errors: 0, errorRate: 0, runMs: { p50: 5, p95: 10, p99: 10 } });
       expect(stats[1]).toMatchObject({ runs: 2, errors: 2, errorRate: 1, errorsByCode: { E_TIMEOUT: 1, E_INTERNAL: 1 } });
-      expect(await store.queries.stats({ template: 'other' }).map((s) => s.template)).toEqual(['other']);
+      expect((await store.queries.stats({ template: 'other' })).map((s) => s.template)).toEqual(['other']);
     });
 
     it('walks runs in the order they were written, after a place and up to it, whatever their start times', async () => {
       expect(await store.queries.maxSeq()).toBe(0);
       await record(runRecord(5), runRecord(1, { template: 'other' }), runRecord(3));
-      const first = store.queries.after(0);
+      const first = await store.queries.after(0);
       expect(first.map((entry) => entry.run.id)).toEqual(['run-00000005', 'run-00000001', 'run-00000003']);
       expect(await store.queries.maxSeq()).toBe(first[2]?.seq);
-      expect(await store.queries.after(first[0]!.seq, { template: 'hello' }).map((entry) => entry.run.id)).toEqual(['run-00000003']);
-      expect(await store.queries.upTo(first[1]!.seq, { limit: 1 }).map((entry) => entry.run.id)).toEqual(['run-00000001']);
-      expect(await store.queries.upTo(store.queries.maxSeq()).map((entry) => entry.run.id)).toEqual(['run-00000005', 'run-00000001', 'run-00000003']);
+      expect((await store.queries.after(first[0]!.seq, { template: 'hello' })).map((entry) => entry.run.id)).toEqual(['run-00000003']);
+      expect((await store.queries.upTo(first[1]!.seq, { limit: 1 })).map((entry) => entry.run.id)).toEqual(['run-00000001']);
+      expect((await store.queries.upTo(await store.queries.maxSeq())).map((entry) => entry.run.id)).toEqual(['run-00000005', 'run-00000001', 'run-00000003']);
       await record(runRecord(9));
-      expect(await store.queries.after(first[2]!.seq).map((entry) => entry.run.id)).toEqual(['run-00000009']);
+      expect((await store.queries.after(first[2]!.seq)).map((entry) => entry.run.id)).toEqual(['run-00000009']);
     });
 
     it('finds a run by the start or end of its id, and says what is wrong otherwise', async () => {
@@ -127,7 +127,7 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       await record(runRecord(1, { outcome: 'error', errorCode: 'E_AGENT_ERROR', capture }), runRecord(2, { parentId: 'run-00000001', depth: 1 }), runRecord(3, { parentId: 'run-00000001', depth: 1 }));
       expect(await store.queries.capture('run-00000001')).toEqual({ runId: 'run-00000001', startedAt: T0 + 1, ...capture });
       expect(await store.queries.capture('run-00000002')).toBeUndefined();
-      expect(await store.queries.children('run-00000001').map((r) => r.id)).toEqual(['run-00000002', 'run-00000003']);
+      expect((await store.queries.children('run-00000001')).map((r) => r.id)).toEqual(['run-00000002', 'run-00000003']);
     });
 
     it('prunes runs older than a duration measured on its clock, and audits it', async () => {
@@ -165,12 +165,12 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       await store.suggestions.add(suggestion('s3', { createdAt: T0 + 3, template: 'other', tenant: 'globex' }));
       const ids = (list: Suggestion[]) => list.map((s) => s.id);
       expect(await store.suggestions.get('s1')).toEqual(suggestion('s1', { createdAt: T0 + 1 }));
-      expect(ids(store.suggestions.list())).toEqual(['s3', 's2', 's1']);
-      expect(ids(store.suggestions.list({ template: 'hello' }))).toEqual(['s2', 's1']);
-      expect(ids(store.suggestions.list({ tenant: 'globex' }))).toEqual(['s3', 's2']);
-      expect(ids(store.suggestions.list({ kind: 'least-privilege' }))).toEqual(['s2']);
-      expect(ids(store.suggestions.list({ state: 'open', limit: 1 }))).toEqual(['s3']);
-      expect(ids(store.suggestions.history('hello', 'right-sizing'))).toEqual(['s1']);
+      expect(ids(await store.suggestions.list())).toEqual(['s3', 's2', 's1']);
+      expect(ids(await store.suggestions.list({ template: 'hello' }))).toEqual(['s2', 's1']);
+      expect(ids(await store.suggestions.list({ tenant: 'globex' }))).toEqual(['s3', 's2']);
+      expect(ids(await store.suggestions.list({ kind: 'least-privilege' }))).toEqual(['s2']);
+      expect(ids(await store.suggestions.list({ state: 'open', limit: 1 }))).toEqual(['s3']);
+      expect(ids(await store.suggestions.history('hello', 'right-sizing'))).toEqual(['s1']);
     });
 
     it('records decisions, withdraws only open suggestions, and counts acceptance per kind', async () => {
@@ -193,7 +193,7 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       expect(await store.rollouts.start({ template: 'hello', stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.1, startedAt: T0, suggestionId: 's1' })).toEqual({
         template: 'hello', stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.1, state: 'canary', startedAt: T0, suggestionId: 's1',
       });
-      expect(await store.rollouts.active().map((r) => r.template)).toEqual(['hello']);
+      expect((await store.rollouts.active()).map((r) => r.template)).toEqual(['hello']);
       expect(await store.rollouts.decide('hello', 'promoted', T0 + 5, { p95: 12 })).toBe(true);
       expect(await store.rollouts.decide('hello', 'rolled_back', T0 + 6, {})).toBe(false);
       expect(await store.rollouts.get('hello')).toMatchObject({ state: 'promoted', decidedAt: T0 + 5, decision: { p95: 12 } });
@@ -210,13 +210,13 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       clock.advance(5);
       await store.audit.append({ type: 'key.revoked', actor: 'cli', subject: 'k1' });
       await store.audit.append({ type: 'key.created', subject: 'k2' });
-      const entries = store.audit.list();
+      const entries = await store.audit.list();
       expect(entries.map((e) => [e.seq, e.type, e.subject, e.at])).toEqual([[3, 'key.created', 'k2', T0 + 5], [2, 'key.revoked', 'k1', T0 + 5], [1, 'key.created', 'k1', T0]]);
       expect(entries[1]).toMatchObject({ actor: 'cli', prevHash: entries[2]?.hash });
       expect(entries[2]?.data).toEqual({ name: 'signer-1' });
-      expect(await store.audit.list({ type: 'key.created' }).map((e) => e.subject)).toEqual(['k2', 'k1']);
-      expect(await store.audit.list({ subject: 'k1', limit: 1 }).map((e) => e.seq)).toEqual([2]);
-      expect(await store.audit.list({ afterSeq: 2 }).map((e) => e.seq)).toEqual([3]);
+      expect((await store.audit.list({ type: 'key.created' })).map((e) => e.subject)).toEqual(['k2', 'k1']);
+      expect((await store.audit.list({ subject: 'k1', limit: 1 })).map((e) => e.seq)).toEqual([2]);
+      expect((await store.audit.list({ afterSeq: 2 })).map((e) => e.seq)).toEqual([3]);
       expect(await store.audit.verify()).toMatchObject({ ok: true, entries: 3, head: entries[0]?.hash });
     });
   });
@@ -225,13 +225,13 @@ describe.each(STORES)('Store: $name', ({ open }) => {
     it('creates tenants and keys on its clock, authenticates a key until it is revoked', async () => {
       await store.tenants.ensureTenant('acme');
       await store.tenants.ensureTenant('acme', 'renamed');
-      const { record, key } = store.tenants.createApiKey('globex', 'operator', 'ci');
+      const { record, key } = await store.tenants.createApiKey('globex', 'operator', 'ci');
       expect(await store.tenants.tenants()).toEqual([{ id: 'acme', name: 'acme', createdAt: T0 }, { id: 'globex', name: 'globex', createdAt: T0 }]);
       expect(record).toMatchObject({ tenant: 'globex', role: 'operator', label: 'ci', createdAt: T0 });
       expect(await store.tenants.authenticate(key)).toEqual({ keyId: record.id, tenant: 'globex', role: 'operator' });
       expect(await store.tenants.authenticate(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
       expect(await store.tenants.listApiKeys('acme')).toEqual([]);
-      expect(await store.tenants.listApiKeys().map((k) => k.id)).toEqual([record.id]);
+      expect((await store.tenants.listApiKeys()).map((k) => k.id)).toEqual([record.id]);
       clock.advance(3);
       expect(await store.tenants.revokeApiKey(record.id)).toMatchObject({ id: record.id, revokedAt: T0 + 3 });
       expect(await store.tenants.authenticate(key)).toBeUndefined();
@@ -256,7 +256,7 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       await store.kv.set({ template: 'hello', tenant: 'acme' }, 'k', '1', 1024);
       const other = await fixture.reopen();
       expect(await other.queries.get('run-00000001')).toEqual(runRecord(1));
-      expect(await other.audit.list().map((e) => e.type)).toEqual(['test']);
+      expect((await other.audit.list()).map((e) => e.type)).toEqual(['test']);
       expect(await other.kv.get({ template: 'hello', tenant: 'acme' }, 'k')).toBe('1');
     });
   });
