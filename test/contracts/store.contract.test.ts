@@ -135,7 +135,7 @@ describe.each(STORES)('Store: $name', ({ open }) => {
       await record(...Array.from({ length: 100 }, (_, i) => runRecord(i)));
       expect(await store.prune(50)).toBe(50);
       expect(await store.queries.count()).toBe(50);
-      expect(await store.audit.list({ type: 'store.pruned' })[0]).toMatchObject({ at: T0 + 100, data: { before: new Date(T0 + 50).toISOString(), deleted: 50 } });
+      expect((await store.audit.list({ type: 'store.pruned' }))[0]).toMatchObject({ at: T0 + 100, data: { before: new Date(T0 + 50).toISOString(), deleted: 50 } });
     });
   });
 
