@@ -86,10 +86,12 @@ describe('the PostgreSQL run writer', () => {
     const capture = { input: '{"a":1}', inputTruncated: true, outputTruncated: false, errorMessage: 'boom', logs: '[]', logsTruncated: true, maxBytes: 4096 };
     const record = runRecord(1, { outcome: 'error', errorCode: 'E_TIMEOUT', denials: [{ permission: 'net', target: 'x:1' }], grantsUsed: ['env:LOG_LEVEL', 'kv'], parentId: 'parent', depth: 2, capture });
     const none = runRecord(2, { grantsUsed: [], heapUsedAtEndBytes: 1234.6 });
+    // The other node is connected first, so nothing but flush stands between the writes and its reads.
+    const other = new PgRunQueries(node());
+    expect(await other.count()).toBe(0);
     writer.write(record);
     writer.write(none);
     await writer.flush();
-    const other = new PgRunQueries(node());
     const { capture: _, ...run } = record;
     expect(await other.get(record.id)).toEqual(run);
     expect(await other.capture(record.id)).toEqual({ runId: record.id, startedAt: record.startedAt, ...capture });
