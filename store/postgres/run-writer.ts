@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { RunCapture, RunRecord } from '../../core/run-record.js';
 import type { RunRecordWriter } from '../contract.js';
-import type { RunWriterOptions } from '../run-writer.js';
+import { COLUMNS, pushValues, resolveOptions, type RunWriterOptions } from '../run-writer.js';
 import type { PgDatabase } from './connection.js';
 import { sqlStateOf } from './connection.js';
 
@@ -83,19 +83,15 @@ export class PgRunWriter implements RunRecordWriter {
   #dropped = 0;
   #written = 0;
   #isClosed = false;
+  #closed: Promise<void> | undefined;
 
   constructor(db: PgDatabase, options: RunWriterOptions = {}) {
     this.#db = db;
-    const flushIntervalMs = options.flushIntervalMs ?? 50;
-    const batchSize = options.batchSize ?? 1000;
-    const maxQueue = options.maxQueue ?? 100_000;
-    if (!(flushIntervalMs > 0 && flushIntervalMs <= 100)) throw new TypeError('RunWriter: option "flushIntervalMs" must be in (0, 100]');
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError('RunWriter: option "batchSize" must be a positive integer');
-    if (!Number.isInteger(maxQueue) || maxQueue < batchSize) throw new TypeError('RunWriter: option "maxQueue" must be an integer of at least batchSize');
-    this.#flushIntervalMs = flushIntervalMs;
-    this.#batchSize = batchSize;
-    this.#maxQueue = maxQueue;
-    this.#onError = options.onError ?? (() => {});
+    const resolved = resolveOptions(options);
+    this.#flushIntervalMs = resolved.flushIntervalMs;
+    this.#batchSize = resolved.batchSize;
+    this.#maxQueue = resolved.maxQueue;
+    this.#onError = resolved.onError;
   }
 
   /** Records written and not yet committed (queued, or in the batch being written). */
@@ -144,8 +140,12 @@ export class PgRunWriter implements RunRecordWriter {
   }
 
   /** Flushes and stops its timers; later writes, and records a failing database kept queued, are dropped and counted. */
-  async close(): Promise<void> {
-    if (this.#isClosed) return;
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#isClosed = true;
     if (this.#immediate) clearImmediate(this.#immediate);
     this.#immediate = undefined;
@@ -296,15 +296,13 @@ export class PgRunWriter implements RunRecordWriter {
 function columnsOf(records: RunRecord[]): unknown[][] {
   const runs: unknown[][] = RUN_TYPES.map(() => new Array(records.length));
   const captures: unknown[][] = CAPTURE_TYPES.map(() => []);
+  const row: unknown[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as RunRecord;
-    const row = [
-      r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
-      Math.round(r.heapUsedAtEndBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
-      JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
-      r.grantsUsed ? (r.grantsUsed.length === 0 ? '[]' : JSON.stringify(r.grantsUsed)) : null,
-    ];
-    for (let c = 0; c < row.length; c++) (runs[c] as unknown[])[i] = row[c];
+    // The values SQLite's writer binds, in the same column order: one serialisation of a record for both dialects.
+    row.length = 0;
+    pushValues(row, r);
+    for (let c = 0; c < COLUMNS; c++) (runs[c] as unknown[])[i] = row[c];
     if (r.capture !== undefined) {
       const c: RunCapture = r.capture;
       const capture = [r.id, r.startedAt, text(c.input), c.inputTruncated, text(c.output), c.outputTruncated, text(c.errorMessage), text(c.logs), c.logsTruncated, c.maxBytes];
