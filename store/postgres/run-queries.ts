@@ -174,15 +174,15 @@ export class PgRunQueries implements RunQueryStore {
    */
   async resolveId(text: string): Promise<string> {
     const part = idPart(text);
-    // One round trip: the exact id first; else up to 6 by prefix (a range on the primary key: ids compare as bytes,
-    // COLLATE "C", and '~' sorts after every hex digit and '-') and up to 6 by suffix (a scan, only when someone
-    // types an id: ids end in their random part, which no index orders).
+    // One round trip: the exact id; else (a one-time check, so a whole id reads nothing more) up to 6 by prefix (a
+    // range on the primary key: ids compare as bytes, COLLATE "C", and '~' sorts after every hex digit and '-') and
+    // up to 6 by suffix (a scan, only when someone types an id: ids end in their random part, which no index orders).
     const rows = await this.#db.rows<{ id: string; exact: boolean }>(
       {
         name: 'af_runs_resolve',
         text: `SELECT id, true AS exact FROM runs WHERE id = $1
-          UNION ALL (SELECT id, false FROM runs WHERE id >= $1 AND id < $2 ORDER BY id LIMIT 6)
-          UNION ALL (SELECT id, false FROM runs WHERE id LIKE '%' || $1 LIMIT 6)`,
+          UNION ALL (SELECT id, false FROM runs WHERE id >= $1 AND id < $2 AND NOT EXISTS (SELECT FROM runs WHERE id = $1) ORDER BY id LIMIT 6)
+          UNION ALL (SELECT id, false FROM runs WHERE id LIKE '%' || $1 AND NOT EXISTS (SELECT FROM runs WHERE id = $1) LIMIT 6)`,
       },
       [part, `${part}~`],
     );
