@@ -209,6 +209,23 @@ describe('the PostgreSQL run writer', () => {
     expect(writer.dropped).toBe(1);
   });
 
+  it('closes while the database fails: what it could not write is dropped and counted, and nothing is retried after', async () => {
+    const errors: Error[] = [];
+    await writer.close();
+    open({ flushIntervalMs: 10, onError: (error) => errors.push(error) });
+    const lock = await holdInsertLock();
+    writer.write(runRecord(1));
+    const closed = writer.close();
+    await lock.terminateWaiting();
+    await closed;
+    expect([writer.written, writer.dropped, writer.queueDepth, errors.length]).toEqual([0, 1, 0, 1]);
+    await lock.release();
+    // Many retry intervals later, the closed writer has tried nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await count()).toBe(0);
+    expect(errors).toHaveLength(1);
+  });
+
   it('two nodes write at once: every record of each is stored once, and each node reads the other’s', async () => {
     const other = new PgRunWriter(node(), { batchSize: 64 });
     await writer.close();
