@@ -13,7 +13,7 @@ import { sqlStateOf } from './connection.js';
  * Under the lock, seq order is commit order (PostgreSQL makes a commit visible before it releases its locks), so
  * `after`/`maxSeq` on any node never skip a run. Whatever else inserts runs (the run queue's completion) must take it
  * too, as its last statement before COMMIT so it holds it briefly. The cost: run inserts from all nodes are serial,
- * one batch at a time (see BENCHMARKS: a batch of 512 holds it for a few milliseconds).
+ * each holding it for one batch statement (benchmarks/pg-run-writer.mjs measures one node and two).
  */
 export const RUNS_INSERT_LOCK = 0x61667275; // 'afru'
 
@@ -59,6 +59,9 @@ const SKIPPED = 'a run with the same id is already stored';
  * fails for a passing reason (the server restarting, the network) stays queued, is told to `onError`, and is retried
  * after `flushIntervalMs`; a batch PostgreSQL refuses because of a record is written record by record, and the records
  * it refuses are dropped, counted and told, so one bad record never holds up the ones behind it.
+ *
+ * A connection lost after the server committed a batch but before the answer arrived leaves the batch queued; its
+ * retry skips the ids already stored (nothing is written twice) and counts them as dropped duplicates.
  *
  * The writer never joins a caller's transaction: it writes on the pool itself (not through `db.query`), because its
  * timers inherit the async context of the `write` that armed them, and a batch must not run on the connection of a
