@@ -15,7 +15,8 @@ export interface RunFilter {
   limit?: number;
 }
 
-interface RunRow {
+/** A row of the runs table, as both dialects return it (column names and JS types match). */
+export interface RunRow {
   id: string;
   template: string;
   version: string;
@@ -108,17 +109,61 @@ export interface StoredCapture extends RunCapture {
   startedAt: number;
 }
 
-interface CaptureRow {
+/** A row of run_captures: the flags are INTEGER 0/1 in SQLite and BOOLEAN in PostgreSQL. */
+export interface CaptureRow {
   run_id: string;
   started_at: number;
   input: string | null;
-  input_truncated: number;
+  input_truncated: number | boolean;
   output: string | null;
-  output_truncated: number;
+  output_truncated: number | boolean;
   error_message: string | null;
   logs: string;
-  logs_truncated: number;
+  logs_truncated: number | boolean;
   max_bytes: number;
+}
+
+export function rowToCapture(row: CaptureRow): StoredCapture {
+  return {
+    runId: row.run_id,
+    startedAt: row.started_at,
+    ...(row.input !== null ? { input: row.input } : {}),
+    inputTruncated: row.input_truncated === 1 || row.input_truncated === true,
+    ...(row.output !== null ? { output: row.output } : {}),
+    outputTruncated: row.output_truncated === 1 || row.output_truncated === true,
+    ...(row.error_message !== null ? { errorMessage: row.error_message } : {}),
+    logs: row.logs,
+    logsTruncated: row.logs_truncated === 1 || row.logs_truncated === true,
+    maxBytes: row.max_bytes,
+  };
+}
+
+/** Runs `list` and `upTo` return when the filter gives no limit. */
+export const DEFAULT_LIST_LIMIT = 100;
+/** Runs `after` returns when the filter gives no limit. */
+export const DEFAULT_AFTER_LIMIT = 1000;
+
+/**
+ * The part of a run id that `resolveId` looks for (trimmed, lower case).
+ * @throws FactoryError `E_USAGE` for text that cannot be part of an id.
+ */
+export function idPart(text: string): string {
+  const part = text.trim().toLowerCase();
+  if (!/^[0-9a-f-]+$/.test(part) || part.replace(/-/g, '').length < MIN_ID_PART) {
+    throw new FactoryError('E_USAGE', `${JSON.stringify(text)} is not a run id: give the id, or at least ${MIN_ID_PART} hex digits of its start or end (the ID column of af runs)`);
+  }
+  return part;
+}
+
+/**
+ * The one id among the runs whose id starts or ends with `part`.
+ * @throws FactoryError `E_NOT_FOUND` when none does, `E_USAGE` when several do (naming them).
+ */
+export function oneMatch(part: string, matches: ReadonlySet<string>): string {
+  if (matches.size === 1) return [...matches][0] as string;
+  if (matches.size === 0) throw new FactoryError('E_NOT_FOUND', `no run id starts or ends with "${part}"; list runs with af runs`);
+  const shown = [...matches].slice(0, 5);
+  throw new FactoryError('E_USAGE', `"${part}" matches ${matches.size > 5 ? 'more than 5' : matches.size} runs (${shown.join(', ')}); type more of the id`);
 }
 
 /** The shortest part of a run id accepted where one is expected: shorter would match most of the table. */
@@ -178,19 +223,7 @@ export class RunQueries {
   /** The captured data of a failed run (templates that opt in with `debug.captureFailures`), if any. */
   capture(id: string): StoredCapture | undefined {
     const row = this.#capture.get(id);
-    if (!row) return undefined;
-    return {
-      runId: row.run_id,
-      startedAt: row.started_at,
-      ...(row.input !== null ? { input: row.input } : {}),
-      inputTruncated: row.input_truncated === 1,
-      ...(row.output !== null ? { output: row.output } : {}),
-      outputTruncated: row.output_truncated === 1,
-      ...(row.error_message !== null ? { errorMessage: row.error_message } : {}),
-      logs: row.logs,
-      logsTruncated: row.logs_truncated === 1,
-      maxBytes: row.max_bytes,
-    };
+    return row ? rowToCapture(row) : undefined;
   }
 
   /** Runs that `id` spawned, oldest first. */
@@ -205,30 +238,24 @@ export class RunQueries {
    *   `E_NOT_FOUND` when no run matches.
    */
   resolveId(text: string): string {
-    const part = text.trim().toLowerCase();
-    if (!/^[0-9a-f-]+$/.test(part) || part.replace(/-/g, '').length < MIN_ID_PART) {
-      throw new FactoryError('E_USAGE', `${JSON.stringify(text)} is not a run id: give the id, or at least ${MIN_ID_PART} hex digits of its start or end (the ID column of af runs)`);
-    }
+    const part = idPart(text);
     if (this.#one.get(part)) return part;
     const matches = new Set<string>();
     for (const row of this.#byPrefix.all(part, `${part}~`)) matches.add(row.id);
     for (const row of this.#bySuffix.all(part)) matches.add(row.id);
-    if (matches.size === 1) return [...matches][0] as string;
-    if (matches.size === 0) throw new FactoryError('E_NOT_FOUND', `no run id starts or ends with "${part}"; list runs with af runs`);
-    const shown = [...matches].slice(0, 5);
-    throw new FactoryError('E_USAGE', `"${part}" matches ${matches.size > 5 ? 'more than 5' : matches.size} runs (${shown.join(', ')}); type more of the id`);
+    return oneMatch(part, matches);
   }
 
   /** Runs written after `seq` (a value of {@link SequencedRun.seq} or {@link maxSeq}), oldest first. */
   after(seq: number, filter: RunFilter = {}): SequencedRun[] {
     const bound = params(filter);
-    return this.#after.for(bound).all({ ...bound, seq, limit: filter.limit ?? 1000 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) }));
+    return this.#after.for(bound).all({ ...bound, seq, limit: filter.limit ?? DEFAULT_AFTER_LIMIT }).map((row) => ({ seq: row.seq, run: rowToRecord(row) }));
   }
 
   /** The last `filter.limit` runs written up to `seq`, oldest first. */
   upTo(seq: number, filter: RunFilter = {}): SequencedRun[] {
     const bound = params(filter);
-    return this.#recent.for(bound).all({ ...bound, seq, limit: filter.limit ?? 100 }).map((row) => ({ seq: row.seq, run: rowToRecord(row) })).reverse();
+    return this.#recent.for(bound).all({ ...bound, seq, limit: filter.limit ?? DEFAULT_LIST_LIMIT }).map((row) => ({ seq: row.seq, run: rowToRecord(row) })).reverse();
   }
 
   /** The place of the last run written; 0 for an empty table. */
@@ -246,7 +273,7 @@ export class RunQueries {
   /** Newest first. */
   list(filter: RunFilter = {}): RunRecord[] {
     const bound = params(filter);
-    return this.#list.for(bound).all({ ...bound, limit: filter.limit ?? 100 }).map(rowToRecord);
+    return this.#list.for(bound).all({ ...bound, limit: filter.limit ?? DEFAULT_LIST_LIMIT }).map(rowToRecord);
   }
 
   get(id: string): RunRecord | undefined {

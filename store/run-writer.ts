@@ -208,12 +208,13 @@ function isRecordError(error: unknown): boolean {
 }
 
 /** Values bound per row. */
-const COLUMNS = 22;
+export const COLUMNS = 22;
 
 /** Rows bound into one INSERT statement (22 parameters each, well under SQLite's limit). */
 const ROWS_PER_STATEMENT = 50;
 
-function pushValues(values: unknown[], r: RunRecord): void {
+/** Appends a record's column values, in the order of the runs table's columns (shared with store/postgres/run-writer). */
+export function pushValues(values: unknown[], r: RunRecord): void {
   values.push(
     r.id, r.template, r.version, r.digest, r.env, r.tenant, r.startedAt, r.createMs, r.runMs, r.cpuMs,
     Math.round(r.heapUsedAtEndBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
@@ -222,7 +223,8 @@ function pushValues(values: unknown[], r: RunRecord): void {
   );
 }
 
-function resolveOptions(options: RunWriterOptions) {
+/** The options with their defaults. @throws TypeError for a value out of range */
+export function resolveOptions(options: RunWriterOptions) {
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const batchSize = options.batchSize ?? 1000;
   const maxQueue = options.maxQueue ?? 100_000;

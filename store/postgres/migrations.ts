@@ -45,9 +45,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         input_shape TEXT,
         grants_used TEXT
       );
-      CREATE INDEX runs_by_time ON runs (started_at);
-      CREATE INDEX runs_by_template ON runs (template, started_at);
-      CREATE INDEX runs_by_tenant ON runs (tenant, started_at);
+      -- seq last: listing and paging order by (started_at, seq), so ties in start time keep one order and a page
+      -- ends exactly where the next begins, read from the index alone.
+      CREATE INDEX runs_by_time ON runs (started_at, seq);
+      CREATE INDEX runs_by_template ON runs (template, started_at, seq);
+      CREATE INDEX runs_by_tenant ON runs (tenant, started_at, seq);
       CREATE INDEX runs_by_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
 
       CREATE TABLE run_captures (
