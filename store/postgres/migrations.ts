@@ -73,6 +73,9 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (template, tenant, key)
       );
+      -- Where kv.version comes from: never reused, so a key deleted and written again cannot come back under a version
+      -- a compare-and-set still holds (an A-B-A that per-key counters would allow).
+      CREATE SEQUENCE kv_versions;
       CREATE TABLE kv_usage (
         template TEXT NOT NULL,
         tenant TEXT NOT NULL,
