@@ -161,7 +161,9 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         hash TEXT NOT NULL,
         label TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        revoked_at BIGINT
+        revoked_at BIGINT,
+        -- The order keys were created in, as SQLite's rowid: what lists keys created in the same millisecond.
+        seq BIGINT GENERATED ALWAYS AS IDENTITY
       );
       CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
 
