@@ -128,6 +128,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         generation BIGINT NOT NULL
       );
       INSERT INTO trust_generation (id, generation) VALUES (1, 0);
+      -- Also for a change made with SQL (an operator's fix, or an attacker's edit, which the trust seal then shows):
+      -- every node reloads within its refresh interval whoever changed the rows.
+      CREATE FUNCTION af_trust_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE trust_generation SET generation = generation + 1 WHERE id = 1;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON keys FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
+      CREATE TRIGGER revocations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON revocations FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
+      CREATE TRIGGER retired_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON retired_versions FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
 
       CREATE TABLE audit (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
