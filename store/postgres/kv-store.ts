@@ -91,7 +91,8 @@ export class PgKvStore implements KvStore {
     // The namespace's lock first, as writers take it: a delete that took the key's row first and then waited for the
     // namespace would deadlock with a writer of that key.
     return this.#db.transaction(async () => {
-      await this.#lockUsage(ns);
+      // Locked when it exists; not created for a delete (a namespace without one holds no key this store wrote).
+      await this.#db.query(LOCK_USAGE, [ns.template, ns.tenant]);
       return (await this.#db.query(DELETE, [ns.template, ns.tenant, key])).rowCount === 1;
     });
   }
