@@ -27,7 +27,7 @@ export interface VersionReadOptions {
   unsealed?: 'refuse' | 'skip';
 }
 
-interface VersionRow extends VersionRowFields {
+export interface VersionRow extends VersionRowFields {
   seal: string | null;
 }
 
@@ -198,7 +198,7 @@ export class TemplateVersions {
 }
 
 /** The merge the unsealed upsert does in SQL, on a row whose seal was checked: first record kept, signature filled in later. */
-function merged(existing: VersionRowFields, input: VersionRowFields): VersionRowFields {
+export function merged(existing: VersionRowFields, input: VersionRowFields): VersionRowFields {
   const isNewSignature = input.signature !== null && input.signature !== existing.signature;
   return {
     ...existing,
@@ -209,11 +209,11 @@ function merged(existing: VersionRowFields, input: VersionRowFields): VersionRow
   };
 }
 
-function sameRow(a: VersionRowFields, b: VersionRowFields): boolean {
+export function sameRow(a: VersionRowFields, b: VersionRowFields): boolean {
   return (['name', 'version', 'digest', 'manifest', 'sources', 'bundle', 'signature', 'recorded_at', 'manifest_file', 'source_files'] as const).every((field) => a[field] === b[field]);
 }
 
-function unsealedVersion(row: VersionRowFields, reason: string, keyFile: string): FactoryError {
+export function unsealedVersion(row: VersionRowFields, reason: string, keyFile: string): FactoryError {
   return new FactoryError(
     'E_TRUST_STATE',
     `version ${row.version} of "${row.name}" in the store (digest ${row.digest.slice(0, 12)}) is not vouched for by ${keyFile}: ${reason}. ` +
@@ -224,7 +224,7 @@ function unsealedVersion(row: VersionRowFields, reason: string, keyFile: string)
   );
 }
 
-function toVersion(row: VersionRowFields): TemplateVersion {
+export function toVersion(row: VersionRowFields): TemplateVersion {
   return {
     name: row.name,
     version: row.version,

@@ -42,7 +42,7 @@ export interface Principal {
   role: Role;
 }
 
-interface ApiKeyRow {
+export interface ApiKeyRow {
   id: string;
   tenant_id: string;
   role: Role;
@@ -52,8 +52,20 @@ interface ApiKeyRow {
   revoked_at: number | null;
 }
 
-const KEY_PREFIX = 'afk';
+export const KEY_PREFIX = 'afk';
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A presented key: its id (which finds the row) and its secret. */
+export const API_KEY_FORMAT = /^afk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
+
+/** @throws FactoryError `E_USAGE` for a tenant id no tenant may have. */
+export function checkTenantId(id: string): void {
+  if (id !== INSTALLATION_TENANT && !TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+}
+
+/** @throws FactoryError `E_USAGE` for a role that is not one of {@link ROLES}. */
+export function checkRole(role: Role): void {
+  if (!ROLES.includes(role)) throw new FactoryError('E_USAGE', `role ${JSON.stringify(role)} is not one of ${ROLES.join(', ')}`);
+}
 
 /**
  * An API key reads `afk_<id>_<secret>`: the id finds the row, the secret's SHA-256 is compared with
@@ -83,7 +95,7 @@ export class Tenants {
 
   /** Creates the tenant if it does not exist. `*` is the installation (see {@link INSTALLATION_TENANT}). */
   ensureTenant(id: string, name = id === INSTALLATION_TENANT ? 'installation' : id): void {
-    if (id !== INSTALLATION_TENANT && !TENANT_ID.test(id)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(id)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+    checkTenantId(id);
     this.#ensureTenant.run(id, name, this.#clock.now());
   }
 
@@ -95,7 +107,7 @@ export class Tenants {
 
   /** @returns the new key's record and the key itself, which is not stored and cannot be shown again. */
   createApiKey(tenant: string, role: Role, label = ''): { record: ApiKeyRecord; key: string } {
-    if (!ROLES.includes(role)) throw new FactoryError('E_USAGE', `role ${JSON.stringify(role)} is not one of ${ROLES.join(', ')}`);
+    checkRole(role);
     this.ensureTenant(tenant);
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url');
@@ -122,22 +134,26 @@ export class Tenants {
    * @returns the principal, or undefined for a malformed, unknown or revoked key (the caller answers 401 without saying which).
    */
   authenticate(presented: string): Principal | undefined {
-    const match = /^afk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/.exec(presented);
+    const match = API_KEY_FORMAT.exec(presented);
     if (!match) return undefined;
-    const row = this.#key.get(match[1] as string);
-    // Hash even when the id is unknown, so the time taken does not reveal which ids exist.
-    const presentedHash = Buffer.from(hashSecret(match[2] as string), 'hex');
-    const storedHash = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');
-    const isEqual = timingSafeEqual(presentedHash, storedHash);
-    if (!row || !isEqual || row.revoked_at !== null) return undefined;
-    return { keyId: row.id, tenant: row.tenant_id, role: row.role };
+    return principalOf(this.#key.get(match[1] as string), match[2] as string);
   }
 }
 
-function hashSecret(secret: string): string {
+/** The principal of the row a presented key's id found, when the key's secret is that row's and it is not revoked. */
+export function principalOf(row: ApiKeyRow | undefined, secret: string): Principal | undefined {
+  // Hash even when the id is unknown, so the time taken does not reveal which ids exist.
+  const presentedHash = Buffer.from(hashSecret(secret), 'hex');
+  const storedHash = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');
+  const isEqual = timingSafeEqual(presentedHash, storedHash);
+  if (!row || !isEqual || row.revoked_at !== null) return undefined;
+  return { keyId: row.id, tenant: row.tenant_id, role: row.role };
+}
+
+export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-function toRecord(row: ApiKeyRow): ApiKeyRecord {
+export function toRecord(row: ApiKeyRow): ApiKeyRecord {
   return { id: row.id, tenant: row.tenant_id, role: row.role, label: row.label, createdAt: row.created_at, ...(row.revoked_at !== null ? { revokedAt: row.revoked_at } : {}) };
 }

@@ -76,6 +76,9 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (template, tenant, key)
       );
+      -- Where kv.version comes from: never reused, so a key deleted and written again cannot come back under a version
+      -- a compare-and-set still holds (an A-B-A that per-key counters would allow).
+      CREATE SEQUENCE kv_versions;
       CREATE TABLE kv_usage (
         template TEXT NOT NULL,
         tenant TEXT NOT NULL,
@@ -128,6 +131,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         generation BIGINT NOT NULL
       );
       INSERT INTO trust_generation (id, generation) VALUES (1, 0);
+      -- Also for a change made with SQL (an operator's fix, or an attacker's edit, which the trust seal then shows):
+      -- every node reloads within its refresh interval whoever changed the rows.
+      CREATE FUNCTION af_trust_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE trust_generation SET generation = generation + 1 WHERE id = 1;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON keys FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
+      CREATE TRIGGER revocations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON revocations FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
+      CREATE TRIGGER retired_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON retired_versions FOR EACH STATEMENT EXECUTE FUNCTION af_trust_changed();
 
       CREATE TABLE audit (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -161,7 +174,9 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         hash TEXT NOT NULL,
         label TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        revoked_at BIGINT
+        revoked_at BIGINT,
+        -- The order keys were created in, as SQLite's rowid: what lists keys created in the same millisecond.
+        seq BIGINT GENERATED ALWAYS AS IDENTITY
       );
       CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
 
