@@ -336,7 +336,7 @@ export class PgAuditLog implements AuditStore {
         let anchored = 0;
         for (const head of [...checkpoint.heads].sort((a, b) => compareBytes(a.chain, b.chain))) {
           const chain = walk.chain(head.chain);
-          const name = chainName(head.chain);
+          const name = chainDescription(head.chain);
           const end = chain?.end ?? 0;
           if (head.chainSeq > end) {
             return { seq: end + 1, kind: 'truncated', message: `entries after #${end} of ${name} are missing: the anchor (written ${written}) says it reached entry #${head.chainSeq}` };
@@ -401,7 +401,7 @@ class LogWalk {
       this.#chains.set(rowChain, this.#current);
     }
     const chain = this.#current;
-    const name = chainName(chain.chain);
+    const name = chainDescription(chain.chain);
     const expected = chain.end + 1;
     const chainSeq = row.chain_seq;
     if (typeof chainSeq !== 'number' || !Number.isSafeInteger(chainSeq) || chainSeq < 1) {
@@ -445,7 +445,7 @@ class LogWalk {
     for (const row of [...this.#headRows].sort((a, b) => compareBytes(a.chain, b.chain))) {
       const end = this.#chains.get(row.chain)?.end ?? 0;
       if (typeof row.chain_seq === 'number' && row.chain_seq > end) {
-        return { seq: end + 1, kind: 'truncated', message: `entries after #${end} of ${chainName(row.chain)} are missing: the head row says entry #${row.chain_seq} was written` };
+        return { seq: end + 1, kind: 'truncated', message: `entries after #${end} of ${chainDescription(row.chain)} are missing: the head row says entry #${row.chain_seq} was written` };
       }
     }
     return undefined;
@@ -471,7 +471,7 @@ class LogWalk {
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** A chain as messages name it; a name that is not a tenant id (edited into the table) is described, never shown. */
-function chainName(chain: string): string {
+export function chainDescription(chain: string): string {
   if (chain === SYSTEM_CHAIN) return 'the system chain';
   return SAFE_NAME.test(chain) ? `tenant ${chain}'s chain` : `a chain named with ${describe(chain)}`;
 }
