@@ -111,6 +111,17 @@ export class PgAuditLog implements AuditStore {
   }
 
   /**
+   * Moves the anchor to every chain's head as committed now, as an append does: what a node whose appends all happen
+   * inside larger transactions (a runner completing runs) calls now and then, so its anchor keeps up.
+   * @returns false when there is no anchor folder, or the anchor stays where it is (missing, forged, or a chain it
+   * vouched for was cut or rewritten: `verify` says which). @throws FactoryError `E_USAGE` inside a transaction
+   */
+  async anchorHeads(): Promise<boolean> {
+    if (this.#db.inTransaction) throw new FactoryError('E_USAGE', 'anchor the audit log outside any open transaction: its entries may still roll back');
+    return this.#anchor ? this.#moveAnchor(this.#anchor, undefined) : false;
+  }
+
+  /**
    * Accepts the log as it is now: appends an `audit.reanchored` entry (system chain) saying why and what the anchor
    * said before, and anchors every chain's head as it is. Damage inside a chain stays visible: only the anchor moves.
    * @throws FactoryError `E_USAGE` without an anchor folder or inside a transaction; `E_STORE` when the anchor cannot be written.
@@ -248,17 +259,17 @@ export class PgAuditLog implements AuditStore {
    * keeps the head the anchor had for it. One update at a time per process; across nodes, each writes what it read
    * after its own commit, so a checkpoint never names an entry that did not commit.
    */
-  #moveAnchor(anchor: ChainAnchor, since: number | undefined): Promise<void> {
-    const run = this.#anchoring.then(async () => {
+  #moveAnchor(anchor: ChainAnchor, since: number | undefined): Promise<boolean> {
+    const run = this.#anchoring.then(async (): Promise<boolean> => {
       const state = anchor.read();
       let previous: AnchoredHead[] = [];
       let keepSince: number | undefined = since;
       if (since === undefined) {
         if (state.kind === 'ok') {
-          if (!(await this.#stillHolds(state.checkpoint.heads))) return;
+          if (!(await this.#stillHolds(state.checkpoint.heads))) return false;
           previous = state.checkpoint.heads;
           keepSince = state.checkpoint.since;
-        } else if (state.kind !== 'none') return;
+        } else if (state.kind !== 'none') return false;
       }
       const current = await this.#db.rows<{ chain: string; chain_seq: number; seq: number; hash: string }>(
         `SELECT h.chain, h.chain_seq, a.seq, a.hash FROM audit_heads h JOIN audit a ON a.chain = h.chain AND a.chain_seq = h.chain_seq AND a.hash = h.hash`,
@@ -270,6 +281,7 @@ export class PgAuditLog implements AuditStore {
       }
       const all = [...heads.values()];
       anchor.write({ heads: all, at: this.#clock.now(), since: keepSince ?? maxSeq(all) });
+      return true;
     });
     this.#anchoring = run.catch(() => {});
     return run;

@@ -242,6 +242,19 @@ describe('the anchor over all chain heads', () => {
     expect(await verdict()).toMatchObject({ ok: true, entries: 23, anchor: { seq: 23, unanchored: 0 } });
   });
 
+  it('leaves the anchor alone for entries appended inside a caller’s transaction, until anchorHeads takes them in', async () => {
+    const inside = new PgAuditLog(pg.db, clock, { anchorDir: keys });
+    await pg.db.transaction(async () => {
+      await inside.append({ type: 'run.completed', subject: 'r1', tenant: 'acme' });
+      await inside.append({ type: 'run.completed', subject: 'r2', tenant: 'globex' });
+    });
+    expect(await verdict()).toMatchObject({ ok: true, entries: 22, anchor: { unanchored: 2 } });
+    await expect(pg.db.transaction(() => inside.anchorHeads())).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(await inside.anchorHeads()).toBe(true);
+    expect(await verdict()).toMatchObject({ ok: true, entries: 22, anchor: { seq: 22, unanchored: 0 } });
+    expect(await node().anchorHeads()).toBe(false);
+  });
+
   it('refuses an edited checkpoint (its MAC), and reports a deleted one instead of recreating it', async () => {
     const checkpoint = JSON.parse(readFileSync(anchorFile(), 'utf8')) as { heads: Array<[string, number, number, string]> };
     checkpoint.heads = checkpoint.heads.filter(([chain]) => chain !== 'acme');
