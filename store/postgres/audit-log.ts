@@ -1,7 +1,4 @@
-/**
- * @module store/postgres/audit-log — the audit log in PostgreSQL: one hash chain per tenant plus a system chain, each
- * appended under its own transaction-scoped advisory lock, and a keyed checkpoint of every chain's head in the keys folder.
- */
+/** @module store/postgres/audit-log — the audit log in PostgreSQL: one hash chain per tenant plus a system chain, each appended under its own advisory lock. */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { Clock } from '../../core/clock.js';
