@@ -21,6 +21,11 @@ export interface AuditInput {
   /** What it happened to: a template, key id, suggestion id. */
   subject: string;
   data?: Record<string, unknown>;
+  /**
+   * The tenant it concerns. PostgreSQL keeps one chain per tenant (and a system chain for entries without one, or for
+   * `*`), so tenants do not wait on one another's appends; SQLite keeps one chain for everything and ignores it.
+   */
+  tenant?: string;
 }
 
 export interface AuditEntry {
@@ -430,7 +435,7 @@ function walkRows(walk: ChainWalk, rows: () => Iterable<Record<string, unknown>>
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function malformedField(row: Record<string, unknown>): string | undefined {
+export function malformedField(row: Record<string, unknown>): string | undefined {
   if (typeof row.at !== 'number' || !Number.isFinite(row.at)) return `its time is ${describe(row.at)}, not a number`;
   for (const field of ['type', 'actor', 'subject'] as const) {
     if (typeof row[field] !== 'string') return `its ${field} is ${describe(row[field])}, not text`;
@@ -442,7 +447,7 @@ function malformedField(row: Record<string, unknown>): string | undefined {
 }
 
 /** The entry's data as the log wrote it (a JSON object), or what is wrong with it. */
-function readData(text: unknown): Record<string, unknown> | string {
+export function readData(text: unknown): Record<string, unknown> | string {
   if (typeof text !== 'string') return `is ${describe(text)}, not JSON text`;
   let value: unknown;
   try {
@@ -454,7 +459,7 @@ function readData(text: unknown): Record<string, unknown> | string {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : `is JSON but not an object (${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value})`;
 }
 
-function parseData(text: unknown): Record<string, unknown> | undefined {
+export function parseData(text: unknown): Record<string, unknown> | undefined {
   const data = readData(text);
   return typeof data === 'string' ? undefined : data;
 }
@@ -463,7 +468,7 @@ function parseData(text: unknown): Record<string, unknown> | undefined {
  * A short account of a value found where something else belonged. Never the text itself: whoever edited the row chose
  * it, and it would reach a terminal.
  */
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (Buffer.isBuffer(value)) return `a ${value.length}-byte blob`;
   if (typeof value === 'string') return `text of ${value.length} characters`;

@@ -3,6 +3,7 @@ import { closeSync, copyFileSync, existsSync, openSync, renameSync, rmSync, writ
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { FactoryError } from '../core/errors.js';
+import type { RunRecord } from '../core/run-record.js';
 import { integrityProblems, openDatabase } from './database.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { rowToRecord } from './run-queries.js';
@@ -95,53 +96,108 @@ export interface ExportCounts {
   bytes: number;
 }
 
+let zstdModule: Promise<typeof import('@bokuweb/zstd-wasm')> | undefined;
+
+/**
+ * zstd-wasm, initialised once per process: a second `init()` instantiates the module again, and frames read after it
+ * (in a process that exported twice) failed to decompress with code -10.
+ */
+function loadZstd(): Promise<typeof import('@bokuweb/zstd-wasm')> {
+  zstdModule ??= import('@bokuweb/zstd-wasm').then(async (zstd) => {
+    await zstd.init();
+    return zstd;
+  });
+  return zstdModule;
+}
+
+/** The lines of an export, written to `file` (staged as `<file>.partial`, renamed into place when complete). */
+export class JsonlExportWriter {
+  readonly counts: ExportCounts = { runs: 0, audit: 0, bytes: 0 };
+  readonly #target: string;
+  readonly #staged: string;
+  readonly #fd: number;
+  readonly #zstd: typeof import('@bokuweb/zstd-wasm') | undefined;
+  #lines: string[] = [];
+
+  private constructor(target: string, zstd: typeof import('@bokuweb/zstd-wasm') | undefined) {
+    this.#target = target;
+    this.#staged = `${target}.partial`;
+    this.#zstd = zstd;
+    this.#fd = openSync(this.#staged, 'w');
+  }
+
+  /** Compressed with zstd unless `compress` is false. */
+  static async open(file: string, compress: boolean): Promise<JsonlExportWriter> {
+    return new JsonlExportWriter(path.resolve(file), compress ? await loadZstd() : undefined);
+  }
+
+  /** A run, as `{"kind":"run",…}`. */
+  run(record: RunRecord): void {
+    this.#push(JSON.stringify({ kind: 'run', ...record }));
+    this.counts.runs++;
+  }
+
+  /** An audit row as stored, as `{"kind":"audit",…}`, its data parsed. */
+  audit(row: Record<string, unknown>): void {
+    this.#push(JSON.stringify({ kind: 'audit', ...row, data: exportedData(row.data) }));
+    this.counts.audit++;
+  }
+
+  /** Writes what is left, closes the file and puts it in place. */
+  finish(): ExportCounts {
+    try {
+      this.#flush();
+    } finally {
+      closeSync(this.#fd);
+    }
+    renameSync(this.#staged, this.#target);
+    return this.counts;
+  }
+
+  /** Closes the file after a failure, leaving the partial file for a look. */
+  abandon(): void {
+    closeSync(this.#fd);
+  }
+
+  #push(line: string): void {
+    this.#lines.push(line);
+    if (this.#lines.length >= 2000) this.#flush();
+  }
+
+  /** Each batch of lines is its own zstd frame: concatenated frames are one valid zstd stream, so memory stays bounded. */
+  #flush(): void {
+    if (this.#lines.length === 0) return;
+    const text = Buffer.from(`${this.#lines.join('\n')}\n`);
+    const frame = this.#zstd ? this.#zstd.compress(text, 10) : text;
+    writeSync(this.#fd, frame);
+    this.counts.bytes += frame.length;
+    this.#lines = [];
+  }
+}
+
 /**
  * Writes runs and the audit log as JSON lines (`{"kind":"run",…}`, `{"kind":"audit",…}`),
  * compressed with zstd unless `compress` is false. Each batch of lines is its own zstd frame; concatenated frames are
  * one valid zstd stream, so memory stays bounded however large the store is.
  */
 export async function exportJsonl(db: Database.Database, file: string, compress = true): Promise<ExportCounts> {
-  const zstd = compress ? await import('@bokuweb/zstd-wasm') : undefined;
-  await zstd?.init();
-  const target = path.resolve(file);
-  const staged = `${target}.partial`;
-  const fd = openSync(staged, 'w');
-  const counts: ExportCounts = { runs: 0, audit: 0, bytes: 0 };
-  let lines: string[] = [];
-  const flush = () => {
-    if (lines.length === 0) return;
-    const text = Buffer.from(`${lines.join('\n')}\n`);
-    const frame = zstd ? zstd.compress(text, 10) : text;
-    writeSync(fd, frame);
-    counts.bytes += frame.length;
-    lines = [];
-  };
+  const writer = await JsonlExportWriter.open(file, compress);
   try {
     // One read transaction: the export is a consistent snapshot while writers go on (WAL).
     db.transaction(() => {
-      for (const row of db.prepare('SELECT * FROM runs ORDER BY started_at').iterate()) {
-        lines.push(JSON.stringify({ kind: 'run', ...rowToRecord(row as Parameters<typeof rowToRecord>[0]) }));
-        counts.runs++;
-        if (lines.length >= 2000) flush();
-      }
-      for (const row of db.prepare<[], Record<string, unknown>>('SELECT * FROM audit ORDER BY seq').iterate()) {
-        lines.push(JSON.stringify({ kind: 'audit', ...row, data: exportedData(row.data) }));
-        counts.audit++;
-        if (lines.length >= 2000) flush();
-      }
+      for (const row of db.prepare('SELECT * FROM runs ORDER BY started_at').iterate()) writer.run(rowToRecord(row as Parameters<typeof rowToRecord>[0]));
+      for (const row of db.prepare<[], Record<string, unknown>>('SELECT * FROM audit ORDER BY seq').iterate()) writer.audit(row);
     }).deferred();
-    flush();
-  } finally {
-    closeSync(fd);
+  } catch (error) {
+    writer.abandon();
+    throw error;
   }
-  renameSync(staged, target);
-  return counts;
+  return writer.finish();
 }
 
 /** Reads an export back (for tests and tools): every line, parsed. */
 export async function readExport(file: string): Promise<Array<Record<string, unknown>>> {
-  const zstd = await import('@bokuweb/zstd-wasm');
-  await zstd.init();
+  const zstd = await loadZstd();
   const { readFileSync } = await import('node:fs');
   const text = splitZstdFrames(readFileSync(file))
     .map((frame) => Buffer.from(zstd.decompress(frame)).toString('utf8'))

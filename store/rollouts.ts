@@ -17,7 +17,8 @@ export interface Rollout {
   suggestionId?: string;
 }
 
-interface RolloutRow {
+/** A row of `rollouts` as both backends return it. */
+export interface RolloutRow {
   template: string;
   stable_version: string;
   candidate_version: string;
@@ -68,7 +69,7 @@ export class Rollouts {
   }
 }
 
-function toRollout(row: RolloutRow): Rollout {
+export function toRollout(row: RolloutRow): Rollout {
   return {
     template: row.template,
     stableVersion: row.stable_version,

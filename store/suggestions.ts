@@ -3,7 +3,8 @@ import type Database from 'better-sqlite3';
 import type { Suggestion, SuggestionState } from '../core/suggestion.js';
 import { FilteredStatement } from './filtered-statement.js';
 
-interface SuggestionRow {
+/** A row of `suggestions` as both backends return it (PostgreSQL's BIGINTs read as numbers). */
+export interface SuggestionRow {
   id: string;
   kind: Suggestion['kind'];
   template: string;
@@ -115,7 +116,7 @@ export class Suggestions {
   }
 }
 
-function toSuggestion(row: SuggestionRow): Suggestion {
+export function toSuggestion(row: SuggestionRow): Suggestion {
   return {
     id: row.id,
     kind: row.kind,

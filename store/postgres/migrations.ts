@@ -144,7 +144,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
 
       CREATE TABLE audit (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        chain TEXT NOT NULL,
+        chain TEXT COLLATE "C" NOT NULL,
         chain_seq BIGINT NOT NULL,
         at BIGINT NOT NULL,
         type TEXT NOT NULL,
@@ -157,7 +157,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX audit_by_type ON audit (type, at);
       CREATE TABLE audit_heads (
-        chain TEXT PRIMARY KEY,
+        chain TEXT COLLATE "C" PRIMARY KEY,
         chain_seq BIGINT NOT NULL,
         hash TEXT NOT NULL
       );
