@@ -105,7 +105,8 @@ export interface LearnerModelStore {
 /**
  * The trust data a store keeps: reads are synchronous (the trust gate makes them on every run), writes may not be.
  * The seal operations compare the trust tables with what the keys folder vouches for (store/trust-seal); a store
- * opened without a keys folder throws `E_USAGE` from them.
+ * opened without a keys folder throws `E_USAGE` from `sealChanges`, `repair` and `adoptAsIs`, and `takeIn` does
+ * nothing there.
  */
 export interface StoreTrust extends TrustStore {
   trustProblem(): ReturnType<NonNullable<TrustStore['trustProblem']>>;

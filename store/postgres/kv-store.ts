@@ -20,6 +20,7 @@ const GET: Statement = { name: 'af_kv_get', text: 'SELECT value FROM kv WHERE te
 const GET_VERSIONED: Statement = { name: 'af_kv_get_versioned', text: 'SELECT value, version FROM kv WHERE template = $1 AND tenant = $2 AND key = $3' };
 const LOCK_USAGE: Statement = { name: 'af_kv_lock_usage', text: 'SELECT bytes FROM kv_usage WHERE template = $1 AND tenant = $2 FOR UPDATE' };
 const CREATE_USAGE: Statement = { name: 'af_kv_create_usage', text: 'INSERT INTO kv_usage (template, tenant, bytes) VALUES ($1, $2, 0) ON CONFLICT (template, tenant) DO NOTHING' };
+const USAGE: Statement = { name: 'af_kv_usage', text: 'SELECT bytes FROM kv_usage WHERE template = $1 AND tenant = $2' };
 const OLD: Statement = { name: 'af_kv_old', text: 'SELECT bytes, version FROM kv WHERE template = $1 AND tenant = $2 AND key = $3' };
 // The value and the namespace's total in one statement (both CTEs run whatever the outer query reads).
 const WRITE: Statement = {
@@ -84,6 +85,26 @@ export class PgKvStore implements KvStore {
    */
   setIfVersion(ns: KvNamespace, key: string, json: string, quotaBytes: number, expectedVersion: number): Promise<KvCasResult> {
     return this.#write(ns, key, json, quotaBytes, expectedVersion);
+  }
+
+  /** The namespace's bytes in use (keys plus JSON text), as the quota counts them. */
+  async usage(ns: KvNamespace): Promise<number> {
+    return (await this.#db.row<{ bytes: number }>(USAGE, [ns.template, ns.tenant]))?.bytes ?? 0;
+  }
+
+  /**
+   * Deletes the key only when it is still at `expectedVersion` (the compare-and-set form of {@link delete}).
+   * @returns 'deleted', or 'conflict' when another write got there first (nothing deleted).
+   */
+  async deleteIfVersion(ns: KvNamespace, key: string, expectedVersion: number): Promise<'deleted' | 'conflict'> {
+    if (hasNul(key)) return 'conflict';
+    return this.#db.transaction(async () => {
+      await this.#lockUsage(ns);
+      const old = await this.#db.row<{ bytes: number; version: number }>(OLD, [ns.template, ns.tenant, key]);
+      if ((old?.version ?? 0) !== expectedVersion || !old) return 'conflict';
+      await this.#db.query(DELETE, [ns.template, ns.tenant, key]);
+      return 'deleted';
+    });
   }
 
   async delete(ns: KvNamespace, key: string): Promise<boolean> {

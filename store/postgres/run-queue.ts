@@ -175,9 +175,9 @@ export class PgRunQueue {
   }
 
   /**
-   * Completes a run in one transaction: deletes its queue row only if `fence` still holds it, then runs `effects`
-   * (the run record, its kv writes, audit entries: every store call inside joins the transaction), stores `result` for
-   * the waiting caller and wakes it. If `effects` throws, nothing is applied and the error is rethrown (the run stays
+   * Completes a run in one transaction: deletes its queue row only if `fence` still holds it, stores `result` for the
+   * waiting caller and wakes it (the notification is sent at commit), then runs `effects` (its kv writes, then its
+   * record: every store call inside joins the transaction). If `effects` throws, nothing is applied and the error is rethrown (the run stays
    * claimed: give it back with {@link release} or let its lease expire).
    * @returns 'completed', or 'fenced' when the lease was lost: nothing was applied.
    */
@@ -185,19 +185,23 @@ export class PgRunQueue {
     return this.#db.transaction(async () => {
       const held = await this.#db.row({ name: 'af_queue_complete', text: 'DELETE FROM run_queue WHERE id = $1 AND fence = $2 RETURNING id' }, [claim.id, claim.fence]);
       if (!held) return 'fenced';
-      if (effects) await effects();
       await this.#finish(claim.id, result);
+      // Last: the record's insert holds the lock that orders run inserts until this transaction commits.
+      if (effects) await effects();
       return 'completed';
     });
   }
 
   /** Gives a claimed run back to the queue, to be claimed again after `delayMs`. @returns false when the lease was already lost. */
   async release(claim: Pick<ClaimedRun, 'id' | 'fence'>, delayMs = 0): Promise<boolean> {
+    // Not a failed attempt (the runner is alive and gave it back, after a kv conflict): it does not count towards
+    // maxAttempts, which is for runners that die.
     const row = await this.#db.row(
       {
         name: 'af_queue_release',
         text: `WITH released AS (
-                 UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL, available_at = ${NOW_MS} + $3
+                 UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL, available_at = ${NOW_MS} + $3,
+                   attempts = attempts - 1
                  WHERE id = $1 AND fence = $2
                  RETURNING id)
                SELECT id, pg_notify('${QUEUED_CHANNEL}', '') FROM released`,

@@ -280,6 +280,16 @@ export class PgRunWriter implements RunRecordWriter {
     }
   }
 
+  /**
+   * Writes records now, on the caller's transaction when there is one (unlike {@link write}): the run queue's
+   * completion writes a run's record in the transaction that removes the run from the queue, so it is written once.
+   * It takes {@link RUNS_INSERT_LOCK} until that transaction commits: call it last. @returns the runs inserted.
+   */
+  async writeInTransaction(records: RunRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    return (await this.#db.row<{ written: number }>(INSERT_BATCH, columnsOf(records)))?.written ?? 0;
+  }
+
   /** Runs the batch statement on `on`; @returns the runs inserted. */
   async #insert(on: pg.Pool | pg.PoolClient, records: RunRecord[]): Promise<number> {
     const values = columnsOf(records);

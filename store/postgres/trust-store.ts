@@ -146,7 +146,8 @@ export class PgTrustStore extends CachedTrustRecords implements StoreTrust {
 
   /** Seals the restrictions added without the keys folder (and nothing else). */
   async takeIn(): Promise<void> {
-    this.#requireSeal();
+    // Without a seal there is nothing to take restrictions into: nothing to do, as on SQLite.
+    if (!this.#sealer) return;
     await this.#change({}, async () => {});
   }
 

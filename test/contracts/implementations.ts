@@ -10,6 +10,8 @@ import type { TrustStore } from '../../core/trust-records.js';
 import { createMemoryRunSink } from '../../runtime/index.js';
 import { createMemoryKvStore } from '../../sandbox/index.js';
 import { openStore, type Store } from '../../store/index.js';
+import { PostgresStore } from '../../store/postgres/postgres-store.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { JsonTrustStore } from '../../templates/index.js';
 
 /** A store backend under test: a fresh, empty store on each `open`, reading time from `clock`. */
@@ -44,6 +46,26 @@ export const STORES: StoreImplementation[] = [
         async close() {
           for (const handle of handles) await handle.close();
           rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async open(clock) {
+      const database = await createTestDatabase();
+      // Other nodes see trust changes within one refresh: a short one here, so a test does not wait on it.
+      const handles: Store[] = [await PostgresStore.open({ url: database.url, clock, trustRefreshMs: 20 })];
+      return {
+        store: handles[0] as Store,
+        async reopen(other = clock) {
+          const store = await PostgresStore.open({ url: database.url, clock: other, trustRefreshMs: 20 });
+          handles.push(store);
+          return store;
+        },
+        async close() {
+          for (const handle of handles) await handle.close();
+          await database.drop();
         },
       };
     },
