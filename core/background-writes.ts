@@ -1,5 +1,5 @@
-/** @module runtime/background-writes — store writes a synchronous caller starts and does not wait for: failures logged, never unhandled, awaited at close. */
-import type { Logger } from '../core/logger.js';
+/** @module core/background-writes — store writes a synchronous caller starts and does not wait for: failures logged, never unhandled, awaited at close. */
+import type { Logger } from './logger.js';
 
 /**
  * The run path and the trust gate's callbacks are synchronous, but a store write may answer with a promise
