@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DenialEvent } from '../sandbox/index.js';
 import type { Store } from '../store/index.js';
-import { BackgroundWrites } from './background-writes.js';
+import { BackgroundWrites } from '../core/background-writes.js';
 
 /** Denials audited per template per minute; past it they are counted and summarised once the minute ends. */
 const PER_TEMPLATE_PER_MINUTE = 100;

@@ -10,7 +10,7 @@ import { createMemoryKvStore, createSandbox, type KvStore, lockdownReport, missi
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf, vouchesForStoredVersion } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
-import { BackgroundWrites } from './background-writes.js';
+import { BackgroundWrites } from '../core/background-writes.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';

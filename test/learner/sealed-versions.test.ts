@@ -24,13 +24,13 @@ let registry: TemplateRegistry;
 let keyRing: KeyRing;
 let dbPath: string;
 
-beforeEach(() => {
+beforeEach(async () => {
   project = createProject(simpleTemplate('sized', { limits: { memoryMb: 256 } }, "export default () => ({ who: 'real' });\n"));
   const config = resolveConfig({ root: project.root, processEnv: {} });
   dbPath = config.dbPath;
   store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   keyRing = openProjectTrust(config, { store: store.trust }).keyRing;
-  keyRing.init();
+  await keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root, bundleCacheDir: config.bundleCacheDir });
 });
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Sealed version rows, as `af` opens the project store (store/version-seal).
   store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   const trust = openProjectTrust(config, { store: store.trust });
-  trust.keyRing.init();
+  await trust.keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root });
   originalManifest = readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8');
   const sized = await registry.inspect('sized');
