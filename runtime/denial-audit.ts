@@ -1,9 +1,9 @@
 /** @module runtime/denial-audit — writes permission denials to the audit log, bounded so a hostile agent cannot flood it. */
+import { BackgroundWrites } from '../core/background-writes.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DenialEvent } from '../sandbox/index.js';
 import type { Store } from '../store/index.js';
-import { BackgroundWrites } from '../core/background-writes.js';
 
 /** Denials audited per template per minute; past it they are counted and summarised once the minute ends. */
 const PER_TEMPLATE_PER_MINUTE = 100;

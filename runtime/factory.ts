@@ -1,16 +1,16 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
 import path from 'node:path';
+import type { Awaitable } from '../core/awaitable.js';
+import { BackgroundWrites } from '../core/background-writes.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
 import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import type { Awaitable } from '../core/awaitable.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, lockdownReport, missingLayersWarning, type Sandbox, type SpawnRequest, warnIfIsolateLibraryUnpatched } from '../sandbox/index.js';
 import { openStore, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf, vouchesForStoredVersion } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
-import { BackgroundWrites } from '../core/background-writes.js';
 import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';

@@ -1,10 +1,10 @@
 /** @module runtime/rollout-router — routes a share of createAgent calls to a canary version and, after enough runs, promotes or rolls it back on its own. */
+import { BackgroundWrites } from '../core/background-writes.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Rollout, Store } from '../store/index.js';
 import { restoreStoredVersion } from '../templates/index.js';
-import { BackgroundWrites } from '../core/background-writes.js';
 import { analyseCanary, type CanaryAnalysisOptions, canaryArm, type CanaryDecision } from './canary-analysis.js';
 
 /** How often the list of active rollouts is re-read from the store (in the background: a run never waits for it). */

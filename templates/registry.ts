@@ -1,9 +1,9 @@
 /** @module templates/registry — resolves templates by name through an LRU+TTL cache, and reloads them when their files change. */
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import type { Awaitable } from '../core/awaitable.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError, toFactoryError } from '../core/errors.js';
-import type { Awaitable } from '../core/awaitable.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { BundleCache } from './bundle-cache.js';
 import { discoverTemplateNames } from './discover.js';
