@@ -158,6 +158,8 @@ export class AgentFactory {
     this.#rollouts = store
       ? new RolloutRouter({ store, clock: this.#clock, logger: this.#logger.child('rollout'), dirOf: (name) => this.registry.peek(name)?.dir })
       : undefined;
+    // Refreshed in the background, never on the run path: see RolloutRouter.start.
+    this.#rollouts?.start();
     const baseSink = options.runSink ?? store?.runs ?? createMemoryRunSink();
     this.#ownsSink = options.runSink === undefined && (this.#ownsStore || store === undefined);
     const rollouts = this.#rollouts;
@@ -310,6 +312,7 @@ export class AgentFactory {
     await this.#sandbox.close();
     await this.#denials.flush();
     await this.#versionsSealed;
+    this.#rollouts?.stop();
     await this.#rollouts?.settled();
     await this.#writes.settled();
     await this.#sink.flush();

@@ -35,6 +35,7 @@ export class RolloutRouter {
   readonly #runsSinceCheck = new Map<string, number>();
   /** Canary checks started off the run path. */
   readonly #checks: BackgroundWrites;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RolloutRouterOptions) {
     this.#options = options;
@@ -73,6 +74,22 @@ export class RolloutRouter {
     // A store that threw at once has already finished: a settled promise must not stand in the way of the next refresh.
     if (!done) this.#refreshing = refreshing;
     return refreshing;
+  }
+
+  /**
+   * Re-reads the active rollouts every REFRESH_MS from now on, so a rollout started, decided or ended by another
+   * process is routed by within REFRESH_MS plus one read, whether or not agents are being created meanwhile. The
+   * timer does not keep the process alive; {@link stop} ends it.
+   */
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Resolves once the refresh and the canary checks under way are done (before the store closes). */
