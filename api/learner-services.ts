@@ -10,10 +10,10 @@ export function createLearnerServices(factory: AgentFactory, store: Store): { su
   const context = { store, registry: factory.registry, keyRing: factory.trust.keyRing };
   return {
     suggestions: {
-      list: (filter) =>
+      list: async (filter) =>
         rankSuggestions(
-          store.suggestions.list({ tenant: filter.tenant, ...(filter.template ? { template: filter.template } : {}), ...(filter.state ? { state: filter.state as SuggestionState } : {}) }),
-          store.suggestions.acceptanceByKind(),
+          await store.suggestions.list({ tenant: filter.tenant, ...(filter.template ? { template: filter.template } : {}), ...(filter.state ? { state: filter.state as SuggestionState } : {}) }),
+          await store.suggestions.acceptanceByKind(),
         ),
       get: (id) => store.suggestions.get(id),
       accept: (id, options) => acceptSuggestion(context, id, { actor: options.actor, ...(options.reason ? { reason: options.reason } : {}) }),

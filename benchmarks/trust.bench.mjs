@@ -17,7 +17,7 @@ export default async function bench({ quick = false } = {}) {
   try {
     const trust = new JsonTrustStore(path.join(home, 'trust.json'), { pollMs: 0 });
     const keyRing = new KeyRing({ keysDir: path.join(home, 'keys'), trust });
-    keyRing.init();
+    await keyRing.init();
     const signer = keyRing.signer();
 
     // Distinct digests, so every verification misses the cache (the parsed roots are kept, as in a running factory).

@@ -7,8 +7,8 @@ import type { Store } from '../store/index.js';
  * One line naming every template (of `only`, when given) below the fewest runs any suggestion needs, with its count;
  * undefined when every template has enough. No runs at all says so, with the ways to get some.
  */
-export function tooFewRunsNote(store: Store, only?: readonly string[]): string | undefined {
-  const counts = store.queries.stats().filter((entry) => !only || only.includes(entry.template));
+export async function tooFewRunsNote(store: Store, only?: readonly string[]): Promise<string | undefined> {
+  const counts = (await store.queries.stats()).filter((entry) => !only || only.includes(entry.template));
   const needs = `the learner needs at least ${plural(FEWEST_RUNS, 'run')} of a template to suggest a change (${LEAST_PRIVILEGE_RUNS} to drop a permission)`;
   if (counts.length === 0) return `no runs recorded${only ? ` of ${only.join(', ')}` : ''} yet: ${needs}; run agents (\`af run NAME\`, \`af serve\`) or see it work on demo data with \`af demo\``;
   const short = counts.filter((entry) => entry.runs < FEWEST_RUNS).sort((a, b) => b.runs - a.runs);

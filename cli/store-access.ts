@@ -10,7 +10,7 @@ export async function withStore<T>(context: CommandContext, work: (store: Store)
   try {
     // Version rows recorded before rows were sealed: those a trusted signature vouches for are sealed as they are (once;
     // one query when there are none), never while the trust data itself is not what the keys folder vouches for.
-    store.versions.sealVouched(() => {
+    await store.versions.sealVouched(() => {
       if (store.trust.trustProblem()) return () => false;
       const { verifier } = openProjectTrust(config, { store: store.trust });
       return (version) => vouchesForStoredVersion(version, verifier);

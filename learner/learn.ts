@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { type ErrorCode, FactoryError, toFactoryError } from '../core/errors.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Suggestion } from '../core/suggestion.js';
-import type { Store } from '../store/index.js';
+import type { Store, TemplateVersion } from '../store/index.js';
 import { applyEnvironment, discoverTemplateNames, loadTemplateFile, type RawManifest, type ResolvedTemplate, type TemplateRegistry, versionFilesOf } from '../templates/index.js';
 import { type Candidate, type TemplateHistory } from './generators/context.js';
 import { failurePattern } from './generators/failure-pattern.js';
@@ -69,11 +69,11 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   const { store, registry } = options;
   const env = options.env ?? registry.env;
   const decidedAt = clock.now();
-  options.store.runs.flushNow();
+  await options.store.runs.flush();
 
   const byTemplate = new Map<string, RunRecord[]>();
   let runs = 0;
-  for (const record of store.queries.iterate(options.since !== undefined ? { since: options.since } : {})) {
+  for await (const record of store.queries.iterate(options.since !== undefined ? { since: options.since } : {})) {
     if (options.templates && !options.templates.includes(record.template)) continue;
     let list = byTemplate.get(record.template);
     if (!list) byTemplate.set(record.template, (list = []));
@@ -81,15 +81,22 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     runs++;
   }
 
+  // The generators ask for limits synchronously, run by run: each version's are read once, here, before they start.
   const limitsByDigest = new Map<string, Limits | undefined>();
-  const limitsOf = (record: RunRecord): Limits | undefined => {
-    const key = `${record.digest}\u0000${record.env}`;
-    if (!limitsByDigest.has(key)) {
-      const version = store.versions.byDigest(record.template, record.digest, { unsealed: 'skip' });
-      limitsByDigest.set(key, version ? applyEnvironment(version.manifest as RawManifest, record.env).limits : undefined);
+  const keyOf = (record: RunRecord) => `${record.digest}\u0000${record.env}`;
+  const manifests = new Map<string, Promise<TemplateVersion | undefined>>();
+  for (const records of byTemplate.values()) {
+    for (const record of records) {
+      const key = keyOf(record);
+      if (limitsByDigest.has(key)) continue;
+      const versionKey = `${record.template}\u0000${record.digest}`;
+      let version = manifests.get(versionKey);
+      if (!version) manifests.set(versionKey, (version = Promise.resolve(store.versions.byDigest(record.template, record.digest, { unsealed: 'skip' }))));
+      const found = await version;
+      limitsByDigest.set(key, found ? applyEnvironment(found.manifest as RawManifest, record.env).limits : undefined);
     }
-    return limitsByDigest.get(key);
-  };
+  }
+  const limitsOf = (record: RunRecord): Limits | undefined => limitsByDigest.get(keyOf(record));
 
   const extended = extendedTemplates(registry.agentsDir);
   const result: LearnResult = { backend, runs, templates: 0, created: [], unchanged: 0, suppressedRejected: 0, replaced: 0, withdrawn: [], skipped: [], seconds: 0 };
@@ -124,9 +131,12 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
           const model = recommender.lastModel;
           if (!model) return;
           saves.push(
-            model.save().then((state) => {
-              store.models.save(name, resource, state, decidedAt, model.samples);
-              model.dispose();
+            model.save().then(async (state) => {
+              try {
+                await store.models.save(name, resource, state, decidedAt, model.samples);
+              } finally {
+                model.dispose();
+              }
             }),
           );
         },
@@ -137,8 +147,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     ];
     // The version the suggestions are made for is kept, whole: accepting can then say what changed since, and a
     // rollback can put it back.
-    if (candidates.length > 0) recordBase(store, history.template);
-    for (const candidate of candidates) keep(store, candidate, decidedAt, result);
+    if (candidates.length > 0) await recordBase(store, history.template);
+    for (const candidate of candidates) await keep(store, candidate, decidedAt, result);
     options.onProgress?.(index + 1, names.length, name);
     // Training is synchronous CPU work: a turn of the event loop lets whoever watches the progress draw it.
     if (options.onProgress) await new Promise((resolve) => setImmediate(resolve));
@@ -163,10 +173,10 @@ function extendedTemplates(agentsDir: string): Set<string> {
   return parents;
 }
 
-function recordBase(store: Store, template: ResolvedTemplate): void {
+async function recordBase(store: Store, template: ResolvedTemplate): Promise<void> {
   // A row the store does not vouch for is recorded again (replaced) from the files on disk.
-  if (store.versions.byDigest(template.name, template.digest, { unsealed: 'skip' })?.sourceFiles) return;
-  store.versions.record({
+  if ((await store.versions.byDigest(template.name, template.digest, { unsealed: 'skip' }))?.sourceFiles) return;
+  await store.versions.record({
     ...versionFilesOf(template),
     name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code,
   });
@@ -185,7 +195,7 @@ async function withdrawStale(
   known: Map<string, { version: string; digest: string }>,
   result: LearnResult,
 ): Promise<void> {
-  for (const suggestion of store.suggestions.list({ state: 'open' })) {
+  for (const suggestion of await store.suggestions.list({ state: 'open' })) {
     if (only && !only.includes(suggestion.template)) continue;
     let current = known.get(suggestion.template);
     if (!current) {
@@ -198,7 +208,7 @@ async function withdrawStale(
       known.set(suggestion.template, current);
     }
     if (current.digest === suggestion.baseDigest) continue;
-    if (!store.suggestions.withdraw(suggestion.id)) continue;
+    if (!(await store.suggestions.withdraw(suggestion.id))) continue;
     const reason =
       `made for ${suggestion.baseVersion} (digest ${suggestion.baseDigest.slice(0, 12)}), but ${current.version} (digest ${current.digest.slice(0, 12)}) is on disk, ` +
       'and its runs do not support it yet';
@@ -206,8 +216,8 @@ async function withdrawStale(
   }
 }
 
-function keep(store: Store, candidate: Candidate, now: number, result: LearnResult): void {
-  const history = store.suggestions.history(candidate.template, candidate.kind).filter((s) => s.evidence.slot === candidate.slot);
+async function keep(store: Store, candidate: Candidate, now: number, result: LearnResult): Promise<void> {
+  const history = (await store.suggestions.history(candidate.template, candidate.kind)).filter((s) => s.evidence.slot === candidate.slot);
   if (history.some((s) => s.evidenceKey === candidate.evidenceKey && s.state === 'rejected')) {
     result.suppressedRejected++;
     return;
@@ -217,11 +227,11 @@ function keep(store: Store, candidate: Candidate, now: number, result: LearnResu
     return;
   }
   for (const open of history.filter((s) => s.state === 'open')) {
-    if (store.suggestions.withdraw(open.id)) result.replaced++;
+    if (await store.suggestions.withdraw(open.id)) result.replaced++;
   }
   const { slot, ...rest } = candidate;
   const suggestion: Suggestion = { ...rest, evidence: { ...rest.evidence, slot }, id: `sg_${randomBytes(5).toString('hex')}`, state: 'open', createdAt: now };
-  store.suggestions.add(suggestion);
+  await store.suggestions.add(suggestion);
   result.created.push(suggestion);
 }
 

@@ -33,8 +33,8 @@ export function bumpPatch(version: string): string {
   return `${match[1]}.${match[2]}.${Number(match[3]) + 1}`;
 }
 
-function requireOpen(store: Store, id: string): Suggestion {
-  const suggestion = store.suggestions.get(id);
+async function requireOpen(store: Store, id: string): Promise<Suggestion> {
+  const suggestion = await store.suggestions.get(id);
   if (!suggestion) throw new FactoryError('E_SUGGESTION_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
   if (suggestion.state !== 'open') {
     throw new FactoryError('E_CONFLICT', `suggestion ${id} is ${suggestion.state}; only open suggestions can be accepted or rejected`, { details: { state: suggestion.state } });
@@ -67,18 +67,18 @@ function atomicWrite(file: string, text: string): void {
 export async function acceptSuggestion(context: WorkflowContext, id: string, options: AcceptOptions): Promise<Suggestion> {
   const { store, registry, keyRing } = context;
   const now = context.now ?? Date.now;
-  const suggestion = requireOpen(store, id);
+  const suggestion = await requireOpen(store, id);
   // Built here, not read from the bundle cache: both versions' bundles are recorded, and the candidate's is signed.
   const current = await registry.inspect(suggestion.template, { bundleFrom: 'build' });
   // The suggestion was made from runs of one exact template (its digest: agent.json, the parents it extends and every
   // source file), so that is what must still be on disk; the version number alone cannot tell edits apart.
-  if (current.digest !== suggestion.baseDigest) throw staleSuggestion(store, suggestion, current);
+  if (current.digest !== suggestion.baseDigest) throw await staleSuggestion(store, suggestion, current);
   const signer = keyRing.signer();
   const manifestPath = path.join(current.dir, MANIFEST_FILE);
   const oldText = readFileSync(manifestPath, 'utf8');
   const oldSignature = readSignatureFile(current.dir, SIGNATURE_FILE);
   // The stable version must be restorable, whole, before anything on disk changes.
-  store.versions.record({
+  await store.versions.record({
     ...versionFilesOf(current),
     name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
     manifestFile: oldText, ...(oldSignature ? { signature: oldSignature } : {}),
@@ -105,7 +105,7 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   }
   const signature = signTemplate(candidate, signer, now());
   writeSignatureFile(candidate.dir, signature);
-  store.versions.record({
+  await store.versions.record({
     ...versionFilesOf(candidate),
     name: candidate.name, version: candidate.version, digest: candidate.digest, manifest: candidate.inherited, sources: { ...candidate.sources }, bundle: candidate.code,
     manifestFile: newText, signature,
@@ -116,27 +116,27 @@ export async function acceptSuggestion(context: WorkflowContext, id: string, opt
   const weight = options.canaryWeight ?? 0.1;
   if (!(weight > 0 && weight <= 1)) throw new FactoryError('E_USAGE', `canary weight must be in (0, 1], not ${weight}`);
   const at = now();
-  store.audit.append({
+  await store.audit.append({
     type: 'suggestion.accepted',
     actor: options.actor,
     subject: id,
     data: { template: suggestion.template, kind: suggestion.kind, from: current.version, to: newVersion, patch: suggestion.patch, keyId: signer.record.id, ...(options.reason ? { reason: options.reason } : {}) },
   });
   if (weight < 1) {
-    store.rollouts.start({ template: suggestion.template, stableVersion: current.version, candidateVersion: newVersion, weight, startedAt: at, suggestionId: id });
-    store.audit.append({ type: 'rollout.started', actor: options.actor, subject: suggestion.template, data: { stable: current.version, candidate: newVersion, weight, suggestion: id } });
-    return store.suggestions.decide(id, 'canary', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) }) as Suggestion;
+    await store.rollouts.start({ template: suggestion.template, stableVersion: current.version, candidateVersion: newVersion, weight, startedAt: at, suggestionId: id });
+    await store.audit.append({ type: 'rollout.started', actor: options.actor, subject: suggestion.template, data: { stable: current.version, candidate: newVersion, weight, suggestion: id } });
+    return (await store.suggestions.decide(id, 'canary', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) })) as Suggestion;
   }
-  return store.suggestions.decide(id, 'accepted', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) }) as Suggestion;
+  return (await store.suggestions.decide(id, 'accepted', { at, by: options.actor, candidateVersion: newVersion, ...(options.reason ? { reason: options.reason } : {}) })) as Suggestion;
 }
 
 /**
  * The conflict of a suggestion made for another template than the one on disk, saying what differs (the version, agent.json
  * or which source files), from the stored record of the version it was made for when there is one.
  */
-function staleSuggestion(store: Store, suggestion: Suggestion, current: { version: string; digest: string; inherited: unknown; sources: Readonly<Record<string, string>> }): FactoryError {
+async function staleSuggestion(store: Store, suggestion: Suggestion, current: { version: string; digest: string; inherited: unknown; sources: Readonly<Record<string, string>> }): Promise<FactoryError> {
   // Only to say what changed: a row the store does not vouch for says nothing.
-  const base = store.versions.byDigest(suggestion.template, suggestion.baseDigest, { unsealed: 'skip' });
+  const base = await store.versions.byDigest(suggestion.template, suggestion.baseDigest, { unsealed: 'skip' });
   const changes: string[] = [];
   if (current.version !== suggestion.baseVersion) changes.push(`its version is ${current.version}`);
   if (base) {
@@ -155,13 +155,13 @@ function staleSuggestion(store: Store, suggestion: Suggestion, current: { versio
 }
 
 /** Rejects an open suggestion with a reason; it is not proposed again until its evidence changes materially. */
-export function rejectSuggestion(context: Pick<WorkflowContext, 'store' | 'now'>, id: string, options: { actor: string; reason: string }): Suggestion {
+export async function rejectSuggestion(context: Pick<WorkflowContext, 'store' | 'now'>, id: string, options: { actor: string; reason: string }): Promise<Suggestion> {
   const { store } = context;
-  requireOpen(store, id);
+  await requireOpen(store, id);
   if (!options.reason.trim()) throw new FactoryError('E_USAGE', 'give a reason for rejecting (--reason): it is kept with the decision');
   const at = (context.now ?? Date.now)();
-  store.audit.append({ type: 'suggestion.rejected', actor: options.actor, subject: id, data: { reason: options.reason } });
-  return store.suggestions.decide(id, 'rejected', { at, by: options.actor, reason: options.reason }) as Suggestion;
+  await store.audit.append({ type: 'suggestion.rejected', actor: options.actor, subject: id, data: { reason: options.reason } });
+  return (await store.suggestions.decide(id, 'rejected', { at, by: options.actor, reason: options.reason })) as Suggestion;
 }
 
 /**
@@ -182,21 +182,21 @@ export async function rollback(
     return { broken: failure };
   });
   const isBroken = 'broken' in current;
-  const rollout = store.rollouts.get(name);
+  const rollout = await store.rollouts.get(name);
   // By default, never a retired version nor one the store does not vouch for; one asked for by name is refused below, saying why.
-  const versions = store.versions.list(name).filter((v) => !v.unsealed && (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
+  const versions = (await store.versions.list(name)).filter((v) => !v.unsealed && (isBroken || v.version !== current.version) && !store.trust.retirement(name, v.version));
   const target = options.to ?? (rollout?.state === 'canary' ? rollout.stableVersion : isBroken ? undefined : versions.at(-1)?.version);
   if (!target && isBroken) throw new FactoryError('E_USAGE', `"${name}" does not load (${current.broken.message}); name the version to put back with --to (\`af versions list ${name}\`)`);
   if (!target) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no earlier version of "${name}" is recorded (retired ones excepted); nothing to roll back to`);
   requireNotRetired(store, name, target, 'rolled back to');
   // Refuses (E_TRUST_STATE) a version held only in rows the keys folder does not vouch for, before anything is written.
-  const stored = store.versions.get(name, target);
+  const stored = await store.versions.get(name, target);
   if (!stored) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${target} of "${name}" is not in the store; \`af templates show ${name}\` lists the recorded versions`);
   // The digest, not the number: in dev an edit runs under the number it carries, and rolling back to that number undoes it.
   if (!isBroken && stored.digest === current.digest) throw new FactoryError('E_USAGE', `"${name}" is already at ${target} (digest ${stored.digest.slice(0, 12)})`);
   // What is on disk now (an edit in dev, say) is kept, whole, before it is replaced: rolling forward stays possible.
   if (!isBroken) {
-    store.versions.record({
+    await store.versions.record({
       ...versionFilesOf(current),
       name: current.name, version: current.version, digest: current.digest, manifest: current.inherited, sources: { ...current.sources }, bundle: current.code,
     });
@@ -207,10 +207,10 @@ export async function rollback(
   const from = isBroken ? `a broken edit` : current.version;
   const at = (context.now ?? Date.now)();
   if (rollout?.state === 'canary') {
-    store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, manual: true });
-    if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: 'rolled back by hand' });
+    await store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, manual: true });
+    if (rollout.suggestionId) await store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: 'rolled back by hand' });
   }
-  store.audit.append({
+  await store.audit.append({
     type: 'rollout.rolled_back', actor: options.actor, subject: name,
     data: { from, ...(isBroken ? {} : { fromDigest: current.digest }), to: target, toDigest: stored.digest, manual: true, written: restored.written, removed: restored.removed },
   });
@@ -225,9 +225,9 @@ export async function startRollout(context: Pick<WorkflowContext, 'store' | 'reg
   const current = await registry.inspect(name);
   if (options.candidate === current.version) throw new FactoryError('E_USAGE', `${options.candidate} is the version on disk; a candidate must be another recorded version`);
   requireNotRetired(store, name, options.candidate, 'rolled out');
-  if (!store.versions.get(name, options.candidate)) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${options.candidate} of "${name}" is not in the store`);
-  store.rollouts.start({ template: name, stableVersion: current.version, candidateVersion: options.candidate, weight: options.weight, startedAt: (context.now ?? Date.now)() });
-  store.audit.append({ type: 'rollout.started', actor: options.actor, subject: name, data: { stable: current.version, candidate: options.candidate, weight: options.weight } });
+  if (!(await store.versions.get(name, options.candidate))) throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${options.candidate} of "${name}" is not in the store`);
+  await store.rollouts.start({ template: name, stableVersion: current.version, candidateVersion: options.candidate, weight: options.weight, startedAt: (context.now ?? Date.now)() });
+  await store.audit.append({ type: 'rollout.started', actor: options.actor, subject: name, data: { stable: current.version, candidate: options.candidate, weight: options.weight } });
   return { stable: current.version, candidate: options.candidate, weight: options.weight };
 }
 
@@ -259,7 +259,7 @@ export async function retireVersion(
 ): Promise<RetireResult> {
   const { store, registry } = context;
   if (!VERSION.test(version)) throw new FactoryError('E_USAGE', `${JSON.stringify(version)} is not a semantic version such as "1.4.0"`);
-  const recorded = store.versions.list(name);
+  const recorded = await store.versions.list(name);
   const current = registry.names().includes(name) ? await registry.inspect(name).catch(() => undefined) : undefined;
   if (recorded.length === 0 && !current) {
     throw new FactoryError('E_TEMPLATE_NOT_FOUND', `no template "${name}" in ${registry.agentsDir} and no recorded version of it; \`af templates list\` shows the templates`);
@@ -269,19 +269,19 @@ export async function retireVersion(
   const existing = store.trust.retirement(name, version);
   if (existing) return { ...existing, isNew: false, digests, isOnDisk };
   const retirement: VersionRetirement = { name, version, retiredAt: (context.now ?? Date.now)(), reason: options.reason ?? '', by: options.actor };
-  store.trust.retire(retirement);
-  store.audit.append({ type: 'version.retired', actor: options.actor, subject: name, data: { version, reason: retirement.reason, digests, isOnDisk } });
+  await store.trust.retire(retirement);
+  await store.audit.append({ type: 'version.retired', actor: options.actor, subject: name, data: { version, reason: retirement.reason, digests, isOnDisk } });
   let endedCanary: RetireResult['endedCanary'];
-  const rollout = store.rollouts.get(name);
+  const rollout = await store.rollouts.get(name);
   if (rollout?.state === 'canary' && rollout.candidateVersion === version) {
-    if (isOnDisk && store.versions.get(name, rollout.stableVersion, { unsealed: 'skip' }) && !store.trust.retirement(name, rollout.stableVersion)) {
+    if (isOnDisk && (await store.versions.get(name, rollout.stableVersion, { unsealed: 'skip' })) && !store.trust.retirement(name, rollout.stableVersion)) {
       await rollback(context, name, { to: rollout.stableVersion, actor: options.actor });
       endedCanary = { stable: rollout.stableVersion, restored: true };
     } else {
       const at = (context.now ?? Date.now)();
-      store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, reason: `candidate ${version} retired` });
-      if (rollout.suggestionId) store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: `version ${version} retired` });
-      store.audit.append({ type: 'rollout.rolled_back', actor: options.actor, subject: name, data: { from: version, to: rollout.stableVersion, retired: true } });
+      await store.rollouts.decide(name, 'rolled_back', at, { by: options.actor, reason: `candidate ${version} retired` });
+      if (rollout.suggestionId) await store.suggestions.decide(rollout.suggestionId, 'rolled_back', { at, by: options.actor, reason: `version ${version} retired` });
+      await store.audit.append({ type: 'rollout.rolled_back', actor: options.actor, subject: name, data: { from: version, to: rollout.stableVersion, retired: true } });
       endedCanary = { stable: rollout.stableVersion, restored: false };
     }
   }

@@ -1,4 +1,5 @@
 /** @module runtime/denial-audit — writes permission denials to the audit log, bounded so a hostile agent cannot flood it. */
+import { BackgroundWrites } from '../core/background-writes.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DenialEvent } from '../sandbox/index.js';
@@ -12,11 +13,14 @@ export class DenialAudit {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #windows = new Map<string, { startedAt: number; audited: number; suppressed: number }>();
+  // A denial is reported from the sandbox's synchronous callback: the audit write goes on without it.
+  readonly #writes: BackgroundWrites;
 
   constructor(store: Store | undefined, logger: Logger, clock: Clock) {
     this.#store = store;
     this.#logger = logger;
     this.#clock = clock;
+    this.#writes = new BackgroundWrites(logger);
   }
 
   report(denial: DenialEvent): void {
@@ -33,16 +37,19 @@ export class DenialAudit {
     }
     window.audited++;
     this.#logger.warn(`permission denied: ${denial.template} wanted ${denial.permission} ${denial.target} (grant it at ${denial.grantKey})`);
-    this.#store?.audit.append({ type: 'permission.denied', subject: denial.template, data: { permission: denial.permission, target: denial.target, grantKey: denial.grantKey } });
+    const store = this.#store;
+    if (store) this.#writes.start('audit of a permission denial', () => store.audit.append({ type: 'permission.denied', subject: denial.template, data: { permission: denial.permission, target: denial.target, grantKey: denial.grantKey } }));
   }
 
-  /** Writes the summaries still pending (at close). */
-  flush(): void {
+  /** Writes the summaries still pending and waits for every audit write under way (at close). */
+  async flush(): Promise<void> {
     for (const [template, window] of this.#windows) if (window.suppressed > 0) this.#summarise(template, window.suppressed);
     this.#windows.clear();
+    await this.#writes.settled();
   }
 
   #summarise(template: string, suppressed: number): void {
-    this.#store?.audit.append({ type: 'permission.denied.suppressed', subject: template, data: { count: suppressed, perMinuteCap: PER_TEMPLATE_PER_MINUTE } });
+    const store = this.#store;
+    if (store) this.#writes.start('audit of suppressed permission denials', () => store.audit.append({ type: 'permission.denied.suppressed', subject: template, data: { count: suppressed, perMinuteCap: PER_TEMPLATE_PER_MINUTE } }));
   }
 }

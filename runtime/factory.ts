@@ -1,5 +1,7 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
 import path from 'node:path';
+import type { Awaitable } from '../core/awaitable.js';
+import { BackgroundWrites } from '../core/background-writes.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
 import { FactoryError } from '../core/errors.js';
@@ -86,6 +88,7 @@ const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  */
 export async function createFactory(options: FactoryOptions = {}): Promise<AgentFactory> {
   const factory = new AgentFactory(options);
+  await factory.ready();
   await factory.prewarm(options.prewarm ?? false);
   return factory;
 }
@@ -112,6 +115,10 @@ export class AgentFactory {
   /** Sandbox pools are keyed by spec digest; metrics label them by template. */
   readonly #templateBySpecDigest = new Map<string, string>();
   readonly #gate: TrustGate;
+  /** Audit entries and version records written from synchronous callbacks (the trust gate, the registry). */
+  readonly #writes: BackgroundWrites;
+  /** Sealing the version rows recorded before seals, started at construction: see {@link ready}. */
+  readonly #versionsSealed: Promise<void>;
   #isClosed = false;
 
   constructor(options: FactoryOptions = {}) {
@@ -122,6 +129,7 @@ export class AgentFactory {
     });
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.#writes = new BackgroundWrites(this.#logger.child('store'));
     // Checked before anything is opened, so a refusal leaves nothing to close.
     const lockdown = lockdownReport(options.isolation === 'inline' ? 'inline' : (options.lockdown ?? 'auto'));
     const missingLayers = lockdown.filter((layer) => !layer.active);
@@ -150,6 +158,8 @@ export class AgentFactory {
     this.#rollouts = store
       ? new RolloutRouter({ store, clock: this.#clock, logger: this.#logger.child('rollout'), dirOf: (name) => this.registry.peek(name)?.dir })
       : undefined;
+    // Refreshed in the background, never on the run path: see RolloutRouter.start.
+    this.#rollouts?.start();
     const baseSink = options.runSink ?? store?.runs ?? createMemoryRunSink();
     this.#ownsSink = options.runSink === undefined && (this.#ownsStore || store === undefined);
     const rollouts = this.#rollouts;
@@ -164,7 +174,9 @@ export class AgentFactory {
     });
     // Version rows recorded before rows were sealed: those a trusted signature vouches for are sealed as they are (once),
     // never while the trust data itself is not what the keys folder vouches for (a forged root would vouch for anything).
-    if (store && !store.isClosed) store.versions.sealVouched(() => (store.trust.trustProblem() ? () => false : (version) => vouchesForStoredVersion(version, this.trust.verifier)));
+    // Started here (SQLite does it at once, as before); a store over the network finishes it before `createFactory`
+    // resolves, and a stored version is never read before it is done. A failure leaves rows unsealed, which are refused.
+    this.#versionsSealed = store && !store.isClosed ? this.#sealVouchedVersions(store) : Promise.resolve();
     const gate = new TrustGate({
       verifier: this.trust.verifier,
       policy: this.trust.loadPolicy(),
@@ -172,7 +184,8 @@ export class AgentFactory {
       ...(options.devEnvironments ? { devEnvironments: options.devEnvironments } : {}),
       onAudit: (event) => {
         if (event.type !== 'signature.waived') this.#telemetry.recordTrustRejection(event.code ?? 'E_SIGNATURE_INVALID', event.template);
-        store?.audit.append({ type: event.type, subject: event.template, data: { version: event.version, env: event.env, digest: event.digest, code: event.code, message: event.message } });
+        // The gate decides synchronously, on the run path: the audit entry is written without holding it up.
+        if (store) this.#writes.start(`audit of ${event.type}`, () => store.audit.append({ type: event.type, subject: event.template, data: { version: event.version, env: event.env, digest: event.digest, code: event.code, message: event.message } }));
         options.onAudit?.(event);
       },
       logger: this.#logger.child('trust'),
@@ -190,7 +203,13 @@ export class AgentFactory {
       logger: this.#logger.child('templates'),
       clock: this.#clock,
       ...(store
-        ? { onResolved: (template) => recordVersion(store, template), versionSource: (name, version) => store.versions.get(name, version) }
+        ? {
+            onResolved: (template) => this.#writes.start(`recording ${template.name} ${template.version}`, () => recordVersion(store, template)),
+            versionSource: async (name, version) => {
+              await this.#versionsSealed;
+              return store.versions.get(name, version);
+            },
+          }
         : {}),
     });
     const lockdownWarning = missingLayersWarning(lockdown);
@@ -218,6 +237,15 @@ export class AgentFactory {
       ...('dropped' in writer ? { droppedRecords: () => writer.dropped ?? 0 } : {}),
       now: () => this.#clock.monotonic(),
     });
+  }
+
+  /**
+   * Resolves once the work the constructor started on the store is done (sealing version rows recorded before
+   * seals) and the active rollouts were read, so the first run is routed as the store says; `createFactory` waits
+   * for it. Never rejects: a failure is logged.
+   */
+  async ready(): Promise<void> {
+    await Promise.all([this.#versionsSealed, this.#rollouts?.refresh()]);
   }
 
   /** Resolves templates and registers them with the sandbox so their contexts are warm before first use. */
@@ -282,10 +310,22 @@ export class AgentFactory {
     this.registry.close();
     this.trust.store.close?.();
     await this.#sandbox.close();
-    this.#denials.flush();
+    await this.#denials.flush();
+    await this.#versionsSealed;
+    this.#rollouts?.stop();
+    await this.#rollouts?.settled();
+    await this.#writes.settled();
     await this.#sink.flush();
     if (this.#ownsSink) await this.#sink.close();
     if (this.#ownsStore) await this.store?.close();
+  }
+
+  async #sealVouchedVersions(store: Store): Promise<void> {
+    try {
+      await store.versions.sealVouched(() => (store.trust.trustProblem() ? () => false : (version) => vouchesForStoredVersion(version, this.trust.verifier)));
+    } catch (error) {
+      this.#logger.warn(`could not seal the template versions recorded before seals (they stay unsealed, and are refused): ${(error as Error).message}`);
+    }
   }
 
   async #createAgent(name: string, options: CreateAgentOptions, depth: number, parentId: string | undefined): Promise<Agent> {
@@ -350,9 +390,9 @@ export class AgentFactory {
 }
 
 /** Keeps every version that ran, with its bundle, signature, agent.json and source files, for rollback and canaries. */
-function recordVersion(store: Store, template: TrustedTemplate): void {
+function recordVersion(store: Store, template: TrustedTemplate): Awaitable<void> {
   if (store.isClosed) return;
-  store.versions.record({
+  return store.versions.record({
     // On the cold path only (a registry miss). agent.json is the text the resolve parsed, never read again here;
     // the source files were just read to bundle or hash them, and are checked against those hashes.
     ...versionFilesOf(template),

@@ -115,14 +115,14 @@ export class KeyRing {
    * Creates a root certificate authority and a first signer. Refuses when a root already exists.
    * @returns the root and the signer records.
    */
-  init(options: { rootName?: string; signerName?: string } = {}): { root: KeyRecord; signer: KeyRecord } {
+  async init(options: { rootName?: string; signerName?: string } = {}): Promise<{ root: KeyRecord; signer: KeyRecord }> {
     if (this.#trust.roots().length > 0) {
       throw new FactoryError('E_USAGE', `keys already exist (root ${this.#trust.roots()[0]?.id}); use \`af keys create\` or \`af keys rotate\` for a new signer`);
     }
     const now = this.#clock.now();
     const rootIssued = issue({ name: options.rootName ?? 'Agent Factory local root', notBefore: now, validDays: ROOT_VALID_DAYS, isCa: true });
-    const root = this.#remember('root', options.rootName ?? 'Agent Factory local root', rootIssued, now);
-    const signer = this.create(options.signerName ?? 'signer-1');
+    const root = await this.#remember('root', options.rootName ?? 'Agent Factory local root', rootIssued, now);
+    const signer = await this.create(options.signerName ?? 'signer-1');
     return { root, signer };
   }
 
@@ -130,7 +130,7 @@ export class KeyRing {
    * Issues a new signer certificate from the root.
    * @param options.notBefore start of validity (for tests of expiry) @default now
    */
-  create(name: string, options: { notBefore?: number; validDays?: number } = {}): KeyRecord {
+  async create(name: string, options: { notBefore?: number; validDays?: number } = {}): Promise<KeyRecord> {
     const root = this.#currentRoot();
     const rootKeyPem = this.#readPrivateKey(root.id);
     const now = this.#clock.now();
@@ -145,13 +145,13 @@ export class KeyRing {
   }
 
   /** A new signer that becomes the current one; older signers stay valid until they expire or are revoked. */
-  rotate(): KeyRecord {
+  rotate(): Promise<KeyRecord> {
     const signers = this.#trust.keys().filter((key) => key.role === 'signer');
     return this.create(`signer-${signers.length + 1}`);
   }
 
-  revoke(id: string, reason = 'revoked by a maintainer'): void {
-    this.#trust.revoke(id, reason, this.#clock.now());
+  async revoke(id: string, reason = 'revoked by a maintainer'): Promise<void> {
+    await this.#trust.revoke(id, reason, this.#clock.now());
   }
 
   /**
@@ -185,7 +185,7 @@ export class KeyRing {
     return root;
   }
 
-  #remember(role: 'root' | 'signer', name: string, issued: ReturnType<typeof issue>, now: number): KeyRecord {
+  async #remember(role: 'root' | 'signer', name: string, issued: ReturnType<typeof issue>, now: number): Promise<KeyRecord> {
     const id = keyIdOf(createPublicKey(issued.privateKeyPem));
     mkdirSync(this.#keysDir, { recursive: true, mode: 0o700 });
     const file = this.#keyPath(id);
@@ -193,7 +193,7 @@ export class KeyRing {
     // The mode option is ignored when the file already exists; make sure.
     chmodSync(file, 0o600);
     const record: KeyRecord = { id, role, name, certificatePem: issued.certificatePem, notBefore: issued.notBefore, notAfter: issued.notAfter, createdAt: now };
-    this.#trust.addKey(record);
+    await this.#trust.addKey(record);
     return record;
   }
 

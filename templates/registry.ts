@@ -1,6 +1,7 @@
 /** @module templates/registry — resolves templates by name through an LRU+TTL cache, and reloads them when their files change. */
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import type { Awaitable } from '../core/awaitable.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FactoryError, toFactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
@@ -45,7 +46,7 @@ export interface TemplateRegistryOptions<T extends ResolvedTemplate = ResolvedTe
   /** Called with every template a cold resolve produced (and the gate admitted): to record versions. */
   onResolved?(template: T): void;
   /** Finds a version that is not the one on disk (canaries, rollbacks): the store's template versions. */
-  versionSource?(name: string, version: string): StoredVersion | undefined;
+  versionSource?(name: string, version: string): Awaitable<StoredVersion | undefined>;
   logger?: Logger;
   clock?: Clock;
 }
@@ -98,7 +99,7 @@ export class TemplateRegistry<out T extends ResolvedTemplate = ResolvedTemplate>
   readonly #trust: TemplateAdmission<T> | undefined;
   /** A method of an object, not a function-typed field: a field taking a `T` would make `T` contravariant (`out T`). */
   readonly #hooks: Pick<TemplateRegistryOptions<T>, 'onResolved'>;
-  readonly #versionSource: ((name: string, version: string) => StoredVersion | undefined) | undefined;
+  readonly #versionSource: ((name: string, version: string) => Awaitable<StoredVersion | undefined>) | undefined;
   #watcher: TemplateWatcher | undefined;
   #generation = 0;
 
@@ -208,7 +209,7 @@ export class TemplateRegistry<out T extends ResolvedTemplate = ResolvedTemplate>
     }
     const onDisk = await this.resolve(name, { env });
     if (onDisk.version === version) return onDisk;
-    const stored = this.#versionSource?.(name, version);
+    const stored = await this.#versionSource?.(name, version);
     if (!stored) {
       throw new FactoryError('E_TEMPLATE_NOT_FOUND', `version ${version} of template "${name}" is not available; version ${onDisk.version} is in ${onDisk.file}, and the store has no ${version}`);
     }

@@ -131,7 +131,7 @@ export function App({ services }: AppProps) {
         if (command.task === 'learn') {
           runTask('learning', async (progress) => {
             // The bar counts templates with runs, known before the learner (TensorFlow.js, a second to load) is.
-            const templates = services.store.queries.stats().length;
+            const templates = (await services.store.queries.stats()).length;
             progress(0, templates, 'loading the learner…');
             const { learn } = await services.learner();
             progress(0, templates, 'reading the run record…');

@@ -22,7 +22,7 @@ export interface TemplateRow {
 /** Every template with its signature state (checked against the project's trusted keys), pool and run statistics. */
 export async function loadTemplateRows(services: TuiServices): Promise<TemplateRow[]> {
   const { factory, store } = services;
-  const stats = new Map(store.queries.stats().map((entry) => [entry.template, entry]));
+  const stats = new Map((await store.queries.stats()).map((entry) => [entry.template, entry]));
   const pools = new Map(factory.sandboxStats().pools.map((pool) => [pool.digest, pool]));
   const rows: TemplateRow[] = [];
   for (const name of factory.registry.names()) {
@@ -75,7 +75,7 @@ export const SPARK_SECONDS = 30;
 export const RATE_WINDOW_S = 5;
 
 /** One refresh of the live view: the last minute of the store's runs, the sandbox pools and the writer's counters. */
-export function liveSnapshot(services: TuiServices): LiveSnapshot {
+export async function liveSnapshot(services: TuiServices): Promise<LiveSnapshot> {
   const { factory, store } = services;
   const now = services.now();
   const run: number[] = [];
@@ -85,7 +85,7 @@ export function liveSnapshot(services: TuiServices): LiveSnapshot {
   let errors = 0;
   let recent = 0;
   const sparkStart = now - SPARK_SECONDS * 1000;
-  for (const record of store.queries.iterate({ since: now - STATS_WINDOW_MS, until: now })) {
+  for await (const record of store.queries.iterate({ since: now - STATS_WINDOW_MS, until: now })) {
     run.push(record.runMs);
     create.push(record.createMs);
     if (record.outcome === 'error') {
@@ -170,14 +170,14 @@ export interface CanaryProgress {
 }
 
 /** The rollout a suggestion started, with runs and errors per version since it began. */
-export function canaryProgress(services: TuiServices, suggestion: Suggestion): CanaryProgress | undefined {
-  const rollout = services.store.rollouts.get(suggestion.template);
+export async function canaryProgress(services: TuiServices, suggestion: Suggestion): Promise<CanaryProgress | undefined> {
+  const rollout = await services.store.rollouts.get(suggestion.template);
   if (!rollout || rollout.suggestionId !== suggestion.id) return undefined;
   const counts = new Map<string, { runs: number; errors: number }>([
     [rollout.stableVersion, { runs: 0, errors: 0 }],
     [rollout.candidateVersion, { runs: 0, errors: 0 }],
   ]);
-  for (const record of services.store.queries.iterate({ template: suggestion.template, since: rollout.startedAt })) {
+  for await (const record of services.store.queries.iterate({ template: suggestion.template, since: rollout.startedAt })) {
     const entry = counts.get(record.version);
     if (!entry) continue;
     entry.runs++;

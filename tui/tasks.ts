@@ -18,8 +18,8 @@ export async function signAllTemplates(services: TuiServices, progress: (done: n
       if (!template.abstract) {
         const signature = signTemplate(template, signer, services.now());
         writeSignatureFile(template.dir, signature);
-        store.versions.record({ ...versionFilesOf(template), name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code, signature });
-        store.audit.append({ type: 'template.signed', actor: services.actor, subject: template.name, data: { version: template.version, digest: template.digest, keyId: signer.record.id } });
+        await store.versions.record({ ...versionFilesOf(template), name: template.name, version: template.version, digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code, signature });
+        await store.audit.append({ type: 'template.signed', actor: services.actor, subject: template.name, data: { version: template.version, digest: template.digest, keyId: signer.record.id } });
         signed++;
       }
     } catch (error) {

@@ -1,6 +1,7 @@
 /** @module api/plugins/auth — who is calling: the Bearer API key checked before anything else, the route's least role checked before the body is read, and refusals written to the audit log. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FactoryError } from '../../core/errors.js';
+import { BackgroundWrites } from '../../core/background-writes.js';
 import type { Logger } from '../../core/logger.js';
 import { isInstallationWide, type Principal, type Store } from '../../store/index.js';
 import { type Access, describeAccess, isAllowed } from '../access.js';
@@ -30,22 +31,20 @@ export interface AuthOptions {
 async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promise<void> {
   app.decorateRequest('principal', null);
 
-  // Refused attempts are what an audit log is for.
+  // Refused attempts are what an audit log is for. `forbid` throws at once (callers rely on `never`), so the entry is
+  // written without waiting; a failure, say a store closing under a shutdown, is logged and never turns a 403 into a 500.
+  const refusals = new BackgroundWrites(logger);
   app.decorate('forbid', (request: FastifyRequest, message: string): never => {
     const principal = principalOf(request);
-    try {
-      store.audit.append({ type: 'api.forbidden', actor: actorOf(principal), subject: `${request.method} ${request.routeOptions.url}`, data: { tenant: principal.tenant, role: principal.role } });
-    } catch (error) {
-      // A store closing under a shutdown must not turn a 403 into a 500.
-      logger.warn('could not audit a refused request', { error: error instanceof Error ? error.message : String(error) });
-    }
+    refusals.start('could not audit a refused request', () => store.audit.append({ type: 'api.forbidden', actor: actorOf(principal), subject: `${request.method} ${request.routeOptions.url}`, data: { tenant: principal.tenant, role: principal.role } }));
     throw new FactoryError('E_FORBIDDEN', message);
   });
+  app.addHook('onClose', () => refusals.settled());
 
   // Authentication runs first (an instance-level hook), so the rate limiter, a route-level onRequest hook, can key on the API key.
   app.addHook('onRequest', async function authenticateKey(request, reply) {
     if (isOpen(request)) return;
-    const principal = authenticate(store, request.headers.authorization);
+    const principal = await authenticate(store, request.headers.authorization);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="agent-factory"');
       throw new FactoryError('E_UNAUTHORIZED', 'send a valid API key as "Authorization: Bearer afk_…"; create one with `af keys api create`');
@@ -75,10 +74,10 @@ function isOpen(request: FastifyRequest): boolean {
   return request.routeOptions.config?.access === 'public' || request.is404;
 }
 
-function authenticate(store: Store, header: string | undefined): Principal | undefined {
+async function authenticate(store: Store, header: string | undefined): Promise<Principal | undefined> {
   const match = /^Bearer +(\S+)$/i.exec(header ?? '');
   if (!match || store.isClosed) return undefined;
-  return store.tenants.authenticate(match[1] as string);
+  return await store.tenants.authenticate(match[1] as string);
 }
 
 /** The authenticated caller of a non-public route. */

@@ -31,7 +31,7 @@ export interface ServerLifecycle {
   /** Awaits `work`, keeping the server's close waiting for it: a run started before closing finishes and is recorded. */
   track<T>(work: Promise<T>): Promise<T>;
   /** Ready when the store answers (`store.ping()`), the sandbox has hosts, and the server is not closing. */
-  readiness(): ReadinessView;
+  readiness(): Promise<ReadinessView>;
 }
 
 async function lifecycle(app: FastifyInstance, options: LifecycleOptions): Promise<void> {
@@ -87,12 +87,12 @@ async function lifecycle(app: FastifyInstance, options: LifecycleOptions): Promi
   });
 }
 
-function readiness(factory: AgentFactory, store: Store, isClosing: boolean): ReadinessView {
+async function readiness(factory: AgentFactory, store: Store, isClosing: boolean): Promise<ReadinessView> {
   let storeCheck: ReadinessView['checks']['store'] = 'ok';
   if (store.isClosed) storeCheck = 'closed';
   else {
     try {
-      store.ping();
+      await store.ping();
     } catch {
       storeCheck = 'failed';
     }

@@ -22,7 +22,7 @@ async function routes(app: FastifyInstance, { store, metricsAccess }: OpsRoutesO
     schema: ROUTE_SCHEMAS.audit,
     handler: async (request: FastifyRequest<{ Querystring: AuditQuery }>) => {
       const { type, subject, afterSeq, limit } = request.query;
-      return { entries: store.audit.list({ ...(type ? { type } : {}), ...(subject ? { subject } : {}), ...(afterSeq !== undefined ? { afterSeq } : {}), limit: limit ?? 100 }) };
+      return { entries: await store.audit.list({ ...(type ? { type } : {}), ...(subject ? { subject } : {}), ...(afterSeq !== undefined ? { afterSeq } : {}), limit: limit ?? 100 }) };
     },
   });
 
@@ -38,7 +38,7 @@ async function routes(app: FastifyInstance, { store, metricsAccess }: OpsRoutesO
     ...routeOf('GET /readyz'),
     schema: ROUTE_SCHEMAS.readyz,
     handler: async (_request, reply) => {
-      const view = app.lifecycle.readiness();
+      const view = await app.lifecycle.readiness();
       return reply.code(view.ready ? 200 : 503).send(view);
     },
   });

@@ -43,9 +43,9 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Ru
     handler: async (request: FastifyRequest<{ Querystring: RunListQuery }>) => {
       const { tenant } = principalOf(request);
       // Records are written in batches; a client that just ran an agent expects to read it back.
-      store.runs.flushNow();
+      await store.runs.flush();
       const { template, outcome, since, until, limit } = request.query;
-      const runs = store.queries.list({
+      const runs = await store.queries.list({
         tenant,
         ...(template !== undefined ? { template } : {}),
         ...(outcome !== undefined ? { outcome } : {}),
@@ -62,8 +62,8 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Ru
     schema: ROUTE_SCHEMAS.getRun,
     handler: async (request: FastifyRequest<{ Params: { id: string } }>) => {
       const { tenant } = principalOf(request);
-      store.runs.flushNow();
-      const run = store.queries.get(request.params.id);
+      await store.runs.flush();
+      const run = await store.queries.get(request.params.id);
       // Another tenant's run is reported exactly like a missing one, so ids cannot be probed across tenants.
       if (!run || run.tenant !== tenant) throw new FactoryError('E_NOT_FOUND', `no run ${request.params.id} in tenant ${tenant}`);
       return run;

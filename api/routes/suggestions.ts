@@ -52,7 +52,7 @@ async function routes(app: FastifyInstance, { store, suggestions }: SuggestionRo
     const actor = actorOf(principal);
     const reason = request.body?.reason;
     const decided = verb === 'accept' ? await service.accept(suggestion.id, { actor, ...(reason !== undefined ? { reason } : {}) }) : await service.reject(suggestion.id, { actor, reason: reason ?? '' });
-    store.audit.append({
+    await store.audit.append({
       type: verb === 'accept' ? 'api.suggestion.accepted' : 'api.suggestion.rejected',
       actor,
       subject: suggestion.id,

@@ -100,6 +100,6 @@ async function describeTemplate(factory: AgentFactory, store: Store, name: strin
     chain: [...inspected.chain],
     manifest: inspected.manifest as unknown as Record<string, unknown>,
     signature,
-    versions: store.isClosed ? [] : store.versions.list(name).map((v) => (store.trust.retirement(name, v.version) ? { ...v, retired: true } : v)),
+    versions: store.isClosed ? [] : (await store.versions.list(name)).map((v) => (store.trust.retirement(name, v.version) ? { ...v, retired: true } : v)),
   };
 }

@@ -41,9 +41,9 @@ export async function apiKeysCreateCommand(context: CommandContext, options: Api
     throw new FactoryError('E_USAGE', 'give either --tenant T (a key of one tenant) or --installation (a key for installation-wide actions: accept, rollback, retire, the audit log)');
   }
   const tenant = options.installation ? INSTALLATION_TENANT : (options.tenant as string);
-  return withStore(context, (store) => {
-    const { record, key } = store.tenants.createApiKey(tenant, role, options.label ?? '');
-    store.audit.append({ type: 'api-key.created', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });
+  return withStore(context, async (store) => {
+    const { record, key } = await store.tenants.createApiKey(tenant, role, options.label ?? '');
+    await store.audit.append({ type: 'api-key.created', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });
     if (options.json) {
       printJson(context.streams, { ...keyView(record), key });
       return EXIT.ok;
@@ -58,8 +58,8 @@ export async function apiKeysCreateCommand(context: CommandContext, options: Api
 }
 
 export async function apiKeysListCommand(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
-    const views = store.tenants.listApiKeys(options.tenant).map(keyView);
+  return withStore(context, async (store) => {
+    const views = (await store.tenants.listApiKeys(options.tenant)).map(keyView);
     if (options.json) {
       printJson(context.streams, views);
       return EXIT.ok;
@@ -84,12 +84,12 @@ export async function apiKeysListCommand(context: CommandContext, options: { ten
 
 /** Revokes at once: the next request with the key answers 401. Revoking a revoked key changes nothing and is not audited again. */
 export async function apiKeysRevokeCommand(context: CommandContext, id: string, options: { json?: boolean } = {}): Promise<number> {
-  return withStore(context, (store) => {
-    const before = store.tenants.listApiKeys().find((record) => record.id === id);
+  return withStore(context, async (store) => {
+    const before = (await store.tenants.listApiKeys()).find((record) => record.id === id);
     if (!before) throw new FactoryError('E_KEY_NOT_FOUND', `no API key with id ${id}; run \`af keys api list\``);
-    const record = before.revokedAt === undefined ? store.tenants.revokeApiKey(id) : before;
+    const record = before.revokedAt === undefined ? await store.tenants.revokeApiKey(id) : before;
     if (before.revokedAt === undefined) {
-      store.audit.append({ type: 'api-key.revoked', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });
+      await store.audit.append({ type: 'api-key.revoked', actor: 'cli', subject: record.id, data: { tenant: record.tenant, role: record.role, label: record.label } });
     }
     if (options.json) printJson(context.streams, keyView(record));
     else context.streams.stdout.write(`${before.revokedAt === undefined ? 'revoked' : 'already revoked:'} API key ${record.id} (tenant ${record.tenant}, role ${record.role})\n`);

@@ -70,12 +70,12 @@ export function loadDemoKeys(agentsDir: string): DemoKeys {
  * (what `af demo` does) or a project that opts in knowingly; never for production.
  * @throws FactoryError `E_USAGE` when `env` is a production environment.
  */
-export function trustDemoRoot(trust: TrustStore, env: string, keys: DemoKeys): KeyRecord {
+export function trustDemoRoot(trust: TrustStore, env: string, keys: DemoKeys): Promise<KeyRecord> {
   if (DEMO_FORBIDDEN_ENVIRONMENTS.includes(env)) {
     throw new FactoryError('E_USAGE', `the DEMO root ${keys.root.id} is never trusted in ${env}: its signer's private key is public; sign the agents with your own keys (\`af keys init && af sign --all\`)`);
   }
-  if (!trust.key(keys.root.id)) trust.addKey(keys.root);
-  return keys.root;
+  // Refused above at once (before anything is written); the write itself may answer later.
+  return Promise.resolve(trust.key(keys.root.id) ? undefined : trust.addKey(keys.root)).then(() => keys.root);
 }
 
 export interface DemoCommandOptions {
@@ -252,7 +252,7 @@ export async function prepareDemoState(context: CommandContext, options: DemoCom
     // Its own keys folder, as a project has: the demo root goes in through addKey, the legitimate path, and is sealed.
     const store = openStore({ path: path.join(home, 'factory.db'), clock, auditAnchorDir: path.join(home, 'keys') });
     try {
-      trustDemoRoot(store.trust, DEMO_ENV, keys);
+      await trustDemoRoot(store.trust, DEMO_ENV, keys);
       const weights = workload.DEMO_WEIGHTS;
       if (!options.json) {
         streams.stderr.write(`af demo: ${plural(runs, 'run')} of ${Object.keys(weights).length} bundled agents in env "${DEMO_ENV}" (signatures checked against the DEMO root ${keys.root.id}); state in ${scratch}, removed afterwards\n`);
@@ -289,7 +289,7 @@ export async function prepareDemoState(context: CommandContext, options: DemoCom
         learnBar.done();
         registry.close();
       }
-      const ranked = rankSuggestions(store.suggestions.list({ state: 'open' }), store.suggestions.acceptanceByKind());
+      const ranked = rankSuggestions(await store.suggestions.list({ state: 'open' }), await store.suggestions.acceptanceByKind());
       const summary: DemoSummary = {
         env: DEMO_ENV,
         demoRoot: keys.root.id,

@@ -129,12 +129,12 @@ export async function initCommand(context: CommandContext, dir: string | undefin
   }
 
   // The store is opened either way, so the state folder exists from the start.
-  const keys = await withStore(project, (store) => {
+  const keys = await withStore(project, async (store) => {
     const { keyRing, store: trust } = trustOf(project, store);
     if (trust.keys().length > 0) return 'kept';
     if (options.keys !== true) return 'none';
-    const { root: rootKey, signer } = keyRing.init();
-    for (const record of [rootKey, signer]) store.audit.append({ type: 'key.created', actor: 'cli', subject: record.id, data: { name: record.name, role: record.role } });
+    const { root: rootKey, signer } = await keyRing.init();
+    for (const record of [rootKey, signer]) await store.audit.append({ type: 'key.created', actor: 'cli', subject: record.id, data: { name: record.name, role: record.role } });
     return 'created';
   });
   if (keys === 'created') said.push(`created dev keys in ${relative(config.keysDir)}/ (private keys, mode 0600; never commit them)`);

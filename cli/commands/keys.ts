@@ -22,16 +22,16 @@ function keyView(store: TrustStore, record: KeyRecord, now: number) {
   };
 }
 
-function auditKey(store: Store, type: string, record: KeyRecord, data: Record<string, unknown> = {}): void {
-  store.audit.append({ type, actor: 'cli', subject: record.id, data: { name: record.name, role: record.role, ...data } });
+async function auditKey(store: Store, type: string, record: KeyRecord, data: Record<string, unknown> = {}): Promise<void> {
+  await store.audit.append({ type, actor: 'cli', subject: record.id, data: { name: record.name, role: record.role, ...data } });
 }
 
 export function keysInitCommand(context: CommandContext, options: { json?: boolean }): Promise<number> {
-  return withStore(context, (db) => {
+  return withStore(context, async (db) => {
     const { keyRing, store } = trustOf(context, db);
-    const { root, signer } = keyRing.init();
-    auditKey(db, 'key.created', root);
-    auditKey(db, 'key.created', signer);
+    const { root, signer } = await keyRing.init();
+    await auditKey(db, 'key.created', root);
+    await auditKey(db, 'key.created', signer);
     const now = Date.now();
     if (options.json) {
       printJson(context.streams, { root: keyView(store, root, now), signer: keyView(store, signer, now) });
@@ -72,29 +72,29 @@ export function keysListCommand(context: CommandContext, options: { json?: boole
 }
 
 export function keysCreateCommand(context: CommandContext, options: { name: string; json?: boolean }): Promise<number> {
-  return withStore(context, (db) => {
+  return withStore(context, async (db) => {
     const { keyRing, store } = trustOf(context, db);
-    const record = keyRing.create(options.name);
-    auditKey(db, 'key.created', record);
+    const record = await keyRing.create(options.name);
+    await auditKey(db, 'key.created', record);
     return printKey(context, store, record, 'created signer', options.json);
   });
 }
 
 export function keysRotateCommand(context: CommandContext, options: { json?: boolean }): Promise<number> {
-  return withStore(context, (db) => {
+  return withStore(context, async (db) => {
     const { keyRing, store } = trustOf(context, db);
-    const record = keyRing.rotate();
-    auditKey(db, 'key.rotated', record);
+    const record = await keyRing.rotate();
+    await auditKey(db, 'key.rotated', record);
     return printKey(context, store, record, 'new current signer', options.json, 'older signers stay valid until they expire or are revoked');
   });
 }
 
 export function keysRevokeCommand(context: CommandContext, id: string, options: { reason?: string; json?: boolean }): Promise<number> {
-  return withStore(context, (db) => {
+  return withStore(context, async (db) => {
     const { keyRing, store } = trustOf(context, db);
-    keyRing.revoke(id, options.reason);
+    await keyRing.revoke(id, options.reason);
     const record = store.key(id) as KeyRecord;
-    auditKey(db, 'key.revoked', record, { reason: options.reason ?? 'revoked by a maintainer' });
+    await auditKey(db, 'key.revoked', record, { reason: options.reason ?? 'revoked by a maintainer' });
     return printKey(context, store, record, 'revoked', options.json, 'templates it signed are refused from now on, also where already cached');
   });
 }
@@ -112,7 +112,7 @@ function printKey(context: CommandContext, store: TrustStore, record: KeyRecord,
  * @returns 0 when the data is what the seal vouches for (after a repair or adoption too), 3 when it is not.
  */
 export function keysVerifyCommand(context: CommandContext, options: { repair?: boolean; adopt?: boolean; json?: boolean }): Promise<number> {
-  return withStore(context, (db) => {
+  return withStore(context, async (db) => {
     const trust = db.trust;
     const { stdout, stderr } = context.streams;
     if (options.repair && options.adopt) {
@@ -120,24 +120,24 @@ export function keysVerifyCommand(context: CommandContext, options: { repair?: b
       return EXIT.usage;
     }
     if (options.adopt) {
-      const before = trust.sealChanges();
-      const state = trust.adoptAsIs();
-      db.audit.append({ type: 'trust.sealed', actor: 'cli', subject: 'trust', data: { adopted: true, changes: before.map(describeTrustChange), keys: state.keys.map((key) => `${key.id} ${key.role}`) } });
+      const before = await trust.sealChanges();
+      const state = await trust.adoptAsIs();
+      await db.audit.append({ type: 'trust.sealed', actor: 'cli', subject: 'trust', data: { adopted: true, changes: before.map(describeTrustChange), keys: state.keys.map((key) => `${key.id} ${key.role}`) } });
       if (options.json) printJson(context.streams, { ok: true, adopted: before });
       else stdout.write(`sealed the trust data as it is${before.length ? `, taking in: ${before.map(describeTrustChange).join(', ')}` : ''}\n`);
       return EXIT.ok;
     }
     if (options.repair) {
-      const undone = trust.repair();
-      db.audit.append({ type: 'trust.repaired', actor: 'cli', subject: 'trust', data: { undone: undone.map(describeTrustChange) } });
+      const undone = await trust.repair();
+      await db.audit.append({ type: 'trust.repaired', actor: 'cli', subject: 'trust', data: { undone: undone.map(describeTrustChange) } });
       if (options.json) printJson(context.streams, { ok: trust.trustProblem() === undefined, undone });
       else stdout.write(undone.length ? `put back the sealed trust data, undoing: ${undone.map(describeTrustChange).join(', ')}\n` : 'nothing to repair: the trust data is what the seal vouches for\n');
       return trust.trustProblem() ? EXIT.trust : EXIT.ok;
     }
-    const changes = trust.sealChanges();
+    const changes = await trust.sealChanges();
     const tampered = changes.filter((change) => !isRestriction(change));
     // Restrictions added by a process that could not write the keys folder: sealed now, by one that can.
-    if (tampered.length === 0 && changes.length > 0) trust.takeIn();
+    if (tampered.length === 0 && changes.length > 0) await trust.takeIn();
     if (options.json) {
       printJson(context.streams, { ok: tampered.length === 0, changes: tampered, takenIn: tampered.length === 0 ? changes : [] });
       return tampered.length === 0 ? EXIT.ok : EXIT.trust;

@@ -37,7 +37,7 @@ export function learnCommand(context: CommandContext, options: { template?: stri
         );
         for (const stale of result.withdrawn) context.streams.stderr.write(`withdrew ${stale.id} (${escapeLine(stale.template)}): ${escapeLine(stale.reason)}\n`);
         for (const skipped of result.skipped) context.streams.stderr.write(`skipped ${escapeLine(skipped.template)}: ${escapeLine(skipped.reason)}\n`);
-        const tooFew = tooFewRunsNote(store, options.template);
+        const tooFew = await tooFewRunsNote(store, options.template);
         if (tooFew) context.streams.stderr.write(`${escapeLine(tooFew)}\n`);
         if (result.created.length > 0) context.streams.stdout.write(`\n${suggestionTable(context, result.created)}\n\nreview with \`af suggestions show ID\`\n`);
       }
@@ -62,9 +62,9 @@ function suggestionTable(context: CommandContext, suggestions: readonly Suggesti
 }
 
 export function suggestionsListCommand(context: CommandContext, options: { template?: string; state?: string; all?: boolean; json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
+  return withStore(context, async (store) => {
     const state = (options.all ? undefined : (options.state ?? 'open')) as SuggestionState | undefined;
-    const list = rankSuggestions(store.suggestions.list({ ...(options.template ? { template: options.template } : {}), ...(state ? { state } : {}) }), store.suggestions.acceptanceByKind());
+    const list = rankSuggestions(await store.suggestions.list({ ...(options.template ? { template: options.template } : {}), ...(state ? { state } : {}) }), await store.suggestions.acceptanceByKind());
     if (options.json) printJson(context.streams, list);
     else if (list.length === 0) context.streams.stderr.write(`no ${state ?? ''} suggestions; run \`af learn\`\n`);
     else context.streams.stdout.write(`${suggestionTable(context, list)}\n`);
@@ -72,15 +72,15 @@ export function suggestionsListCommand(context: CommandContext, options: { templ
   });
 }
 
-function getSuggestion(store: Store, id: string): Suggestion {
-  const suggestion = store.suggestions.get(id);
+async function getSuggestion(store: Store, id: string): Promise<Suggestion> {
+  const suggestion = await store.suggestions.get(id);
   if (!suggestion) throw new FactoryError('E_SUGGESTION_NOT_FOUND', `no suggestion ${id}; run \`af suggestions list\``);
   return suggestion;
 }
 
 export function suggestionsShowCommand(context: CommandContext, id: string, options: { json?: boolean }): Promise<number> {
   return withStore(context, async (store) => {
-    const suggestion = getSuggestion(store, id);
+    const suggestion = await getSuggestion(store, id);
     const registry = registryOf(context);
     try {
       const preview = suggestion.state === 'open' ? await previewSuggestion(registry, suggestion).catch(() => undefined) : undefined;
@@ -127,7 +127,7 @@ export function suggestionsAcceptCommand(context: CommandContext, id: string, op
       });
       if (options.json) printJson(context.streams, accepted);
       else {
-        const rollout = store.rollouts.get(accepted.template);
+        const rollout = await store.rollouts.get(accepted.template);
         context.streams.stdout.write(
           `accepted ${id}: ${accepted.template} ${accepted.baseVersion} → ${accepted.candidateVersion}, signed` +
             (accepted.state === 'canary' && rollout ? `; canary started with ${Math.round(rollout.weight * 100)}% of new agents (promoted or rolled back automatically)\n` : '\n'),
@@ -141,8 +141,8 @@ export function suggestionsAcceptCommand(context: CommandContext, id: string, op
 }
 
 export function suggestionsRejectCommand(context: CommandContext, id: string, options: { reason?: string; json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
-    const rejected = rejectSuggestion({ store }, id, { actor: actorOf(context), reason: options.reason ?? '' });
+  return withStore(context, async (store) => {
+    const rejected = await rejectSuggestion({ store }, id, { actor: actorOf(context), reason: options.reason ?? '' });
     if (options.json) printJson(context.streams, rejected);
     else context.streams.stdout.write(`rejected ${id}; it returns only if its evidence changes materially\n`);
     return EXIT.ok;

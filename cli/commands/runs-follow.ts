@@ -1,6 +1,6 @@
 /** @module cli/commands/runs-follow — `af runs --follow`: prints runs as other processes record them, until Ctrl-C. */
 import { terminalSafeJson } from '../../core/terminal-text.js';
-import type { RunFilter, Store } from '../../store/index.js';
+import type { RunFilter, SequencedRun, Store } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { untilStopped } from '../process-lifetime.js';
@@ -26,16 +26,16 @@ export interface FollowOptions {
  */
 export async function followRuns(context: CommandContext, store: Store, filter: RunFilter, options: FollowOptions): Promise<number> {
   const { stdout } = context.streams;
-  const print = (runs: ReturnType<Store['queries']['after']>) => {
+  const print = (runs: readonly SequencedRun[]) => {
     for (const { run } of runs) {
       if (options.json) stdout.write(`${terminalSafeJson(JSON.stringify(run))}\n`);
       else stdout.write(`${padded(runRow(context, run, options.fullIds === true))}\n`);
     }
   };
   if (!options.json) stdout.write(`${padded([...RUN_COLUMNS])}\n`);
-  let cursor = store.queries.maxSeq();
-  let version = store.queries.dataVersion();
-  print(store.queries.upTo(cursor, filter));
+  let cursor = await store.queries.maxSeq();
+  let version = await store.queries.dataVersion();
+  print(await store.queries.upTo(cursor, filter));
   const stopped = untilStopped(options.signal);
   let isStopped = false;
   void stopped.then(() => (isStopped = true));
@@ -44,14 +44,14 @@ export async function followRuns(context: CommandContext, store: Store, filter: 
     // A referenced timer: it is what keeps the process alive between polls (signal listeners do not).
     await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))]);
     if (isStopped) break;
-    const now = store.queries.dataVersion();
+    const now = await store.queries.dataVersion();
     if (now === version) continue;
     version = now;
     // Read first: every matching run up to it is printed below, so the cursor may skip to it past runs the filter leaves out.
-    const top = store.queries.maxSeq();
+    const top = await store.queries.maxSeq();
     // In pages, so a burst of thousands of runs is printed without holding them all.
     for (;;) {
-      const page = store.queries.after(cursor, { ...filter, limit: 500 });
+      const page = await store.queries.after(cursor, { ...filter, limit: 500 });
       if (page.length === 0) break;
       print(page);
       cursor = (page[page.length - 1] as { seq: number }).seq;

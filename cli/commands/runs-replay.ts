@@ -24,11 +24,11 @@ export interface ReplayOptions {
  * @throws FactoryError `E_NOT_FOUND` when nothing was captured, `E_USAGE` when the input was cut when captured.
  */
 export async function runsReplayCommand(context: CommandContext, id: string, options: ReplayOptions): Promise<number> {
-  const { run, input } = await withStore(context, (store) => {
-    const fullId = store.queries.resolveId(id);
-    const found = store.queries.get(fullId);
+  const { run, input } = await withStore(context, async (store) => {
+    const fullId = await store.queries.resolveId(id);
+    const found = await store.queries.get(fullId);
     if (!found) throw new FactoryError('E_NOT_FOUND', `run ${fullId} was pruned a moment ago`);
-    const capture = store.queries.capture(fullId);
+    const capture = await store.queries.capture(fullId);
     if (!capture || capture.input === undefined) {
       const why = capture
         ? 'its input had no JSON form'

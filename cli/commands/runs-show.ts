@@ -16,12 +16,12 @@ export interface RunDetail extends Omit<RunRecord, 'capture'> {
 }
 
 export function runsShowCommand(context: CommandContext, id: string, options: { json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
-    const fullId = store.queries.resolveId(id);
-    const run = store.queries.get(fullId);
+  return withStore(context, async (store) => {
+    const fullId = await store.queries.resolveId(id);
+    const run = await store.queries.get(fullId);
     if (!run) throw new FactoryError('E_NOT_FOUND', `run ${fullId} was pruned a moment ago`);
-    const children = store.queries.children(fullId).map((child) => ({ id: child.id, template: child.template, outcome: child.outcome, ...(child.errorCode ? { errorCode: child.errorCode } : {}) }));
-    const stored = store.queries.capture(fullId);
+    const children = (await store.queries.children(fullId)).map((child) => ({ id: child.id, template: child.template, outcome: child.outcome, ...(child.errorCode ? { errorCode: child.errorCode } : {}) }));
+    const stored = await store.queries.capture(fullId);
     const capture = stored ? (({ runId: _runId, startedAt: _startedAt, ...rest }) => rest)(stored) : null;
     if (options.json) printJson(context.streams, { ...run, children, capture } satisfies RunDetail);
     else context.streams.stdout.write(formatRun(context, run, children, capture));

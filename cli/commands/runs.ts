@@ -60,7 +60,7 @@ export function runsCommand(context: CommandContext, options: RunsOptions): Prom
   const filter = { ...filterOf(options), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) };
   return withStore(context, async (store) => {
     if (options.follow) return (await import('./runs-follow.js')).followRuns(context, store, { ...filterOf(options), limit: options.limit !== undefined ? filter.limit : 10 }, options);
-    const runs = store.queries.list(filter);
+    const runs = await store.queries.list(filter);
     if (options.json) {
       printJson(context.streams, runs);
       return EXIT.ok;
@@ -76,8 +76,8 @@ export function runsCommand(context: CommandContext, options: RunsOptions): Prom
 }
 
 export function statsCommand(context: CommandContext, options: RunsOptions): Promise<number> {
-  return withStore(context, (store) => {
-    const stats = store.queries.stats(filterOf(options));
+  return withStore(context, async (store) => {
+    const stats = await store.queries.stats(filterOf(options));
     if (options.json) {
       printJson(context.streams, stats);
       return EXIT.ok;

@@ -43,8 +43,8 @@ async function signWith(context: CommandContext, store: Store, name: string | un
       }
       const signature = signTemplate(resolved, signer, Date.now());
       writeSignatureFile(resolved.dir, signature);
-      store.versions.record({ ...versionFilesOf(resolved), name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
-      store.audit.append({ type: 'template.signed', actor: 'cli', subject: resolved.name, data: { version: resolved.version, digest: resolved.digest, keyId: signer.record.id } });
+      await store.versions.record({ ...versionFilesOf(resolved), name: resolved.name, version: resolved.version, digest: resolved.digest, manifest: resolved.inherited, sources: { ...resolved.sources }, bundle: resolved.code, signature });
+      await store.audit.append({ type: 'template.signed', actor: 'cli', subject: resolved.name, data: { version: resolved.version, digest: resolved.digest, keyId: signer.record.id } });
       results.push({ name: template, ok: true, version: resolved.version, digest: resolved.digest, keyId: signer.record.id });
     } catch (error) {
       const failure = toFactoryError(error);

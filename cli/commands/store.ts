@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
 import { plural } from '../../core/plural.js';
 import { escapeLine } from '../../core/terminal-text.js';
-import { type AuditVerification, restoreDatabase } from '../../store/index.js';
+import { type AuditVerification, restoreDatabase, SqliteStore, type Store } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { formatTable, printJson } from '../io.js';
@@ -13,11 +13,28 @@ import { parseDuration } from '../time-arguments.js';
 
 export function storeBackupCommand(context: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
   return withStore(context, async (store) => {
-    store.runs.flushNow();
-    const { pages } = await store.backup(file);
+    const { pages } = await backupStore(store, file);
     if (options.json) printJson(context.streams, { file, pages });
     else context.streams.stdout.write(`backed up ${context.config().dbPath} to ${file} (${pages} pages)\n`);
     return EXIT.ok;
+  });
+}
+
+/**
+ * A consistent copy of a SQLite store, queued run records included (SQLite's online backup).
+ * @throws FactoryError `E_USAGE` for any other backend: a PostgreSQL database is backed up with its own tools.
+ */
+export async function backupStore(store: Store, file: string): Promise<{ pages: number }> {
+  const sqlite = requireSqlite(store, 'af store backup', 'back it up with `pg_dump` (see docs/runbook.md)');
+  await sqlite.runs.flush();
+  return sqlite.backup(file);
+}
+
+/** The store as SQLite, for the commands that copy its file. @throws FactoryError `E_USAGE` on another backend. */
+function requireSqlite(store: Store, command: string, instead: string): SqliteStore {
+  if (store.kind === 'sqlite' && store instanceof SqliteStore) return store;
+  throw new FactoryError('E_USAGE', `${command} works on a SQLite store (it copies the database file), and this store is ${store.kind} at ${store.location}: ${instead}`, {
+    details: { kind: store.kind },
   });
 }
 
@@ -37,8 +54,8 @@ export function storePruneCommand(context: CommandContext, options: { olderThan?
   }
   const runsOlderThanMs = options.olderThan !== undefined ? parseDuration(options.olderThan, '--older-than') : undefined;
   const capturesOlderThanMs = options.capturesOlderThan !== undefined ? parseDuration(options.capturesOlderThan, '--captures-older-than') : undefined;
-  return withStore(context, (store) => {
-    const { runs, captures } = store.pruneData({
+  return withStore(context, async (store) => {
+    const { runs, captures } = await store.pruneData({
       ...(runsOlderThanMs !== undefined ? { runsOlderThanMs } : {}),
       ...(capturesOlderThanMs !== undefined ? { capturesOlderThanMs } : {}),
     });
@@ -82,8 +99,8 @@ function exportCompression(file: string): boolean {
  * found that history cannot be trusted, as a bad signature does; 5 stays for failures of af itself.
  */
 export function auditVerifyCommand(context: CommandContext, options: { json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
-    const result = store.audit.verify();
+  return withStore(context, async (store) => {
+    const result = await store.audit.verify();
     if (options.json) printJson(context.streams, result);
     else context.streams.stdout.write(formatVerification(context, result));
     return result.ok ? EXIT.ok : EXIT.trust;
@@ -112,8 +129,8 @@ function formatVerification(context: CommandContext, result: AuditVerification):
 export function auditReanchorCommand(context: CommandContext, options: { reason?: string; json?: boolean }): Promise<number> {
   const reason = options.reason?.trim();
   if (!reason) throw new FactoryError('E_USAGE', 'give a reason (--reason): it is kept in the log with what the anchor said before');
-  return withStore(context, (store) => {
-    const entry = store.audit.reanchor({ actor: 'cli', reason });
+  return withStore(context, async (store) => {
+    const entry = await store.audit.reanchor({ actor: 'cli', reason });
     if (options.json) printJson(context.streams, entry);
     else context.streams.stdout.write(`the audit log is re-anchored at entry #${entry.seq}; previously: ${JSON.stringify(entry.data.previous)}\n`);
     return EXIT.ok;
@@ -121,8 +138,8 @@ export function auditReanchorCommand(context: CommandContext, options: { reason?
 }
 
 export function auditListCommand(context: CommandContext, options: { type?: string; limit?: string; json?: boolean }): Promise<number> {
-  return withStore(context, (store) => {
-    const entries = store.audit.list({ ...(options.type ? { type: options.type } : {}), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) });
+  return withStore(context, async (store) => {
+    const entries = await store.audit.list({ ...(options.type ? { type: options.type } : {}), limit: options.limit === undefined ? 50 : parseIntegerFlag(options.limit, '--limit', 1, 1_000_000) });
     if (options.json) {
       printJson(context.streams, entries);
       return EXIT.ok;

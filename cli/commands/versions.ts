@@ -34,10 +34,10 @@ export function versionsListCommand(context: CommandContext, name: string, optio
     const registry = registryOf(context);
     try {
       const onDisk = registry.names().includes(name) ? await registry.inspect(name).then((t) => t.version, () => undefined) : undefined;
-      const rollout = store.rollouts.get(name);
+      const rollout = await store.rollouts.get(name);
       const canary = rollout?.state === 'canary' ? rollout : undefined;
       const retirements = new Map(store.trust.retirements(name).map((r) => [r.version, r]));
-      const recorded = store.versions.list(name);
+      const recorded = await store.versions.list(name);
       const rows = recorded.map((v): VersionRow => {
         const retired = retirements.get(v.version);
         return {

@@ -29,7 +29,7 @@ export async function openBundledFactory(options: { projectFrom?: string } = {})
     for (const file of ['package.json', 'package-lock.json']) cpSync(path.join(options.projectFrom, file), path.join(project, file));
   }
   const trustStore = new JsonTrustStore(path.join(root, 'trust.json'), { pollMs: 0 });
-  trustDemoRoot(trustStore, 'demo', loadDemoKeys(REPO_AGENTS));
+  await trustDemoRoot(trustStore, 'demo', loadDemoKeys(REPO_AGENTS));
   const sink = createMemoryRunSink();
   const factory = await createFactory({ root, home: path.join(root, '.af'), env: 'demo', devEnvironments: [], store: false, runSink: sink, trustStore, hosts: 1 });
   return {

@@ -30,7 +30,7 @@ describe('the DEMO key', () => {
 
   it('has signed every bundled agent, and each signature verifies against the demo root now', async () => {
     const trust = new JsonTrustStore(path.join(scratch, 'trust.json'), { pollMs: 0 });
-    trustDemoRoot(trust, 'demo', keys);
+    await trustDemoRoot(trust, 'demo', keys);
     const verifier = new SignatureVerifier(trust);
     const registry = new TemplateRegistry({ agentsDir: REPO_AGENTS, displayRoot: REPO_ROOT, bundleCacheDir: path.join(scratch, 'bundles') });
     const verified: string[] = [];

@@ -26,7 +26,7 @@ beforeAll(async () => {
   // Sealed version rows, as `af serve` opens the project store (store/version-seal).
   store = openStore({ path: path.join(project.root, '.af/factory.db'), auditAnchorDir: path.join(project.root, '.af/keys') });
   factory = await createFactory({ root: project.root, hosts: 1, store });
-  factory.trust.keyRing.init();
+  await factory.trust.keyRing.init();
   const template = await factory.registry.inspect('sized');
   store.versions.record({ name: 'sized', version: '1.0.0', digest: template.digest, manifest: template.inherited, sources: { ...template.sources }, bundle: template.code });
   for (const record of craftRuns({ count: 1200, template: 'sized', digest: template.digest })) store.runs.write(record);

@@ -24,13 +24,13 @@ let registry: TemplateRegistry;
 let keyRing: KeyRing;
 let dbPath: string;
 
-beforeEach(() => {
+beforeEach(async () => {
   project = createProject(simpleTemplate('sized', { limits: { memoryMb: 256 } }, "export default () => ({ who: 'real' });\n"));
   const config = resolveConfig({ root: project.root, processEnv: {} });
   dbPath = config.dbPath;
   store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   keyRing = openProjectTrust(config, { store: store.trust }).keyRing;
-  keyRing.init();
+  await keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root, bundleCacheDir: config.bundleCacheDir });
 });
 
@@ -102,7 +102,7 @@ describe("the canary's own rollback with a stable row edited in the database", (
     const warnings: string[] = [];
     const logger = createLogger({ level: 'warn', stream: { write: (line: string) => (warnings.push(line), true) } });
     const router = new RolloutRouter({ store, clock: systemClock, logger, dirOf: () => current.dir });
-    expect(router.check('sized')).toMatchObject({ action: 'rollback' });
+    expect(await router.check('sized')).toMatchObject({ action: 'rollback' });
     expect(store.rollouts.get('sized')?.state).toBe('rolled_back');
     expect(readFileSync(path.join(current.dir, 'main.ts'), 'utf8')).not.toContain('PLANTED');
     expect(JSON.parse(readFileSync(path.join(current.dir, 'agent.json'), 'utf8')).version).toBe('1.0.1');

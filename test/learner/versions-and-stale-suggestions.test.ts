@@ -40,7 +40,7 @@ beforeEach(async () => {
   // Sealed version rows, as `af` opens the project store (store/version-seal).
   store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   keyRing = openProjectTrust(config, { store: store.trust }).keyRing;
-  keyRing.init();
+  await keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root, bundleCacheDir: config.bundleCacheDir });
   const sized = await registry.inspect('sized');
   // Runs that used kv and env A, never env B: least privilege proposes removing B; right-sizing lowers the limits.

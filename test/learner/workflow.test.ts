@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Sealed version rows, as `af` opens the project store (store/version-seal).
   store = openStore({ path: config.dbPath, auditAnchorDir: config.keysDir });
   const trust = openProjectTrust(config, { store: store.trust });
-  trust.keyRing.init();
+  await trust.keyRing.init();
   registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root });
   originalManifest = readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8');
   const sized = await registry.inspect('sized');
@@ -51,7 +51,7 @@ describe('the improvement loop', () => {
     const kinds = first.created.map((s) => `${s.kind}:${s.evidence.slot}`).sort();
     expect(kinds).toEqual(expect.arrayContaining(['least-privilege:permissions.kv', 'right-sizing:limits.memoryMb']));
     const leastPrivilege = first.created.find((s) => s.kind === 'least-privilege') as (typeof first.created)[number];
-    rejectSuggestion({ store }, leastPrivilege.id, { actor: 'ada', reason: 'kv is used by a feature that ships next week' });
+    await rejectSuggestion({ store }, leastPrivilege.id, { actor: 'ada', reason: 'kv is used by a feature that ships next week' });
     expect(store.audit.list({ type: 'suggestion.rejected' })[0]).toMatchObject({ actor: 'ada', subject: leastPrivilege.id, data: { reason: 'kv is used by a feature that ships next week' } });
 
     const second = await learn({ store, registry });

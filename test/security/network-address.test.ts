@@ -258,7 +258,7 @@ describe('end to end: the same signed template in dev and in staging', () => {
     const grant = `${name}:${loop.port}`;
     project = createProject(simpleTemplate('prober', { permissions: { net: [grant] } }, 'export default async (input: { url: string }, ctx: any) => (await ctx.fetch(input.url)).text();\n'));
     const trust = openProjectTrust(resolveConfig({ root: project.root, processEnv: {} }), { pollMs: 0 });
-    trust.keyRing.init();
+    await trust.keyRing.init();
     const registry = new TemplateRegistry({ agentsDir: project.agentsDir, displayRoot: project.root });
     const resolved = await registry.inspect('prober');
     registry.close();

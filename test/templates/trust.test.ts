@@ -43,8 +43,8 @@ afterEach(() => {
 });
 
 describe('keys', () => {
-  it('creates a root and a signer; private keys are files with mode 0600, never in the trust data', () => {
-    const { root, signer } = trust.keyRing.init();
+  it('creates a root and a signer; private keys are files with mode 0600, never in the trust data', async () => {
+    const { root, signer } = await trust.keyRing.init();
     expect(root.role).toBe('root');
     expect(signer.role).toBe('signer');
     for (const id of [root.id, signer.id]) {
@@ -55,13 +55,13 @@ describe('keys', () => {
     const trustFile = readFileSync(path.join(project.root, '.af/trust.json'), 'utf8');
     expect(trustFile).not.toContain('PRIVATE KEY');
     expect(JSON.parse(trustFile).keys.map((key: { id: string }) => key.id)).toEqual([root.id, signer.id]);
-    expect(() => trust.keyRing.init()).toThrow('keys already exist');
+    await expect(trust.keyRing.init()).rejects.toThrow('keys already exist');
   });
 });
 
 describe('signatures', () => {
-  beforeEach(() => {
-    trust.keyRing.init();
+  beforeEach(async () => {
+    await trust.keyRing.init();
   });
 
   it('lets a signed template run in prod and records who signed it', async () => {
@@ -107,7 +107,7 @@ describe('signatures', () => {
     const otherRoot = createProject();
     try {
       const other = new KeyRing({ keysDir: path.join(otherRoot.root, 'keys'), trust: new JsonTrustStore(path.join(otherRoot.root, 'trust.json'), { pollMs: 0 }), clock });
-      other.init({ signerName: 'stranger' });
+      await other.init({ signerName: 'stranger' });
       const resolved = await new TemplateRegistry({ agentsDir: project.agentsDir }).inspect('signed');
       writeSignatureFile(resolved.dir, signDigest(resolved.digest, other.signer(), clock.now()));
       await expect(registry('prod').resolve('signed')).rejects.toMatchObject({
@@ -123,7 +123,7 @@ describe('signatures', () => {
 
   it('refuses a signature whose certificate does not match its key id (broken chain)', async () => {
     await sign('signed');
-    const second = trust.keyRing.create('second');
+    const second = await trust.keyRing.create('second');
     const dir = path.join(project.agentsDir, 'signed');
     const signature = readSignatureFile(dir, 'agent.sig')!;
     writeSignatureFile(dir, { ...signature, certificate: second.certificatePem });
@@ -134,14 +134,14 @@ describe('signatures', () => {
     await sign('signed');
     const prod = registry('prod');
     const signer = (await prod.resolve('signed')) as unknown as { trust: { verification: { keyId: string } } };
-    trust.keyRing.revoke(signer.trust.verification.keyId, 'leaked');
+    await trust.keyRing.revoke(signer.trust.verification.keyId, 'leaked');
     await expect(prod.resolve('signed')).rejects.toMatchObject({ code: 'E_KEY_REVOKED', message: expect.stringContaining('is revoked') });
     await expect(registry('prod').resolve('signed')).rejects.toMatchObject({ code: 'E_KEY_REVOKED' });
     expect(() => trust.keyRing.signer(signer.trust.verification.keyId)).toThrow('is revoked');
   });
 
   it('refuses a signature once its key has expired', async () => {
-    const shortLived = trust.keyRing.create('short-lived', { validDays: 1 });
+    const shortLived = await trust.keyRing.create('short-lived', { validDays: 1 });
     await sign('signed', shortLived.id);
     const prod = registry('prod');
     expect((await prod.resolve('signed')).version).toBe('1.0.0');
@@ -151,7 +151,7 @@ describe('signatures', () => {
 
   it('keeps old signatures valid after a rotation, and signs with the new signer', async () => {
     await sign('signed');
-    const rotated = trust.keyRing.rotate();
+    const rotated = await trust.keyRing.rotate();
     expect(rotated.name).toBe('signer-2');
     expect((await registry('prod').resolve('signed')) as unknown).toMatchObject({ trust: { verification: { signer: 'signer-1' } } });
     clock.advance(1000);

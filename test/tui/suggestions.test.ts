@@ -17,7 +17,7 @@ beforeAll(async () => {
   project = createProject(simpleTemplate('sized', { limits: { memoryMb: 256, timeoutMs: 5000, cpuMs: 5000 }, permissions: { kv: true } }, 'export default (input) => ({ n: input.n ?? 0 });\n'));
   factory = await createFactory({ root: project.root, isolation: 'inline' });
   const store = factory.store!;
-  openProjectTrust(resolveConfig({ root: project.root, processEnv: {} }), { store: store.trust }).keyRing.init();
+  await openProjectTrust(resolveConfig({ root: project.root, processEnv: {} }), { store: store.trust }).keyRing.init();
   const sized = await factory.registry.inspect('sized');
   const manifestFile = readFileSync(path.join(project.agentsDir, 'sized/agent.json'), 'utf8');
   store.versions.record({ name: 'sized', version: '1.0.0', digest: sized.digest, manifest: sized.inherited, sources: { ...sized.sources }, bundle: sized.code, manifestFile });

@@ -24,7 +24,7 @@ beforeAll(async () => {
   });
   factory = await createFactory({ root: project.root, isolation: 'inline' });
   const trust = openProjectTrust(resolveConfig({ root: project.root, processEnv: {} }), { store: factory.store!.trust });
-  trust.keyRing.init();
+  await trust.keyRing.init();
 });
 
 afterAll(async () => {

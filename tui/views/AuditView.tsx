@@ -16,7 +16,7 @@ export function AuditView() {
   const { theme } = services;
   const [isExpanded, setExpanded] = useState(false);
   // Verifying walks the whole chain; every few seconds is plenty for a log that only grows.
-  const loaded = useRefresh(() => ({ verification: services.store.audit.verify(), entries: services.store.audit.list({ limit: 500 }) }), [], 3000);
+  const loaded = useRefresh(async () => ({ verification: await services.store.audit.verify(), entries: await services.store.audit.list({ limit: 500 }) }), [], 3000);
   const words = ui.filter.toLowerCase().split(/\s+/).filter(Boolean);
   const entries = (loaded.data?.entries ?? []).filter((entry) => matchesWords(words, [entry.type, entry.actor, entry.subject, JSON.stringify(entry.data)]));
   const selection = useSelection(entries.length);

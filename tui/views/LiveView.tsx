@@ -1,12 +1,13 @@
 /** @module tui/views/LiveView — the factory at work: runs per second, latency percentiles, errors by code, sparklines per template, pools, dropped telemetry and a bounded history. */
 import { Box } from 'ink';
-import { memo, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { Text } from '../components/Text.js';
 import { liveSnapshot, type LiveSnapshot, SPARK_SECONDS, STATS_WINDOW_MS } from '../data.js';
 import { count, formatMs, formatTime, sparkline, truncate } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useInterval } from '../hooks/use-interval.js';
 import { RingBuffer } from '../ring-buffer.js';
+import { describeError } from '../services.js';
 import type { Theme } from '../theme.js';
 import { useUi } from '../ui-context.js';
 
@@ -28,50 +29,81 @@ export function LiveView() {
   const ui = useUi();
   const { services } = ui;
   const { theme } = services;
-  const [snapshot, setSnapshot] = useState<LiveSnapshot>(() => liveSnapshot(services));
+  const [snapshot, setSnapshot] = useState<LiveSnapshot>();
+  const [error, setError] = useState<string>();
   const [isPaused, setPaused] = useState(false);
   // History lives in a ring buffer (a ref, not state that grows): the view redraws when a second ends with
   // something new to show, and forgets what is older than HISTORY_SECONDS.
   const history = useRef(new RingBuffer<HistoryLine>(HISTORY_SECONDS));
   const [historyVersion, setHistoryVersion] = useState(0);
-  const shown = useRef(shownPart(snapshot));
-  const lastSecond = useRef(Math.floor(snapshot.at / 1000));
-  useInterval(
-    () => {
-      const next = liveSnapshot(services);
-      const part = shownPart(next);
-      // Nothing changed (no runs, same pools): no new state, so no render and nothing written to the terminal.
-      if (part !== shown.current) {
-        shown.current = part;
-        setSnapshot(next);
+  const shown = useRef<string | undefined>(undefined);
+  const lastSecond = useRef<number | undefined>(undefined);
+  // The store answers asynchronously: one read at a time, and none applied after the view is gone.
+  const isReading = useRef(false);
+  const isMounted = useRef(true);
+  const read = () => {
+    if (isReading.current) return;
+    isReading.current = true;
+    liveSnapshot(services)
+      .then(
+        (next) => {
+          if (!isMounted.current) return;
+          setError((previous) => (previous === undefined ? previous : undefined));
+          show(next);
+        },
+        (failure: unknown) => isMounted.current && setError(describeError(failure)),
+      )
+      .finally(() => (isReading.current = false));
+  };
+  useEffect(() => {
+    isMounted.current = true;
+    read();
+    return () => {
+      isMounted.current = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  useInterval(read, isPaused ? undefined : services.refreshMs);
+  function show(next: LiveSnapshot): void {
+    const part = shownPart(next);
+    // Nothing changed (no runs, same pools): no new state, so no render and nothing written to the terminal.
+    if (part !== shown.current) {
+      shown.current = part;
+      setSnapshot(next);
+    }
+    const second = Math.floor(next.at / 1000);
+    // The first read only sets the clock of the history.
+    if (lastSecond.current === undefined) lastSecond.current = second;
+    else if (second !== lastSecond.current) {
+      lastSecond.current = second;
+      const text = `${next.runsPerSecond.toFixed(1)} runs/s  p95 ${formatMs(next.total.runMs.p95)}  ${count(next.total.errors, 'error')}  dropped ${next.dropped}`;
+      // A quiet second that reads like the one before adds no line: an idle view stays still.
+      if (history.current.last()?.text !== text) {
+        history.current.push({ second, text });
+        setHistoryVersion((version) => version + 1);
       }
-      const second = Math.floor(next.at / 1000);
-      if (second !== lastSecond.current) {
-        lastSecond.current = second;
-        const text = `${next.runsPerSecond.toFixed(1)} runs/s  p95 ${formatMs(next.total.runMs.p95)}  ${count(next.total.errors, 'error')}  dropped ${next.dropped}`;
-        // A quiet second that reads like the one before adds no line: an idle view stays still.
-        if (history.current.last()?.text !== text) {
-          history.current.push({ second, text });
-          setHistoryVersion((version) => version + 1);
-        }
-      }
-    },
-    isPaused ? undefined : services.refreshMs,
-  );
+    }
+  }
   useBindings([{ keys: ['p'], label: isPaused ? 'resume' : 'pause', run: () => setPaused((paused) => !paused) }]);
+  if (!snapshot) return <Text {...(error ? { color: theme.color('red') } : { dimColor: true })}>{error ?? 'reading the run record…'}</Text>;
 
   const words = ui.filter.toLowerCase();
   const perTemplate = snapshot.perTemplate.filter((entry) => entry.template.toLowerCase().includes(words));
   const pools = snapshot.pools.filter((pool) => pool.template.toLowerCase().includes(words));
   const codes = Object.entries(snapshot.errorsByCode).sort(([, a], [, b]) => b - a);
   // The view must stay within its rows, or Ink clears the screen on every frame.
-  const room = Math.max(1, ui.bodyRows - 8);
+  const room = Math.max(1, ui.bodyRows - 8 - (error ? 1 : 0));
   const templateRows = Math.min(perTemplate.length, Math.max(1, room - Math.min(pools.length, 3)));
   const poolRows = Math.max(0, Math.min(pools.length, room - templateRows));
   const historyRows = Math.max(0, room - templateRows - poolRows - 1);
   const { total } = snapshot;
   return (
     <Box flexDirection="column">
+      {error ? (
+        <Text color={theme.color('red')} wrap="truncate">
+          {error}
+        </Text>
+      ) : null}
       <Text wrap="truncate">
         <Text bold color={theme.color('cyan')}>
           {snapshot.runsPerSecond.toFixed(1)} runs/s

@@ -3,14 +3,18 @@ import { Box } from 'ink';
 import { Text } from '../components/Text.js';
 import { formatBytes, formatMs, formatTime, wrapLines } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
+import { useRefresh } from '../hooks/use-refresh.js';
 import { useUi } from '../ui-context.js';
 
 export function RunDetailView({ id }: { id: string }) {
   const ui = useUi();
   const { services } = ui;
   const { theme } = services;
-  const run = services.store.queries.get(id);
+  // A recorded run does not change: read once, when the view opens.
+  const loaded = useRefresh(async () => ({ run: await services.store.queries.get(id) }), [id]);
+  const run = loaded.data?.run;
   useBindings([{ keys: ['t'], label: 'template', run: () => run && ui.push({ view: 'template', name: run.template }) }]);
+  if (!loaded.data) return <Text {...(loaded.error ? { color: theme.color('red') } : { dimColor: true })}>{loaded.error ?? 'loading…'}</Text>;
   if (!run) return <Text color={theme.color('red')}>run {id} is not in the store (pruned?)</Text>;
   // Long values (denials, grants, the input's shape) wrap under themselves rather than run off the screen.
   const field = (label: string, value: string, color?: 'red' | 'green' | 'yellow') => (

@@ -41,7 +41,7 @@ export function SuggestionDetailView({ id }: { id: string }) {
   // Canary progress moves while agents run; the rest changes only when someone decides.
   const loaded = useRefresh(
     async () => {
-      const suggestion = services.store.suggestions.get(id);
+      const suggestion = await services.store.suggestions.get(id);
       if (!suggestion) throw new Error(`no suggestion ${id}`);
       let preview: { diff: DiffLine[] } | { error: string };
       if (suggestion.state === 'open') {
@@ -52,7 +52,7 @@ export function SuggestionDetailView({ id }: { id: string }) {
           preview = { error: describeError(error) };
         }
       } else preview = { error: '' };
-      return { suggestion, preview, canary: canaryProgress(services, suggestion) };
+      return { suggestion, preview, canary: await canaryProgress(services, suggestion) };
     },
     [id],
     services.refreshMs * 2,
@@ -66,9 +66,9 @@ export function SuggestionDetailView({ id }: { id: string }) {
     services
       .learner()
       .then(({ acceptSuggestion }) => acceptSuggestion({ store: services.store, registry: services.factory.registry, keyRing: services.keyRing(), now: services.now }, id, { actor: services.actor }))
+      .then(async (accepted) => ({ accepted, rollout: await services.store.rollouts.get(accepted.template) }))
       .then(
-        (accepted) => {
-          const rollout = services.store.rollouts.get(accepted.template);
+        ({ accepted, rollout }) => {
           ui.setStatus({
             kind: 'ok',
             text: `accepted ${id}: ${accepted.template} ${accepted.baseVersion} → ${accepted.candidateVersion}, signed${accepted.state === 'canary' && rollout ? `; canary gets ${formatPercent(rollout.weight)} of new agents` : ''}`,
@@ -89,8 +89,8 @@ export function SuggestionDetailView({ id }: { id: string }) {
     setPrompt({ kind: 'none' });
     services
       .learner()
-      .then(({ rejectSuggestion }) => {
-        rejectSuggestion({ store: services.store, now: services.now }, id, { actor: services.actor, reason: reason.trim() });
+      .then(async ({ rejectSuggestion }) => {
+        await rejectSuggestion({ store: services.store, now: services.now }, id, { actor: services.actor, reason: reason.trim() });
         ui.setStatus({ kind: 'ok', text: `rejected ${id}: "${reason.trim()}"; it returns only if its evidence changes materially` });
       })
       .catch((error: unknown) => ui.setStatus({ kind: 'error', text: describeError(error) }))

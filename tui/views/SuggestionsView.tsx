@@ -18,10 +18,10 @@ export function SuggestionsView() {
   const loaded = useRefresh(
     async () => {
       const { rankSuggestions } = await services.learner();
-      const all = services.store.suggestions.list();
+      const all = await services.store.suggestions.list();
       // Open ones to review and canaries in flight; decided ones only on request.
       const shown = isAll ? all : all.filter((s) => s.state === 'open' || s.state === 'canary');
-      return rankSuggestions(shown, services.store.suggestions.acceptanceByKind());
+      return rankSuggestions(shown, await services.store.suggestions.acceptanceByKind());
     },
     [isAll],
     1000,

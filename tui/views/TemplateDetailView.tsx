@@ -14,7 +14,7 @@ export function TemplateDetailView({ name }: { name: string }) {
   const loaded = useRefresh(
     async () => {
       const template = await services.factory.registry.inspect(name);
-      return { template, versions: services.store.versions.list(name) };
+      return { template, versions: await services.store.versions.list(name) };
     },
     [name],
   );
