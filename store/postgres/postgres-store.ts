@@ -16,7 +16,7 @@ import { PgNotifications } from './notifications.js';
 import { PgRollouts } from './rollouts.js';
 import { PgRunQueries } from './run-queries.js';
 import { RunKv } from './run-kv.js';
-import { PgRunQueue, type RunQueueOptions } from './run-queue.js';
+import { PgRunQueue, RunResultWaiter, type RunQueueOptions } from './run-queue.js';
 import { PgRunWriter } from './run-writer.js';
 import { PgSuggestions } from './suggestions.js';
 import { PgTemplateVersions } from './template-versions.js';
@@ -67,6 +67,7 @@ export class PostgresStore implements Store {
   /** This process's LISTEN connection, opened on first subscription. */
   readonly notifications: PgNotifications;
   readonly #clock: Clock;
+  #results: RunResultWaiter | undefined;
   #isClosed = false;
 
   private constructor(db: PgDatabase, trust: PgTrustStore, audit: PgAuditLog, options: PostgresStoreOptions, clock: Clock, versionSeal: VersionSeal | undefined) {
@@ -84,6 +85,12 @@ export class PostgresStore implements Store {
     this.models = new PgLearnerModels(db);
     this.queue = new PgRunQueue(db, options.queue);
     this.notifications = new PgNotifications(db);
+  }
+
+  /** Waits for the results of runs this process queued (made on first use). */
+  get results(): RunResultWaiter {
+    this.#results ??= new RunResultWaiter(this.queue, this.notifications);
+    return this.#results;
   }
 
   /** A kv for one queued run: its writes wait for `apply`, inside the run's completion (store/postgres/run-kv). */
@@ -172,6 +179,7 @@ export class PostgresStore implements Store {
       await this.runs.close();
     } finally {
       this.trust.close();
+      this.#results?.close();
       await this.notifications.close();
       await this.db.close();
     }

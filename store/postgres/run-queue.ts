@@ -1,14 +1,12 @@
 /** @module store/postgres/run-queue — the run queue in PostgreSQL: enqueue, claim with SKIP LOCKED, leases, fenced completion, the reaper, and waiting for a result. */
 import { FactoryError } from '../../core/errors.js';
+import { DONE_CHANNEL, QUEUED_CHANNEL } from './channels.js';
 import type { PgDatabase } from './connection.js';
 import type { PgNotifications } from './notifications.js';
 
 /** The database's clock in epoch milliseconds: leases are judged by one clock, whatever the runners' clocks say. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
-/** Channels: a run was queued (runners wake), a run finished (its caller wakes; the payload is the run id). */
-export const QUEUED_CHANNEL = 'af_run_queued';
-export const DONE_CHANNEL = 'af_run_done';
 
 /** Held for the length of one reaper pass, so one process in the fleet reaps at a time. */
 const REAPER_LOCK = 0x61667270; // 'afrp'

@@ -1,0 +1,43 @@
+/** @module runtime/fleet — connects the runner and the dispatcher to a PostgreSQL store's queue: the adapters between runtime/runner, runtime/dispatcher and store/postgres. */
+import { QUEUED_CHANNEL } from '../store/postgres/channels.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
+import type { DispatchBackend } from './dispatcher.js';
+import type { RunnerBackend, RunnerClaim } from './runner.js';
+
+/** What a runner needs, from a PostgreSQL store. */
+export function runnerBackendOf(store: PostgresStore): RunnerBackend {
+  const { queue } = store;
+  return {
+    leaseMs: queue.leaseMs,
+    claim: (owner, limit) => queue.claim(owner, limit),
+    renew: (owner, fences) => queue.renew(owner, fences),
+    complete: (claim: RunnerClaim, result, effects) => queue.complete(claim, result, effects),
+    release: (claim: RunnerClaim, delayMs) => queue.release(claim, delayMs),
+    reap: () => queue.reap(),
+    onQueued: (wake) => {
+      const unsubscribe = store.notifications.subscribe(QUEUED_CHANNEL, wake);
+      // Notifications sent while the connection was down are lost: look at once when it is back.
+      const offReconnect = store.notifications.onReconnect(wake);
+      return unsubscribe.then((off) => () => {
+        off();
+        offReconnect();
+      });
+    },
+    writeRecords: async (records) => {
+      await store.runs.writeInTransaction(records);
+    },
+    openRunKv: () => {
+      const kv = store.openRunKv();
+      return { kv, apply: () => kv.apply() };
+    },
+  };
+}
+
+/** What a dispatcher needs, from a PostgreSQL store. */
+export function dispatchBackendOf(store: PostgresStore): DispatchBackend {
+  return {
+    enqueue: (run) => store.queue.enqueue(run),
+    start: () => store.results.start(),
+    wait: (id, timeoutMs) => store.results.wait(id, timeoutMs),
+  };
+}

@@ -1,0 +1,109 @@
+// Runners and a dispatcher on a real PostgreSQL store: runs queued on one node are run by runners on others, each
+// recorded once, with kv writes applied once even when runs contend for one key.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFactory, type AgentFactory } from '../../runtime/index.js';
+import { Dispatcher } from '../../runtime/dispatcher.js';
+import { dispatchBackendOf, runnerBackendOf } from '../../runtime/fleet.js';
+import type { QueuedRunResult } from '../../runtime/queued-run.js';
+import { QueuedRecordSink, Runner } from '../../runtime/runner.js';
+import { PostgresStore } from '../../store/postgres/postgres-store.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+
+const COUNTER = `export default async (input, ctx) => {
+  const n = ((await ctx.kv.get('n')) ?? 0) + 1;
+  await ctx.kv.set('n', n);
+  return { n, echo: input };
+};
+`;
+
+interface RunnerNode {
+  store: PostgresStore;
+  factory: AgentFactory;
+  runner: Runner;
+}
+
+let database: TestDatabase;
+let project: TempProject;
+const opened: Array<{ close(): Promise<void> }> = [];
+
+beforeEach(async () => {
+  database = await createTestDatabase();
+  project = createProject({
+    ...simpleTemplate('counter', { permissions: { kv: true } }, COUNTER),
+    ...simpleTemplate('thrower', {}, "export default () => { throw new Error('no'); };\n"),
+  });
+});
+
+afterEach(async () => {
+  for (const item of opened.splice(0).reverse()) await item.close();
+  project.remove();
+  await database.drop();
+});
+
+async function openStore(): Promise<PostgresStore> {
+  const store = await PostgresStore.open({ url: database.url, queue: { leaseMs: 2_000 } });
+  opened.push(store);
+  return store;
+}
+
+async function startRunner(concurrency: number): Promise<RunnerNode> {
+  const store = await openStore();
+  const records = new QueuedRecordSink(store.runs);
+  const factory = await createFactory({ root: project.root, store, runSink: records, isolation: 'inline', hosts: 1 });
+  opened.push(factory);
+  const runner = new Runner({ factory, records, backend: runnerBackendOf(store), concurrency, pollMs: 200 });
+  await runner.start();
+  opened.push({ close: () => runner.stop(5_000) });
+  return { store, factory, runner };
+}
+
+describe('runners and a dispatcher sharing a PostgreSQL store', () => {
+  it('runs every queued run once: one record each, kv writes applied once despite contention, results to the caller', async () => {
+    const nodes = [await startRunner(3), await startRunner(3)];
+    const caller = await openStore();
+    const dispatcher = new Dispatcher(dispatchBackendOf(caller));
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => dispatcher.run('counter', { i }, { tenant: 'acme', waitMs: 30_000 })));
+    expect(results.every((result) => result.ok)).toBe(true);
+    const ns = results.map((result) => (result as Extract<QueuedRunResult, { ok: true }>).output as { n: number; echo: { i: number } });
+    // Every increment is applied once: the counter values handed out are 1..60, each once.
+    expect(ns.map((output) => output.n).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(ns.map((output) => output.echo.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(await caller.kv.get({ template: 'counter', tenant: 'acme' }, 'n')).toBe('60');
+    // One record per run, under the id the caller was given.
+    const ids = results.map((result) => result.runId);
+    for (const id of ids) expect((await caller.queries.get(id))?.template).toBe('counter');
+    expect(await caller.queries.count()).toBe(60);
+    expect(await caller.queue.depth()).toEqual({ queued: 0, running: 0 });
+    const stats = nodes.map((node) => node.runner.stats);
+    expect(stats.reduce((sum, s) => sum + s.completed, 0)).toBe(60);
+    // Both runners took part.
+    expect(stats.every((s) => s.completed > 0)).toBe(true);
+  });
+
+  it('reports a failed run and a template it cannot run as outcomes, each to its caller', async () => {
+    await startRunner(2);
+    const caller = await openStore();
+    const dispatcher = new Dispatcher(dispatchBackendOf(caller));
+    const thrown = await dispatcher.run('thrower', null, { tenant: 'acme' });
+    expect(thrown).toMatchObject({ ok: false, error: { code: 'E_AGENT_THREW' } });
+    expect((await caller.queries.get(thrown.runId))?.outcome).toBe('error');
+    const missing = await dispatcher.run('no-such-template', null, { tenant: 'acme' });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'E_TEMPLATE_NOT_FOUND' } });
+  });
+
+  it('answers E_TIMEOUT to a caller when no runner takes the run, and the run stays queued for one', async () => {
+    const caller = await openStore();
+    const dispatcher = new Dispatcher(dispatchBackendOf(caller));
+    await expect(dispatcher.run('counter', null, { tenant: 'acme', waitMs: 300 })).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    expect(await caller.queue.depth()).toEqual({ queued: 1, running: 0 });
+    await startRunner(1);
+    const drained = async () => {
+      const depth = await caller.queue.depth();
+      return depth.queued + depth.running === 0;
+    };
+    for (let i = 0; i < 200 && !(await drained()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await caller.queue.depth()).toEqual({ queued: 0, running: 0 });
+    expect(await caller.queries.count()).toBe(1);
+  });
+});
