@@ -1,7 +1,7 @@
 /** @module api/server-options — what `createApiServer` accepts, and the one place its defaults are applied and its values checked. */
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import type { AgentFactory, TelemetrySdk } from '../runtime/index.js';
+import type { AgentFactory, QueuedRunResult, TelemetrySdk } from '../runtime/index.js';
 import { type Role, ROLES, type Store } from '../store/index.js';
 import type { Access } from './access.js';
 import { RequestEnvironments } from './environments.js';
@@ -18,6 +18,11 @@ export interface ApiRateLimitOptions {
 export interface ApiServerOptions {
   /** Runs the agents. Not closed by the server. */
   factory: AgentFactory;
+  /**
+   * Runs an agent for `POST /v1/agents/:name/runs` somewhere else: on a PostgreSQL store, `af serve` queues runs for the
+   * fleet's runners (runtime/dispatcher). @default create, run and dispose in this process's factory
+   */
+  dispatch?: RunDispatch;
   /** Holds API keys, runs and the audit log. Must be the factory's store. Not closed by the server. @default factory.store */
   store?: Store;
   /** Backs `/v1/suggestions`; without it those routes answer 501. */
@@ -51,9 +56,16 @@ export interface ApiServerOptions {
   clock?: Clock;
 }
 
+/**
+ * Runs agent `name` on `input` for a tenant in an environment, somewhere other than this process, and reports it as
+ * `runSettled` would; a run that could not start (unknown template, refused by the trust gate) is a `notRun` result.
+ */
+export type RunDispatch = (name: string, input: unknown, options: { tenant: string; env: string }) => Promise<QueuedRunResult>;
+
 /** The options with every default applied and every value checked, once, before the server is built. */
 export interface ResolvedApiServerOptions {
   factory: AgentFactory;
+  dispatch: RunDispatch | undefined;
   store: Store;
   suggestions: SuggestionService | undefined;
   rollouts: RolloutService | undefined;
@@ -114,8 +126,10 @@ export function resolveApiServerOptions(options: ApiServerOptions): ResolvedApiS
   if (metricsAccess !== 'public' && !(ROLES as readonly string[]).includes(metricsRole)) throw fail('metricsAccess', `must be "public", a role (${ROLES.join(', ')}) or installationRole(role)`);
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') throw fail('clock', 'must be a Clock (with now())');
+  if (options.dispatch !== undefined && typeof options.dispatch !== 'function') throw fail('dispatch', 'must be a function');
   return {
     factory,
+    dispatch: options.dispatch,
     store,
     suggestions: options.suggestions,
     rollouts: options.rollouts,

@@ -66,7 +66,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
 
   // In the order the OpenAPI document lists them.
   app.register(templateRoutes, { factory, store, environments });
-  app.register(runRoutes, { factory, store, environments });
+  app.register(runRoutes, { factory, store, environments, dispatch: resolved.dispatch });
   app.register(suggestionRoutes, { store, suggestions: resolved.suggestions });
   app.register(rolloutRoutes, { store, rollouts: resolved.rollouts });
   app.register(opsRoutes, { store, metricsAccess: resolved.metricsAccess });

@@ -8,6 +8,8 @@ import type { NewCommandOptions } from './commands/new-agent.js';
 import type { RunCommandOptions } from './commands/run.js';
 import type { RunsOptions } from './commands/runs.js';
 import type { ReplayOptions } from './commands/runs-replay.js';
+import type { MigrateCommandOptions } from './commands/migrate.js';
+import type { RunnerCommandOptions } from './commands/runner.js';
 import type { ServeCommandOptions } from './commands/serve.js';
 import type { CommandContext } from './context.js';
 
@@ -71,6 +73,7 @@ export const PROGRAM_DESCRIPTION = 'Agent Factory: run signed agents in isolated
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { flags: '--root <dir>', description: 'project root holding agents/ (default: the current folder, or $AF_ROOT)' },
   { flags: '--env <env>', description: 'environment whose overlay applies (default: $AF_ENV or dev)' },
+  { flags: '--store <url>', description: 'where runs, kv, versions and keys are kept: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (default: $AF_STORE_URL, else .af/factory.db)' },
   { flags: '--otel', description: 'turn OpenTelemetry on (also via OTEL_* variables; OTEL_SDK_DISABLED=true turns it off)' },
 ];
 
@@ -245,8 +248,26 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--allow-env <envs>', description: "comma-separated environments requests may name besides the server's own (--env); never a dev one on a server that is not dev" },
       json('print {"url"} once listening'),
       { flags: '--quiet', description: 'no line per request on stderr (method, path, status, ms, tenant)' },
+      { flags: '--run-here', description: 'on a PostgreSQL store, run agents in this process instead of queuing them for `af runner` processes' },
     ],
     handler: handler(async ({ context }, options: ServeCommandOptions) => (await import('./commands/serve.js')).serveCommand(context, options)),
+  },
+  {
+    name: 'runner',
+    description: 'take runs from the run queue of a PostgreSQL store (--store or $AF_STORE_URL) and run them, until Ctrl-C or SIGTERM; then finish the runs in hand',
+    options: [
+      { flags: '--concurrency <n>', description: 'runs at once (default: the number of CPU cores)' },
+      { flags: '--lease-ms <ms>', description: 'how long a claimed run is held without renewal; a runner that stops for longer loses it to another (default 5000)' },
+      { flags: '--allow-env <envs>', description: "comma-separated environments queued runs may name besides the runner's own (--env)" },
+      json('print {"runner"} once taking runs, and the final counts as JSON when stopped'),
+    ],
+    handler: handler(async ({ context }, options: RunnerCommandOptions) => (await import('./commands/runner.js')).runnerCommand(context, options)),
+  },
+  {
+    name: 'migrate',
+    description: "bring the store's schema up to date (PostgreSQL: under a lock, so it is safe while other nodes start); --check only says whether it is",
+    options: [{ flags: '--check', description: 'change nothing: exit 1 when the schema is behind' }, AS_JSON],
+    handler: handler(async ({ context }, options: MigrateCommandOptions) => (await import('./commands/migrate.js')).migrateCommand(context, options)),
   },
   {
     name: 'audit [dir]',

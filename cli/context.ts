@@ -6,6 +6,7 @@ import { type CliStreams, createPaint, type Paint } from './io.js';
 export interface GlobalOptions {
   root?: string;
   env?: string;
+  store?: string;
   otel?: boolean;
 }
 
@@ -29,6 +30,7 @@ export function createCommandContext(streams: CliStreams, globals: () => GlobalO
       config ??= resolveConfig({
         root: options.root ?? streams.env.AF_ROOT ?? streams.cwd,
         ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.store !== undefined ? { store: options.store } : {}),
         processEnv: streams.env,
       });
       return config;

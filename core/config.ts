@@ -16,6 +16,11 @@ export interface ConfigOptions {
    * @default $AF_KEYS_DIR, else `<home>/keys`
    */
   keysDir?: string;
+  /**
+   * Where the record is kept: a SQLite file (`sqlite:PATH` or a path) or a PostgreSQL database (`postgres://…`).
+   * @default $AF_STORE_URL, else the SQLite file `<home>/factory.db`
+   */
+  store?: string;
   /** Process environment to read `AF_*` variables from. @default process.env */
   processEnv?: Record<string, string | undefined>;
 }
@@ -30,6 +35,8 @@ export interface ResolvedConfig {
   readonly bundleCacheDir: string;
   readonly keysDir: string;
   readonly dbPath: string;
+  /** The store's location (see {@link ConfigOptions.store}): `dbPath` unless another store is named. */
+  readonly store: string;
   readonly policyPath: string;
 }
 
@@ -48,6 +55,8 @@ export function resolveConfig(options: ConfigOptions = {}): ResolvedConfig {
     throw new TypeError(`resolveConfig: option "env" must match ${ENV_NAME} (got ${JSON.stringify(env)})`);
   }
   const cacheDir = path.join(home, 'cache');
+  const dbPath = path.join(home, 'factory.db');
+  const store = options.store ?? (processEnv.AF_STORE_URL || undefined) ?? dbPath;
   return Object.freeze({
     root,
     home,
@@ -56,7 +65,8 @@ export function resolveConfig(options: ConfigOptions = {}): ResolvedConfig {
     cacheDir,
     bundleCacheDir: path.join(cacheDir, 'bundles'),
     keysDir: path.resolve(root, options.keysDir ?? processEnv.AF_KEYS_DIR ?? path.join(home, 'keys')),
-    dbPath: path.join(home, 'factory.db'),
+    dbPath,
+    store,
     policyPath: path.join(root, 'policy.json'),
   });
 }

@@ -1,5 +1,4 @@
 /** @module runtime/factory — createFactory and AgentFactory: wires templates, sandbox and run sink into createAgent and run. */
-import path from 'node:path';
 import type { Awaitable } from '../core/awaitable.js';
 import { BackgroundWrites } from '../core/background-writes.js';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -8,7 +7,7 @@ import { FactoryError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunSink } from '../core/run-record.js';
 import { createMemoryKvStore, createSandbox, type KvStore, lockdownReport, missingLayersWarning, type Sandbox, type SpawnRequest, warnIfIsolateLibraryUnpatched } from '../sandbox/index.js';
-import { openStore, type Store, TrustSeal } from '../store/index.js';
+import { connectStore, openStore, parseStoreLocation, type Store, TrustSeal } from '../store/index.js';
 import { isTrusted, openProjectTrust, type ProjectTrust, TemplateRegistry, type TrustAuditEvent, type TrustedTemplate, TrustGate, trustFileOf, type TrustStore, versionFilesOf, vouchesForStoredVersion } from '../templates/index.js';
 import { Agent, type AgentRunOptions, type RunOrigin, type RunReport, type RunStats } from './agent.js';
 import { DenialAudit } from './denial-audit.js';
@@ -37,9 +36,10 @@ export interface FactoryOptions {
    */
   requireLockdown?: boolean;
   /**
-   * The SQLite store that records runs, kv, versions, keys and the audit log: an open {@link Store}
-   * (not closed by the factory), a database path, or `false` for none (runs kept in memory).
-   * @default `<home>/factory.db`
+   * The store that records runs, kv, versions, keys and the audit log: an open {@link Store} (not closed by the
+   * factory), a location (a SQLite path or `sqlite:PATH`; `postgres://…` through {@link createFactory}, which opens it
+   * and has the factory close it), or `false` for none (runs kept in memory).
+   * @default $AF_STORE_URL, else `<home>/factory.db`
    */
   store?: Store | string | false;
   /** Receives a record of every run. @default the store's batched writer, else an in-memory ring */
@@ -87,11 +87,43 @@ const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * await factory.close();
  */
 export async function createFactory(options: FactoryOptions = {}): Promise<AgentFactory> {
-  const factory = new AgentFactory(options);
+  const factory = await openFactory(options);
   await factory.ready();
   await factory.prewarm(options.prewarm ?? false);
   return factory;
 }
+
+/**
+ * A PostgreSQL store is opened over the network, which a constructor cannot wait for: it is opened here and handed to
+ * the factory, which then owns it (closes it) as it owns a SQLite file it opened itself.
+ */
+async function openFactory(options: FactoryOptions): Promise<AgentFactory> {
+  const location = options.store ?? configOf(options).store;
+  if (typeof location !== 'string' || parseStoreLocation(location, configOf(options).root).kind !== 'postgres') return new AgentFactory(options);
+  const config = configOf(options);
+  const store = await connectStore(location, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    auditAnchorDir: config.keysDir,
+    writer: { onError: (error) => (options.logger ?? silentLogger).warn(`run records: ${error.message}`) },
+  });
+  try {
+    return new AgentFactory({ ...options, store }, OWNS_STORE);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function configOf(options: FactoryOptions): ResolvedConfig {
+  return resolveConfig({
+    ...(options.root !== undefined ? { root: options.root } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.home !== undefined ? { home: options.home } : {}),
+  });
+}
+
+/** Passed by {@link openFactory} only: the factory closes the store it was given. */
+const OWNS_STORE = Symbol('owns the store');
 
 export class AgentFactory {
   readonly config: ResolvedConfig;
@@ -121,7 +153,7 @@ export class AgentFactory {
   readonly #versionsSealed: Promise<void>;
   #isClosed = false;
 
-  constructor(options: FactoryOptions = {}) {
+  constructor(options: FactoryOptions = {}, ownership?: typeof OWNS_STORE) {
     this.config = resolveConfig({
       ...(options.root !== undefined ? { root: options.root } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
@@ -139,21 +171,23 @@ export class AgentFactory {
         details: { missing: missingLayers.map((layer) => layer.layer) },
       });
     }
-    const storeOption = options.store ?? this.config.dbPath;
-    this.#ownsStore = typeof storeOption === 'string';
+    const storeOption = options.store ?? this.config.store;
+    const storeLocation = typeof storeOption === 'string' ? parseStoreLocation(storeOption, this.config.root) : undefined;
+    if (storeLocation?.kind === 'postgres') throw new FactoryError('E_USAGE', 'a PostgreSQL store is opened over the network: use `await createFactory({ store: URL })`, or open it with connectStore and pass the store');
+    this.#ownsStore = storeLocation !== undefined || ownership === OWNS_STORE;
     this.store =
       storeOption === false ? undefined
-      : typeof storeOption === 'string'
+      : storeLocation !== undefined
         ? openStore({
-            path: storeOption,
+            path: storeLocation.path,
             clock: this.#clock,
             migrateTrustFrom: trustFileOf(this.config),
             // The project's own database is anchored in its keys folder; another file given here is not that log.
-            ...(path.resolve(this.config.root, storeOption) === this.config.dbPath ? { auditAnchorDir: this.config.keysDir } : {}),
+            ...(storeLocation.path === this.config.dbPath ? { auditAnchorDir: this.config.keysDir } : {}),
             // A batch that could not be written (it is retried) or a record SQLite refused (dropped, and counted).
             writer: { onError: (error) => this.#logger.warn(`run records: ${error.message}`) },
           })
-      : storeOption;
+      : (storeOption as Store);
     const store = this.store;
     this.#rollouts = store
       ? new RolloutRouter({ store, clock: this.#clock, logger: this.#logger.child('rollout'), dirOf: (name) => this.registry.peek(name)?.dir })

@@ -5,7 +5,6 @@ import { FactoryError } from '../core/errors.js';
 import type { KvStore } from '../core/kv.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
-import type { RunReport } from './agent.js';
 import type { AgentFactory } from './factory.js';
 import type { QueuedRunRequest, QueuedRunResult } from './queued-run.js';
 
@@ -51,6 +50,12 @@ export interface RunnerOptions {
   logger?: Logger;
   /** Told when a claimed run starts (benchmarks measure dispatch latency with it). */
   onStart?(claim: RunnerClaim): void;
+  /**
+   * Environments a queued run may name besides the factory's own. The queue is only as trusted as the database, so a
+   * runner decides for itself: a run naming another environment ends with `E_FORBIDDEN` and is not run (a dev
+   * environment would run unsigned code). @default none
+   */
+  allowEnvironments?: readonly string[];
 }
 
 export interface RunnerStats {
@@ -123,6 +128,7 @@ export class Runner {
   readonly #reapEveryMs: number;
   readonly #logger: Logger;
   readonly #onStart: ((claim: RunnerClaim) => void) | undefined;
+  readonly #environments: ReadonlySet<string>;
   readonly #held = new Map<number, { claim: RunnerClaim; lost: AbortController; done: Promise<void> }>();
   readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
@@ -141,6 +147,7 @@ export class Runner {
     this.#reapEveryMs = options.reapEveryMs ?? 1_000;
     this.#logger = options.logger ?? silentLogger;
     this.#onStart = options.onStart;
+    this.#environments = new Set([options.factory.config.env, ...(options.allowEnvironments ?? [])]);
     this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   }
 
@@ -229,6 +236,9 @@ export class Runner {
     this.#records.expect(claim.id);
     let result: QueuedRunResult;
     try {
+      if (request.env !== undefined && !this.#environments.has(request.env)) {
+        throw new FactoryError('E_FORBIDDEN', `runner ${this.owner} runs environment ${[...this.#environments].join(', ')}, not ${request.env}; start runners with --allow-env ${request.env} to run it`);
+      }
       const report = await this.#factory.runSettled(request.template, request.input, {
         tenant: request.tenant,
         ...(request.env !== undefined ? { env: request.env } : {}),
@@ -237,11 +247,11 @@ export class Runner {
         kv: runKv.kv,
         signal: lost,
       });
-      result = resultOf(report);
+      result = report;
     } catch (error) {
       // It could not start (unknown template, refused by the trust gate): an outcome, reported like a failed run.
       const failure = error instanceof FactoryError ? error : new FactoryError('E_INTERNAL', (error as Error).message, { cause: error });
-      result = { ok: false, runId: claim.id, error: { code: failure.code, message: failure.message, ...(failure.problems.length > 0 ? { problems: failure.problems } : {}) } };
+      result = { ok: false, notRun: true, runId: claim.id, error: { code: failure.code, message: failure.message, ...(failure.problems.length > 0 ? { problems: failure.problems } : {}) } };
     }
     const record = this.#records.take(claim.id);
     try {
@@ -300,9 +310,4 @@ function parseRequest(claim: RunnerClaim): QueuedRunRequest {
     ...(typeof request?.env === 'string' ? { env: request.env } : {}),
     ...(typeof request?.version === 'string' ? { version: request.version } : {}),
   };
-}
-
-function resultOf(report: RunReport): QueuedRunResult {
-  if (report.ok) return { ok: true, runId: report.runId, output: report.output, stats: report.stats, version: report.version, digest: report.digest };
-  return { ok: false, runId: report.runId, error: report.error, stats: report.stats, version: report.version, digest: report.digest };
 }

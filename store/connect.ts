@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { FactoryError } from '../core/errors.js';
 import type { Store } from './contract.js';
+import type { RunQueueOptions } from './postgres/run-queue.js';
 import { openStore, type StoreOptions } from './store.js';
 
 export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -14,6 +15,8 @@ export type ConnectOptions = Omit<StoreOptions, 'path'> & {
   maxConnections?: number;
   /** PostgreSQL: how often cached trust data looks for changes other nodes made. @default 1000 */
   trustRefreshMs?: number;
+  /** PostgreSQL: the run queue's leases and caps. */
+  queue?: RunQueueOptions;
 };
 
 /**
@@ -41,7 +44,7 @@ export function parseStoreLocation(text: string, cwd = process.cwd()): StoreLoca
 export async function connectStore(location: string | StoreLocation, options: ConnectOptions = {}): Promise<Store> {
   const parsed = typeof location === 'string' ? parseStoreLocation(location) : location;
   if (parsed.kind === 'sqlite') {
-    const { migrate: _migrate, maxConnections: _max, trustRefreshMs: _refresh, ...sqlite } = options;
+    const { migrate: _migrate, maxConnections: _max, trustRefreshMs: _refresh, queue: _queue, ...sqlite } = options;
     return openStore({ ...sqlite, path: parsed.path });
   }
   const { PostgresStore } = await import('./postgres/postgres-store.js');

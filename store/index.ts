@@ -1,6 +1,7 @@
 /** @module store — the record of everything: runs, kv, template versions, keys, the audit log, tenants and API keys, and data operations, on SQLite or PostgreSQL. */
 export type { AuditStore, LearnerModelStore, RolloutStore, RunQueryStore, RunRecordWriter, Store, StoreKind, StoreTrust, SuggestionStore, TemplateVersionStore, TenantStore } from './contract.js';
 export { openStore, SqliteStore, type StoreOptions } from './store.js';
+export { connectStore, type ConnectOptions, parseStoreLocation, type StoreLocation } from './connect.js';
 export { RunWriter, type RunWriterOptions } from './run-writer.js';
 export { MIN_ID_PART, RunQueries, percentile, type RunFilter, type SequencedRun, type StoredCapture, type TemplateStats } from './run-queries.js';
 export { SqliteKvStore, type KvNamespace, type KvSetResult } from './kv-store.js';

@@ -4,6 +4,7 @@ import { FactoryError } from '../../core/errors.js';
 import type { AgentFactory, RunReport } from '../../runtime/index.js';
 import { isInstallationWide, type Store } from '../../store/index.js';
 import type { RequestEnvironments } from '../environments.js';
+import type { RunDispatch } from '../server-options.js';
 import { httpStatusFor } from '../errors.js';
 import { principalOf } from '../plugins/auth.js';
 import fastifyPlugin from 'fastify-plugin';
@@ -17,9 +18,11 @@ export interface RunRoutesOptions {
   /** The factory's store, where its runs are recorded. */
   store: Store;
   environments: RequestEnvironments;
+  /** Runs elsewhere (the run queue) instead of in `factory`. */
+  dispatch: RunDispatch | undefined;
 }
 
-async function routes(app: FastifyInstance, { factory, store, environments }: RunRoutesOptions): Promise<void> {
+async function routes(app: FastifyInstance, { factory, store, environments, dispatch }: RunRoutesOptions): Promise<void> {
   app.route({
     ...routeOf('POST /v1/agents/:name/runs'),
     schema: ROUTE_SCHEMAS.runAgent,
@@ -28,7 +31,8 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Ru
       // Runs, kv and records belong to a tenant; the installation is not one.
       if (isInstallationWide(principal)) app.forbid(request, 'an installation key administers what tenants share; runs belong to a tenant: use a key of that tenant');
       const env = environmentOf(request, environments, request.body.env);
-      const { report, version } = await app.lifecycle.track(runOnce(factory, request.params.name, request.body.input, principal.tenant, env));
+      const run = dispatch ? runDispatched(dispatch, request.params.name, request.body.input, principal.tenant, env) : runOnce(factory, request.params.name, request.body.input, principal.tenant, env);
+      const { report, version } = await app.lifecycle.track(run);
       if (report.ok) {
         return { runId: report.runId, template: request.params.name, version, digest: report.digest, source: report.source, signed: report.signed, output: report.output, stats: report.stats };
       }
@@ -73,6 +77,13 @@ async function routes(app: FastifyInstance, { factory, store, environments }: Ru
 
 /** Encapsulated; needs `forbid` (auth) and `lifecycle`, registered before it. */
 export const runRoutes = fastifyPlugin(routes, { name: 'af-routes-runs', decorators: { fastify: ['forbid', 'lifecycle'] }, encapsulate: true });
+
+/** A dispatched run, answered as a local one would be: a run that could not start is the error `createAgent` throws. */
+async function runDispatched(dispatch: RunDispatch, name: string, input: unknown, tenant: string, env: string): Promise<{ report: RunReport; version: string }> {
+  const result = await dispatch(name, input, { tenant, env });
+  if ('notRun' in result) throw new FactoryError(result.error.code, result.error.message, result.error.problems ? { problems: result.error.problems } : {});
+  return { report: result, version: result.version };
+}
 
 async function runOnce(factory: AgentFactory, name: string, input: unknown, tenant: string, env: string): Promise<{ report: RunReport; version: string }> {
   const agent = await factory.createAgent(name, { tenant, env });

@@ -1,7 +1,8 @@
 /** @module cli/commands/serve — `af serve [--host H] [--port P]`: the HTTP API until SIGINT or SIGTERM, then a graceful stop. */
 import { type ApiRateLimitOptions, createApiServer, createLearnerServices, type RolloutService, type SuggestionService } from '../../api/index.js';
 import { FactoryError } from '../../core/errors.js';
-import { createFactory, enableTelemetry } from '../../runtime/index.js';
+import { createFactory, Dispatcher, dispatchBackendOf, enableTelemetry } from '../../runtime/index.js';
+import type { PostgresStore } from '../../store/postgres/postgres-store.js';
 import { type Role, ROLES } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
@@ -25,6 +26,8 @@ export interface ServeCommandOptions {
   json?: boolean;
   /** No line per request on stderr (start-up, warnings and the shutdown are still printed). */
   quiet?: boolean;
+  /** On a PostgreSQL store, run agents in this process instead of queuing them for `af runner` processes. */
+  runHere?: boolean;
 }
 
 /** What tests (and, until it is wired, the learner) inject. */
@@ -51,7 +54,9 @@ export async function serveCommand(context: CommandContext, options: ServeComman
 
   // Before the factory, so its instruments bind to the SDK from the first run. Undefined when OTEL_SDK_DISABLED=true.
   const sdk = await enableTelemetry({ enabled: true, env: context.streams.env, logger });
-  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.dbPath, processEnv: context.streams.env, logger: logger.child('factory') });
+  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.store, processEnv: context.streams.env, logger: logger.child('factory') });
+  // On a PostgreSQL store the fleet's runners run agents: this server queues each run and waits for its result.
+  const queued = factory.store?.kind === 'postgres' && !options.runHere ? new Dispatcher(dispatchBackendOf(factory.store as PostgresStore)) : undefined;
   let environments: string[] | undefined;
   try {
     environments = parseAllowedEnvironments(options.allowEnv, config.env, (env) => factory.isDevEnvironment(env));
@@ -66,6 +71,7 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   const rollouts = hooks.rollouts ?? learnerServices?.rollouts;
   const app = createApiServer({
     factory,
+    ...(queued ? { dispatch: (name: string, input: unknown, run: { tenant: string; env: string }) => queued.run(name, input, { ...run, waitMs: 30_000 }) } : {}),
     telemetry: sdk ?? false,
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(bodyLimit !== undefined ? { bodyLimit } : {}),
@@ -97,6 +103,7 @@ export async function serveCommand(context: CommandContext, options: ServeComman
 
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ url })}\n`);
   context.streams.stderr.write(`serving the API on ${url}/v1 in environment ${config.env}${environments ? ` (requests may also name ${environments.join(', ')})` : ''} (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
+  if (queued) context.streams.stderr.write(`runs are queued in ${factory.store?.location} for \`af runner\` processes (--run-here runs them in this process)\n`);
   if (factory.isDevEnvironment(config.env)) context.streams.stderr.write(`warning: ${config.env} runs unsigned templates for any caller with an operator key; serve production with --env prod\n`);
   hooks.onListening?.(url);
 

@@ -267,10 +267,10 @@ export interface MigrationReport {
 
 /** The schema version of the database (0: none of ours yet). */
 export async function schemaVersionOf(db: PgDatabase): Promise<number> {
-  const row = await db.row<{ version: number | null }>(
-    "SELECT CASE WHEN to_regclass('af_schema_migrations') IS NULL THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM af_schema_migrations) END AS version",
-  );
-  return row?.version ?? 0;
+  // Two statements: a statement naming a table that does not exist fails when it is planned, whatever its CASE says.
+  const table = await db.row<{ found: string | null }>("SELECT to_regclass('af_schema_migrations')::text AS found");
+  if (!table?.found) return 0;
+  return (await db.row<{ version: number | null }>('SELECT max(version) AS version FROM af_schema_migrations'))?.version ?? 0;
 }
 
 /**

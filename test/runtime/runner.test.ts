@@ -66,6 +66,7 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => dispatcher.run('counter', { i }, { tenant: 'acme', waitMs: 30_000 })));
     expect(results.every((result) => result.ok)).toBe(true);
     const ns = results.map((result) => (result as Extract<QueuedRunResult, { ok: true }>).output as { n: number; echo: { i: number } });
+    expect(results.every((result) => 'signed' in result && result.signed === false && result.source === 'on-disk')).toBe(true);
     // Every increment is applied once: the counter values handed out are 1..60, each once.
     expect(ns.map((output) => output.n).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect(ns.map((output) => output.echo.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));

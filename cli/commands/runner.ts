@@ -1,0 +1,71 @@
+/** @module cli/commands/runner — `af runner`: a process of the fleet that takes runs from a PostgreSQL store's run queue and runs them, until SIGINT or SIGTERM. */
+import os from 'node:os';
+import { FactoryError } from '../../core/errors.js';
+import { createFactory, QueuedRecordSink, Runner, runnerBackendOf } from '../../runtime/index.js';
+import { parseStoreLocation } from '../../store/index.js';
+import type { PostgresStore } from '../../store/postgres/postgres-store.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-status.js';
+import { parseIntegerFlag, untilStopped } from '../process-lifetime.js';
+import { openProjectStore } from '../store-access.js';
+
+export interface RunnerCommandOptions {
+  /** @default the number of CPU cores */
+  concurrency?: number | string;
+  /** @default 5000 */
+  leaseMs?: number | string;
+  /** Comma-separated environments queued runs may name besides the runner's own (`--env`). */
+  allowEnv?: string;
+  json?: boolean;
+}
+
+export interface RunnerCommandHooks {
+  /** Stops the runner when aborted. @default SIGINT or SIGTERM */
+  signal?: AbortSignal;
+}
+
+/** How long a stopping runner lets the runs in hand finish before leaving them to their leases. */
+const STOP_GRACE_MS = 30_000;
+
+/**
+ * Runs queued runs until stopped, then stops claiming, lets the runs in hand finish (up to 30 s; the rest go back to
+ * the queue when their leases expire) and closes.
+ * @throws FactoryError `E_USAGE` when the store is not PostgreSQL or a flag is wrong; `E_STORE` when it cannot be reached.
+ */
+export async function runnerCommand(context: CommandContext, options: RunnerCommandOptions = {}, hooks: RunnerCommandHooks = {}): Promise<number> {
+  const config = context.config();
+  if (parseStoreLocation(config.store, config.root).kind !== 'postgres') {
+    throw new FactoryError('E_USAGE', 'af runner takes runs from the run queue, which only a PostgreSQL store has: pass --store postgres://USER:PASSWORD@HOST:PORT/DB or set AF_STORE_URL (see docs/scaling.md)');
+  }
+  const concurrency = options.concurrency === undefined ? os.availableParallelism() : parseIntegerFlag(options.concurrency, '--concurrency', 1, 1024);
+  const leaseMs = parseIntegerFlag(options.leaseMs ?? 5_000, '--lease-ms', 300, 600_000);
+  const allowEnvironments = (options.allowEnv ?? '').split(',').map((env) => env.trim()).filter((env) => env !== '');
+  const { logger } = context;
+  const store = (await openProjectStore(config, { queue: { leaseMs } })) as PostgresStore;
+  const records = new QueuedRecordSink(store.runs);
+  let runner: Runner;
+  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store, runSink: records, processEnv: context.streams.env, logger: logger.child('factory') }).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  try {
+    runner = new Runner({ factory, records, backend: runnerBackendOf(store), concurrency, allowEnvironments, logger: logger.child('runner') });
+    await runner.start();
+  } catch (error) {
+    await factory.close();
+    await store.close();
+    throw error;
+  }
+  if (options.json) context.streams.stdout.write(`${JSON.stringify({ runner: runner.owner, concurrency, leaseMs })}\n`);
+  context.streams.stderr.write(`runner ${runner.owner} taking runs from ${store.location} (${concurrency} at once, environment ${[config.env, ...allowEnvironments].join(', ')}; Ctrl-C to stop)\n`);
+
+  const stopped = await untilStopped(hooks.signal);
+  context.streams.stderr.write(`${stopped}: stopping: no new runs; finishing the ${runner.stats.inFlight} in hand\n`);
+  await runner.stop(STOP_GRACE_MS);
+  await factory.close();
+  await store.close();
+  const { inFlight: _inFlight, ...counts } = runner.stats;
+  if (options.json) context.streams.stdout.write(`${JSON.stringify(counts)}\n`);
+  context.streams.stderr.write(`${stopped}: stopped (${counts.completed} completed, ${counts.fenced} fenced, ${counts.conflicts} kv conflicts run again)\n`);
+  return EXIT.ok;
+}

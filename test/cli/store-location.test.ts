@@ -1,0 +1,56 @@
+// `--store` / AF_STORE_URL: which store a command opens, `af migrate`, and `af runner`'s refusal without PostgreSQL.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runAf } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+
+let project: TempProject;
+let database: TestDatabase;
+
+beforeEach(async () => {
+  project = createProject(simpleTemplate('echo'));
+  database = await createTestDatabase();
+});
+
+afterEach(async () => {
+  project.remove();
+  await database.drop();
+});
+
+describe('af --store and AF_STORE_URL', () => {
+  it('migrates an empty PostgreSQL database, then reports it current; --check says so without changing anything', async () => {
+    const before = await runAf(project.root, ['--store', database.url, 'migrate', '--check']);
+    expect(before.status).toBe(1);
+    expect(before.stdout).toContain('is at schema version 0; this version of Agent Factory needs 8: run `af migrate`');
+    // The password never appears in what af prints.
+    expect(before.stdout).not.toContain('af-test');
+    const migrated = await runAf(project.root, ['migrate', '--json'], { AF_STORE_URL: database.url });
+    expect(migrated.status).toBe(0);
+    expect(JSON.parse(migrated.stdout)).toMatchObject({ from: 0, to: 8, latest: 8, applied: [8], current: true });
+    const after = await runAf(project.root, ['--store', database.url, 'migrate', '--check']);
+    expect([after.status, after.stdout]).toEqual([0, expect.stringContaining('is at schema version 8, the latest')]);
+  });
+
+  it('keeps API keys in the store named: created on PostgreSQL, listed from it, absent from the project file', async () => {
+    const created = await runAf(project.root, ['--store', database.url, 'keys', 'api', 'create', '--tenant', 'acme', '--role', 'operator', '--json']);
+    expect(created.status).toBe(0);
+    const record = JSON.parse(created.stdout) as { id: string; key: string };
+    const listed = await runAf(project.root, ['keys', 'api', 'list', '--json'], { AF_STORE_URL: database.url });
+    expect(JSON.parse(listed.stdout).map((key: { id: string }) => key.id)).toEqual([record.id]);
+    const local = await runAf(project.root, ['keys', 'api', 'list', '--json']);
+    expect(JSON.parse(local.stdout)).toEqual([]);
+  });
+
+  it('refuses a location of another kind with exit 2, naming the forms it takes', async () => {
+    const result = await runAf(project.root, ['--store', 'mysql://root:secret@db/af', 'runs']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('is not one Agent Factory can open: use sqlite:PATH');
+    expect(result.stderr).not.toContain('secret');
+  });
+
+  it('af runner needs a PostgreSQL store: exit 2 saying how to name one', async () => {
+    const result = await runAf(project.root, ['runner']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('af runner takes runs from the run queue, which only a PostgreSQL store has: pass --store postgres://');
+  });
+});
