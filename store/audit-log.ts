@@ -91,7 +91,7 @@ export interface AuditLogOptions {
   anchorDir?: string;
 }
 
-interface AuditRow {
+export interface AuditRow {
   seq: number;
   at: number;
   type: string;

@@ -31,6 +31,22 @@ export interface VersionRow extends VersionRowFields {
   seal: string | null;
 }
 
+/** A version as the columns of its row (JSON as text): what both backends store and seal. */
+export function versionRowFields(input: TemplateVersionInput, recordedAt: number): VersionRowFields {
+  return {
+    name: input.name,
+    version: input.version,
+    digest: input.digest,
+    manifest: JSON.stringify(input.manifest),
+    sources: JSON.stringify(input.sources),
+    bundle: input.bundle,
+    signature: input.signature === undefined ? null : JSON.stringify(input.signature),
+    recorded_at: recordedAt,
+    manifest_file: input.manifestFile ?? null,
+    source_files: input.sourceFiles === undefined ? null : JSON.stringify(input.sourceFiles),
+  };
+}
+
 export class TemplateVersions {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
@@ -87,18 +103,7 @@ export class TemplateVersions {
    * (unsealed, so refused until recorded again by one that can), never changes one.
    */
   record(input: TemplateVersionInput): void {
-    const fields: VersionRowFields = {
-      name: input.name,
-      version: input.version,
-      digest: input.digest,
-      manifest: JSON.stringify(input.manifest),
-      sources: JSON.stringify(input.sources),
-      bundle: input.bundle,
-      signature: input.signature === undefined ? null : JSON.stringify(input.signature),
-      recorded_at: this.#clock.now(),
-      manifest_file: input.manifestFile ?? null,
-      source_files: input.sourceFiles === undefined ? null : JSON.stringify(input.sourceFiles),
-    };
+    const fields = versionRowFields(input, this.#clock.now());
     const seal = this.#seal;
     if (!seal) {
       this.#insert.run(fields.name, fields.version, fields.digest, fields.manifest, fields.sources, fields.bundle, fields.signature, fields.recorded_at, fields.manifest_file, fields.source_files);

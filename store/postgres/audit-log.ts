@@ -6,6 +6,7 @@ import { FactoryError } from '../../core/errors.js';
 import {
   type AuditAnchorReport,
   type AuditEntry,
+  type AuditRow,
   type AuditInput,
   type AuditProblem,
   type AuditVerification,
@@ -43,17 +44,6 @@ export function chainOf(tenant: string | undefined): string {
 export function chainGenesis(chain: string): string {
   if (chain === SYSTEM_CHAIN) return GENESIS_HASH;
   return createHash('sha256').update(canonicalJson({ auditChain: chain })).digest('hex');
-}
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  type: string;
-  actor: string;
-  subject: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
 }
 
 const LIST_FILTERS = [

@@ -2,7 +2,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { TemplateVersionStore } from '../contract.js';
 import {
-  merged, sameRow, type TemplateVersion, type TemplateVersionInput, type TemplateVersionSummary, toVersion, unsealedVersion, type VersionReadOptions, type VersionRow,
+  merged, sameRow, type TemplateVersion, type TemplateVersionInput, type TemplateVersionSummary, toVersion, unsealedVersion, type VersionReadOptions, type VersionRow, versionRowFields,
 } from '../template-versions.js';
 import type { VersionRowFields, VersionSeal } from '../version-seal.js';
 import type { PgDatabase, Statement } from './connection.js';
@@ -66,18 +66,7 @@ export class PgTemplateVersions implements TemplateVersionStore {
 
   /** As `TemplateVersions.record`: the first record of a digest is kept; with a seal, rows are written sealed. */
   async record(input: TemplateVersionInput): Promise<void> {
-    const fields: VersionRowFields = {
-      name: input.name,
-      version: input.version,
-      digest: input.digest,
-      manifest: JSON.stringify(input.manifest),
-      sources: JSON.stringify(input.sources),
-      bundle: input.bundle,
-      signature: input.signature === undefined ? null : JSON.stringify(input.signature),
-      recorded_at: this.#clock.now(),
-      manifest_file: input.manifestFile ?? null,
-      source_files: input.sourceFiles === undefined ? null : JSON.stringify(input.sourceFiles),
-    };
+    const fields = versionRowFields(input, this.#clock.now());
     const seal = this.#seal;
     if (!seal) {
       await this.#db.query(INSERT, valuesOf(fields));

@@ -1,4 +1,4 @@
-// The PostgreSQL kv: the kv contract's cases on a real server, and what only several nodes on one database can show
+// The PostgreSQL kv beyond the kv contract (test/contracts runs that on it): prefix ranges at the edges of Unicode, NUL, and what only several nodes on one database can show
 // (a quota that holds under concurrent writers, compare-and-set between two nodes).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../core/clock.js';
@@ -35,50 +35,7 @@ afterEach(async () => {
   await database.drop();
 });
 
-describe('PgKvStore: the kv contract', () => {
-  it('returns the JSON text written, undefined for an absent key, and reports whether a deleted key existed', async () => {
-    expect(await kv.get(ns, 'a')).toBeUndefined();
-    expect(await kv.set(ns, 'a', '{"n":1,"s":"é"}', 1024)).toEqual({ ok: true, usedBytes: 1 + Buffer.byteLength('{"n":1,"s":"é"}') });
-    expect(await kv.get(ns, 'a')).toBe('{"n":1,"s":"é"}');
-    expect(await kv.set(ns, 'a', '2', 1024)).toEqual({ ok: true, usedBytes: 2 });
-    expect(await kv.delete(ns, 'a')).toBe(true);
-    expect(await kv.delete(ns, 'a')).toBe(false);
-    expect(await kv.get(ns, 'a')).toBeUndefined();
-    expect(await kv.set(ns, 'b', '1', 1024)).toEqual({ ok: true, usedBytes: 2 });
-  });
-
-  it('keeps every template and tenant apart, quota included', async () => {
-    const others = [{ template: 'hello', tenant: 'globex' }, { template: 'other', tenant: 'acme' }];
-    await kv.set(ns, 'k', '"mine"', 20);
-    for (const other of others) {
-      expect(await kv.get(other, 'k')).toBeUndefined();
-      expect(await kv.list(other, {})).toEqual([]);
-      expect(await kv.set(other, 'k', '"theirs"', 20)).toEqual({ ok: true, usedBytes: 9 });
-    }
-    expect(await kv.delete(others[0]!, 'k')).toBe(true);
-    expect(await kv.get(ns, 'k')).toBe('"mine"');
-  });
-
-  it('counts keys and values in UTF-8 bytes against the quota, an overwrite once, and changes nothing on a refusal', async () => {
-    expect(await kv.set(ns, 'k', '"12345"', 20)).toEqual({ ok: true, usedBytes: 8 });
-    expect(await kv.set(ns, 'k', '"1234567890"', 20)).toEqual({ ok: true, usedBytes: 13 });
-    expect(await kv.set(ns, 'j', '"123456789"', 20)).toEqual({ ok: false, usedBytes: 13 });
-    expect(await kv.get(ns, 'j')).toBeUndefined();
-    expect(await kv.set(ns, 'k', '"12345678901234567890"', 20)).toEqual({ ok: false, usedBytes: 13 });
-    expect(await kv.get(ns, 'k')).toBe('"1234567890"');
-    expect(await kv.set(ns, 'é', '"😀"', 24)).toEqual({ ok: true, usedBytes: 13 + 2 + 6 });
-    expect(await kv.delete(ns, 'k')).toBe(true);
-    expect(await kv.set(ns, 'j', '"123456789"', 20)).toEqual({ ok: true, usedBytes: 8 + 12 });
-  });
-
-  it('lists keys in byte order of their UTF-8, not in UTF-16 order', async () => {
-    const keys = ['b', 'B', 'a', 'ab', 'a b', 'é', 'e', '\uFFFD', '😀', '\uE000', 'Z', '10', '9'];
-    for (const key of keys) await kv.set(ns, key, '1', 1 << 20);
-    const listed = await kv.list(ns, {});
-    expect(listed).toEqual(byteOrder(keys));
-    expect(listed.indexOf('\uFFFD')).toBeLessThan(listed.indexOf('😀'));
-  });
-
+describe('PgKvStore: prefixes', () => {
   it('lists only the keys that start with the prefix, whatever characters follow it (astral ones and U+10FFFF included)', async () => {
     const keys = ['user:', 'user:1', 'user:10', 'user:2', 'user:\uFFFF', 'user:\u{10FFFF}', 'user:\u{10FFFF}z', 'user;', 'users', 'use', 'order:1', '\u{10FFFF}', '\u{10FFFF}\u{10FFFF}a', 'a\uD7FF', 'a\uD7FFx', 'a\uE000', '😀a', '😀', '😁'];
     for (const key of keys) await kv.set(ns, key, '1', 1 << 20);

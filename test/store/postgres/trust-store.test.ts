@@ -1,5 +1,5 @@
-// Trust data in PostgreSQL: the TrustStore contract's cases on a real server, the seal (store/trust-seal) as the SQLite
-// store checks it, and two nodes: a revocation on one is enforced by the other within its refresh interval.
+// Trust data in PostgreSQL beyond the TrustStore contract (test/contracts runs that on it): importing, the seal
+// (store/trust-seal) as the SQLite store checks it, and two nodes: a revocation on one is enforced by the other in time.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,70 +65,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('PgTrustStore: the TrustStore contract', () => {
-  it('starts empty', async () => {
-    const trust = await node();
-    expect(trust.keys()).toEqual([]);
-    expect(trust.roots()).toEqual([]);
-    expect(trust.key(root.id)).toBeUndefined();
-    expect(trust.isRevoked(root.id)).toBe(false);
-    expect(trust.revocation(root.id)).toBeUndefined();
-    expect(trust.retirements()).toEqual([]);
-    expect(trust.trustProblem()).toBeUndefined();
-  });
-
-  it('keeps keys as given, lists them oldest first and roots apart, and replaces a key added again under its id', async () => {
-    const trust = await node();
-    await trust.addKey(signer);
-    await trust.addKey(root);
-    await trust.addKey(older);
-    expect(trust.keys()).toEqual([root, older, signer]);
-    expect(trust.roots()).toEqual([root]);
-    expect(trust.key(signer.id)).toEqual(signer);
-    const renamed = { ...signer, name: 'renamed' };
-    await trust.addKey(renamed);
-    expect(trust.key(signer.id)).toEqual(renamed);
-    expect(trust.keys()).toHaveLength(3);
-  });
-
-  it('revokes a known key once, keeping the first record, and refuses an unknown id with E_KEY_NOT_FOUND', async () => {
-    const trust = await node();
-    await trust.addKey(signer);
-    await trust.revoke(signer.id, 'leaked', 5);
-    await trust.revoke(signer.id, 'again', 9);
-    expect(trust.isRevoked(signer.id)).toBe(true);
-    expect(trust.revocation(signer.id)).toEqual({ id: signer.id, revokedAt: 5, reason: 'leaked' });
-    await expect(trust.revoke('ffffffffffffffff', 'x', 1)).rejects.toMatchObject({ code: 'E_KEY_NOT_FOUND', message: 'no key with id ffffffffffffffff; run `af keys list`' });
-    expect(trust.isRevoked('ffffffffffffffff')).toBe(false);
-  });
-
-  it('retires a version once, keeping the first record, and lists retirements oldest first', async () => {
-    const trust = await node();
-    await trust.retire({ name: 'hello', version: '1.1.0', retiredAt: 7, reason: 'bug', by: 'ops' });
-    await trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
-    await trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 9, reason: 'again', by: 'someone' });
-    await trust.retire({ name: 'other', version: '1.0.0', retiredAt: 6, reason: 'old', by: 'ops' });
-    expect(trust.retirement('hello', '1.0.0')).toEqual({ name: 'hello', version: '1.0.0', retiredAt: 5, reason: 'CVE', by: 'ops' });
-    expect(trust.retirement('hello', '2.0.0')).toBeUndefined();
-    expect(trust.retirements('hello').map((r) => r.version)).toEqual(['1.0.0', '1.1.0']);
-    expect(trust.retirements().map((r) => `${r.name}@${r.version}`)).toEqual(['hello@1.0.0', 'other@1.0.0', 'hello@1.1.0']);
-  });
-
-  it('moves its generation on every change and never on a read, so caches can tell', async () => {
-    const trust = await node();
-    const seen = [trust.generation];
-    await trust.addKey(root);
-    seen.push(trust.generation);
-    trust.keys();
-    trust.isRevoked(root.id);
-    expect(trust.generation).toBe(seen[1]);
-    await trust.revoke(root.id, 'r', 1);
-    seen.push(trust.generation);
-    await trust.retire({ name: 'hello', version: '1.0.0', retiredAt: 1, reason: 'r', by: 'b' });
-    seen.push(trust.generation);
-    expect(new Set(seen).size).toBe(4);
-  });
-
+describe('PgTrustStore: keeping and importing', () => {
   it('keeps everything for the next node that opens it, and imports a trust.json store', async () => {
     const trust = await node();
     await trust.addKey(root);
