@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import type { RunRecord, RunSink } from '../core/run-record.js';
 import type { AgentFactory } from './factory.js';
 import type { QueuedRunRequest, QueuedRunResult } from './queued-run.js';
+import type { QueueMetrics } from './telemetry/index.js';
 
 /** A run as the queue hands it out (store/postgres/run-queue's ClaimedRun). */
 export interface RunnerClaim {
@@ -56,6 +57,8 @@ export interface RunnerOptions {
    * environment would run unsigned code). @default none
    */
   allowEnvironments?: readonly string[];
+  /** Where claim latency, outcomes, lost leases and the reaper's work are counted (runtime/telemetry/queue-metrics). */
+  metrics?: QueueMetrics;
 }
 
 export interface RunnerStats {
@@ -129,6 +132,7 @@ export class Runner {
   readonly #logger: Logger;
   readonly #onStart: ((claim: RunnerClaim) => void) | undefined;
   readonly #environments: ReadonlySet<string>;
+  readonly #metrics: QueueMetrics | undefined;
   readonly #held = new Map<number, { claim: RunnerClaim; lost: AbortController; done: Promise<void> }>();
   readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
@@ -148,6 +152,7 @@ export class Runner {
     this.#logger = options.logger ?? silentLogger;
     this.#onStart = options.onStart;
     this.#environments = new Set([options.factory.config.env, ...(options.allowEnvironments ?? [])]);
+    this.#metrics = options.metrics;
     this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   }
 
@@ -199,7 +204,9 @@ export class Runner {
           if (free <= 0 || this.#isStopping) break;
           let claims: RunnerClaim[];
           try {
+            const started = performance.now();
             claims = await this.#backend.claim(this.owner, free);
+            this.#metrics?.claimed(performance.now() - started);
             this.#lastClaimError = '';
           } catch (error) {
             // The database is unreachable: say so once, and let the poll try again.
@@ -261,13 +268,16 @@ export class Runner {
       });
       if (outcome === 'completed') this.#stats.completed++;
       else this.#stats.fenced++;
+      this.#metrics?.finished(outcome);
     } catch (error) {
       if (error instanceof FactoryError && error.code === 'E_CONFLICT') {
         this.#stats.conflicts++;
+        this.#metrics?.finished('conflict');
         await this.#backend.release(claim, Math.floor(Math.random() * CONFLICT_BACKOFF_MS)).catch(() => {});
         return;
       }
       this.#stats.failedCompletions++;
+      this.#metrics?.finished('failed');
       this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${(error as Error).message}); it runs again when its lease expires`);
     }
   }
@@ -286,6 +296,7 @@ export class Runner {
       const entry = this.#held.get(fence);
       if (!entry || kept.has(fence) || entry.lost.signal.aborted) continue;
       this.#stats.leasesLost++;
+      this.#metrics?.leaseLost();
       entry.lost.abort();
     }
   }
@@ -293,6 +304,7 @@ export class Runner {
   async #reap(): Promise<void> {
     try {
       const report = await this.#backend.reap();
+      this.#metrics?.reaped(report.requeued, report.abandoned);
       if (report.requeued + report.abandoned > 0) this.#logger.info(`reaper: ${report.requeued} runs whose runner stopped were queued again, ${report.abandoned} ended after too many attempts`);
     } catch {
       // The next pass tries again.

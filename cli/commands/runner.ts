@@ -16,6 +16,8 @@ export interface RunnerCommandOptions {
   leaseMs?: number | string;
   /** Comma-separated environments queued runs may name besides the runner's own (`--env`). */
   allowEnv?: string;
+  /** Runs of one tenant running at once across the fleet, past which this runner claims other tenants' runs first. */
+  tenantCap?: number | string;
   json?: boolean;
 }
 
@@ -39,9 +41,10 @@ export async function runnerCommand(context: CommandContext, options: RunnerComm
   }
   const concurrency = options.concurrency === undefined ? os.availableParallelism() : parseIntegerFlag(options.concurrency, '--concurrency', 1, 1024);
   const leaseMs = parseIntegerFlag(options.leaseMs ?? 5_000, '--lease-ms', 300, 600_000);
+  const tenantCap = options.tenantCap === undefined ? undefined : parseIntegerFlag(options.tenantCap, '--tenant-cap', 1, 1_000_000);
   const allowEnvironments = (options.allowEnv ?? '').split(',').map((env) => env.trim()).filter((env) => env !== '');
   const { logger } = context;
-  const store = (await openProjectStore(config, { queue: { leaseMs } })) as PostgresStore;
+  const store = (await openProjectStore(config, { queue: { leaseMs, ...(tenantCap !== undefined ? { maxRunningPerTenant: tenantCap } : {}) } })) as PostgresStore;
   const records = new QueuedRecordSink(store.runs);
   let runner: Runner;
   const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store, runSink: records, processEnv: context.streams.env, logger: logger.child('factory') }).catch(async (error: unknown) => {

@@ -26,6 +26,8 @@ export const METRIC_LABEL = {
   outcome: 'outcome',
   code: 'code',
   coldStart: 'cold_start',
+  state: 'state',
+  kind: 'kind',
 } as const;
 
 /**
@@ -46,6 +48,11 @@ export const INSTRUMENT = {
   poolBusy: { name: 'af.sandbox.pool.busy', kind: 'gauge', unit: '{context}', description: 'Sandbox contexts running an agent' },
   queueDepth: { name: 'af.telemetry.queue.depth', kind: 'gauge', unit: '{record}', description: 'Run records waiting for the store writer' },
   dropped: { name: 'af.telemetry.dropped', kind: 'observable-counter', unit: '{record}', description: 'Run records dropped because the writer queue was full' },
+  runQueueDepth: { name: 'af.queue.depth', kind: 'gauge', unit: '{run}', description: 'Runs in the run queue of the PostgreSQL store, by state (queued, running): the whole fleet, as one runner sees it' },
+  runQueueClaimDuration: { name: 'af.queue.claim.duration', kind: 'histogram', unit: 'ms', description: 'Time one claim statement took (a runner asking for runs)' },
+  runQueueRuns: { name: 'af.queue.runs', kind: 'counter', unit: '{run}', description: 'Queued runs a runner finished, by outcome: completed, fenced (its lease was lost; nothing applied), conflict (a kv key changed; run again), failed (the completion could not be written; run again)' },
+  runQueueLeasesLost: { name: 'af.queue.leases.lost', kind: 'counter', unit: '{run}', description: 'Runs whose lease a runner lost while running them (another runner takes them over)' },
+  runQueueReaped: { name: 'af.queue.reaped', kind: 'counter', unit: '{run}', description: 'Runs the reaper handled, by kind: requeued (their runner stopped renewing) or abandoned (too many attempts)' },
 } as const;
 
 export type InstrumentKind = (typeof INSTRUMENT)[keyof typeof INSTRUMENT]['kind'];
