@@ -96,7 +96,7 @@ export default async function bench({ quick = false } = {}) {
     // The same path with the machine mostly idle: what a run's dispatch costs when nothing queues behind anything.
     const floor = await dispatchLatency(server, project, { seconds: quick ? 2 : 4, rate: 10, runners: 2, concurrency: PER_RUNNER });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`latency ${JSON.stringify({ ...latency, samples: undefined })}\n`);
-    const flow = await fleetThroughput(server, project, admin, { seconds: quick ? 2 : 3, rounds: quick ? 1 : 3, counterRuns: quick ? 100 : 200 });
+    const flow = await fleetThroughput(server, project, admin, { seconds: quick ? 2 : 3, rounds: quick ? 1 : 3, counterRuns: quick ? 50 : 100 });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`flow ${JSON.stringify(flow)}\n`);
     const idle = await idleCost(server, project, admin, { seconds: quick ? 4 : 5 });
     if (process.env.AF_BENCH_DEBUG) process.stderr.write(`idle ${JSON.stringify(idle)}\n`);
