@@ -46,7 +46,7 @@ export interface RunnerOptions {
   owner?: string;
   /** Claim even without a wake-up this often (the safety net for lost notifications). @default 1000 */
   pollMs?: number;
-  /** Try a reaper pass this often (one process in the fleet does it at a time). @default 1000 */
+  /** Try a reaper pass this often (one process in the fleet does it at a time). @default half the lease */
   reapEveryMs?: number;
   logger?: Logger;
   /** Told when a claimed run starts (benchmarks measure dispatch latency with it). */
@@ -133,7 +133,10 @@ export class Runner {
   readonly #onStart: ((claim: RunnerClaim) => void) | undefined;
   readonly #environments: ReadonlySet<string>;
   readonly #metrics: QueueMetrics | undefined;
+  /** Runs this runner holds a lease on: running, or run and waiting for their completion to commit. */
   readonly #held = new Map<number, { claim: RunnerClaim; lost: AbortController; done: Promise<void> }>();
+  /** Of those, the runs whose agent is running: what `concurrency` bounds. */
+  #running = 0;
   readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
@@ -148,7 +151,8 @@ export class Runner {
     this.#backend = options.backend;
     this.#concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
     this.#pollMs = options.pollMs ?? 1_000;
-    this.#reapEveryMs = options.reapEveryMs ?? 1_000;
+    // An expired lease is found within half a lease of expiring; more often would only cost the fleet transactions.
+    this.#reapEveryMs = options.reapEveryMs ?? Math.max(250, Math.floor(options.backend.leaseMs / 2));
     this.#logger = options.logger ?? silentLogger;
     this.#onStart = options.onStart;
     this.#environments = new Set([options.factory.config.env, ...(options.allowEnvironments ?? [])]);
@@ -200,7 +204,9 @@ export class Runner {
       try {
         do {
           this.#pumpAgain = false;
-          const free = this.#concurrency - this.#held.size;
+          // A slot is free once its agent returned: its completion commits meanwhile, so a slow commit does not idle
+          // the slot. Completions waiting are bounded too (as many again), so a database that stalls stops the claims.
+          const free = Math.min(this.#concurrency - this.#running, 2 * this.#concurrency - this.#held.size);
           if (free <= 0 || this.#isStopping) break;
           let claims: RunnerClaim[];
           try {
@@ -230,13 +236,22 @@ export class Runner {
     const lost = new AbortController();
     const entry = { claim, lost, done: Promise.resolve() };
     this.#held.set(claim.fence, entry);
-    entry.done = this.#execute(claim, lost.signal).finally(() => {
+    this.#running++;
+    let isRunning = true;
+    const agentReturned = () => {
+      if (!isRunning) return;
+      isRunning = false;
+      this.#running--;
+      this.#pump();
+    };
+    entry.done = this.#execute(claim, lost.signal, agentReturned).finally(() => {
+      agentReturned();
       this.#held.delete(claim.fence);
       this.#pump();
     });
   }
 
-  async #execute(claim: RunnerClaim, lost: AbortSignal): Promise<void> {
+  async #execute(claim: RunnerClaim, lost: AbortSignal, agentReturned: () => void): Promise<void> {
     this.#onStart?.(claim);
     const request = parseRequest(claim);
     const runKv = this.#backend.openRunKv();
@@ -261,10 +276,12 @@ export class Runner {
       result = { ok: false, notRun: true, runId: claim.id, error: { code: failure.code, message: failure.message, ...(failure.problems.length > 0 ? { problems: failure.problems } : {}) } };
     }
     const record = this.#records.take(claim.id);
+    agentReturned();
     try {
       const outcome = await this.#backend.complete(claim, result, async () => {
-        if (record) await this.#backend.writeRecords([record]);
         await runKv.apply();
+        // Last: the record's insert takes the lock that orders run inserts, held until this transaction commits.
+        if (record) await this.#backend.writeRecords([record]);
       });
       if (outcome === 'completed') this.#stats.completed++;
       else this.#stats.fenced++;
