@@ -11,7 +11,11 @@ export function runnerBackendOf(store: PostgresStore): RunnerBackend {
     leaseMs: queue.leaseMs,
     claim: (owner, limit) => queue.claim(owner, limit),
     renew: (owner, fences) => queue.renew(owner, fences),
-    complete: (claim: RunnerClaim, result, effects) => queue.complete(claim, result, effects),
+    completeMany: (completions) =>
+      queue.completeMany(completions, async (completed) => {
+        const records = completed.flatMap((index) => completions[index]?.record ?? []);
+        await store.runs.writeInTransaction(records);
+      }),
     release: (claim: RunnerClaim, delayMs) => queue.release(claim, delayMs),
     reap: () => queue.reap(),
     onQueued: (wake) => {
@@ -23,12 +27,15 @@ export function runnerBackendOf(store: PostgresStore): RunnerBackend {
         offReconnect();
       });
     },
-    writeRecords: async (records) => {
-      await store.runs.writeInTransaction(records);
-    },
     openRunKv: () => {
       const kv = store.openRunKv();
-      return { kv, apply: () => kv.apply() };
+      return {
+        kv,
+        apply: () => kv.apply(),
+        get isEmpty() {
+          return kv.isEmpty;
+        },
+      };
     },
   };
 }

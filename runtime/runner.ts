@@ -24,16 +24,31 @@ export interface RunnerBackend {
   readonly leaseMs: number;
   claim(owner: string, limit: number): Promise<RunnerClaim[]>;
   renew(owner: string, fences: readonly number[]): Promise<Set<number>>;
-  complete(claim: RunnerClaim, result: QueuedRunResult, effects: () => Promise<void>): Promise<'completed' | 'fenced'>;
+  /**
+   * Completes runs in one transaction: each fenced on its own claim; `effects` (its kv writes) undone alone on
+   * `E_CONFLICT`; the records of those completed written last. Rejects when the transaction fails as a whole.
+   */
+  completeMany(completions: readonly RunnerCompletion[]): Promise<RunnerCompletionOutcome[]>;
   release(claim: RunnerClaim, delayMs: number): Promise<boolean>;
   reap(): Promise<{ requeued: number; abandoned: number; ran: boolean }>;
   /** Calls `wake` when runs are queued (a notification; may be missed, so the runner also polls). @returns unsubscribe */
   onQueued(wake: () => void): Promise<() => void>;
-  /** Writes run records now, inside the completion transaction. */
-  writeRecords(records: RunRecord[]): Promise<void>;
-  /** A kv for one run whose writes wait for `apply` (inside the completion transaction). `apply` throws `E_CONFLICT` when a key it read changed. */
-  openRunKv(): { kv: KvStore; apply(): Promise<void> };
+  /**
+   * A kv for one run whose writes wait for `apply` (inside the completion transaction). `apply` throws `E_CONFLICT`
+   * when a key it read changed; `isEmpty` while the run has touched no key.
+   */
+  openRunKv(): { kv: KvStore; apply(): Promise<void>; readonly isEmpty: boolean };
 }
+
+/** A finished run on its way to the store. */
+export interface RunnerCompletion {
+  claim: RunnerClaim;
+  result: QueuedRunResult;
+  effects?: () => Promise<void>;
+  record?: RunRecord;
+}
+
+export type RunnerCompletionOutcome = 'completed' | 'fenced' | 'conflict';
 
 export interface RunnerOptions {
   /** The factory that runs agents; its run sink must be `records` (so a queued run's record is held for its completion). */
@@ -113,6 +128,9 @@ export class QueuedRecordSink implements RunSink {
   }
 }
 
+/** Runs completed in one transaction at most. */
+const MAX_COMPLETION_GROUP = 64;
+
 /** Retried conflicts wait a little, spread out, so runs contending for one key do not collide again at once. */
 const CONFLICT_BACKOFF_MS = 5;
 
@@ -139,6 +157,8 @@ export class Runner {
   #running = 0;
   readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #completions: Array<RunnerCompletion & { resolve(outcome: RunnerCompletionOutcome | Error): void }> = [];
+  #isCompleting = false;
   #unsubscribe: (() => void) | undefined;
   #isPumping = false;
   #pumpAgain = false;
@@ -277,25 +297,39 @@ export class Runner {
     }
     const record = this.#records.take(claim.id);
     agentReturned();
+    const outcome = await new Promise<RunnerCompletionOutcome | Error>((resolve) => {
+      this.#completions.push({ claim, result, ...(runKv.isEmpty ? {} : { effects: () => runKv.apply() }), ...(record ? { record } : {}), resolve });
+      void this.#drainCompletions();
+    });
+    if (outcome === 'completed') this.#stats.completed++;
+    else if (outcome === 'fenced') this.#stats.fenced++;
+    else if (outcome === 'conflict') this.#stats.conflicts++;
+    else this.#stats.failedCompletions++;
+    this.#metrics?.finished(outcome instanceof Error ? 'failed' : outcome);
+    if (outcome === 'conflict') await this.#backend.release(claim, Math.floor(Math.random() * CONFLICT_BACKOFF_MS)).catch(() => {});
+    if (outcome instanceof Error) this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${outcome.message}); it runs again when its lease expires`);
+  }
+
+  /**
+   * Completes the finished runs waiting, a group per transaction, one transaction at a time: while one group commits,
+   * the next gathers, so under load each commit (and its flush, and the run-insert lock) serves many runs.
+   */
+  async #drainCompletions(): Promise<void> {
+    if (this.#isCompleting) return;
+    this.#isCompleting = true;
     try {
-      const outcome = await this.#backend.complete(claim, result, async () => {
-        await runKv.apply();
-        // Last: the record's insert takes the lock that orders run inserts, held until this transaction commits.
-        if (record) await this.#backend.writeRecords([record]);
-      });
-      if (outcome === 'completed') this.#stats.completed++;
-      else this.#stats.fenced++;
-      this.#metrics?.finished(outcome);
-    } catch (error) {
-      if (error instanceof FactoryError && error.code === 'E_CONFLICT') {
-        this.#stats.conflicts++;
-        this.#metrics?.finished('conflict');
-        await this.#backend.release(claim, Math.floor(Math.random() * CONFLICT_BACKOFF_MS)).catch(() => {});
-        return;
+      while (this.#completions.length > 0) {
+        const group = this.#completions.splice(0, MAX_COMPLETION_GROUP);
+        let outcomes: Array<RunnerCompletionOutcome | Error>;
+        try {
+          outcomes = await this.#backend.completeMany(group);
+        } catch (error) {
+          outcomes = group.map(() => error as Error);
+        }
+        group.forEach((item, index) => item.resolve(outcomes[index] ?? new Error('no outcome')));
       }
-      this.#stats.failedCompletions++;
-      this.#metrics?.finished('failed');
-      this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${(error as Error).message}); it runs again when its lease expires`);
+    } finally {
+      this.#isCompleting = false;
     }
   }
 

@@ -40,6 +40,11 @@ export class RunKv implements KvStore {
     this.#shared = shared;
   }
 
+  /** True while the run has read and written no key: its completion has nothing to check or apply. */
+  get isEmpty(): boolean {
+    return this.#seen.size === 0;
+  }
+
   async get(ns: KvNamespace, key: string): Promise<string | undefined> {
     return (await this.#see(ns, key)).json;
   }

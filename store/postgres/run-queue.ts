@@ -44,6 +44,16 @@ export interface RunQueueOptions {
   resultTtlMs?: number;
 }
 
+/** One run to complete in {@link PgRunQueue.completeMany}. */
+export interface QueueCompletion {
+  claim: Pick<ClaimedRun, 'id' | 'fence'>;
+  result: unknown;
+  /** What the run changes besides its result (its kv writes), in the transaction; `E_CONFLICT` undoes this run only. */
+  effects?: () => Promise<void>;
+}
+
+export type CompletionOutcome = 'completed' | 'fenced' | 'conflict';
+
 export interface QueueDepth {
   queued: number;
   running: number;
@@ -181,12 +191,48 @@ export class PgRunQueue {
    */
   async complete(claim: Pick<ClaimedRun, 'id' | 'fence'>, result: unknown, effects?: () => Promise<void>): Promise<'completed' | 'fenced'> {
     return this.#db.transaction(async () => {
-      const held = await this.#db.row({ name: 'af_queue_complete', text: 'DELETE FROM run_queue WHERE id = $1 AND fence = $2 RETURNING id' }, [claim.id, claim.fence]);
-      if (!held) return 'fenced';
-      await this.#finish(claim.id, result);
+      if (!(await this.#finishHeld(claim, result))) return 'fenced';
       // Last: the record's insert holds the lock that orders run inserts until this transaction commits.
       if (effects) await effects();
       return 'completed';
+    });
+  }
+
+  /**
+   * Completes several runs in one transaction (one commit, one flush: a runner's finished runs are grouped while the
+   * previous group commits). Each run is fenced on its own; a run whose `effects` throw `E_CONFLICT` is undone alone
+   * (a savepoint) and stays claimed; `last` runs once, after every run, with the completed ones (their records: the
+   * insert that takes the run-insert lock, so it is held only until this commit). Any other error rolls back the whole
+   * group and is rethrown.
+   * @returns per run: 'completed', 'fenced' (its lease was lost: nothing applied) or 'conflict'.
+   */
+  async completeMany(completions: readonly QueueCompletion[], last?: (completed: number[]) => Promise<void>): Promise<CompletionOutcome[]> {
+    if (completions.length === 0) return [];
+    return this.#db.transaction(async () => {
+      const outcomes: CompletionOutcome[] = [];
+      for (const { claim, result, effects } of completions) {
+        if (!effects) {
+          outcomes.push((await this.#finishHeld(claim, result)) ? 'completed' : 'fenced');
+          continue;
+        }
+        await this.#db.query('SAVEPOINT af_completion');
+        try {
+          if (!(await this.#finishHeld(claim, result))) outcomes.push('fenced');
+          else {
+            await effects();
+            outcomes.push('completed');
+          }
+          await this.#db.query('RELEASE SAVEPOINT af_completion');
+        } catch (error) {
+          if (!(error instanceof FactoryError && error.code === 'E_CONFLICT')) throw error;
+          await this.#db.query('ROLLBACK TO SAVEPOINT af_completion');
+          await this.#db.query('RELEASE SAVEPOINT af_completion');
+          outcomes.push('conflict');
+        }
+      }
+      const completed = outcomes.flatMap((outcome, index) => (outcome === 'completed' ? [index] : []));
+      if (last && completed.length > 0) await last(completed);
+      return outcomes;
     });
   }
 
@@ -258,6 +304,23 @@ export class PgRunQueue {
     const depth = { queued: 0, running: 0 };
     for (const row of rows) depth[row.state] = row.n;
     return depth;
+  }
+
+  /**
+   * Deletes the queue row if `fence` still holds it, stores the result and wakes the caller, in one statement.
+   * @returns false when the lease was lost (nothing done).
+   */
+  async #finishHeld(claim: Pick<ClaimedRun, 'id' | 'fence'>, result: unknown): Promise<boolean> {
+    const row = await this.#db.row(
+      {
+        name: 'af_queue_complete',
+        text: `WITH held AS (DELETE FROM run_queue WHERE id = $1 AND fence = $2 RETURNING id),
+                 stored AS (INSERT INTO run_results (id, result, finished_at) SELECT id, $3, ${NOW_MS} FROM held ON CONFLICT (id) DO NOTHING)
+               SELECT id, pg_notify('${DONE_CHANNEL}', id) FROM held`,
+      },
+      [claim.id, claim.fence, JSON.stringify(result)],
+    );
+    return row !== undefined;
   }
 
   async #finish(id: string, result: unknown): Promise<void> {

@@ -1,6 +1,7 @@
 // The run queue against a real PostgreSQL: claims are exclusive across runners, completion is fenced and
 // transactional, the reaper gives back expired leases, and callers get their results.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FactoryError } from '../../../core/errors.js';
 import { PgDatabase } from '../../../store/postgres/connection.js';
 import { migratePostgres } from '../../../store/postgres/migrations.js';
 import { PgNotifications } from '../../../store/postgres/notifications.js';
@@ -89,6 +90,60 @@ describe('PgRunQueue', () => {
       await nodeA.query('INSERT INTO effects (id) VALUES ($1)', ['again']);
     })).toBe('fenced');
     expect(await nodeA.rows('SELECT id FROM effects')).toEqual([{ id: 'run-0001' }]);
+  });
+
+  it('completes a group in one transaction: each run fenced on its own, a conflict undone alone, the rest applied', async () => {
+    const queue = new PgRunQueue(nodeA);
+    await nodeA.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    for (let i = 1; i <= 4; i++) await queue.enqueue(run(i));
+    const claims = await queue.claim('a', 4);
+    const [ok, conflicted, fenced, plain] = claims as [ClaimedRun, ClaimedRun, ClaimedRun, ClaimedRun];
+    // The third run's lease is lost before the group commits: it was given back and taken by another runner.
+    await queue.release(fenced);
+    const [retaken] = (await new PgRunQueue(nodeB).claim('b', 1)) as [ClaimedRun];
+    expect(retaken.id).toBe(fenced.id);
+    const effect = (claim: ClaimedRun) => async () => {
+      await nodeA.query('INSERT INTO effects (id) VALUES ($1)', [claim.id]);
+    };
+    let lastSaw: number[] = [];
+    const outcomes = await queue.completeMany(
+      [
+        { claim: ok, result: { ok: true }, effects: effect(ok) },
+        {
+          claim: conflicted,
+          result: { ok: true },
+          effects: async () => {
+            await effect(conflicted)();
+            throw new FactoryError('E_CONFLICT', 'a key changed');
+          },
+        },
+        { claim: fenced, result: { ok: true }, effects: effect(fenced) },
+        { claim: plain, result: { ok: true, plain: true } },
+      ],
+      async (completed) => {
+        lastSaw = completed;
+        await nodeA.query("INSERT INTO effects (id) VALUES ('last')");
+      },
+    );
+    expect(outcomes).toEqual(['completed', 'conflict', 'fenced', 'completed']);
+    expect(lastSaw).toEqual([0, 3]);
+    expect((await nodeA.rows<{ id: string }>('SELECT id FROM effects ORDER BY id')).map((row) => row.id)).toEqual(['last', ok.id].sort());
+    expect([...(await queue.takeResults([ok.id, conflicted.id, fenced.id, plain.id])).keys()].sort()).toEqual([ok.id, plain.id].sort());
+    // The conflicted run is still this runner's, to give back; the fenced one is the other runner's.
+    expect(await queue.release(conflicted)).toBe(true);
+    expect(await queue.depth()).toEqual({ queued: 1, running: 1 });
+  });
+
+  it('rolls back the whole group when something other than a conflict fails', async () => {
+    const queue = new PgRunQueue(nodeA);
+    for (let i = 1; i <= 2; i++) await queue.enqueue(run(i));
+    const [first, second] = (await queue.claim('a', 2)) as [ClaimedRun, ClaimedRun];
+    await expect(queue.completeMany([
+      { claim: first, result: { ok: true } },
+      { claim: second, result: { ok: true }, effects: async () => { throw new Error('disk full'); } },
+    ])).rejects.toThrow('disk full');
+    expect(await queue.depth()).toEqual({ queued: 0, running: 2 });
+    expect(await queue.takeResults([first.id, second.id])).toEqual(new Map());
   });
 
   it('applies nothing when the effects fail, and keeps the run claimed until it is released', async () => {
