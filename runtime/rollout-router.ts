@@ -8,7 +8,7 @@ import { restoreStoredVersion } from '../templates/index.js';
 import { analyseCanary, type CanaryAnalysisOptions, canaryArm, type CanaryDecision } from './canary-analysis.js';
 
 /** How often the list of active rollouts is re-read from the store (in the background: a run never waits for it). */
-const REFRESH_MS = 500;
+const REFRESH_MS = 1_000;
 /** Runs between two looks at a canary's numbers. */
 const CHECK_EVERY = 25;
 

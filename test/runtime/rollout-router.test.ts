@@ -34,7 +34,7 @@ describe('the rollout router, refreshing in the background', () => {
     startCanary();
     // Within REFRESH_MS the map read last is used as is.
     expect(router.pick('hello')).toBeUndefined();
-    clock.advance(500);
+    clock.advance(1_000);
     // Stale: this pick starts a refresh and is answered at once from the map it has, without waiting for the store.
     expect(router.pick('hello')).toBeUndefined();
     await router.settled();
@@ -48,14 +48,14 @@ describe('the rollout router, refreshing in the background', () => {
     // A real failure of the database under the read: the table is gone.
     store.db.exec('ALTER TABLE rollouts RENAME TO rollouts_away');
     for (let i = 0; i < 3; i++) {
-      clock.advance(500);
+      clock.advance(1_000);
       expect(router.pick('hello')).toEqual({ version: '1.1.0', isCandidate: true });
       await router.settled();
     }
     expect(warnings.filter((line) => line.includes('could not re-read the active rollouts'))).toHaveLength(1);
     store.db.exec('ALTER TABLE rollouts_away RENAME TO rollouts');
     store.db.exec("UPDATE rollouts SET state = 'rolled_back'");
-    clock.advance(500);
+    clock.advance(1_000);
     router.pick('hello');
     await router.settled();
     expect(router.pick('hello')).toBeUndefined();

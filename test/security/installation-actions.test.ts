@@ -199,10 +199,15 @@ describe('a retired version is refused outside dev from then on', () => {
   it('a canary stops routing to a retired candidate at once, and retiring it ends the canary with the stable version back', async () => {
     // canaried: 1.1.0 on disk; canary of the stored 1.0.0 with every new agent.
     expect((await af('rollout', 'canaried', '--candidate', '1.0.0', '--weight', '1')).status).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 600)); // the router re-reads rollouts every 500 ms
-    const canary = await factory.createAgent('canaried');
-    expect(canary.version).toBe('1.0.0');
-    await canary.dispose();
+    // The router re-reads rollouts every second, in the background: wait (with a deadline) until it routes to the canary.
+    let canaryVersion = '';
+    for (const started = Date.now(); canaryVersion !== '1.0.0' && Date.now() - started < 10_000; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const canary = await factory.createAgent('canaried');
+      canaryVersion = canary.version;
+      await canary.dispose();
+    }
+    expect(canaryVersion).toBe('1.0.0');
     // Retired from this connection only (no canary decision yet): the router alone must stop sending agents there.
     store.trust.retire({ name: 'canaried', version: '1.0.0', retiredAt: Date.now(), reason: 'bad canary', by: 'test' });
     const next = await factory.createAgent('canaried');
