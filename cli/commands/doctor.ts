@@ -2,7 +2,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { FactoryError } from '../../core/errors.js';
 import { ISOLATE_ESCAPE_ADVISORY as ADVISORY, isolateLibrary, type LayerStatus, type LayerSupport, lockdownReport, lockdownSupport } from '../../sandbox/index.js';
-import { integrityProblems, openDatabase } from '../../store/index.js';
+import { integrityProblems, openDatabase, parseStoreLocation } from '../../store/index.js';
+import { redactUrl } from '../../store/postgres/connection-url.js';
 import { DEFAULT_DEV_ENVIRONMENTS, loadPolicy } from '../../templates/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
@@ -24,7 +25,7 @@ export interface DoctorReport {
 }
 
 /** Gathers the report: reads files, opens the store read-only, never writes. */
-export function doctorReport(context: CommandContext): DoctorReport {
+export async function doctorReport(context: CommandContext): Promise<DoctorReport> {
   const config = context.config();
   const problems: string[] = [];
   const { version, patched } = isolateLibrary();
@@ -37,11 +38,16 @@ export function doctorReport(context: CommandContext): DoctorReport {
   });
   for (const layer of lockdown) if (!layer.active) problems.push(`sandbox host lockdown: ${layer.layer} is off (${layer.reason})`);
 
-  const exists = existsSync(config.dbPath);
+  const location = parseStoreLocation(config.store, config.root);
+  const storePath = location.kind === 'sqlite' ? location.path : redactUrl(location.url);
+  const exists = location.kind === 'postgres' || existsSync(location.path);
   let storeProblems: string[] = [];
-  if (exists) {
+  if (location.kind === 'postgres') {
+    storeProblems = await postgresStoreProblems(location.url);
+    for (const problem of storeProblems.slice(0, 3)) problems.push(`store ${storePath}: ${problem}`);
+  } else if (exists) {
     try {
-      const db = openDatabase(config.dbPath, { readonly: true });
+      const db = openDatabase(location.path, { readonly: true });
       try {
         storeProblems = integrityProblems(db);
       } finally {
@@ -50,7 +56,7 @@ export function doctorReport(context: CommandContext): DoctorReport {
     } catch (error) {
       storeProblems = [error instanceof Error ? error.message : String(error)];
     }
-    for (const problem of storeProblems.slice(0, 3)) problems.push(`store ${config.dbPath}: ${problem}`);
+    for (const problem of storeProblems.slice(0, 3)) problems.push(`store ${storePath}: ${problem}`);
   }
 
   let privateKeys = 0;
@@ -75,7 +81,7 @@ export function doctorReport(context: CommandContext): DoctorReport {
     node: { version: process.versions.node },
     isolatedVm: { version: version ?? null, patched, advisory: ADVISORY },
     lockdown,
-    store: { path: config.dbPath, exists, healthy: storeProblems.length === 0, problems: storeProblems },
+    store: { path: storePath, exists, healthy: storeProblems.length === 0, problems: storeProblems },
     keys: { dir: config.keysDir, privateKeys },
     policy,
     problems,
@@ -85,7 +91,7 @@ export function doctorReport(context: CommandContext): DoctorReport {
 
 /** `af doctor [--json]`: exits non-zero outside a dev environment when something is missing. */
 export async function doctorCommand(context: CommandContext, options: { json?: boolean }): Promise<number> {
-  const report = doctorReport(context);
+  const report = await doctorReport(context);
   const required = !DEFAULT_DEV_ENVIRONMENTS.includes(report.env);
   const status = report.ok || !required ? EXIT.ok : EXIT.failed;
   if (options.json) {
@@ -111,4 +117,24 @@ export async function doctorCommand(context: CommandContext, options: { json?: b
     out.write(`${heading}\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n`);
   }
   return status;
+}
+
+/**
+ * A PostgreSQL store's problems, read-only: whether it answers, whether its schema is the one this code needs, and the
+ * cheap integrity checks (store/postgres/data-ops). Loaded only for a PostgreSQL store.
+ */
+async function postgresStoreProblems(url: string): Promise<string[]> {
+  const { PgDatabase } = await import('../../store/postgres/connection.js');
+  const { POSTGRES_SCHEMA_VERSION, schemaVersionOf } = await import('../../store/postgres/migrations.js');
+  const { postgresIntegrityProblems } = await import('../../store/postgres/data-ops.js');
+  const db = new PgDatabase(url, { maxConnections: 1, connectTimeoutMs: 5_000 });
+  try {
+    const version = await schemaVersionOf(db);
+    if (version !== POSTGRES_SCHEMA_VERSION) return [`schema version ${version}, and this version of Agent Factory needs ${POSTGRES_SCHEMA_VERSION}: run \`af migrate\``];
+    return await postgresIntegrityProblems(db);
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)];
+  } finally {
+    await db.close();
+  }
 }

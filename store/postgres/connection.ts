@@ -2,6 +2,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { FactoryError } from '../../core/errors.js';
+import { redactUrl } from './connection-url.js';
+
+export { redactUrl } from './connection-url.js';
 
 /** A statement: its text, and a name when it runs often enough to be prepared once per connection. */
 export interface Statement {
@@ -36,16 +39,6 @@ const typeParsers = {
   },
 };
 
-/** The URL with its password replaced by `***`: what logs, errors and `af doctor` may show. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-}
 
 /**
  * The pool and the transaction context. A store call made inside {@link transaction} runs on that transaction's

@@ -41,6 +41,15 @@ describe('af --store and AF_STORE_URL', () => {
     expect(JSON.parse(local.stdout)).toEqual([]);
   });
 
+  it('af doctor reports a PostgreSQL store by its URL without the password: behind until migrated, then healthy', async () => {
+    const before = JSON.parse((await runAf(project.root, ['--store', database.url, 'doctor', '--json'])).stdout) as { store: { path: string; healthy: boolean; problems: string[] } };
+    expect(before.store.path).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/af_test_/);
+    expect(before.store).toMatchObject({ healthy: false, problems: ['schema version 0, and this version of Agent Factory needs 8: run `af migrate`'] });
+    expect((await runAf(project.root, ['--store', database.url, 'migrate'])).status).toBe(0);
+    const after = JSON.parse((await runAf(project.root, ['--store', database.url, 'doctor', '--json'])).stdout) as { store: { healthy: boolean; problems: string[] } };
+    expect(after.store).toMatchObject({ healthy: true, problems: [] });
+  });
+
   it('refuses a location of another kind with exit 2, naming the forms it takes', async () => {
     const result = await runAf(project.root, ['--store', 'mysql://root:secret@db/af', 'runs']);
     expect(result.status).toBe(2);
