@@ -5,6 +5,7 @@ import { createFactory, type AgentFactory } from '../../runtime/index.js';
 import { Dispatcher } from '../../runtime/dispatcher.js';
 import { dispatchBackendOf, runnerBackendOf } from '../../runtime/fleet.js';
 import type { QueuedRunResult } from '../../runtime/queued-run.js';
+import { newRunId } from '../../runtime/run-id.js';
 import { QueuedRecordSink, Runner } from '../../runtime/runner.js';
 import { PostgresStore } from '../../store/postgres/postgres-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -47,10 +48,10 @@ async function openStore(): Promise<PostgresStore> {
   return store;
 }
 
-async function startRunner(concurrency: number): Promise<RunnerNode> {
+async function startRunner(concurrency: number, env?: string): Promise<RunnerNode> {
   const store = await openStore();
   const records = new QueuedRecordSink(store.runs);
-  const factory = await createFactory({ root: project.root, store, runSink: records, isolation: 'inline', hosts: 1 });
+  const factory = await createFactory({ root: project.root, store, runSink: records, isolation: 'inline', hosts: 1, ...(env ? { env } : {}) });
   opened.push(factory);
   const runner = new Runner({ factory, records, backend: runnerBackendOf(store), concurrency, pollMs: 200 });
   await runner.start();
@@ -91,6 +92,38 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     expect((await caller.queries.get(thrown.runId))?.outcome).toBe('error');
     const missing = await dispatcher.run('no-such-template', null, { tenant: 'acme' });
     expect(missing).toMatchObject({ ok: false, error: { code: 'E_TEMPLATE_NOT_FOUND' } });
+  });
+
+  it('decides for itself what a queued row may run: another environment and a path for a name are refused unrun', async () => {
+    // A staging runner: a row asking for dev (where unsigned code runs) must not get it.
+    await startRunner(2, 'staging');
+    const caller = await openStore();
+    await caller.results.start();
+    // Rows as whoever can write the database could queue them, bypassing the API's checks.
+    const hostile = [
+      { id: newRunId(), tenant: 'acme', template: 'counter', request: { input: null, env: 'dev' } },
+      { id: newRunId(), tenant: 'acme', template: '../../../etc/passwd', request: { input: null } },
+    ];
+    const waits = hostile.map((run) => caller.results.wait(run.id, 20_000));
+    for (const run of hostile) await caller.queue.enqueue(run);
+    const results = (await Promise.all(waits)) as QueuedRunResult[];
+    expect(results.map((result) => ('notRun' in result ? result.error.code : 'ran'))).toEqual(['E_FORBIDDEN', 'E_TEMPLATE_NOT_FOUND']);
+    expect((results[0] as { error: { message: string } }).error.message).toContain('runs environment staging, not dev');
+    // Nothing ran: no record, no kv write.
+    expect(await caller.queries.count()).toBe(0);
+    expect(await caller.kv.get({ template: 'counter', tenant: 'acme' }, 'n')).toBeUndefined();
+  });
+
+  it('refuses a row whose id is not a run id, unrun (a record is written only under an id the runtime made)', async () => {
+    await startRunner(1);
+    const caller = await openStore();
+    await caller.results.start();
+    const id = "x'); DROP TABLE runs; --";
+    const waiting = caller.results.wait(id, 20_000);
+    await caller.queue.enqueue({ id, tenant: 'acme', template: 'counter', request: { input: null } });
+    expect(await waiting).toMatchObject({ ok: false, notRun: true, error: { code: 'E_USAGE', message: expect.stringContaining('is not a run id') } });
+    expect(await caller.queries.count()).toBe(0);
+    expect(await caller.kv.get({ template: 'counter', tenant: 'acme' }, 'n')).toBeUndefined();
   });
 
   it('answers E_TIMEOUT to a caller when no runner takes the run, and the run stays queued for one', async () => {
