@@ -15,6 +15,7 @@ describe('resolveConfig', () => {
       bundleCacheDir: '/project/.af/cache/bundles',
       keysDir: '/project/.af/keys',
       dbPath: '/project/.af/factory.db',
+      store: '/project/.af/factory.db',
       policyPath: '/project/policy.json',
     });
     const overridden = resolveConfig({ root: '/project', processEnv: { AF_HOME: '/state', AF_ENV: 'prod' } });
@@ -28,6 +29,13 @@ describe('resolveConfig', () => {
   it('keeps the keys folder where AF_KEYS_DIR or the option says, outside the state folder others may write', () => {
     expect(resolveConfig({ root: '/project', processEnv: { AF_KEYS_DIR: '/etc/af-keys' } }).keysDir).toBe('/etc/af-keys');
     expect(resolveConfig({ root: '/project', keysDir: 'secrets/keys', processEnv: { AF_KEYS_DIR: '/etc/af-keys' } }).keysDir).toBe('/project/secrets/keys');
+  });
+
+  it('names the store by the option, else AF_STORE_URL, else the state folder’s SQLite file', () => {
+    const url = 'postgres://af:secret@db:5432/af';
+    expect(resolveConfig({ root: '/project', processEnv: { AF_STORE_URL: url } }).store).toBe(url);
+    expect(resolveConfig({ root: '/project', store: 'sqlite:other.db', processEnv: { AF_STORE_URL: url } }).store).toBe('sqlite:other.db');
+    expect(resolveConfig({ root: '/project', processEnv: { AF_STORE_URL: '', AF_HOME: '/state' } }).store).toBe(path.join('/state', 'factory.db'));
   });
 
   it('rejects an environment name that is not one', () => {
