@@ -1,0 +1,391 @@
+// The run queue under faults, as real processes: one `af serve`, four `af runner`, one PostgreSQL server of its own.
+// An open-loop load of runs that each increment one kv counter; meanwhile one runner is killed with SIGKILL (and
+// restarted 5 s later), another is stopped with SIGSTOP for longer than its lease, and PostgreSQL restarts once.
+// Every request's outcome is recorded as Jepsen does (ok / failed / unknown), and the store is checked afterwards.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { PostgresStore } from '../../store/postgres/postgres-store.js';
+import { runAf } from '../helpers/cli.js';
+import { type PostgresServer, startPostgresServer } from '../helpers/postgres-server.js';
+import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
+
+const AF = path.resolve(import.meta.dirname, '../../bin/af.js');
+const COUNTER = `export default async (input, ctx) => {
+  const n = ((await ctx.kv.get('n')) ?? 0) + 1;
+  await ctx.kv.set('n', n);
+  return { n };
+};
+`;
+const TENANT = 'acme';
+const RUNNERS = 4;
+const LEASE_MS = 1_000;
+/** Longer than the lease (and than a reaper pass after it), so the stopped runner's runs are taken by others. */
+const STOP_MS = 3_000;
+const RESTART_KILLED_AFTER_MS = 5_000;
+
+export interface ChaosOptions {
+  runs: number;
+  perSecond: number;
+  /** Runs each runner takes at once. @default 4 */
+  concurrency?: number;
+  /** How long to wait for the queue to drain after the last answer. @default 120_000 */
+  drainMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A request's outcome: `unknown` when the run may or may not have happened (no answer, a 5xx, a wait that timed out). */
+export type Outcome =
+  | { kind: 'ok'; runId: string; n: number }
+  | { kind: 'failed'; status: number; code: string; runId?: string }
+  | { kind: 'unknown'; reason: string };
+
+export interface RunnerCounts {
+  runner: string;
+  claimed: number;
+  completed: number;
+  fenced: number;
+  conflicts: number;
+  failedCompletions: number;
+  leasesLost: number;
+}
+
+export interface ChaosReport {
+  runs: number;
+  perSecond: number;
+  durationMs: number;
+  loadMs: number;
+  drainMs: number;
+  ok: number;
+  failed: number;
+  unknown: number;
+  failedCodes: Record<string, number>;
+  unknownReasons: Record<string, number>;
+  /** Run records in the store, and how many of them are `ok`. */
+  records: number;
+  okRecords: number;
+  /** Records whose run was answered `ok`. */
+  recordsOfOk: number;
+  /** No two ok answers name one run. */
+  okRunIdsDistinct: boolean;
+  /** Records of runs whose caller got no definite answer (they ran after all). */
+  unknownsThatRan: number;
+  duplicateRecordIds: number;
+  counter: number;
+  okValuesDistinct: boolean;
+  okValuesMax: number;
+  depth: { queued: number; running: number };
+  audit: { ok: boolean; entries: number; problem?: string };
+  runners: RunnerCounts[];
+  /** Runners that exited non-zero on SIGTERM at the end (their stderr's last lines). */
+  runnerExitProblems: string[];
+  killed: { runner: string; heldAtKill: number; finished: number; maxFinishMs: number | null };
+  stopped: { runner: string; heldAtStop: number };
+  postgresRestartMs: number;
+  events: string[];
+}
+
+interface Started {
+  name: string;
+  child: ChildProcess;
+  firstLine: Promise<Record<string, unknown>>;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => {});
+  const began = Date.now();
+  const events: string[] = [];
+  const event = (what: string) => {
+    const line = `+${((Date.now() - began) / 1000).toFixed(2)}s ${what}`;
+    events.push(line);
+    log(line);
+  };
+  const server: PostgresServer = await startPostgresServer({ durable: true });
+  const project: TempProject = createProject(simpleTemplate('counter', { permissions: { kv: true } }, COUNTER));
+  const children: ChildProcess[] = [];
+  let watcher: pg.Client | undefined;
+  try {
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query('CREATE DATABASE af_chaos');
+    await admin.end();
+    const url = server.urlOf('af_chaos');
+    const created = await runAf(project.root, ['--store', url, 'keys', 'api', 'create', '--tenant', TENANT, '--role', 'operator', '--json']);
+    if (created.status !== 0) throw new Error(`af keys api create failed:\n${created.stderr}`);
+    const apiKey = (JSON.parse(created.stdout) as { key: string }).key;
+
+    const start = (args: string[]): Started => {
+      const child = spawn(process.execPath, [AF, '--store', url, ...args, '--json'], {
+        cwd: project.root,
+        env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', AF_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        // Only the end matters, for a report.
+        stderr = (stderr + chunk).slice(-4_000);
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const firstLine = new Promise<Record<string, unknown>>((resolve, reject) => {
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          const line = stdout.split('\n').find((l) => l.startsWith('{'));
+          if (line) resolve(JSON.parse(line) as Record<string, unknown>);
+        });
+        void exited.then(() => reject(new Error(`af ${args[0]} exited before it was ready:\n${stderr}`)));
+      });
+      const started: Started = { name: '', child, firstLine, stdout: () => stdout, stderr: () => stderr, exited };
+      void firstLine.then((line) => (started.name = String(line.runner ?? args[0])), () => {});
+      return started;
+    };
+    const runnerArgs = ['runner', '--concurrency', String(options.concurrency ?? 4), '--lease-ms', String(LEASE_MS)];
+    const runners = Array.from({ length: RUNNERS }, () => start(runnerArgs));
+    const api = start(['serve', '--port', '0', '--quiet']);
+    await Promise.all(runners.map((runner) => runner.firstLine));
+    const { url: apiUrl } = (await api.firstLine) as { url: string };
+    event(`serve at ${apiUrl}; runners ${runners.map((r) => r.name).join(', ')}`);
+
+    watcher = new pg.Client({ connectionString: url });
+    // The watcher's connection drops with the PostgreSQL restart: it reconnects.
+    watcher.on('error', () => {});
+    await watcher.connect();
+    let watcherClient = watcher;
+    const watch = async <T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<T[] | undefined> => {
+      try {
+        return (await watcherClient.query<T>(text, values)).rows;
+      } catch {
+        const next = new pg.Client({ connectionString: url });
+        next.on('error', () => {});
+        try {
+          await next.connect();
+          void watcherClient.end().catch(() => {});
+          watcherClient = next;
+          watcher = next;
+        } catch {
+          void next.end().catch(() => {});
+        }
+        return undefined;
+      }
+    };
+
+    // The load: open loop, one request every 1/perSecond s whatever the answers do.
+    const outcomes: Outcome[] = new Array(options.runs);
+    const request = async (i: number): Promise<void> => {
+      try {
+        const response = await fetch(`${apiUrl}/v1/agents/counter/runs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ input: null }),
+          // The server waits 30 s for a runner; past that it answers E_TIMEOUT.
+          signal: AbortSignal.timeout(60_000),
+        });
+        const text = await response.text();
+        let body: { runId?: string; output?: { n?: number }; error?: { code?: string } } = {};
+        try {
+          body = JSON.parse(text) as typeof body;
+        } catch {
+          // Not JSON: a proxy's or a dying server's answer; the status decides.
+        }
+        const code = body.error?.code ?? '';
+        if (response.status === 200 && typeof body.runId === 'string' && typeof body.output?.n === 'number') {
+          outcomes[i] = { kind: 'ok', runId: body.runId, n: body.output.n };
+        } else if (response.status >= 500 && code !== 'E_SANDBOX_CRASHED') {
+          // The store was unreachable, or the server was: the run may have been queued, and may run.
+          outcomes[i] = { kind: 'unknown', reason: `${response.status} ${code}`.trim() };
+        } else if (code === 'E_TIMEOUT' && body.runId === undefined) {
+          // No runner finished it in time: queued, and it may still run.
+          outcomes[i] = { kind: 'unknown', reason: 'wait timed out' };
+        } else {
+          // A definite answer: 429 (not queued), E_SANDBOX_CRASHED (the queue gave up on it: it will not run), or the
+          // run's own failure (with its runId).
+          outcomes[i] = { kind: 'failed', status: response.status, code, ...(body.runId !== undefined ? { runId: body.runId } : {}) };
+        }
+      } catch (error) {
+        outcomes[i] = { kind: 'unknown', reason: (error as Error).name === 'TimeoutError' ? 'client timeout' : `network: ${(error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message}` };
+      }
+    };
+    const loadMs = (options.runs / options.perSecond) * 1_000;
+    const loadStart = Date.now();
+    const inFlight: Promise<void>[] = [];
+    const load = (async () => {
+      let sent = 0;
+      while (sent < options.runs) {
+        const due = Math.min(options.runs, Math.floor(((Date.now() - loadStart) * options.perSecond) / 1_000) + 1);
+        for (; sent < due; sent++) inFlight.push(request(sent));
+        await sleep(5);
+      }
+      event(`load: ${options.runs} requests sent`);
+      await Promise.all(inFlight);
+      event('load: every request answered');
+    })();
+
+    // The faults, at fixed points of the load.
+    const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
+    const orphanFinish = new Map<string, number>();
+    let killedReport: ChaosReport['killed'] = { runner: '', heldAtKill: 0, finished: 0, maxFinishMs: null };
+    const kill = (async () => {
+      await at(0.2);
+      const victim = runners[0] as Started;
+      // What it holds, from the queue table, just before it dies.
+      const held = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [victim.name])) ?? [];
+      victim.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      event(`SIGKILL ${victim.name}, holding ${held.length} runs`);
+      killedReport = { runner: victim.name, heldAtKill: held.length, finished: 0, maxFinishMs: null };
+      const restart = (async () => {
+        await sleep(RESTART_KILLED_AFTER_MS);
+        const replacement = start(runnerArgs);
+        runners[0] = replacement;
+        await replacement.firstLine;
+        event(`restarted the killed runner as ${replacement.name}`);
+      })();
+      // When each of its runs has a record (finished by another runner).
+      const ids = held.map((row) => row.id);
+      while (orphanFinish.size < ids.length && Date.now() - killedAt < 60_000) {
+        const rows = await watch<{ id: string }>('SELECT id FROM runs WHERE id = ANY($1::text[])', [ids.filter((id) => !orphanFinish.has(id))]);
+        const now = Date.now();
+        for (const row of rows ?? []) orphanFinish.set(row.id, now - killedAt);
+        await sleep(25);
+      }
+      const times = [...orphanFinish.values()];
+      killedReport = { ...killedReport, finished: times.length, maxFinishMs: times.length > 0 ? Math.max(...times) : null };
+      event(`orphans of ${victim.name}: ${times.length}/${ids.length} finished, the last ${killedReport.maxFinishMs} ms after the kill`);
+      await restart;
+    })();
+    let stoppedReport: ChaosReport['stopped'] = { runner: '', heldAtStop: 0 };
+    const pause = (async () => {
+      await at(0.4);
+      const paused = runners[1] as Started;
+      const held = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [paused.name])) ?? [];
+      paused.child.kill('SIGSTOP');
+      stoppedReport = { runner: paused.name, heldAtStop: held.length };
+      event(`SIGSTOP ${paused.name}, holding ${held.length} runs`);
+      await sleep(STOP_MS);
+      paused.child.kill('SIGCONT');
+      event(`SIGCONT ${paused.name}`);
+    })();
+    let postgresRestartMs = 0;
+    const restartPostgres = (async () => {
+      await at(0.6);
+      event('PostgreSQL stopping');
+      const t = Date.now();
+      await server.restart();
+      postgresRestartMs = Date.now() - t;
+      event(`PostgreSQL restarted in ${postgresRestartMs} ms`);
+    })();
+    await Promise.all([load, kill, pause, restartPostgres]);
+    const loadEnded = Date.now();
+
+    // The queue drains: what the unknowns left queued runs too.
+    const drainMs = options.drainMs ?? 120_000;
+    let depth = { queued: -1, running: -1 };
+    while (Date.now() - loadEnded < drainMs) {
+      const rows = await watch<{ state: string; n: string }>('SELECT state, count(*) AS n FROM run_queue GROUP BY state', []);
+      if (rows) {
+        depth = { queued: 0, running: 0 };
+        for (const row of rows) depth[row.state as 'queued' | 'running'] = Number(row.n);
+        if (depth.queued === 0 && depth.running === 0) break;
+      }
+      await sleep(100);
+    }
+    event(`queue depth ${JSON.stringify(depth)}`);
+
+    // Stop everything; each runner prints its counts last.
+    api.child.kill('SIGTERM');
+    for (const runner of runners) runner.child.kill('SIGTERM');
+    await api.exited;
+    const runnerExitProblems: string[] = [];
+    const counts: RunnerCounts[] = [];
+    for (const runner of runners) {
+      const code = await runner.exited;
+      if (code !== 0) runnerExitProblems.push(`${runner.name} exited ${code}: ${runner.stderr().slice(-2500)}`);
+      const lines = runner.stdout().trim().split('\n');
+      const last = lines[lines.length - 1] ?? '';
+      if (lines.length > 1 && last.startsWith('{')) counts.push({ runner: runner.name, ...(JSON.parse(last) as Omit<RunnerCounts, 'runner'>) });
+    }
+    await watcher.end().catch(() => {});
+    watcher = undefined;
+
+    // The store's view.
+    const keysDir = path.join(project.root, '.af', 'keys');
+    const store = await PostgresStore.open({ url, migrate: false, ...(existsSync(keysDir) ? { auditAnchorDir: keysDir } : {}) });
+    let records: Array<{ id: string; outcome: string }>;
+    let counter: number;
+    let audit: ChaosReport['audit'];
+    let storeDepth: { queued: number; running: number };
+    try {
+      records = await store.db.rows<{ id: string; outcome: string }>('SELECT id, outcome FROM runs');
+      counter = Number((await store.kv.get({ template: 'counter', tenant: TENANT }, 'n')) ?? 0);
+      const verification = await store.audit.verify();
+      audit = verification.ok ? { ok: true, entries: verification.entries } : { ok: false, entries: verification.entries, problem: JSON.stringify(verification.firstBad) };
+      storeDepth = await store.queue.depth();
+    } finally {
+      await store.close();
+    }
+
+    const ok = outcomes.filter((o): o is Extract<Outcome, { kind: 'ok' }> => o.kind === 'ok');
+    const failed = outcomes.filter((o): o is Extract<Outcome, { kind: 'failed' }> => o.kind === 'failed');
+    const unknown = outcomes.filter((o): o is Extract<Outcome, { kind: 'unknown' }> => o.kind === 'unknown');
+    const failedCodes: Record<string, number> = {};
+    for (const o of failed) bump(failedCodes, `${o.status} ${o.code}`);
+    const unknownReasons: Record<string, number> = {};
+    for (const o of unknown) bump(unknownReasons, o.reason);
+    const recordIds = new Set(records.map((r) => r.id));
+    const okIds = new Set(ok.map((o) => o.runId));
+    const failedIds = new Set(failed.flatMap((o) => (o.runId !== undefined ? [o.runId] : [])));
+    const values = ok.map((o) => o.n);
+    return {
+      runs: options.runs,
+      perSecond: options.perSecond,
+      durationMs: Date.now() - began,
+      loadMs: loadEnded - loadStart,
+      drainMs: Date.now() - loadEnded,
+      ok: ok.length,
+      failed: failed.length,
+      unknown: unknown.length,
+      failedCodes,
+      unknownReasons,
+      records: records.length,
+      okRecords: records.filter((r) => r.outcome === 'ok').length,
+      recordsOfOk: [...okIds].filter((id) => recordIds.has(id)).length,
+      okRunIdsDistinct: okIds.size === ok.length,
+      unknownsThatRan: records.filter((r) => !okIds.has(r.id) && !failedIds.has(r.id)).length,
+      duplicateRecordIds: records.length - recordIds.size,
+      counter,
+      okValuesDistinct: new Set(values).size === values.length,
+      okValuesMax: values.reduce((max, n) => Math.max(max, n), 0),
+      depth: storeDepth,
+      audit,
+      runners: counts,
+      runnerExitProblems,
+      killed: killedReport,
+      stopped: stoppedReport,
+      postgresRestartMs,
+      events,
+    };
+  } finally {
+    await watcher?.end().catch(() => {});
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
+    }
+    await server.stop().catch(() => {});
+    project.remove();
+  }
+}
