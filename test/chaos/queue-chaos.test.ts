@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { runQueueChaos } from './queue-chaos.js';
 
 const FULL = process.env.AF_CHAOS === 'full';
-const SIZE = FULL ? { runs: 5_000, perSecond: 200 } : { runs: 300, perSecond: 100 };
+const SIZE = FULL ? { runs: 5_000, perSecond: 200, shards: 64 } : { runs: Number(process.env.AF_CHAOS_RUNS ?? 150), perSecond: Number(process.env.AF_CHAOS_RATE ?? 50), shards: 16 };
 
 describe('the run queue under faults (one serve, four runners, PostgreSQL restarted)', () => {
-  it(`runs ${SIZE.runs} runs at ${SIZE.perSecond}/s through SIGKILL, SIGSTOP and a PostgreSQL restart: each accepted run recorded once, the counter exact`, { timeout: FULL ? 900_000 : 85_000 }, async () => {
-    const report = await runQueueChaos({ ...SIZE, drainMs: FULL ? 300_000 : 30_000, log: (line) => process.stderr.write(`[chaos] ${line}\n`) });
+  it(`runs ${SIZE.runs} runs at ${SIZE.perSecond}/s through SIGKILL, SIGSTOP and a PostgreSQL restart: each accepted run recorded once, the counter exact`, { timeout: FULL ? 1_500_000 : 85_000 }, async () => {
+    const report = await runQueueChaos({ ...SIZE, ...(process.env.AF_CHAOS_FAULTS === 'off' ? { faults: false } : {}), ...(process.env.AF_CHAOS_CONCURRENCY ? { concurrency: Number(process.env.AF_CHAOS_CONCURRENCY) } : {}), drainMs: FULL ? 600_000 : 30_000, log: (line) => process.stderr.write(`[chaos] ${line}\n`) });
     const { events: _events, ...numbers } = report;
     process.stderr.write(`[chaos] report ${JSON.stringify(numbers, null, 1)}\n`);
 
@@ -24,12 +24,14 @@ describe('the run queue under faults (one serve, four runners, PostgreSQL restar
     // The other records are runs whose callers got no definite answer: there can be no more of them than unknowns.
     expect(report.records).toBe(report.ok + report.unknownsThatRan + (report.records - report.ok - report.unknownsThatRan));
     expect(report.unknownsThatRan).toBeLessThanOrEqual(report.unknown);
+    // A wait that timed out was queued (the server answers E_TIMEOUT only after the enqueue): it ran, or was lost.
+    expect(report.unknownsThatRan).toBeGreaterThanOrEqual(report.unknownReasons['wait timed out'] ?? 0);
     expect(report.records).toBeLessThanOrEqual(report.ok + report.unknown + report.failed);
     // Each successful run incremented the counter exactly once: not once per attempt (fenced attempts ran the code
     // too), not lost to a conflict. The values the callers saw are distinct and within the counter.
     expect(report.counter).toBe(report.okRecords);
     expect(report.okValuesDistinct).toBe(true);
-    expect(report.okValuesMax).toBeLessThanOrEqual(report.counter);
+    expect(report.okValuesOverCounter).toBeLessThanOrEqual(0);
     // The runners report their fenced completions (the stopped runner's, at least when it held runs).
     expect(report.runners.length).toBe(4);
     for (const runner of report.runners) expect(runner.fenced).toBeGreaterThanOrEqual(0);

@@ -12,10 +12,13 @@ import { type PostgresServer, startPostgresServer } from '../helpers/postgres-se
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 
 const AF = path.resolve(import.meta.dirname, '../../bin/af.js');
+// One counter, or several (a key per shard, chosen by the caller): one hot key serialises every run through
+// compare-and-set conflicts (each one run again), which bounds the throughput far below the load's rate.
 const COUNTER = `export default async (input, ctx) => {
-  const n = ((await ctx.kv.get('n')) ?? 0) + 1;
-  await ctx.kv.set('n', n);
-  return { n };
+  const key = 'n' + (input?.shard ?? 0);
+  const n = ((await ctx.kv.get(key)) ?? 0) + 1;
+  await ctx.kv.set(key, n);
+  return { n, key };
 };
 `;
 const TENANT = 'acme';
@@ -33,13 +36,17 @@ export interface ChaosOptions {
   /** How long to wait for the queue to drain after the last answer. @default 120_000 */
   drainMs?: number;
   log?: (line: string) => void;
+  /** Counters the runs spread over (run i increments counter i mod shards). @default 1 */
+  shards?: number;
+  /** Off: the same load without the faults (to compare). @default true */
+  faults?: boolean;
 }
 
 /** A request's outcome: `unknown` when the run may or may not have happened (no answer, a 5xx, a wait that timed out). */
 export type Outcome =
-  | { kind: 'ok'; runId: string; n: number }
+  | { kind: 'ok'; runId: string; key: string; n: number; latencyMs: number }
   | { kind: 'failed'; status: number; code: string; runId?: string }
-  | { kind: 'unknown'; reason: string };
+  | { kind: 'unknown'; reason: string; sentMs: number; answeredMs: number };
 
 export interface RunnerCounts {
   runner: string;
@@ -62,6 +69,11 @@ export interface ChaosReport {
   unknown: number;
   failedCodes: Record<string, number>;
   unknownReasons: Record<string, number>;
+  /** When the unknowns were sent and answered, in ms from the start of the load. */
+  okLatencyMs: { p50: number; p99: number; max: number };
+  unknownWindow: { firstSentMs: number; lastSentMs: number; firstAnsweredMs: number; lastAnsweredMs: number } | null;
+  /** When PostgreSQL was stopped and running again, in ms from the start of the load. */
+  postgresDownMs: [number, number];
   /** Run records in the store, and how many of them are `ok`. */
   records: number;
   okRecords: number;
@@ -74,7 +86,9 @@ export interface ChaosReport {
   duplicateRecordIds: number;
   counter: number;
   okValuesDistinct: boolean;
-  okValuesMax: number;
+  /** The most an ok answer's value exceeds its counter's final value (≤ 0 when all is well). */
+  okValuesOverCounter: number;
+  counters: Record<string, number>;
   depth: { queued: number; running: number };
   audit: { ok: boolean; entries: number; problem?: string };
   runners: RunnerCounts[];
@@ -183,39 +197,42 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     };
 
     // The load: open loop, one request every 1/perSecond s whatever the answers do.
+    const shards = options.shards ?? 1;
     const outcomes: Outcome[] = new Array(options.runs);
     const request = async (i: number): Promise<void> => {
+      const sentMs = Date.now() - loadStart;
+      const unknown = (reason: string): Outcome => ({ kind: 'unknown', reason, sentMs, answeredMs: Date.now() - loadStart });
       try {
         const response = await fetch(`${apiUrl}/v1/agents/counter/runs`, {
           method: 'POST',
           headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ input: null }),
+          body: JSON.stringify({ input: { shard: i % shards } }),
           // The server waits 30 s for a runner; past that it answers E_TIMEOUT.
           signal: AbortSignal.timeout(60_000),
         });
         const text = await response.text();
-        let body: { runId?: string; output?: { n?: number }; error?: { code?: string } } = {};
+        let body: { runId?: string; output?: { n?: number; key?: string }; error?: { code?: string } } = {};
         try {
           body = JSON.parse(text) as typeof body;
         } catch {
           // Not JSON: a proxy's or a dying server's answer; the status decides.
         }
         const code = body.error?.code ?? '';
-        if (response.status === 200 && typeof body.runId === 'string' && typeof body.output?.n === 'number') {
-          outcomes[i] = { kind: 'ok', runId: body.runId, n: body.output.n };
+        if (response.status === 200 && typeof body.runId === 'string' && typeof body.output?.n === 'number' && typeof body.output.key === 'string') {
+          outcomes[i] = { kind: 'ok', runId: body.runId, n: body.output.n, key: body.output.key, latencyMs: Date.now() - loadStart - sentMs };
         } else if (response.status >= 500 && code !== 'E_SANDBOX_CRASHED') {
           // The store was unreachable, or the server was: the run may have been queued, and may run.
-          outcomes[i] = { kind: 'unknown', reason: `${response.status} ${code}`.trim() };
+          outcomes[i] = unknown(`${response.status} ${code}`.trim());
         } else if (code === 'E_TIMEOUT' && body.runId === undefined) {
           // No runner finished it in time: queued, and it may still run.
-          outcomes[i] = { kind: 'unknown', reason: 'wait timed out' };
+          outcomes[i] = unknown('wait timed out');
         } else {
           // A definite answer: 429 (not queued), E_SANDBOX_CRASHED (the queue gave up on it: it will not run), or the
           // run's own failure (with its runId).
           outcomes[i] = { kind: 'failed', status: response.status, code, ...(body.runId !== undefined ? { runId: body.runId } : {}) };
         }
       } catch (error) {
-        outcomes[i] = { kind: 'unknown', reason: (error as Error).name === 'TimeoutError' ? 'client timeout' : `network: ${(error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message}` };
+        outcomes[i] = unknown((error as Error).name === 'TimeoutError' ? 'client timeout' : `network: ${(error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message}`);
       }
     };
     const loadMs = (options.runs / options.perSecond) * 1_000;
@@ -237,7 +254,9 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
     const orphanFinish = new Map<string, number>();
     let killedReport: ChaosReport['killed'] = { runner: '', heldAtKill: 0, finished: 0, maxFinishMs: null };
+    const faults = options.faults ?? true;
     const kill = (async () => {
+      if (!faults) return;
       await at(0.2);
       const victim = runners[0] as Started;
       // What it holds, from the queue table, just before it dies.
@@ -268,6 +287,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     })();
     let stoppedReport: ChaosReport['stopped'] = { runner: '', heldAtStop: 0 };
     const pause = (async () => {
+      if (!faults) return;
       await at(0.4);
       const paused = runners[1] as Started;
       const held = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [paused.name])) ?? [];
@@ -279,15 +299,18 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       event(`SIGCONT ${paused.name}`);
     })();
     let postgresRestartMs = 0;
+    let postgresDown: [number, number] = [0, 0];
     const restartPostgres = (async () => {
+      if (!faults) return;
       await at(0.6);
       event('PostgreSQL stopping');
       const t = Date.now();
       await server.restart();
       postgresRestartMs = Date.now() - t;
+      postgresDown = [t - loadStart, Date.now() - loadStart];
       event(`PostgreSQL restarted in ${postgresRestartMs} ms`);
     })();
-    await Promise.all([load, kill, pause, restartPostgres]);
+    await Promise.all(faults ? [load, kill, pause, restartPostgres] : [load]);
     const loadEnded = Date.now();
 
     // The queue drains: what the unknowns left queued runs too.
@@ -325,11 +348,14 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const store = await PostgresStore.open({ url, migrate: false, ...(existsSync(keysDir) ? { auditAnchorDir: keysDir } : {}) });
     let records: Array<{ id: string; outcome: string }>;
     let counter: number;
+    let counters: Record<string, number>;
     let audit: ChaosReport['audit'];
     let storeDepth: { queued: number; running: number };
     try {
       records = await store.db.rows<{ id: string; outcome: string }>('SELECT id, outcome FROM runs');
-      counter = Number((await store.kv.get({ template: 'counter', tenant: TENANT }, 'n')) ?? 0);
+      counters = {};
+      for (let shard = 0; shard < (options.shards ?? 1); shard++) counters[`n${shard}`] = Number((await store.kv.get({ template: 'counter', tenant: TENANT }, `n${shard}`)) ?? 0);
+      counter = Object.values(counters).reduce((sum, n) => sum + n, 0);
       const verification = await store.audit.verify();
       audit = verification.ok ? { ok: true, entries: verification.entries } : { ok: false, entries: verification.entries, problem: JSON.stringify(verification.firstBad) };
       storeDepth = await store.queue.depth();
@@ -344,10 +370,15 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     for (const o of failed) bump(failedCodes, `${o.status} ${o.code}`);
     const unknownReasons: Record<string, number> = {};
     for (const o of unknown) bump(unknownReasons, o.reason);
+    const unknownWindow = unknown.length === 0 ? null : { firstSentMs: Math.min(...unknown.map((o) => o.sentMs)), lastSentMs: Math.max(...unknown.map((o) => o.sentMs)), firstAnsweredMs: Math.min(...unknown.map((o) => o.answeredMs)), lastAnsweredMs: Math.max(...unknown.map((o) => o.answeredMs)) };
     const recordIds = new Set(records.map((r) => r.id));
     const okIds = new Set(ok.map((o) => o.runId));
     const failedIds = new Set(failed.flatMap((o) => (o.runId !== undefined ? [o.runId] : [])));
-    const values = ok.map((o) => o.n);
+    // Per counter: the values callers saw are distinct (no increment applied twice) and none passes the counter.
+    const values = ok.map((o) => `${o.key}=${o.n}`);
+    const okValuesMax = ok.reduce((max, o) => Math.max(max, o.n - (counters[o.key] ?? 0)), Number.NEGATIVE_INFINITY);
+    const latencies = ok.map((o) => o.latencyMs).sort((a, b) => a - b);
+    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     return {
       runs: options.runs,
       perSecond: options.perSecond,
@@ -359,6 +390,9 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       unknown: unknown.length,
       failedCodes,
       unknownReasons,
+      unknownWindow,
+      okLatencyMs: { p50: percentile(50), p99: percentile(99), max: latencies[latencies.length - 1] ?? 0 },
+      postgresDownMs: postgresDown,
       records: records.length,
       okRecords: records.filter((r) => r.outcome === 'ok').length,
       recordsOfOk: [...okIds].filter((id) => recordIds.has(id)).length,
@@ -367,7 +401,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       duplicateRecordIds: records.length - recordIds.size,
       counter,
       okValuesDistinct: new Set(values).size === values.length,
-      okValuesMax: values.reduce((max, n) => Math.max(max, n), 0),
+      okValuesOverCounter: ok.length === 0 ? 0 : okValuesMax,
+      counters,
       depth: storeDepth,
       audit,
       runners: counts,
