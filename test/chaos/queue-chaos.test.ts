@@ -22,7 +22,6 @@ describe('the run queue under faults (one serve, four runners, PostgreSQL restar
     expect(report.recordsOfOk).toBe(report.ok);
     expect(report.duplicateRecordIds).toBe(0);
     // The other records are runs whose callers got no definite answer: there can be no more of them than unknowns.
-    expect(report.records).toBe(report.ok + report.unknownsThatRan + (report.records - report.ok - report.unknownsThatRan));
     expect(report.unknownsThatRan).toBeLessThanOrEqual(report.unknown);
     // A wait that timed out was queued (the server answers E_TIMEOUT only after the enqueue): it ran, or was lost.
     expect(report.unknownsThatRan).toBeGreaterThanOrEqual(report.unknownReasons['wait timed out'] ?? 0);

@@ -136,9 +136,14 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     await admin.query('CREATE DATABASE af_chaos');
     await admin.end();
     const url = server.urlOf('af_chaos');
-    const created = await runAf(project.root, ['--store', url, 'keys', 'api', 'create', '--tenant', TENANT, '--role', 'operator', '--json']);
-    if (created.status !== 0) throw new Error(`af keys api create failed:\n${created.stderr}`);
-    const apiKey = (JSON.parse(created.stdout) as { key: string }).key;
+    // Many clients, one key each: a key's rate limit (600 requests a minute for an operator) is not what is tested.
+    const apiKeys: string[] = [];
+    const keyCount = Math.max(1, Math.ceil((options.perSecond * 60) / 500));
+    for (let i = 0; i < keyCount; i++) {
+      const created = await runAf(project.root, ['--store', url, 'keys', 'api', 'create', '--tenant', TENANT, '--role', 'operator', '--json']);
+      if (created.status !== 0) throw new Error(`af keys api create failed:\n${created.stderr}`);
+      apiKeys.push((JSON.parse(created.stdout) as { key: string }).key);
+    }
 
     const start = (args: string[]): Started => {
       const child = spawn(process.execPath, [AF, '--store', url, ...args, '--json'], {
@@ -205,7 +210,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       try {
         const response = await fetch(`${apiUrl}/v1/agents/counter/runs`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${apiKeys[i % apiKeys.length]}`, 'content-type': 'application/json' },
           body: JSON.stringify({ input: { shard: i % shards } }),
           // The server waits 30 s for a runner; past that it answers E_TIMEOUT.
           signal: AbortSignal.timeout(60_000),
@@ -267,10 +272,20 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       killedReport = { runner: victim.name, heldAtKill: held.length, finished: 0, maxFinishMs: null };
       const restart = (async () => {
         await sleep(RESTART_KILLED_AFTER_MS);
-        const replacement = start(runnerArgs);
-        runners[0] = replacement;
-        await replacement.firstLine;
-        event(`restarted the killed runner as ${replacement.name}`);
+        // As a supervisor would: a runner that cannot reach the store at start exits, and is started again.
+        for (let attempt = 1; ; attempt++) {
+          const replacement = start(runnerArgs);
+          const ready = await replacement.firstLine.then((line) => typeof line.runner === 'string', () => false);
+          if (ready) {
+            runners[0] = replacement;
+            event(`restarted the killed runner as ${replacement.name}${attempt > 1 ? ` (start ${attempt})` : ''}`);
+            break;
+          }
+          replacement.child.kill('SIGKILL');
+          await replacement.exited;
+          event(`restarting the killed runner: start ${attempt} failed (${replacement.stdout().trim().slice(0, 200)})`);
+          await sleep(500);
+        }
       })();
       // When each of its runs has a record (finished by another runner).
       const ids = held.map((row) => row.id);
