@@ -216,7 +216,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
           signal: AbortSignal.timeout(60_000),
         });
         const text = await response.text();
-        let body: { runId?: string; output?: { n?: number; key?: string }; error?: { code?: string } } = {};
+        let body: { runId?: string; output?: { n?: number; key?: string }; error?: { code?: string; message?: string } } = {};
         try {
           body = JSON.parse(text) as typeof body;
         } catch {
@@ -227,7 +227,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
           outcomes[i] = { kind: 'ok', runId: body.runId, n: body.output.n, key: body.output.key, latencyMs: Date.now() - loadStart - sentMs };
         } else if (response.status >= 500 && code !== 'E_SANDBOX_CRASHED') {
           // The store was unreachable, or the server was: the run may have been queued, and may run.
-          outcomes[i] = unknown(`${response.status} ${code}`.trim());
+          outcomes[i] = unknown(`${response.status} ${code} ${(body.error?.message ?? '').replace(/^.*? failed: /, '').replace(/[0-9.:]+/g, '#').slice(0, 60)}`.trim());
         } else if (code === 'E_TIMEOUT' && body.runId === undefined) {
           // No runner finished it in time: queued, and it may still run.
           outcomes[i] = unknown('wait timed out');
