@@ -107,6 +107,7 @@ interface Started {
   stdout: () => string;
   stderr: () => string;
   exited: Promise<number | null>;
+  signal: () => NodeJS.Signals | null;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -154,11 +155,15 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       children.push(child);
       let stdout = '';
       let stderr = '';
+      let exitSignal: NodeJS.Signals | null = null;
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
         // Only the end matters, for a report.
         stderr = (stderr + chunk).slice(-4_000);
       });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
+        exitSignal = signal;
+        resolve(code);
+      }));
       const firstLine = new Promise<Record<string, unknown>>((resolve, reject) => {
         child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
           stdout += chunk;
@@ -167,7 +172,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
         });
         void exited.then(() => reject(new Error(`af ${args[0]} exited before it was ready:\n${stderr}`)));
       });
-      const started: Started = { name: '', child, firstLine, stdout: () => stdout, stderr: () => stderr, exited };
+      const started: Started = { name: '', child, firstLine, stdout: () => stdout, stderr: () => stderr, exited, signal: () => exitSignal };
       void firstLine.then((line) => (started.name = String(line.runner ?? args[0])), () => {});
       return started;
     };
@@ -255,6 +260,16 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       event('load: every request answered');
     })();
 
+    /** The runs `runner` holds, once it holds any (or after 5 s). */
+    const holding = async (runner: string): Promise<Array<{ id: string }>> => {
+      const since = Date.now();
+      for (;;) {
+        const rows = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [runner])) ?? [];
+        if (rows.length > 0 || Date.now() - since > 5_000) return rows;
+        await sleep(5);
+      }
+    };
+
     // The faults, at fixed points of the load.
     const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
     const orphanFinish = new Map<string, number>();
@@ -264,8 +279,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       if (!faults) return;
       await at(0.2);
       const victim = runners[0] as Started;
-      // What it holds, from the queue table, just before it dies.
-      const held = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [victim.name])) ?? [];
+      // What it holds, from the queue table, just before it dies (at a moment it holds some, so there are orphans).
+      const held = await holding(victim.name);
       victim.child.kill('SIGKILL');
       const killedAt = Date.now();
       event(`SIGKILL ${victim.name}, holding ${held.length} runs`);
@@ -305,7 +320,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       if (!faults) return;
       await at(0.4);
       const paused = runners[1] as Started;
-      const held = (await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [paused.name])) ?? [];
+      const held = await holding(paused.name);
       paused.child.kill('SIGSTOP');
       stoppedReport = { runner: paused.name, heldAtStop: held.length };
       event(`SIGSTOP ${paused.name}, holding ${held.length} runs`);
@@ -350,7 +365,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const counts: RunnerCounts[] = [];
     for (const runner of runners) {
       const code = await runner.exited;
-      if (code !== 0) runnerExitProblems.push(`${runner.name} exited ${code}: ${runner.stderr().slice(-2500)}`);
+      if (code !== 0) runnerExitProblems.push(`${runner.name} exited ${code ?? runner.signal()}: ${runner.stderr().slice(-2500)}`);
       const lines = runner.stdout().trim().split('\n');
       const last = lines[lines.length - 1] ?? '';
       if (lines.length > 1 && last.startsWith('{')) counts.push({ runner: runner.name, ...(JSON.parse(last) as Omit<RunnerCounts, 'runner'>) });
