@@ -275,6 +275,10 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const orphanFinish = new Map<string, number>();
     let killedReport: ChaosReport['killed'] = { runner: '', heldAtKill: 0, finished: 0, maxFinishMs: null };
     const faults = options.faults ?? true;
+    // One fault after another (each at its point of the load, or when the one before it is over), so that what is
+    // measured of one (the killed runner's orphans) is not the downtime of another (PostgreSQL's restart).
+    let orphansCounted = () => {};
+    const afterKill = new Promise<void>((resolve) => (orphansCounted = resolve));
     const kill = (async () => {
       if (!faults) return;
       await at(0.2);
@@ -313,12 +317,14 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       const times = [...orphanFinish.values()];
       killedReport = { ...killedReport, finished: times.length, maxFinishMs: times.length > 0 ? Math.max(...times) : null };
       event(`orphans of ${victim.name}: ${times.length}/${ids.length} finished, the last ${killedReport.maxFinishMs} ms after the kill`);
+      orphansCounted();
       await restart;
     })();
     let stoppedReport: ChaosReport['stopped'] = { runner: '', heldAtStop: 0 };
-    const pause = (async () => {
+    const pause: Promise<void> = (async () => {
       if (!faults) return;
       await at(0.4);
+      await afterKill;
       const paused = runners[1] as Started;
       const held = await holding(paused.name);
       paused.child.kill('SIGSTOP');
@@ -333,6 +339,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const restartPostgres = (async () => {
       if (!faults) return;
       await at(0.6);
+      await pause;
       event('PostgreSQL stopping');
       const t = Date.now();
       await server.restart();
