@@ -94,7 +94,12 @@ export interface ChaosReport {
   runners: RunnerCounts[];
   /** Runners that exited non-zero on SIGTERM at the end (their stderr's last lines). */
   runnerExitProblems: string[];
-  killed: { runner: string; heldAtKill: number; finished: number; maxFinishMs: number | null };
+  /**
+   * The killed runner's runs: `maxFinishMs` from the kill to the harness seeing the last one's record (includes the
+   * harness's own lag); from its record, `maxRecordStartMs`/`maxRecordEndMs` from the kill to the start and end of the
+   * attempt that completed it (the runners' clocks: same machine).
+   */
+  killed: { runner: string; heldAtKill: number; finished: number; maxFinishMs: number | null; maxRecordStartMs?: number; maxRecordEndMs?: number };
   stopped: { runner: string; heldAtStop: number };
   postgresRestartMs: number;
   events: string[];
@@ -274,6 +279,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
     const orphanFinish = new Map<string, number>();
     let killedReport: ChaosReport['killed'] = { runner: '', heldAtKill: 0, finished: 0, maxFinishMs: null };
+    let killedAtMs = 0;
+    let orphanIds: string[] = [];
     const faults = options.faults ?? true;
     // One fault after another (each at its point of the load, or when the one before it is over), so that what is
     // measured of one (the killed runner's orphans) is not the downtime of another (PostgreSQL's restart).
@@ -287,6 +294,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       const held = await holding(victim.name);
       victim.child.kill('SIGKILL');
       const killedAt = Date.now();
+      killedAtMs = killedAt;
+      orphanIds = held.map((row) => row.id);
       event(`SIGKILL ${victim.name}, holding ${held.length} runs`);
       killedReport = { runner: victim.name, heldAtKill: held.length, finished: 0, maxFinishMs: null };
       const restart = (async () => {
@@ -396,6 +405,11 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       const verification = await store.audit.verify();
       audit = verification.ok ? { ok: true, entries: verification.entries } : { ok: false, entries: verification.entries, problem: JSON.stringify(verification.firstBad) };
       storeDepth = await store.queue.depth();
+      if (orphanIds.length > 0) {
+        const times = await store.db.rows<{ start: number; end: number }>('SELECT max(started_at) AS start, max(started_at + run_ms) AS end FROM runs WHERE id = ANY($1::text[])', [orphanIds]);
+        const [row] = times;
+        if (row?.start !== null && row?.start !== undefined) killedReport = { ...killedReport, maxRecordStartMs: Number(row.start) - killedAtMs, maxRecordEndMs: Math.round(Number(row.end) - killedAtMs) };
+      }
     } finally {
       await store.close();
     }
