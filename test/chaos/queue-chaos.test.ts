@@ -38,6 +38,8 @@ describe('the run queue under faults (one serve, four runners, PostgreSQL restar
     expect(report.audit).toMatchObject({ ok: true });
     // The killed runner's runs were finished by the others.
     expect(report.killed.finished).toBe(report.killed.heldAtKill);
-    if (FULL) expect(report.killed.maxFinishMs ?? 0).toBeLessThanOrEqual(7_000);
+    // Within 7 s of the kill, by the attempts' own clocks (the records): the harness's view (maxFinishMs) lags when
+    // its own process is starved of CPU, as it is on a busy 2-core machine sending 200 requests a second.
+    if (FULL) expect(report.killed.maxRecordEndMs ?? 0).toBeLessThanOrEqual(7_000);
   });
 });
