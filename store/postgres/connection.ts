@@ -62,6 +62,10 @@ export class PgDatabase {
     // An idle connection that the server drops (a restart, a failover) emits 'error' on the pool; without a listener
     // Node would crash the process. The pool discards it and the next query opens a new one.
     this.pool.on('error', () => {});
+    // The pool listens only to idle connections: one checked out (a transaction between two queries, a LISTEN
+    // connection) that the server drops emits 'error' on its client, which would crash the process the same way. The
+    // holder learns of it from its next query, which fails (and the transaction releases the connection as broken).
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   get isClosed(): boolean {

@@ -281,7 +281,9 @@ export class PgRunQueue {
       const requeued = await this.#db.rows(
         {
           name: 'af_queue_requeue',
-          text: `UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL, available_at = ${NOW_MS}
+          // available_at is kept (it is past): the run goes back to its place, ahead of the backlog queued since,
+          // so a dead runner's runs finish within about a lease and a reaper pass of its death, not after the backlog.
+          text: `UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL
                  WHERE state = 'running' AND lease_expires_at < ${NOW_MS}
                  RETURNING id`,
         },

@@ -167,6 +167,18 @@ describe('PgRunQueue', () => {
     expect(await queue.release(claim)).toBe(false);
   });
 
+  it('puts a run whose runner died back at its place in the queue, ahead of runs queued after it', async () => {
+    // Otherwise a dead runner's runs wait behind the whole backlog queued since (the chaos test's orphans).
+    const queue = new PgRunQueue(nodeA, { leaseMs: 100 });
+    await queue.enqueue(run(1));
+    const [orphan] = (await queue.claim('killed-runner', 1)) as [ClaimedRun];
+    await queue.enqueue(run(2));
+    await queue.enqueue(run(3));
+    await untilDatabaseTime(nodeA, orphan.leaseExpiresAt + 50);
+    expect(await queue.reap()).toMatchObject({ requeued: 1 });
+    expect((await queue.claim('healthy-runner', 1)).map((claim) => claim.id)).toEqual(['run-0001']);
+  });
+
   it('fences a runner whose lease expired: the reaper requeues its run, another completes it, the first applies nothing', async () => {
     const queue = new PgRunQueue(nodeA, { leaseMs: 100 });
     const other = new PgRunQueue(nodeB, { leaseMs: 5_000 });
