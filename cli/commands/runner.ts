@@ -59,10 +59,12 @@ export async function runnerCommand(context: CommandContext, options: RunnerComm
     await store.close();
     throw error;
   }
+  // Listening for the stop before saying it is ready: a supervisor may signal it the moment it reads the line.
+  const stopping = untilStopped(hooks.signal);
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ runner: runner.owner, concurrency, leaseMs })}\n`);
   context.streams.stderr.write(`runner ${runner.owner} taking runs from ${store.location} (${concurrency} at once, environment ${[config.env, ...allowEnvironments].join(', ')}; Ctrl-C to stop)\n`);
 
-  const stopped = await untilStopped(hooks.signal);
+  const stopped = await stopping;
   context.streams.stderr.write(`${stopped}: stopping: no new runs; finishing the ${runner.stats.inFlight} in hand\n`);
   await runner.stop(STOP_GRACE_MS);
   await factory.close();
