@@ -113,6 +113,20 @@ interface Statements {
   hashAt: Database.Statement<[number], { hash: unknown }>;
 }
 
+/** A row as `list` shows it: an entry whose data is no longer JSON keeps that data as text under `unreadable`. */
+export function listedEntry(row: AuditRow): AuditEntry {
+  return {
+    seq: row.seq,
+    at: row.at,
+    type: String(row.type),
+    actor: String(row.actor),
+    subject: String(row.subject),
+    data: parseData(row.data) ?? { unreadable: String(row.data) },
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}
+
 /** The hash of one entry: SHA-256 over the canonical JSON of everything in it and the previous hash. */
 export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
   return createHash('sha256')
@@ -187,16 +201,7 @@ export class AuditLog {
   list(filter: { type?: string; subject?: string; afterSeq?: number; limit?: number } = {}): AuditEntry[] {
     return this.#statements()
       .list.all({ type: filter.type ?? '', subject: filter.subject ?? '', afterSeq: filter.afterSeq ?? 0, limit: filter.limit ?? 100 })
-      .map((row) => ({
-        seq: row.seq,
-        at: row.at,
-        type: String(row.type),
-        actor: String(row.actor),
-        subject: String(row.subject),
-        data: parseData(row.data) ?? { unreadable: String(row.data) },
-        prevHash: String(row.prev_hash),
-        hash: String(row.hash),
-      }));
+      .map(listedEntry);
   }
 
   /**

@@ -13,8 +13,8 @@ import {
   describe,
   entryHash,
   GENESIS_HASH,
+  listedEntry,
   malformedField,
-  parseData,
   readData,
 } from '../audit-log.js';
 import type { AuditStore } from '../contract.js';
@@ -151,16 +151,7 @@ export class PgAuditLog implements AuditStore {
     });
     values.push(filter.limit ?? 100);
     const rows = await this.#db.rows<AuditRow>(LIST_STATEMENTS[mask] as { name: string; text: string }, values);
-    return rows.map((row) => ({
-      seq: row.seq,
-      at: row.at,
-      type: String(row.type),
-      actor: String(row.actor),
-      subject: String(row.subject),
-      data: parseData(row.data) ?? { unreadable: String(row.data) },
-      prevHash: String(row.prev_hash),
-      hash: String(row.hash),
-    }));
+    return rows.map(listedEntry);
   }
 
   /**

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import type { RunnerStats } from '../../runtime/index.js';
 import { PostgresStore } from '../../store/postgres/postgres-store.js';
 import { runAf } from '../helpers/cli.js';
 import { type PostgresServer, startPostgresServer } from '../helpers/postgres-server.js';
@@ -48,15 +49,8 @@ export type Outcome =
   | { kind: 'failed'; status: number; code: string; runId?: string }
   | { kind: 'unknown'; reason: string; sentMs: number; answeredMs: number };
 
-export interface RunnerCounts {
-  runner: string;
-  claimed: number;
-  completed: number;
-  fenced: number;
-  conflicts: number;
-  failedCompletions: number;
-  leasesLost: number;
-}
+/** What a runner printed when it stopped (`af runner --json`: its stats without inFlight), and which it was. */
+export type RunnerCounts = Omit<RunnerStats, 'inFlight'> & { runner: string };
 
 export interface ChaosReport {
   runs: number;
