@@ -324,13 +324,27 @@ export class Runner {
         try {
           outcomes = await this.#backend.completeMany(group);
         } catch (error) {
-          outcomes = group.map(() => error as Error);
+          // Two groups can lock the same kv rows in opposite orders; the database then aborts one (a deadlock). Its
+          // runs are completed one by one instead of waiting for their leases to expire.
+          outcomes = group.length > 1 && isTransient(error) ? await this.#completeOneByOne(group) : group.map(() => error as Error);
         }
         group.forEach((item, index) => item.resolve(outcomes[index] ?? new Error('no outcome')));
       }
     } finally {
       this.#isCompleting = false;
     }
+  }
+
+  async #completeOneByOne(group: readonly RunnerCompletion[]): Promise<Array<RunnerCompletionOutcome | Error>> {
+    const outcomes: Array<RunnerCompletionOutcome | Error> = [];
+    for (const item of group) {
+      try {
+        outcomes.push((await this.#backend.completeMany([item]))[0] ?? new Error('no outcome'));
+      } catch (error) {
+        outcomes.push(error as Error);
+      }
+    }
+    return outcomes;
   }
 
   async #renew(): Promise<void> {
@@ -373,4 +387,10 @@ function parseRequest(claim: RunnerClaim): QueuedRunRequest {
     ...(typeof request?.env === 'string' ? { env: request.env } : {}),
     ...(typeof request?.version === 'string' ? { version: request.version } : {}),
   };
+}
+
+/** A deadlock or serialization failure (SQLSTATE 40P01, 40001): the transaction was aborted, and trying again can work. */
+function isTransient(error: unknown): boolean {
+  const sqlState = (error as { details?: { sqlState?: unknown } }).details?.sqlState;
+  return sqlState === '40P01' || sqlState === '40001';
 }

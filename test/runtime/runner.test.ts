@@ -1,6 +1,7 @@
 // Runners and a dispatcher on a real PostgreSQL store: runs queued on one node are run by runners on others, each
 // recorded once, with kv writes applied once even when runs contend for one key.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FactoryError } from '../../core/errors.js';
 import { createFactory, type AgentFactory } from '../../runtime/index.js';
 import { Dispatcher } from '../../runtime/dispatcher.js';
 import { dispatchBackendOf, runnerBackendOf } from '../../runtime/fleet.js';
@@ -124,6 +125,37 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     expect(await waiting).toMatchObject({ ok: false, notRun: true, error: { code: 'E_USAGE', message: expect.stringContaining('is not a run id') } });
     expect(await caller.queries.count()).toBe(0);
     expect(await caller.kv.get({ template: 'counter', tenant: 'acme' }, 'n')).toBeUndefined();
+  });
+
+  it('completes one by one the runs of a group the database aborted as a deadlock, instead of leaving them to their leases', async () => {
+    const store = await openStore();
+    const records = new QueuedRecordSink(store.runs);
+    const factory = await createFactory({ root: project.root, store, runSink: records, isolation: 'inline', hosts: 1 });
+    opened.push(factory);
+    const real = runnerBackendOf(store);
+    let aborted = 0;
+    // PostgreSQL aborts one of two transactions that lock rows in opposite orders; when that happens is a matter of
+    // timing, so the abort is made here, for every group of more than one run, exactly as the driver reports it.
+    const backend = {
+      ...real,
+      leaseMs: real.leaseMs,
+      completeMany: async (group: Parameters<typeof real.completeMany>[0]) => {
+        if (group.length > 1) {
+          aborted++;
+          throw new FactoryError('E_STORE', 'the PostgreSQL store failed: deadlock detected', { details: { sqlState: '40P01' } });
+        }
+        return real.completeMany(group);
+      },
+    };
+    const runner = new Runner({ factory, records, backend, concurrency: 4, pollMs: 200 });
+    await runner.start();
+    opened.push({ close: () => runner.stop(5_000) });
+    const dispatcher = new Dispatcher(dispatchBackendOf(await openStore()));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => dispatcher.run('counter', { i }, { tenant: 'acme', waitMs: 20_000 })));
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(runner.stats).toMatchObject({ completed: 12, failedCompletions: 0 });
+    expect(aborted).toBeGreaterThan(0);
+    expect(await store.queries.count()).toBe(12);
   });
 
   it('answers E_TIMEOUT to a caller when no runner takes the run, and the run stays queued for one', async () => {
