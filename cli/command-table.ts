@@ -259,6 +259,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--concurrency <n>', description: 'runs at once (default: the number of CPU cores)' },
       { flags: '--lease-ms <ms>', description: 'how long a claimed run is held without renewal; a runner that stops for longer loses it to another (default 5000)' },
       { flags: '--allow-env <envs>', description: "comma-separated environments queued runs may name besides the runner's own (--env)" },
+      { flags: '--metrics-port <port>', description: 'serve Prometheus metrics (queue depth, claim latency, outcomes, lost leases, reaper; and the runs) on 127.0.0.1:PORT/metrics' },
       { flags: '--tenant-cap <n>', description: "at most this many runs of one tenant running at once across the fleet: a tenant at its cap waits while others' runs are taken (default: no cap)" },
       json('print {"runner"} once taking runs, and the final counts as JSON when stopped'),
     ],

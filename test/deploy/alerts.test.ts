@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createTelemetry, enableTelemetry, type TelemetrySdk } from '../../runtime/telemetry/index.js';
+import { createQueueMetrics, createTelemetry, enableTelemetry, type TelemetrySdk } from '../../runtime/telemetry/index.js';
 
 const DIR = path.resolve(import.meta.dirname, '../../deploy/prometheus');
 const RULES_FILE = path.join(DIR, 'alerts.yml');
@@ -32,7 +32,13 @@ beforeAll(async () => {
   const attributes = { template: 'hello', version: '1.0.0', env: 'dev', tenant: 'default' };
   await telemetry.traceRun(attributes, async () => ({ ok: false, error: { code: 'E_TIMEOUT' }, stats: { cpuMs: 1 } }));
   telemetry.recordTrustRejection('E_SIGNATURE_INVALID', 'hello');
+  const queue = createQueueMetrics({ depth: async () => ({ queued: 0, running: 0 }) });
+  queue.claimed(1);
+  queue.finished('fenced');
+  queue.leaseLost();
+  queue.reaped(1, 1);
   exposed = parseExposition(await (sdk as TelemetrySdk).scrape());
+  queue.close();
   telemetry.shutdown();
 });
 
@@ -65,6 +71,14 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs.some((expr) => /histogram_quantile\(0\.95,[\s\S]*af_agent_run_duration_bucket/.test(expr))).toBe(true);
     expect(exprs.some((expr) => expr.includes('af_telemetry_dropped_total') && /> 0\b/.test(expr))).toBe(true);
     expect(exprs.some((expr) => expr.includes('af_trust_rejections_total') && expr.includes('E_SIGNATURE_'))).toBe(true);
+  });
+
+  it('covers the run queue: backlog, leases taken back, runs abandoned, slow claims', () => {
+    const exprs = rules.map((rule) => String(rule.expr));
+    expect(exprs.some((expr) => expr.includes('af_queue_depth{state="queued"}'))).toBe(true);
+    expect(exprs.some((expr) => expr.includes('af_queue_reaped_total{kind="requeued"}'))).toBe(true);
+    expect(exprs.some((expr) => expr.includes('af_queue_reaped_total{kind="abandoned"}'))).toBe(true);
+    expect(exprs.some((expr) => /histogram_quantile\(0\.95,[\s\S]*af_queue_claim_duration_bucket/.test(expr))).toBe(true);
   });
 
   it('reads only series the exporter exposes, grouped and filtered by labels those series carry', () => {

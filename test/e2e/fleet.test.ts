@@ -65,7 +65,7 @@ function start(args: string[]): Started {
 
 describe('af serve and af runner on one PostgreSQL store', () => {
   it('serves runs through the queue to two runner processes: each run once, the kv counter exact, clean stops', async () => {
-    const runners = [start(['runner', '--concurrency', '2']), start(['runner', '--concurrency', '2'])];
+    const runners = [start(['runner', '--concurrency', '2', '--metrics-port', '0']), start(['runner', '--concurrency', '2'])];
     const server = start(['serve', '--port', '0', '--quiet']);
     try {
       const names = await Promise.all(runners.map(async (runner) => (await runner.firstLine).runner));
@@ -82,6 +82,12 @@ describe('af serve and af runner on one PostgreSQL store', () => {
       const bodies = (await Promise.all(responses.map((response) => response.json()))) as Array<{ runId: string; output: { n: number } }>;
       expect(responses.map((response) => response.status)).toEqual(new Array(24).fill(200));
       expect(bodies.map((body) => body.output.n).sort((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+      // The first runner's metrics: what it did, and the queue's depth read at the scrape.
+      const { metrics } = (await runners[0]?.firstLine) as { metrics: string };
+      const scraped = await (await fetch(metrics)).text();
+      expect(scraped).toMatch(/^af_queue_runs_total\{outcome="completed",otel_scope_name="agent-factory"\} \d+$/m);
+      expect(scraped).toContain('af_queue_depth{state="queued",otel_scope_name="agent-factory"} 0');
+      expect(scraped).toContain('af_queue_claim_duration_count');
       // The run is readable by its id through the API once it answered.
       const one = await fetch(`${url}/v1/runs/${bodies[0]?.runId}`, { headers: { authorization: `Bearer ${apiKey}` } });
       expect(one.status).toBe(200);

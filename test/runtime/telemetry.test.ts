@@ -12,6 +12,7 @@ import { metricsCommand } from '../../cli/commands/metrics.js';
 import { FactoryError } from '../../core/errors.js';
 import { captureContext } from '../helpers/streams.js';
 import {
+  createQueueMetrics,
   createTelemetry,
   enableTelemetry,
   INSTRUMENT,
@@ -422,6 +423,12 @@ describe('Prometheus exposition', () => {
     await telemetry.traceRun(RUN, async () => ({ ok: true, stats: { cpuMs: 1 } }));
     await telemetry.traceRun(RUN, async () => ({ ok: false, error: { code: 'E_AGENT_THREW' }, stats: { cpuMs: 1 } }));
     telemetry.recordTrustRejection('E_SIGNATURE_INVALID', 'hello');
+    // A runner's instruments (af runner --metrics): each used once, the depth read at the scrape.
+    const queue = createQueueMetrics({ depth: async () => ({ queued: 7, running: 3 }) });
+    queue.claimed(1.5);
+    queue.finished('completed');
+    queue.leaseLost();
+    queue.reaped(1, 1);
 
     // The HTTP API will mount exactly this handler; serve it from a plain node:http server here.
     const { createServer: createHttpServer } = await import('node:http');
@@ -439,6 +446,10 @@ describe('Prometheus exposition', () => {
     expect(text).toContain('af_run_errors_total{template="hello",code="E_AGENT_THREW",otel_scope_name="agent-factory"} 1');
     expect(text).toContain('af_trust_rejections_total{code="E_SIGNATURE_INVALID",template="hello",otel_scope_name="agent-factory"} 1');
     expect(text).toContain('af_sandbox_pool_ready{template="hello",otel_scope_name="agent-factory"} 2');
+    expect(text).toContain('af_queue_depth{state="queued",otel_scope_name="agent-factory"} 7');
+    expect(text).toContain('af_queue_runs_total{outcome="completed",otel_scope_name="agent-factory"} 1');
+    expect(text).toContain('af_queue_reaped_total{kind="abandoned",otel_scope_name="agent-factory"} 1');
+    queue.close();
     // Duration buckets start at 10 µs, so a warm createAgent does not vanish into the first bucket.
     expect(text).toMatch(/af_agent_create_duration_bucket\{[^}]*le="0\.01"\}/);
     expect(text).toMatch(/af_agent_run_duration_bucket\{[^}]*le="\+Inf"\} 1/);
