@@ -57,6 +57,15 @@ describe('af --store and AF_STORE_URL', () => {
     expect(result.stderr).not.toContain('secret');
   });
 
+  it('never shows a password given as a query parameter of the URL either', async () => {
+    // Nothing listens on port 1: the connection is refused at once, and the error names the store.
+    const result = await runAf(project.root, ['--store', 'postgres://af@127.0.0.1:1/af?password=topsecret&sslpassword=alsosecret', 'migrate', '--check']);
+    expect(result.status).toBe(6);
+    expect(result.stderr).toContain('E_STORE');
+    expect(result.stderr).toContain('password=***');
+    expect(result.stderr + result.stdout).not.toMatch(/topsecret|alsosecret/);
+  });
+
   it('af runner needs a PostgreSQL store: exit 2 saying how to name one', async () => {
     const result = await runAf(project.root, ['runner']);
     expect(result.status).toBe(2);
