@@ -31,7 +31,7 @@ export function parseStoreLocation(text: string, cwd = process.cwd()): StoreLoca
     return { kind: 'sqlite', path: file === ':memory:' ? file : path.resolve(cwd, file) };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    throw new FactoryError('E_USAGE', `the store location ${JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'))} is not one Agent Factory can open: use sqlite:PATH (the default is .af/factory.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
+    throw new FactoryError('E_USAGE', `the store location ${JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@').replace(/\?.*$/, '?…'))} is not one Agent Factory can open: use sqlite:PATH (the default is .af/factory.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
   }
   return { kind: 'sqlite', path: text === ':memory:' ? text : path.resolve(cwd, text) };
 }

@@ -55,6 +55,8 @@ describe('af --store and AF_STORE_URL', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('is not one Agent Factory can open: use sqlite:PATH');
     expect(result.stderr).not.toContain('secret');
+    const inQuery = await runAf(project.root, ['--store', 'mysql://db/af?password=querysecret', 'runs']);
+    expect([inQuery.status, inQuery.stderr.includes('querysecret')]).toEqual([2, false]);
   });
 
   it('never shows a password given as a query parameter of the URL either', async () => {
