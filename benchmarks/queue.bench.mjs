@@ -32,7 +32,10 @@ const COUNTER = `export default async (input, ctx) => {
  * AF_BENCH_QUEUE_ISOLATION=process.
  */
 const ISOLATION = process.env.AF_BENCH_QUEUE_ISOLATION === 'process' ? 'process' : 'inline';
-const RUNNERS = 4;
+/** Runner processes in the throughput rounds (AF_BENCH_QUEUE_RUNNERS to explore; the target is for four). */
+const RUNNERS = Number(process.env.AF_BENCH_QUEUE_RUNNERS ?? 4);
+/** AF_BENCH_QUEUE_ONLY=throughput: only the throughput rounds, printed to stderr (for profiling; reports nothing). */
+const ONLY = process.env.AF_BENCH_QUEUE_ONLY;
 /** Slots per runner (AF_BENCH_QUEUE_CONCURRENCY to explore). */
 const PER_RUNNER = Number(process.env.AF_BENCH_QUEUE_CONCURRENCY ?? 4);
 const CLOCK_TICKS = 100;
@@ -92,6 +95,11 @@ export default async function bench({ quick = false } = {}) {
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const notes = [];
   try {
+    if (ONLY === 'throughput') {
+      const flow = await fleetThroughput(server, project, admin, { seconds: 3, rounds: 3, counterRuns: 20 });
+      process.stderr.write(`${JSON.stringify({ queue: flow.queue, sqlite: flow.sqlite, queueCpu: flow.queueCpu, sqliteCpuMs: flow.sqliteCpuMs, perRun: flow.perRun }, null, 1)}\n`);
+      return { name: 'queue', title: 'queue (throughput only)', metrics: [], notes: [] };
+    }
     const latency = await dispatchLatency(server, project, { seconds: quick ? 3 : 10, rate: 100, runners: 2, concurrency: PER_RUNNER });
     // The same path with the machine mostly idle: what a run's dispatch costs when nothing queues behind anything.
     const floor = await dispatchLatency(server, project, { seconds: quick ? 2 : 4, rate: 10, runners: 2, concurrency: PER_RUNNER });
