@@ -1,4 +1,5 @@
 /** @module runtime/fleet — connects the runner and the dispatcher to a PostgreSQL store's queue: the adapters between runtime/runner, runtime/dispatcher and store/postgres. */
+import { Batcher } from '../core/batcher.js';
 import { QUEUED_CHANNEL } from '../store/postgres/channels.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { DispatchBackend } from './dispatcher.js';
@@ -40,10 +41,19 @@ export function runnerBackendOf(store: PostgresStore): RunnerBackend {
   };
 }
 
-/** What a dispatcher needs, from a PostgreSQL store. */
+/** Runs queued in one statement at most. */
+const MAX_ENQUEUE_BATCH = 100;
+
+/**
+ * What a dispatcher needs, from a PostgreSQL store. Runs dispatched while an enqueue is on its way are queued together
+ * by the next one (under load, one statement and one commit for many runs; idle, no wait).
+ */
 export function dispatchBackendOf(store: PostgresStore): DispatchBackend {
+  const enqueues = new Batcher((runs: Parameters<DispatchBackend['enqueue']>[0][]) => store.queue.enqueueMany(runs), { maxBatch: MAX_ENQUEUE_BATCH });
   return {
-    enqueue: (run) => store.queue.enqueue(run),
+    enqueue: async (run) => {
+      await enqueues.submit(run);
+    },
     start: () => store.results.start(),
     wait: (id, timeoutMs) => store.results.wait(id, timeoutMs),
   };

@@ -25,10 +25,10 @@ export interface RunnerBackend {
   claim(owner: string, limit: number): Promise<RunnerClaim[]>;
   renew(owner: string, fences: readonly number[]): Promise<Set<number>>;
   /**
-   * Completes runs in one transaction: each fenced on its own claim; `effects` (its kv writes) undone alone on
-   * `E_CONFLICT`; the records of those completed written last. Rejects when the transaction fails as a whole.
+   * Completes runs, each fenced on its own claim, with its record; `effects` (its kv writes) undone alone on
+   * `E_CONFLICT`. A run whose transaction failed gets that error as its outcome (nothing of it was applied).
    */
-  completeMany(completions: readonly RunnerCompletion[]): Promise<RunnerCompletionOutcome[]>;
+  completeMany(completions: readonly RunnerCompletion[]): Promise<Array<RunnerCompletionOutcome | Error>>;
   release(claim: RunnerClaim, delayMs: number): Promise<boolean>;
   reap(): Promise<{ requeued: number; abandoned: number; ran: boolean }>;
   /** Calls `wake` when runs are queued (a notification; may be missed, so the runner also polls). @returns unsubscribe */
@@ -324,9 +324,14 @@ export class Runner {
         try {
           outcomes = await this.#backend.completeMany(group);
         } catch (error) {
-          // Two groups can lock the same kv rows in opposite orders; the database then aborts one (a deadlock). Its
-          // runs are completed one by one instead of waiting for their leases to expire.
-          outcomes = group.length > 1 && isTransient(error) ? await this.#completeOneByOne(group) : group.map(() => error as Error);
+          outcomes = group.map(() => error as Error);
+        }
+        // Two groups can lock the same kv rows in opposite orders; the database then aborts one (a deadlock). Its
+        // runs are completed one by one instead of waiting for their leases to expire.
+        if (group.length > 1) {
+          for (const [index, outcome] of outcomes.entries()) {
+            if (isTransient(outcome)) outcomes[index] = await this.#completeAlone(group[index] as RunnerCompletion);
+          }
         }
         group.forEach((item, index) => item.resolve(outcomes[index] ?? new Error('no outcome')));
       }
@@ -335,16 +340,12 @@ export class Runner {
     }
   }
 
-  async #completeOneByOne(group: readonly RunnerCompletion[]): Promise<Array<RunnerCompletionOutcome | Error>> {
-    const outcomes: Array<RunnerCompletionOutcome | Error> = [];
-    for (const item of group) {
-      try {
-        outcomes.push((await this.#backend.completeMany([item]))[0] ?? new Error('no outcome'));
-      } catch (error) {
-        outcomes.push(error as Error);
-      }
+  async #completeAlone(item: RunnerCompletion): Promise<RunnerCompletionOutcome | Error> {
+    try {
+      return (await this.#backend.completeMany([item]))[0] ?? new Error('no outcome');
+    } catch (error) {
+      return error as Error;
     }
-    return outcomes;
   }
 
   async #renew(): Promise<void> {

@@ -6,7 +6,7 @@
 // `probe`: a run whose input carries `t0` (performance.timeOrigin + performance.now() just before its enqueue, in the
 // dispatching process) is timed here from t0 to the Runner's onStart, and split into: t0 → this runner's queued
 // notification, notification → claim statement sent, the claim statement, and (after the agent) the completion
-// transaction. The adapter object handed to the Runner is wrapped; the runner, queue and store code are unchanged.
+// (the group of runs it was completed with). The adapter object handed to the Runner is wrapped; the runner, queue and store code are unchanged.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -51,14 +51,16 @@ if (options.probe) {
       for (const run of runs) claimed.set(run.id, start);
       return runs;
     },
-    complete: async (claim, result, effects) => {
+    completeMany: async (group) => {
       const start = now();
-      const begun = startedAt.get(claim.id);
-      if (begun !== undefined) probe.agent.push(start - begun);
-      startedAt.delete(claim.id);
-      const outcome = await base.complete(claim, result, effects);
+      for (const { claim } of group) {
+        const begun = startedAt.get(claim.id);
+        if (begun !== undefined) probe.agent.push(start - begun);
+        startedAt.delete(claim.id);
+      }
+      const outcomes = await base.completeMany(group);
       probe.complete.push(now() - start);
-      return outcome;
+      return outcomes;
     },
   };
 }

@@ -1,12 +1,25 @@
 /** @module store/postgres/run-queue — the run queue in PostgreSQL: enqueue, claim with SKIP LOCKED, leases, fenced completion, the reaper, and waiting for a result. */
 import { FactoryError } from '../../core/errors.js';
+import type { RunRecord } from '../../core/run-record.js';
 import { DONE_CHANNEL, QUEUED_CHANNEL } from './channels.js';
 import type { PgDatabase } from './connection.js';
 import type { PgNotifications } from './notifications.js';
+import { columnsOf, insertRecordsCtes } from './run-writer.js';
 
 /** The database's clock in epoch milliseconds: leases are judged by one clock, whatever the runners' clocks say. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
+
+/**
+ * Read inside a statement, it commits that statement's transaction without waiting for its WAL flush (a setting local
+ * to the transaction). For the queue's own bookkeeping (a claim, a lease renewal, a run given back, an enqueue whose
+ * caller waits for the result) a commit lost in a server crash only means the run is claimed or run again; every
+ * outcome a caller is told of (a completion) still waits for its flush, and flushing it flushes all WAL before it.
+ */
+const RELAXED_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true))`;
+
+/** Run ids per notification of finished runs (ids are 36 characters; a payload must stay under 8,000 bytes). */
+const IDS_PER_NOTIFICATION = 150;
 
 /** Held for the length of one reaper pass, so one process in the fleet reaps at a time. */
 const REAPER_LOCK = 0x61667270; // 'afrp'
@@ -50,6 +63,8 @@ export interface QueueCompletion {
   result: unknown;
   /** What the run changes besides its result (its kv writes), in the transaction; `E_CONFLICT` undoes this run only. */
   effects?: () => Promise<void>;
+  /** Its run record, written only if the completion holds (for a run with `effects`, by `last` instead). */
+  record?: RunRecord;
 }
 
 export type CompletionOutcome = 'completed' | 'fenced' | 'conflict';
@@ -106,36 +121,63 @@ export class PgRunQueue {
   }
 
   /**
-   * Puts a run on the queue and wakes the runners, in one statement. The depth check and the insert are one statement
-   * but not serialised across callers, so a tenant can pass its cap by the number of enqueues racing at that moment.
+   * Puts a run on the queue and wakes the runners ({@link enqueueMany} with one run).
    * @throws FactoryError `E_RATE_LIMITED` when the tenant already has `maxQueuedPerTenant` runs waiting or running;
    *   `E_CONFLICT` when a run with this id is already queued.
    */
   async enqueue(run: QueuedRun): Promise<void> {
-    const inserted = await this.#db.row<{ id: string }>(
+    const [outcome] = await this.enqueueMany([run]);
+    if (outcome instanceof Error) throw outcome;
+  }
+
+  /**
+   * Puts runs on the queue and wakes the runners, in one statement (a dispatcher sends the runs that gathered while its
+   * previous enqueue was on its way). Its commit does not wait for the WAL flush (see RELAXED_COMMIT): a caller learns
+   * that its run happened from the run's result, whose commit is flushed and flushes this one with it. The depth check
+   * is part of the statement but not serialised across callers, so a tenant can pass its cap by the number of runs
+   * being queued at that moment; it counts at most `maxQueuedPerTenant` rows, so a deep backlog does not make every
+   * enqueue slower.
+   * @returns per run: undefined when queued, else the error it met (`E_RATE_LIMITED`, or `E_CONFLICT` for an id
+   *   already queued)
+   */
+  async enqueueMany(runs: readonly QueuedRun[]): Promise<Array<FactoryError | undefined>> {
+    if (runs.length === 0) return [];
+    // An id twice in one batch: the second is refused here, as it would be a moment later.
+    const seen = new Set<string>();
+    const repeated = runs.map((run) => seen.size === seen.add(run.id).size);
+    const batch = runs.filter((_, index) => !repeated[index]);
+    const rows = await this.#db.rows<{ id: string }>(
       {
         name: 'af_queue_enqueue',
-        text: `WITH inserted AS (
+        text: `WITH fresh AS (
+                 SELECT r.id, r.tenant, r.template, r.request
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(id, tenant, template, request)
+                 WHERE (SELECT count(*) FROM (SELECT 1 FROM run_queue q WHERE q.tenant = r.tenant LIMIT $5) capped) < $5),
+               inserted AS (
                  INSERT INTO run_queue (id, tenant, template, request, state, enqueued_at, available_at)
-                 SELECT $1, $2, $3, $4, 'queued', ${NOW_MS}, ${NOW_MS}
-                 WHERE (SELECT count(*) FROM run_queue WHERE tenant = $2) < $5
+                 SELECT id, tenant, template, request, 'queued', ${NOW_MS}, ${NOW_MS} FROM fresh
                  ON CONFLICT (id) DO NOTHING
                  RETURNING id)
-               SELECT id, pg_notify('${QUEUED_CHANNEL}', '') FROM inserted`,
+               SELECT id, pg_notify('${QUEUED_CHANNEL}', ''), ${RELAXED_COMMIT} FROM inserted`,
       },
-      [run.id, run.tenant, run.template, JSON.stringify(run.request), this.#maxQueuedPerTenant],
+      [batch.map((run) => run.id), batch.map((run) => run.tenant), batch.map((run) => run.template), batch.map((run) => JSON.stringify(run.request)), this.#maxQueuedPerTenant],
     );
-    if (inserted) return;
-    const existing = await this.#db.row({ name: 'af_queue_exists', text: 'SELECT 1 FROM run_queue WHERE id = $1' }, [run.id]);
-    if (existing) throw new FactoryError('E_CONFLICT', `run ${run.id} is already queued`);
-    throw new FactoryError('E_RATE_LIMITED', `tenant ${run.tenant} has ${this.#maxQueuedPerTenant} runs queued or running, the most it may; retry when some have finished`, {
-      details: { tenant: run.tenant, maxQueued: this.#maxQueuedPerTenant },
+    const queued = new Set(rows.map((row) => row.id));
+    const missing = batch.filter((run) => !queued.has(run.id)).map((run) => run.id);
+    const existing = missing.length === 0 ? new Set<string>() : new Set((await this.#db.rows<{ id: string }>({ name: 'af_queue_exists', text: 'SELECT id FROM run_queue WHERE id = ANY($1::text[])' }, [missing])).map((row) => row.id));
+    return runs.map((run, index) => {
+      if (!repeated[index] && queued.has(run.id)) return undefined;
+      if (repeated[index] || existing.has(run.id)) return new FactoryError('E_CONFLICT', `run ${run.id} is already queued`);
+      return new FactoryError('E_RATE_LIMITED', `tenant ${run.tenant} has ${this.#maxQueuedPerTenant} runs queued or running, the most it may; retry when some have finished`, {
+        details: { tenant: run.tenant, maxQueued: this.#maxQueuedPerTenant },
+      });
     });
   }
 
   /**
    * Claims up to `limit` runs for `owner`, oldest first, skipping rows other runners hold and tenants at their running
-   * cap. One statement, one round trip.
+   * cap. One statement, one round trip, committed without waiting for its flush (a claim lost in a crash is claimed
+   * again; the attempt that ran under it is fenced).
    */
   async claim(owner: string, limit: number): Promise<ClaimedRun[]> {
     if (limit <= 0) return [];
@@ -152,7 +194,7 @@ export class PgRunQueue {
                  ORDER BY available_at, enqueued_at
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED)
-               RETURNING id, tenant, template, request, fence, attempts, lease_expires_at`,
+               RETURNING id, tenant, template, request, fence, attempts, lease_expires_at, ${RELAXED_COMMIT}`,
       },
       [owner, this.#leaseMs, limit, this.#maxRunningPerTenant],
     );
@@ -175,7 +217,7 @@ export class PgRunQueue {
         name: 'af_queue_renew',
         text: `UPDATE run_queue SET lease_expires_at = ${NOW_MS} + $3
                WHERE fence = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
-               RETURNING fence`,
+               RETURNING fence, ${RELAXED_COMMIT}`,
       },
       [fences, owner, this.#leaseMs],
     );
@@ -191,7 +233,7 @@ export class PgRunQueue {
    */
   async complete(claim: Pick<ClaimedRun, 'id' | 'fence'>, result: unknown, effects?: () => Promise<void>): Promise<'completed' | 'fenced'> {
     return this.#db.transaction(async () => {
-      if (!(await this.#finishHeld(claim, result))) return 'fenced';
+      if ((await this.#finishHeld([{ claim, result }], false)).size === 0) return 'fenced';
       // Last: the record's insert holds the lock that orders run inserts until this transaction commits.
       if (effects) await effects();
       return 'completed';
@@ -199,41 +241,53 @@ export class PgRunQueue {
   }
 
   /**
-   * Completes several runs in one transaction (one commit, one flush: a runner's finished runs are grouped while the
-   * previous group commits). Each run is fenced on its own; a run whose `effects` throw `E_CONFLICT` is undone alone
-   * (a savepoint) and stays claimed; `last` runs once, after every run, with the completed ones (their records: the
-   * insert that takes the run-insert lock, so it is held only until this commit). Any other error rolls back the whole
-   * group and is rethrown.
-   * @returns per run: 'completed', 'fenced' (its lease was lost: nothing applied) or 'conflict'.
+   * Completes several runs, each fenced on its own claim. Runs with nothing but a result and a record (most runs) are
+   * finished in one statement, its own transaction: queue rows deleted, results stored, records inserted, callers
+   * woken, in one round trip (so the run-insert lock is held only inside the server). Runs with `effects` (kv writes)
+   * follow in one transaction, each in a savepoint: one whose `effects` throw `E_CONFLICT` is undone alone and stays
+   * claimed; `last` runs after them with those completed (it writes their records).
+   * @returns per run: 'completed', 'fenced' (its lease was lost: nothing applied), 'conflict', or the error that
+   *   stopped its transaction (nothing of that transaction applied)
    */
-  async completeMany(completions: readonly QueueCompletion[], last?: (completed: number[]) => Promise<void>): Promise<CompletionOutcome[]> {
-    if (completions.length === 0) return [];
-    return this.#db.transaction(async () => {
-      const outcomes: CompletionOutcome[] = [];
-      for (const { claim, result, effects } of completions) {
-        if (!effects) {
-          outcomes.push((await this.#finishHeld(claim, result)) ? 'completed' : 'fenced');
-          continue;
-        }
-        await this.#db.query('SAVEPOINT af_completion');
-        try {
-          if (!(await this.#finishHeld(claim, result))) outcomes.push('fenced');
-          else {
-            await effects();
-            outcomes.push('completed');
-          }
-          await this.#db.query('RELEASE SAVEPOINT af_completion');
-        } catch (error) {
-          if (!(error instanceof FactoryError && error.code === 'E_CONFLICT')) throw error;
-          await this.#db.query('ROLLBACK TO SAVEPOINT af_completion');
-          await this.#db.query('RELEASE SAVEPOINT af_completion');
-          outcomes.push('conflict');
-        }
+  async completeMany(completions: readonly QueueCompletion[], last?: (completed: number[]) => Promise<void>): Promise<Array<CompletionOutcome | Error>> {
+    const outcomes: Array<CompletionOutcome | Error> = completions.map(() => 'fenced');
+    const plain = completions.flatMap((completion, index) => (completion.effects ? [] : [index]));
+    for (let from = 0; from < plain.length; from += IDS_PER_NOTIFICATION) {
+      const chunk = plain.slice(from, from + IDS_PER_NOTIFICATION);
+      try {
+        const finished = await this.#finishHeld(chunk.map((index) => completions[index] as QueueCompletion), true);
+        for (const index of chunk) if (finished.has((completions[index] as QueueCompletion).claim.id)) outcomes[index] = 'completed';
+      } catch (error) {
+        for (const index of chunk) outcomes[index] = error as Error;
       }
-      const completed = outcomes.flatMap((outcome, index) => (outcome === 'completed' ? [index] : []));
-      if (last && completed.length > 0) await last(completed);
-      return outcomes;
-    });
+    }
+    const effectful = completions.flatMap((completion, index) => (completion.effects ? [index] : []));
+    if (effectful.length === 0) return outcomes;
+    try {
+      await this.#db.transaction(async () => {
+        for (const index of effectful) {
+          const completion = completions[index] as QueueCompletion;
+          await this.#db.query('SAVEPOINT af_completion');
+          try {
+            if ((await this.#finishHeld([completion], false)).size > 0) {
+              await completion.effects?.();
+              outcomes[index] = 'completed';
+            }
+            await this.#db.query('RELEASE SAVEPOINT af_completion');
+          } catch (error) {
+            if (!(error instanceof FactoryError && error.code === 'E_CONFLICT')) throw error;
+            await this.#db.query('ROLLBACK TO SAVEPOINT af_completion');
+            await this.#db.query('RELEASE SAVEPOINT af_completion');
+            outcomes[index] = 'conflict';
+          }
+        }
+        const completed = effectful.filter((index) => outcomes[index] === 'completed');
+        if (last && completed.length > 0) await last(completed);
+      });
+    } catch (error) {
+      for (const index of effectful) outcomes[index] = error as Error;
+    }
+    return outcomes;
   }
 
   /** Gives a claimed run back to the queue, to be claimed again after `delayMs`. @returns false when the lease was already lost. */
@@ -248,7 +302,7 @@ export class PgRunQueue {
                    attempts = attempts - 1
                  WHERE id = $1 AND fence = $2
                  RETURNING id)
-               SELECT id, pg_notify('${QUEUED_CHANNEL}', '') FROM released`,
+               SELECT id, pg_notify('${QUEUED_CHANNEL}', ''), ${RELAXED_COMMIT} FROM released`,
       },
       [claim.id, claim.fence, delayMs],
     );
@@ -309,20 +363,25 @@ export class PgRunQueue {
   }
 
   /**
-   * Deletes the queue row if `fence` still holds it, stores the result and wakes the caller, in one statement.
-   * @returns false when the lease was lost (nothing done).
+   * Deletes the queue rows whose fences still hold them, stores their results and wakes their callers (one notification
+   * for them all, the ids joined by commas), in one statement; `withRecords`: and inserts the records of those runs.
+   * @returns the ids finished (a run missing had lost its lease: nothing done for it)
    */
-  async #finishHeld(claim: Pick<ClaimedRun, 'id' | 'fence'>, result: unknown): Promise<boolean> {
-    const row = await this.#db.row(
-      {
-        name: 'af_queue_complete',
-        text: `WITH held AS (DELETE FROM run_queue WHERE id = $1 AND fence = $2 RETURNING id),
-                 stored AS (INSERT INTO run_results (id, result, finished_at) SELECT id, $3, ${NOW_MS} FROM held ON CONFLICT (id) DO NOTHING)
-               SELECT id, pg_notify('${DONE_CHANNEL}', id) FROM held`,
-      },
-      [claim.id, claim.fence, JSON.stringify(result)],
-    );
-    return row !== undefined;
+  async #finishHeld(completions: readonly QueueCompletion[], withRecords: boolean): Promise<Set<string>> {
+    const finish = `done AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS d(id, fence, result)),
+                 held AS (DELETE FROM run_queue q USING done d WHERE q.id = d.id AND q.fence = d.fence RETURNING q.id),
+                 stored AS (
+                   INSERT INTO run_results (id, result, finished_at)
+                   SELECT d.id, d.result, ${NOW_MS} FROM held h JOIN done d ON d.id = h.id
+                   ON CONFLICT (id) DO NOTHING)`;
+    const wake = `SELECT ids, pg_notify('${DONE_CHANNEL}', ids) FROM (SELECT string_agg(id, ',') AS ids FROM held) finished WHERE ids IS NOT NULL`;
+    const values: unknown[] = [completions.map((c) => c.claim.id), completions.map((c) => c.claim.fence), completions.map((c) => JSON.stringify(c.result))];
+    const statement = withRecords
+      ? { name: 'af_queue_complete_recorded', text: `WITH ${finish}, ${insertRecordsCtes(4, 'SELECT id FROM held')} ${wake}` }
+      : { name: 'af_queue_complete', text: `WITH ${finish} ${wake}` };
+    if (withRecords) values.push(...columnsOf(completions.flatMap((c) => c.record ?? [])));
+    const rows = await this.#db.rows<{ ids: string }>(statement, values);
+    return new Set(rows[0]?.ids.split(',') ?? []);
   }
 
   async #finish(id: string, result: unknown): Promise<void> {
@@ -361,8 +420,9 @@ export class RunResultWaiter {
   /** Subscribes before the first enqueue, so no notification can be missed between enqueue and wait. */
   start(): Promise<void> {
     this.#ready ??= (async () => {
-      this.#unsubscribe = await this.#notifications.subscribe(DONE_CHANNEL, (id) => {
-        if (this.#pending.has(id)) void this.#take();
+      // The payload is the finished runs' ids, joined by commas.
+      this.#unsubscribe = await this.#notifications.subscribe(DONE_CHANNEL, (ids) => {
+        if (ids.split(',').some((id) => this.#pending.has(id))) void this.#take();
       });
       this.#notifications.onReconnect(() => void this.#take());
       this.#pollTimer = setInterval(() => {

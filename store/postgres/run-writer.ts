@@ -12,8 +12,10 @@ import { sqlStateOf } from './connection.js';
  * commit after one that took N+1, and a follower reading `after(N)` in between would move past N and never see it.
  * Under the lock, seq order is commit order (PostgreSQL makes a commit visible before it releases its locks), so
  * `after`/`maxSeq` on any node never skip a run. Whatever else inserts runs (the run queue's completion) must take it
- * too, as its last statement before COMMIT so it holds it briefly. The cost: run inserts from all nodes are serial,
- * each holding it for one batch statement (benchmarks/pg-run-writer.mjs measures one node and two).
+ * too, through {@link insertRecordsCtes}, and best in a statement that is its own transaction, so the lock is never
+ * held while a client round trip is on its way (a client descheduled on a busy machine would hold every node's inserts
+ * up). The cost: run inserts from all nodes are serial, each holding it for one statement and its commit
+ * (benchmarks/pg-run-writer.mjs measures one node and two).
  */
 export const RUNS_INSERT_LOCK = 0x61667275; // 'afru'
 
@@ -26,27 +28,38 @@ const CAPTURE_TYPES = ['text', 'bigint', 'text', 'boolean', 'text', 'boolean', '
 const unnest = (types: string[], from: number) => types.map((type, i) => `$${from + i}::${type}[]`).join(', ');
 
 /**
- * A whole batch in one statement: one array parameter per column (the statement's text is the same for any batch
- * size, so it is prepared once per connection). A single statement is its own transaction, so runs and their captures
- * commit together in one round trip. A duplicate id is skipped (ON CONFLICT DO NOTHING, as SQLite's INSERT OR IGNORE),
- * and only the captures of runs actually inserted are written. The lock is taken in a one-time filter the insert's
- * rows pass through, so it is held before the first seq is taken (the condition is always true: written without `OR
- * TRUE`, which the planner would fold away with the call).
+ * The CTEs that insert a batch of records, `inserted` (runs) then `captured` (their captures), from one array parameter
+ * per column starting at `$from` (the statement's text is the same for any batch size, so it is prepared once per
+ * connection). A duplicate id is skipped (ON CONFLICT DO NOTHING, as SQLite's INSERT OR IGNORE), and only the captures
+ * of runs actually inserted are written. `onlyIds`, a query of ids, limits the insert to those runs. The lock is taken
+ * in a one-time filter the rows pass through, so it is held before the first seq is taken (the condition is always
+ * true: written without `OR TRUE`, which the planner would fold away with the call).
  */
-const INSERT_BATCH = {
-  name: 'af_runs_insert_batch',
-  text: `WITH inserted AS (
+export function insertRecordsCtes(from: number, onlyIds?: string): string {
+  return `inserted AS (
     INSERT INTO runs (${RUN_COLUMNS})
-    SELECT * FROM unnest(${unnest(RUN_TYPES, 1)})
-    WHERE (SELECT pg_advisory_xact_lock(${RUNS_INSERT_LOCK}) IS NOT NULL)
+    SELECT * FROM unnest(${unnest(RUN_TYPES, from)}) AS r(${RUN_COLUMNS})
+    WHERE (SELECT pg_advisory_xact_lock(${RUNS_INSERT_LOCK}) IS NOT NULL)${onlyIds ? ` AND r.id IN (${onlyIds})` : ''}
     ON CONFLICT DO NOTHING
     RETURNING id
   ), captured AS (
     INSERT INTO run_captures (${CAPTURE_COLUMNS})
-    SELECT * FROM unnest(${unnest(CAPTURE_TYPES, RUN_TYPES.length + 1)}) AS c(${CAPTURE_COLUMNS})
+    SELECT * FROM unnest(${unnest(CAPTURE_TYPES, from + RUN_TYPES.length)}) AS c(${CAPTURE_COLUMNS})
     WHERE c.run_id IN (SELECT id FROM inserted)
     ON CONFLICT DO NOTHING
-  )
+  )`;
+}
+
+/** Array parameters {@link insertRecordsCtes} takes. */
+export const RECORD_PARAMETERS = RUN_TYPES.length + CAPTURE_TYPES.length;
+
+/**
+ * A whole batch in one statement. A single statement is its own transaction, so runs and their captures commit
+ * together in one round trip, and the lock is held only inside the server, from the insert to the end of the commit.
+ */
+const INSERT_BATCH = {
+  name: 'af_runs_insert_batch',
+  text: `WITH ${insertRecordsCtes(1)}
   SELECT count(*)::int AS written FROM inserted`,
 };
 
@@ -303,10 +316,10 @@ export class PgRunWriter implements RunRecordWriter {
 }
 
 /**
- * The batch as one array per column (runs', then captures'). @throws TypeError for a record that cannot be
- * serialised (a BigInt, a cycle), which counts as the record's fault.
+ * The batch as one array per column (runs', then captures'): the parameters of {@link insertRecordsCtes}.
+ * @throws TypeError for a record that cannot be serialised (a BigInt, a cycle), which counts as the record's fault.
  */
-function columnsOf(records: RunRecord[]): unknown[][] {
+export function columnsOf(records: RunRecord[]): unknown[][] {
   const runs: unknown[][] = RUN_TYPES.map(() => new Array(records.length));
   const captures: unknown[][] = CAPTURE_TYPES.map(() => []);
   const row: unknown[] = [];

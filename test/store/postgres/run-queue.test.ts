@@ -5,7 +5,9 @@ import { FactoryError } from '../../../core/errors.js';
 import { PgDatabase } from '../../../store/postgres/connection.js';
 import { migratePostgres } from '../../../store/postgres/migrations.js';
 import { PgNotifications } from '../../../store/postgres/notifications.js';
+import { PgRunQueries } from '../../../store/postgres/run-queries.js';
 import { type ClaimedRun, PgRunQueue, RunResultWaiter } from '../../../store/postgres/run-queue.js';
+import { runRecord } from '../helpers.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const REAPER_LOCK = 0x61667270;
@@ -92,7 +94,7 @@ describe('PgRunQueue', () => {
     expect(await nodeA.rows('SELECT id FROM effects')).toEqual([{ id: 'run-0001' }]);
   });
 
-  it('completes a group in one transaction: each run fenced on its own, a conflict undone alone, the rest applied', async () => {
+  it('completes a group: each run fenced on its own, a conflict undone alone, the rest applied', async () => {
     const queue = new PgRunQueue(nodeA);
     await nodeA.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
     for (let i = 1; i <= 4; i++) await queue.enqueue(run(i));
@@ -126,7 +128,8 @@ describe('PgRunQueue', () => {
       },
     );
     expect(outcomes).toEqual(['completed', 'conflict', 'fenced', 'completed']);
-    expect(lastSaw).toEqual([0, 3]);
+    // `last` writes the records of the runs with effects; a plain run's record goes in with its own statement.
+    expect(lastSaw).toEqual([0]);
     expect((await nodeA.rows<{ id: string }>('SELECT id FROM effects ORDER BY id')).map((row) => row.id)).toEqual(['last', ok.id].sort());
     expect([...(await queue.takeResults([ok.id, conflicted.id, fenced.id, plain.id])).keys()].sort()).toEqual([ok.id, plain.id].sort());
     // The conflicted run is still this runner's, to give back; the fenced one is the other runner's.
@@ -134,16 +137,51 @@ describe('PgRunQueue', () => {
     expect(await queue.depth()).toEqual({ queued: 1, running: 1 });
   });
 
-  it('rolls back the whole group when something other than a conflict fails', async () => {
+  it('rolls back every run with effects when something other than a conflict fails; the plain runs, finished by their own statement, stand', async () => {
     const queue = new PgRunQueue(nodeA);
-    for (let i = 1; i <= 2; i++) await queue.enqueue(run(i));
-    const [first, second] = (await queue.claim('a', 2)) as [ClaimedRun, ClaimedRun];
-    await expect(queue.completeMany([
+    await nodeA.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    for (let i = 1; i <= 3; i++) await queue.enqueue(run(i));
+    const [first, second, third] = (await queue.claim('a', 3)) as [ClaimedRun, ClaimedRun, ClaimedRun];
+    const outcomes = await queue.completeMany([
       { claim: first, result: { ok: true } },
-      { claim: second, result: { ok: true }, effects: async () => { throw new Error('disk full'); } },
-    ])).rejects.toThrow('disk full');
+      { claim: second, result: { ok: true }, effects: async () => { await nodeA.query('INSERT INTO effects (id) VALUES ($1)', [second.id]); } },
+      { claim: third, result: { ok: true }, effects: async () => { throw new Error('disk full'); } },
+    ]);
+    expect(outcomes[0]).toBe('completed');
+    expect(outcomes[1]).toBeInstanceOf(Error);
+    expect((outcomes[2] as Error).message).toContain('disk full');
+    expect(await nodeA.rows('SELECT id FROM effects')).toEqual([]);
     expect(await queue.depth()).toEqual({ queued: 0, running: 2 });
-    expect(await queue.takeResults([first.id, second.id])).toEqual(new Map());
+    expect([...(await queue.takeResults([first.id, second.id, third.id])).keys()]).toEqual([first.id]);
+  });
+
+  it('writes the records of plain runs with their completion, only for runs whose claim still holds', async () => {
+    const queue = new PgRunQueue(nodeA);
+    for (let i = 1; i <= 3; i++) await queue.enqueue(run(i));
+    const [kept, lost, bare] = (await queue.claim('a', 3)) as [ClaimedRun, ClaimedRun, ClaimedRun];
+    await queue.release(lost);
+    const outcomes = await queue.completeMany([
+      { claim: kept, result: { ok: true }, record: runRecord(1, { id: kept.id }) },
+      { claim: lost, result: { ok: true }, record: runRecord(2, { id: lost.id }) },
+      { claim: bare, result: { ok: false, notRun: true } },
+    ]);
+    expect(outcomes).toEqual(['completed', 'fenced', 'completed']);
+    const stored = await new PgRunQueries(nodeB).list({});
+    expect(stored.map((record) => record.id)).toEqual([kept.id]);
+    // The one notification names both finished runs.
+    expect([...(await queue.takeResults([kept.id, lost.id, bare.id])).keys()].sort()).toEqual([kept.id, bare.id].sort());
+  });
+
+  it('queues a batch in one statement, refusing per run: an id already queued, a tenant over its cap', async () => {
+    const queue = new PgRunQueue(nodeA, { maxQueuedPerTenant: 2 });
+    await queue.enqueue(run(1));
+    await queue.enqueue(run(2));
+    const outcomes = await queue.enqueueMany([run(3), run(4, 'globex'), run(4, 'globex'), run(5, 'initech')]);
+    expect(outcomes[0]).toMatchObject({ code: 'E_RATE_LIMITED' });
+    expect(outcomes[1]).toBeUndefined();
+    expect(outcomes[2]).toMatchObject({ code: 'E_CONFLICT' });
+    expect(outcomes[3]).toBeUndefined();
+    expect(await queue.depth()).toEqual({ queued: 4, running: 0 });
   });
 
   it('applies nothing when the effects fail, and keeps the run claimed until it is released', async () => {
