@@ -164,7 +164,7 @@ async function dispatch(run: ServedRun, tool: string, argsJson: string, settings
       const refusal = spawnRefusal(spec, run.depth, run.spawns, name);
       if (refusal) throw refusal;
       run.spawns++;
-      return await spawnViaServices(settings.services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId }, run.signal);
+      return await spawnViaServices(settings.services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId, kv: run.kv }, run.signal);
     }
     default:
       throw new ToolError('E_INTERNAL', `unknown tool ${tool}`);

@@ -19,6 +19,12 @@ export interface SpawnRequest {
   /** The record id of the run that spawned it (its {@link RunOptions.recordId}), from the calling side's own record. */
   parentId?: string;
   signal?: AbortSignal;
+  /**
+   * The spawning run's own kv ({@link RunOptions.kv}), when its caller gave one: the child's `ctx.kv` goes through it
+   * too (in the child's own namespace, under the child's own permission), so a queued run's children write only when it
+   * completes, and nothing when it does not.
+   */
+  kv?: KvStore;
 }
 
 export interface DenialEvent {
