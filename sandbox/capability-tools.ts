@@ -89,7 +89,7 @@ export async function serveTool(run: ServedRun, tool: string, argsJson: string, 
     if (error instanceof ToolDenied) {
       run.denials.push({ permission: error.permission, target: error.target });
       try {
-        settings.services.onDenial?.({ template: run.spec.name, permission: error.permission, target: error.target, grantKey: error.grantKey });
+        settings.services.onDenial?.({ template: run.spec.name, tenant: run.tenant, permission: error.permission, target: error.target, grantKey: error.grantKey });
       } catch (auditError) {
         settings.onAuditError(auditError);
       }

@@ -29,6 +29,8 @@ export interface SpawnRequest {
 
 export interface DenialEvent {
   template: string;
+  /** The tenant of the run that was denied (from the calling side's own record of the run): whose audit chain it goes to. */
+  tenant: string;
   permission: string;
   target: string;
   /** The manifest key that would grant it, e.g. `permissions.net`. */
