@@ -95,6 +95,13 @@ describe('runs spawned inside a queued run', () => {
     // Each template wrote its own namespace only, through the parent's run kv.
     expect(await store.kv.list(PARENT_NS, {})).toEqual(['p']);
     expect(await store.kv.list(CHILD_NS, {})).toEqual(['n']);
+    // The queued run has one record. Each attempt's child was a run of its own, which did run (its effects outside kv,
+    // a fetch say, did happen): both are recorded, each under its own id, both naming the one parent.
+    await store.runs.flush();
+    expect((await store.queries.get(result.runId))?.template).toBe('parent');
+    const children = await store.queries.children(result.runId);
+    expect(children.map((child) => child.template)).toEqual(['child', 'child']);
+    expect(new Set(children.map((child) => child.id)).size).toBe(2);
   });
 
   it('run again when a key the child read changed before the completion, and count once on top of that change', async () => {
