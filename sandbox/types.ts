@@ -98,7 +98,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Serves this run's `ctx.kv` instead of the sandbox's kv (`services.kv`): a runner gives each run a kv that holds its
-   * writes until the run is completed, so they are applied once even when the run itself runs twice.
+   * writes until the run is completed, so they are applied once even when the run itself runs twice. Passed on to the
+   * runs it spawns ({@link SpawnRequest.kv}), whose writes are then held and applied with it.
    */
   kv?: KvStore;
 }
