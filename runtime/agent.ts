@@ -46,7 +46,7 @@ export interface AgentRunOptions {
    * under). Must look like one `newRunId` makes. @default a new id
    */
   runId?: string;
-  /** Serves this run's `ctx.kv` instead of the factory's kv (see the sandbox's `RunOptions.kv`). */
+  /** Serves this run's `ctx.kv`, and that of the runs it spawns, instead of the factory's kv (see the sandbox's `RunOptions.kv`). */
   kv?: KvStore;
 }
 

@@ -410,11 +410,15 @@ export class AgentFactory {
     }
   }
 
-  /** `ctx.spawn`: the child runs with its own template's permissions and limits, never its parent's. */
+  /**
+   * `ctx.spawn`: the child runs with its own template's permissions and limits, never its parent's. A parent with a kv
+   * of its own (a queued run's, whose writes wait for its completion) lends it to the child: the child's writes then
+   * commit or vanish with the parent's, rather than landing at once and again when the parent runs again.
+   */
   async #spawn(request: SpawnRequest): Promise<unknown> {
     const child = await this.#createAgent(request.name, { env: request.env, tenant: request.tenant }, request.depth, request.parentId);
     try {
-      const report = await child.runSettled(request.input, request.signal ? { signal: request.signal } : {});
+      const report = await child.runSettled(request.input, { ...(request.signal ? { signal: request.signal } : {}), ...(request.kv ? { kv: request.kv } : {}) });
       if (report.ok) return report.output;
       throw new FactoryError(report.error.code, `spawned agent "${request.name}" failed: ${report.error.message}`);
     } finally {

@@ -3,7 +3,7 @@ import type { AgentSpec } from '../core/agent-spec.js';
 import { isErrorCode } from '../core/errors.js';
 import type { EngineResult } from './engine.js';
 import { ToolError } from './permissions.js';
-import type { SandboxRunResult, SandboxRunStats, ToolServices } from './types.js';
+import type { KvStore, SandboxRunResult, SandboxRunStats, ToolServices } from './types.js';
 
 /** The values of the variables a template may read, and only those: nothing else leaves the calling process. */
 export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string | undefined>): Record<string, string> {
@@ -45,7 +45,7 @@ export function disposedResult(message: string): SandboxRunResult {
 /** Runs `services.spawn` for a tool call and turns its outcome into what the bridge carries (JSON text or a coded error). */
 export async function spawnViaServices(
   services: ToolServices,
-  request: { name: string; inputJson: string; tenant: string; env: string; depth: number; parentId?: string | undefined },
+  request: { name: string; inputJson: string; tenant: string; env: string; depth: number; parentId?: string | undefined; kv?: KvStore | undefined },
   signal: AbortSignal,
 ): Promise<string> {
   let output: unknown;
@@ -57,6 +57,7 @@ export async function spawnViaServices(
       env: request.env,
       depth: request.depth,
       ...(request.parentId !== undefined ? { parentId: request.parentId } : {}),
+      ...(request.kv !== undefined ? { kv: request.kv } : {}),
       signal,
     });
   } catch (error) {

@@ -89,7 +89,7 @@ export async function serveTool(run: ServedRun, tool: string, argsJson: string, 
     if (error instanceof ToolDenied) {
       run.denials.push({ permission: error.permission, target: error.target });
       try {
-        settings.services.onDenial?.({ template: run.spec.name, permission: error.permission, target: error.target, grantKey: error.grantKey });
+        settings.services.onDenial?.({ template: run.spec.name, tenant: run.tenant, permission: error.permission, target: error.target, grantKey: error.grantKey });
       } catch (auditError) {
         settings.onAuditError(auditError);
       }
@@ -164,7 +164,7 @@ async function dispatch(run: ServedRun, tool: string, argsJson: string, settings
       const refusal = spawnRefusal(spec, run.depth, run.spawns, name);
       if (refusal) throw refusal;
       run.spawns++;
-      return await spawnViaServices(settings.services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId }, run.signal);
+      return await spawnViaServices(settings.services, { name, inputJson, tenant: run.tenant, env: run.env, depth: run.depth + 1, parentId: run.recordId, kv: run.kv }, run.signal);
     }
     default:
       throw new ToolError('E_INTERNAL', `unknown tool ${tool}`);

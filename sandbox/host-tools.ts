@@ -22,7 +22,7 @@ export interface EngineServices {
    */
   tool(caller: ServiceCaller, tool: string, argsJson: string): Promise<string>;
   /** An `env.get` denial, the only one the engine decides. */
-  onDenial(denial: { runId: number; template: string; permission: string; target: string; grantKey: string }): void;
+  onDenial(denial: { runId: number; template: string; tenant: string; permission: string; target: string; grantKey: string }): void;
 }
 
 /** Allowlisted environment values of one run's template, chosen by the calling process and sent with that run only. */
@@ -169,7 +169,7 @@ function noteDenial(scope: RunScope, error: unknown, services: EngineServices): 
   if (error instanceof ToolDenied) {
     scope.denials.push({ permission: error.permission, target: error.target });
     try {
-      services.onDenial({ runId: scope.runId, template: scope.spec.name, permission: error.permission, target: error.target, grantKey: error.grantKey });
+      services.onDenial({ runId: scope.runId, template: scope.spec.name, tenant: scope.tenant, permission: error.permission, target: error.target, grantKey: error.grantKey });
     } catch {
       // An audit sink that throws must not change what the agent sees.
     }

@@ -408,7 +408,7 @@ export class Supervisor implements Sandbox {
         const run = typeof message.run === 'number' ? host.inflight.get(message.run) : undefined;
         if (run === undefined || message.permission !== 'env' || typeof message.target !== 'string') break;
         try {
-          this.#options.services.onDenial?.({ template: run.spec.name, permission: 'env', target: message.target, grantKey: 'permissions.env' });
+          this.#options.services.onDenial?.({ template: run.spec.name, tenant: run.served.tenant, permission: 'env', target: message.target, grantKey: 'permissions.env' });
         } catch (error) {
           this.#capabilities.onAuditError(error);
         }

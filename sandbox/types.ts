@@ -19,10 +19,18 @@ export interface SpawnRequest {
   /** The record id of the run that spawned it (its {@link RunOptions.recordId}), from the calling side's own record. */
   parentId?: string;
   signal?: AbortSignal;
+  /**
+   * The spawning run's own kv ({@link RunOptions.kv}), when its caller gave one: the child's `ctx.kv` goes through it
+   * too (in the child's own namespace, under the child's own permission), so a queued run's children write only when it
+   * completes, and nothing when it does not.
+   */
+  kv?: KvStore;
 }
 
 export interface DenialEvent {
   template: string;
+  /** The tenant of the run that was denied (from the calling side's own record of the run): whose audit chain it goes to. */
+  tenant: string;
   permission: string;
   target: string;
   /** The manifest key that would grant it, e.g. `permissions.net`. */
@@ -90,7 +98,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Serves this run's `ctx.kv` instead of the sandbox's kv (`services.kv`): a runner gives each run a kv that holds its
-   * writes until the run is completed, so they are applied once even when the run itself runs twice.
+   * writes until the run is completed, so they are applied once even when the run itself runs twice. Passed on to the
+   * runs it spawns ({@link SpawnRequest.kv}), whose writes are then held and applied with it.
    */
   kv?: KvStore;
 }

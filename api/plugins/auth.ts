@@ -36,7 +36,7 @@ async function auth(app: FastifyInstance, { store, logger }: AuthOptions): Promi
   const refusals = new BackgroundWrites(logger);
   app.decorate('forbid', (request: FastifyRequest, message: string): never => {
     const principal = principalOf(request);
-    refusals.start('could not audit a refused request', () => store.audit.append({ type: 'api.forbidden', actor: actorOf(principal), subject: `${request.method} ${request.routeOptions.url}`, data: { tenant: principal.tenant, role: principal.role } }));
+    refusals.start('could not audit a refused request', () => store.audit.append({ type: 'api.forbidden', tenant: principal.tenant, actor: actorOf(principal), subject: `${request.method} ${request.routeOptions.url}`, data: { tenant: principal.tenant, role: principal.role } }));
     throw new FactoryError('E_FORBIDDEN', message);
   });
   app.addHook('onClose', () => refusals.settled());

@@ -26,7 +26,7 @@ async function routes(app: FastifyInstance, { store, rollouts }: RolloutRoutesOp
       const actor = actorOf(principal);
       const to = request.body?.to;
       const result = await rollouts.rollback(request.params.name, { actor, ...(to !== undefined ? { to } : {}) });
-      await store.audit.append({ type: 'api.template.rolled_back', actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
+      await store.audit.append({ type: 'api.template.rolled_back', tenant: principal.tenant, actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
       return result;
     },
   });
@@ -42,7 +42,7 @@ async function routes(app: FastifyInstance, { store, rollouts }: RolloutRoutesOp
       const actor = actorOf(principal);
       const reason = request.body?.reason;
       const result = await retire(request.params.name, request.params.version, { actor, ...(reason !== undefined ? { reason } : {}) });
-      await store.audit.append({ type: 'api.version.retired', actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
+      await store.audit.append({ type: 'api.version.retired', tenant: principal.tenant, actor, subject: request.params.name, data: { tenant: principal.tenant, role: principal.role, version: result.version } });
       return result;
     },
   });

@@ -54,6 +54,7 @@ async function routes(app: FastifyInstance, { store, suggestions }: SuggestionRo
     const decided = verb === 'accept' ? await service.accept(suggestion.id, { actor, ...(reason !== undefined ? { reason } : {}) }) : await service.reject(suggestion.id, { actor, reason: reason ?? '' });
     await store.audit.append({
       type: verb === 'accept' ? 'api.suggestion.accepted' : 'api.suggestion.rejected',
+      tenant: principal.tenant,
       actor,
       subject: suggestion.id,
       data: { tenant: principal.tenant, role: principal.role, template: suggestion.template, state: decided.state, ...(reason !== undefined ? { reason } : {}) },

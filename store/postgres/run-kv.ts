@@ -52,7 +52,7 @@ export class RunKv implements KvStore {
   async set(ns: KvNamespace, key: string, json: string, quotaBytes: number): Promise<KvSetResult> {
     const seen = await this.#see(ns, key);
     const nsId = idOf(ns, '');
-    const used = this.#usage.get(nsId) ?? (await this.#shared.usage(ns));
+    const used = await this.#usageOf(ns, nsId);
     const bytes = sizeOf(key, json);
     const next = used - seen.bytes + bytes;
     if (next > quotaBytes) return { ok: false, usedBytes: used };
@@ -65,7 +65,7 @@ export class RunKv implements KvStore {
     const seen = await this.#see(ns, key);
     if (seen.json === undefined) return false;
     const nsId = idOf(ns, '');
-    const used = this.#usage.get(nsId) ?? (await this.#shared.usage(ns));
+    const used = await this.#usageOf(ns, nsId);
     this.#usage.set(nsId, Math.max(0, used - seen.bytes));
     Object.assign(seen, { json: undefined, bytes: 0, written: true });
     return true;
@@ -111,14 +111,22 @@ export class RunKv implements KvStore {
     }
   }
 
+  /** The namespace's usage as this run sees it; the shared figure is read once, and an overlapping call's count kept. */
+  async #usageOf(ns: KvNamespace, nsId: string): Promise<number> {
+    const known = this.#usage.get(nsId);
+    if (known !== undefined) return known;
+    const shared = await this.#shared.usage(ns);
+    return this.#usage.get(nsId) ?? shared;
+  }
+
   async #see(ns: KvNamespace, key: string): Promise<Seen> {
     const id = idOf(ns, key);
-    let seen = this.#seen.get(id);
-    if (!seen) {
-      const value = await this.#shared.getVersioned(ns, key);
-      seen = { ns, key, version: value?.version ?? 0, json: value?.json, bytes: value ? sizeOf(key, value.json) : 0, written: false, quotaBytes: 0 };
-      this.#seen.set(id, seen);
-    }
+    const known = this.#seen.get(id);
+    if (known) return known;
+    const value = await this.#shared.getVersioned(ns, key);
+    // Calls overlap (an agent's own, its spawned children's): another may have seen, even written, the key meanwhile.
+    const seen = this.#seen.get(id) ?? { ns, key, version: value?.version ?? 0, json: value?.json, bytes: value ? sizeOf(key, value.json) : 0, written: false, quotaBytes: 0 };
+    this.#seen.set(id, seen);
     return seen;
   }
 }

@@ -286,7 +286,7 @@ describe.each(ISOLATIONS)('sandbox contract (%s)', (isolation) => {
       expect(denied).toMatchObject({ ok: true, output: { error: { code: 'E_PERMISSION_DENIED', name: 'NotCapable', message: 'Requires env access to "SECRET", grant it in agent.json at permissions.env' } } });
       expect(JSON.stringify(denied)).not.toContain('do-not-leak');
       expect(denied.stats.denials).toEqual([{ permission: 'env', target: 'SECRET' }]);
-      expect(h.denials.slice(before)).toEqual([{ template: 'tools', permission: 'env', target: 'SECRET', grantKey: 'permissions.env' }]);
+      expect(h.denials.slice(before)).toEqual([{ template: 'tools', tenant: 't1', permission: 'env', target: 'SECRET', grantKey: 'permissions.env' }]);
     });
 
     it('config is frozen; crypto, structuredClone work', async () => {

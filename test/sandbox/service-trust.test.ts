@@ -88,10 +88,10 @@ describe('service calls from a forging host (process isolation)', () => {
     expect(await kv.list({ template: 'victim', tenant: 'acme' }, {})).toEqual([]);
   });
 
-  it('kv is refused for a template without permissions.kv, and audited', async () => {
-    const replies = await forge(noKv, [tool('kv.get', ['k'], { ns: { template: 'forger', tenant: 't1' }, permissions: { kv: true } })]);
+  it('kv is refused for a template without permissions.kv, and audited for the tenant of the run, not the one the host names', async () => {
+    const replies = await forge(noKv, [tool('kv.get', ['k'], { ns: { template: 'forger', tenant: 't1' }, permissions: { kv: true } })], { tenant: 'globex' });
     expect(replies[0]).toMatchObject({ ok: false, code: 'E_PERMISSION_DENIED' });
-    expect(denials).toEqual([{ template: 'no-kv', permission: 'kv', target: '', grantKey: 'permissions.kv' }]);
+    expect(denials).toEqual([{ template: 'no-kv', tenant: 'globex', permission: 'kv', target: '', grantKey: 'permissions.kv' }]);
   });
 
   it('spawn is checked against the run’s own allowlist, depth and fan-out; tenant and depth come from the record', async () => {
