@@ -70,6 +70,8 @@ beforeAll(async () => {
     };
     await store.suggestions.add(suggestion);
     await store.rollouts.start({ template: 'counter', stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.25, startedAt: 1_700_000_000_500, suggestionId: 'sug-1' });
+    // Decided, so runs of the counter are not routed to a candidate this project does not have.
+    await store.rollouts.decide('counter', 'rolled_back', 1_700_000_000_900, { reason: 'errors' });
     await store.models.save('counter', 'runMs', { weights: [0.5, 1.5] }, 1_700_000_001_000, 5);
   } finally {
     await store.close();
@@ -184,7 +186,15 @@ describe('af store migrate-to', () => {
     for (const table of ['runs', 'kv', 'keys', 'template_versions', 'audit', 'audit_heads']) expect(await countRows(target.url, table), table).toBe(0);
     // Repaired, the same target takes the migration.
     await sql(target.url, 'ALTER TABLE kv_usage DROP CONSTRAINT sabotaged');
-    expect((await af('store', 'migrate-to', target.url)).status).toBe(0);
+    const migrated = await af('store', 'migrate-to', target.url);
+    expect(migrated.status, migrated.stderr).toBe(0);
+    // What a person reads: counts, the verification, and the audit chain's fate; never the password.
+    expect(migrated.stdout).toMatch(/^migrated .*factory\.db into postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ in [\d.]+ s:\n  6 runs \(0 with captured failure data\)/);
+    expect(migrated.stdout).toContain('3 keys, 1 revocation, 1 retired version');
+    expect(migrated.stdout).toContain('verified before the commit: the same row count in all 14 tables');
+    expect(migrated.stdout).toContain('✓ audit log intact in PostgreSQL');
+    expect(migrated.stdout).toContain("✓ trust data: the keys folder's seal vouches for the copied keys, revocations and retirements");
+    expect(migrated.stdout + migrated.stderr).not.toContain(`:${new URL(target.url).password}@`);
     const sqlite = openSqlite();
     try {
       expect(await countRows(target.url, 'runs')).toBe(sqlite.queries.count());

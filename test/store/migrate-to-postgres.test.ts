@@ -30,7 +30,12 @@ beforeAll(async () => {
     });
     await store.rollouts.start({ template: 'summarizer', stableVersion: '1.0.0', candidateVersion: '1.0.1', weight: 0.1, startedAt: 1_700_000_000_100, suggestionId: 'sug-demo' });
     await store.tenants.ensureTenant('acme', 'Acme');
-    await store.tenants.createApiKey('acme', 'operator', 'ci');
+    const { record } = await store.tenants.createApiKey('acme', 'operator', 'ci');
+    // A retirement through the trust store (sealed in the keys folder), and what the CLI records of it and of the key.
+    await store.trust.retire({ name: 'summarizer', version: '0.9.0', retiredAt: 1_700_000_000_200, reason: 'old', by: 'test' });
+    await store.audit.append({ type: 'version.retired', actor: 'cli', subject: 'summarizer@0.9.0', data: { reason: 'old' } });
+    await store.audit.append({ type: 'api-key.created', actor: 'cli', subject: record.id, data: { tenant: 'acme', role: 'operator' } });
+    await store.audit.append({ type: 'policy.denied', subject: 'summarizer', data: { tenant: 'acme', path: '/etc/passwd' } });
   } finally {
     await store.close();
   }
@@ -58,7 +63,8 @@ describe('migrating the demo store into PostgreSQL', () => {
     try {
       const result = await migrateToPostgres(source, target);
       expect(result.copied.runs).toBeGreaterThan(200);
-      expect(result.copied).toMatchObject({ suggestions: 1, rollouts: 1, api_keys: 1 });
+      expect(result.copied).toMatchObject({ suggestions: 1, rollouts: 1, api_keys: 1, retired_versions: 1 });
+      expect(result.copied.audit).toBeGreaterThanOrEqual(3);
       expect(result.copied.template_versions).toBeGreaterThan(3);
       expect(result.verification.audit).toMatchObject({ ok: true, entries: result.copied.audit + 1 });
       expect(result.verification.trust).toEqual({ sqlite: null, postgres: null });
