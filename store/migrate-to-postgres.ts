@@ -136,9 +136,10 @@ export interface MigrationResult {
     /**
      * What happened to the PostgreSQL anchor in the keys folder: `moved` (created, or moved on from an anchor that
      * vouched for nothing), `reanchored` (it vouched for another database: an `audit.reanchored` entry records what it
-     * said), `none` (no keys folder).
+     * said), `none` (no keys folder), `unwritten` (the keys folder could not be written: `verification.audit` says
+     * what that leaves unanchored).
      */
-    anchor: 'moved' | 'reanchored' | 'none';
+    anchor: 'moved' | 'reanchored' | 'none' | 'unwritten';
   };
   verification: {
     /** Rows per table on both sides, compared before the commit. */
@@ -405,12 +406,17 @@ async function compareTable(source: SqliteStore, target: PostgresStore, spec: Ta
  * said before, so nothing is accepted silently.
  */
 async function anchorAfterCommit(target: PostgresStore, from: string): Promise<MigrationResult['audit']['anchor']> {
-  if (await target.audit.anchorHeads()) return 'moved';
+  // The data is committed whatever happens here: a keys folder this process cannot write is reported (the verify
+  // after it names the anchor's state), never thrown as if the migration had failed.
+  try {
+    if (await target.audit.anchorHeads()) return 'moved';
+  } catch {
+    return 'unwritten';
+  }
   try {
     await target.audit.reanchor({ actor: 'cli', reason: `af store migrate-to: the keys folder's PostgreSQL anchor vouched for another database's audit chains; this one was just migrated from ${from}` });
     return 'reanchored';
   } catch (error) {
-    if (error instanceof FactoryError && error.code === 'E_USAGE') return 'none';
-    throw error;
+    return error instanceof FactoryError && error.code === 'E_USAGE' ? 'none' : 'unwritten';
   }
 }

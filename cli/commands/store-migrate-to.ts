@@ -62,6 +62,7 @@ function formatMigration(context: CommandContext, result: MigrationResult): stri
   } else {
     lines.push(`${paint.red('✗')} the audit log in PostgreSQL does not verify: ${verification.audit.firstBad.message} (run \`af audit-log verify --store URL\`)`);
   }
+  if (audit.anchor === 'unwritten') lines.push(paint.yellow(`  the audit anchor in the keys folder could not be written by this process: run \`af audit-log verify --store URL\` as the user who owns the keys folder`));
   if (audit.anchor === 'reanchored') lines.push(paint.yellow("  the keys folder's PostgreSQL anchor vouched for another database: re-anchored, and the audit.reanchored entry records what it said"));
   const { trust } = verification;
   if (trust.postgres === trust.sqlite) lines.push(trust.postgres === null ? `${paint.green('✓')} trust data: the keys folder's seal vouches for the copied keys, revocations and retirements` : paint.yellow(`  trust data as in SQLite: ${trust.postgres}`));
