@@ -166,6 +166,14 @@ describe('af store migrate-to', () => {
     expect(refused.stderr).not.toContain('hunter2');
   });
 
+  it('refuses a source that is not SQLite (exit 2), before touching the target', async () => {
+    const target = await freshDatabase();
+    const refused = await af('--store', database.url, 'store', 'migrate-to', target.url);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('af store migrate-to copies a SQLite store, and this store is postgres at postgres://postgres:***@');
+    expect(await countRows(target.url, 'runs').catch((error: Error) => error.message)).toContain('does not exist');
+  });
+
   it('says clearly when the server cannot be reached (exit 6, no stack, no password)', async () => {
     const refused = await af('store', 'migrate-to', 'postgres://af:s3cret@127.0.0.1:1/af');
     expect(refused.status).toBe(6);
@@ -186,7 +194,8 @@ describe('af store migrate-to', () => {
     for (const table of ['runs', 'kv', 'keys', 'template_versions', 'audit', 'audit_heads']) expect(await countRows(target.url, table), table).toBe(0);
     // Repaired, the same target takes the migration.
     await sql(target.url, 'ALTER TABLE kv_usage DROP CONSTRAINT sabotaged');
-    const migrated = await af('store', 'migrate-to', target.url);
+    // The source named with the global --store, as for any other file.
+    const migrated = await af('--store', `sqlite:${path.join(project.root, '.af', 'factory.db')}`, 'store', 'migrate-to', target.url);
     expect(migrated.status, migrated.stderr).toBe(0);
     // What a person reads: counts, the verification, and the audit chain's fate; never the password.
     expect(migrated.stdout).toMatch(/^migrated .*factory\.db into postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ in [\d.]+ s:\n  6 runs \(0 with captured failure data\)/);
