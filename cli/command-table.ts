@@ -455,7 +455,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'store',
-    description: 'the SQLite store: backup, restore, prune, export',
+    description: 'the SQLite store: backup, restore, prune, export, migrate-to PostgreSQL',
     subcommands: [
       {
         name: 'backup <file>',
@@ -484,6 +484,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: 'runs and audit log as zstd-compressed JSON lines (FILE.jsonl.zst)',
         options: [AS_JSON],
         handler: handler(async ({ context }, file: string, options: { json?: boolean }) => (await import('./commands/store.js')).storeExportCommand(context, file, options)),
+      },
+      {
+        name: 'migrate-to <url>',
+        description: 'copy this SQLite store into an empty PostgreSQL database (postgres://…) in one transaction, verified before it commits',
+        options: [AS_JSON],
+        handler: handler(async ({ context }, url: string, options: { json?: boolean }) => (await import('./commands/store-migrate-to.js')).storeMigrateToCommand(context, url, options)),
       },
     ],
   },
