@@ -119,6 +119,7 @@ function configOf(options: FactoryOptions): ResolvedConfig {
     ...(options.root !== undefined ? { root: options.root } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.home !== undefined ? { home: options.home } : {}),
+    ...(options.processEnv !== undefined ? { processEnv: options.processEnv } : {}),
   });
 }
 

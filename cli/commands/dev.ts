@@ -28,7 +28,7 @@ export async function devCommand(context: CommandContext, name: string, options:
   const input = await readInput(context, options);
   const config = context.config();
   const env = options.env ?? config.env;
-  const factory = await createFactory({ root: config.root, env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+  const factory = await createFactory({ root: config.root, env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   let watcher: TemplateWatcher | undefined;
   try {
     if (!factory.isDevEnvironment(env)) {

@@ -26,7 +26,7 @@ export async function runCommand(context: CommandContext, name: string, options:
   const config = context.config();
   // One host is enough for one run, and forks faster than one per core.
   // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
-  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const report = await factory.runSettled(name, input, {
       ...(options.env !== undefined ? { env: options.env } : {}),

@@ -44,7 +44,7 @@ export async function runsReplayCommand(context: CommandContext, id: string, opt
   });
   const config = context.config();
   const env = options.env ?? run.env;
-  const factory = await createFactory({ root: config.root, env, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+  const factory = await createFactory({ root: config.root, env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
   try {
     const agent = await factory.createAgent(run.template, { env, tenant: options.tenant ?? run.tenant, ...(options.sameVersion ? { version: run.version } : {}) });
     let report;

@@ -44,9 +44,11 @@ export async function tuiCommand(context: CommandContext, options: TuiCommandOpt
     return EXIT.usage;
   }
   const { runTui } = await loadTuiForTerminal();
-  const { root, env, home } = options.state ?? context.config();
+  const state = options.state ?? context.config();
+  const { root, env, home } = state;
+  const store = 'store' in state ? state.store : undefined;
   // Logs would tear through the UI's frames; the factory stays silent and the UI shows outcomes itself.
-  const factory = await createFactory({ root, env, home });
+  const factory = await createFactory({ root, env, home, store });
   try {
     await runTui({
       factory,

@@ -31,6 +31,18 @@ describe('af --store and AF_STORE_URL', () => {
     expect([after.status, after.stdout]).toEqual([0, expect.stringContaining('is at schema version 8, the latest')]);
   });
 
+  it('af run records the run in the store named (--store or AF_STORE_URL), not in the project file', async () => {
+    const ran = await runAf(project.root, ['--store', database.url, 'run', 'echo', '--input', '{"n":1}', '--json']);
+    expect(ran.status).toBe(0);
+    const byEnv = await runAf(project.root, ['run', 'echo', '--input', '{"n":2}', '--json'], { AF_STORE_URL: database.url });
+    expect(byEnv.status).toBe(0);
+    const ids = [JSON.parse(ran.stdout).runId, JSON.parse(byEnv.stdout).runId];
+    const listed = await runAf(project.root, ['--store', database.url, 'runs', '--json']);
+    expect(JSON.parse(listed.stdout).map((run: { id: string }) => run.id).sort()).toEqual(ids.sort());
+    const local = await runAf(project.root, ['runs', '--json']);
+    expect(JSON.parse(local.stdout)).toEqual([]);
+  });
+
   it('keeps API keys in the store named: created on PostgreSQL, listed from it, absent from the project file', async () => {
     const created = await runAf(project.root, ['--store', database.url, 'keys', 'api', 'create', '--tenant', 'acme', '--role', 'operator', '--json']);
     expect(created.status).toBe(0);
