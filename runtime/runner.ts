@@ -131,6 +131,9 @@ export class QueuedRecordSink implements RunSink {
 /** Runs completed in one transaction at most. */
 const MAX_COMPLETION_GROUP = 64;
 
+/** The first wait before a completion the database failed is tried again; each next wait is twice as long. */
+const COMPLETION_RETRY_MS = 200;
+
 /** Retried conflicts wait a little, spread out, so runs contending for one key do not collide again at once. */
 const CONFLICT_BACKOFF_MS = 5;
 
@@ -297,10 +300,17 @@ export class Runner {
     }
     const record = this.#records.take(claim.id);
     agentReturned();
-    const outcome = await new Promise<RunnerCompletionOutcome | Error>((resolve) => {
-      this.#completions.push({ claim, result, ...(runKv.isEmpty ? {} : { effects: () => runKv.apply() }), ...(record ? { record } : {}), resolve });
-      void this.#drainCompletions();
-    });
+    const completion: RunnerCompletion = { claim, result, ...(runKv.isEmpty ? {} : { effects: () => runKv.apply() }), ...(record ? { record } : {}) };
+    let outcome = await this.#complete(completion);
+    // The database could not be reached (a restart, a failover): the claim is most likely still this runner's (its
+    // lease is renewed meanwhile), so the completion is tried again, within the lease, rather than leaving the run
+    // to expire and run again. A retry after a commit whose answer was lost finds the run gone and is fenced:
+    // nothing is applied twice.
+    const giveUpAt = performance.now() + this.#backend.leaseMs;
+    for (let wait = COMPLETION_RETRY_MS; outcome instanceof Error && !lost.aborted && !this.#isStopping && performance.now() + wait < giveUpAt; wait *= 2) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      outcome = await this.#complete(completion);
+    }
     if (outcome === 'completed') this.#stats.completed++;
     else if (outcome === 'fenced') this.#stats.fenced++;
     else if (outcome === 'conflict') this.#stats.conflicts++;
@@ -308,6 +318,13 @@ export class Runner {
     this.#metrics?.finished(outcome instanceof Error ? 'failed' : outcome);
     if (outcome === 'conflict') await this.#backend.release(claim, Math.floor(Math.random() * CONFLICT_BACKOFF_MS)).catch(() => {});
     if (outcome instanceof Error) this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${outcome.message}); it runs again when its lease expires`);
+  }
+
+  #complete(completion: RunnerCompletion): Promise<RunnerCompletionOutcome | Error> {
+    return new Promise((resolve) => {
+      this.#completions.push({ ...completion, resolve });
+      void this.#drainCompletions();
+    });
   }
 
   /**
