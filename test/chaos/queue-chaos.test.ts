@@ -7,7 +7,7 @@ const FULL = process.env.AF_CHAOS === 'full';
 const SIZE = FULL ? { runs: 5_000, perSecond: 200, shards: 64 } : { runs: Number(process.env.AF_CHAOS_RUNS ?? 150), perSecond: Number(process.env.AF_CHAOS_RATE ?? 50), shards: 16 };
 
 describe('the run queue under faults (one serve, four runners, PostgreSQL restarted)', () => {
-  it(`runs ${SIZE.runs} runs at ${SIZE.perSecond}/s through SIGKILL, SIGSTOP and a PostgreSQL restart: each accepted run recorded once, the counter exact`, { timeout: FULL ? 1_500_000 : 185_000 }, async () => {
+  it(`runs ${SIZE.runs} runs at ${SIZE.perSecond}/s through SIGKILL, SIGSTOP and a PostgreSQL restart: each accepted run recorded once, the counter exact`, { timeout: FULL ? 1_500_000 : 240_000 }, async () => {
     const report = await runQueueChaos({ ...SIZE, ...(process.env.AF_CHAOS_FAULTS === 'off' ? { faults: false } : {}), ...(process.env.AF_CHAOS_CONCURRENCY ? { concurrency: Number(process.env.AF_CHAOS_CONCURRENCY) } : {}), ...(process.env.AF_CHAOS_LEASE_MS ? { leaseMs: Number(process.env.AF_CHAOS_LEASE_MS) } : {}), drainMs: FULL ? 600_000 : 30_000, log: (line) => process.stderr.write(`[chaos] ${line}\n`) });
     const { events: _events, ...numbers } = report;
     process.stderr.write(`[chaos] report ${JSON.stringify(numbers, null, 1)}\n`);

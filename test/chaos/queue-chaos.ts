@@ -324,15 +324,19 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     // measured of one (the killed runner's orphans) is not the downtime of another (PostgreSQL's restart).
     let orphansCounted = () => {};
     const afterKill = new Promise<void>((resolve) => (orphansCounted = resolve));
+    // Set once the queue has drained: the orphans are followed until then if need be (a last look, then the report).
+    let isDrained = false;
     const kill = (async () => {
       if (!faults) return;
       await at(0.2);
       const victim = runners[0] as Started;
       // Killed at a moment it holds runs, so that there are orphans: frozen first (SIGSTOP: it sends nothing more), and
-      // killed once the queue says it holds some (else let go and tried again a moment later).
+      // killed if the queue says it still holds some (else let go and tried again).
       let held: string[] = [];
       let killedAt = 0;
       for (const since = Date.now(); ; ) {
+        // Running until the queue says it holds runs; then frozen, and asked again.
+        await holding(victim.name);
         victim.child.kill('SIGSTOP');
         killedAt = Date.now();
         held = ((await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [victim.name])) ?? []).map((row) => row.id);
@@ -342,7 +346,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       }
       victim.child.kill('SIGKILL');
       await victim.exited;
-      event(`SIGKILL ${victim.name}, holding ${held.length} runs`);
+      event(`SIGKILL ${victim.name} (stopped ${Date.now() - killedAt} ms ago), holding ${held.length} runs`);
       const restart = (async () => {
         await sleep(RESTART_KILLED_AFTER_MS);
         // As a supervisor would: a runner that cannot reach the store at start exits, and is started again.
@@ -370,27 +374,38 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       }
       const owned = (await watch<{ id: string }>('SELECT id FROM run_queue WHERE lease_owner = $1', [victim.name])) ?? [];
       const readAfterMs = Date.now() - killedAt;
+      event(`its sessions ended; it owned ${owned.length} queue rows (${readAfterMs} ms after the kill)`);
       const ids = [...new Set([...held, ...owned.map((row) => row.id)])];
       // Each one's record (from the attempt that completed it) and when that completion committed; or its end without a
       // record: gone from the queue with no record is a run the reaper gave up on (E_SANDBOX_CRASHED after its
       // attempts ran out: runners that lost their leases on a starved machine, then this one's death). One snapshot for
       // both tables: the completion removes the queue row and writes the record in one transaction.
-      type Finish = { id: string; started_at: string | null; committed_at: number | null; queued: boolean };
+      type Finish = { id: string; started_at: string | null; committed_at: number | null; queued: boolean; state: string | null; attempts: number | null; lease_owner: string | null };
+      // What happens to each meanwhile (queued again, claimed by whom, which attempt), for the events.
+      const seen = new Map<string, string>();
       const finishes = new Map<string, Finish>();
       let unrun = 0;
-      for (let pending = ids; pending.length > 0 && Date.now() - killedAt < 60_000; ) {
+      // The next fault waits for them, or for a minute at most.
+      const patience = setTimeout(orphansCounted, 60_000);
+      for (let pending = ids; pending.length > 0; ) {
+        const isLastLook = isDrained;
         const rows = await watch<Finish>(
-          `SELECT ids.id, r.started_at, (extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000)::float8 AS committed_at, q.id IS NOT NULL AS queued
+          `SELECT ids.id, r.started_at, (extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000)::float8 AS committed_at, q.id IS NOT NULL AS queued, q.state, q.attempts, q.lease_owner
            FROM unnest($1::text[]) AS ids (id) LEFT JOIN runs r ON r.id = ids.id LEFT JOIN run_queue q ON q.id = ids.id`,
           [pending],
         );
         for (const row of rows ?? []) {
+          const now = row.started_at !== null ? 'recorded' : row.queued ? `${row.state} attempts=${row.attempts} ${row.lease_owner ?? ''}`.trim() : 'gone';
+          if (seen.get(row.id) !== now) event(`orphan ${row.id}: ${now} (+${Date.now() - killedAt} ms)`);
+          seen.set(row.id, now);
           if (row.started_at !== null) finishes.set(row.id, row);
           else if (!row.queued) unrun++;
         }
         pending = rows ? rows.filter((row) => row.started_at === null && row.queued).map((row) => row.id) : pending;
+        if (isLastLook) break;
         if (pending.length > 0) await sleep(25);
       }
+      clearTimeout(patience);
       const byItself = [...finishes.values()].filter((row) => Number(row.started_at) < killedAt);
       const byOthers = [...finishes.values()].filter((row) => Number(row.started_at) >= killedAt);
       const spread = (values: number[]): Spread | null => {
@@ -413,6 +428,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       orphansCounted();
       await restart;
     })();
+    // Awaited after the drain; a failure before then is not unhandled meanwhile.
+    kill.catch(() => {});
     let stoppedReport: ChaosReport['stopped'] = { runner: '', heldAtStop: 0 };
     const pause: Promise<void> = (async () => {
       if (!faults) return;
@@ -440,7 +457,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       postgresDown = [t - loadStart, Date.now() - loadStart];
       event(`PostgreSQL restarted in ${postgresRestartMs} ms`);
     })();
-    await Promise.all(faults ? [load, kill, pause, restartPostgres] : [load]);
+    await Promise.all(faults ? [load, pause, restartPostgres] : [load]);
     const loadEnded = Date.now();
 
     // The queue drains: what the unknowns left queued runs too.
@@ -456,6 +473,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       await sleep(100);
     }
     event(`queue depth ${JSON.stringify(depth)}`);
+    isDrained = true;
+    await kill;
 
     // Stop everything; each runner prints its counts last.
     api.child.kill('SIGTERM');
