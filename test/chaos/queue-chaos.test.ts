@@ -37,11 +37,16 @@ describe('the run queue under faults (one serve, four runners, PostgreSQL restar
     for (const runner of report.runners) expect(runner.fenced).toBeGreaterThanOrEqual(0);
     // Every audit chain verifies.
     expect(report.audit).toMatchObject({ ok: true });
-    // The killed runner died holding runs (it is killed at such a moment), and the others finished every one of them.
+    // The killed runner died holding runs (it is killed at such a moment), and none of them was left behind: each was
+    // finished by another runner, or ended unrun by the reaper once its attempts ran out (runners that lose their
+    // leases on a starved machine use them up; the caller then gets E_SANDBOX_CRASHED).
     expect(report.killed.orphans).toBeGreaterThan(0);
-    expect(report.killed.finished).toBe(report.killed.orphans);
-    // The full run (not the short one: no timed tests in npm test): each within 7 s of the kill, by the commit that
-    // completed it (PostgreSQL's commit timestamps, whatever the harness's own lag on a busy machine).
-    if (FULL) expect(report.killed.finishMs?.max ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(7_000);
+    expect(report.killed.finished + report.killed.endedUnrun).toBe(report.killed.orphans);
+    // The full run (not the short one: no timed tests in npm test): every one finished by another runner, each within
+    // 7 s of the kill, by the commit that completed it (PostgreSQL's commit timestamps, whatever the harness's lag).
+    if (FULL) {
+      expect(report.killed.finished).toBe(report.killed.orphans);
+      expect(report.killed.finishMs?.max ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(7_000);
+    }
   });
 });

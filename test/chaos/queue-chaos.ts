@@ -131,6 +131,11 @@ export interface KilledReport {
   endedUnrun: number;
   finishMs: Spread | null;
   startMs: Spread | null;
+  /**
+   * To its first claim by another runner, as the harness saw it (polling: ≥ the true time, by the harness's lag), or
+   * to the start of the attempt that completed it if that came first.
+   */
+  reclaimMs: Spread | null;
   /** When, after the kill, its connections were gone and its orphans were read from the queue. */
   readAfterMs: number;
 }
@@ -318,7 +323,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
 
     // The faults, at fixed points of the load.
     const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
-    let killedReport: KilledReport = { runner: '', leaseMs, orphans: 0, finished: 0, finishedByItself: 0, endedUnrun: 0, finishMs: null, startMs: null, readAfterMs: 0 };
+    let killedReport: KilledReport = { runner: '', leaseMs, orphans: 0, finished: 0, finishedByItself: 0, endedUnrun: 0, finishMs: null, startMs: null, reclaimMs: null, readAfterMs: 0 };
     const faults = options.faults ?? true;
     // One fault after another (each at its point of the load, or when the one before it is over), so that what is
     // measured of one (the killed runner's orphans) is not the downtime of another (PostgreSQL's restart).
@@ -383,6 +388,9 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       type Finish = { id: string; started_at: string | null; committed_at: number | null; queued: boolean; state: string | null; attempts: number | null; lease_owner: string | null };
       // What happens to each meanwhile (queued again, claimed by whom, which attempt), for the events.
       const seen = new Map<string, string>();
+      // When each was first seen in another runner's hands (or recorded), from the kill: the part the lease and the
+      // reaper bound; what follows is its run and completion, and any conflicts that sent it back to the queue.
+      const reclaimed = new Map<string, number>();
       const finishes = new Map<string, Finish>();
       let unrun = 0;
       // The next fault waits for them, or for a minute at most.
@@ -397,6 +405,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
         for (const row of rows ?? []) {
           const now = row.started_at !== null ? 'recorded' : row.queued ? `${row.state} attempts=${row.attempts} ${row.lease_owner ?? ''}`.trim() : 'gone';
           if (seen.get(row.id) !== now) event(`orphan ${row.id}: ${now} (+${Date.now() - killedAt} ms)`);
+          if (!reclaimed.has(row.id) && row.started_at !== null) reclaimed.set(row.id, Number(row.started_at) - killedAt);
+          else if (!reclaimed.has(row.id) && row.lease_owner !== null && row.lease_owner !== victim.name) reclaimed.set(row.id, Date.now() - killedAt);
           seen.set(row.id, now);
           if (row.started_at !== null) finishes.set(row.id, row);
           else if (!row.queued) unrun++;
@@ -422,9 +432,10 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
         endedUnrun: unrun,
         finishMs: spread(byOthers.map((row) => Number(row.committed_at) - killedAt)),
         startMs: spread(byOthers.map((row) => Number(row.started_at) - killedAt)),
+        reclaimMs: spread(byOthers.map((row) => reclaimed.get(row.id) ?? Number(row.started_at) - killedAt)),
         readAfterMs,
       };
-      event(`orphans of ${victim.name}: ${killedReport.finished}/${killedReport.orphans} finished by others, ${JSON.stringify(killedReport.finishMs)} ms after the kill (${unrun} ended unrun; ${byItself.length} more completed by itself)`);
+      event(`orphans of ${victim.name}: ${killedReport.finished}/${killedReport.orphans} finished by others, ${JSON.stringify(killedReport.finishMs)} ms after the kill, first claimed again ${JSON.stringify(killedReport.reclaimMs)} ms after it (${unrun} ended unrun; ${byItself.length} more completed by itself)`);
       orphansCounted();
       await restart;
     })();
