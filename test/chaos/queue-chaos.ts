@@ -1,7 +1,8 @@
 // The run queue under faults, as real processes: one `af serve`, four `af runner`, one PostgreSQL server of its own.
 // An open-loop load of runs that each increment one kv counter; meanwhile one runner is killed with SIGKILL (and
 // restarted 5 s later), another is stopped with SIGSTOP for longer than its lease, and PostgreSQL restarts once.
-// Every request's outcome is recorded as Jepsen does (ok / failed / unknown), and the store is checked afterwards.
+// Every request's outcome is recorded as Jepsen does (ok / failed / unknown), and the store is checked afterwards; the
+// killed runner's runs (its orphans) are timed from the kill to the commit that completed each of them elsewhere.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -24,9 +25,6 @@ const COUNTER = `export default async (input, ctx) => {
 `;
 const TENANT = 'acme';
 const RUNNERS = 4;
-const LEASE_MS = 1_000;
-/** Longer than the lease (and than a reaper pass after it), so the stopped runner's runs are taken by others. */
-const STOP_MS = 3_000;
 const RESTART_KILLED_AFTER_MS = 5_000;
 
 export interface ChaosOptions {
@@ -41,6 +39,19 @@ export interface ChaosOptions {
   shards?: number;
   /** Off: the same load without the faults (to compare). @default true */
   faults?: boolean;
+  /**
+   * The runners' lease (`af runner --lease-ms`); they renew it every third of it and try a reaper pass every half of
+   * it, so a killed runner's runs go back on the queue within 1.5 leases of its death, at the front (see `killed`).
+   * Not shorter: a runner whose event loop stalls for two thirds of a lease (a 2-core machine shared with other work
+   * does that, at 1 s) loses its leases, and a run whose three attempts all lose theirs is ended unrun. @default 2000
+   */
+  leaseMs?: number;
+}
+
+/** The 50th percentile and the largest of some durations, in ms. */
+export interface Spread {
+  p50: number;
+  max: number;
 }
 
 /** A request's outcome: `unknown` when the run may or may not have happened (no answer, a 5xx, a wait that timed out). */
@@ -77,6 +88,11 @@ export interface ChaosReport {
   okRunIdsDistinct: boolean;
   /** Records of runs whose caller got no definite answer (they ran after all). */
   unknownsThatRan: number;
+  /**
+   * Runs the queue ended without a record (`E_SANDBOX_CRASHED`: every attempt's runner stopped or lost its lease) whose
+   * result no caller read (those callers had stopped waiting: unknowns).
+   */
+  endedUnrunUnread: number;
   duplicateRecordIds: number;
   counter: number;
   okValuesDistinct: boolean;
@@ -88,19 +104,46 @@ export interface ChaosReport {
   runners: RunnerCounts[];
   /** Runners that exited non-zero on SIGTERM at the end (their stderr's last lines). */
   runnerExitProblems: string[];
-  /**
-   * The killed runner's runs: `maxFinishMs` from the kill to the harness seeing the last one's record (includes the
-   * harness's own lag); from its record, `maxRecordStartMs`/`maxRecordEndMs` from the kill to the start and end of the
-   * attempt that completed it (the runners' clocks: same machine).
-   */
-  killed: { runner: string; heldAtKill: number; finished: number; maxFinishMs: number | null; maxRecordStartMs?: number; maxRecordEndMs?: number };
+  /** What the killed runner left: see {@link KilledReport}. */
+  killed: KilledReport;
   stopped: { runner: string; heldAtStop: number };
   postgresRestartMs: number;
   events: string[];
 }
 
+/**
+ * The killed runner's orphans: the runs it held a lease on when it died (the queue rows it owned once its database
+ * connections were gone, so no statement of its could still commit), less those whose completion it had already sent
+ * (their record's attempt started before the kill). Timed from the kill (the runner's SIGSTOP, which precedes its SIGKILL
+ * by the few ms it takes to see that it holds runs) to the commit that completed each one elsewhere, by PostgreSQL's
+ * commit timestamps (`track_commit_timestamp`: exact, whatever the harness's own lag); `startMs` to the start of the
+ * attempt that completed it (the runners' clock: the same machine's).
+ */
+export interface KilledReport {
+  runner: string;
+  leaseMs: number;
+  orphans: number;
+  /** Orphans with a record (completed by another runner). */
+  finished: number;
+  /** Runs it held whose completion it had sent before it died (not orphans). */
+  finishedByItself: number;
+  /** Orphans the reaper ended without running them again (`E_SANDBOX_CRASHED`: their attempts had run out). */
+  endedUnrun: number;
+  finishMs: Spread | null;
+  startMs: Spread | null;
+  /**
+   * To its first claim by another runner, as the harness saw it (polling: ≥ the true time, by the harness's lag), or
+   * to the start of the attempt that completed it if that came first.
+   */
+  reclaimMs: Spread | null;
+  /** When, after the kill, its connections were gone and its orphans were read from the queue. */
+  readAfterMs: number;
+}
+
 interface Started {
   name: string;
+  /** Its database connections' application_name. */
+  appName: string;
   child: ChildProcess;
   firstLine: Promise<Record<string, unknown>>;
   stdout: () => string;
@@ -126,16 +169,16 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     events.push(line);
     log(line);
   };
-  const server: PostgresServer = await startPostgresServer({ durable: true });
+  const leaseMs = options.leaseMs ?? 2_000;
+  // Longer than the lease and a reaper pass after it, so the stopped runner's runs are taken by others.
+  const stopMs = 3 * leaseMs;
+  // Commit timestamps: when each orphan's completion committed, by the server's clock.
+  const server: PostgresServer = await startPostgresServer({ durable: true, settings: { track_commit_timestamp: 'on' } });
   const project: TempProject = createProject(simpleTemplate('counter', { permissions: { kv: true } }, COUNTER));
   const children: ChildProcess[] = [];
   let watcher: pg.Client | undefined;
   try {
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query('CREATE DATABASE af_chaos');
-    await admin.end();
-    const url = server.urlOf('af_chaos');
+    const url = await server.createDatabase('af_chaos');
     // Many clients, one key each: a key's rate limit (600 requests a minute for an operator) is not what is tested.
     const apiKeys: string[] = [];
     const keyCount = Math.max(1, Math.ceil((options.perSecond * 60) / 500));
@@ -145,10 +188,14 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       apiKeys.push((JSON.parse(created.stdout) as { key: string }).key);
     }
 
+    // Each process names its database connections (application_name), so that the harness can tell when a killed
+    // runner's are gone.
+    let started = 0;
     const start = (args: string[]): Started => {
+      const appName = `af-chaos-${args[0]}-${++started}`;
       const child = spawn(process.execPath, [AF, '--store', url, ...args, '--json'], {
         cwd: project.root,
-        env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', AF_LOG_LEVEL: 'warn' },
+        env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', AF_LOG_LEVEL: 'warn', PGAPPNAME: appName },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
@@ -171,11 +218,11 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
         });
         void exited.then(() => reject(new Error(`af ${args[0]} exited before it was ready:\n${stderr}`)));
       });
-      const started: Started = { name: '', child, firstLine, stdout: () => stdout, stderr: () => stderr, exited, signal: () => exitSignal };
-      void firstLine.then((line) => (started.name = String(line.runner ?? args[0])), () => {});
-      return started;
+      const handle: Started = { name: '', appName, child, firstLine, stdout: () => stdout, stderr: () => stderr, exited, signal: () => exitSignal };
+      void firstLine.then((line) => (handle.name = String(line.runner ?? args[0])), () => {});
+      return handle;
     };
-    const runnerArgs = ['runner', '--concurrency', String(options.concurrency ?? 4), '--lease-ms', String(LEASE_MS)];
+    const runnerArgs = ['runner', '--concurrency', String(options.concurrency ?? 4), '--lease-ms', String(leaseMs)];
     const runners = Array.from({ length: RUNNERS }, () => start(runnerArgs));
     const api = start(['serve', '--port', '0', '--quiet']);
     await Promise.all(runners.map((runner) => runner.firstLine));
@@ -187,10 +234,15 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     watcher.on('error', () => {});
     await watcher.connect();
     let watcherClient = watcher;
+    const watchProblems = new Set<string>();
     const watch = async <T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<T[] | undefined> => {
       try {
         return (await watcherClient.query<T>(text, values)).rows;
-      } catch {
+      } catch (error) {
+        // Said once per kind (PostgreSQL is restarted once: its connection drops then).
+        const message = (error as Error).message;
+        if (!watchProblems.has(message)) log(`watcher: ${message}`);
+        watchProblems.add(message);
         const next = new pg.Client({ connectionString: url });
         next.on('error', () => {});
         try {
@@ -271,27 +323,35 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
 
     // The faults, at fixed points of the load.
     const at = (fraction: number) => sleep(Math.max(0, loadStart + fraction * loadMs - Date.now()));
-    const orphanFinish = new Map<string, number>();
-    let killedReport: ChaosReport['killed'] = { runner: '', heldAtKill: 0, finished: 0, maxFinishMs: null };
-    let killedAtMs = 0;
-    let orphanIds: string[] = [];
+    let killedReport: KilledReport = { runner: '', leaseMs, orphans: 0, finished: 0, finishedByItself: 0, endedUnrun: 0, finishMs: null, startMs: null, reclaimMs: null, readAfterMs: 0 };
     const faults = options.faults ?? true;
     // One fault after another (each at its point of the load, or when the one before it is over), so that what is
     // measured of one (the killed runner's orphans) is not the downtime of another (PostgreSQL's restart).
     let orphansCounted = () => {};
     const afterKill = new Promise<void>((resolve) => (orphansCounted = resolve));
+    // Set once the queue has drained: the orphans are followed until then if need be (a last look, then the report).
+    let isDrained = false;
     const kill = (async () => {
       if (!faults) return;
       await at(0.2);
       const victim = runners[0] as Started;
-      // What it holds, from the queue table, just before it dies (at a moment it holds some, so there are orphans).
-      const held = await holding(victim.name);
+      // Killed at a moment it holds runs, so that there are orphans: frozen first (SIGSTOP: it sends nothing more), and
+      // killed if the queue says it still holds some (else let go and tried again).
+      let held: string[] = [];
+      let killedAt = 0;
+      for (const since = Date.now(); ; ) {
+        // Running until the queue says it holds runs; then frozen, and asked again.
+        await holding(victim.name);
+        victim.child.kill('SIGSTOP');
+        killedAt = Date.now();
+        held = ((await watch<{ id: string }>("SELECT id FROM run_queue WHERE lease_owner = $1 AND state = 'running'", [victim.name])) ?? []).map((row) => row.id);
+        if (held.length > 0 || Date.now() - since > 5_000) break;
+        victim.child.kill('SIGCONT');
+        await sleep(5);
+      }
       victim.child.kill('SIGKILL');
-      const killedAt = Date.now();
-      killedAtMs = killedAt;
-      orphanIds = held.map((row) => row.id);
-      event(`SIGKILL ${victim.name}, holding ${held.length} runs`);
-      killedReport = { runner: victim.name, heldAtKill: held.length, finished: 0, maxFinishMs: null };
+      await victim.exited;
+      event(`SIGKILL ${victim.name} (stopped ${Date.now() - killedAt} ms ago), holding ${held.length} runs`);
       const restart = (async () => {
         await sleep(RESTART_KILLED_AFTER_MS);
         // As a supervisor would: a runner that cannot reach the store at start exits, and is started again.
@@ -309,20 +369,78 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
           await sleep(500);
         }
       })();
-      // When each of its runs has a record (finished by another runner).
-      const ids = held.map((row) => row.id);
-      while (orphanFinish.size < ids.length && Date.now() - killedAt < 60_000) {
-        const rows = await watch<{ id: string }>('SELECT id FROM runs WHERE id = ANY($1::text[])', [ids.filter((id) => !orphanFinish.has(id))]);
-        const now = Date.now();
-        for (const row of rows ?? []) orphanFinish.set(row.id, now - killedAt);
-        await sleep(25);
+      // Once the server has ended its sessions (it sees their sockets close), no statement of the dead runner can
+      // commit any more: the queue rows it still owns are what it held when it died (with those seen at the SIGSTOP, in
+      // case a lease already expired and the reaper put one back). Runs it held whose completion it had sent commit
+      // with a record whose attempt started before the kill: they are told apart below.
+      for (const since = Date.now(); Date.now() - since < 5_000; await sleep(5)) {
+        const sessions = await watch<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [victim.appName]);
+        if (sessions?.[0]?.n === 0) break;
       }
-      const times = [...orphanFinish.values()];
-      killedReport = { ...killedReport, finished: times.length, maxFinishMs: times.length > 0 ? Math.max(...times) : null };
-      event(`orphans of ${victim.name}: ${times.length}/${ids.length} finished, the last ${killedReport.maxFinishMs} ms after the kill`);
+      const owned = (await watch<{ id: string }>('SELECT id FROM run_queue WHERE lease_owner = $1', [victim.name])) ?? [];
+      const readAfterMs = Date.now() - killedAt;
+      event(`its sessions ended; it owned ${owned.length} queue rows (${readAfterMs} ms after the kill)`);
+      const ids = [...new Set([...held, ...owned.map((row) => row.id)])];
+      // Each one's record (from the attempt that completed it) and when that completion committed; or its end without a
+      // record: gone from the queue with no record is a run the reaper gave up on (E_SANDBOX_CRASHED after its
+      // attempts ran out: runners that lost their leases on a starved machine, then this one's death). One snapshot for
+      // both tables: the completion removes the queue row and writes the record in one transaction.
+      type Finish = { id: string; started_at: string | null; committed_at: number | null; queued: boolean; state: string | null; attempts: number | null; lease_owner: string | null };
+      // What happens to each meanwhile (queued again, claimed by whom, which attempt), for the events.
+      const seen = new Map<string, string>();
+      // When each was first seen in another runner's hands (or recorded), from the kill: the part the lease and the
+      // reaper bound; what follows is its run and completion, and any conflicts that sent it back to the queue.
+      const reclaimed = new Map<string, number>();
+      const finishes = new Map<string, Finish>();
+      let unrun = 0;
+      // The next fault waits for them, or for a minute at most.
+      const patience = setTimeout(orphansCounted, 60_000);
+      for (let pending = ids; pending.length > 0; ) {
+        const isLastLook = isDrained;
+        const rows = await watch<Finish>(
+          `SELECT ids.id, r.started_at, (extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000)::float8 AS committed_at, q.id IS NOT NULL AS queued, q.state, q.attempts, q.lease_owner
+           FROM unnest($1::text[]) AS ids (id) LEFT JOIN runs r ON r.id = ids.id LEFT JOIN run_queue q ON q.id = ids.id`,
+          [pending],
+        );
+        for (const row of rows ?? []) {
+          const now = row.started_at !== null ? 'recorded' : row.queued ? `${row.state} attempts=${row.attempts} ${row.lease_owner ?? ''}`.trim() : 'gone';
+          if (seen.get(row.id) !== now) event(`orphan ${row.id}: ${now} (+${Date.now() - killedAt} ms)`);
+          if (!reclaimed.has(row.id) && row.started_at !== null) reclaimed.set(row.id, Number(row.started_at) - killedAt);
+          else if (!reclaimed.has(row.id) && row.lease_owner !== null && row.lease_owner !== victim.name) reclaimed.set(row.id, Date.now() - killedAt);
+          seen.set(row.id, now);
+          if (row.started_at !== null) finishes.set(row.id, row);
+          else if (!row.queued) unrun++;
+        }
+        pending = rows ? rows.filter((row) => row.started_at === null && row.queued).map((row) => row.id) : pending;
+        if (isLastLook) break;
+        if (pending.length > 0) await sleep(25);
+      }
+      clearTimeout(patience);
+      const byItself = [...finishes.values()].filter((row) => Number(row.started_at) < killedAt);
+      const byOthers = [...finishes.values()].filter((row) => Number(row.started_at) >= killedAt);
+      const spread = (values: number[]): Spread | null => {
+        if (values.length === 0) return null;
+        const sorted = [...values].sort((x, y) => x - y);
+        return { p50: Math.round(sorted[Math.floor((sorted.length - 1) / 2)] as number), max: Math.round(sorted[sorted.length - 1] as number) };
+      };
+      killedReport = {
+        runner: victim.name,
+        leaseMs,
+        orphans: ids.length - byItself.length,
+        finished: byOthers.length,
+        finishedByItself: byItself.length,
+        endedUnrun: unrun,
+        finishMs: spread(byOthers.map((row) => Number(row.committed_at) - killedAt)),
+        startMs: spread(byOthers.map((row) => Number(row.started_at) - killedAt)),
+        reclaimMs: spread(byOthers.map((row) => reclaimed.get(row.id) ?? Number(row.started_at) - killedAt)),
+        readAfterMs,
+      };
+      event(`orphans of ${victim.name}: ${killedReport.finished}/${killedReport.orphans} finished by others, ${JSON.stringify(killedReport.finishMs)} ms after the kill, first claimed again ${JSON.stringify(killedReport.reclaimMs)} ms after it (${unrun} ended unrun; ${byItself.length} more completed by itself)`);
       orphansCounted();
       await restart;
     })();
+    // Awaited after the drain; a failure before then is not unhandled meanwhile.
+    kill.catch(() => {});
     let stoppedReport: ChaosReport['stopped'] = { runner: '', heldAtStop: 0 };
     const pause: Promise<void> = (async () => {
       if (!faults) return;
@@ -333,7 +451,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       paused.child.kill('SIGSTOP');
       stoppedReport = { runner: paused.name, heldAtStop: held.length };
       event(`SIGSTOP ${paused.name}, holding ${held.length} runs`);
-      await sleep(STOP_MS);
+      await sleep(stopMs);
       paused.child.kill('SIGCONT');
       event(`SIGCONT ${paused.name}`);
     })();
@@ -350,7 +468,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       postgresDown = [t - loadStart, Date.now() - loadStart];
       event(`PostgreSQL restarted in ${postgresRestartMs} ms`);
     })();
-    await Promise.all(faults ? [load, kill, pause, restartPostgres] : [load]);
+    await Promise.all(faults ? [load, pause, restartPostgres] : [load]);
     const loadEnded = Date.now();
 
     // The queue drains: what the unknowns left queued runs too.
@@ -366,6 +484,8 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       await sleep(100);
     }
     event(`queue depth ${JSON.stringify(depth)}`);
+    isDrained = true;
+    await kill;
 
     // Stop everything; each runner prints its counts last.
     api.child.kill('SIGTERM');
@@ -387,23 +507,21 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     const keysDir = path.join(project.root, '.af', 'keys');
     const store = await PostgresStore.open({ url, migrate: false, ...(existsSync(keysDir) ? { auditAnchorDir: keysDir } : {}) });
     let records: Array<{ id: string; outcome: string }>;
+    let endedUnrunUnread: number;
     let counter: number;
     let counters: Record<string, number>;
     let audit: ChaosReport['audit'];
     let storeDepth: { queued: number; running: number };
     try {
       records = await store.db.rows<{ id: string; outcome: string }>('SELECT id, outcome FROM runs');
+      const unread = await store.db.rows<{ result: string }>('SELECT result FROM run_results');
+      endedUnrunUnread = unread.filter((row) => (JSON.parse(row.result) as { code?: string }).code === 'E_SANDBOX_CRASHED').length;
       counters = {};
       for (let shard = 0; shard < (options.shards ?? 1); shard++) counters[`n${shard}`] = Number((await store.kv.get({ template: 'counter', tenant: TENANT }, `n${shard}`)) ?? 0);
       counter = Object.values(counters).reduce((sum, n) => sum + n, 0);
       const verification = await store.audit.verify();
       audit = verification.ok ? { ok: true, entries: verification.entries } : { ok: false, entries: verification.entries, problem: JSON.stringify(verification.firstBad) };
       storeDepth = await store.queue.depth();
-      if (orphanIds.length > 0) {
-        const times = await store.db.rows<{ start: number; end: number }>('SELECT max(started_at) AS start, max(started_at + run_ms) AS end FROM runs WHERE id = ANY($1::text[])', [orphanIds]);
-        const [row] = times;
-        if (row?.start !== null && row?.start !== undefined) killedReport = { ...killedReport, maxRecordStartMs: Number(row.start) - killedAtMs, maxRecordEndMs: Math.round(Number(row.end) - killedAtMs) };
-      }
     } finally {
       await store.close();
     }
@@ -443,6 +561,7 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
       recordsOfOk: [...okIds].filter((id) => recordIds.has(id)).length,
       okRunIdsDistinct: okIds.size === ok.length,
       unknownsThatRan: records.filter((r) => !okIds.has(r.id) && !failedIds.has(r.id)).length,
+      endedUnrunUnread,
       duplicateRecordIds: records.length - recordIds.size,
       counter,
       okValuesDistinct: new Set(values).size === values.length,
