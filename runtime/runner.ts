@@ -61,7 +61,7 @@ export interface RunnerOptions {
   owner?: string;
   /** Claim even without a wake-up this often (the safety net for lost notifications). @default 1000 */
   pollMs?: number;
-  /** Try a reaper pass this often (one process in the fleet does it at a time). @default half the lease */
+  /** Try a reaper pass this often (one process in the fleet does it at a time). @default half the lease, at most 1 s */
   reapEveryMs?: number;
   logger?: Logger;
   /** Told when a claimed run starts (benchmarks measure dispatch latency with it). */
@@ -165,6 +165,7 @@ export class Runner {
   #unsubscribe: (() => void) | undefined;
   #isPumping = false;
   #pumpAgain = false;
+  #isRenewing = false;
   #isStopping = false;
   #lastClaimError = '';
 
@@ -174,8 +175,9 @@ export class Runner {
     this.#backend = options.backend;
     this.#concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
     this.#pollMs = options.pollMs ?? 1_000;
-    // An expired lease is found within half a lease of expiring; more often would only cost the fleet transactions.
-    this.#reapEveryMs = options.reapEveryMs ?? Math.max(250, Math.floor(options.backend.leaseMs / 2));
+    // An expired lease is found within half a lease (at most a second) of expiring, so a dead runner's runs run
+    // elsewhere within about a lease and a second of its death; a pass is one transaction (less when another holds it).
+    this.#reapEveryMs = options.reapEveryMs ?? Math.max(250, Math.min(1_000, Math.floor(options.backend.leaseMs / 2)));
     this.#logger = options.logger ?? silentLogger;
     this.#onStart = options.onStart;
     this.#environments = new Set([options.factory.config.env, ...(options.allowEnvironments ?? [])]);
@@ -366,7 +368,9 @@ export class Runner {
   }
 
   async #renew(): Promise<void> {
-    if (this.#held.size === 0) return;
+    // One renewal at a time: a slow one must not be joined by another every tick, filling the pool.
+    if (this.#held.size === 0 || this.#isRenewing) return;
+    this.#isRenewing = true;
     const fences = [...this.#held.keys()];
     let kept: Set<number>;
     try {
@@ -374,6 +378,8 @@ export class Runner {
     } catch {
       // Unreachable for now: the next renewal tries again; the leases may lapse, and completions are fenced then.
       return;
+    } finally {
+      this.#isRenewing = false;
     }
     for (const fence of fences) {
       const entry = this.#held.get(fence);

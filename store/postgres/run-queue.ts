@@ -209,15 +209,24 @@ export class PgRunQueue {
     }));
   }
 
-  /** Extends the leases of the runs `owner` holds, in one statement. @returns the fences still held (a missing one was lost). */
+  /**
+   * Extends the leases of the runs `owner` holds, in one statement that never waits on a row lock: a run whose row is
+   * locked (its completion is deleting it, or the reaper is taking it back) is skipped, not waited for, and the
+   * answer is read from a snapshot: a run whose row still names this owner is held (its completion decides the rest).
+   * @returns the fences still held (a missing one was lost)
+   */
   async renew(owner: string, fences: readonly number[]): Promise<Set<number>> {
     if (fences.length === 0) return new Set();
     const rows = await this.#db.rows<{ fence: number }>(
       {
         name: 'af_queue_renew',
-        text: `UPDATE run_queue SET lease_expires_at = ${NOW_MS} + $3
-               WHERE fence = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
-               RETURNING fence, ${RELAXED_COMMIT}`,
+        text: `WITH mine AS (
+                 SELECT id, fence FROM run_queue WHERE fence = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'),
+               renewed AS (
+                 UPDATE run_queue SET lease_expires_at = ${NOW_MS} + $3
+                 WHERE id IN (SELECT q.id FROM run_queue q JOIN mine m ON m.id = q.id AND m.fence = q.fence FOR UPDATE OF q SKIP LOCKED)
+                 RETURNING id)
+               SELECT fence, (SELECT count(*) FROM renewed) AS renewed, ${RELAXED_COMMIT} FROM mine`,
       },
       [fences, owner, this.#leaseMs],
     );
@@ -290,7 +299,10 @@ export class PgRunQueue {
     return outcomes;
   }
 
-  /** Gives a claimed run back to the queue, to be claimed again after `delayMs`. @returns false when the lease was already lost. */
+  /**
+   * Gives a claimed run back to the queue, at its place (its `available_at` moved by `delayMs`, so a run retried after
+   * a kv conflict does not go behind the backlog queued since). @returns false when the lease was already lost.
+   */
   async release(claim: Pick<ClaimedRun, 'id' | 'fence'>, delayMs = 0): Promise<boolean> {
     // Not a failed attempt (the runner is alive and gave it back, after a kv conflict): it does not count towards
     // maxAttempts, which is for runners that die.
@@ -298,7 +310,7 @@ export class PgRunQueue {
       {
         name: 'af_queue_release',
         text: `WITH released AS (
-                 UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL, available_at = ${NOW_MS} + $3,
+                 UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL, available_at = available_at + $3,
                    attempts = attempts - 1
                  WHERE id = $1 AND fence = $2
                  RETURNING id)
@@ -321,7 +333,10 @@ export class PgRunQueue {
       const abandoned = await this.#db.rows<{ id: string; attempts: number }>(
         {
           name: 'af_queue_abandon',
-          text: `DELETE FROM run_queue WHERE state = 'running' AND lease_expires_at < ${NOW_MS} AND attempts >= $1 RETURNING id, attempts`,
+          // Rows locked by a completion under way are skipped, not waited for: that completion decides them.
+          text: `DELETE FROM run_queue WHERE id IN (
+                   SELECT id FROM run_queue WHERE state = 'running' AND lease_expires_at < ${NOW_MS} AND attempts >= $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, attempts`,
         },
         [this.#maxAttempts],
       );
@@ -338,7 +353,7 @@ export class PgRunQueue {
           // available_at is kept (it is past): the run goes back to its place, ahead of the backlog queued since,
           // so a dead runner's runs finish within about a lease and a reaper pass of its death, not after the backlog.
           text: `UPDATE run_queue SET state = 'queued', lease_owner = NULL, fence = NULL, lease_expires_at = NULL
-                 WHERE state = 'running' AND lease_expires_at < ${NOW_MS}
+                 WHERE id IN (SELECT id FROM run_queue WHERE state = 'running' AND lease_expires_at < ${NOW_MS} FOR UPDATE SKIP LOCKED)
                  RETURNING id`,
         },
       );

@@ -158,6 +158,35 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     expect(await store.queries.count()).toBe(12);
   });
 
+  it('tries a completion the database failed again within the lease, so the run completes without running twice', async () => {
+    const store = await openStore();
+    const records = new QueuedRecordSink(store.runs);
+    const factory = await createFactory({ root: project.root, store, runSink: records, isolation: 'inline', hosts: 1 });
+    opened.push(factory);
+    const real = runnerBackendOf(store);
+    let failed = 0;
+    // The database went away twice while the run's completion was on its way (a restart): the driver's answer.
+    const backend = {
+      ...real,
+      leaseMs: real.leaseMs,
+      completeMany: async (group: Parameters<typeof real.completeMany>[0]) => {
+        if (failed < 2) {
+          failed++;
+          return group.map(() => new FactoryError('E_STORE', 'the PostgreSQL store failed: Connection terminated unexpectedly'));
+        }
+        return real.completeMany(group);
+      },
+    };
+    const runner = new Runner({ factory, records, backend, concurrency: 1, pollMs: 200 });
+    await runner.start();
+    opened.push({ close: () => runner.stop(5_000) });
+    const result = await new Dispatcher(dispatchBackendOf(await openStore())).run('counter', null, { tenant: 'acme', waitMs: 20_000 });
+    expect(result).toMatchObject({ ok: true, output: { n: 1 } });
+    expect(failed).toBe(2);
+    expect(runner.stats).toMatchObject({ claimed: 1, completed: 1, failedCompletions: 0 });
+    expect(await store.queries.count()).toBe(1);
+  });
+
   it('answers E_TIMEOUT to a caller when no runner takes the run, and the run stays queued for one', async () => {
     const caller = await openStore();
     const dispatcher = new Dispatcher(dispatchBackendOf(caller));

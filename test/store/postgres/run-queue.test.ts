@@ -253,6 +253,27 @@ describe('PgRunQueue', () => {
     expect(result).toMatchObject({ ok: false, code: 'E_SANDBOX_CRASHED', message: expect.stringContaining('attempted 2 times') });
   });
 
+  it('renews without waiting on a row its own completion has locked, and counts that run as still held', async () => {
+    const queue = new PgRunQueue(nodeA);
+    await queue.enqueue(run(1));
+    await queue.enqueue(run(2));
+    const [completing, running] = (await queue.claim('a', 2)) as [ClaimedRun, ClaimedRun];
+    // The first run's completion is under way on another connection: it has deleted the row and not yet committed.
+    const completion = await nodeB.connect();
+    try {
+      await completion.query('BEGIN');
+      await completion.query('DELETE FROM run_queue WHERE id = $1', [completing.id]);
+      // Were the renewal to wait for that lock, it would wait for ever here: the lock is released only after it returns.
+      const kept = await queue.renew('a', [completing.fence, running.fence]);
+      expect([...kept].sort()).toEqual([completing.fence, running.fence].sort());
+      await completion.query('COMMIT');
+    } finally {
+      completion.release();
+    }
+    // Committed, the run is gone: the next renewal says so.
+    expect([...(await queue.renew('a', [completing.fence, running.fence]))]).toEqual([running.fence]);
+  });
+
   it('lets one process reap at a time', async () => {
     const queue = new PgRunQueue(nodeA);
     const holder = await nodeB.connect();
