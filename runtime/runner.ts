@@ -59,7 +59,10 @@ export interface RunnerOptions {
   concurrency?: number;
   /** This runner's name in leases. @default host:pid:random */
   owner?: string;
-  /** Claim even without a wake-up this often (the safety net for lost notifications). @default 1000 */
+  /**
+   * Claim even without a wake-up this often: the safety net for lost notifications, which are lost only while the
+   * LISTEN connection is down (its return triggers a claim at once). @default 2000
+   */
   pollMs?: number;
   /** Try a reaper pass this often (one process in the fleet does it at a time). @default half the lease, at most 1 s */
   reapEveryMs?: number;
@@ -174,7 +177,7 @@ export class Runner {
     this.#records = options.records;
     this.#backend = options.backend;
     this.#concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
-    this.#pollMs = options.pollMs ?? 1_000;
+    this.#pollMs = options.pollMs ?? 2_000;
     // An expired lease is found within half a lease (at most a second) of expiring, so a dead runner's runs run
     // elsewhere within about a lease and a second of its death; a pass is one transaction (less when another holds it).
     this.#reapEveryMs = options.reapEveryMs ?? Math.max(250, Math.min(1_000, Math.floor(options.backend.leaseMs / 2)));
