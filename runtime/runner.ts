@@ -1,6 +1,7 @@
 /** @module runtime/runner — a runner process's loop: claim queued runs when there are free slots, run them, renew their leases, complete them fenced, and reap for the fleet. */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { Batcher } from '../core/batcher.js';
 import { FactoryError } from '../core/errors.js';
 import type { KvStore } from '../core/kv.js';
 import { type Logger, silentLogger } from '../core/logger.js';
@@ -163,8 +164,8 @@ export class Runner {
   #running = 0;
   readonly #stats: Omit<RunnerStats, 'inFlight'> = { claimed: 0, completed: 0, fenced: 0, conflicts: 0, failedCompletions: 0, leasesLost: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
-  readonly #completions: Array<RunnerCompletion & { resolve(outcome: RunnerCompletionOutcome | Error): void }> = [];
-  #isCompleting = false;
+  /** Finished runs are completed a group at a time: while one group commits, the next gathers (core/batcher). */
+  readonly #completions = new Batcher<RunnerCompletion, RunnerCompletionOutcome>((group) => this.#completeGroup(group), { maxBatch: MAX_COMPLETION_GROUP });
   #unsubscribe: (() => void) | undefined;
   #isPumping = false;
   #pumpAgain = false;
@@ -325,41 +326,29 @@ export class Runner {
     if (outcome instanceof Error) this.#logger.warn(`runner ${this.owner}: run ${claim.id} ran but could not be completed (${outcome.message}); it runs again when its lease expires`);
   }
 
+  /** A run's completion, with its group: an outcome, or the error that kept it from completing. */
   #complete(completion: RunnerCompletion): Promise<RunnerCompletionOutcome | Error> {
-    return new Promise((resolve) => {
-      this.#completions.push({ ...completion, resolve });
-      void this.#drainCompletions();
-    });
+    return this.#completions.submit(completion).catch((error: unknown) => error as Error);
   }
 
   /**
-   * Completes the finished runs waiting, a group per transaction, one transaction at a time: while one group commits,
-   * the next gathers, so under load each commit (and its flush, and the run-insert lock) serves many runs.
+   * Completes one group: under load each commit (and its flush, and the run-insert lock) serves many runs. Two groups
+   * can lock the same kv rows in opposite orders; the database then aborts one (a deadlock), and its runs are
+   * completed one by one instead of waiting for their leases to expire.
    */
-  async #drainCompletions(): Promise<void> {
-    if (this.#isCompleting) return;
-    this.#isCompleting = true;
+  async #completeGroup(group: RunnerCompletion[]): Promise<Array<RunnerCompletionOutcome | Error>> {
+    let outcomes: Array<RunnerCompletionOutcome | Error>;
     try {
-      while (this.#completions.length > 0) {
-        const group = this.#completions.splice(0, MAX_COMPLETION_GROUP);
-        let outcomes: Array<RunnerCompletionOutcome | Error>;
-        try {
-          outcomes = await this.#backend.completeMany(group);
-        } catch (error) {
-          outcomes = group.map(() => error as Error);
-        }
-        // Two groups can lock the same kv rows in opposite orders; the database then aborts one (a deadlock). Its
-        // runs are completed one by one instead of waiting for their leases to expire.
-        if (group.length > 1) {
-          for (const [index, outcome] of outcomes.entries()) {
-            if (isTransient(outcome)) outcomes[index] = await this.#completeAlone(group[index] as RunnerCompletion);
-          }
-        }
-        group.forEach((item, index) => item.resolve(outcomes[index] ?? new Error('no outcome')));
-      }
-    } finally {
-      this.#isCompleting = false;
+      outcomes = await this.#backend.completeMany(group);
+    } catch (error) {
+      outcomes = group.map(() => error as Error);
     }
+    if (group.length > 1) {
+      for (const [index, outcome] of outcomes.entries()) {
+        if (isTransient(outcome)) outcomes[index] = await this.#completeAlone(group[index] as RunnerCompletion);
+      }
+    }
+    return outcomes;
   }
 
   async #completeAlone(item: RunnerCompletion): Promise<RunnerCompletionOutcome | Error> {
