@@ -4,7 +4,7 @@ import type { RunRecord } from '../../core/run-record.js';
 import { DONE_CHANNEL, QUEUED_CHANNEL } from './channels.js';
 import type { PgDatabase } from './connection.js';
 import type { PgNotifications } from './notifications.js';
-import { columnsOf, insertRecordsCtes } from './run-writer.js';
+import { columnsOf, insertRecordsCtes, isRecordError } from './run-writer.js';
 
 /** The database's clock in epoch milliseconds: leases are judged by one clock, whatever the runners' clocks say. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
@@ -261,15 +261,17 @@ export class PgRunQueue {
   async completeMany(completions: readonly QueueCompletion[], last?: (completed: number[]) => Promise<void>): Promise<Array<CompletionOutcome | Error>> {
     const outcomes: Array<CompletionOutcome | Error> = completions.map(() => 'fenced');
     const plain = completions.flatMap((completion, index) => (completion.effects ? [] : [index]));
-    for (let from = 0; from < plain.length; from += IDS_PER_NOTIFICATION) {
-      const chunk = plain.slice(from, from + IDS_PER_NOTIFICATION);
+    const finishPlain = async (chunk: number[]): Promise<void> => {
       try {
         const finished = await this.#finishHeld(chunk.map((index) => completions[index] as QueueCompletion), true);
         for (const index of chunk) if (finished.has((completions[index] as QueueCompletion).claim.id)) outcomes[index] = 'completed';
       } catch (error) {
-        for (const index of chunk) outcomes[index] = error as Error;
+        // A record PostgreSQL refuses fails only its own run: the others of its group are finished one by one.
+        if (chunk.length > 1 && isRecordError(error)) for (const index of chunk) await finishPlain([index]);
+        else for (const index of chunk) outcomes[index] = error as Error;
       }
-    }
+    };
+    for (let from = 0; from < plain.length; from += IDS_PER_NOTIFICATION) await finishPlain(plain.slice(from, from + IDS_PER_NOTIFICATION));
     const effectful = completions.flatMap((completion, index) => (completion.effects ? [index] : []));
     if (effectful.length === 0) return outcomes;
     try {

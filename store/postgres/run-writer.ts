@@ -353,7 +353,7 @@ function text(value: string | undefined): string | null {
  * value too big to index), and a record that cannot be serialised. Anything else (connection lost, server
  * restarting, too many connections) may pass, and is retried.
  */
-function isRecordError(error: unknown): boolean {
+export function isRecordError(error: unknown): boolean {
   if (error instanceof TypeError || error instanceof RangeError) return true;
   const state = sqlStateOf(error);
   return state !== undefined && (state.startsWith('22') || state.startsWith('23') || state.startsWith('54'));

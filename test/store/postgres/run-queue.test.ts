@@ -172,6 +172,23 @@ describe('PgRunQueue', () => {
     expect([...(await queue.takeResults([kept.id, lost.id, bare.id])).keys()].sort()).toEqual([kept.id, bare.id].sort());
   });
 
+  it('fails only the run whose record PostgreSQL refuses: the rest of its group completes with their records', async () => {
+    const queue = new PgRunQueue(nodeA);
+    for (let i = 1; i <= 3; i++) await queue.enqueue(run(i));
+    const [first, poisoned, last] = (await queue.claim('a', 3)) as [ClaimedRun, ClaimedRun, ClaimedRun];
+    const outcomes = await queue.completeMany([
+      { claim: first, result: { ok: true }, record: runRecord(1, { id: first.id }) },
+      // An outcome the table's CHECK refuses (23514), as it would any value it cannot hold.
+      { claim: poisoned, result: { ok: true }, record: runRecord(2, { id: poisoned.id, outcome: 'maybe' as 'ok' }) },
+      { claim: last, result: { ok: true }, record: runRecord(3, { id: last.id }) },
+    ]);
+    expect(outcomes[0]).toBe('completed');
+    expect(outcomes[1]).toMatchObject({ code: 'E_STORE' });
+    expect(outcomes[2]).toBe('completed');
+    expect((await new PgRunQueries(nodeB).list({})).map((record) => record.id).sort()).toEqual([first.id, last.id].sort());
+    expect(await queue.depth()).toEqual({ queued: 0, running: 1 });
+  });
+
   it('queues a batch in one statement, refusing per run: an id already queued, a tenant over its cap', async () => {
     const queue = new PgRunQueue(nodeA, { maxQueuedPerTenant: 2 });
     await queue.enqueue(run(1));
