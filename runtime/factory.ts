@@ -14,6 +14,9 @@ import { DenialAudit } from './denial-audit.js';
 import { RolloutRouter } from './rollout-router.js';
 import { createMemoryRunSink } from './memory-run-sink.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
+import { Dispatcher } from './dispatcher.js';
+import { dispatchBackendOf } from './fleet.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 
 export interface FactoryOptions {
   /** Project root holding `agents/`. @default process.cwd() */
@@ -62,6 +65,12 @@ export interface FactoryOptions {
   onAudit?(event: TrustAuditEvent): void;
   /** What `ctx.env.get` reads after the allowlist check. @default process.env */
   processEnv?: Record<string, string | undefined>;
+  /**
+   * Run through the run queue (a PostgreSQL store only): `run` and `runSettled` queue each run for the fleet's
+   * `af runner` processes and wait for its result (up to `waitMs`, default 60 s, then `E_TIMEOUT`) instead of running it
+   * here, as `af serve` does. `createAgent` still runs here. @default false
+   */
+  dispatch?: boolean | { waitMs?: number };
   logger?: Logger;
   clock?: Clock;
 }
@@ -152,6 +161,8 @@ export class AgentFactory {
   readonly #writes: BackgroundWrites;
   /** Sealing the version rows recorded before seals, started at construction: see {@link ready}. */
   readonly #versionsSealed: Promise<void>;
+  /** Set with the `dispatch` option: runs go through the queue. */
+  readonly #dispatch: { dispatcher: Dispatcher; waitMs: number } | undefined;
   #isClosed = false;
 
   constructor(options: FactoryOptions = {}, ownership?: typeof OWNS_STORE) {
@@ -193,6 +204,13 @@ export class AgentFactory {
     this.#rollouts = store
       ? new RolloutRouter({ store, clock: this.#clock, logger: this.#logger.child('rollout'), dirOf: (name) => this.registry.peek(name)?.dir })
       : undefined;
+    if (options.dispatch) {
+      if (store?.kind !== 'postgres') throw new FactoryError('E_USAGE', 'dispatch runs through the run queue, which needs a PostgreSQL store: use `await createFactory({ store: "postgres://…", dispatch: true })`');
+      const waitMs = typeof options.dispatch === 'object' ? (options.dispatch.waitMs ?? 60_000) : 60_000;
+      this.#dispatch = { dispatcher: new Dispatcher(dispatchBackendOf(store as PostgresStore)), waitMs };
+    } else {
+      this.#dispatch = undefined;
+    }
     // Refreshed in the background, never on the run path: see RolloutRouter.start.
     this.#rollouts?.start();
     const baseSink = options.runSink ?? store?.runs ?? createMemoryRunSink();
@@ -308,6 +326,7 @@ export class AgentFactory {
 
   /** Creates an agent, runs it once, disposes it. @throws FactoryError with the run's code. */
   async run(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<{ output: unknown; stats: RunStats; runId: string } & RunOrigin> {
+    if (this.#dispatch) return settledToResult(await this.#runDispatched(this.#dispatch, name, input, options));
     const agent = await this.createAgent(name, options);
     try {
       return await agent.run(input, options);
@@ -318,12 +337,34 @@ export class AgentFactory {
 
   /** Like {@link run}, but reports a failed run as data instead of throwing. Template errors still throw. */
   async runSettled(name: string, input: unknown, options: FactoryRunOptions = {}): Promise<RunReport> {
+    if (this.#dispatch) return this.#runDispatched(this.#dispatch, name, input, options);
     const agent = await this.createAgent(name, options);
     try {
       return await agent.runSettled(input, options);
     } finally {
       await agent.dispose();
     }
+  }
+
+  /**
+   * A run through the queue: a run that could not start (an unknown template, one the trust gate refused) throws what
+   * `createAgent` would have thrown here.
+   */
+  async #runDispatched(dispatch: { dispatcher: Dispatcher; waitMs: number }, name: string, input: unknown, options: FactoryRunOptions): Promise<RunReport> {
+    if (this.#isClosed) throw new FactoryError('E_DISPOSED', 'the factory was closed; create a new one with createFactory()');
+    if (options.signal !== undefined || options.runId !== undefined || options.kv !== undefined) {
+      throw new FactoryError('E_USAGE', 'signal, runId and kv are options of a run made in this process; a dispatched run takes tenant, env and version');
+    }
+    const tenant = options.tenant ?? 'default';
+    if (!TENANT.test(tenant)) throw new FactoryError('E_USAGE', `tenant ${JSON.stringify(tenant)} is not valid: use letters, digits, ".", "_" and "-" (at most 64)`);
+    const result = await dispatch.dispatcher.run(name, input, {
+      tenant,
+      env: options.env ?? this.config.env,
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      waitMs: dispatch.waitMs,
+    });
+    if ('notRun' in result) throw new FactoryError(result.error.code, result.error.message, result.error.problems ? { problems: result.error.problems } : {});
+    return result;
   }
 
   /** True for the environments that run unsigned templates and retired versions (`devEnvironments`): adapters use it to keep callers out of them. */
@@ -442,5 +483,15 @@ function recordVersion(store: Store, template: TrustedTemplate): Awaitable<void>
     sources: { ...template.sources },
     bundle: template.code,
     ...(template.trust?.signature ? { signature: template.trust.signature } : {}),
+  });
+}
+
+/** A settled report as `run` answers it: the output, or the run's error thrown (as Agent.run does). */
+function settledToResult(report: RunReport): { output: unknown; stats: RunStats; runId: string } & RunOrigin {
+  const origin: RunOrigin = { version: report.version, digest: report.digest, source: report.source, signed: report.signed, ...(report.keyId !== undefined ? { keyId: report.keyId } : {}) };
+  if (report.ok) return { output: report.output, stats: report.stats, runId: report.runId, ...origin };
+  throw new FactoryError(report.error.code, report.error.message, {
+    ...(report.error.problems ? { problems: report.error.problems } : {}),
+    details: { runId: report.runId, stats: report.stats },
   });
 }

@@ -187,6 +187,28 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     expect(await store.queries.count()).toBe(1);
   });
 
+  it('a factory made with dispatch runs through the queue: run, runSettled and the errors a local run would give', async () => {
+    const { store: runnerStore, runner } = await startRunner(2);
+    const factory = await createFactory({ root: project.root, store: database.url, dispatch: { waitMs: 20_000 }, watch: false });
+    opened.push(factory);
+    const ran = await factory.run('counter', { hello: 1 }, { tenant: 'acme' });
+    expect(ran).toMatchObject({ output: { n: 1, echo: { hello: 1 } }, version: '1.0.0' });
+    // It ran on the runner: its record is there under the id the caller got back.
+    expect((await runnerStore.queries.get(ran.runId))?.tenant).toBe('acme');
+    const failed = await factory.runSettled('thrower', null);
+    expect(failed).toMatchObject({ ok: false, error: { code: 'E_AGENT_THREW' } });
+    await expect(factory.run('thrower', null)).rejects.toMatchObject({ code: 'E_AGENT_THREW', details: { runId: expect.any(String) } });
+    await expect(factory.run('nope', null)).rejects.toMatchObject({ code: 'E_TEMPLATE_NOT_FOUND' });
+    await expect(factory.run('counter', null, { tenant: '../x' })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(factory.run('counter', null, { runId: 'x' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('a dispatched run takes tenant, env and version') });
+    // The runner took each of the four that were queued (the refused ones never were).
+    expect(runner.stats).toMatchObject({ claimed: 4, completed: 4 });
+  });
+
+  it('refuses dispatch without a PostgreSQL store', async () => {
+    await expect(createFactory({ root: project.root, store: false, dispatch: true })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('needs a PostgreSQL store') });
+  });
+
   it('answers E_TIMEOUT to a caller when no runner takes the run, and the run stays queued for one', async () => {
     const caller = await openStore();
     const dispatcher = new Dispatcher(dispatchBackendOf(caller));
