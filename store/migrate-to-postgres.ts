@@ -179,6 +179,7 @@ export async function migrateToPostgres(source: SqliteStore, target: PostgresSto
   const sample = options.sample ?? 100;
   await source.runs.flush();
   await checkSourceChain(source);
+  checkSourceTrust(source);
   const db = source.db;
   let snapshot: Snapshot;
   // A read transaction: one snapshot of the file for every read below (WAL: writers elsewhere go on).
@@ -252,6 +253,16 @@ async function checkSourceChain(source: SqliteStore): Promise<void> {
     }`,
     { details: { firstBad } },
   );
+}
+
+/**
+ * The source's trust data must be what the keys folder's seal vouches for: rows edited without the keys folder (a
+ * revocation or retirement deleted, a key added) would be copied as they are, and the copy refused as the file is.
+ */
+function checkSourceTrust(source: SqliteStore): void {
+  const problem = source.trust.trustProblem();
+  if (!problem) return;
+  throw new FactoryError('E_TRUST_STATE', `${problem.message}; nothing was copied`, { details: problem.details });
 }
 
 /** @throws FactoryError `E_CONFLICT` naming what the target holds. */

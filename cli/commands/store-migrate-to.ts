@@ -37,7 +37,8 @@ export async function storeMigrateToCommand(context: CommandContext, url: string
     } finally {
       await target.close();
     }
-    const isSound = result.verification.audit.ok && result.verification.trust.postgres === result.verification.trust.sqlite;
+    // The source was checked before the copy; a copy whose trust data the seal does not vouch for is a failure.
+    const isSound = result.verification.audit.ok && result.verification.trust.postgres === null;
     if (options.json) printJson(context.streams, result);
     else context.streams.stdout.write(formatMigration(context, result));
     return isSound ? EXIT.ok : EXIT.trust;
@@ -65,8 +66,8 @@ function formatMigration(context: CommandContext, result: MigrationResult): stri
   if (audit.anchor === 'unwritten') lines.push(paint.yellow(`  the audit anchor in the keys folder could not be written by this process: run \`af audit-log verify --store URL\` as the user who owns the keys folder`));
   if (audit.anchor === 'reanchored') lines.push(paint.yellow("  the keys folder's PostgreSQL anchor vouched for another database: re-anchored, and the audit.reanchored entry records what it said"));
   const { trust } = verification;
-  if (trust.postgres === trust.sqlite) lines.push(trust.postgres === null ? `${paint.green('✓')} trust data: the keys folder's seal vouches for the copied keys, revocations and retirements` : paint.yellow(`  trust data as in SQLite: ${trust.postgres}`));
-  else lines.push(`${paint.red('✗')} trust data in PostgreSQL: ${trust.postgres ?? 'sound'} (in SQLite: ${trust.sqlite ?? 'sound'}); run \`af keys verify --store URL\``);
+  if (trust.postgres === null) lines.push(`${paint.green('✓')} trust data: the keys folder's seal vouches for the copied keys, revocations and retirements`);
+  else lines.push(`${paint.red('✗')} trust data in PostgreSQL: ${trust.postgres}${trust.sqlite === null ? ' (the SQLite file was sound: run `af keys verify --store URL`)' : ' (copied as it was in the SQLite file, which has the same problem)'}`);
   lines.push(`next: stop what still writes ${result.source}, point every node at the database (AF_STORE_URL or --store) and give each the same keys folder`);
   return `${lines.join('\n')}\n`;
 }
