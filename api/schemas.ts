@@ -133,6 +133,18 @@ const runView = {
     runMs: { type: 'number' },
     cpuMs: { type: 'number' },
     heapUsedAtEndBytes: { type: 'number' },
+    heapGrowthBytes: { type: 'number' },
+    censoredBy: { type: 'string', enum: ['cpuMs', 'timeoutMs', 'memoryMb'] },
+    limits: {
+      type: 'object',
+      required: ['cpuMs', 'timeoutMs', 'memoryMb'],
+      properties: {
+        cpuMs: { type: 'number' },
+        timeoutMs: { type: 'number' },
+        memoryMb: { type: 'number' },
+        measure: { type: 'object', required: ['name', 'value'], properties: { name: { type: 'string' }, value: { type: 'number' } } },
+      },
+    },
     inputBytes: { type: 'number' },
     outputBytes: { type: 'number' },
     outcome: { type: 'string', enum: ['ok', 'error'] },

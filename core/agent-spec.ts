@@ -61,6 +61,41 @@ export interface Limits {
   spawnDepth: number;
   /** Maximum `ctx.spawn` calls per run. */
   spawnFanOut: number;
+  /**
+   * How `cpuMs` and `timeoutMs` follow the input: computed per run before it starts, from admission-time facts only.
+   * Absent: every run gets the flat limits above.
+   */
+  byInput?: LimitsByInput;
+}
+
+/** The limits a byInput rule can set per run (the heap limit belongs to the isolate, shared across runs). */
+export const BY_INPUT_RESOURCES = ['cpuMs', 'timeoutMs'] as const;
+export type ByInputResource = (typeof BY_INPUT_RESOURCES)[number];
+
+/**
+ * `limits.byInput`: for input measure x (at least 1), a limit is min(max, ceil(base × x^exponent)). `max` defaults to the
+ * flat limit, so a rule can only lower a limit for small inputs, never raise it past what the manifest and policy allow.
+ */
+export interface LimitsByInput {
+  /** `"inputBytes"` (UTF-8 bytes of the input's JSON) or a JSON pointer into the input (array or string length, object key count, a non-negative number's value). */
+  measure: string;
+  cpuMs?: PowerRule;
+  timeoutMs?: PowerRule;
+}
+
+export interface PowerRule {
+  base: number;
+  exponent: number;
+  max?: number;
+}
+
+/** The limits one run ran under, as recorded. */
+export interface EffectiveLimits {
+  cpuMs: number;
+  timeoutMs: number;
+  memoryMb: number;
+  /** The input measure a byInput rule used (absent without one). */
+  measure?: { name: string; value: number };
 }
 
 export interface PoolSettings {

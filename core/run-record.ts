@@ -1,5 +1,5 @@
 /** @module core/run-record — the record every run leaves, and the sink it is handed to (the store implements it). */
-import type { ToolCounts } from './agent-spec.js';
+import type { EffectiveLimits, ToolCounts } from './agent-spec.js';
 import type { ErrorCode } from './errors.js';
 
 /** One run, as recorded: what ran, for whom, how long it took, and how it ended. */
@@ -17,7 +17,20 @@ export interface RunRecord {
   createMs: number;
   runMs: number;
   cpuMs: number;
+  /** The isolate's used heap after the run, earlier runs' garbage included: for operating hosts, not for sizing. */
   heapUsedAtEndBytes: number;
+  /**
+   * Heap the run itself needed, bytes (see docs/architecture.md, "Per-run memory"). Absent when the run was not measured:
+   * killed, crashed, refused, or recorded before this was kept.
+   */
+  heapGrowthBytes?: number;
+  /** The limits the run ran under (after `limits.byInput`). Absent in records from before they were kept. */
+  limits?: EffectiveLimits;
+  /**
+   * The limit that stopped the run. Its figure for that resource is then a lower bound (the limit in force); its figures
+   * for the others are absent or, for wall time of a CPU-killed run, a lower bound too.
+   */
+  censoredBy?: 'cpuMs' | 'timeoutMs' | 'memoryMb';
   inputBytes: number;
   outputBytes: number;
   outcome: 'ok' | 'error';

@@ -81,7 +81,7 @@ export function observationsOf(records: readonly RunRecord[], resource: Resource
     const censored = hitLimit(record, resource);
     const limit = censored ? limitsOf(record)?.[resource] : undefined;
     if (censored && limit === undefined) continue;
-    observations.push({ at: record.startedAt, value: censored ? (limit as number) : peakOf(record, resource), censored, features: featuresOf(record) });
+    observations.push({ at: record.startedAt, value: censored ? (limit as number) : peakOf(record, resource), censored, features: featuresOf(record), size: Math.max(1, record.inputBytes) });
   }
   return observations;
 }

@@ -17,6 +17,43 @@ export interface Observation {
   censored: boolean;
   /** Input features of the run (see learner/features.ts), for models that use them. */
   features: number[];
+  /**
+   * The run's input measure as a `limits.byInput` rule would see it before the run (input bytes by default), ≥ 1.
+   * Admission-time only: nothing measured during the run.
+   */
+  size: number;
+}
+
+/**
+ * A limit as a function of the input measure x: min(max, base × x^exponent) (`limits.byInput`'s power rule).
+ * A flat limit is `{ base: L, exponent: 0, max: L }`.
+ */
+export interface LimitRule {
+  base: number;
+  exponent: number;
+  max: number;
+}
+
+/** The limit a rule gives an input of measure `size` (no rounding: callers round where a manifest needs it). */
+export function limitFor(rule: LimitRule, size: number): number {
+  return Math.min(rule.max, rule.base * Math.max(1, size) ** rule.exponent);
+}
+
+/** A flat limit as a rule. */
+export function flatRule(limit: number): LimitRule {
+  return { base: limit, exponent: 0, max: limit };
+}
+
+/**
+ * A recommender whose limit follows the input: it proposes a rule rather than one number. Its `recommend` returns the
+ * rule's `max` (the limit a manifest's flat field would carry).
+ */
+export interface RuleRecommender extends LimitRecommender {
+  recommendRule(history: readonly Observation[], context: RecommendContext): LimitRule;
+}
+
+export function isRuleRecommender(recommender: LimitRecommender): recommender is RuleRecommender {
+  return typeof (recommender as Partial<RuleRecommender>).recommendRule === 'function';
 }
 
 export interface RecommendContext {

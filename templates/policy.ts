@@ -24,7 +24,7 @@ export interface PolicyRule {
   net?: NetRules;
   env?: AllowDeny;
   spawn?: AllowDeny;
-  maxLimits?: Partial<Limits>;
+  maxLimits?: Partial<Omit<Limits, 'byInput'>>;
   /** Signer names (certificate common names) or key ids, one of which must have signed the template. */
   requireSigners?: string[];
 }
@@ -252,7 +252,8 @@ function violationOf(rule: PolicyRule, subject: PolicySubject): string | undefin
   }
   for (const [key, maximum] of Object.entries(rule.maxLimits ?? {})) {
     const value = limits[key as keyof Limits];
-    if (maximum !== undefined && value > maximum) return `limits.${key} is ${value}, above the maximum ${maximum}`;
+    // A byInput rule can only lower a limit (its max is at most the flat limit), so the flat limits are what is checked.
+    if (maximum !== undefined && typeof value === 'number' && value > maximum) return `limits.${key} is ${value}, above the maximum ${maximum}`;
   }
   if (rule.requireSigners) {
     if (!subject.signer) return `it must be signed by one of ${rule.requireSigners.join(', ')}, and it is not signed`;
