@@ -21,6 +21,27 @@ export const FEATURE_NAMES = [
 
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
+/**
+ * The features known before a run starts: its input's size and shape, and the time of day. Anything that sets a limit
+ * uses only these; tool-call counts are known only after the run and would leak the outcome into the prediction.
+ */
+export const ADMISSION_FEATURE_NAMES = ['log_input_bytes', 'input_depth', 'log_max_array_length', 'log_max_string_length', 'top_level_keys', 'hour_sin', 'hour_cos'] as const;
+
+/** Input size and shape and time of day of one run: {@link ADMISSION_FEATURE_NAMES}, in order. */
+export function admissionFeaturesOf(record: RunRecord): number[] {
+  const shape = record.inputShape;
+  const hour = (new Date(record.startedAt).getUTCHours() + new Date(record.startedAt).getUTCMinutes() / 60) / 24;
+  return [
+    Math.log1p(record.inputBytes),
+    shape?.depth ?? 0,
+    Math.log1p(shape?.maxArrayLength ?? 0),
+    Math.log1p(shape?.maxStringLength ?? 0),
+    shape?.topLevelKeys ?? 0,
+    Math.sin(2 * Math.PI * hour),
+    Math.cos(2 * Math.PI * hour),
+  ];
+}
+
 /** The error code a run ends with when it hits each limit. */
 const LIMIT_CODE: Record<Resource, string> = { memoryMb: 'E_MEMORY_LIMIT', timeoutMs: 'E_TIMEOUT', cpuMs: 'E_CPU_LIMIT' };
 
@@ -45,11 +66,15 @@ export function featuresOf(record: RunRecord): number[] {
   ];
 }
 
-/** The measured peak of a resource in the limit's unit. */
-export function peakOf(record: RunRecord, resource: Resource): number {
+/**
+ * The measured need of a resource in the limit's unit, or undefined when the record has none: memory is the run's own
+ * heap growth (`heapGrowthBytes`), absent for killed runs and for records from before it was kept (the isolate's heap
+ * after the run includes earlier runs' garbage, so it is not a need).
+ */
+export function peakOf(record: RunRecord, resource: Resource): number | undefined {
   switch (resource) {
     case 'memoryMb':
-      return record.heapUsedAtEndBytes / (1024 * 1024);
+      return record.heapGrowthBytes === undefined ? undefined : record.heapGrowthBytes / (1024 * 1024);
     case 'timeoutMs':
       return record.runMs;
     case 'cpuMs':
@@ -57,9 +82,16 @@ export function peakOf(record: RunRecord, resource: Resource): number {
   }
 }
 
+/** The limit that stopped the run, if one did: its recorded `censoredBy`, or for older records the error code. */
+export function stoppedBy(record: RunRecord): Resource | undefined {
+  if (record.censoredBy !== undefined) return record.censoredBy;
+  for (const resource of ['memoryMb', 'timeoutMs', 'cpuMs'] as const) if (record.errorCode === LIMIT_CODE[resource]) return resource;
+  return undefined;
+}
+
 /** Did the run end because it hit this resource's limit? */
 export function hitLimit(record: RunRecord, resource: Resource): boolean {
-  return record.errorCode === LIMIT_CODE[resource];
+  return stoppedBy(record) === resource;
 }
 
 /**
@@ -69,19 +101,44 @@ export function hitLimit(record: RunRecord, resource: Resource): boolean {
  */
 export const NOT_MEASURED = new Set(['E_INPUT_INVALID', 'E_DISPOSED', 'E_UNAVAILABLE', 'E_SANDBOX_CRASHED']);
 
+/** The time resources: a run stopped by one of them was also cut short in the other, whose figure is then a lower bound. */
+const TIME_RESOURCES: ReadonlySet<Resource> = new Set(['cpuMs', 'timeoutMs']);
+
 /**
- * Observations of one resource. A run that hit the limit is censored at the limit in force (its
- * need is at least that), found through `limitsOf` (by the run's digest and environment);
- * failed runs that say nothing about the agent's needs ({@link NOT_MEASURED}) are left out.
+ * Observations of one resource:
+ * - a run stopped by this resource's limit is censored at the limit it ran under (its need is at least that): the
+ *   record's own effective `limits`, or for older records `limitsOf` (by the run's digest and environment);
+ * - a run stopped by the other time limit is censored at what it used (CPU of a timed-out run, wall time of a
+ *   CPU-killed run: lower bounds, not needs);
+ * - a run stopped by any limit says nothing about its memory, nor does a record without a memory figure;
+ * - failed runs that say nothing about the agent's needs ({@link NOT_MEASURED}) are left out.
+ * `size` is the run's input bytes, or `measureOf(record)` when given (a byInput rule's measure).
  */
-export function observationsOf(records: readonly RunRecord[], resource: Resource, limitsOf: (record: RunRecord) => Limits | undefined): Observation[] {
+export function observationsOf(
+  records: readonly RunRecord[],
+  resource: Resource,
+  limitsOf: (record: RunRecord) => Limits | undefined,
+  measureOf: (record: RunRecord) => number | undefined = () => undefined,
+): Observation[] {
   const observations: Observation[] = [];
   for (const record of records) {
     if (record.outcome === 'error' && NOT_MEASURED.has(record.errorCode ?? '')) continue;
-    const censored = hitLimit(record, resource);
-    const limit = censored ? limitsOf(record)?.[resource] : undefined;
-    if (censored && limit === undefined) continue;
-    observations.push({ at: record.startedAt, value: censored ? (limit as number) : peakOf(record, resource), censored, features: featuresOf(record), size: Math.max(1, record.inputBytes) });
+    const stopper = stoppedBy(record);
+    let value: number | undefined;
+    let censored = false;
+    if (stopper === resource) {
+      value = record.limits?.[resource] ?? (limitsOf(record)?.[resource] as number | undefined);
+      censored = true;
+    } else if (stopper !== undefined) {
+      if (!TIME_RESOURCES.has(resource) || !TIME_RESOURCES.has(stopper)) continue;
+      value = peakOf(record, resource);
+      censored = true;
+    } else {
+      value = peakOf(record, resource);
+    }
+    if (value === undefined || !Number.isFinite(value)) continue;
+    const size = Math.max(1, measureOf(record) ?? record.inputBytes);
+    observations.push({ at: record.startedAt, value, censored, features: admissionFeaturesOf(record), size });
   }
   return observations;
 }

@@ -51,6 +51,8 @@ export function craftRuns(options: CraftOptions): RunRecord[] {
       runMs: 2 + size / 50 + noise,
       cpuMs: 1 + size / 60 + noise,
       heapUsedAtEndBytes: Math.round(heapMb * 1024 * 1024),
+      // A killed run has no memory figure of its own.
+      ...(errorCode === 'E_CPU_LIMIT' || errorCode === 'E_TIMEOUT' || errorCode === 'E_MEMORY_LIMIT' ? {} : { heapGrowthBytes: Math.round(heapMb * 1024 * 1024) }),
       inputBytes: 20 + size * 8,
       outputBytes: 40,
       outcome: errorCode ? 'error' : 'ok',
