@@ -9,11 +9,11 @@ type Json = Record<string, unknown>;
  * The one top-level key of agent.json each kind changes (`version` is bumped by the workflow itself), and, where the
  * learner sets only some of its keys, those keys. Suggestions are stored where people who cannot sign can write (the
  * database), and accepting one signs its result with the maintainer's key, so the patch is held to what its kind makes:
- * right-sizing sets memory, wall and CPU time, pre-warming the pool's prewarm, failure patterns tighten the input
+ * right-sizing sets memory, wall and CPU time (flat or by input), pre-warming the pool's prewarm, failure patterns tighten the input
  * schema, least privilege only takes permissions away.
  */
 const SCOPE: Readonly<Record<SuggestionKind, { key: string; only?: readonly string[] }>> = Object.freeze({
-  'right-sizing': { key: 'limits', only: ['memoryMb', 'timeoutMs', 'cpuMs'] },
+  'right-sizing': { key: 'limits', only: ['memoryMb', 'timeoutMs', 'cpuMs', 'byInput'] },
   'pre-warming': { key: 'pool', only: ['prewarm'] },
   'failure-pattern': { key: 'input' },
   'least-privilege': { key: 'permissions' },

@@ -1,42 +1,96 @@
-/** @module learner/selected-recommender — what right-sizing does per template: backtest the learner against the VPA rule on the template's own past and use whichever wins. */
-import { backtest, type BacktestScore } from './backtest.js';
-import { VpaRecommender } from './baselines.js';
-import { LearnedRecommender, type LearnedRecommenderOptions } from './learned-recommender.js';
-import type { LimitRecommender, Observation, RecommendContext } from './recommender.js';
+/** @module learner/selected-recommender — what right-sizing does per template: calibrate every candidate method to one hit-rate budget on the template's own past and propose the one that reserves least. */
+import type { LimitScore } from './backtest.js';
+import { AutopilotRecommender, VpaRecommender } from './baselines.js';
+import { calibrate, scaleRule } from './calibration.js';
+import { ConditionalRecommender } from './conditional-recommender.js';
+import { flatRule, isRuleRecommender, type LimitRecommender, type LimitRule, type Observation, type RecommendContext, type RuleRecommender } from './recommender.js';
+
+export interface SelectionOptions {
+  /** Uncensored limit-hit rate each candidate is calibrated to on the backtest. @default 0.01 */
+  budget?: number;
+  /** Walk-forward windows of the backtest (equal counts of runs). @default 3 */
+  windows?: number;
+  /** The methods compared, in order of preference on a tie. @default VPA rule, Autopilot's moving window, the conditional rule */
+  candidates?: readonly LimitRecommender[];
+}
+
+/** One candidate's result: its scale at the budget, its backtest there, and the rule it proposes now. */
+export interface CandidateResult {
+  name: string;
+  /** Limits × scale meet the budget on the backtest. */
+  scale: number;
+  score: LimitScore;
+  /** What it proposes now, already scaled (a flat limit is a rule with exponent 0). */
+  rule: LimitRule;
+}
+
+/** Candidates whose backtest had fewer uncensored runs than this are not compared: one window of a few runs proves nothing. */
+const MIN_SCORED = 30;
+/** Runs stopped at a limit this recently set a floor (VPA's memory aggregation interval), at their limit × 1.2 (its `OOMBumpUpRatio`). */
+const BUMP_WINDOW_MS = 86_400_000;
+const BUMP_RATIO = 1.2;
 
 /**
- * The learner is used only where, in a two-window walk-forward backtest on the same history, it
- * left less slack at an equal or lower limit-hit rate than the VPA rule; elsewhere the rule is used.
- * `lastChoice` and the scores say which and why, for a suggestion's evidence.
+ * Right-sizing's choice among methods, made per template and resource the way a fair comparison is made: each
+ * candidate's limits are scaled on a walk-forward backtest until its uncensored hit rate meets the budget
+ * (learner/calibration.ts), and the one with the least capacity slack at that budget is proposed, scaled the same way.
+ * So the conditional rule (or the learner's model) is proposed exactly where it reserves less than the VPA and Autopilot
+ * rules at the same hit rate, and `last` says by how much. With too little history to backtest, the VPA rule's limit.
  */
-export class SelectedRecommender implements LimitRecommender {
-  readonly name = 'learner+vpa-fallback';
-  readonly learner: LearnedRecommender;
-  readonly vpa = new VpaRecommender();
-  readonly #options: LearnedRecommenderOptions;
-  lastChoice: 'learner' | 'vpa-rule' = 'vpa-rule';
-  lastScores: { learner: BacktestScore; vpa: BacktestScore } | undefined;
-  /** The VPA rule's recommendation at the last call, for evidence. */
-  lastBaseline: number | undefined;
-  /** The learner's recommendation at the last call (whether chosen or not), for evidence. */
-  lastLearned: number | undefined;
+export class SelectedRecommender implements RuleRecommender {
+  readonly name = 'selected-at-budget';
+  readonly budget: number;
+  readonly #windows: number;
+  readonly candidates: readonly LimitRecommender[];
+  /** Every candidate's result at the last call (those that could be backtested), and the one chosen. */
+  last: { chosen: string; results: CandidateResult[] } | undefined;
 
-  constructor(options: LearnedRecommenderOptions = {}) {
-    this.#options = options;
-    this.learner = new LearnedRecommender(options);
+  constructor(options: SelectionOptions = {}) {
+    this.budget = options.budget ?? 0.01;
+    this.#windows = options.windows ?? 3;
+    this.candidates = options.candidates ?? defaultCandidates();
+  }
+
+  recommendRule(history: readonly Observation[], context: RecommendContext): LimitRule {
+    const past = history.filter((o) => o.at < context.now);
+    const results: CandidateResult[] = [];
+    for (const candidate of this.candidates) {
+      const { scale, score, windows } = calibrate(candidate, past, { resource: context.resource, currentLimit: context.currentLimit, budget: this.budget, windows: this.#windows });
+      if (windows.length === 0 || score.uncensored < MIN_SCORED || !Number.isFinite(score.capacitySlack)) continue;
+      const now = isRuleRecommender(candidate) ? candidate.recommendRule(past, context) : flatRule(candidate.recommend(past, context));
+      results.push({ name: candidate.name, scale, score, rule: scaleRule(now, scale) });
+    }
+    let best: CandidateResult | undefined;
+    for (const result of results) if (!best || result.score.capacitySlack < best.score.capacitySlack - 1e-9) best = result;
+    this.last = { chosen: best?.name ?? 'vpa', results };
+    const rule = best?.rule ?? flatRule(new VpaRecommender().recommend(past, context));
+    return aboveRecentLimitHits(rule, past, context.now);
   }
 
   recommend(history: readonly Observation[], context: RecommendContext): number {
-    const past = history.filter((o) => o.at < context.now);
-    const scores = {
-      learner: backtest(new LearnedRecommender({ ...this.#options, keepModel: false }), past, context.resource, context.currentLimit),
-      vpa: backtest(this.vpa, past, context.resource, context.currentLimit),
-    };
-    this.lastScores = scores;
-    const learnerWins = Number.isFinite(scores.learner.slack) && scores.learner.hitRate <= scores.vpa.hitRate + 1e-9 && scores.learner.slack < scores.vpa.slack;
-    this.lastLearned = this.learner.recommend(past, context);
-    this.lastBaseline = this.vpa.recommend(past, context);
-    this.lastChoice = learnerWins && this.learner.lastMethod === 'model' ? 'learner' : 'vpa-rule';
-    return this.lastChoice === 'learner' ? this.lastLearned : this.lastBaseline;
+    return this.recommendRule(history, context).max;
   }
+}
+
+/**
+ * The budget counts only runs whose need was measured, so a run stopped at its limit does not move the calibration. It
+ * moves this floor instead: every run stopped in the last day gets at least 1.2 × the figure it was stopped at (the limit
+ * it broke), as the VPA rule raises a limit after an OOM — a limit that runs are known to break is never proposed.
+ */
+function aboveRecentLimitHits(rule: LimitRule, past: readonly Observation[], now: number): LimitRule {
+  let { base, max } = rule;
+  for (const o of past) {
+    if (!o.censored || o.at < now - BUMP_WINDOW_MS) continue;
+    const need = o.value * BUMP_RATIO;
+    max = Math.max(max, need);
+    if (base * Math.max(1, o.size) ** rule.exponent < need) base = need / Math.max(1, o.size) ** rule.exponent;
+  }
+  return { base: Math.min(base, max), exponent: rule.exponent, max };
+}
+
+/** VPA's rule, Autopilot's moving-window peak, and the conditional rule (for resources a rule can set). */
+export function defaultCandidates(options: { conditional?: boolean } = {}): LimitRecommender[] {
+  const candidates: LimitRecommender[] = [new VpaRecommender({ round: false }), new AutopilotRecommender({ round: false })];
+  if (options.conditional ?? true) candidates.push(new ConditionalRecommender());
+  return candidates;
 }

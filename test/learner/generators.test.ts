@@ -55,7 +55,7 @@ describe('right-sizing', () => {
     expect(op?.value).toBeGreaterThanOrEqual(15);
     expect(op?.value).toBeLessThanOrEqual(40);
     expect(memory?.evidence).toMatchObject({ resource: 'memoryMb', runs: 1200, limitHits: 0, currentLimit: 256 });
-    expect(['learner', 'vpa-rule']).toContain(memory?.evidence.method);
+    expect(['vpa', 'autopilot']).toContain(memory?.evidence.method);
     expect(memory?.evidenceKey).toMatch(/^right-sizing:memoryMb:\d+$/);
   });
 
@@ -67,6 +67,45 @@ describe('right-sizing', () => {
     const memory = bySlot(found, 'limits.memoryMb');
     expect(memory?.patch[0]?.value).toBeGreaterThanOrEqual(Math.round(template.manifest.limits.memoryMb * 1.2));
     expect(memory?.evidence.limitHits).toBeGreaterThan(100);
+  });
+
+  it('proposes limits.byInput where CPU and wall time follow the input, with every method scored at the same hit budget', () => {
+    // CPU ≈ size / 60 ms and wall ≈ size / 50 ms, inputs of 20–8,000 bytes, under flat limits of 5,000 ms.
+    const found = rightSizing(history('sized', craftRuns({ count: 1200 })));
+    for (const resource of ['cpuMs', 'timeoutMs'] as const) {
+      const suggestion = bySlot(found, `limits.${resource}`);
+      expect(suggestion?.evidence.method).toBe('conditional');
+      const [op] = suggestion?.patch ?? [];
+      expect(op?.op).toBe('add');
+      expect(op?.path).toBe('/limits/byInput');
+      const rule = (op?.value as Record<string, { base: number; exponent: number }>)[resource] as { base: number; exponent: number };
+      expect((op?.value as { measure: string }).measure).toBe('inputBytes');
+      // Need ≈ 1 + size/60: sub-linear in log–log over these sizes (the constant dominates small inputs).
+      expect(rule.exponent).toBeGreaterThan(0.3);
+      expect(rule.exponent).toBeLessThan(1.2);
+      // Small inputs get a limit far under the flat 5,000 ms; the largest get more than the small ones.
+      const examples = suggestion?.evidence.examples as Array<{ quantile: string; limit: number }>;
+      const limitAt = (q: string) => examples.find((e) => e.quantile === q)?.limit as number;
+      expect(limitAt('p10')).toBeLessThan(limitAt('max'));
+      expect(limitAt('max')).toBeLessThan(5000);
+      const methods = suggestion?.evidence.methods as Record<string, { capacitySlack: number; hitRate: number }>;
+      expect(Object.keys(methods).sort()).toEqual(['autopilot', 'conditional', 'vpa']);
+      // Calibrated to the 1 % budget, the rule reserves less than the flat methods.
+      expect(methods.conditional?.capacitySlack).toBeLessThan(methods.vpa?.capacitySlack as number);
+      expect(methods.conditional?.capacitySlack).toBeLessThan(methods.autopilot?.capacitySlack as number);
+      for (const method of Object.values(methods)) expect(method.hitRate).toBeLessThanOrEqual(0.01);
+      expect(suggestion?.expectedImpact.summary).toMatch(new RegExp(`^${resource} follows inputBytes: \\d+ for small inputs`));
+      expect(suggestion?.evidenceKey).toMatch(new RegExp(`^right-sizing:${resource}:by-input:inputBytes:`));
+    }
+  });
+
+  it('never proposes a limit under one that recent runs were stopped at, whatever the budget says', () => {
+    // The largest inputs hit the CPU limit of 5,000 ms: their need is unknown, so the budget (over measured runs) cannot see them.
+    const records = craftRuns({ count: 1200, fails: (size) => (size > 950 ? 'E_CPU_LIMIT' : undefined) });
+    const found = rightSizing(history('sized', records));
+    const cpu = bySlot(found, 'limits.cpuMs');
+    const flat = cpu?.patch.find((op) => op.path === '/limits/cpuMs')?.value as number;
+    expect(flat).toBeGreaterThanOrEqual(6000);
   });
 
   it('stays quiet below 100 runs', () => {
