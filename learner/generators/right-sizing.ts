@@ -25,8 +25,12 @@ const MIN_EXPONENT = 0.05;
 export interface RightSizingOptions {
   /** Called with each trained model's owner, so the caller can save models. */
   onModel?(resource: Resource, recommender: LearnedRecommender): void;
-  /** Also compare the learner's neural model (TensorFlow.js; slower). @default false */
-  neural?: boolean;
+  /**
+   * Resources for which the learner's neural model (TensorFlow.js, over input shape and time of day) is also compared.
+   * It costs one training per backtest window; memory is where no rule applies, so it is compared there.
+   * @default ['memoryMb']
+   */
+  neuralFor?: readonly Resource[];
 }
 
 export function rightSizing(history: TemplateHistory, options: RightSizingOptions = {}): Candidate[] {
@@ -40,7 +44,7 @@ export function rightSizing(history: TemplateHistory, options: RightSizingOption
     const current = history.template.manifest.limits[resource];
     const currentRule = ruled ? byInput?.[resource as ByInputResource] : undefined;
     const context = { resource, currentLimit: current, now: history.now };
-    const learner = options.neural ? new LearnedRecommender({ keepModel: true }) : undefined;
+    const learner = (options.neuralFor ?? ['memoryMb']).includes(resource) ? new LearnedRecommender({ keepModel: true }) : undefined;
     const methods: LimitRecommender[] = [new VpaRecommender({ round: false }), new AutopilotRecommender({ round: false })];
     if (ruled) methods.push(new ConditionalRecommender());
     if (learner) methods.push(learner);
