@@ -54,7 +54,7 @@ export default async function bench({ quick = false } = {}) {
       store.runs.write({
         id: `run-${i}`, template: name, version: '1.0.0', digest: digests[name], env: 'dev', tenant: 'default',
         startedAt: start + Math.floor((i * 7 * 86_400_000) / total), createMs: 0.05, runMs: 2 + size / 50 + random(), cpuMs: 1 + size / 60 + random(),
-        heapUsedAtEndBytes: Math.round((4 + size / 100 + random()) * 1048576), inputBytes: 20 + size * 8, outputBytes: 40,
+        heapUsedAtEndBytes: Math.round((4 + size / 100 + random()) * 1048576), ...(failed ? { censoredBy: 'timeoutMs' } : { heapGrowthBytes: Math.round((1 + size / 200 + random()) * 1048576) }), inputBytes: 20 + size * 8, outputBytes: 40,
         outcome: failed ? 'error' : 'ok', ...(failed ? { errorCode: 'E_TIMEOUT' } : {}), tools: { log: 1 }, denials: [], logsDropped: 0, depth: 0,
         inputShape: { depth: 2, maxArrayLength: size, maxStringLength: 5, topLevelKeys: 1, lengths: { items: size } },
       });
@@ -71,7 +71,7 @@ export default async function bench({ quick = false } = {}) {
       metrics: [metric(`one learning pass over ${total.toLocaleString('en')} runs of ${templateCount} templates`, 's', { ...summarise([seconds]), n: 1 }, { stat: 'p50', max: 30 })],
       notes: [
         `TensorFlow.js backend: ${result.backend}. Suggestions made: ${Object.entries(byKind).map(([kind, n]) => `${kind} ${n}`).join(', ')}.`,
-        'Per template and limit: a backtest of the learner against the VPA rule (two walk-forward windows, one model each) plus the final model, saved to the store.',
+        'Per template and limit: the VPA rule, Autopilot\'s moving window and (CPU and wall time) the conditional log–log rule, each calibrated to a 1 % hit budget on a three-window walk-forward backtest; for memory also the neural model (one training per window plus the final model, saved to the store).',
       ],
     };
   } finally {
