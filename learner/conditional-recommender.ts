@@ -66,3 +66,7 @@ export class ConditionalRecommender implements RuleRecommender {
     return this.recommendRule(history, context).max;
   }
 }
+
+export function createConditionalRecommender(options: ConditionalRecommenderOptions = {}): ConditionalRecommender {
+  return new ConditionalRecommender(options);
+}

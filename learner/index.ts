@@ -8,7 +8,7 @@ export { censoredPinballLoss, QuantileModel, type QuantileModelOptions, type Qua
 export { backtest, poolScores, scoreLimits, scoreWindows, walkForward, type BacktestScore, type BacktestWindow, type LimitScore } from './backtest.js';
 export { calibrate, calibrateWindows, scaleForBudget, scaleRule, type Calibration } from './calibration.js';
 export { fitPowerLaw, type PowerLawFit, type SizedSample } from './power-law-fit.js';
-export { ConditionalRecommender, type ConditionalRecommenderOptions } from './conditional-recommender.js';
+export { ConditionalRecommender, createConditionalRecommender, type ConditionalRecommenderOptions } from './conditional-recommender.js';
 export { applyJsonPatch, parsePointer } from './json-patch.js';
 export { learn, rankSuggestions, type LearnOptions, type LearnResult } from './learn.js';
 export { acceptSuggestion, bumpPatch, rejectSuggestion, retireVersion, rollback, startRollout, type AcceptOptions, type RetireResult, type WorkflowContext } from './workflow.js';
@@ -16,4 +16,4 @@ export { reliableFailureRegion } from './generators/failure-pattern.js';
 export { MIN_RUNS as LEAST_PRIVILEGE_MIN_RUNS } from './generators/least-privilege.js';
 export { MIN_RUNS as RIGHT_SIZING_MIN_RUNS } from './generators/right-sizing.js';
 export { diffLines, previewSuggestion, type DiffLine } from './preview.js';
-export { defaultCandidates, SelectedRecommender, type CandidateResult, type SelectionOptions } from './selected-recommender.js';
+export { createSelectedRecommender, defaultCandidates, SelectedRecommender, type CandidateResult, type SelectionOptions } from './selected-recommender.js';

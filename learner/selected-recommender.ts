@@ -94,3 +94,7 @@ export function defaultCandidates(options: { conditional?: boolean } = {}): Limi
   if (options.conditional ?? true) candidates.push(new ConditionalRecommender());
   return candidates;
 }
+
+export function createSelectedRecommender(options: SelectionOptions = {}): SelectedRecommender {
+  return new SelectedRecommender(options);
+}
