@@ -333,6 +333,10 @@ function round(value, digits = 5) {
   return Math.round(value * scale) / scale;
 }
 
+function signed(value) {
+  return Number.isFinite(value) ? `${value > 0 ? '+' : ''}${(value * 100).toFixed(1)}` : 'n/a';
+}
+
 function pct(value, digits = 1) {
   return Number.isFinite(value) ? (value * 100).toFixed(digits) : 'n/a';
 }
@@ -347,12 +351,12 @@ export function formatComparison(result, { title } = {}) {
   if (title) lines.push(title, '');
   for (const budget of result.budgets) {
     lines.push(`Budget: uncensored hit rate ≤ ${pct(budget)} % on the tuning days (days 1–${result.tuneDays}); scores on the test days (days ${result.tuneDays + 1}–${result.tuneDays + result.testDays}).`, '');
-    lines.push('| method | resource | capacity slack % [95% CI] | per-run slack % | hit rate % [95% CI] | censored: known hit / unknown | limit changes / window | cost per run, c_over 10 / 30 / 100 | closed loop: slack % / hit rate % |');
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| method | resource | capacity slack % [95% CI] | Δ slack vs vpa / autopilot, points [paired 95% CI] | per-run slack % | hit rate % [95% CI] | censored: known hit / unknown | limit changes / window | cost per run, c_over 10 / 30 / 100 | closed loop: slack % / hit rate % |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of result.rows.filter((r) => r.budget === budget)) {
       const closed = row.closedLoop ? `${pct(row.closedLoop.capacitySlack)} / ${pct(row.closedLoop.hitRate, 2)}` : '—';
       lines.push(
-        `| ${row.method} | ${row.resource} | ${pct(row.capacitySlack)} [${pct(row.capacitySlackCi[0])}, ${pct(row.capacitySlackCi[1])}] | ${pct(row.perRunSlack)} | ${pct(row.hitRate, 2)} [${pct(row.hitRateCi[0], 2)}, ${pct(row.hitRateCi[1], 2)}] | ${row.censoredHits} / ${row.censoredUnknown} | ${row.changesPerWindow.toFixed(2)} | ${Object.values(row.cost).map((c) => (Number.isFinite(c) ? c.toFixed(3) : 'n/a')).join(' / ')} | ${closed} |`,
+        `| ${row.method} | ${row.resource} | ${pct(row.capacitySlack)} [${pct(row.capacitySlackCi[0])}, ${pct(row.capacitySlackCi[1])}] | ${['vpa', 'autopilot'].map((ref) => (row.slackDifferenceCi[ref] ? `[${signed(row.slackDifferenceCi[ref][0])}, ${signed(row.slackDifferenceCi[ref][1])}]` : '—')).join(' / ')} | ${pct(row.perRunSlack)} | ${pct(row.hitRate, 2)} [${pct(row.hitRateCi[0], 2)}, ${pct(row.hitRateCi[1], 2)}] | ${row.censoredHits} / ${row.censoredUnknown} | ${row.changesPerWindow.toFixed(2)} | ${Object.values(row.cost).map((c) => (Number.isFinite(c) ? c.toFixed(3) : 'n/a')).join(' / ')} | ${closed} |`,
       );
     }
     lines.push('');
