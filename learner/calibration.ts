@@ -1,6 +1,6 @@
 /** @module learner/calibration — puts limit recommenders on an equal footing: scales each one's limits until its walk-forward backtest meets a hit-rate budget, so they can be compared by the slack they leave at that budget. */
 import { type BacktestWindow, type LimitScore, type WalkForwardOptions, scoreWindows, walkForward } from './backtest.js';
-import type { LimitRecommender, LimitRule, Observation } from './recommender.js';
+import { flatRule, isRuleRecommender, type LimitRecommender, type LimitRule, type Observation, type RecommendContext } from './recommender.js';
 
 export interface CalibrateOptions extends WalkForwardOptions {
   /** The uncensored hit rate allowed on the backtest, in [0, 1): 0.01 for 1 %. */
@@ -67,6 +67,15 @@ export function scaleForBudget(windows: readonly BacktestWindow[], budget: numbe
 /** Applies a calibrated scale to a rule: base and max scale, the exponent stays. */
 export function scaleRule(rule: LimitRule, scale: number): LimitRule {
   return { base: rule.base * scale, exponent: rule.exponent, max: rule.max * scale };
+}
+
+/**
+ * What a calibrated recommender proposes now: its rule (a flat limit as a rule) from `history`, scaled by `scale`.
+ * @example const rule = calibratedRule(vpa, observations, { resource: 'cpuMs', currentLimit: 500, now }, calibrate(vpa, observations, options).scale);
+ */
+export function calibratedRule(recommender: LimitRecommender, history: readonly Observation[], context: RecommendContext, scale: number): LimitRule {
+  const rule = isRuleRecommender(recommender) ? recommender.recommendRule(history, context) : flatRule(recommender.recommend(history, context));
+  return scaleRule(rule, scale);
 }
 
 function checkBudget(budget: number): void {

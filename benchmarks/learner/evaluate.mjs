@@ -299,3 +299,36 @@ export function formatEvaluation(result, { perTemplate = false } = {}) {
   }
   return lines.join('\n');
 }
+
+/**
+ * Precision and recall of failure-pattern suggestions against known patterns: a suggestion is correct when its template
+ * has a pattern on the same input property and its threshold lies in the pattern's [lo, hi] (it refuses the failing
+ * inputs and few workable ones). Recall: patterns with a correct suggestion / patterns.
+ * @param {Array<{ kind: string, template: string, evidence?: { property?: string, threshold?: number } }>} suggestions
+ * @param {Record<string, { property: string, lo: number, hi: number }>} patterns
+ */
+export function failurePatternPrecision(suggestions, patterns) {
+  const own = suggestions.filter((s) => s.kind === 'failure-pattern');
+  const found = new Set();
+  const wrong = [];
+  let correct = 0;
+  for (const s of own) {
+    const truth = patterns[s.template];
+    const threshold = s.evidence?.threshold;
+    if (truth && s.evidence?.property === truth.property && threshold >= truth.lo && threshold <= truth.hi) {
+      correct++;
+      found.add(s.template);
+    } else wrong.push({ template: s.template, property: s.evidence?.property, threshold });
+  }
+  const total = Object.keys(patterns).length;
+  return {
+    suggested: own.length,
+    correct,
+    patterns: total,
+    found: found.size,
+    precision: own.length > 0 ? correct / own.length : Number.NaN,
+    recall: total > 0 ? found.size / total : Number.NaN,
+    wrong,
+    missed: Object.keys(patterns).filter((template) => !found.has(template)),
+  };
+}

@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { backtest, poolScores, scoreLimits, walkForward } from '../../learner/backtest.js';
 import { VpaRecommender } from '../../learner/baselines.js';
-import { calibrate, calibrateWindows, scaleForBudget, scaleRule } from '../../learner/calibration.js';
+import { calibrate, calibratedRule, calibrateWindows, scaleForBudget, scaleRule } from '../../learner/calibration.js';
 import { type LimitRecommender, type LimitRule, limitFor, type Observation, type RecommendContext, type RuleRecommender } from '../../learner/recommender.js';
 import { seeded } from './helpers.js';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const T0 = Date.UTC(2025, 0, 6);
 
 function obs(at: number, value: number, size = 1, censored = false): Observation {
@@ -115,6 +116,13 @@ describe('calibrate', () => {
     expect(result.score.censored).toBe(6);
     expect(result.score.censoredHits + result.score.censoredUnknown).toBe(6);
     expect(result.score.hits).toBeLessThanOrEqual(Math.floor(0.01 * result.score.uncensored));
+  });
+
+  it('proposes the recommender\'s current limit or rule at the calibrated scale', () => {
+    expect(calibratedRule(fixed(50), observations, { resource: 'cpuMs', currentLimit: 50, now: T0 + DAY }, 1.5)).toEqual({ base: 75, exponent: 0, max: 75 });
+    const rule: LimitRule = { base: 2, exponent: 0.5, max: 50 };
+    const ruled: RuleRecommender = { name: 'rule', recommend: () => rule.max, recommendRule: () => rule };
+    expect(calibratedRule(ruled, observations, { resource: 'cpuMs', currentLimit: 50, now: T0 + DAY }, 2)).toEqual({ base: 4, exponent: 0.5, max: 100 });
   });
 
   it('is 1 with nothing uncensored to calibrate on, and refuses a budget outside [0, 1)', () => {
