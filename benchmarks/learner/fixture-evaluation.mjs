@@ -25,14 +25,14 @@ export function frozenDigests() {
 /**
  * Evaluates `methods` on each seed's fixture, and the suggestion generators given (the product's, from dist/learner).
  * @param {{
- *   methods: import('../../dist/learner/recommender.js').LimitRecommender[],
+ *   methods: import('../../dist/learner/recommender.js').LimitRecommender[] | ((seed: number) => import('../../dist/learner/recommender.js').LimitRecommender[]),
  *   seeds?: number[],
  *   fixture?: { days?: number, runsPerDay?: number },
  *   resamples?: number,
  *   closedLoopBudgets?: number[],
  *   generators?: { leastPrivilege?: (history: object) => object[], failurePattern?: (history: object) => object[] },
  *   onSeed?: (seed: number) => void,
- * }} options `seeds` @default FIXTURE_SEEDS; `fixture`: generator options (the frozen ones when absent)
+ * }} options `methods`: a list, or the list for each seed (slow methods on fewer seeds); `seeds` @default FIXTURE_SEEDS; `fixture`: generator options (the frozen ones when absent)
  * @returns {Promise<{ result: object, seconds: Record<string, number> }>} `result` is deterministic; `seconds` (recommend time per method) is not
  */
 export async function evaluateFixtures(options) {
@@ -47,7 +47,7 @@ export async function evaluateFixtures(options) {
     const { result, seconds: spent } = await compareMethods({
       records: fixture.records,
       needs: fixture.needs,
-      methods: options.methods,
+      methods: typeof options.methods === 'function' ? options.methods(seed) : options.methods,
       startAt: fixture.options.startAt,
       tuneDays: (fixture.options.days * 4) / 7,
       testDays: (fixture.options.days * 3) / 7,

@@ -1,5 +1,5 @@
-/** @module benchmarks/learner — the learner's offline evaluation: methods compared at equal hit-rate budgets on frozen fixtures, the older walk-forward scoring, and the precision of permission and failure-pattern suggestions. */
-export { evaluate, failurePatternPrecision, formatEvaluation, nearestRank, permissionPrecision, removalsOf, scoreWindow } from './evaluate.mjs';
+/** @module benchmarks/learner — the learner's offline evaluation: methods compared at equal hit-rate budgets on frozen fixtures, and the precision of permission and failure-pattern suggestions. */
+export { failurePatternPrecision, permissionPrecision, removalsOf } from './evaluate.mjs';
 export { BUDGETS, COSTS, CURVE_SCALES, compareMethods, formatComparison, recordObservations } from './compare.mjs';
 export { evaluateFixtures, formatFixtureEvaluation } from './fixture-evaluation.mjs';
 export { FIXTURE_SEEDS, FIXTURE_TEMPLATES, FIXTURE_TRUTH, fixtureDigest, fixtureJsonl, fixtureTemplate, generateFixture } from './fixtures.mjs';

@@ -1,35 +1,34 @@
-// The walk-forward evaluation on crafted records with known answers: slack, hits and censoring, limit churn,
-// that each recommender is handed only the past, and the precision of permission suggestions.
+// The limit comparison's walk-forward on crafted records with known answers (each method is handed only the past, a
+// spike counts against its own window, censored runs are scored apart), and the precision of permission suggestions.
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM benchmark module without type declarations
-import { evaluate, permissionPrecision, removalsOf, scoreWindow } from '../../benchmarks/learner/index.mjs';
-import type { Limits } from '../../core/agent-spec.js';
+import { compareMethods, permissionPrecision, removalsOf } from '../../benchmarks/learner/index.mjs';
 import type { RunRecord } from '../../core/run-record.js';
 import { AutopilotRecommender, StaticRecommender } from '../../learner/baselines.js';
 import type { LimitRecommender, Observation, RecommendContext } from '../../learner/recommender.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2025, 0, 6);
-const MB = 1024 * 1024;
-const LIMITS: Limits = { memoryMb: 20, timeoutMs: 1000, cpuMs: 500, outputKb: 16, logKb: 64, kvKb: 1024, spawnDepth: 3, spawnFanOut: 16 };
+const TUNE_END = T0 + 96 * HOUR;
+const LIMITS = { cpuMs: 100, timeoutMs: 1000, memoryMb: 20 };
 
-function record(template: string, at: number, heapMb: number, errorCode?: RunRecord['errorCode']): RunRecord {
+function record(at: number, cpuMs: number, censoredBy?: 'cpuMs'): RunRecord {
   return {
-    id: `${template}-${at}`,
-    template,
+    id: `run-${at}`,
+    template: 'flat',
     version: '1.0.0',
-    digest: `digest-${template}`,
+    digest: 'digest-flat',
     env: 'dev',
     tenant: 'default',
     startedAt: at,
     createMs: 0,
-    runMs: 5,
-    cpuMs: 2,
-    heapUsedAtEndBytes: heapMb * MB,
+    runMs: cpuMs + 1,
+    cpuMs: censoredBy ? LIMITS.cpuMs : cpuMs,
+    heapUsedAtEndBytes: 1,
+    ...(censoredBy ? { censoredBy, outcome: 'error' as const, errorCode: 'E_CPU_LIMIT' as const } : { heapGrowthBytes: 1024 * 1024, outcome: 'ok' as const }),
+    limits: { ...LIMITS },
     inputBytes: 10,
     outputBytes: 10,
-    outcome: errorCode ? 'error' : 'ok',
-    ...(errorCode ? { errorCode } : {}),
     tools: {},
     denials: [],
     logsDropped: 0,
@@ -37,100 +36,65 @@ function record(template: string, at: number, heapMb: number, errorCode?: RunRec
   };
 }
 
-/** One run per hour for `hours` hours, each with the heap `heapAt(hour)`. */
-function hourly(template: string, hours: number, heapAt: (hour: number) => number): RunRecord[] {
-  return Array.from({ length: hours }, (_, h) => record(template, T0 + h * HOUR, heapAt(h)));
+/** One run an hour for 7 days, CPU 10 ms, except where `cpuAt` says otherwise. */
+function week(cpuAt: (hour: number) => number | 'killed' = () => 10): RunRecord[] {
+  return Array.from({ length: 168 }, (_, h) => {
+    const cpu = cpuAt(h);
+    return cpu === 'killed' ? record(T0 + h * HOUR, 0, 'cpuMs') : record(T0 + h * HOUR, cpu);
+  });
 }
 
-const limitsOf = () => LIMITS;
+const options = { startAt: T0, resources: ['cpuMs'], budgets: [0.01], resamples: 20 };
 
-describe('scoreWindow', () => {
-  it('counts peaks over the limit, censored runs at or above it, and censored runs under it as unknown hits', () => {
-    const next = [
-      { value: 5, censored: false },
-      { value: 12, censored: false },
-      { value: 10, censored: true },
-      { value: 8, censored: true },
-    ];
-    expect(scoreWindow(10, next)).toEqual({ limit: 10, p95: 12, slack: 0, rawSlack: -0.2, runs: 4, hits: 3, unknown: 1 });
-  });
+interface Row {
+  method: string;
+  hits: number;
+  hitRate: number;
+  censoredHits: number;
+  censoredUnknown: number;
+}
 
-  it('does not count a peak equal to the limit as a hit', () => {
-    expect(scoreWindow(10, [{ value: 10, censored: false }])).toMatchObject({ hits: 0, slack: 0 });
-  });
-});
-
-describe('evaluate', () => {
-  it('gives slack 0.5 and no hits for a constant peak of 10 MB under a 20 MB limit', async () => {
-    const result = await evaluate({ records: hourly('flat', 24, () => 10), recommenders: [new StaticRecommender()], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    expect(result.boundaries).toEqual([T0 + 6 * HOUR, T0 + 12 * HOUR, T0 + 18 * HOUR]);
-    expect(result.overall).toEqual([
-      { recommender: 'static', template: '*', resource: 'memoryMb', windows: 3, runs: 18, slack: 0.5, hitRate: 0, unknownRate: 0, changeRate: 0, meanLimit: 20 },
-    ]);
-  });
-
-  it('hands each recommender exactly the observations before the boundary, and now = the boundary', async () => {
-    const calls: Array<{ now: number; ats: number[] }> = [];
+describe('compareMethods', () => {
+  it('hands each method exactly the runs before each window start, frozen, with now = the start', async () => {
+    const calls: Array<{ now: number; count: number; latest: number; frozen: boolean }> = [];
     const spy: LimitRecommender = {
       name: 'spy',
       recommend(history: readonly Observation[], context: RecommendContext) {
-        calls.push({ now: context.now, ats: history.map((o) => o.at) });
+        calls.push({ now: context.now, count: history.length, latest: Math.max(...history.map((o) => o.at)), frozen: Object.isFrozen(history) });
         return 20;
       },
     };
-    await evaluate({ records: hourly('flat', 24, () => 10), recommenders: [spy], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    expect(calls.map((c) => c.now)).toEqual([T0 + 6 * HOUR, T0 + 12 * HOUR, T0 + 18 * HOUR]);
-    expect(calls.map((c) => c.ats.length)).toEqual([6, 12, 18]);
-    for (const call of calls) expect(Math.max(...call.ats)).toBe(call.now - HOUR);
+    await compareMethods({ records: week(), methods: [spy], ...options });
+    // Tuning: a window every 12 h from 12 h to 84 h; test: from 96 h (day 5) to 156 h.
+    expect(calls.map((c) => (c.now - T0) / HOUR)).toEqual([12, 24, 36, 48, 60, 72, 84, 96, 108, 120, 132, 144, 156]);
+    for (const call of calls) {
+      expect(call.count).toBe((call.now - T0) / HOUR);
+      expect(call.latest).toBe(call.now - HOUR);
+      expect(call.frozen).toBe(true);
+    }
   });
 
-  it('makes peeking impossible: a spike counts against the window it falls in and informs only later ones', async () => {
-    // 10 MB every hour, except 50 MB at hour 14 (inside the third 6-hour window).
-    const records = hourly('spiky', 24, (h) => (h === 14 ? 50 : 10));
-    const result = await evaluate({ records, recommenders: [new AutopilotRecommender({ windowMs: 48 * HOUR })], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    expect(result.cells.map((c: { limit: number; hits: number }) => [c.limit, c.hits])).toEqual([
-      [12, 0],
-      [12, 1],
-      [58, 0],
-    ]);
-    const [row] = result.overall;
-    expect(row.hitRate).toBeCloseTo(1 / 18, 12);
-    // One change over two transitions.
-    expect(row.changeRate).toBe(0.5);
+  it('counts a spike against the window it falls in, at the scale calibrated on the tuning days', async () => {
+    // 10 ms every hour; 50 ms at hour 100 (the first test window). Autopilot says 20 on the tuning days (max 10 × 1.15,
+    // rounded up to 10 ms), calibrated to × 0.5; the spike is a hit, and the next window's limit covers it.
+    const { result } = await compareMethods({ records: week((h) => (h === 100 ? 50 : 10)), methods: [new AutopilotRecommender()], ...options });
+    const [row] = result.rows as Row[];
+    expect(row).toMatchObject({ hits: 1, hitRate: Number((1 / 72).toFixed(5)) });
+    expect(result.rows[0].perTemplate.flat.scale).toBe(0.5);
   });
 
-  it('cannot be reached through the history array: it is a frozen copy', async () => {
-    const mutator: LimitRecommender = {
-      name: 'mutator',
-      recommend(history) {
-        expect(Object.isFrozen(history)).toBe(true);
-        return 20;
-      },
-    };
-    await evaluate({ records: hourly('flat', 12, () => 10), recommenders: [mutator], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
+  it('scores censored runs apart: a known hit at or under the limit they broke, unknown above it', async () => {
+    const records = week((h) => (h === 120 ? 'killed' : 10));
+    // Says 100 on the tuning days (scale 0.1), then `later`: 10 or 200 after scaling, around the 100 ms the run broke.
+    const saying = (name: string, later: number): LimitRecommender => ({ name, recommend: (_h, context) => (context.now < TUNE_END ? 100 : later) });
+    const { result } = await compareMethods({ records, methods: [saying('under', 100), saying('over', 2000)], ...options });
+    const byName = Object.fromEntries((result.rows as Row[]).map((row) => [row.method, row]));
+    expect(byName.under).toMatchObject({ censoredHits: 1, censoredUnknown: 0, hits: 0 });
+    expect(byName.over).toMatchObject({ censoredHits: 0, censoredUnknown: 1, hits: 0 });
   });
 
-  it('counts a censored run as a hit for every recommender, unknown where the limit went above the one it broke', async () => {
-    const records = [...hourly('oom', 12, () => 10), record('oom', T0 + 9 * HOUR + 1, 0, 'E_MEMORY_LIMIT')];
-    const result = await evaluate({ records, recommenders: [new StaticRecommender(), new AutopilotRecommender()], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    const byName = Object.fromEntries(result.overall.map((row: { recommender: string }) => [row.recommender, row]));
-    expect(byName.static).toMatchObject({ runs: 7, hitRate: 1 / 7, unknownRate: 0, meanLimit: 20 });
-    // Autopilot saw only 10 MB peaks: limit 12, under the 20 MB the run broke, so a known hit.
-    expect(byName.autopilot).toMatchObject({ runs: 7, hitRate: 1 / 7, unknownRate: 0, meanLimit: 12 });
-    const raised: LimitRecommender = { name: 'raised', recommend: () => 30 };
-    const again = await evaluate({ records, recommenders: [raised], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    expect(again.overall[0]).toMatchObject({ hitRate: 1 / 7, unknownRate: 1 / 7 });
-  });
-
-  it('reports per template and refuses duplicate recommender names', async () => {
-    const records = [...hourly('a', 12, () => 10), ...hourly('b', 12, () => 15)];
-    const result = await evaluate({ records, recommenders: [new StaticRecommender()], windowMs: 6 * HOUR, resources: ['memoryMb'], limitsOf });
-    expect(result.byTemplate.map((row: { template: string; slack: number }) => [row.template, row.slack])).toEqual([
-      ['a', 0.5],
-      ['b', 0.25],
-    ]);
-    expect(result.overall[0].slack).toBe(0.375);
-    await expect(evaluate({ records, recommenders: [new StaticRecommender(), new StaticRecommender()], windowMs: HOUR, limitsOf })).rejects.toThrow(/two recommenders are named "static"/);
+  it('refuses two methods of one name', async () => {
+    await expect(compareMethods({ records: week(), methods: [new StaticRecommender(), new StaticRecommender()], ...options })).rejects.toThrow(/two methods are named "static"/);
   });
 });
 
