@@ -37,16 +37,13 @@ export default async function bench({ quick = false } = {}) {
   try {
     factories.store = await createFactory({ root: project.root, prewarm: true, ...lockdown });
     const storeHosts = tap.takeHosts();
-    factories.nostore = await createFactory({ root: project.root, prewarm: true, store: false, ...lockdown });
-    const nostoreHosts = tap.takeHosts();
-    const hostsOf = { store: storeHosts, nostore: nostoreHosts };
+    const hostsOf = { store: storeHosts };
     const raw = await openRawIvm();
 
     const configs = [
       { key: 'raw', label: 'raw isolated-vm, fresh context, 1 thread', run: (s) => raw.throughput(s) },
       { key: 'f1', label: 'factory, fresh context, c1', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial', 1, s) },
       { key: 'f4', label: 'factory, fresh context, c4', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial', 4, s) },
-      { key: 'f4n', label: 'factory, fresh context, c4, store off', run: (s) => factoryRound(factories.nostore, hostsOf.nostore, tap, 'trivial', 4, s) },
       { key: 'r4', label: 'factory, reused context, c4', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial-reused', 4, s) },
       { key: 'r1', label: 'factory, reused context, c1', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial-reused', 1, s) },
     ];
@@ -84,7 +81,6 @@ export default async function bench({ quick = false } = {}) {
     const ratio = (a, b) => median(samples[a].map((s, i) => s.runsPerSecond / samples[b][i].runsPerSecond));
     metrics.push(metric('fresh c4 throughput ÷ raw isolated-vm (same rounds)', 'ratio', single(ratio('f4', 'raw'), rounds), { stat: 'p50', min: 1 }));
     metrics.push(metric('fresh c1 throughput ÷ raw isolated-vm (same rounds)', 'ratio', single(ratio('f1', 'raw'), rounds)));
-    metrics.push(metric('record writing: caller CPU per run, store on − off (c4)', 'µs', single(median(samples.f4.map((s, i) => s.callerUs - samples.f4n[i].callerUs)), rounds)));
     for (const [name, us] of Object.entries(micro)) metrics.push(metric(`micro: ${name}`, 'µs', single(us)));
 
     notes.push(
