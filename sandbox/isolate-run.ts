@@ -8,7 +8,7 @@ import { RunScope, type EngineServices } from './host-tools.js';
 import { reuseKey, type PooledIsolate } from './isolate-pool.js';
 import { applyError, cpuError, inLoad, loadError } from './run-errors.js';
 import type { RunError } from './types.js';
-import { type CpuWatchdog, RunWatch, type RunningRun, runLimitsOf, watched } from './watchdogs.js';
+import { type CpuWatchdog, RunWatch, type RunningRun, runLimitsOf, startRunPhase, watched } from './watchdogs.js';
 
 /** Wall time a background load gets beyond its CPU budget (limits.cpuMs): room for a busy machine, not for work. */
 const LOAD_WALL_SLACK_MS = 100;
@@ -74,12 +74,13 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
       prepared = await prepareContext(iso, spec, template.settingsJson, deadline - clock.monotonic(), deps.services, clock);
       template.prepFailed = false;
       watch.phase = 'run';
+      startRunPhase(watch.watched, limits, iso.isolate.cpuTime - cpu0);
     } catch (error) {
       settle();
       if (iso.isolate.isDisposed) iso.dead = true;
       const cpuNs = watch.watched.lastCpuNs;
       let loadFailure = watch.killed ?? loadError(error, spec, iso, limits.timeoutMs, limits.timeoutMeasure);
-      if (loadFailure.code === 'E_AGENT_THREW' && cpuNs > watch.watched.limitNs) loadFailure = inLoad(cpuError(limits.cpuMs, limits.cpuMeasure));
+      if (loadFailure.code === 'E_AGENT_THREW' && cpuNs > watch.watched.limitNs) loadFailure = inLoad(cpuError(watch.watched.cpuMs, watch.watched.cpuMeasure));
       return { ok: false, error: loadFailure, stats: statsOf(scope, started, clock, Number(cpuNs) / 1e6, 0, 0) };
     }
   }

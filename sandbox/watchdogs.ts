@@ -24,11 +24,11 @@ export interface Watched {
   /** When the poll first found the isolate disposed by isolated-vm with this run or load still going. */
   lostAt?: number;
   readonly cpu0: bigint;
-  /** limits.cpuMs, and the same in nanoseconds for the poll. */
-  readonly cpuMs: number;
-  readonly limitNs: bigint;
+  /** limits.cpuMs, and the CPU (since cpu0) past which the poll kills, in nanoseconds. Moved once, by {@link startRunPhase}. */
+  cpuMs: number;
+  limitNs: bigint;
   /** Set when a `limits.byInput` rule set `cpuMs` for this run: the kill names the measure it came from. */
-  readonly cpuMeasure?: RuleMeasure;
+  cpuMeasure?: RuleMeasure;
   kill(error: RunError): void;
   lastCpuNs: bigint;
 }
@@ -44,6 +44,8 @@ export function watched(iso: PooledIsolate, cpu0: bigint, cpuMs: number, kill: (
 export interface RunLimits {
   cpuMs: number;
   timeoutMs: number;
+  /** The template's flat limits.cpuMs: the budget of a load on demand when a rule set `cpuMs` (see {@link startRunPhase}). */
+  flatCpuMs: number;
   cpuMeasure?: RuleMeasure;
   timeoutMeasure?: RuleMeasure;
 }
@@ -54,13 +56,28 @@ export interface RunLimits {
  */
 export function runLimitsOf(spec: AgentSpec, sent: { cpuMs: number; timeoutMs: number; measure?: { name: string; value: number } } | undefined): RunLimits {
   const { cpuMs, timeoutMs, byInput } = spec.limits;
-  if (sent === undefined || sent.measure === undefined || !byInput) return { cpuMs, timeoutMs };
+  if (sent === undefined || sent.measure === undefined || !byInput) return { cpuMs, timeoutMs, flatCpuMs: cpuMs };
   return {
+    flatCpuMs: cpuMs,
     cpuMs: Math.min(cpuMs, sent.cpuMs),
     timeoutMs: Math.min(timeoutMs, sent.timeoutMs),
     ...(byInput.cpuMs ? { cpuMeasure: sent.measure } : {}),
     ...(byInput.timeoutMs ? { timeoutMeasure: sent.measure } : {}),
   };
+}
+
+/**
+ * After a load on demand, holds a run whose `cpuMs` a `limits.byInput` rule set to that limit for the CPU it uses from
+ * now on. The load (a cold isolate's prelude and compile, the agent's top-level code: ~50 ms measured in a fresh
+ * isolate) was held to the flat limit, as a load ahead of demand is: a rule sized on the run's work (a few ms for a
+ * small input) would otherwise kill the first run of every fresh isolate. A run whose limit is flat is unchanged:
+ * its load counts toward its limit, as before.
+ */
+export function startRunPhase(w: Watched, limits: RunLimits, usedNs: bigint): void {
+  if (limits.cpuMeasure === undefined) return;
+  w.cpuMs = limits.cpuMs;
+  w.cpuMeasure = limits.cpuMeasure;
+  w.limitNs = usedNs + BigInt(Math.round(limits.cpuMs * 1e6));
 }
 
 /**
@@ -168,12 +185,15 @@ export class RunWatch {
     this.whenKilled = new Promise<void>((resolve) => {
       this.#endKilled = resolve;
     });
-    this.watched = watched(iso, cpu0, limits.cpuMs, (error) => {
+    // A load on demand under a byInput CPU rule has the flat budget a load ahead would have had; startRunPhase then
+    // holds the run's own work to its rule's limit.
+    const isRuledLoad = phase === 'load' && limits.cpuMeasure !== undefined;
+    this.watched = watched(iso, cpu0, isRuledLoad ? limits.flatCpuMs : limits.cpuMs, (error) => {
       if (this.killed || this.#done) return;
       this.killed = this.phase === 'load' && error.code !== 'E_DISPOSED' ? inLoad(error) : error;
       iso.dispose();
       this.#endKilled();
-    }, limits.cpuMeasure);
+    }, isRuledLoad ? undefined : limits.cpuMeasure);
   }
 
   start(): void {

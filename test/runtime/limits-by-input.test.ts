@@ -31,6 +31,8 @@ beforeAll(() => {
     ...simpleTemplate('spin', { limits: { cpuMs: 20000, timeoutMs: 30000, memoryMb: 64, byInput: { measure: '/rows', cpuMs: { base: 100, exponent: 1 } } } }, SPIN),
     ...simpleTemplate('spin-reuse', { pool: { reuseContext: true }, limits: { cpuMs: 20000, timeoutMs: 30000, memoryMb: 64, byInput: { measure: '/rows', cpuMs: { base: 100, exponent: 1 } } } }, SPIN),
     ...simpleTemplate('wait', { limits: { timeoutMs: 20000, byInput: { measure: '/rows', timeoutMs: { base: 50, exponent: 1 } } } }, WAIT),
+    // Its own memory class, so its first run loads on demand in a fresh isolate (~50 ms of CPU, far over its 5 ms).
+    ...simpleTemplate('tiny', { pool: { prewarm: 0 }, limits: { memoryMb: 40, cpuMs: 20000, byInput: { measure: '/rows', cpuMs: { base: 5, exponent: 0 } } } }, SPIN),
     ...simpleTemplate('flat', { limits: { cpuMs: 700, timeoutMs: 900, memoryMb: 32 } }),
     ...simpleTemplate('parent', { permissions: { spawn: ['spin'] } }, "export default async (input, ctx) => ctx.spawn('spin', input);\n"),
   });
@@ -67,6 +69,14 @@ describe.each(['process', 'inline'] as const)('limits.byInput in %s isolation', 
     expect(recordOf(heavyLarge.runId)?.limits).toEqual({ cpuMs: 10000, timeoutMs: 30000, memoryMb: 64, measure: { name: '/rows', value: 100 } });
     // The same work the small input was killed for.
     expect(heavyLarge.stats.cpuMs).toBeGreaterThan(200);
+  });
+
+  it('a load on demand in a fresh isolate has the flat budget; the rule’s small limit holds the run’s own work', async () => {
+    const first = await factory.runSettled('tiny', { rows: rows(2), spin: LIGHT });
+    expect(first.ok ? first.output : first.error).toMatchObject({ rows: 2 });
+    expect(recordOf(first.runId)?.limits).toMatchObject({ cpuMs: 5, measure: { name: '/rows', value: 2 } });
+    const heavy = await factory.runSettled('tiny', { rows: rows(2), spin: HEAVY });
+    expect(heavy.ok ? heavy.output : heavy.error).toMatchObject({ code: 'E_CPU_LIMIT', message: expect.stringContaining('run exceeded its effective limits.cpuMs (5 ms of CPU)') });
   });
 
   it('a timeoutMs rule: a small input times out at its own deadline, a large one waits longer', async () => {
