@@ -44,7 +44,8 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   deps.onCapacity(spec.digest);
 
   // The run's own limits (limits.byInput: from its input, on the calling side). The deadline and the CPU count start
-  // before an on-demand load: the agent's top-level code is the run's work.
+  // before an on-demand load: the agent's top-level code is the run's work (a rule's CPU limit starts after it:
+  // the load has the flat budget, see startRunPhase).
   const limits = runLimitsOf(spec, meta.limits);
   const deadline = clock.monotonic() + limits.timeoutMs;
   let cpu0: bigint;
