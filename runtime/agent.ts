@@ -231,6 +231,9 @@ export class Agent {
       ...(error ? { errorCode: error.code } : {}),
       tools: stats.tools,
       denials: stats.denials,
+      // The calling side's own figures (limits.byInput evaluated on the input before the run); a run refused before the
+      // sandbox ran under nothing, and records the flat limits it would have had.
+      limits: sandboxStats.limits ?? { cpuMs: template.spec.limits.cpuMs, timeoutMs: template.spec.limits.timeoutMs, memoryMb: template.spec.limits.memoryMb },
       // From the sandbox host, which is not trusted: only keys this template was granted are kept. Absent when the
       // host reported nothing (it crashed, or never ran the agent): such a run says nothing about what it needs.
       ...(sandboxStats.grantsUsed !== undefined ? { grantsUsed: grantedOnly(template.spec.permissions, sandboxStats.grantsUsed) } : {}),

@@ -1,5 +1,5 @@
 /** @module sandbox/calling-side — what both sandbox kinds do in the calling process: input encoding, result decoding, the spawn adapter, env capture. */
-import type { AgentSpec } from '../core/agent-spec.js';
+import type { AgentSpec, EffectiveLimits } from '../core/agent-spec.js';
 import { isErrorCode } from '../core/errors.js';
 import type { EngineResult } from './engine.js';
 import { ToolError } from './permissions.js';
@@ -15,8 +15,8 @@ export function envValuesFor(spec: AgentSpec, processEnv: Record<string, string 
   return values;
 }
 
-export function emptyStats(runMs = 0, inputBytes = 0): SandboxRunStats {
-  return { runMs, cpuMs: 0, heapUsedAtEndBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0 };
+export function emptyStats(runMs = 0, inputBytes = 0, limits?: EffectiveLimits): SandboxRunStats {
+  return { runMs, cpuMs: 0, heapUsedAtEndBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0, ...(limits ? { limits } : {}) };
 }
 
 /** Encodes the input once, in the calling process; `''` stands for undefined. `bytes` is its UTF-8 length. */
@@ -29,9 +29,9 @@ export function encodeInput(input: unknown): { ok: true; json: string; bytes: nu
   }
 }
 
-/** Parses the output JSON once, at the edge, and adds the input size the calling side measured. */
-export function decodeResult(result: EngineResult, inputBytes: number): SandboxRunResult {
-  const stats: SandboxRunStats = { ...result.stats, inputBytes };
+/** Parses the output JSON once, at the edge, and adds what the calling side knows itself: the input size and the run's limits. */
+export function decodeResult(result: EngineResult, inputBytes: number, limits: EffectiveLimits): SandboxRunResult {
+  const stats: SandboxRunStats = { ...result.stats, inputBytes, limits };
   if (!result.ok) {
     return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats };
   }

@@ -1,5 +1,5 @@
 /** @module sandbox/engine — runs registered templates in pooled isolates: keeps contexts ready ahead of demand and takes one run from an isolate to its result; shared by host processes and inline mode. */
-import type { AgentSpec } from '../core/agent-spec.js';
+import type { AgentSpec, EffectiveLimits } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { preludeSettingsJson } from './context-bridge.js';
@@ -45,6 +45,11 @@ export interface EngineRunMeta {
   depth: number;
   /** The allowlisted env values of this run's template, when it has any: held for this run only. */
   envValues?: EnvValues | undefined;
+  /**
+   * The run's effective limits, from the calling side when a `limits.byInput` rule set them for its input (with the
+   * measure). Absent: the template's flat limits. Never above them (isolate-run takes the smaller).
+   */
+  limits?: EffectiveLimits | undefined;
 }
 
 interface Registered extends RunTemplate {

@@ -174,7 +174,7 @@ function onMessage(message: ToHost): void {
       const controller = new AbortController();
       runs.set(message.id, controller);
       void engine
-        .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth, envValues: message.envValues }, controller.signal)
+        .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth, envValues: message.envValues, limits: message.limits }, controller.signal)
         .then((result) => {
           runs.delete(message.id);
           send({ t: 'result', id: message.id, result });

@@ -1,5 +1,6 @@
 /** @module sandbox/inline-sandbox — isolates in the calling process; same engine, prelude and tools as the hosts, for trusted templates and benchmarks. */
 import type { AgentSpec } from '../core/agent-spec.js';
+import { compileLimitsFor, type LimitsFor } from '../core/effective-limits.js';
 import { decodeResult, disposedResult, encodeInput, envValuesFor } from './calling-side.js';
 import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import { SandboxEngine } from './engine.js';
@@ -22,6 +23,8 @@ export class InlineSandbox implements Sandbox {
   readonly #served = new Map<number, ServedRun>();
   /** Allowlisted env values by digest, for templates with env grants. */
   readonly #envValues = new Map<string, Record<string, string>>();
+  /** Each template's limits.byInput compiled at registration: a run only evaluates it. */
+  readonly #limitsFor = new Map<string, LimitsFor>();
   #closed = false;
 
   constructor(options: ResolvedSandboxOptions) {
@@ -54,6 +57,7 @@ export class InlineSandbox implements Sandbox {
   register(spec: AgentSpec): void {
     if (this.#closed) return;
     if (spec.permissions.env.length > 0) this.#envValues.set(spec.digest, envValuesFor(spec, this.#options.processEnv));
+    if (!this.#limitsFor.has(spec.digest)) this.#limitsFor.set(spec.digest, compileLimitsFor(spec.limits));
     this.#engine.register(spec);
   }
 
@@ -73,12 +77,14 @@ export class InlineSandbox implements Sandbox {
     const spec = this.#engine.spec(digest);
     if (spec === undefined) return disposedResult('this agent was disposed; create a new one');
     const depth = options.depth ?? 0;
+    const limits = (this.#limitsFor.get(digest) as LimitsFor)(input, encoded.bytes);
     const served = new ServedRun(spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId, kv: options.kv });
     this.#served.set(runId, served);
     try {
-      const result = await this.#engine.run(digest, encoded.json, { runId, tenant: options.tenant, env: options.env, depth, envValues: this.#envValues.get(digest) }, options.signal);
+      const meta = { runId, tenant: options.tenant, env: options.env, depth, envValues: this.#envValues.get(digest), ...(limits.measure ? { limits } : {}) };
+      const result = await this.#engine.run(digest, encoded.json, meta, options.signal);
       served.end();
-      return decodeResult({ ...result, stats: mergeServed(result.stats, served) }, encoded.bytes);
+      return decodeResult({ ...result, stats: mergeServed(result.stats, served) }, encoded.bytes, limits);
     } finally {
       served.end();
       this.#served.delete(runId);

@@ -8,7 +8,7 @@ import { RunScope, type EngineServices } from './host-tools.js';
 import { reuseKey, type PooledIsolate } from './isolate-pool.js';
 import { applyError, cpuError, inLoad, loadError } from './run-errors.js';
 import type { RunError } from './types.js';
-import { type CpuWatchdog, RunWatch, type RunningRun, watched } from './watchdogs.js';
+import { type CpuWatchdog, RunWatch, type RunningRun, runLimitsOf, startRunPhase, watched } from './watchdogs.js';
 
 /** Wall time a background load gets beyond its CPU budget (limits.cpuMs): room for a busy machine, not for work. */
 const LOAD_WALL_SLACK_MS = 100;
@@ -43,8 +43,11 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   prepared ??= iso.ready.get(spec.digest)?.shift();
   deps.onCapacity(spec.digest);
 
-  // The deadline and the CPU count start before an on-demand load: the agent's top-level code is the run's work.
-  const deadline = clock.monotonic() + spec.limits.timeoutMs;
+  // The run's own limits (limits.byInput: from its input, on the calling side). The deadline and the CPU count start
+  // before an on-demand load: the agent's top-level code is the run's work (a rule's CPU limit starts after it:
+  // the load has the flat budget, see startRunPhase).
+  const limits = runLimitsOf(spec, meta.limits);
+  const deadline = clock.monotonic() + limits.timeoutMs;
   let cpu0: bigint;
   try {
     cpu0 = iso.isolate.cpuTime;
@@ -52,7 +55,7 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
     iso.dead = true;
     return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'the isolate was lost before the run started; retry' }, stats: statsOf(scope, started, clock, 0, 0, 0) };
   }
-  const watch = new RunWatch(iso, spec, cpu0, prepared === undefined ? 'load' : 'run', deps.cpu, signal, (graceMs) => {
+  const watch = new RunWatch(iso, limits, cpu0, prepared === undefined ? 'load' : 'run', deps.cpu, signal, (graceMs) => {
     // ctx.signal fires first so a cooperative agent can stop; the isolate goes after a short grace.
     if (watch.phase === 'run') prepared?.dispatch.apply(undefined, ['abort', token], { timeout: graceMs }).catch(() => {});
   });
@@ -72,12 +75,13 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
       prepared = await prepareContext(iso, spec, template.settingsJson, deadline - clock.monotonic(), deps.services, clock);
       template.prepFailed = false;
       watch.phase = 'run';
+      startRunPhase(watch.watched, limits, iso.isolate.cpuTime - cpu0);
     } catch (error) {
       settle();
       if (iso.isolate.isDisposed) iso.dead = true;
       const cpuNs = watch.watched.lastCpuNs;
-      let loadFailure = watch.killed ?? loadError(error, spec, iso);
-      if (loadFailure.code === 'E_AGENT_THREW' && cpuNs > watch.watched.limitNs) loadFailure = inLoad(cpuError(spec.limits.cpuMs));
+      let loadFailure = watch.killed ?? loadError(error, spec, iso, limits.timeoutMs, limits.timeoutMeasure);
+      if (loadFailure.code === 'E_AGENT_THREW' && cpuNs > watch.watched.limitNs) loadFailure = inLoad(cpuError(watch.watched.cpuMs, watch.watched.cpuMeasure));
       return { ok: false, error: loadFailure, stats: statsOf(scope, started, clock, Number(cpuNs) / 1e6, 0, 0) };
     }
   }
@@ -118,7 +122,7 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   let error: RunError | undefined = watch.killed;
   if (!error && thrown !== undefined) error = applyError(thrown, spec, iso, watch.timeout);
   if (!error && envelope === undefined) error = { code: 'E_SANDBOX_CRASHED', message: 'the run ended without a result; the isolate was replaced' };
-  if (!error && cpuNs > watch.watched.limitNs) error = cpuError(spec.limits.cpuMs);
+  if (!error && cpuNs > watch.watched.limitNs) error = cpuError(limits.cpuMs, limits.cpuMeasure);
   // A fresh context serves one run; a reused one goes back for this tenant only, and only if the run ended cleanly.
   if (key !== undefined && !error && !iso.dead) iso.keepReused(key, prepared);
   else if (!iso.dead) releasePrepared(prepared);
@@ -132,7 +136,8 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
 }
 
 /**
- * Loads a context ahead of demand, under a budget of its own: the template's limits.cpuMs of CPU and at most
+ * Loads a context ahead of demand, under a budget of its own: the template's flat limits.cpuMs of CPU (no run, so no
+ * input for a limits.byInput rule to measure; the flat limit is the ceiling of every run's effective one) and at most
  * min(limits.timeoutMs, limits.cpuMs + {@link LOAD_WALL_SLACK_MS}) of wall time. Without it, top-level code escaped
  * every limit and held shared isolates (measured: 2.5 s of busy loop with cpuMs 50 delayed another tenant's run
  * by 2.6 s); with it, pre-warming holds an isolate no longer than that, and a failure stops pre-warming.

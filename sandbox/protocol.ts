@@ -1,5 +1,5 @@
 /** @module sandbox/protocol — the messages between the supervisor and its sandbox host processes (JSON IPC: plain data only, no undefined-valued fields relied on). */
-import type { AgentSpec } from '../core/agent-spec.js';
+import type { AgentSpec, EffectiveLimits } from '../core/agent-spec.js';
 import type { EngineResult } from './engine.js';
 
 export interface HostSettings {
@@ -16,8 +16,10 @@ export type ToHost =
   /**
    * `envValues`: the allowlisted env values of the template, present only when it has env grants and any of them is
    * set. The host holds them for this run only (a host never holds values of templates it is not running now).
+   * `limits`: the run's effective limits, present only when a `limits.byInput` rule set them (the supervisor computed
+   * them from the input; the host enforces them, and the supervisor's own hung-host timer uses them too).
    */
-  | { t: 'run'; id: number; digest: string; input: string; tenant: string; env: string; depth: number; envValues?: Record<string, string> }
+  | { t: 'run'; id: number; digest: string; input: string; tenant: string; env: string; depth: number; envValues?: Record<string, string>; limits?: EffectiveLimits }
   | { t: 'cancel'; id: number }
   | { t: 'svc-result'; id: number; ok: true; value: unknown }
   | { t: 'svc-result'; id: number; ok: false; error: { code: string; message: string; name: string } }

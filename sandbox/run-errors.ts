@@ -9,20 +9,33 @@ export interface IsolateHealth {
   readonly isolate: { readonly isDisposed: boolean };
 }
 
-export function timeoutError(spec: AgentSpec): RunError {
-  const limitMs = spec.limits.timeoutMs;
+/** The input measure a `limits.byInput` rule set a run's limit from (absent: the limit is the flat one). */
+export type RuleMeasure = { name: string; value: number } | undefined;
+
+export function timeoutError(timeoutMs: number, measure?: RuleMeasure): RunError {
+  if (measure) return byInputError('E_TIMEOUT', 'timeoutMs', `${timeoutMs} ms`, timeoutMs, measure, 'make the agent finish sooner');
   return {
     code: 'E_TIMEOUT',
-    message: `run exceeded limits.timeoutMs (${limitMs} ms); raise limits.timeoutMs in agent.json or make the agent finish sooner`,
-    details: { limit: 'limits.timeoutMs', limitMs },
+    message: `run exceeded limits.timeoutMs (${timeoutMs} ms); raise limits.timeoutMs in agent.json or make the agent finish sooner`,
+    details: { limit: 'limits.timeoutMs', limitMs: timeoutMs },
   };
 }
 
-export function cpuError(cpuMs: number): RunError {
+export function cpuError(cpuMs: number, measure?: RuleMeasure): RunError {
+  if (measure) return byInputError('E_CPU_LIMIT', 'cpuMs', `${cpuMs} ms of CPU`, cpuMs, measure, 'do less work per run');
   return {
     code: 'E_CPU_LIMIT',
     message: `run exceeded limits.cpuMs (${cpuMs} ms of CPU); raise limits.cpuMs in agent.json or do less work per run`,
     details: { limit: 'limits.cpuMs', limitMs: cpuMs },
+  };
+}
+
+/** A limit a byInput rule set for this run's input: the message names the effective limit and the measure it came from. */
+function byInputError(code: ErrorCode, resource: 'cpuMs' | 'timeoutMs', amount: string, limitMs: number, measure: { name: string; value: number }, otherwise: string): RunError {
+  return {
+    code,
+    message: `run exceeded its effective limits.${resource} (${amount}), set by limits.byInput.${resource} for ${measure.name} = ${measure.value}; raise limits.byInput.${resource} (base, exponent or max) in agent.json or ${otherwise}`,
+    details: { limit: `limits.${resource}`, limitMs, byInput: { measure: measure.name, value: measure.value } },
   };
 }
 
@@ -61,17 +74,19 @@ export function applyError(error: unknown, spec: AgentSpec, iso: IsolateHealth, 
 }
 
 /** Maps a failure while loading the bundle (the agent's top-level code) to a run error. */
-export function loadError(error: unknown, spec: AgentSpec, iso: IsolateHealth): RunError {
+export function loadError(error: unknown, spec: AgentSpec, iso: IsolateHealth, timeoutMs: number, measure?: RuleMeasure): RunError {
   const message = String((error as Error)?.message ?? error);
   if (/memory limit/i.test(message)) {
     iso.dead = true;
     return inLoad(memoryError(spec));
   }
   if (/timed out/i.test(message)) {
+    // The run's own (effective) timeout: a byInput rule's is named as such.
+    if (measure) return inLoad(timeoutError(timeoutMs, measure));
     return {
       code: 'E_TIMEOUT',
-      message: `loading the agent's module (its top-level code) exceeded limits.timeoutMs (${spec.limits.timeoutMs} ms); do less at top level or raise limits.timeoutMs`,
-      details: { limit: 'limits.timeoutMs', limitMs: spec.limits.timeoutMs, phase: 'load' },
+      message: `loading the agent's module (its top-level code) exceeded limits.timeoutMs (${timeoutMs} ms); do less at top level or raise limits.timeoutMs`,
+      details: { limit: 'limits.timeoutMs', limitMs: timeoutMs, phase: 'load' },
     };
   }
   return { code: 'E_AGENT_THREW', message: `the agent's module failed to load: ${message}`, details: { phase: 'load' } };

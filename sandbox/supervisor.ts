@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentSpec } from '../core/agent-spec.js';
+import { compileLimitsFor, type LimitsFor } from '../core/effective-limits.js';
 import type { ErrorCode } from '../core/errors.js';
 import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
 import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
@@ -135,7 +136,7 @@ export class Supervisor implements Sandbox {
   readonly #entry: string;
   readonly #hosts: Array<Host | undefined>;
   /** `envValues`: the allowlisted values, kept only for a template with env grants and sent with each of its runs. */
-  readonly #specs = new Map<string, { spec: AgentSpec; envValues: Record<string, string> | undefined }>();
+  readonly #specs = new Map<string, { spec: AgentSpec; envValues: Record<string, string> | undefined; limitsFor: LimitsFor }>();
   readonly #capabilities: CapabilitySettings;
   readonly #reservations = new Map<number, ReservationEntry>();
   readonly #crashTimes: number[] = [];
@@ -189,7 +190,8 @@ export class Supervisor implements Sandbox {
     if (overBudgetError(spec, this.#options.hostMemoryMb)) return;
     // Read once here, never on a run's path; most templates have no env grant and send nothing with their runs.
     const values = spec.permissions.env.length > 0 ? envValuesFor(spec, this.#options.processEnv) : {};
-    this.#specs.set(spec.digest, { spec, envValues: Object.keys(values).length > 0 ? values : undefined });
+    // limits.byInput compiled here too (its pointer parsed once): a run only evaluates it, on this side, never a host's.
+    this.#specs.set(spec.digest, { spec, envValues: Object.keys(values).length > 0 ? values : undefined, limitsFor: compileLimitsFor(spec.limits) });
     for (const host of this.#hosts) if (host?.alive) this.#registerOn(host, spec.digest);
   }
 
@@ -236,6 +238,7 @@ export class Supervisor implements Sandbox {
     const encoded = encodeInput(input);
     if (!encoded.ok) return encoded.result;
     if (options.signal?.aborted) return disposedResult('the run was cancelled before it started');
+    const limits = known.limitsFor(input, encoded.bytes);
 
     // Admission by memory budget: a run goes where its charge fits, or waits for room; it never over-commits a host,
     // so runs that respect their limits cannot take another tenant's run down with them.
@@ -248,7 +251,7 @@ export class Supervisor implements Sandbox {
     else host = await this.#waitForRoom(entry.digest, chargeMb, known.spec.limits.timeoutMs, options.signal);
     if (!host) {
       if (options.signal?.aborted) return disposedResult('the run was cancelled while waiting for a sandbox host');
-      if (!this.#hosts.some((h) => h?.alive)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes) };
+      if (!this.#hosts.some((h) => h?.alive)) return { ok: false, error: { code: 'E_SANDBOX_CRASHED', message: 'no sandbox host is running; they keep crashing, see the log' }, stats: emptyStats(0, encoded.bytes, limits) };
       return {
         ok: false,
         error: {
@@ -256,7 +259,7 @@ export class Supervisor implements Sandbox {
           message: `every sandbox host stayed at its memory budget for limits.timeoutMs (${known.spec.limits.timeoutMs} ms); nothing ran, so it is safe to retry`,
           details: { chargeMb, budgetMb: this.#budgetMb },
         },
-        stats: emptyStats(0, encoded.bytes),
+        stats: emptyStats(0, encoded.bytes, limits),
       };
     }
     if (!host.registered.has(entry.digest)) this.#registerOn(host, entry.digest);
@@ -265,17 +268,19 @@ export class Supervisor implements Sandbox {
     const target = host;
     const result = await new Promise<EngineResult>((resolve) => {
       const timer = setTimeout(() => {
-        // A host that outlives a run's own watchdog by this much is wedged; it and its runs are lost.
+        // A host that outlives a run's own watchdog by this much is wedged; it and its runs are lost. The run's own
+        // (effective) timeout: a host that ignored the limit it was sent gains no more than the grace.
         target.killReason = { code: 'E_SANDBOX_CRASHED', message: 'the sandbox host stopped answering and was restarted' };
         target.culprit = id;
         target.child.kill('SIGKILL');
-      }, known.spec.limits.timeoutMs + HUNG_GRACE_MS);
+      }, limits.timeoutMs + HUNG_GRACE_MS);
       timer.unref();
       const depth = options.depth ?? 0;
       const served = new ServedRun(known.spec, { tenant: options.tenant, env: options.env, depth, recordId: options.recordId, kv: options.kv });
       target.inflight.set(id, { digest: entry.digest, spec: known.spec, served, chargeMb, resolve, timer });
       const message: ToHost = { t: 'run', id, digest: entry.digest, input: encoded.json, tenant: options.tenant, env: options.env, depth };
       if (known.envValues !== undefined) message.envValues = known.envValues;
+      if (limits.measure !== undefined) message.limits = limits;
       target.send(message);
       options.signal?.addEventListener(
         'abort',
@@ -288,7 +293,7 @@ export class Supervisor implements Sandbox {
         { once: true },
       );
     });
-    return decodeResult(result, encoded.bytes);
+    return decodeResult(result, encoded.bytes, limits);
   }
 
   release(reservation: Reservation): void {

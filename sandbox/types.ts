@@ -1,6 +1,6 @@
 /** @module sandbox/types — the public shapes of the sandbox: options, services it is given, reservations and run results. */
 import type { LayerStatus } from './lockdown.js';
-import type { AgentSpec, ToolCounts } from '../core/agent-spec.js';
+import type { AgentSpec, EffectiveLimits, ToolCounts } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { KvStore } from '../core/kv.js';
@@ -142,6 +142,11 @@ export interface SandboxRunStats extends Omit<RunStats, 'createMs'> {
    * runtime keeps the ones the template was granted in the run record (`RunRecord.grantsUsed`), not in its stats.
    */
   grantsUsed?: string[];
+  /**
+   * The limits the run was held to, computed by the calling side from the input before the run (`limits.byInput`), or
+   * the flat ones; never what a host reported. Absent only for a run refused before its input was encoded.
+   */
+  limits?: EffectiveLimits;
 }
 
 export interface RunError {

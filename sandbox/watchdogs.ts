@@ -2,7 +2,7 @@
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { PooledIsolate } from './isolate-pool.js';
-import { CANCELLED_ERROR, cpuError, inLoad, timeoutError } from './run-errors.js';
+import { CANCELLED_ERROR, cpuError, inLoad, type RuleMeasure, timeoutError } from './run-errors.js';
 import type { RunError } from './types.js';
 
 const CPU_POLL_MS = 5;
@@ -24,15 +24,60 @@ export interface Watched {
   /** When the poll first found the isolate disposed by isolated-vm with this run or load still going. */
   lostAt?: number;
   readonly cpu0: bigint;
-  /** limits.cpuMs, and the same in nanoseconds for the poll. */
-  readonly cpuMs: number;
-  readonly limitNs: bigint;
+  /** limits.cpuMs, and the CPU (since cpu0) past which the poll kills, in nanoseconds. Moved once, by {@link startRunPhase}. */
+  cpuMs: number;
+  limitNs: bigint;
+  /** Set when a `limits.byInput` rule set `cpuMs` for this run: the kill names the measure it came from. */
+  cpuMeasure?: RuleMeasure;
   kill(error: RunError): void;
   lastCpuNs: bigint;
 }
 
-export function watched(iso: PooledIsolate, cpu0: bigint, cpuMs: number, kill: (error: RunError) => void): Watched {
-  return { iso, cpu0, cpuMs, limitNs: BigInt(Math.round(cpuMs * 1e6)), kill, lastCpuNs: 0n };
+export function watched(iso: PooledIsolate, cpu0: bigint, cpuMs: number, kill: (error: RunError) => void, cpuMeasure?: RuleMeasure): Watched {
+  return { iso, cpu0, cpuMs, limitNs: BigInt(Math.round(cpuMs * 1e6)), kill, lastCpuNs: 0n, ...(cpuMeasure ? { cpuMeasure } : {}) };
+}
+
+/**
+ * The CPU and wall limits one run is held to: the calling side's effective limits for its input (`limits.byInput`),
+ * never above the template's flat ones; each `…Measure` is set when a rule set that limit.
+ */
+export interface RunLimits {
+  cpuMs: number;
+  timeoutMs: number;
+  /** The template's flat limits.cpuMs: the budget of a load on demand when a rule set `cpuMs` (see {@link startRunPhase}). */
+  flatCpuMs: number;
+  cpuMeasure?: RuleMeasure;
+  timeoutMeasure?: RuleMeasure;
+}
+
+/**
+ * The limits of a run from the spec and what the calling side sent with it. The min() is belt and braces: the calling
+ * side computes them under the flat limits already, and a host is where they are enforced, not decided.
+ */
+export function runLimitsOf(spec: AgentSpec, sent: { cpuMs: number; timeoutMs: number; measure?: { name: string; value: number } } | undefined): RunLimits {
+  const { cpuMs, timeoutMs, byInput } = spec.limits;
+  if (sent === undefined || sent.measure === undefined || !byInput) return { cpuMs, timeoutMs, flatCpuMs: cpuMs };
+  return {
+    flatCpuMs: cpuMs,
+    cpuMs: Math.min(cpuMs, sent.cpuMs),
+    timeoutMs: Math.min(timeoutMs, sent.timeoutMs),
+    ...(byInput.cpuMs ? { cpuMeasure: sent.measure } : {}),
+    ...(byInput.timeoutMs ? { timeoutMeasure: sent.measure } : {}),
+  };
+}
+
+/**
+ * After a load on demand, holds a run whose `cpuMs` a `limits.byInput` rule set to that limit for the CPU it uses from
+ * now on. The load (a cold isolate's prelude and compile, the agent's top-level code: ~50 ms measured in a fresh
+ * isolate) was held to the flat limit, as a load ahead of demand is: a rule sized on the run's work (a few ms for a
+ * small input) would otherwise kill the first run of every fresh isolate. A run whose limit is flat is unchanged:
+ * its load counts toward its limit, as before.
+ */
+export function startRunPhase(w: Watched, limits: RunLimits, usedNs: bigint): void {
+  if (limits.cpuMeasure === undefined) return;
+  w.cpuMs = limits.cpuMs;
+  w.cpuMeasure = limits.cpuMeasure;
+  w.limitNs = usedNs + BigInt(Math.round(limits.cpuMs * 1e6));
 }
 
 /**
@@ -87,7 +132,7 @@ export class CpuWatchdog {
         continue;
       }
       w.lastCpuNs = used;
-      if (used > w.limitNs) w.kill(cpuError(w.cpuMs));
+      if (used > w.limitNs) w.kill(cpuError(w.cpuMs, w.cpuMeasure));
     }
   }
 
@@ -107,8 +152,8 @@ export class CpuWatchdog {
 }
 
 /**
- * One run's watchdogs from its start (an on-demand load included) to its end: the CPU poll, the wall timer at
- * limits.timeoutMs, and the caller's abort (`ctx.signal` first, the isolate after a grace). Whichever fires first
+ * One run's watchdogs from its start (an on-demand load included) to its end: the CPU poll and the wall timer at the
+ * run's own limits ({@link RunLimits}), and the caller's abort (`ctx.signal` first, the isolate after a grace). Whichever fires first
  * disposes the isolate, the only way to stop code spinning after an await or a promise that never settles.
  */
 export class RunWatch {
@@ -130,22 +175,25 @@ export class RunWatch {
   #grace: NodeJS.Timeout | undefined;
 
   /** @param onCancel tells the agent (fires `ctx.signal`) when the caller aborts; the isolate goes after `graceMs`. */
-  constructor(iso: PooledIsolate, spec: AgentSpec, cpu0: bigint, phase: 'load' | 'run', cpu: CpuWatchdog, signal: AbortSignal | undefined, onCancel: (graceMs: number) => void) {
+  constructor(iso: PooledIsolate, limits: RunLimits, cpu0: bigint, phase: 'load' | 'run', cpu: CpuWatchdog, signal: AbortSignal | undefined, onCancel: (graceMs: number) => void) {
     this.phase = phase;
     this.#cpu = cpu;
     this.#signal = signal;
     this.#onCancel = onCancel;
-    this.timeout = timeoutError(spec);
-    this.#timeoutMs = spec.limits.timeoutMs;
+    this.timeout = timeoutError(limits.timeoutMs, limits.timeoutMeasure);
+    this.#timeoutMs = limits.timeoutMs;
     this.whenKilled = new Promise<void>((resolve) => {
       this.#endKilled = resolve;
     });
-    this.watched = watched(iso, cpu0, spec.limits.cpuMs, (error) => {
+    // A load on demand under a byInput CPU rule has the flat budget a load ahead would have had; startRunPhase then
+    // holds the run's own work to its rule's limit.
+    const isRuledLoad = phase === 'load' && limits.cpuMeasure !== undefined;
+    this.watched = watched(iso, cpu0, isRuledLoad ? limits.flatCpuMs : limits.cpuMs, (error) => {
       if (this.killed || this.#done) return;
       this.killed = this.phase === 'load' && error.code !== 'E_DISPOSED' ? inLoad(error) : error;
       iso.dispose();
       this.#endKilled();
-    });
+    }, isRuledLoad ? undefined : limits.cpuMeasure);
   }
 
   start(): void {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../core/errors.js';
-import type { Limits, Permissions, PoolSettings } from '../core/agent-spec.js';
+import type { Limits, LimitsByInput, Permissions, PoolSettings } from '../core/agent-spec.js';
 import { type JsonSource, positionOf } from './json-source.js';
 import { ownSchemaValidator } from './own-schema-validator.js';
 
@@ -16,7 +16,7 @@ export interface RawManifest {
   description?: string | null;
   entry?: string | null;
   permissions?: Partial<Record<keyof Permissions, unknown>> | null;
-  limits?: Partial<Record<keyof Limits, number | null>> | null;
+  limits?: (Partial<Record<Exclude<keyof Limits, 'byInput'>, number | null>> & { byInput?: LimitsByInput | null }) | null;
   pool?: Partial<Record<keyof PoolSettings, unknown>> | null;
   input?: JsonSchema | null;
   output?: JsonSchema | null;
@@ -123,6 +123,11 @@ function describeSchemaError(error: ErrorObject): { pointer: string; message: st
     case 'minimum':
     case 'maximum':
       return { pointer, message: `must be ${error.keyword === 'minimum' ? 'at least' : 'at most'} ${String(params.limit)}, not ${JSON.stringify(error.data)}` };
+    case 'exclusiveMinimum':
+      return { pointer, message: `must be greater than ${String(params.limit)}, not ${JSON.stringify(error.data)}` };
+    case 'not':
+      // A key that may never be set (limits.byInput.memoryMb): its hint says why.
+      return { pointer, message: typeof parentSchema.errorHint === 'string' ? parentSchema.errorHint : 'must not be set' };
     default:
       return { pointer, message: error.message ?? `fails ${error.keyword}` };
   }

@@ -17,7 +17,7 @@ function isPlainObject(value: Json): value is Record<string, Json> {
  * Merges `child` over `parent` by the design's rules. Neither input is modified.
  * - objects deep-merge; on scalars the child wins;
  * - `permissions.{read,write,net,env,spawn}` lists are unioned (parent order first, no duplicates);
- * - any other array is replaced;
+ * - any other array is replaced, and so is `limits.byInput` (a rule is replaced whole, never merged key by key);
  * - `null` in the child removes the key.
  * `name`, `version`, `extends` and `abstract` are the child's own and never inherited.
  */
@@ -59,7 +59,7 @@ function mergeValue(base: Json, over: Json, path: readonly string[]): Json {
     }
     return union;
   }
-  if (isPlainObject(over) && isPlainObject(base)) {
+  if (isPlainObject(over) && isPlainObject(base) && !isReplacedWhole(path)) {
     const result: Record<string, Json> = { ...base };
     for (const [key, value] of Object.entries(over)) {
       const merged = mergeValue(base[key], value, [...path, key]);
@@ -75,6 +75,16 @@ function mergeValue(base: Json, over: Json, path: readonly string[]): Json {
 function isUnionList(path: readonly string[]): boolean {
   const n = path.length;
   return n >= 2 && path[n - 2] === 'permissions' && UNION_LISTS.has(path[n - 1] ?? '') && (n === 2 || (n === 4 && path[0] === 'environments'));
+}
+
+/**
+ * `limits.byInput` (at the top and inside `environments.<env>`, and in an overlay applied over a manifest): a rule is
+ * one measure with the coefficients fitted to it, so a child's or an environment's rule replaces the inherited one
+ * whole. Merged key by key, a child changing the measure would keep coefficients fitted to another.
+ */
+function isReplacedWhole(path: readonly string[]): boolean {
+  const n = path.length;
+  return n >= 2 && path[n - 2] === 'limits' && path[n - 1] === 'byInput' && (n === 2 || (n === 4 && path[0] === 'environments'));
 }
 
 /** Sections whose insides are user data (a JSON Schema, agent config): a nested null there is a value. */

@@ -5,6 +5,7 @@ import { type AgentSpec, DEFAULT_LIMITS, DEFAULT_PERMISSIONS, DEFAULT_POOL, type
 import { FactoryError, type Problem } from '../core/errors.js';
 import { type Logger } from '../core/logger.js';
 import { type Bundle, bundleTemplate, sha256 } from './bundle.js';
+import { byInputChainProblems } from './by-input-check.js';
 import type { BundleCache } from './bundle-cache.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { compileDataSchema, type DataValidator, InvalidSchemaError } from './data-schema.js';
@@ -191,6 +192,7 @@ export async function resolveTemplate(context: ResolveContext, name: string, opt
     const owner = [...chain].reverse().find((link) => typeof link.manifest.entry === 'string') ?? self;
     problems.push(at(owner.source, owner.file, '/entry', `entry file ${manifest.entry} does not exist in ${path.dirname(self.file)}; create it or point "entry" at the agent's main file`));
   }
+  problems.push(...byInputChainProblems(chain));
   const validateInput = compileOrReport(manifest.input, chain, '/input', problems);
   const validateOutput = compileOrReport(manifest.output, chain, '/output', problems);
   if (problems.length > 0) throw invalid(self.file, problems);

@@ -2,6 +2,7 @@
 import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError, formatProblem, type Problem } from '../core/errors.js';
+import { byInputFileProblems } from './by-input-check.js';
 import { JsonSyntaxError, type JsonSource, parseJsonSource, positionOf } from './json-source.js';
 import { checkManifestSchema, MAX_MANIFEST_BYTES, type RawManifest } from './manifest.js';
 
@@ -46,6 +47,8 @@ export function loadTemplateFile(dir: string, displayRoot: string): TemplateFile
   if (problems.length > 0) throw invalid(file, problems);
 
   const manifest = source.value as RawManifest;
+  const ruleProblems = byInputFileProblems(source, file, manifest);
+  if (ruleProblems.length > 0) throw invalid(file, ruleProblems);
   const folderName = path.basename(dir);
   if (manifest.name !== folderName) {
     throw invalid(file, [

@@ -1,4 +1,6 @@
 /** @module cli/commands/templates — `af templates list` and `af templates show NAME`: what is available and what exactly runs. */
+import type { Limits, PowerRule } from '../../core/agent-spec.js';
+import { ruledResources } from '../../core/effective-limits.js';
 import { BundleCache, TemplateRegistry, validateTemplates } from '../../templates/index.js';
 import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import type { CommandContext } from '../context.js';
@@ -67,6 +69,9 @@ export async function showTemplateCommand(context: CommandContext, name: string,
     `${paint.dim('file    ')} ${template.file}`,
     `${paint.dim('chain   ')} ${template.chain.join(' → ')}`,
   ];
+  const rule = template.manifest.limits.byInput;
+  // The rule as the runtime applies it (bounded by the flat limit), in one line: the JSON below has the raw form.
+  if (rule) lines.push(`${paint.dim('byInput ')} ${escapeLine(describeByInput(template.manifest.limits))}`);
   if (!template.abstract) {
     lines.push(`${paint.dim('digest  ')} ${template.digest}`);
     lines.push(`${paint.dim('sources ')} ${Object.keys(template.sources).sort().join(', ')}`);
@@ -74,4 +79,15 @@ export async function showTemplateCommand(context: CommandContext, name: string,
   lines.push('', terminalSafeJson(JSON.stringify(template.manifest, null, 2)));
   context.streams.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
+}
+
+/** `limits.byInput` as the runtime applies it, e.g. `cpuMs = min(2000, ceil(5 × x^1)) for x = /rows (at least 1)`. */
+export function describeByInput(limits: Limits): string {
+  const rule = limits.byInput;
+  if (!rule) return '';
+  const parts = ruledResources(limits).map((resource) => {
+    const power = rule[resource] as PowerRule;
+    return `${resource} = min(${Math.min(power.max ?? limits[resource], limits[resource])}, ceil(${power.base} × x^${power.exponent}))`;
+  });
+  return `${parts.join(', ')} for x = ${rule.measure} (at least 1)`;
 }
