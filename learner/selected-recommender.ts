@@ -1,4 +1,5 @@
 /** @module learner/selected-recommender — what right-sizing does per template: calibrate every candidate method to one hit-rate budget on the template's own past and propose the one that reserves least. */
+import { BY_INPUT_RESOURCES } from '../core/agent-spec.js';
 import type { LimitScore } from './backtest.js';
 import { AutopilotRecommender, VpaRecommender } from './baselines.js';
 import { calibrate, scaleRule } from './calibration.js';
@@ -55,6 +56,8 @@ export class SelectedRecommender implements RuleRecommender {
     const past = history.filter((o) => o.at < context.now);
     const results: CandidateResult[] = [];
     for (const candidate of this.candidates) {
+      // A rule can set only the limits a byInput rule covers; the heap limit belongs to a shared isolate.
+      if (isRuleRecommender(candidate) && !(BY_INPUT_RESOURCES as readonly string[]).includes(context.resource)) continue;
       const { scale, score, windows } = calibrate(candidate, past, { resource: context.resource, currentLimit: context.currentLimit, budget: this.budget, windows: this.#windows });
       if (windows.length === 0 || score.uncensored < MIN_SCORED || !Number.isFinite(score.capacitySlack)) continue;
       const now = isRuleRecommender(candidate) ? candidate.recommendRule(past, context) : flatRule(candidate.recommend(past, context));

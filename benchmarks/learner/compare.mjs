@@ -1,7 +1,7 @@
 /** @module benchmarks/learner/compare — compares limit recommenders at equal hit-rate budgets: each is calibrated on the tuning days (a walk-forward backtest, learner/calibration.ts) and scored on the test days, with paired block-bootstrap intervals, the whole slack/hit-rate curve, Autopilot's cost and a closed-loop replay. */
 import { limitedRuns, scoreLimits, walkForward } from '../../dist/learner/backtest.js';
 import { scaleForBudget } from '../../dist/learner/calibration.js';
-import { featuresOf } from '../../dist/learner/features.js';
+import { admissionFeaturesOf } from '../../dist/learner/features.js';
 import { limitFor, RESOURCES } from '../../dist/learner/recommender.js';
 import { createRandom } from '../workload/random.mjs';
 
@@ -44,7 +44,7 @@ export function recordObservations(records, resource) {
       censored = record.censoredBy !== undefined;
     }
     if (!(value >= 0)) continue;
-    observations.push({ at: record.startedAt, value, censored, features: featuresOf(record), size });
+    observations.push({ at: record.startedAt, value, censored, features: admissionFeaturesOf(record), size });
     indices.push(i);
   }
   return { observations, indices };
