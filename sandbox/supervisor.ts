@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { ErrorCode } from '../core/errors.js';
-import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
+import { checkedHeapGrowth, decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
 import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import type { EngineResult } from './engine.js';
 import { hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport } from './lockdown.js';
@@ -579,5 +579,5 @@ export class Supervisor implements Sandbox {
 /** A host's result with the grant use and denials of the run's capability tools taken from the supervisor's record. */
 function withServed(result: EngineResult, served: ServedRun): EngineResult {
   const stats = result !== null && typeof result === 'object' && result.stats !== null && typeof result.stats === 'object' ? result.stats : emptyStats();
-  return { ...result, stats: mergeServed(stats, served) };
+  return { ...result, stats: checkedHeapGrowth(mergeServed(stats, served), served.spec.limits.memoryMb) };
 }

@@ -124,6 +124,11 @@ export interface RunStats {
    * the isolate runs waits for it to yield, so the CPU watchdog cannot sample it.
    */
   heapUsedAtEndBytes: number;
+  /**
+   * Bytes the run grew its isolate's heap by, earlier runs' garbage left out (sandbox/heap-probe; docs/architecture.md,
+   * "Per-run memory"). Absent when the run was not measured: stopped by a limit, crashed, or refused before it ran.
+   */
+  heapGrowthBytes?: number;
   /** UTF-8 bytes of the input as JSON (0 for undefined). */
   inputBytes: number;
   /** UTF-8 bytes of the output as JSON (0 for undefined or a failed run). */
