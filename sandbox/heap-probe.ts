@@ -9,8 +9,8 @@ import type ivm from 'isolated-vm';
  * and the probe removes both:
  *
  * - The young generation's fill level: where the run's allocations hit a scavenge depends on what earlier runs left
- *   there. A minor GC just before the agent's code starts empties it of garbage (0.02–0.1 ms), so a run with the same
- *   input scavenges at the same points every time.
+ *   there. Two minor GCs just before the agent's code starts empty it (garbage collected, survivors promoted), so a
+ *   run with the same input scavenges at the same points every time.
  * - An old-generation collection during the run frees earlier runs' garbage and makes the difference too small or
  *   negative. A canary (an old-space object nothing holds, watched through a WeakRef) dies only in such a collection;
  *   when it died, the baseline is re-taken as the live heap after a full GC at the end of the run, while the run's
@@ -32,13 +32,22 @@ const PROBE_SOURCE = `
   }
   arm();
   // 0: only a minor GC ran; 1: the canary died (an old-generation collection ran since it was armed).
-  globalThis.minor = () => { collect({ type: 'minor' }); return canary.deref() === undefined ? 1 : 0; };
+  // Twice: the first scavenge leaves objects that survived it in the young generation (they move out at their second),
+  // so after one the fill level still depends on what ran before; after two the young generation is empty.
+  globalThis.minor = () => { collect({ type: 'minor' }); collect({ type: 'minor' }); return canary.deref() === undefined ? 1 : 0; };
   globalThis.oldCollected = () => (canary.deref() === undefined ? 1 : 0);
   globalThis.full = () => { collect(); arm(); };
   globalThis.rearm = arm;
 `;
 
 type Fn = ivm.Reference<() => number>;
+
+/**
+ * Garbage earlier runs may leave in the old generation before the next run starts with a full collection. Left there,
+ * V8 collects it during some later run (incremental marking may even have begun), which then reads too small; a full
+ * collection costs 1–7 ms here, so it is done at most once per this much garbage, and only outside a run's budget.
+ */
+const GARBAGE_BUDGET_BYTES = 4 * 1024 * 1024;
 
 /** Heap in use plus memory held outside it (ArrayBuffers), which the isolate's memory limit also counts. */
 function heapInUse(isolate: ivm.Isolate): number {
@@ -54,6 +63,8 @@ export class HeapProbe {
   readonly #oldCollected: Fn;
   readonly #full: Fn;
   readonly #rearm: Fn;
+  /** Heap in use after the last full collection (or at the start): what is live, not garbage, as far as is known. */
+  #live: number;
 
   constructor(isolate: ivm.Isolate) {
     this.#isolate = isolate;
@@ -69,13 +80,28 @@ export class HeapProbe {
     this.#oldCollected = global.getSync('oldCollected', { reference: true }) as Fn;
     this.#full = global.getSync('full', { reference: true }) as Fn;
     this.#rearm = global.getSync('rearm', { reference: true }) as Fn;
+    this.#live = heapInUse(isolate);
   }
 
-  /** Just before the agent's code starts: clears the young generation and returns the baseline. */
-  begin(): number {
-    // An old-generation collection since the last run (a load ahead, a run that failed) took the canary: put a new one.
-    if (this.#minor.applySync(undefined, []) === 1) this.#rearm.applySync(undefined, []);
-    return heapInUse(this.#isolate);
+  /**
+   * Just before the agent's code starts: clears the young generation and returns the baseline. With `mayCollect`
+   * (outside the run's budget), first collects the old generation too when earlier runs left more than
+   * {@link GARBAGE_BUDGET_BYTES} there since the last full collection.
+   */
+  begin(mayCollect: boolean): number {
+    const oldCollected = this.#minor.applySync(undefined, []) === 1;
+    let used = heapInUse(this.#isolate);
+    if (mayCollect && used > this.#live + GARBAGE_BUDGET_BYTES) {
+      this.#full.applySync(undefined, []);
+      used = heapInUse(this.#isolate);
+      this.#live = used;
+    } else if (oldCollected) {
+      // V8 collected the old generation since the last run (a load ahead, a run that failed): a new canary, a new floor.
+      this.#rearm.applySync(undefined, []);
+      used = heapInUse(this.#isolate);
+      this.#live = used;
+    }
+    return used;
   }
 
   /** Right after the run, its context still alive: bytes the run grew the heap by (see the module comment). */
@@ -83,7 +109,8 @@ export class HeapProbe {
     const used = heapInUse(this.#isolate);
     if (this.#oldCollected.applySync(undefined, []) === 0) return Math.max(0, used - baseline);
     this.#full.applySync(undefined, []);
-    return Math.max(0, used - Math.min(baseline, heapInUse(this.#isolate)));
+    this.#live = heapInUse(this.#isolate);
+    return Math.max(0, used - Math.min(baseline, this.#live));
   }
 
   dispose(): void {

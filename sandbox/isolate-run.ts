@@ -44,6 +44,9 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   prepared ??= iso.ready.get(spec.digest)?.shift();
   deps.onCapacity(spec.digest);
 
+  // The memory figure's baseline (sandbox/heap-probe), taken before the deadline and the CPU count start: the probe's
+  // GC work is not the run's. A context loaded on demand has it taken after the load, below.
+  let heapBaseline = prepared === undefined ? undefined : probeBegin(iso, true);
   // The deadline and the CPU count start before an on-demand load: the agent's top-level code is the run's work.
   const deadline = clock.monotonic() + spec.limits.timeoutMs;
   let cpu0: bigint;
@@ -84,16 +87,13 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   }
   prepared.slot.scope = scope;
   prepared.slot.deadline = deadline;
-  // The baseline is taken here, after any on-demand load, so a run measures the same whether its context was ready or not.
-  // The probe's minor GC is not the run's work: its CPU is taken off the run's figure (0.02–0.1 ms).
-  let heapBaseline: number | undefined;
+  // After an on-demand load, so the run measures the same whether its context was ready or not. Inside the run's
+  // budget here: only the probe's minor GCs (no full one), and their CPU is taken off the run's figure.
   let probeCpuNs = 0n;
-  try {
+  if (heapBaseline === undefined) {
     const before = iso.isolate.cpuTime;
-    heapBaseline = (iso.heapProbe ??= new HeapProbe(iso.isolate)).begin();
+    heapBaseline = probeBegin(iso, false);
     probeCpuNs = iso.isolate.cpuTime - before;
-  } catch {
-    // Not measured (the isolate is going): the run goes on without a figure.
   }
   const runWallMs = Math.max(1, Math.ceil(deadline - clock.monotonic()));
   let envelope: string | undefined;
@@ -144,6 +144,15 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   if (heapGrowth !== undefined) stats.heapGrowthBytes = heapGrowth;
   if (error) return { ok: false, error, stats };
   return outputJson === undefined ? { ok: true, stats } : { ok: true, outputJson, stats };
+}
+
+/** The heap probe's baseline, or undefined when the isolate cannot be probed (it is going): the run is then not measured. */
+function probeBegin(iso: PooledIsolate, mayCollect: boolean): number | undefined {
+  try {
+    return (iso.heapProbe ??= new HeapProbe(iso.isolate)).begin(mayCollect);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Before the context is released: what the run holds at its end is part of what it needed. Never for a killed run. */
