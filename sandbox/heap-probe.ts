@@ -10,11 +10,15 @@ import type ivm from 'isolated-vm';
  *
  * - The young generation's fill level: where the run's allocations hit a scavenge depends on what earlier runs left
  *   there. Two minor GCs just before the agent's code starts empty it (garbage collected, survivors promoted), so a
- *   run with the same input scavenges at the same points every time.
+ *   run with the same input scavenges at the same points every time. They cost about 0.1 ms, but they promote the
+ *   run's fresh context, which then dies in the old generation: about 1 ms per run more over time, measured, hence
+ *   the sampling (SandboxOptions.heapProbeEvery).
  * - An old-generation collection during the run frees earlier runs' garbage and makes the difference too small or
  *   negative. A canary (an old-space object nothing holds, watched through a WeakRef) dies only in such a collection;
- *   when it died, the baseline is re-taken as the live heap after a full GC at the end of the run, while the run's
- *   context is still alive. That full GC happens only on runs during which V8 already ran one.
+ *   when it died, the run has no figure (it was not measured), rather than a wrong one. The probe never forces a full
+ *   collection to correct or prevent this: measured, any forced full collection (after such a run, or every 4 MB of
+ *   old garbage) lowered V8's own threshold for them and made every later run with a fresh context slower (p50
+ *   0.65 → 1.4 ms), even with one run in 8 probed.
  *
  * The GC calls live in a private context created with `--expose-gc` switched on just for it: agent contexts never
  * have `gc` (the flag is off again before any other context is created, which is always synchronous here).
@@ -25,29 +29,18 @@ const PROBE_SOURCE = `
   function arm() {
     let target = { canary: true };
     canary = new WeakRef(target);
-    // Two scavenges promote it to old space, where only a full (mark-compact) collection can take it.
+    // Two scavenges: they promote the canary to old space, where only a full (mark-compact) collection can take it,
+    // and they empty the young generation (the first leaves what survived it there; the second moves it out).
     collect({ type: 'minor' });
     collect({ type: 'minor' });
     target = undefined;
   }
-  arm();
-  // 0: only a minor GC ran; 1: the canary died (an old-generation collection ran since it was armed).
-  // Twice: the first scavenge leaves objects that survived it in the young generation (they move out at their second),
-  // so after one the fill level still depends on what ran before; after two the young generation is empty.
-  globalThis.minor = () => { collect({ type: 'minor' }); collect({ type: 'minor' }); return canary.deref() === undefined ? 1 : 0; };
-  globalThis.oldCollected = () => (canary.deref() === undefined ? 1 : 0);
-  globalThis.full = () => { collect(); arm(); };
-  globalThis.rearm = arm;
+  globalThis.arm = arm;
+  // 1: the canary died, an old-generation collection ran since it was armed.
+  globalThis.oldCollected = () => (canary === undefined || canary.deref() === undefined ? 1 : 0);
 `;
 
 type Fn = ivm.Reference<() => number>;
-
-/**
- * Garbage earlier runs may leave in the old generation before the next run starts with a full collection. Left there,
- * V8 collects it during some later run (incremental marking may even have begun), which then reads too small; a full
- * collection costs 1–7 ms here, so it is done at most once per this much garbage, and only outside a run's budget.
- */
-const GARBAGE_BUDGET_BYTES = 4 * 1024 * 1024;
 
 /** Heap in use plus memory held outside it (ArrayBuffers), which the isolate's memory limit also counts. */
 function heapInUse(isolate: ivm.Isolate): number {
@@ -59,12 +52,8 @@ function heapInUse(isolate: ivm.Isolate): number {
 export class HeapProbe {
   readonly #isolate: ivm.Isolate;
   readonly #context: ivm.Context;
-  readonly #minor: Fn;
+  readonly #arm: Fn;
   readonly #oldCollected: Fn;
-  readonly #full: Fn;
-  readonly #rearm: Fn;
-  /** Heap in use after the last full collection (or at the start): what is live, not garbage, as far as is known. */
-  #live: number;
 
   constructor(isolate: ivm.Isolate) {
     this.#isolate = isolate;
@@ -76,48 +65,29 @@ export class HeapProbe {
     }
     this.#context.evalSync(PROBE_SOURCE);
     const global = this.#context.global;
-    this.#minor = global.getSync('minor', { reference: true }) as Fn;
+    this.#arm = global.getSync('arm', { reference: true }) as Fn;
     this.#oldCollected = global.getSync('oldCollected', { reference: true }) as Fn;
-    this.#full = global.getSync('full', { reference: true }) as Fn;
-    this.#rearm = global.getSync('rearm', { reference: true }) as Fn;
-    this.#live = heapInUse(isolate);
+  }
+
+  /** Just before the agent's code starts: empties the young generation, puts a new canary, returns the baseline. */
+  begin(): number {
+    this.#arm.applySync(undefined, []);
+    return heapInUse(this.#isolate);
   }
 
   /**
-   * Just before the agent's code starts: clears the young generation and returns the baseline. With `mayCollect`
-   * (outside the run's budget), first collects the old generation too when earlier runs left more than
-   * {@link GARBAGE_BUDGET_BYTES} there since the last full collection.
+   * Right after the run, its context still alive: bytes the run grew the heap by, or undefined when V8 collected the
+   * old generation during the run (see the module comment).
    */
-  begin(mayCollect: boolean): number {
-    const oldCollected = this.#minor.applySync(undefined, []) === 1;
-    let used = heapInUse(this.#isolate);
-    if (mayCollect && used > this.#live + GARBAGE_BUDGET_BYTES) {
-      this.#full.applySync(undefined, []);
-      used = heapInUse(this.#isolate);
-      this.#live = used;
-    } else if (oldCollected) {
-      // V8 collected the old generation since the last run (a load ahead, a run that failed): a new canary, a new floor.
-      this.#rearm.applySync(undefined, []);
-      used = heapInUse(this.#isolate);
-      this.#live = used;
-    }
-    return used;
-  }
-
-  /** Right after the run, its context still alive: bytes the run grew the heap by (see the module comment). */
-  end(baseline: number): number {
+  end(baseline: number): number | undefined {
     const used = heapInUse(this.#isolate);
-    if (this.#oldCollected.applySync(undefined, []) === 0) return Math.max(0, used - baseline);
-    this.#full.applySync(undefined, []);
-    this.#live = heapInUse(this.#isolate);
-    return Math.max(0, used - Math.min(baseline, this.#live));
+    if (this.#oldCollected.applySync(undefined, []) === 1) return undefined;
+    return Math.max(0, used - baseline);
   }
 
   dispose(): void {
-    this.#minor.release();
+    this.#arm.release();
     this.#oldCollected.release();
-    this.#full.release();
-    this.#rearm.release();
     this.#context.release();
   }
 }

@@ -47,6 +47,7 @@ export class InlineSandbox implements Sandbox {
       logger,
       maxIsolatesPerPool: options.maxIsolatesPerPool,
       isolateMaxRuns: options.isolateMaxRuns,
+      heapProbeEvery: options.heapProbeEvery,
       onCatastrophicError: (message) => logger.error('sandbox: catastrophic isolate error; restart the process', { message }),
     });
   }

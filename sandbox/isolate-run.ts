@@ -31,6 +31,7 @@ export interface IsolateRunDeps {
   /** The engine's runs in flight: the run is in it while it runs, for the host's memory watch. */
   running: Map<number, RunningRun>;
   isolateMaxRuns: number;
+  heapProbeEvery: number;
   onCapacity(digest: string): void;
 }
 
@@ -46,7 +47,8 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
 
   // The memory figure's baseline (sandbox/heap-probe), taken before the deadline and the CPU count start: the probe's
   // GC work is not the run's. A context loaded on demand has it taken after the load, below.
-  let heapBaseline = prepared === undefined ? undefined : probeBegin(iso, true);
+  const measured = iso.runs % deps.heapProbeEvery === 0;
+  let heapBaseline = prepared === undefined || !measured ? undefined : probeBegin(iso);
   // The deadline and the CPU count start before an on-demand load: the agent's top-level code is the run's work.
   const deadline = clock.monotonic() + spec.limits.timeoutMs;
   let cpu0: bigint;
@@ -90,9 +92,9 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   // After an on-demand load, so the run measures the same whether its context was ready or not. Inside the run's
   // budget here: only the probe's minor GCs (no full one), and their CPU is taken off the run's figure.
   let probeCpuNs = 0n;
-  if (heapBaseline === undefined) {
+  if (heapBaseline === undefined && measured) {
     const before = iso.isolate.cpuTime;
-    heapBaseline = probeBegin(iso, false);
+    heapBaseline = probeBegin(iso);
     probeCpuNs = iso.isolate.cpuTime - before;
   }
   const runWallMs = Math.max(1, Math.ceil(deadline - clock.monotonic()));
@@ -147,9 +149,9 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
 }
 
 /** The heap probe's baseline, or undefined when the isolate cannot be probed (it is going): the run is then not measured. */
-function probeBegin(iso: PooledIsolate, mayCollect: boolean): number | undefined {
+function probeBegin(iso: PooledIsolate): number | undefined {
   try {
-    return (iso.heapProbe ??= new HeapProbe(iso.isolate)).begin(mayCollect);
+    return (iso.heapProbe ??= new HeapProbe(iso.isolate)).begin();
   } catch {
     return undefined;
   }

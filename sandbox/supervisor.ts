@@ -366,6 +366,7 @@ export class Supervisor implements Sandbox {
     const settings: HostSettings = {
       maxIsolatesPerPool: this.#options.maxIsolatesPerPool,
       isolateMaxRuns: this.#options.isolateMaxRuns,
+      heapProbeEvery: this.#options.heapProbeEvery,
       hostMemoryMb: this.#options.hostMemoryMb,
     };
     // IPC keeps order, so init and registrations precede any run sent later.
