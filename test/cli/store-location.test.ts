@@ -26,7 +26,7 @@ describe('af --store and AF_STORE_URL', () => {
     expect(before.stdout).not.toContain('af-test');
     const migrated = await runAf(project.root, ['migrate', '--json'], { AF_STORE_URL: database.url });
     expect(migrated.status).toBe(0);
-    expect(JSON.parse(migrated.stdout)).toMatchObject({ from: 0, to: 8, latest: 8, applied: [8], current: true });
+    expect(JSON.parse(migrated.stdout)).toMatchObject({ from: 0, to: 9, latest: 9, applied: [8, 9], current: true });
     const after = await runAf(project.root, ['--store', database.url, 'migrate', '--check']);
     expect([after.status, after.stdout]).toEqual([0, expect.stringContaining('is at schema version 9, the latest')]);
   });
