@@ -60,6 +60,7 @@ export const runStatsSchema = {
     runMs: { type: 'number' },
     cpuMs: { type: 'number' },
     heapUsedAtEndBytes: { type: 'number' },
+    heapGrowthBytes: { type: 'number' },
     inputBytes: { type: 'number' },
     outputBytes: { type: 'number' },
     tools: COUNTS,

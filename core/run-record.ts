@@ -101,3 +101,25 @@ export interface RunSink {
   flush(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The limit a run's error code says stopped it, in the load phase as in the run (`details.phase` tells them apart;
+ * the code is the same). `E_MEMORY_LIMIT` covers the isolate's heap limit and the host's memory cap alike.
+ */
+export function censoredByCode(code: ErrorCode | undefined): RunRecord['censoredBy'] {
+  if (code === 'E_CPU_LIMIT') return 'cpuMs';
+  if (code === 'E_TIMEOUT') return 'timeoutMs';
+  if (code === 'E_MEMORY_LIMIT') return 'memoryMb';
+  return undefined;
+}
+
+/**
+ * Error codes of runs that went to their end in a live isolate, whose memory figure is kept: the agent threw, or its
+ * output or a tool call was refused. Every other failure (a limit, a crash, a refusal before the run) has none.
+ */
+const MEASURED_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_AGENT_THREW', 'E_OUTPUT_INVALID', 'E_OUTPUT_LIMIT', 'E_PERMISSION_DENIED', 'E_SPAWN_LIMIT', 'E_KV_QUOTA', 'E_FETCH']);
+
+/** Whether a run that ended with `code` (undefined: it succeeded) keeps its memory figure. */
+export function keepsHeapGrowth(code: ErrorCode | undefined): boolean {
+  return code === undefined || MEASURED_FAILURES.has(code);
+}

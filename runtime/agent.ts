@@ -3,7 +3,7 @@ import type { KvStore } from '../core/kv.js';
 import type { Clock } from '../core/clock.js';
 import { isGranted, type Permissions } from '../core/agent-spec.js';
 import { FactoryError, type ErrorCode, type Problem } from '../core/errors.js';
-import type { RunRecord, RunSink } from '../core/run-record.js';
+import { censoredByCode, keepsHeapGrowth, type RunRecord, type RunSink } from '../core/run-record.js';
 import type { Reservation, RunStats, Sandbox, SandboxRunStats } from '../sandbox/index.js';
 import type { TrustedTemplate } from '../templates/index.js';
 import { captureFailure } from './failure-capture.js';
@@ -201,11 +201,15 @@ export class Agent {
     output?: unknown,
   ): RunReport {
     const { template } = this.#binding;
+    // Decided here, from the run's error code, not by the host: a killed or crashed run has no memory figure.
+    const heapGrowthBytes = sandboxStats.heapGrowthBytes !== undefined && keepsHeapGrowth(error?.code) ? sandboxStats.heapGrowthBytes : undefined;
+    const censoredBy = censoredByCode(error?.code);
     const stats: RunStats = {
       createMs,
       runMs: sandboxStats.runMs,
       cpuMs: sandboxStats.cpuMs,
       heapUsedAtEndBytes: sandboxStats.heapUsedAtEndBytes,
+      ...(heapGrowthBytes !== undefined ? { heapGrowthBytes } : {}),
       inputBytes: sandboxStats.inputBytes ?? 0,
       outputBytes: sandboxStats.outputBytes,
       tools: sandboxStats.tools,
@@ -225,6 +229,8 @@ export class Agent {
       runMs: stats.runMs,
       cpuMs: stats.cpuMs,
       heapUsedAtEndBytes: stats.heapUsedAtEndBytes,
+      ...(heapGrowthBytes !== undefined ? { heapGrowthBytes } : {}),
+      ...(censoredBy !== undefined ? { censoredBy } : {}),
       inputBytes: stats.inputBytes,
       outputBytes: stats.outputBytes,
       outcome: error ? 'error' : 'ok',

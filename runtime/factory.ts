@@ -31,6 +31,8 @@ export interface FactoryOptions {
   hosts?: number;
   /** Resident-memory cap per sandbox host, MB. @default 1024 */
   hostMemoryMb?: number;
+  /** One run in this many, per isolate, gets the per-run memory figure (`heapGrowthBytes`); 1: every run. @default 8 */
+  heapProbeEvery?: number;
   /** The operating-system lockdown of sandbox hosts (see sandbox/lockdown): `auto` applies every layer the machine supports, `off` none. @default 'auto' */
   lockdown?: 'auto' | 'off';
   /**
@@ -272,6 +274,7 @@ export class AgentFactory {
       isolation: options.isolation ?? 'process',
       ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
       ...(options.hostMemoryMb !== undefined ? { hostMemoryMb: options.hostMemoryMb } : {}),
+      ...(options.heapProbeEvery !== undefined ? { heapProbeEvery: options.heapProbeEvery } : {}),
       ...(options.processEnv ? { processEnv: options.processEnv } : {}),
       ...(options.lockdown !== undefined ? { lockdown: options.lockdown } : {}),
       logger: this.#logger.child('sandbox'),

@@ -19,6 +19,22 @@ export function emptyStats(runMs = 0, inputBytes = 0, limits?: EffectiveLimits):
   return { runMs, cpuMs: 0, heapUsedAtEndBytes: 0, inputBytes, outputBytes: 0, tools: {}, denials: [], logs: [], logsDropped: 0, ...(limits ? { limits } : {}) };
 }
 
+/**
+ * The host is not trusted: its memory figure is kept only if it could be one — a finite number of bytes, at most
+ * {@link HEAP_GROWTH_BOUND} times the isolate's limit (V8 passes `memoryMb` by up to 3.6× before it stops a run,
+ * docs/architecture.md "Memory budget"). Anything else is dropped, as for a run that was not measured.
+ */
+export function checkedHeapGrowth<S extends { heapGrowthBytes?: number }>(stats: S, memoryMb: number): S {
+  if (!('heapGrowthBytes' in stats)) return stats;
+  const value: unknown = stats.heapGrowthBytes;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= memoryMb * HEAP_GROWTH_BOUND * 1024 * 1024) return stats;
+  const { heapGrowthBytes: _dropped, ...rest } = stats;
+  return rest as S;
+}
+
+/** How many times `limits.memoryMb` a reported heap growth may be (see {@link checkedHeapGrowth}). */
+export const HEAP_GROWTH_BOUND = 4;
+
 /** Encodes the input once, in the calling process; `''` stands for undefined. `bytes` is its UTF-8 length. */
 export function encodeInput(input: unknown): { ok: true; json: string; bytes: number } | { ok: false; result: SandboxRunResult } {
   try {

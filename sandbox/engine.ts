@@ -27,6 +27,8 @@ export interface EngineOptions {
   logger: Logger;
   maxIsolatesPerPool: number;
   isolateMaxRuns: number;
+  /** One run in this many per isolate gets the memory figure (SandboxOptions.heapProbeEvery). */
+  heapProbeEvery: number;
   /**
    * V8 lost control of an isolate; a host process should abort so the supervisor replaces it. `runId` is the run
    * that isolate was serving: the run to blame. Absent while it prepared a context ahead of demand; `loading` is then
@@ -82,9 +84,9 @@ export class SandboxEngine {
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#cpu = new CpuWatchdog(options.clock, options.onCatastrophicError);
-    const { clock, services, isolateMaxRuns } = options;
+    const { clock, services, isolateMaxRuns, heapProbeEvery } = options;
     const onCapacity = options.onCapacity;
-    this.#runDeps = { clock, services, cpu: this.#cpu, running: this.#running, isolateMaxRuns, onCapacity: (digest) => onCapacity?.(digest) };
+    this.#runDeps = { clock, services, cpu: this.#cpu, running: this.#running, isolateMaxRuns, heapProbeEvery, onCapacity: (digest) => onCapacity?.(digest) };
   }
 
   /**

@@ -69,6 +69,7 @@ function start(settings: HostSettings): void {
     logger: silentLogger,
     maxIsolatesPerPool: settings.maxIsolatesPerPool,
     isolateMaxRuns: settings.isolateMaxRuns,
+    heapProbeEvery: settings.heapProbeEvery,
     onCatastrophicError(message, runId, loading) {
       // V8 has lost the isolate; nothing in this process can be trusted. The supervisor restarts the host, and
       // needs to know whose run it was (the others in flight are lost through no fault of their own).

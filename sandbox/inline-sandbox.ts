@@ -50,6 +50,7 @@ export class InlineSandbox implements Sandbox {
       logger,
       maxIsolatesPerPool: options.maxIsolatesPerPool,
       isolateMaxRuns: options.isolateMaxRuns,
+      heapProbeEvery: options.heapProbeEvery,
       onCatastrophicError: (message) => logger.error('sandbox: catastrophic isolate error; restart the process', { message }),
     });
   }

@@ -1,6 +1,7 @@
 /** @module sandbox/isolate-pool — isolates of one memory size, the contexts each keeps ready by digest (fresh, or reused by one tenant), and who gets an isolate next. */
 import type ivm from 'isolated-vm';
 import { releasePrepared, type Prepared } from './context-bridge.js';
+import type { HeapProbe } from './heap-probe.js';
 import { loadIsolatedVm } from './isolate-library.js';
 
 /** Tenants' reused contexts kept per isolate. */
@@ -33,6 +34,8 @@ export class PooledIsolate {
   runId: number | undefined;
   /** The digest this isolate is loading ahead of demand, if any. */
   loading: string | undefined;
+  /** Made at the isolate's first run (sandbox/heap-probe): the per-run memory figure. */
+  heapProbe: HeapProbe | undefined;
   busy = false;
   dead = false;
   retiring = false;

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import { prepareContext, readReply, releasePrepared, type Prepared } from './context-bridge.js';
 import type { EngineResult, EngineRunMeta, EngineStats } from './engine.js';
+import { HeapProbe } from './heap-probe.js';
 import { RunScope, type EngineServices } from './host-tools.js';
 import { reuseKey, type PooledIsolate } from './isolate-pool.js';
 import { applyError, cpuError, inLoad, loadError } from './run-errors.js';
@@ -30,6 +31,7 @@ export interface IsolateRunDeps {
   /** The engine's runs in flight: the run is in it while it runs, for the host's memory watch. */
   running: Map<number, RunningRun>;
   isolateMaxRuns: number;
+  heapProbeEvery: number;
   onCapacity(digest: string): void;
 }
 
@@ -43,6 +45,10 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   prepared ??= iso.ready.get(spec.digest)?.shift();
   deps.onCapacity(spec.digest);
 
+  // The memory figure's baseline (sandbox/heap-probe), taken before the deadline and the CPU count start: the probe's
+  // GC work is not the run's. A context loaded on demand has it taken after the load, below.
+  const measured = iso.runs % deps.heapProbeEvery === 0;
+  let heapBaseline = prepared === undefined || !measured ? undefined : probeBegin(iso);
   // The run's own limits (limits.byInput: from its input, on the calling side). The deadline and the CPU count start
   // before an on-demand load: the agent's top-level code is the run's work (a rule's CPU limit starts after it:
   // the load has the flat budget, see startRunPhase).
@@ -87,6 +93,14 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   }
   prepared.slot.scope = scope;
   prepared.slot.deadline = deadline;
+  // After an on-demand load, so the run measures the same whether its context was ready or not. Inside the run's
+  // budget here: only the probe's minor GCs (no full one), and their CPU is taken off the run's figure.
+  let probeCpuNs = 0n;
+  if (heapBaseline === undefined && measured) {
+    const before = iso.isolate.cpuTime;
+    heapBaseline = probeBegin(iso);
+    probeCpuNs = iso.isolate.cpuTime - before;
+  }
   const runWallMs = Math.max(1, Math.ceil(deadline - clock.monotonic()));
   let envelope: string | undefined;
   let thrown: unknown;
@@ -104,9 +118,11 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
 
   let cpuNs = watch.watched.lastCpuNs;
   let heapBytes = 0;
+  let heapGrowth: number | undefined;
   if (!iso.dead && !iso.isolate.isDisposed) {
     try {
-      cpuNs = iso.isolate.cpuTime - cpu0;
+      cpuNs = iso.isolate.cpuTime - cpu0 - probeCpuNs;
+      heapGrowth = measureGrowth(iso, heapBaseline, watch.killed !== undefined);
       const heap = iso.isolate.getHeapStatisticsSync();
       heapBytes = heap.used_heap_size;
       if (heap.used_heap_size > iso.memoryMb * 1024 * 1024 * 0.6) iso.retiring = true;
@@ -131,8 +147,28 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   let outputJson: string | undefined;
   if (!error && envelope !== undefined) ({ outputJson, error, dropped } = readReply(envelope, spec));
   const stats = statsOf(scope, started, clock, Number(cpuNs) / 1e6, heapBytes, outputJson === undefined ? 0 : Buffer.byteLength(outputJson), dropped);
+  if (heapGrowth !== undefined) stats.heapGrowthBytes = heapGrowth;
   if (error) return { ok: false, error, stats };
   return outputJson === undefined ? { ok: true, stats } : { ok: true, outputJson, stats };
+}
+
+/** The heap probe's baseline, or undefined when the isolate cannot be probed (it is going): the run is then not measured. */
+function probeBegin(iso: PooledIsolate): number | undefined {
+  try {
+    return (iso.heapProbe ??= new HeapProbe(iso.isolate)).begin();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Before the context is released: what the run holds at its end is part of what it needed. Never for a killed run. */
+function measureGrowth(iso: PooledIsolate, baseline: number | undefined, killed: boolean): number | undefined {
+  if (baseline === undefined || killed || iso.heapProbe === undefined) return undefined;
+  try {
+    return iso.heapProbe.end(baseline);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ export interface ResolvedSandboxOptions {
   hostMemoryMb: number;
   maxIsolatesPerPool: number;
   isolateMaxRuns: number;
+  heapProbeEvery: number;
   fetchMaxBytes: number;
   readMaxBytes: number;
   services: ToolServices;
@@ -39,6 +40,7 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     hostMemoryMb: positiveInt('hostMemoryMb', options.hostMemoryMb, 1024),
     maxIsolatesPerPool: positiveInt('maxIsolatesPerPool', options.maxIsolatesPerPool, 4),
     isolateMaxRuns: positiveInt('isolateMaxRuns', options.isolateMaxRuns, 2000),
+    heapProbeEvery: positiveInt('heapProbeEvery', options.heapProbeEvery, 8),
     fetchMaxBytes: positiveInt('fetchMaxBytes', options.fetchMaxBytes, 4 * 1024 * 1024),
     readMaxBytes: positiveInt('readMaxBytes', options.readMaxBytes, 8 * 1024 * 1024),
     services,

@@ -5,6 +5,7 @@ import type { EngineResult } from './engine.js';
 export interface HostSettings {
   maxIsolatesPerPool: number;
   isolateMaxRuns: number;
+  heapProbeEvery: number;
   hostMemoryMb: number;
 }
 

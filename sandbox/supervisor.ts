@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentSpec } from '../core/agent-spec.js';
 import { compileLimitsFor, type LimitsFor } from '../core/effective-limits.js';
 import type { ErrorCode } from '../core/errors.js';
-import { decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
+import { checkedHeapGrowth, decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
 import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import type { EngineResult } from './engine.js';
 import { hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport } from './lockdown.js';
@@ -371,6 +371,7 @@ export class Supervisor implements Sandbox {
     const settings: HostSettings = {
       maxIsolatesPerPool: this.#options.maxIsolatesPerPool,
       isolateMaxRuns: this.#options.isolateMaxRuns,
+      heapProbeEvery: this.#options.heapProbeEvery,
       hostMemoryMb: this.#options.hostMemoryMb,
     };
     // IPC keeps order, so init and registrations precede any run sent later.
@@ -584,5 +585,5 @@ export class Supervisor implements Sandbox {
 /** A host's result with the grant use and denials of the run's capability tools taken from the supervisor's record. */
 function withServed(result: EngineResult, served: ServedRun): EngineResult {
   const stats = result !== null && typeof result === 'object' && result.stats !== null && typeof result.stats === 'object' ? result.stats : emptyStats();
-  return { ...result, stats: mergeServed(stats, served) };
+  return { ...result, stats: checkedHeapGrowth(mergeServed(stats, served), served.spec.limits.memoryMb) };
 }

@@ -65,6 +65,12 @@ export interface SandboxOptions {
   maxIsolatesPerPool?: number;
   /** Runs an isolate serves before it is replaced. @default 2000 */
   isolateMaxRuns?: number;
+  /**
+   * One run in this many, per isolate, gets the per-run memory figure (`heapGrowthBytes`; docs/architecture.md,
+   * "Per-run memory"); 1 measures every run. Measuring costs a run with a fresh context about 1 ms (two scavenges that
+   * promote the context), so by default a sample is measured. @default 8
+   */
+  heapProbeEvery?: number;
   /** Largest `fetch` response body, in bytes. @default 4 MiB */
   fetchMaxBytes?: number;
   /** Largest file `readTextFile` returns, in bytes. @default 8 MiB */
@@ -124,6 +130,11 @@ export interface RunStats {
    * the isolate runs waits for it to yield, so the CPU watchdog cannot sample it.
    */
   heapUsedAtEndBytes: number;
+  /**
+   * Bytes the run grew its isolate's heap by, earlier runs' garbage left out (sandbox/heap-probe; docs/architecture.md,
+   * "Per-run memory"). Absent when the run was not measured: stopped by a limit, crashed, or refused before it ran.
+   */
+  heapGrowthBytes?: number;
   /** UTF-8 bytes of the input as JSON (0 for undefined). */
   inputBytes: number;
   /** UTF-8 bytes of the output as JSON (0 for undefined or a failed run). */

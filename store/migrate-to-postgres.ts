@@ -60,7 +60,7 @@ const TABLES: readonly TableSpec[] = [
     columns: [
       text('id'), text('template'), text('version'), text('digest'), text('env'), text('tenant'), bigint('started_at'), float8('create_ms'), float8('run_ms'), float8('cpu_ms'),
       bigint('heap_used_at_end_bytes'), bigint('input_bytes'), bigint('output_bytes'), text('outcome'), text('error_code'), text('tools'), text('denials'), int('logs_dropped'),
-      int('depth'), text('parent_id'), text('input_shape'), text('grants_used'),
+      int('depth'), text('parent_id'), text('input_shape'), text('grants_used'), bigint('heap_growth_bytes'), text('censored_by'), text('limits'),
     ],
     key: ['id'],
     rowidInto: 'seq',

@@ -240,6 +240,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs RENAME COLUMN heap_peak_bytes TO heap_used_at_end_bytes;
     `,
   },
+  {
+    version: 9,
+    description: 'per-run memory (heap_growth_bytes), the limit that stopped a run (censored_by) and the limits it ran under',
+    sql: `
+      -- All NULL in rows written before: such a run says nothing of them. heap_growth_bytes is NULL, never 0, for a run
+      -- that was not measured (stopped by a limit, crashed, refused).
+      ALTER TABLE runs ADD COLUMN heap_growth_bytes INTEGER;
+      ALTER TABLE runs ADD COLUMN censored_by TEXT;
+      -- JSON: { cpuMs, timeoutMs, memoryMb, measure? } (core/agent-spec EffectiveLimits).
+      ALTER TABLE runs ADD COLUMN limits TEXT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

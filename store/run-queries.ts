@@ -1,6 +1,7 @@
 /** @module store/run-queries — reading the run record back: listing runs and per-template statistics with percentiles. */
 import type Database from 'better-sqlite3';
 import { type ErrorCode, FactoryError } from '../core/errors.js';
+import type { EffectiveLimits } from '../core/agent-spec.js';
 import type { InputShape, RunCapture, RunRecord } from '../core/run-record.js';
 import { FilteredStatement } from './filtered-statement.js';
 
@@ -40,6 +41,11 @@ export interface RunRow {
   input_shape: string | null;
   /** JSON array; null in rows written before schema version 3. */
   grants_used: string | null;
+  /** Null for a run that was not measured (killed, crashed, refused) and in rows written before schema version 9. */
+  heap_growth_bytes: number | null;
+  censored_by: RunRecord['censoredBy'] | null;
+  /** JSON of the run's EffectiveLimits; null in rows written before schema version 9. */
+  limits: string | null;
 }
 
 export interface TemplateStats {
@@ -67,6 +73,9 @@ export function rowToRecord(row: RunRow): RunRecord {
     runMs: row.run_ms,
     cpuMs: row.cpu_ms,
     heapUsedAtEndBytes: row.heap_used_at_end_bytes,
+    ...(row.heap_growth_bytes !== null && row.heap_growth_bytes !== undefined ? { heapGrowthBytes: row.heap_growth_bytes } : {}),
+    ...(row.limits !== null && row.limits !== undefined ? { limits: JSON.parse(row.limits) as EffectiveLimits } : {}),
+    ...(row.censored_by !== null && row.censored_by !== undefined ? { censoredBy: row.censored_by } : {}),
     inputBytes: row.input_bytes,
     outputBytes: row.output_bytes,
     outcome: row.outcome,

@@ -42,7 +42,7 @@ export class RunWriter implements RunSink {
     this.#maxQueue = resolved.maxQueue;
     this.#onError = resolved.onError;
     const columns =
-      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used';
+      'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used, heap_growth_bytes, censored_by, limits';
     const row = `(${new Array(COLUMNS).fill('?').join(', ')})`;
     // Many rows per statement: the per-statement cost of crossing into SQLite, not the insert, dominates small rows.
     const insertMany = db.prepare(`INSERT OR IGNORE INTO runs (${columns}) VALUES ${new Array(ROWS_PER_STATEMENT).fill(row).join(', ')}`);
@@ -208,9 +208,9 @@ function isRecordError(error: unknown): boolean {
 }
 
 /** Values bound per row. */
-export const COLUMNS = 22;
+export const COLUMNS = 25;
 
-/** Rows bound into one INSERT statement (22 parameters each, well under SQLite's limit). */
+/** Rows bound into one INSERT statement (25 parameters each, well under SQLite's limit). */
 const ROWS_PER_STATEMENT = 50;
 
 /** Appends a record's column values, in the order of the runs table's columns (shared with store/postgres/run-writer). */
@@ -220,6 +220,8 @@ export function pushValues(values: unknown[], r: RunRecord): void {
     Math.round(r.heapUsedAtEndBytes), r.inputBytes, r.outputBytes, r.outcome, r.errorCode ?? null, JSON.stringify(r.tools),
     JSON.stringify(r.denials), r.logsDropped, r.depth, r.parentId ?? null, r.inputShape ? JSON.stringify(r.inputShape) : null,
     r.grantsUsed ? (r.grantsUsed.length === 0 ? '[]' : JSON.stringify(r.grantsUsed)) : null,
+    // NULL, never 0, for a run that was not measured (docs/architecture.md, "Per-run memory").
+    r.heapGrowthBytes === undefined ? null : Math.round(r.heapGrowthBytes), r.censoredBy ?? null, r.limits ? JSON.stringify(r.limits) : null,
   );
 }
 

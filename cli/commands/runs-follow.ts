@@ -10,7 +10,7 @@ import { RUN_COLUMNS, runRow } from './runs.js';
 export const FOLLOW_POLL_MS = 200;
 
 /** Widths of the columns when rows arrive one by one and cannot be measured together first. */
-const WIDTHS = [19, 14, 8, 5, 8, 14, 8, 8];
+const WIDTHS = [19, 14, 8, 5, 8, 14, 8, 8, 7];
 
 export interface FollowOptions {
   json?: boolean;

@@ -1,5 +1,6 @@
 /** @module cli/commands/runs-show — `af runs show ID`: one run in full (stats, grants, denials, error, version, digest, spawn tree) and what was captured of it. */
 import { FactoryError } from '../../core/errors.js';
+import type { EffectiveLimits } from '../../core/agent-spec.js';
 import type { RunRecord } from '../../core/run-record.js';
 import { escapeLine, terminalSafeJson } from '../../core/terminal-text.js';
 import type { StoredCapture } from '../../store/index.js';
@@ -45,6 +46,9 @@ function formatRun(context: CommandContext, run: RunRecord, children: RunDetail[
     field('outcome', `${paint.red(escapeLine(run.errorCode ?? 'error'))}${message}`);
   }
   field('stats', `run ${run.runMs.toFixed(2)} ms · create ${run.createMs.toFixed(2)} ms · cpu ${run.cpuMs.toFixed(2)} ms · heap ${(run.heapUsedAtEndBytes / 1024 / 1024).toFixed(1)} MB · input ${run.inputBytes} B · output ${run.outputBytes} B`);
+  field('memory', memoryText(run, paint.dim));
+  if (run.limits !== undefined) field('limits', limitsText(run.limits));
+  if (run.censoredBy !== undefined) field('stopped', stoppedText(run));
   const tools = Object.entries(run.tools).map(([tool, n]) => `${escapeLine(tool)}×${n}`);
   field('tools', tools.length > 0 ? tools.join(' ') : paint.dim('none'));
   field('grants', run.grantsUsed === undefined ? paint.dim('not recorded') : run.grantsUsed.length > 0 ? run.grantsUsed.map(escapeLine).join(', ') : paint.dim('none used'));
@@ -68,6 +72,29 @@ function formatRun(context: CommandContext, run: RunRecord, children: RunDetail[
     if (!capture.inputTruncated && capture.input !== undefined) lines.push('', paint.dim(`replay it: af runs replay ${displayRunId(run.id)}`));
   }
   return `${lines.join('\n')}\n`;
+}
+
+const MB = 1024 * 1024;
+
+/** The run's own heap growth (docs/architecture.md, "Per-run memory"), or why there is none. */
+export function memoryText(run: RunRecord, dim: (text: string) => string): string {
+  if (run.heapGrowthBytes !== undefined) return `heap growth ${(run.heapGrowthBytes / MB).toFixed(2)} MB`;
+  if (run.censoredBy !== undefined) return dim(`not measured: stopped by limits.${run.censoredBy}`);
+  if (run.outcome === 'error' || run.limits !== undefined) return dim('not measured: the run did not end in its sandbox');
+  return dim('not recorded (a run from before it was kept)');
+}
+
+/** The limits the run ran under, and the input measure that set them when a `byInput` rule did. */
+export function limitsText(limits: EffectiveLimits): string {
+  const measure = limits.measure !== undefined ? ` · from ${escapeLine(limits.measure.name)} = ${limits.measure.value}` : '';
+  return `cpu ${limits.cpuMs} ms · timeout ${limits.timeoutMs} ms · memory ${limits.memoryMb} MB${measure}`;
+}
+
+/** Which limit stopped the run, and what that makes of its figures. */
+export function stoppedText(run: RunRecord): string {
+  const at = run.limits === undefined ? '' : run.censoredBy === 'memoryMb' ? ` (${run.limits.memoryMb} MB)` : ` (${run.limits[run.censoredBy as 'cpuMs' | 'timeoutMs']} ms)`;
+  const bound = run.censoredBy === 'cpuMs' ? 'cpu and run time are lower bounds' : run.censoredBy === 'timeoutMs' ? 'run time is a lower bound' : 'its memory need is above the limit';
+  return `by limits.${run.censoredBy}${at}: ${bound}`;
 }
 
 /** Captured JSON, pretty when it parses (a truncated part does not), never with terminal controls. */

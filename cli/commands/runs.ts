@@ -24,7 +24,7 @@ export interface RunsOptions {
 }
 
 /** The columns of `af runs`, in order. */
-export const RUN_COLUMNS = ['STARTED (UTC)', 'TEMPLATE', 'VERSION', 'ENV', 'TENANT', 'OUTCOME', 'RUN MS', 'CPU MS', 'ID'] as const;
+export const RUN_COLUMNS = ['STARTED (UTC)', 'TEMPLATE', 'VERSION', 'ENV', 'TENANT', 'OUTCOME', 'RUN MS', 'CPU MS', 'HEAP MB', 'ID'] as const;
 
 /** One run as a row of `af runs`. */
 export function runRow(context: CommandContext, run: RunRecord, isFullId: boolean): string[] {
@@ -38,8 +38,11 @@ export function runRow(context: CommandContext, run: RunRecord, isFullId: boolea
     escapeLine(run.env),
     escapeLine(run.tenant),
     run.outcome === 'ok' ? paint.green('ok') : paint.red(escapeLine(run.errorCode ?? 'error')),
-    run.runMs.toFixed(2),
-    run.cpuMs.toFixed(2),
+    // A run stopped by a limit used at least what it shows (≥): cpu for limits.cpuMs, run time for both time limits.
+    `${run.censoredBy === 'cpuMs' || run.censoredBy === 'timeoutMs' ? '≥' : ''}${run.runMs.toFixed(2)}`,
+    `${run.censoredBy === 'cpuMs' ? '≥' : ''}${run.cpuMs.toFixed(2)}`,
+    // The run's own heap growth; '-' when it was not measured (stopped by a limit, crashed, or recorded before it was kept).
+    run.heapGrowthBytes === undefined ? '-' : (run.heapGrowthBytes / 1024 / 1024).toFixed(2),
     displayRunId(run.id, isFullId),
   ];
 }

@@ -251,6 +251,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX run_results_by_time ON run_results (finished_at);
     `,
   },
+  {
+    version: 9,
+    description: 'per-run memory (heap_growth_bytes), the limit that stopped a run (censored_by) and the limits it ran under',
+    sql: `
+      -- As SQLite's schema 9: NULL in rows written before; heap_growth_bytes NULL, never 0, for a run not measured.
+      ALTER TABLE runs ADD COLUMN heap_growth_bytes BIGINT;
+      ALTER TABLE runs ADD COLUMN censored_by TEXT;
+      ALTER TABLE runs ADD COLUMN limits TEXT;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -20,8 +20,8 @@ import { sqlStateOf } from './connection.js';
 export const RUNS_INSERT_LOCK = 0x61667275; // 'afru'
 
 const RUN_COLUMNS =
-  'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used';
-const RUN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'float8', 'float8', 'float8', 'bigint', 'bigint', 'bigint', 'text', 'text', 'text', 'text', 'int', 'int', 'text', 'text', 'text'];
+  'id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth, parent_id, input_shape, grants_used, heap_growth_bytes, censored_by, limits';
+const RUN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'float8', 'float8', 'float8', 'bigint', 'bigint', 'bigint', 'text', 'text', 'text', 'text', 'int', 'int', 'text', 'text', 'text', 'bigint', 'text', 'text'];
 const CAPTURE_COLUMNS = 'run_id, started_at, input, input_truncated, output, output_truncated, error_message, logs, logs_truncated, max_bytes';
 const CAPTURE_TYPES = ['text', 'bigint', 'text', 'boolean', 'text', 'boolean', 'text', 'text', 'boolean', 'int'];
 

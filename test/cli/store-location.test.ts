@@ -21,14 +21,14 @@ describe('af --store and AF_STORE_URL', () => {
   it('migrates an empty PostgreSQL database, then reports it current; --check says so without changing anything', async () => {
     const before = await runAf(project.root, ['--store', database.url, 'migrate', '--check']);
     expect(before.status).toBe(1);
-    expect(before.stdout).toContain('is at schema version 0; this version of Agent Factory needs 8: run `af migrate`');
+    expect(before.stdout).toContain('is at schema version 0; this version of Agent Factory needs 9: run `af migrate`');
     // The password never appears in what af prints.
     expect(before.stdout).not.toContain('af-test');
     const migrated = await runAf(project.root, ['migrate', '--json'], { AF_STORE_URL: database.url });
     expect(migrated.status).toBe(0);
-    expect(JSON.parse(migrated.stdout)).toMatchObject({ from: 0, to: 8, latest: 8, applied: [8], current: true });
+    expect(JSON.parse(migrated.stdout)).toMatchObject({ from: 0, to: 9, latest: 9, applied: [8, 9], current: true });
     const after = await runAf(project.root, ['--store', database.url, 'migrate', '--check']);
-    expect([after.status, after.stdout]).toEqual([0, expect.stringContaining('is at schema version 8, the latest')]);
+    expect([after.status, after.stdout]).toEqual([0, expect.stringContaining('is at schema version 9, the latest')]);
   });
 
   it('af run records the run in the store named (--store or AF_STORE_URL), not in the project file', async () => {
@@ -56,7 +56,7 @@ describe('af --store and AF_STORE_URL', () => {
   it('af doctor reports a PostgreSQL store by its URL without the password: behind until migrated, then healthy', async () => {
     const before = JSON.parse((await runAf(project.root, ['--store', database.url, 'doctor', '--json'])).stdout) as { store: { path: string; healthy: boolean; problems: string[] } };
     expect(before.store.path).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/af_test_/);
-    expect(before.store).toMatchObject({ healthy: false, problems: ['schema version 0, and this version of Agent Factory needs 8: run `af migrate`'] });
+    expect(before.store).toMatchObject({ healthy: false, problems: ['schema version 0, and this version of Agent Factory needs 9: run `af migrate`'] });
     expect((await runAf(project.root, ['--store', database.url, 'migrate'])).status).toBe(0);
     const after = JSON.parse((await runAf(project.root, ['--store', database.url, 'doctor', '--json'])).stdout) as { store: { healthy: boolean; problems: string[] } };
     expect(after.store).toMatchObject({ healthy: true, problems: [] });

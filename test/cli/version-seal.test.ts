@@ -186,6 +186,8 @@ describe('sealed versions keep working', () => {
       // As schema 6 left it: no seal column, and the runs column not yet renamed (migration 8).
       db.exec('ALTER TABLE template_versions DROP COLUMN seal');
       db.exec('ALTER TABLE runs RENAME COLUMN heap_used_at_end_bytes TO heap_peak_bytes');
+      // Nor the columns of migration 9.
+      for (const column of ['heap_growth_bytes', 'censored_by', 'limits']) db.exec(`ALTER TABLE runs DROP COLUMN ${column}`);
       db.pragma('user_version = 6');
     });
     const listed = JSON.parse((await af('versions', 'list', 'alpha', '--json')).stdout) as { versions: Array<{ version: string; unsealed?: boolean }> };

@@ -17,6 +17,10 @@ describe.each(RUN_SINKS)('RunSink: $name', ({ open }) => {
       runRecord(3),
       runRecord(1, { outcome: 'error', errorCode: 'E_TIMEOUT', denials: [{ permission: 'net', target: 'x:1' }], grantsUsed: ['env:LOG_LEVEL', 'kv'], parentId: 'parent', depth: 2 }),
       runRecord(2, { grantsUsed: [], tools: {}, inputShape: { depth: 2, maxArrayLength: 4, maxStringLength: 9, topLevelKeys: 2, lengths: { items: 4 } } }),
+      // The per-run memory figure and the limits the run ran under (with the input measure a byInput rule used)...
+      runRecord(4, { heapGrowthBytes: 786_432, limits: { cpuMs: 120, timeoutMs: 900, memoryMb: 64, measure: { name: '/items', value: 4096 } } }),
+      // ...and a run a limit stopped: censored by it, with no memory figure (absent, never 0).
+      runRecord(5, { outcome: 'error', errorCode: 'E_CPU_LIMIT', censoredBy: 'cpuMs', limits: { cpuMs: 50, timeoutMs: 5000, memoryMb: 128 } }),
     ];
     for (const record of records) expect(fixture.sink.write(record)).toBeUndefined();
     await fixture.sink.flush();

@@ -106,6 +106,36 @@ describe('the run writer', () => {
     expect(store.queries.get(runRecord(3).id)?.heapUsedAtEndBytes).toBe(4_194_304);
   });
 
+  it('reads runs of a schema-8 database without a memory figure, censoring or limits, and keeps them for new runs', async () => {
+    await store.close();
+    temp.remove();
+    temp = tempDir();
+    const old = new Database(temp.db);
+    for (const step of MIGRATIONS.filter((m) => m.version <= 8)) old.exec(step.sql);
+    old.pragma('user_version = 8');
+    old.prepare("INSERT INTO runs (id, template, version, digest, env, tenant, started_at, create_ms, run_ms, cpu_ms, heap_used_at_end_bytes, input_bytes, output_bytes, outcome, error_code, tools, denials, logs_dropped, depth) VALUES ('old-cpu', 'hello', '1.0.0', 'd', 'dev', 'default', 1, 0, 1, 50, 0, 0, 0, 'error', 'E_CPU_LIMIT', '{}', '[]', 0, 0)").run();
+    old.close();
+    store = openStore({ path: temp.db });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const before = store.queries.get('old-cpu');
+    expect(before).toMatchObject({ errorCode: 'E_CPU_LIMIT', heapUsedAtEndBytes: 0 });
+    // Absent, not 0 and not guessed: the old row never said which limit stopped it or what the run grew the heap by.
+    expect(before).not.toHaveProperty('heapGrowthBytes');
+    expect(before).not.toHaveProperty('censoredBy');
+    expect(before).not.toHaveProperty('limits');
+    const stored = store.db.prepare("SELECT heap_growth_bytes, censored_by, limits FROM runs WHERE id = 'old-cpu'").get();
+    expect(stored).toEqual({ heap_growth_bytes: null, censored_by: null, limits: null });
+    const fresh = runRecord(3, { heapGrowthBytes: 786_432, limits: { cpuMs: 120, timeoutMs: 900, memoryMb: 64 } });
+    const killed = runRecord(4, { outcome: 'error', errorCode: 'E_TIMEOUT', censoredBy: 'timeoutMs' });
+    store.runs.write(fresh);
+    store.runs.write(killed);
+    await store.runs.flush();
+    expect(store.queries.get(fresh.id)).toEqual(fresh);
+    expect(store.queries.get(killed.id)).toEqual(killed);
+    // A run that was not measured is NULL in the store, never 0.
+    expect(store.db.prepare('SELECT heap_growth_bytes FROM runs WHERE id = ?').get(killed.id)).toEqual({ heap_growth_bytes: null });
+  });
+
   it('bounds its queue: past maxQueue records are dropped and counted, never buffered', async () => {
     await store.close();
     store = openStore({ path: temp.db, writer: { maxQueue: 1000, batchSize: 1000, flushIntervalMs: 100 } });

@@ -161,6 +161,9 @@ describe('runs view', () => {
       expect(detail).toMatch(/input shape\s+depth 1/);
       // Refused before it reached the sandbox: it used no grant.
       expect(detail).toMatch(/grants used\s+none/);
+      // Nor did it grow any heap: not measured, never a 0 that reads like a measurement.
+      expect(detail).toMatch(/memory\s+heap growth not measured · heap at end 0 B \(isolate-wide\)/);
+      expect(detail).not.toMatch(/^\s*stopped/m);
       await ui.type(KEY.esc);
       await ui.waitFor('outcome error');
     } finally {

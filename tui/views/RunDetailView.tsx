@@ -1,10 +1,18 @@
 /** @module tui/views/RunDetailView — one recorded run: what ran, for whom, its cost, input shape, tools, grants used and denials (the store keeps no inputs or outputs). */
 import { Box } from 'ink';
+import type { RunRecord } from '../../core/run-record.js';
 import { Text } from '../components/Text.js';
 import { formatBytes, formatMs, formatTime, wrapLines } from '../format.js';
 import { useBindings } from '../hooks/use-bindings.js';
 import { useRefresh } from '../hooks/use-refresh.js';
 import { useUi } from '../ui-context.js';
+
+/** The run's own heap growth (docs/architecture.md, "Per-run memory"), or why there is none. */
+function growthText(run: RunRecord): string {
+  if (run.heapGrowthBytes !== undefined) return `heap growth ${formatBytes(run.heapGrowthBytes)}`;
+  if (run.censoredBy !== undefined) return `heap growth not measured (stopped by limits.${run.censoredBy})`;
+  return run.outcome === 'error' || run.limits !== undefined ? 'heap growth not measured' : 'heap growth not recorded';
+}
 
 export function RunDetailView({ id }: { id: string }) {
   const ui = useUi();
@@ -36,7 +44,9 @@ export function RunDetailView({ id }: { id: string }) {
       {field('started', `${formatTime(run.startedAt)} UTC`)}
       {field('outcome', run.outcome === 'ok' ? 'ok' : (run.errorCode ?? 'error'), run.outcome === 'ok' ? 'green' : 'red')}
       {field('time', `run ${formatMs(run.runMs)} · create ${formatMs(run.createMs)} · cpu ${formatMs(run.cpuMs)}`)}
-      {field('memory', `heap at end ${formatBytes(run.heapUsedAtEndBytes)}`)}
+      {field('memory', `${growthText(run)} · heap at end ${formatBytes(run.heapUsedAtEndBytes)} (isolate-wide)`)}
+      {run.limits ? field('limits', `cpu ${formatMs(run.limits.cpuMs)} · timeout ${formatMs(run.limits.timeoutMs)} · memory ${run.limits.memoryMb} MB${run.limits.measure ? ` · from ${run.limits.measure.name} = ${run.limits.measure.value}` : ''}`) : null}
+      {run.censoredBy ? field('stopped', `by limits.${run.censoredBy}: ${run.censoredBy === 'cpuMs' ? 'cpu and run time are lower bounds' : run.censoredBy === 'timeoutMs' ? 'run time is a lower bound' : 'its memory need is above the limit'}`, 'yellow') : null}
       {field('sizes', `input ${formatBytes(run.inputBytes)} · output ${formatBytes(run.outputBytes)}${run.logsDropped > 0 ? ` · ${run.logsDropped} log entries dropped` : ''}`)}
       {field(
         'input shape',

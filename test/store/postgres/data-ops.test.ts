@@ -11,6 +11,7 @@ import { openStore } from '../../../store/index.js';
 import { PgAuditLog } from '../../../store/postgres/audit-log.js';
 import type { PgDatabase } from '../../../store/postgres/connection.js';
 import { exportPostgresJsonl, postgresIntegrityProblems, prunePostgresCaptures, prunePostgresRuns } from '../../../store/postgres/data-ops.js';
+import { POSTGRES_SCHEMA_VERSION } from '../../../store/postgres/migrations.js';
 import { runRecord } from '../helpers.js';
 import { pgFixture, type PgFixture } from './pg-fixture.js';
 
@@ -155,7 +156,7 @@ describe('integrity problems', () => {
     ['a deleted head row', "DELETE FROM audit_heads WHERE chain = 'acme'", ["tenant acme's chain has entries but no head row: entries cut from its end would not show"]],
     ['a dropped table', 'DROP TABLE kv_usage', ['table kv_usage is missing']],
     ['a deleted trust generation row', 'DELETE FROM trust_generation', ['the trust generation row is missing: other nodes cannot tell when trust data changes']],
-    ['a newer schema', "INSERT INTO af_schema_migrations VALUES (9, 'later', 0)", ['the schema version is 9, and this version of Agent Factory needs 8']],
+    ['a newer schema', `INSERT INTO af_schema_migrations VALUES (${POSTGRES_SCHEMA_VERSION + 1}, 'later', 0)`, [`the schema version is ${POSTGRES_SCHEMA_VERSION + 1}, and this version of Agent Factory needs ${POSTGRES_SCHEMA_VERSION}`]],
   ])('names %s', async (_what, sql, expected) => {
     await pg.db.query(sql);
     expect(await postgresIntegrityProblems(pg.db)).toEqual(expected);
