@@ -4,7 +4,7 @@ import type { LimitScore } from './backtest.js';
 import { AutopilotRecommender, VpaRecommender } from './baselines.js';
 import { calibrate, scaleRule } from './calibration.js';
 import { ConditionalRecommender } from './conditional-recommender.js';
-import { flatRule, isRuleRecommender, type LimitRecommender, type LimitRule, type Observation, type RecommendContext, type RuleRecommender } from './recommender.js';
+import { flatRule, isRuleRecommender, LIMIT_FLOOR, type LimitRecommender, type LimitRule, type Observation, type RecommendContext, type RuleRecommender } from './recommender.js';
 
 export interface SelectionOptions {
   /** Uncensored limit-hit rate each candidate is calibrated to on the backtest. @default 0.01 */
@@ -67,7 +67,7 @@ export class SelectedRecommender implements RuleRecommender {
     for (const result of results) if (!best || result.score.capacitySlack < best.score.capacitySlack - 1e-9) best = result;
     this.last = { chosen: best?.name ?? 'vpa', results };
     const rule = best?.rule ?? flatRule(new VpaRecommender().recommend(past, context));
-    return aboveRecentLimitHits(rule, past, context.now);
+    return atLeastFloor(aboveRecentLimitHits(rule, past, context.now), LIMIT_FLOOR[context.resource]);
   }
 
   recommend(history: readonly Observation[], context: RecommendContext): number {
@@ -89,6 +89,14 @@ function aboveRecentLimitHits(rule: LimitRule, past: readonly Observation[], now
     if (base * Math.max(1, o.size) ** rule.exponent < need) base = need / Math.max(1, o.size) ** rule.exponent;
   }
   return { base: Math.min(base, max), exponent: rule.exponent, max };
+}
+
+/**
+ * No limit under the resource's floor (`LIMIT_FLOOR`: 20 ms of CPU, 50 ms of wall time, 8 MB), for any input: a rule
+ * fitted on tiny inputs would otherwise give them a limit of a few ms, below what a run's own start costs.
+ */
+function atLeastFloor(rule: LimitRule, floor: number): LimitRule {
+  return { base: Math.max(rule.base, floor), exponent: rule.exponent, max: Math.max(rule.max, floor) };
 }
 
 /** VPA's rule, Autopilot's moving-window peak, and the conditional rule (for resources a rule can set). */
