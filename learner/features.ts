@@ -67,14 +67,21 @@ export function featuresOf(record: RunRecord): number[] {
 }
 
 /**
+ * What an isolate holds before any run's own work: the prelude, the bridge and a ready context (measured: 1.1 MB with
+ * one context), rounded up for a second ready context. `limits.memoryMb` is the isolate's heap limit, so a run needs this
+ * plus its own growth.
+ */
+export const ISOLATE_BASE_BYTES = 2 * 1024 * 1024;
+
+/**
  * The measured need of a resource in the limit's unit, or undefined when the record has none: memory is the run's own
- * heap growth (`heapGrowthBytes`), absent for killed runs and for records from before it was kept (the isolate's heap
- * after the run includes earlier runs' garbage, so it is not a need).
+ * heap growth (`heapGrowthBytes`) plus {@link ISOLATE_BASE_BYTES}, absent for killed and unsampled runs and for records
+ * from before it was kept (the isolate's heap after the run includes earlier runs' garbage, so it is not a need).
  */
 export function peakOf(record: RunRecord, resource: Resource): number | undefined {
   switch (resource) {
     case 'memoryMb':
-      return record.heapGrowthBytes === undefined ? undefined : record.heapGrowthBytes / (1024 * 1024);
+      return record.heapGrowthBytes === undefined ? undefined : (record.heapGrowthBytes + ISOLATE_BASE_BYTES) / (1024 * 1024);
     case 'timeoutMs':
       return record.runMs;
     case 'cpuMs':

@@ -1,7 +1,7 @@
 /** @module benchmarks/learner/compare — compares limit recommenders at equal hit-rate budgets: each is calibrated on the tuning days (a walk-forward backtest, learner/calibration.ts) and scored on the test days, with paired block-bootstrap intervals, the whole slack/hit-rate curve, Autopilot's cost and a closed-loop replay. */
 import { limitedRuns, scoreLimits, walkForward } from '../../dist/learner/backtest.js';
 import { scaleForBudget } from '../../dist/learner/calibration.js';
-import { admissionFeaturesOf } from '../../dist/learner/features.js';
+import { admissionFeaturesOf, peakOf } from '../../dist/learner/features.js';
 import { limitFor, RESOURCES } from '../../dist/learner/recommender.js';
 import { createRandom } from '../workload/random.mjs';
 
@@ -37,8 +37,9 @@ export function recordObservations(records, resource) {
       value = record.limits?.[resource];
       censored = true;
     } else if (resource === 'memoryMb') {
-      if (record.heapGrowthBytes === undefined) continue;
-      value = record.heapGrowthBytes / MB;
+      // The isolate's own heap plus the run's growth, as the product's observations count it.
+      value = peakOf(record, 'memoryMb');
+      if (value === undefined) continue;
     } else {
       value = resource === 'cpuMs' ? record.cpuMs : record.runMs;
       censored = record.censoredBy !== undefined;
