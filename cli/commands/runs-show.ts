@@ -80,8 +80,8 @@ const MB = 1024 * 1024;
 export function memoryText(run: RunRecord, dim: (text: string) => string): string {
   if (run.heapGrowthBytes !== undefined) return `heap growth ${(run.heapGrowthBytes / MB).toFixed(2)} MB`;
   if (run.censoredBy !== undefined) return dim(`not measured: stopped by limits.${run.censoredBy}`);
-  if (run.outcome === 'error' || run.limits !== undefined) return dim('not measured: the run did not end in its sandbox');
-  return dim('not recorded (a run from before it was kept)');
+  // Not sampled (one run in 8 per isolate by default), crashed, disturbed by an old-generation GC, or recorded before.
+  return dim('not measured (see "Per-run memory" in docs/architecture.md)');
 }
 
 /** The limits the run ran under, and the input measure that set them when a `byInput` rule did. */

@@ -75,8 +75,8 @@ describe('migrating the demo store into PostgreSQL', () => {
       const after = await target.queries.after(0, { limit: 100_000 });
       expect(after).toHaveLength(result.copied.runs);
       expect(after).toEqual(before);
-      // The per-run memory figures the demo's runs measured came across with them (schema 9's columns).
-      expect(after.filter(({ run }) => run.heapGrowthBytes !== undefined).length).toBeGreaterThan(100);
+      // The per-run memory figures the demo measured (one run in 8 per isolate) came across with them (schema 9).
+      expect(after.filter(({ run }) => run.heapGrowthBytes !== undefined).length).toBeGreaterThan(10);
       expect(await target.queries.stats()).toEqual(source.queries.stats());
       // Every kv entry.
       const entries = source.db.prepare('SELECT template, tenant, key, value FROM kv').all() as Array<{ template: string; tenant: string; key: string; value: string }>;

@@ -11,7 +11,7 @@ import { useUi } from '../ui-context.js';
 function growthText(run: RunRecord): string {
   if (run.heapGrowthBytes !== undefined) return `heap growth ${formatBytes(run.heapGrowthBytes)}`;
   if (run.censoredBy !== undefined) return `heap growth not measured (stopped by limits.${run.censoredBy})`;
-  return run.outcome === 'error' || run.limits !== undefined ? 'heap growth not measured' : 'heap growth not recorded';
+  return 'heap growth not measured';
 }
 
 export function RunDetailView({ id }: { id: string }) {
