@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
-import { createFactory } from '../../runtime/index.js';
-import { jsonSyntaxProblem, parseJsonSource } from '../../templates/index.js';
+import { jsonSyntaxProblem, parseJsonSource } from '../../templates/json-source.js';
 import type { CommandContext } from '../context.js';
+import { discardPrestartedHost, prestartOneShotHost } from '../host-prestart.js';
 import { printRunReport } from '../run-report.js';
 
 export interface RunCommandOptions {
@@ -24,9 +24,19 @@ export async function runCommand(context: CommandContext, name: string, options:
   }
   const input = await readInput(context, options);
   const config = context.config();
-  // One host is enough for one run, and forks faster than one per core.
-  // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
-  const factory = await createFactory({ root: config.root, env: options.env ?? config.env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+  // The host's start is most of a one-shot run: it is forked first, and starts while the runtime loads and the
+  // template resolves (the runtime is imported after it for that reason).
+  prestartOneShotHost(config);
+  let factory;
+  try {
+    const { createFactory } = await import('../../runtime/index.js');
+    // One host is enough for one run, and forks faster than one per core.
+    // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
+    factory = await createFactory({ root: config.root, env: options.env ?? config.env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+  } finally {
+    // Not adopted (the factory failed to open): nothing may outlive the command.
+    discardPrestartedHost();
+  }
   try {
     const report = await factory.runSettled(name, input, {
       ...(options.env !== undefined ? { env: options.env } : {}),
