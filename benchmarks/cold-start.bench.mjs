@@ -37,8 +37,11 @@ export default async function bench({ quick = false } = {}) {
     const served = await startServer(project, env);
     try {
       af(project, env);
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const handed = served.handedOver();
       const handoffRuns = times(samples, () => af(project, env), false);
+      // This process was blocked in execFileSync: let the server's log lines arrive.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       if (served.handedOver() - handed !== samples) throw new Error(`af serve took ${served.handedOver() - handed} of ${samples} runs`);
       metrics.push(metric('`af run echo --input {}` handed to a running `af serve`, process start to output', 'ms', summarise(handoffRuns)));
       const server = served.serverMs().slice(-samples);

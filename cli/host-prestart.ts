@@ -1,6 +1,8 @@
 /** @module cli/host-prestart — a one-shot run forks its sandbox host first, before loading the runtime, so the host's start overlaps the caller's. */
 import path from 'node:path';
-import type { ResolvedConfig } from '../core/config.js';
+import { resolveConfig, type ResolvedConfig } from '../core/config.js';
+import { parseHandoffArgs } from './handoff-args.js';
+import type { CliStreams } from './io.js';
 import { cachedLockdownSupport } from '../sandbox/lockdown.js';
 import { discardPrestartedHost, hostForkPlan, locateHostEntry, prestartHost } from '../sandbox/prestarted-host.js';
 
@@ -18,6 +20,27 @@ export function prestartOneShotHost(config: ResolvedConfig): void {
     prestartHost(hostForkPlan(locateHostEntry(), DEFAULT_HOST_MEMORY_MB, 'auto', support));
   } catch {
     discardPrestartedHost();
+  }
+}
+
+/**
+ * The same, from the process entry, for a plain `af run` command line (the one handoff-args reads): the host then starts
+ * while the command tree loads as well. Anything else forks nothing here; the command forks its own as before.
+ */
+export async function prestartForCommandLine(argv: readonly string[], streams: CliStreams): Promise<void> {
+  const args = parseHandoffArgs(argv);
+  if (!args) return;
+  try {
+    prestartOneShotHost(
+      resolveConfig({
+        root: args.root ?? streams.env.AF_ROOT ?? streams.cwd,
+        ...(args.globalEnv !== undefined ? { env: args.globalEnv } : {}),
+        ...(args.store !== undefined ? { store: args.store } : {}),
+        processEnv: streams.env,
+      }),
+    );
+  } catch {
+    // An unusable configuration: the command reports it.
   }
 }
 

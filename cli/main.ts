@@ -15,7 +15,12 @@ let status: number | undefined;
 if (argv.includes('run')) {
   const outcome = await (await import('./handoff-client.js')).handOff(argv, streams);
   if ('status' in outcome) status = outcome.status;
-  else streams = outcome.streams;
+  else {
+    streams = outcome.streams;
+    // Runs here: the sandbox host is forked now, before the command tree and the runtime load (cli/host-prestart);
+    // the run command adopts it.
+    await (await import('./host-prestart.js')).prestartForCommandLine(argv, streams);
+  }
 }
 status ??= await (await import('./program.js')).runCli(argv, streams);
 process.exitCode = status;

@@ -67,6 +67,8 @@ const keyOf = (plan: HostForkPlan): string => JSON.stringify([plan.entry, plan.e
  * (and exits by itself when this process goes: its IPC channel closes).
  */
 export function prestartHost(plan: HostForkPlan): void {
+  // Already forked this way (the CLI's entry forks before its command code runs, which asks again): keep it.
+  if (waiting && waiting.key === keyOf(plan) && waiting.child.exitCode === null && waiting.child.signalCode === null) return;
   discardPrestartedHost();
   const child = forkHost(plan);
   // Until adopted, it must not keep this process alive.
