@@ -1,6 +1,7 @@
 /** @module sandbox/lockdown — what the operating system takes away from a sandbox host process: which layers this machine supports, and the command line that applies them. */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { isolateLibrary } from './isolate-library.js';
@@ -52,6 +53,76 @@ export function lockdownSupport(): readonly LayerSupport[] {
   return (cached ??= detect());
 }
 
+/**
+ * {@link lockdownSupport}, read from `file` when a probe on this very boot, kernel, user, Node and launcher binaries found
+ * every layer available; otherwise probed (and written there when every layer is available). It saves a one-shot
+ * `af run` the ~70 ms of `spawnSync` probes at each start.
+ *
+ * Why a cached answer cannot weaken a host: only an all-available answer is ever read back. Such an answer makes the
+ * host launch apply every layer; were one no longer possible, its launcher fails and the host does not start (fail
+ * closed, never a host with fewer layers). An answer with a layer missing, the only kind that takes a layer away, is
+ * always probed afresh. The key (boot id, uid and gid, Node's path and version, PATH, the inode, size and mtime of each
+ * launcher binary, the user-namespace sysctls) changes whenever what the probe saw could have changed, so the launcher
+ * failing is itself unlikely. The file is only a hint: a forged one can at most claim every layer, which fails closed.
+ */
+export function cachedLockdownSupport(file: string): readonly LayerSupport[] {
+  if (cached) return cached;
+  const key = supportKey();
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { key?: unknown; support?: LayerSupport[] };
+    if (key !== undefined && saved.key === key && Array.isArray(saved.support) && sameLayers(saved.support)) return (cached = saved.support);
+  } catch {
+    // No cache yet, or unreadable: probe.
+  }
+  const support = lockdownSupport();
+  if (key !== undefined && support.every((s) => s.available)) {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const temp = `${file}.${process.pid}.tmp`;
+      writeFileSync(temp, JSON.stringify({ key, support }), { mode: 0o600 });
+      renameSync(temp, file);
+    } catch {
+      // A read-only state folder: the next start probes again.
+    }
+  }
+  return support;
+}
+
+/**
+ * Every layer, each available, in order, and a network launcher that is one the probe itself would have chosen:
+ * the file names a command line that is run, so nothing else in it is ever taken.
+ */
+function sameLayers(support: readonly LayerSupport[]): boolean {
+  if (!(support.length === LOCKDOWN_LAYERS.length && support.every((s, i) => s?.layer === LOCKDOWN_LAYERS[i] && s.available === true && typeof s.reason === 'string'))) return false;
+  const launcher = JSON.stringify(support[1]?.launcher ?? null);
+  return networkLaunchers().some((known) => JSON.stringify(known) === launcher);
+}
+
+/** What the probes depend on, hashed; undefined where there is no boot id to tie it to (not Linux). */
+function supportKey(): string | undefined {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const bootId = read('/proc/sys/kernel/random/boot_id');
+  if (bootId === '') return undefined;
+  const binaries = ['unshare', 'setpriv', 'prlimit'].map((command) => {
+    const found = resolveCommand(command);
+    try {
+      const stat = statSync(found);
+      return [found, stat.ino, stat.size, stat.mtimeMs];
+    } catch {
+      return [found, 'absent'];
+    }
+  });
+  const sysctls = ['/proc/sys/user/max_user_namespaces', '/proc/sys/kernel/unprivileged_userns_clone', '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'].map(read);
+  const facts = [1, bootId, read('/proc/sys/kernel/osrelease'), process.getuid?.(), process.getgid?.(), process.execPath, process.versions.node, process.env.PATH ?? '', binaries, sysctls, runtimePaths()];
+  return createHash('sha256').update(JSON.stringify(facts)).digest('hex');
+}
+
 /** @internal Tests only: forget what was learnt. */
 export function resetLockdownSupportForTests(): void {
   cached = undefined;
@@ -97,12 +168,11 @@ function networkLayer(isRoot: boolean): LayerSupport {
       : { layer: 'network', available: false, reason: 'unshare --net failed as root (util-linux missing, or no CAP_SYS_ADMIN in this container)' };
   }
   const uid = process.getuid?.() ?? -1;
-  const gid = process.getgid?.() ?? -1;
   // The first form this util-linux knows (--map-current-user came in 2.38; --map-user before it). Without a map the
   // host shows as nobody inside, but keeps its own uid for every access check: only the owners it sees differ.
   let failure = '';
-  for (const map of [['--map-current-user'], [`--map-user=${uid}`, `--map-group=${gid}`], []]) {
-    const launcher = ['unshare', '--user', ...map, '--net', '--'];
+  for (const launcher of networkLaunchers().slice(1)) {
+    const map = launcher.slice(2, -2);
     const outcome = attempt(launcher.slice(0, -1).concat('true'));
     if (outcome.ok) {
       const who = map.length > 0 ? `mapping uid ${uid} alone` : 'mapping no uid (util-linux too old to map one)';
@@ -112,6 +182,13 @@ function networkLayer(isRoot: boolean): LayerSupport {
   }
   const why = failure.includes('ENOENT') ? 'unshare (util-linux) is not installed' : (userNamespaceBlocker() ?? `unshare --user --net failed (${failure})`);
   return { layer: 'network', available: false, reason: `not root, and no user namespace for it: ${why}` };
+}
+
+/** The network layer's launchers, root's first, then in the order a user tries them. */
+function networkLaunchers(): string[][] {
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  return [['unshare', '--net', '--'], ...[['--map-current-user'], [`--map-user=${uid}`, `--map-group=${gid}`], []].map((map) => ['unshare', '--user', ...map, '--net', '--'])];
 }
 
 /** Why this kernel refuses unprivileged user namespaces, when a known switch says so. */

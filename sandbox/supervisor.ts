@@ -1,17 +1,14 @@
 /** @module sandbox/supervisor — process isolation: forks the sandbox hosts, routes runs to them over IPC, serves their capability tool calls, restarts the ones that die. */
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import type { AgentSpec } from '../core/agent-spec.js';
 import { compileLimitsFor, type LimitsFor } from '../core/effective-limits.js';
 import type { ErrorCode } from '../core/errors.js';
 import { checkedHeapGrowth, decodeResult, disposedResult, emptyStats, encodeInput, envValuesFor } from './calling-side.js';
 import { type CapabilitySettings, mergeServed, ServedRun, serveTool } from './capability-tools.js';
 import type { EngineResult } from './engine.js';
-import { hostLaunch, type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport } from './lockdown.js';
+import { type LayerStatus, type LayerSupport, type LockdownLayer, lockdownReport, lockdownSupport } from './lockdown.js';
 import { hostBudgetMb, overBudgetError, runChargeMb } from './memory-budget.js';
-import { HOST_V8_FLAGS } from './isolate-library.js';
+import { adoptPrestartedHost, forkHost, hostForkPlan, locateHostEntry } from './prestarted-host.js';
 import type { ResolvedSandboxOptions } from './options.js';
 import { ToolDenied, ToolError } from './permissions.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -28,24 +25,7 @@ const CLOSE_GRACE_MS = 2_000;
 /** After a cancel, how long the supervisor leaves a run's pending tool calls to its host before it stops them itself. */
 const CANCEL_STOP_MS = 1_000;
 
-/**
- * Where the compiled host entry is: beside this module when running from `dist/`, else
- * `<package root>/dist/sandbox/host-main.js` (tests run the TypeScript sources; `npm test` builds first).
- */
-export function locateHostEntry(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'host-main.js');
-  if (existsSync(sibling)) return sibling;
-  let dir = here;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('sandbox: cannot find package.json above ' + here + ' to locate dist/sandbox/host-main.js');
-    dir = up;
-  }
-  const built = path.join(dir, 'dist', 'sandbox', 'host-main.js');
-  if (!existsSync(built)) throw new Error(`sandbox: ${built} is missing; run \`node scripts/build.mjs\` first`);
-  return built;
-}
+export { locateHostEntry } from './prestarted-host.js';
 
 /** The supervisor's own record of a run in flight: what its service calls are checked against. */
 interface PendingRun {
@@ -339,23 +319,10 @@ export class Supervisor implements Sandbox {
   // ---- hosts --------------------------------------------------------------------------------
 
   #start(index: number): void {
-    // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
-    const execArgv = ['--no-node-snapshot', ...HOST_V8_FLAGS];
-    const launch =
-      this.#options.lockdown === 'auto'
-        ? hostLaunch({ entry: this.#entry, hostMemoryMb: this.#options.hostMemoryMb, execArgv }, this.#support)
-        : { execPath: process.execPath, execArgv, layers: [] };
-    const child = fork(this.#entry, [], {
-      execPath: launch.execPath,
-      execArgv: launch.execArgv,
-      // JSON, not 'advanced': every message is plain data, and for these small messages JSON costs the caller and
-      // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
-      serialization: 'json',
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      // Hosts see no secrets: allowlisted env values reach them with the runs of templates granted them, and no others.
-      env: { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' },
-    });
-    const host = new Host(index, child, launch.layers);
+    const plan = hostForkPlan(this.#entry, this.#options.hostMemoryMb, this.#options.lockdown, this.#support);
+    // A host forked ahead by a one-shot `af run` (prestarted-host.ts) is adopted only when forked exactly like this.
+    const child = adoptPrestartedHost(plan) ?? forkHost(plan);
+    const host = new Host(index, child, plan.layers);
     this.#hosts[index] = host;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

@@ -67,6 +67,10 @@ await build({
   logLevel: 'warning',
 });
 
+// The CLI as one bundle with lazily loaded chunks (bin/af.js prefers it): see build-cli-bundle.mjs.
+const { buildCliBundle } = await import('./build-cli-bundle.mjs');
+await buildCliBundle(root);
+
 function* walk(dir) {
   let entries;
   try {

@@ -1,12 +1,11 @@
 /** @module templates/data-schema — compiles a template's input and output JSON Schemas once and validates data against them. */
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import * as ajvFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { JsonSchema } from './manifest.js';
 
-// ajv-formats is CommonJS with `exports.default`; under NodeNext the plugin is the namespace's default.
-const addFormats = ajvFormats.default as unknown as (ajv: Ajv2020) => Ajv2020;
+const require = createRequire(import.meta.url);
 
 /** Result of checking data: expected failures are data, not exceptions. */
 export interface DataValidation {
@@ -17,8 +16,20 @@ export interface DataValidation {
 
 export type DataValidator = (data: unknown) => DataValidation;
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-addFormats(ajv);
+let shared: Ajv2020 | undefined;
+/**
+ * Ajv and its formats, loaded on the first schema compiled: a template without input or output schema (and a one-shot
+ * `af run` of one) never pays the ~100 ms Ajv takes to load and set up.
+ */
+function ajvInstance(): Ajv2020 {
+  if (shared) return shared;
+  const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  // ajv-formats is CommonJS with `exports.default`.
+  const addFormats = (require('ajv-formats') as { default: (ajv: Ajv2020) => Ajv2020 }).default;
+  shared = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  addFormats(shared);
+  return shared;
+}
 
 /** Compiled validators by canonical schema text: templates and versions that share a schema share the work. */
 const compiledBySchema = new Map<string, DataValidator>();
@@ -45,6 +56,7 @@ export function compileDataSchema(schema: JsonSchema | undefined): DataValidator
   const key = canonicalJson(schema);
   const existing = compiledBySchema.get(key);
   if (existing) return existing;
+  const ajv = ajvInstance();
   if (!ajv.validateSchema(schema)) {
     // The meta-schema reports the same mistake several ways (enum, type, anyOf); the first is the plainest.
     const first = (ajv.errors ?? [])[0];

@@ -165,6 +165,24 @@ export class TemplateRegistry<out T extends ResolvedTemplate = ResolvedTemplate>
     return this.#resolveCold(name, env, key).then((template) => checkVersion(template, options.version));
   }
 
+  /**
+   * Resolves `name` from disk now, as a new process would: no cached entry, no resolve already under way, and no last
+   * good version kept serving after a failed edit (the failure is thrown). `af run` handed to a running `af serve` uses
+   * it, so an edit just saved is what runs. The result becomes the cached entry unless a change arrived meanwhile.
+   */
+  async resolveFresh(name: string, options: { env?: string } = {}): Promise<T> {
+    const env = options.env ?? this.#env;
+    const key = cacheKey(name, env);
+    const generation = this.#generation;
+    const bundleFrom: BundleSource = this.#trust && !this.#trust.isDevEnvironment(env) ? 'signed-cache' : 'cache';
+    const template = this.#admit(await resolveTemplate(this.#context, name, { env, bundleFrom }));
+    this.#hooks.onResolved?.(template);
+    if (generation === this.#generation) this.#cache.set(key, template);
+    this.#lastGood.set(key, template);
+    this.#failures.delete(name);
+    return template;
+  }
+
   /** Resolves including abstract templates, bypassing the cache; for inspection (`af templates show`), signing and verifying. */
   inspect(name: string, options: RegistryInspectOptions = {}): Promise<ResolvedTemplate> {
     return resolveTemplate(this.#context, name, { env: options.env ?? this.#env, allowAbstract: true, ...(options.bundleFrom ? { bundleFrom: options.bundleFrom } : {}) });

@@ -8,6 +8,8 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-status.js';
 import { requestLogLine } from '../request-log.js';
 import { parseIntegerFlag, untilStopped } from '../process-lifetime.js';
+import { handoffAwareLogger } from '../handoff-scope.js';
+import { type HandoffServer, startHandoffServer } from '../handoff-server.js';
 
 export interface ServeCommandOptions {
   /** @default '127.0.0.1' (keys travel in clear over plain HTTP: put TLS in front before listening elsewhere) */
@@ -54,7 +56,8 @@ export async function serveCommand(context: CommandContext, options: ServeComman
 
   // Before the factory, so its instruments bind to the SDK from the first run. Undefined when OTEL_SDK_DISABLED=true.
   const sdk = await enableTelemetry({ enabled: true, env: context.streams.env, logger });
-  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.store, processEnv: context.streams.env, logger: logger.child('factory') });
+  // What the factory logs during a run handed over by `af run` goes to that run's caller (cli/handoff-scope).
+  const factory = await createFactory({ root: config.root, env: config.env, home: config.home, store: config.store, processEnv: context.streams.env, logger: handoffAwareLogger(logger.child('factory')) });
   // On a PostgreSQL store the fleet's runners run agents: this server queues each run and waits for its result.
   const queued = factory.store?.kind === 'postgres' && !options.runHere ? new Dispatcher(dispatchBackendOf(factory.store as PostgresStore)) : undefined;
   let environments: string[] | undefined;
@@ -101,6 +104,17 @@ export async function serveCommand(context: CommandContext, options: ServeComman
     throw error;
   }
 
+  // `af run` in this project hands its runs to this server (not when runs are queued for runners: a local `af run`
+  // runs in its own process, and so does one handed over). A socket that cannot be made only costs the speed-up.
+  let handoff: HandoffServer | undefined;
+  if (!queued) {
+    try {
+      handoff = await startHandoffServer({ factory, config, serverEnv: context.streams.env, ...(options.quiet ? {} : { log: (line: string) => context.streams.stderr.write(`${line}\n`) }) });
+    } catch (error) {
+      logger.warn(`af run will not hand runs to this server: ${(error as Error).message}`);
+    }
+  }
+
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ url })}\n`);
   context.streams.stderr.write(`serving the API on ${url}/v1 in environment ${config.env}${environments ? ` (requests may also name ${environments.join(', ')})` : ''} (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
   if (queued) context.streams.stderr.write(`runs are queued in ${factory.store?.location} for \`af runner\` processes (--run-here runs them in this process)\n`);
@@ -111,6 +125,7 @@ export async function serveCommand(context: CommandContext, options: ServeComman
   context.streams.stderr.write(`${stopped}: stopping: no new requests; finishing runs in flight\n`);
   // Order matters: the server waits for in-flight runs, which need the factory; the factory flushes run records
   // into the store and then closes it; telemetry is flushed last so the final runs are in it.
+  await handoff?.close();
   await app.close();
   await factory.close();
   await sdk?.shutdown();

@@ -1,0 +1,130 @@
+/** @module cli/handoff-client — `af run` hands its command line to a running `af serve` of the same project when there is one, and prints what it answers. */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { resolveConfig } from '../core/config.js';
+import { parseHandoffArgs } from './handoff-args.js';
+import { HANDOFF_FILE, type HandoffAnswer, type HandoffFile, type HandoffRequest } from './handoff-protocol.js';
+import type { CliStreams } from './io.js';
+
+/** How long connecting to a server may take before the run goes on here. */
+const CONNECT_TIMEOUT_MS = 1_000;
+
+/** Handed over: the exit status. Not: the streams the local command reads (stdin replayed if it was read here). */
+export type HandoffOutcome = { status: number } | { streams: CliStreams };
+
+/**
+ * Runs `af run …` through the project's `af serve` when one is running and the command line is one it runs as this
+ * process would (see handoff-args and the checks in commands/run.ts); otherwise leaves it to run here, silently.
+ * `AF_NO_HANDOFF=1` always runs here. The output and exit status are the server's run of the same command.
+ */
+export async function handOff(argv: readonly string[], streams: CliStreams): Promise<HandoffOutcome> {
+  const local = { streams };
+  const args = parseHandoffArgs(argv);
+  if (!args || streams.env.AF_NO_HANDOFF === '1' || Object.keys(streams.env).some((name) => name.startsWith('OTEL_'))) return local;
+  let config;
+  try {
+    config = resolveConfig({
+      root: args.root ?? streams.env.AF_ROOT ?? streams.cwd,
+      ...(args.globalEnv !== undefined ? { env: args.globalEnv } : {}),
+      ...(args.store !== undefined ? { store: args.store } : {}),
+      processEnv: streams.env,
+    });
+  } catch {
+    return local;
+  }
+  const server = findServer(path.join(config.home, HANDOFF_FILE));
+  if (!server || server.root !== config.root || server.home !== config.home || server.store !== config.store || server.env !== (args.env ?? config.env)) return local;
+  const connection = await connect(server.socket);
+  if (!connection) return local;
+  let stdin: string | null = null;
+  if (args.input === undefined && args.inputFile === undefined && !streams.stdin.isTTY) stdin = await readAll(streams.stdin);
+  // A run the server declines runs here, reading the stdin this process already read.
+  const replayed: CliStreams = stdin === null ? streams : { ...streams, stdin: Object.assign(Readable.from([stdin]), { isTTY: false }) };
+  const request: HandoffRequest = {
+    token: server.token,
+    pid: process.pid,
+    argv: [...argv],
+    cwd: streams.cwd,
+    env: streams.env,
+    stdin,
+    tty: { stdout: streams.stdout.isTTY === true, stderr: streams.stderr.isTTY === true },
+    ...(streams.stdout.columns !== undefined ? { columns: streams.stdout.columns } : {}),
+  };
+  const answer = await exchange(connection, request);
+  if (answer === undefined) {
+    // Sent, and no answer: the server went away during the run, which may have happened. Running it again here could
+    // run it twice, so this is reported instead.
+    const { FactoryError } = await import('../core/errors.js');
+    const { exitStatusFor } = await import('./exit-status.js');
+    const { createPaint, printError } = await import('./io.js');
+    const error = new FactoryError('E_INTERNAL', `the af serve (pid ${server.pid}) this run was handed to stopped before answering; the run may or may not have happened (see \`af runs\`)`);
+    printError(streams, error, createPaint(streams.stderr, streams.env));
+    return { status: exitStatusFor(error.code) };
+  }
+  if (answer.t !== 'done') {
+    if (streams.env.AF_DEBUG) streams.stderr.write(`af: running here, not through af serve (pid ${server.pid}): ${answer.reason}\n`);
+    return { streams: replayed };
+  }
+  for (const [fd, text] of answer.out) (fd === 1 ? streams.stdout : streams.stderr).write(text);
+  return { status: answer.status };
+}
+
+/** The server `.af/serve.json` names, when it is well formed and its process is alive. */
+function findServer(file: string): HandoffFile | undefined {
+  let found: HandoffFile;
+  try {
+    found = JSON.parse(readFileSync(file, 'utf8')) as HandoffFile;
+  } catch {
+    return undefined;
+  }
+  if (found?.v !== 1 || !Number.isInteger(found.pid) || typeof found.socket !== 'string' || typeof found.token !== 'string') return undefined;
+  try {
+    process.kill(found.pid, 0);
+  } catch {
+    // No such process (a server that did not stop cleanly), or another user's.
+    return undefined;
+  }
+  return found;
+}
+
+function connect(socket: string): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const connection = net.createConnection(socket);
+    const timer = setTimeout(() => {
+      connection.destroy();
+      resolve(undefined);
+    }, CONNECT_TIMEOUT_MS);
+    connection.once('connect', () => {
+      clearTimeout(timer);
+      resolve(connection);
+    });
+    connection.once('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+}
+
+function exchange(connection: net.Socket, request: HandoffRequest): Promise<HandoffAnswer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    connection.on('data', (chunk: Buffer) => chunks.push(chunk));
+    connection.once('error', () => resolve(undefined));
+    connection.once('close', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as HandoffAnswer);
+      } catch {
+        resolve(undefined);
+      }
+    });
+    connection.end(`${JSON.stringify(request)}\n`);
+  });
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}

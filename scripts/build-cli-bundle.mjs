@@ -1,0 +1,46 @@
+// Bundles the compiled CLI (dist/cli/main.js and every module it imports, the lazily imported commands as chunks) into
+// dist/cli-bundle/: Node then reads and links a few files instead of about two hundred at each start of `af`.
+// Packages stay external (loaded from node_modules as before), but for @opentelemetry/api, which every start loads
+// (the telemetry module) and costs more to resolve and read as its ~20 CommonJS files than to run: its ES module build
+// is bundled (its state lives in a global keyed by its version, so it stays one API with the SDK's own copy). Every `import.meta.url` is rewritten to the URL of the
+// module it was written in, so files found beside a module (schemas, generated validators, host-main.js,
+// package.json) are found where they always were.
+import { readFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+
+const BUNDLED_PACKAGES = new Set(['@opentelemetry/api']);
+
+export async function buildCliBundle(root) {
+  const { build } = await import('esbuild');
+  const dist = path.join(root, 'dist');
+  const outdir = path.join(dist, 'cli-bundle');
+  rmSync(outdir, { recursive: true, force: true });
+  const rewriteMetaUrl = {
+    name: 'own-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
+        const relative = path.relative(outdir, args.path).split(path.sep).join('/');
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(relative)}, import.meta.url).href`), loader: 'js' };
+      });
+      b.onResolve({ filter: /^[^./]/ }, (args) => (BUNDLED_PACKAGES.has(args.path) ? undefined : { path: args.path, external: true }));
+      // The learner's TensorFlow.js is a bundle of its own (scripts/build.mjs): imported from where it is.
+      b.onResolve({ filter: /tf-api\.js$/ }, (args) => ({ path: './' + path.relative(outdir, path.resolve(args.resolveDir, args.path)).split(path.sep).join('/'), external: true }));
+    },
+  };
+  await build({
+    entryPoints: { main: path.join(dist, 'cli/main.js') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    plugins: [rewriteMetaUrl],
+    chunkNames: 'chunk-[hash]',
+    logLevel: 'warning',
+  });
+}
