@@ -73,8 +73,9 @@ export const BY_INPUT_RESOURCES = ['cpuMs', 'timeoutMs'] as const;
 export type ByInputResource = (typeof BY_INPUT_RESOURCES)[number];
 
 /**
- * `limits.byInput`: for input measure x (at least 1), a limit is min(max, ceil(base × x^exponent)). `max` defaults to the
- * flat limit, so a rule can only lower a limit for small inputs, never raise it past what the manifest and policy allow.
+ * `limits.byInput`: for input measure x (at least 1), a limit is min(max, max(min, ceil(base × x^exponent))). `max`
+ * defaults to the flat limit, so a rule can only lower a limit for small inputs, never raise it past what the manifest and
+ * policy allow; `min` (default 1) keeps the smallest inputs above what a run's own start costs.
  */
 export interface LimitsByInput {
   /** `"inputBytes"` (UTF-8 bytes of the input's JSON) or a JSON pointer into the input (array or string length, object key count, a non-negative number's value). */
@@ -86,6 +87,8 @@ export interface LimitsByInput {
 export interface PowerRule {
   base: number;
   exponent: number;
+  /** The least limit any input gets. @default 1 */
+  min?: number;
   max?: number;
 }
 

@@ -29,7 +29,7 @@ export function parseJsonPointer(pointer: string): string[] | undefined {
 /**
  * Compiles the template's limits into the function a run's limits come from: the measure's pointer is parsed here,
  * once, so a run only walks its tokens. Without a rule every run gets the same frozen flat limits.
- * A rule's limit is min(max, flat, ceil(base × x^exponent)) for x = max(1, measure): it never exceeds the flat limit,
+ * A rule's limit is min(max, flat, max(min, ceil(base × x^exponent))) for x = max(1, measure): it never exceeds the flat limit,
  * whatever the rule says, so policy maxima on the flat limits bound every run (and a child template that lowers a flat
  * limit below an inherited rule's max lowers the rule with it).
  */
@@ -59,9 +59,10 @@ export function ruledResources(limits: Readonly<Limits>): Array<(typeof BY_INPUT
 function bounded(rule: PowerRule | undefined | null, flat: number): (x: number) => number {
   if (rule === undefined || rule === null) return () => flat;
   const max = Math.min(flat, rule.max ?? flat);
+  const min = Math.max(1, rule.min ?? 1);
   const { base, exponent } = rule;
   // ceil keeps whole milliseconds (as the flat limits are); at least 1 so a tiny base never means "no time at all".
-  return (x) => Math.max(1, Math.min(max, Math.ceil(base * x ** exponent)));
+  return (x) => Math.min(max, Math.max(min, Math.ceil(base * x ** exponent)));
 }
 
 /**

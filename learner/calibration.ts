@@ -64,9 +64,9 @@ export function scaleForBudget(windows: readonly BacktestWindow[], budget: numbe
   return scale > 0 ? scale : Number.MIN_VALUE;
 }
 
-/** Applies a calibrated scale to a rule: base and max scale, the exponent stays. */
+/** Applies a calibrated scale to a rule: base, min and max scale, the exponent stays. */
 export function scaleRule(rule: LimitRule, scale: number): LimitRule {
-  return { base: rule.base * scale, exponent: rule.exponent, max: rule.max * scale };
+  return { base: rule.base * scale, exponent: rule.exponent, ...(rule.min !== undefined ? { min: rule.min * scale } : {}), max: rule.max * scale };
 }
 
 /**

@@ -25,18 +25,20 @@ export interface Observation {
 }
 
 /**
- * A limit as a function of the input measure x: min(max, base × x^exponent) (`limits.byInput`'s power rule).
+ * A limit as a function of the input measure x: min(max, max(min, base × x^exponent)) (`limits.byInput`'s power rule).
  * A flat limit is `{ base: L, exponent: 0, max: L }`.
  */
 export interface LimitRule {
   base: number;
   exponent: number;
+  /** The least limit any input gets. @default 0 */
+  min?: number;
   max: number;
 }
 
 /** The limit a rule gives an input of measure `size` (no rounding: callers round where a manifest needs it). */
 export function limitFor(rule: LimitRule, size: number): number {
-  return Math.min(rule.max, rule.base * Math.max(1, size) ** rule.exponent);
+  return Math.min(rule.max, Math.max(rule.min ?? 0, rule.base * Math.max(1, size) ** rule.exponent));
 }
 
 /** A flat limit as a rule. */

@@ -88,7 +88,7 @@ function aboveRecentLimitHits(rule: LimitRule, past: readonly Observation[], now
     max = Math.max(max, need);
     if (base * Math.max(1, o.size) ** rule.exponent < need) base = need / Math.max(1, o.size) ** rule.exponent;
   }
-  return { base: Math.min(base, max), exponent: rule.exponent, max };
+  return { ...rule, base: Math.min(base, max), max };
 }
 
 /**
@@ -96,7 +96,7 @@ function aboveRecentLimitHits(rule: LimitRule, past: readonly Observation[], now
  * fitted on tiny inputs would otherwise give them a limit of a few ms, below what a run's own start costs.
  */
 function atLeastFloor(rule: LimitRule, floor: number): LimitRule {
-  return { base: Math.max(rule.base, floor), exponent: rule.exponent, max: Math.max(rule.max, floor) };
+  return { ...rule, min: Math.max(rule.min ?? 0, floor), max: Math.max(rule.max, floor) };
 }
 
 /** VPA's rule, Autopilot's moving-window peak, and the conditional rule (for resources a rule can set). */

@@ -58,7 +58,11 @@ export function byInputChainProblems(chain: readonly ManifestFile[]): Problem[] 
       const limits = env === undefined ? inherited.limits : (mergeOverlay(inherited as unknown as Record<string, unknown>, (inherited.environments?.[env] ?? {}) as Record<string, unknown>) as unknown as RawManifest).limits;
       for (const resource of BY_INPUT_RESOURCES) {
         const max = rule[resource]?.max;
+        const min = rule[resource]?.min;
         const flat = limits?.[resource] ?? DEFAULT_LIMITS[resource];
+        if (min !== undefined && min > (max ?? flat)) {
+          problems.push(at(link.source, link.file, `${pointer}/${resource}/min`, `is ${min}, above the rule's max (${max ?? flat}): lower min or raise max`));
+        }
         if (max !== undefined && max > flat) {
           problems.push(
             at(link.source, link.file, `${pointer}/${resource}/max`, `is ${max}, above limits.${resource} (${flat}): a rule may only lower a limit for small inputs; lower max to at most ${flat} or raise limits.${resource}`),

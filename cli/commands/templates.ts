@@ -87,7 +87,8 @@ export function describeByInput(limits: Limits): string {
   if (!rule) return '';
   const parts = ruledResources(limits).map((resource) => {
     const power = rule[resource] as PowerRule;
-    return `${resource} = min(${Math.min(power.max ?? limits[resource], limits[resource])}, ceil(${power.base} × x^${power.exponent}))`;
+    const min = power.min !== undefined && power.min > 1 ? `max(${power.min}, ` : '';
+    return `${resource} = min(${Math.min(power.max ?? limits[resource], limits[resource])}, ${min}ceil(${power.base} × x^${power.exponent})${min ? ')' : ''})`;
   });
   return `${parts.join(', ')} for x = ${rule.measure} (at least 1)`;
 }

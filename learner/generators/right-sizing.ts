@@ -56,7 +56,7 @@ export function rightSizing(history: TemplateHistory, options: RightSizingOption
     const recent = observations.slice(-Math.max(200, Math.floor(observations.length / 4)));
     const recentHits = recent.filter((o) => o.censored && o.value >= current).length / recent.length;
     const sizes = recent.map((o) => o.size).sort((a, b) => a - b);
-    const proposal = proposalOf(resource, rule, current, ruled, sizes[sizes.length - 1] ?? 1);
+    const proposal = proposalOf(resource, rule, current, ruled, sizes[0] ?? 1, sizes[sizes.length - 1] ?? 1);
     const typical = proposal.rule ? limitFor(proposal.rule as LimitRule, quantileOf(sizes, 0.5)) : proposal.flat;
     const isRaise = proposal.flat > current;
     // A rule is worth proposing when it lowers the typical run's limit by a step, or replaces a different rule.
@@ -125,13 +125,15 @@ interface Proposal {
 }
 
 /** Rounds the chosen rule to what a manifest says: a flat limit, or a rule with a 3-digit base and a 2-decimal exponent. */
-function proposalOf(resource: Resource, rule: LimitRule, current: number, ruled: boolean, largest: number): Proposal {
-  // A flat limit is a rule with exponent 0; a nearly flat rule is proposed as the flat limit it gives the largest input.
-  if (!ruled || rule.exponent < MIN_EXPONENT) return { flat: roundLimit(resource, limitFor(rule, largest)) };
+function proposalOf(resource: Resource, rule: LimitRule, current: number, ruled: boolean, smallest: number, largest: number): Proposal {
+  // A flat limit is a rule with exponent 0; a nearly flat rule, or one that gives the smallest and the largest inputs the
+  // same limit (its floor), is proposed as the flat limit it gives the largest input.
+  if (!ruled || rule.exponent < MIN_EXPONENT || limitFor(rule, smallest) >= limitFor(rule, largest)) return { flat: roundLimit(resource, limitFor(rule, largest)) };
   const flat = Math.max(current, roundLimit(resource, rule.max));
   const exponent = Math.round(rule.exponent * 100) / 100;
   const base = Number(rule.base.toPrecision(3));
-  return { flat, rule: { base, exponent } };
+  const min = rule.min !== undefined && rule.min > 1 ? Math.ceil(rule.min) : undefined;
+  return { flat, rule: { base, exponent, ...(min !== undefined ? { min } : {}) } };
 }
 
 function withRule(current: LimitsByInput | undefined, measure: string, resource: ByInputResource, rule: PowerRule): LimitsByInput {
@@ -155,8 +157,9 @@ function scoreEvidence(score: LimitScore) {
   return { capacitySlack: round(score.capacitySlack, 4), perRunSlack: round(score.perRunSlack, 4), hitRate: round(score.hitRate, 4), censored: score.censored, runs: score.runs };
 }
 
-function ruleEvidence(rule: LimitRule): number | { base: number; exponent: number; max: number } {
-  return rule.exponent === 0 ? round(rule.max, 1) : { base: Number(rule.base.toPrecision(3)), exponent: round(rule.exponent, 2), max: round(rule.max, 1) };
+function ruleEvidence(rule: LimitRule): number | { base: number; exponent: number; min?: number; max: number } {
+  if (rule.exponent === 0) return round(Math.max(rule.min ?? 0, Math.min(rule.base, rule.max)), 1);
+  return { base: Number(rule.base.toPrecision(3)), exponent: round(rule.exponent, 2), ...(rule.min ? { min: round(rule.min, 1) } : {}), max: round(rule.max, 1) };
 }
 
 function summaryOf(resource: Resource, current: number, proposal: Proposal, examples: ReturnType<typeof ruleExamples> | undefined, measure: string, chosen: LimitScore | undefined, vpa: LimitScore | undefined): string {

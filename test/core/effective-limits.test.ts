@@ -77,4 +77,11 @@ describe('compileLimitsFor', () => {
     const limitsFor = compileLimitsFor(limitsWith({ measure: 'inputBytes', cpuMs: { base: 1e-9, exponent: 0 } }));
     expect(limitsFor(null, 4).cpuMs).toBe(1);
   });
+
+  it('gives no input less than the rule\'s min, and min never lifts a limit past max', () => {
+    const limitsFor = compileLimitsFor(limitsWith({ measure: 'inputBytes', cpuMs: { base: 0.01, exponent: 1, min: 20, max: 800 } }));
+    expect(limitsFor(null, 10).cpuMs).toBe(20);
+    expect(limitsFor(null, 10_000).cpuMs).toBe(100);
+    expect(limitsFor(null, 1e9).cpuMs).toBe(800);
+  });
 });

@@ -34,8 +34,8 @@ beforeAll(async () => {
   writeSignatureFile(scaled.dir, signature);
   const manifestFile = readFileSync(path.join(project.agentsDir, 'scaled/agent.json'), 'utf8');
   store.versions.record({ name: 'scaled', version: '1.0.0', digest: scaled.digest, manifest: scaled.inherited, sources: { ...scaled.sources }, bundle: scaled.code, manifestFile, signature });
-  // CPU ≈ 1 + size/60 ms for inputs of 20–8,000 bytes, under a flat 5,000 ms limit.
-  for (const record of craftRuns({ count: 1200, template: 'scaled', digest: scaled.digest })) store.runs.write(record);
+  // CPU ≈ 5 + size/4 ms for inputs of 20–8,000 bytes, under a flat 5,000 ms limit.
+  for (const record of craftRuns({ count: 1200, template: 'scaled', digest: scaled.digest, cpuMs: (size, noise) => 5 + size / 4 + 5 * noise })) store.runs.write(record);
   await store.runs.flush();
 });
 
@@ -77,9 +77,11 @@ describe('an input-conditional suggestion', () => {
     const [small, large] = runIds.map((id) => store.queries.get(id));
     expect(small?.limits?.measure).toEqual({ name: 'inputBytes', value: small?.inputBytes });
     expect(large?.limits?.measure).toEqual({ name: 'inputBytes', value: large?.inputBytes });
-    const rule = onDisk.limits.byInput.cpuMs as { base: number; exponent: number };
-    expect(small?.limits?.cpuMs).toBe(Math.min(5000, Math.ceil(rule.base * Math.max(1, small!.inputBytes) ** rule.exponent)));
-    expect(large?.limits?.cpuMs).toBe(Math.min(5000, Math.ceil(rule.base * Math.max(1, large!.inputBytes) ** rule.exponent)));
+    const rule = onDisk.limits.byInput.cpuMs as { base: number; exponent: number; min: number };
+    expect(rule.min).toBe(20);
+    const limitOf = (bytes: number) => Math.min(5000, Math.max(rule.min, Math.ceil(rule.base * Math.max(1, bytes) ** rule.exponent)));
+    expect(small?.limits?.cpuMs).toBe(limitOf(small!.inputBytes));
+    expect(large?.limits?.cpuMs).toBe(limitOf(large!.inputBytes));
     expect(small!.limits!.cpuMs).toBeLessThan(large!.limits!.cpuMs);
     // Wall time has its own rule; memory stays flat (the heap limit belongs to the isolate).
     expect(small?.limits?.memoryMb).toBe(128);

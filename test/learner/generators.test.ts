@@ -70,8 +70,8 @@ describe('right-sizing', () => {
   });
 
   it('proposes limits.byInput where CPU and wall time follow the input, with every method scored at the same hit budget', () => {
-    // CPU ≈ size / 60 ms and wall ≈ size / 50 ms, inputs of 20–8,000 bytes, under flat limits of 5,000 ms.
-    const found = rightSizing(history('sized', craftRuns({ count: 1200 })));
+    // CPU ≈ 5 + size/4 ms and wall ≈ 10 + size/3 ms, inputs of 20–8,000 bytes, under flat limits of 5,000 ms.
+    const found = rightSizing(history('sized', craftRuns({ count: 1200, cpuMs: (size, noise) => 5 + size / 4 + 5 * noise, runMs: (size, noise) => 10 + size / 3 + 5 * noise })));
     for (const resource of ['cpuMs', 'timeoutMs'] as const) {
       const suggestion = bySlot(found, `limits.${resource}`);
       expect(suggestion?.evidence.method).toBe('conditional');
@@ -80,9 +80,11 @@ describe('right-sizing', () => {
       expect(op?.path).toBe('/limits/byInput');
       const rule = (op?.value as Record<string, { base: number; exponent: number }>)[resource] as { base: number; exponent: number };
       expect((op?.value as { measure: string }).measure).toBe('inputBytes');
-      // Need ≈ 1 + size/60: sub-linear in log–log over these sizes (the constant dominates small inputs).
+      // Need ≈ a + size/k: sub-linear in log–log over these sizes (the constant dominates small inputs).
       expect(rule.exponent).toBeGreaterThan(0.3);
       expect(rule.exponent).toBeLessThan(1.2);
+      // No input gets less than the resource's floor.
+      expect((rule as { min?: number }).min).toBe(resource === 'cpuMs' ? 20 : 50);
       // Small inputs get a limit far under the flat 5,000 ms; the largest get more than the small ones.
       const examples = suggestion?.evidence.examples as Array<{ quantile: string; limit: number }>;
       const limitAt = (q: string) => examples.find((e) => e.quantile === q)?.limit as number;
@@ -97,6 +99,12 @@ describe('right-sizing', () => {
       expect(suggestion?.expectedImpact.summary).toMatch(new RegExp(`^${resource} follows inputBytes: \\d+ for small inputs`));
       expect(suggestion?.evidenceKey).toMatch(new RegExp(`^right-sizing:${resource}:by-input:inputBytes:`));
     }
+  });
+
+  it('proposes a flat limit, not a rule, when the floor covers every input anyway', () => {
+    // CPU ≈ 1 + size/60 ms: under the 20 ms floor for every input.
+    const cpu = bySlot(rightSizing(history('sized', craftRuns({ count: 1200 }))), 'limits.cpuMs');
+    expect(cpu?.patch).toEqual([{ op: 'replace', path: '/limits/cpuMs', value: 20 }]);
   });
 
   it('never proposes a limit under one that recent runs were stopped at, whatever the budget says', () => {

@@ -23,6 +23,9 @@ export interface CraftOptions {
   seed?: number;
   /** Heap MB for an input of `size` items. */
   heapMb?: (size: number, noise: number) => number;
+  /** CPU and wall ms for an input of `size` items. @default 1 + size/60 + noise, 2 + size/50 + noise */
+  cpuMs?: (size: number, noise: number) => number;
+  runMs?: (size: number, noise: number) => number;
   tools?: (size: number) => Record<string, number>;
   /** Whether a run of this size fails (and with what code). */
   fails?: (size: number) => RunRecord['errorCode'] | undefined;
@@ -48,8 +51,8 @@ export function craftRuns(options: CraftOptions): RunRecord[] {
       tenant: 'default',
       startedAt: start + i * spacing,
       createMs: 0.05,
-      runMs: 2 + size / 50 + noise,
-      cpuMs: 1 + size / 60 + noise,
+      runMs: options.runMs ? options.runMs(size, noise) : 2 + size / 50 + noise,
+      cpuMs: options.cpuMs ? options.cpuMs(size, noise) : 1 + size / 60 + noise,
       heapUsedAtEndBytes: Math.round(heapMb * 1024 * 1024),
       // A killed run has no memory figure of its own.
       ...(errorCode === 'E_CPU_LIMIT' || errorCode === 'E_TIMEOUT' || errorCode === 'E_MEMORY_LIMIT' ? {} : { heapGrowthBytes: Math.round(heapMb * 1024 * 1024) }),

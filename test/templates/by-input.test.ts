@@ -62,6 +62,12 @@ describe('resolving templates with limits.byInput', () => {
     expect(limitsFor({ rows: new Array(500).fill(0) }, 0).cpuMs).toBe(300);
   });
 
+  it('refuses a rule whose min is above its max', async () => {
+    project = createProject(simpleTemplate('sized', { limits: { cpuMs: 500, byInput: { measure: '/rows', cpuMs: { base: 1, exponent: 1, min: 300, max: 200 } } } }));
+    const error = await resolve('sized').catch((e: unknown) => e);
+    expect((error as FactoryError).problems).toMatchObject([{ pointer: '/limits/byInput/cpuMs/min', message: expect.stringContaining('is 300, above the rule\'s max (200)') }]);
+  });
+
   it('refuses a rule whose max is above the flat limit where it is written', async () => {
     project = createProject(simpleTemplate('sized', { limits: { cpuMs: 500, byInput: { measure: '/rows', cpuMs: { base: 1, exponent: 1, max: 501 } } } }));
     const error = await resolve('sized').catch((e: unknown) => e);
