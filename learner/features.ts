@@ -3,20 +3,20 @@ import type { Limits } from '../core/agent-spec.js';
 import type { RunRecord } from '../core/run-record.js';
 import type { Observation, Resource } from './recommender.js';
 
-/** Names of the features, in vector order. */
+/** Names of the features, in vector order: the admission-time ones, then the tools the run called. */
 export const FEATURE_NAMES = [
   'log_input_bytes',
   'input_depth',
   'log_max_array_length',
   'log_max_string_length',
   'top_level_keys',
+  'hour_sin',
+  'hour_cos',
   'log_kv_calls',
   'log_fetch_calls',
   'log_file_calls',
   'log_spawn_calls',
   'log_log_calls',
-  'hour_sin',
-  'hour_cos',
 ] as const;
 
 export const FEATURE_COUNT = FEATURE_NAMES.length;
@@ -25,7 +25,7 @@ export const FEATURE_COUNT = FEATURE_NAMES.length;
  * The features known before a run starts: its input's size and shape, and the time of day. Anything that sets a limit
  * uses only these; tool-call counts are known only after the run and would leak the outcome into the prediction.
  */
-export const ADMISSION_FEATURE_NAMES = ['log_input_bytes', 'input_depth', 'log_max_array_length', 'log_max_string_length', 'top_level_keys', 'hour_sin', 'hour_cos'] as const;
+export const ADMISSION_FEATURE_NAMES = FEATURE_NAMES.slice(0, 7);
 
 /** Input size and shape and time of day of one run: {@link ADMISSION_FEATURE_NAMES}, in order. */
 export function admissionFeaturesOf(record: RunRecord): number[] {
@@ -45,24 +45,16 @@ export function admissionFeaturesOf(record: RunRecord): number[] {
 /** The error code a run ends with when it hits each limit. */
 const LIMIT_CODE: Record<Resource, string> = { memoryMb: 'E_MEMORY_LIMIT', timeoutMs: 'E_TIMEOUT', cpuMs: 'E_CPU_LIMIT' };
 
-/** Input size and shape, tools used and time of day of one run. */
+/** Input size and shape, time of day and tools used of one run: {@link FEATURE_NAMES}, in order. */
 export function featuresOf(record: RunRecord): number[] {
-  const shape = record.inputShape;
   const tools = record.tools;
-  const hour = (new Date(record.startedAt).getUTCHours() + new Date(record.startedAt).getUTCMinutes() / 60) / 24;
   return [
-    Math.log1p(record.inputBytes),
-    shape?.depth ?? 0,
-    Math.log1p(shape?.maxArrayLength ?? 0),
-    Math.log1p(shape?.maxStringLength ?? 0),
-    shape?.topLevelKeys ?? 0,
+    ...admissionFeaturesOf(record),
     Math.log1p(tools.kv ?? 0),
     Math.log1p(tools.fetch ?? 0),
     Math.log1p((tools.readTextFile ?? 0) + (tools.writeTextFile ?? 0)),
     Math.log1p(tools.spawn ?? 0),
     Math.log1p(tools.log ?? 0),
-    Math.sin(2 * Math.PI * hour),
-    Math.cos(2 * Math.PI * hour),
   ];
 }
 
