@@ -169,7 +169,8 @@ function summaryOf(resource: Resource, current: number, proposal: Proposal, exam
       : '';
   if (proposal.rule && examples) {
     const [p10, p50, , largest] = examples as [(typeof examples)[0], (typeof examples)[0], (typeof examples)[0], (typeof examples)[0]];
-    return `${resource} follows ${measure}: ${p10.limit} for small inputs (${p10.measure}), ${p50.limit} typical (${p50.measure}), ${largest.limit} for the largest seen, instead of ${current} for all${backtest}`;
+    const at = (x: number) => (measure === 'inputBytes' ? `${Math.round(x)} bytes` : `${measure} = ${Math.round(x)}`);
+    return `${resource} follows ${measure}: ${p10.limit} ms for small inputs (${at(p10.measure)}), ${p50.limit} typical (${at(p50.measure)}), ${largest.limit} for the largest (${at(largest.measure)}), instead of ${current} for all${backtest}`;
   }
   return `${resource} ${current} → ${proposal.flat}${proposal.flat > current ? ': fewer limit hits' : ''}${backtest}`;
 }
