@@ -96,7 +96,7 @@ describe('right-sizing', () => {
       expect(methods.conditional?.capacitySlack).toBeLessThan(methods.vpa?.capacitySlack as number);
       expect(methods.conditional?.capacitySlack).toBeLessThan(methods.autopilot?.capacitySlack as number);
       for (const method of Object.values(methods)) expect(method.hitRate).toBeLessThanOrEqual(0.01);
-      expect(suggestion?.expectedImpact.summary).toMatch(new RegExp(`^${resource} follows inputBytes: \\d+ for small inputs`));
+      expect(suggestion?.expectedImpact.summary).toMatch(new RegExp(`^${resource} follows inputBytes: \\d+ ms for small inputs \\(\\d+ bytes\\)`));
       expect(suggestion?.evidenceKey).toMatch(new RegExp(`^right-sizing:${resource}:by-input:inputBytes:`));
     }
   });
