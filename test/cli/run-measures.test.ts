@@ -52,7 +52,7 @@ describe('a run its CPU limit stopped', () => {
   it('af runs show says which limit stopped it and that its figures are lower bounds', async () => {
     const result = await runAf(project.root, ['runs', 'show', ids.spin as string]);
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^stopped\s+by limits\.cpuMs: cpu and run time are lower bounds$/m);
+    expect(result.stdout).toMatch(/^stopped\s+by limits\.cpuMs \(50 ms\): cpu and run time are lower bounds$/m);
     expect(result.stdout).toMatch(/^memory\s+not measured: stopped by limits\.cpuMs$/m);
     const json = JSON.parse((await runAf(project.root, ['runs', 'show', ids.spin as string, '--json'])).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ errorCode: 'E_CPU_LIMIT', censoredBy: 'cpuMs' });
@@ -64,7 +64,7 @@ describe('a run its timeout stopped', () => {
   it('is stored censored by limits.timeoutMs, with no memory figure', async () => {
     expect(stored(ids.stall as string)).toMatchObject({ error_code: 'E_TIMEOUT', censored_by: 'timeoutMs', heap_growth_bytes: null });
     const result = await runAf(project.root, ['runs', 'show', ids.stall as string]);
-    expect(result.stdout).toMatch(/^stopped\s+by limits\.timeoutMs: run time is a lower bound$/m);
+    expect(result.stdout).toMatch(/^stopped\s+by limits\.timeoutMs \(300 ms\): run time is a lower bound$/m);
   });
 });
 

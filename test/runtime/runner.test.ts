@@ -1,6 +1,6 @@
 // Runners and a dispatcher on a real PostgreSQL store: runs queued on one node are run by runners on others, each
 // recorded once, with kv writes applied once even when runs contend for one key.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FactoryError } from '../../core/errors.js';
 import { createFactory, type AgentFactory } from '../../runtime/index.js';
 import { Dispatcher } from '../../runtime/dispatcher.js';
@@ -201,8 +201,9 @@ describe('runners and a dispatcher sharing a PostgreSQL store', () => {
     await expect(factory.run('nope', null)).rejects.toMatchObject({ code: 'E_TEMPLATE_NOT_FOUND' });
     await expect(factory.run('counter', null, { tenant: '../x' })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(factory.run('counter', null, { runId: 'x' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('a dispatched run takes tenant, env and version') });
-    // The runner took each of the four that were queued (the refused ones never were).
-    expect(runner.stats).toMatchObject({ claimed: 4, completed: 4 });
+    // The runner took each of the four that were queued (the refused ones never were). The caller hears of a result at
+    // the completion's commit, which can come before the runner counts it.
+    await vi.waitFor(() => expect(runner.stats).toMatchObject({ claimed: 4, completed: 4 }), { timeout: 5000 });
   });
 
   it('refuses dispatch without a PostgreSQL store', async () => {

@@ -193,6 +193,7 @@ describe('the learner ignores runs lost to another run', () => {
     runMs: 30,
     cpuMs: 5,
     heapUsedAtEndBytes: 4 * 1024 * 1024,
+    heapGrowthBytes: 1024 * 1024,
     inputBytes: 10,
     outputBytes: 10,
     outcome: 'ok',
