@@ -26,6 +26,8 @@ const COUNTER = `export default async (input, ctx) => {
 const TENANT = 'acme';
 const RUNNERS = 4;
 const RESTART_KILLED_AFTER_MS = 5_000;
+/** How long a process may take to stop after SIGTERM (a runner finishes the runs in hand first). */
+const EXIT_WAIT_MS = 30_000;
 
 export interface ChaosOptions {
   runs: number;
@@ -490,11 +492,20 @@ export async function runQueueChaos(options: ChaosOptions): Promise<ChaosReport>
     // Stop everything; each runner prints its counts last.
     api.child.kill('SIGTERM');
     for (const runner of runners) runner.child.kill('SIGTERM');
-    await api.exited;
     const runnerExitProblems: string[] = [];
+    // A process that does not stop on SIGTERM is a failure to report (with what it printed), not a test left to time out.
+    const stopped = async (started: Started, what: string): Promise<number | null> => {
+      const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), EXIT_WAIT_MS).unref());
+      if ((await Promise.race([started.exited.then(() => 'exited' as const), timer])) === 'late') {
+        runnerExitProblems.push(`${what} ${started.name} did not exit within ${EXIT_WAIT_MS} ms of SIGTERM: ${started.stderr().slice(-2500)}`);
+        started.child.kill('SIGKILL');
+      }
+      return started.exited;
+    };
+    await stopped(api, 'af serve');
     const counts: RunnerCounts[] = [];
     for (const runner of runners) {
-      const code = await runner.exited;
+      const code = await stopped(runner, 'runner');
       if (code !== 0) runnerExitProblems.push(`${runner.name} exited ${code ?? runner.signal()}: ${runner.stderr().slice(-2500)}`);
       const lines = runner.stdout().trim().split('\n');
       const last = lines[lines.length - 1] ?? '';
