@@ -1,7 +1,7 @@
 /** @module learner/features — turns run records into feature vectors and per-resource observations, marking runs that hit a limit as censored. */
 import type { Limits } from '../core/agent-spec.js';
 import type { RunRecord } from '../core/run-record.js';
-import type { Observation, Resource } from './recommender.js';
+import { type Observation, RESOURCES, type Resource } from './recommender.js';
 
 /** Names of the features, in vector order: the admission-time ones, then the tools the run called. */
 export const FEATURE_NAMES = [
@@ -83,7 +83,8 @@ export function peakOf(record: RunRecord, resource: Resource): number | undefine
 
 /** The limit that stopped the run, if one did: its recorded `censoredBy`, or for older records the error code. */
 export function stoppedBy(record: RunRecord): Resource | undefined {
-  if (record.censoredBy !== undefined) return record.censoredBy;
+  // Read from a database row: only a resource name counts (an edited row cannot invent a fourth).
+  if (record.censoredBy !== undefined && (RESOURCES as readonly string[]).includes(record.censoredBy)) return record.censoredBy;
   for (const resource of ['memoryMb', 'timeoutMs', 'cpuMs'] as const) if (record.errorCode === LIMIT_CODE[resource]) return resource;
   return undefined;
 }
@@ -99,6 +100,17 @@ export function hitLimit(record: RunRecord, resource: Resource): boolean {
  * gets when another run took its host down; their stats are empty).
  */
 export const NOT_MEASURED = new Set(['E_INPUT_INVALID', 'E_DISPOSED', 'E_UNAVAILABLE', 'E_SANDBOX_CRASHED']);
+
+/**
+ * The limit a run ran under: its recorded effective limit, which is never above its version's flat limit (a byInput rule
+ * only lowers it) — so a recorded value above that, or not a positive number, is an edited row and the flat limit counts.
+ */
+function limitRanUnder(record: RunRecord, resource: Resource, flat: Limits | undefined): number | undefined {
+  const recorded: unknown = record.limits?.[resource];
+  const ceiling = flat?.[resource];
+  if (typeof recorded === 'number' && recorded > 0 && (ceiling === undefined || recorded <= ceiling)) return recorded;
+  return ceiling;
+}
 
 /** The time resources: a run stopped by one of them was also cut short in the other, whose figure is then a lower bound. */
 const TIME_RESOURCES: ReadonlySet<Resource> = new Set(['cpuMs', 'timeoutMs']);
@@ -126,7 +138,7 @@ export function observationsOf(
     let value: number | undefined;
     let censored = false;
     if (stopper === resource) {
-      value = record.limits?.[resource] ?? (limitsOf(record)?.[resource] as number | undefined);
+      value = limitRanUnder(record, resource, limitsOf(record));
       censored = true;
     } else if (stopper !== undefined) {
       if (!TIME_RESOURCES.has(resource) || !TIME_RESOURCES.has(stopper)) continue;

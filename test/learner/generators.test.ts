@@ -6,7 +6,7 @@ import { failurePattern } from '../../learner/generators/failure-pattern.js';
 import { leastPrivilege } from '../../learner/generators/least-privilege.js';
 import { preWarming } from '../../learner/generators/pre-warming.js';
 import { rightSizing } from '../../learner/generators/right-sizing.js';
-import { initTf, reliableFailureRegion } from '../../learner/index.js';
+import { initTf, reliableFailureRegion, stoppedBy } from '../../learner/index.js';
 import { loadTemplateFile, resolveTemplate, type ResolvedTemplate } from '../../templates/index.js';
 import { createProject, simpleTemplate, type TempProject } from '../helpers/project.js';
 import { craftRuns } from './helpers.js';
@@ -114,6 +114,18 @@ describe('right-sizing', () => {
     const cpu = bySlot(found, 'limits.cpuMs');
     const flat = cpu?.patch.find((op) => op.path === '/limits/cpuMs')?.value as number;
     expect(flat).toBeGreaterThanOrEqual(6000);
+  });
+
+  it('does not believe a run row edited to claim a limit above its version\'s flat one, nor an unknown censoring', () => {
+    // Stopped at the CPU limit, each row claiming it ran under 500,000 ms (no rule can lift a limit past the flat 5,000).
+    const forged = craftRuns({ count: 1200, fails: (size) => (size > 950 ? 'E_CPU_LIMIT' : undefined) }).map((r) =>
+      r.errorCode === 'E_CPU_LIMIT' ? { ...r, censoredBy: 'cpuMs' as const, limits: { cpuMs: 500_000, timeoutMs: 5000, memoryMb: 256 } } : r,
+    );
+    const cpu = bySlot(rightSizing(history('sized', forged)), 'limits.cpuMs');
+    expect(cpu?.patch.find((op) => op.path === '/limits/cpuMs')?.value).toBe(6000);
+    // A censoring no resource has is ignored: the run counts as measured, its figures as needs.
+    const odd = { ...(forged[0] as RunRecord), censoredBy: 'diskMb' as unknown as RunRecord['censoredBy'] };
+    expect(stoppedBy(odd)).toBeUndefined();
   });
 
   it('stays quiet below 100 runs', () => {
