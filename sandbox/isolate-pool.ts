@@ -39,7 +39,10 @@ export class PooledIsolate {
   busy = false;
   dead = false;
   retiring = false;
+  /** Runs served (the heap probe samples by it). */
   runs = 0;
+  /** Contexts that served their last run here and were released: what recycling counts. */
+  contextsReleased = 0;
 
   constructor(memoryMb: number, onCatastrophicError: CatastrophicErrorHandler) {
     this.memoryMb = memoryMb;
@@ -64,8 +67,14 @@ export class PooledIsolate {
     if (this.reused.size > MAX_REUSED_PER_ISOLATE) {
       const [oldestKey, oldest] = this.reused.entries().next().value as [string, Prepared];
       this.reused.delete(oldestKey);
-      releasePrepared(oldest);
+      this.release(oldest);
     }
+  }
+
+  /** Releases a context that will serve no more runs here. */
+  release(prepared: Prepared): void {
+    releasePrepared(prepared);
+    this.contextsReleased++;
   }
 
   /** Keeps a context loaded ahead of demand. Fresh even for reuseContext templates: it becomes one tenant's only once that tenant runs in it. */

@@ -2,7 +2,7 @@
 import type { AgentSpec } from '../core/agent-spec.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
-import { prepareContext, readReply, releasePrepared, type Prepared } from './context-bridge.js';
+import { prepareContext, readReply, type Prepared } from './context-bridge.js';
 import type { EngineResult, EngineRunMeta, EngineStats } from './engine.js';
 import { HeapProbe } from './heap-probe.js';
 import { RunScope, type EngineServices } from './host-tools.js';
@@ -133,7 +133,6 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
     iso.dead = true;
   }
   iso.runs++;
-  if (iso.runs >= deps.isolateMaxRuns) iso.retiring = true;
 
   let error: RunError | undefined = watch.killed;
   if (!error && thrown !== undefined) error = applyError(thrown, spec, iso, watch.timeout);
@@ -141,7 +140,11 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
   if (!error && cpuNs > watch.watched.limitNs) error = cpuError(limits.cpuMs, limits.cpuMeasure);
   // A fresh context serves one run; a reused one goes back for this tenant only, and only if the run ended cleanly.
   if (key !== undefined && !error && !iso.dead) iso.keepReused(key, prepared);
-  else if (!iso.dead) releasePrepared(prepared);
+  else if (!iso.dead) iso.release(prepared);
+  // Recycling bounds what released contexts leave behind, so only they count (see SandboxOptions.isolateMaxRuns):
+  // counting runs in a kept context too retired a reuseContext template's isolates, and rebuilt its contexts, every
+  // 2,000 runs for nothing.
+  if (iso.contextsReleased >= deps.isolateMaxRuns) iso.retiring = true;
 
   let dropped = 0;
   let outputJson: string | undefined;

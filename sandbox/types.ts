@@ -63,7 +63,7 @@ export interface SandboxOptions {
   hostMemoryMb?: number;
   /** Isolates per memory class per host (one run at a time per isolate). @default 4 */
   maxIsolatesPerPool?: number;
-  /** Runs an isolate serves before it is replaced. @default 2000 */
+  /** Contexts an isolate releases (fresh-context runs, mostly; a reused context counts once, when dropped) before it is replaced. @default 2000 */
   isolateMaxRuns?: number;
   /**
    * One run in this many, per isolate, gets the per-run memory figure (`heapGrowthBytes`; docs/architecture.md,
