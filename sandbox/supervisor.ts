@@ -83,6 +83,11 @@ class Host {
   send(message: ToHost): void {
     if (this.alive) this.#outbox.push(message);
   }
+
+  /** For a message the host is waiting on (a tool call's answer): written this turn (see MessageBatcher.pushNow). */
+  sendNow(message: ToHost): void {
+    if (this.alive) this.#outbox.pushNow(message);
+  }
 }
 
 interface RoomWaiter {
@@ -438,7 +443,7 @@ export class Supervisor implements Sandbox {
         },
       };
     }
-    host.send(reply);
+    host.sendNow(reply);
   }
 
   #onExit(host: Host, code: number | null, signal: NodeJS.Signals | null): void {
