@@ -9,11 +9,14 @@
 // hosts' pids and count what is sent and received; product code is unchanged.
 // Run: node --no-node-snapshot benchmarks/run-breakdown.bench.mjs [--quick] [--json]
 // AF_BREAKDOWN_HOST_PROF=DIR: hosts start with --cpu-prof into DIR (and lockdown off, so they may write it there).
+// AF_BENCH_BEFORE=/path/to/dist also measures another build (e.g. the commit before a change; the folder must be named
+// dist, for the hosts' lockdown) at concurrency 4 in the same process, rounds interleaved; its rows say "before".
 import childProcess from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
 import { median, metric, runStandalone, single } from './lib/measure.mjs';
 import { createBenchProject } from './lib/project.mjs';
@@ -38,6 +41,12 @@ export default async function bench({ quick = false } = {}) {
     factories.store = await createFactory({ root: project.root, prewarm: true, ...lockdown });
     const storeHosts = tap.takeHosts();
     const hostsOf = { store: storeHosts };
+    const before = process.env.AF_BENCH_BEFORE;
+    if (before) {
+      const { createFactory: createBefore } = await import(pathToFileURL(path.join(before, 'index.js')).href);
+      factories.before = await createBefore({ root: project.root, prewarm: true, ...lockdown });
+      hostsOf.before = tap.takeHosts();
+    }
     const raw = await openRawIvm();
 
     const configs = [
@@ -46,6 +55,13 @@ export default async function bench({ quick = false } = {}) {
       { key: 'f4', label: 'factory, fresh context, c4', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial', 4, s) },
       { key: 'r4', label: 'factory, reused context, c4', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial-reused', 4, s) },
       { key: 'r1', label: 'factory, reused context, c1', run: (s) => factoryRound(factories.store, hostsOf.store, tap, 'trivial-reused', 1, s) },
+      ...(factories.before
+        ? [
+            { key: 'bf4', label: 'before: factory, fresh context, c4', run: (s) => factoryRound(factories.before, hostsOf.before, tap, 'trivial', 4, s) },
+            { key: 'br4', label: 'before: factory, reused context, c4', run: (s) => factoryRound(factories.before, hostsOf.before, tap, 'trivial-reused', 4, s) },
+            { key: 'br1', label: 'before: factory, reused context, c1', run: (s) => factoryRound(factories.before, hostsOf.before, tap, 'trivial-reused', 1, s) },
+          ]
+        : []),
     ];
     // Warm everything, then interleave rounds so the shared machine's load lands on every configuration alike.
     for (const c of configs) await c.run(quick ? 0.2 : 0.5);
@@ -74,6 +90,8 @@ export default async function bench({ quick = false } = {}) {
         metrics.push(row(`${c.label}: total CPU per run`, 'µs', c.key, 'totalUs'));
         metrics.push(row(`${c.label}: IPC writes per run (caller→host + host→caller)`, 'writes', c.key, 'writesPerRun'));
         metrics.push(row(`${c.label}: IPC logical messages per run (both ways)`, 'msgs', c.key, 'msgsPerRun'));
+        metrics.push(row(`${c.label}: share of caller→host writes carrying more than one message`, '%', c.key, 'multiOutPct'));
+        metrics.push(row(`${c.label}: share of host→caller writes carrying more than one message`, '%', c.key, 'multiInPct'));
         metrics.push(row(`${c.label}: IPC bytes per run (both ways)`, 'bytes', c.key, 'bytesPerRun'));
         metrics.push(row(`${c.label}: host read+write syscalls per run`, 'syscalls', c.key, 'syscallsPerRun'));
       }
@@ -90,6 +108,11 @@ export default async function bench({ quick = false } = {}) {
       'Micro rows run the same operation in this process, one at a time, and divide CPU by count: they estimate pieces the hosts do that cannot be timed from outside. The raw row does exactly what benchmarks/peers/isolated-vm.mjs does: createContextSync, a compiled script run in it, a sync apply and a JSON result copied out.',
       `Medians: caller ${fmt(med('f4', 'callerUs'))} µs + host ${fmt(med('f4', 'hostUs'))} µs per fresh run at c4 vs raw ${fmt(med('raw', 'callerUs'))} µs; reused at c4 caller ${fmt(med('r4', 'callerUs'))} µs + host ${fmt(med('r4', 'hostUs'))} µs.`,
     );
+    if (factories.before) {
+      notes.push(
+        `Before (${process.env.AF_BENCH_BEFORE}), same rounds: reused c4 ${fmt(med('br4', 'runsPerSecond'))} runs/s, caller ${fmt(med('br4', 'callerUs'))} µs + host ${fmt(med('br4', 'hostUs'))} µs, ${fmt(med('br4', 'writesPerRun'))} writes per run (this build: ${fmt(med('r4', 'runsPerSecond'))} runs/s, ${fmt(med('r4', 'callerUs'))} + ${fmt(med('r4', 'hostUs'))} µs, ${fmt(med('r4', 'writesPerRun'))} writes).`,
+      );
+    }
     return { name: 'run-breakdown', title: 'Run breakdown: where the CPU of one run goes (process isolation vs raw isolated-vm)', metrics, notes, samples, micro };
   } finally {
     for (const f of Object.values(factories)) await f.close();
@@ -104,7 +127,8 @@ export default async function bench({ quick = false } = {}) {
  */
 function tapFork() {
   const realFork = childProcess.fork;
-  const counts = { writes: 0, msgs: 0 };
+  // Per direction: writes, and writes that carried a batch of more than one message.
+  const counts = { writes: 0, msgs: 0, out: 0, outMulti: 0, in: 0, inMulti: 0 };
   let fresh = [];
   const hostProf = process.env.AF_BREAKDOWN_HOST_PROF;
   childProcess.fork = function fork(modulePath, args, options) {
@@ -112,13 +136,19 @@ function tapFork() {
     const child = realFork.call(this, modulePath, args, options);
     const send = child.send;
     child.send = function (message, ...rest) {
+      const n = message?.t === 'batch' ? message.m.length : 1;
       counts.writes++;
-      counts.msgs += message?.t === 'batch' ? message.m.length : 1;
+      counts.msgs += n;
+      counts.out++;
+      if (n > 1) counts.outMulti++;
       return send.call(this, message, ...rest);
     };
     child.on('message', (message) => {
+      const n = message?.t === 'batch' ? message.m.length : 1;
       counts.writes++;
-      counts.msgs += message?.t === 'batch' ? message.m.length : 1;
+      counts.msgs += n;
+      counts.in++;
+      if (n > 1) counts.inMulti++;
     });
     fresh.push(child);
     return child;
@@ -187,6 +217,7 @@ async function factoryRound(factory, hosts, tap, name, concurrency, seconds) {
   const h0 = hostSnapshot(hosts);
   const w0 = tap.counts.writes;
   const m0 = tap.counts.msgs;
+  const d0 = { ...tap.counts };
   const c0 = cpuUs();
   let runs = 0;
   const started = performance.now();
@@ -204,6 +235,7 @@ async function factoryRound(factory, hosts, tap, name, concurrency, seconds) {
   const h1 = hostSnapshot(hosts);
   const writes = tap.counts.writes - w0;
   const msgs = tap.counts.msgs - m0;
+  const share = (multi, all) => (100 * (tap.counts[multi] - d0[multi])) / Math.max(1, tap.counts[all] - d0[all]);
   for (const agent of agents) await agent.dispose();
   const hostUs = ((h1.cpuMs - h0.cpuMs) * 1000) / runs;
   return {
@@ -213,6 +245,8 @@ async function factoryRound(factory, hosts, tap, name, concurrency, seconds) {
     totalUs: callerUs + hostUs,
     writesPerRun: writes / runs,
     msgsPerRun: msgs / runs,
+    multiOutPct: share('outMulti', 'out'),
+    multiInPct: share('inMulti', 'in'),
     bytesPerRun: (h1.bytes - h0.bytes) / runs,
     syscallsPerRun: (h1.syscalls - h0.syscalls) / runs,
   };

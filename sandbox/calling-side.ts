@@ -45,9 +45,15 @@ export function encodeInput(input: unknown): { ok: true; json: string; bytes: nu
   }
 }
 
-/** Parses the output JSON once, at the edge, and adds what the calling side knows itself: the input size and the run's limits. */
+/**
+ * Parses the output JSON once, at the edge, and adds what the calling side knows itself: the input size and the run's
+ * limits. `result.stats` must be the calling side's own copy (mergeServed makes one): it is completed in place, not
+ * copied again, on every run's path.
+ */
 export function decodeResult(result: EngineResult, inputBytes: number, limits: EffectiveLimits): SandboxRunResult {
-  const stats: SandboxRunStats = { ...result.stats, inputBytes, limits };
+  const stats = result.stats as SandboxRunStats;
+  stats.inputBytes = inputBytes;
+  stats.limits = limits;
   if (!result.ok) {
     return { ok: false, error: result.error ?? { code: 'E_INTERNAL', message: 'run failed without an error' }, stats };
   }

@@ -38,7 +38,8 @@ function service(request: ServiceRequest): Promise<unknown> {
   const id = ++serviceSeq;
   return new Promise((resolve, reject) => {
     pendingServices.set(id, { resolve, reject });
-    send({ t: 'svc', id, request });
+    // The run waits on the answer: the call goes out this turn, not after the next poll of the event loop.
+    outbox.pushNow({ t: 'svc', id, request });
   });
 }
 
@@ -51,15 +52,22 @@ const services: EngineServices = {
 let engine: SandboxEngine | undefined;
 const runs = new Map<number, AbortController>();
 const dirty = new Set<string>();
+/** The count last reported per template: a count back where it was by the time of a write (a reused context taken and given back) is not sent again. */
+const reported = new Map<string, number>();
 const CAPACITY_FLUSH_MS = 2;
 let capacityTimer: NodeJS.Timeout | undefined;
 
 function capacityReport(): FromHost | undefined {
   if (!engine || dirty.size === 0) return undefined;
-  const ready: Record<string, number> = {};
-  for (const digest of dirty) ready[digest] = engine.ready(digest);
+  let ready: Record<string, number> | undefined;
+  for (const digest of dirty) {
+    const count = engine.ready(digest);
+    if (reported.get(digest) === count) continue;
+    reported.set(digest, count);
+    (ready ??= {})[digest] = count;
+  }
   dirty.clear();
-  return { t: 'capacity', ready };
+  return ready === undefined ? undefined : { t: 'capacity', ready };
 }
 
 function start(settings: HostSettings): void {

@@ -83,6 +83,11 @@ class Host {
   send(message: ToHost): void {
     if (this.alive) this.#outbox.push(message);
   }
+
+  /** For a message the host is waiting on (a tool call's answer): written this turn (see MessageBatcher.pushNow). */
+  sendNow(message: ToHost): void {
+    if (this.alive) this.#outbox.pushNow(message);
+  }
 }
 
 interface RoomWaiter {
@@ -438,7 +443,7 @@ export class Supervisor implements Sandbox {
         },
       };
     }
-    host.send(reply);
+    host.sendNow(reply);
   }
 
   #onExit(host: Host, code: number | null, signal: NodeJS.Signals | null): void {
@@ -551,6 +556,10 @@ export class Supervisor implements Sandbox {
 
 /** A host's result with the grant use and denials of the run's capability tools taken from the supervisor's record. */
 function withServed(result: EngineResult, served: ServedRun): EngineResult {
-  const stats = result !== null && typeof result === 'object' && result.stats !== null && typeof result.stats === 'object' ? result.stats : emptyStats();
-  return { ...result, stats: checkedHeapGrowth(mergeServed(stats, served), served.spec.limits.memoryMb) };
+  // Parsed from the host's message in this process: the object is this process's own, completed in place (one copy
+  // less per run); whatever else the host put in it is read by decodeResult as before.
+  const own = result !== null && typeof result === 'object' ? result : ({} as EngineResult);
+  const stats = own.stats !== null && typeof own.stats === 'object' ? own.stats : emptyStats();
+  own.stats = checkedHeapGrowth(mergeServed(stats, served), served.spec.limits.memoryMb);
+  return own;
 }

@@ -12,6 +12,11 @@ describe('newRunId', () => {
   it('sorts by time and never repeats', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => newRunId(1_700_000_000_000 + Math.floor(i / 10)));
     expect(new Set(ids).size).toBe(ids.length);
+    // Whatever the random bytes: the version and variant bits are set on every id, and its time decodes back.
+    for (const [i, id] of ids.entries()) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(1_700_000_000_000 + Math.floor(i / 10));
+    }
     const times = ids.map((id) => id.slice(0, 13));
     expect([...times].sort()).toEqual(times);
   });
