@@ -80,13 +80,17 @@ export async function prepareContext(iso: PooledIsolate, spec: AgentSpec, settin
       const scope = slot.scope;
       if (scope === undefined || scope.token !== token || scope.ended || dispatch === undefined) return;
       const target = dispatch;
+      // Fire and forget: the result wakes the isolate's thread, and nothing wakes this one when the continuation ends
+      // (an apply's completion did, once per tool call). A continuation that spins after an await is still cut at the
+      // run's deadline, by this timeout and by the run's wall timer, which ends the run (E_TIMEOUT) either way.
       const deliver = (ok: boolean, payload: string) => {
         if (scope.ended || slot.scope !== scope) return;
         const timeout = Math.max(1, Math.ceil(slot.deadline - clock.monotonic()));
-        target.apply(undefined, ['deliver', id as number, ok, payload], { timeout }).catch((error: unknown) => {
-          // A continuation that spins after an await is cut by the apply timeout; end the run now.
-          if (/timed out/i.test(String((error as Error)?.message))) scope.onTimeout?.();
-        });
+        try {
+          target.applyIgnored(undefined, ['deliver', id as number, ok, payload], { timeout });
+        } catch {
+          // The context or its isolate is gone: the run is ending already.
+        }
       };
       callTool(scope, String(tool), String(argsJson), services).then(
         (payload) => deliver(true, payload),
