@@ -30,7 +30,8 @@ export default async (input: any, ctx: any) => {
       await kv.set('k', 'small');
       const before = await kv.get('k');
       let code;
-      try { await kv.set('k', 'x'.repeat(2048)); } catch (e: any) { code = e.code; }
+      // Refused by the namespace's quota (the test filled it), though the value would fit in the cache.
+      try { await kv.set('k', 'x'.repeat(600)); } catch (e: any) { code = e.code; }
       return { before, code, after: await kv.get('k') };
     }
     case 'write': {
@@ -47,16 +48,24 @@ export default async (input: any, ctx: any) => {
       const [, during] = await Promise.all([kv.set('k', 2), kv.get('k')]);
       const after = await kv.get('k');
       let code;
-      const [failed, duringFailed] = await Promise.allSettled([kv.set('k', 'x'.repeat(2048)), kv.get('k')]);
+      const [failed, duringFailed] = await Promise.allSettled([kv.set('k', 'x'.repeat(600)), kv.get('k')]);
       if (failed.status === 'rejected') code = failed.reason.code;
       const afterFailed = await kv.get('k');
       return { before, during, after, code, duringFailed: duringFailed.status === 'fulfilled' ? duringFailed.value : 'rejected', afterFailed };
+    }
+    case 'overlapping-writes': {
+      await Promise.all([kv.set('k', 'a'), kv.delete('k'), kv.set('k', 'b')]);
+      return await kv.get('k');
     }
     case 'mutate': {
       const first = await kv.get('k');
       first.n = 99;
       first.list.push('added');
-      return await kv.get('k');
+      const second = await kv.get('k');
+      const secondSeen = JSON.stringify(second);
+      second.n = 100;
+      second.list.push('again');
+      return { second: JSON.parse(secondSeen), third: await kv.get('k') };
     }
     case 'throw-after-gets': {
       await kv.get('k');
@@ -154,8 +163,9 @@ describe.each(ISOLATIONS)('kv reads repeat within a run (%s)', (isolation) => {
   });
 
   it('a set refused by limits.kvKb does not poison the cache: the next get reads what the store holds', async () => {
-    counted.store.delete(ns(), 'k');
-    const { output, storeGets } = await measured({ op: 'failed-set' });
+    // 508 of the namespace's 1024 bytes: a 600-character value is refused, yet small enough for the run's cache.
+    await counted.store.set(ns(SPEC, 'quota'), 'filler', JSON.stringify('f'.repeat(500)), 1024);
+    const { output, storeGets } = await measured({ op: 'failed-set' }, SPEC, 'quota');
     expect(output).toEqual({ before: 'small', code: 'E_KV_QUOTA', after: 'small' });
     // The read after the refused write went to the store.
     expect(storeGets).toBe(1);
@@ -170,8 +180,9 @@ describe.each(ISOLATIONS)('kv reads repeat within a run (%s)', (isolation) => {
   });
 
   it('a get while a write of the key is in flight returns what the calling side returns, and is not cached from', async () => {
-    await counted.store.set(ns(), 'k', '1', 1024);
-    const { output, storeGets, kvCalls } = await measured({ op: 'in-flight' });
+    await counted.store.set(ns(SPEC, 'in-flight'), 'filler', JSON.stringify('f'.repeat(500)), 1024);
+    await counted.store.set(ns(SPEC, 'in-flight'), 'k', '1', 1024);
+    const { output, storeGets, kvCalls } = await measured({ op: 'in-flight' }, SPEC, 'in-flight');
     // The store serves the set before the get that was sent after it.
     expect(output).toEqual({ before: 1, during: 2, after: 2, code: 'E_KV_QUOTA', duringFailed: 2, afterFailed: 2 });
     // before, during, duringFailed and afterFailed (the refused write left the key uncached) read the store.
@@ -179,9 +190,16 @@ describe.each(ISOLATIONS)('kv reads repeat within a run (%s)', (isolation) => {
     expect(kvCalls).toBe(7);
   });
 
+  it('after overlapping writes of a key, the next get reads the store (their order there is not the run’s to know)', async () => {
+    const { output, storeGets, kvCalls } = await measured({ op: 'overlapping-writes' }, SPEC, 'overlap');
+    expect(output).toBe(counted.store.get(ns(SPEC, 'overlap'), 'k') === '"a"' ? 'a' : 'b');
+    expect(storeGets).toBe(1);
+    expect(kvCalls).toBe(4);
+  });
+
   it('mutating a returned object does not change what the next get returns', async () => {
     await counted.store.set(ns(), 'k', '{"n":1,"list":["a"]}', 1024);
-    expect((await measured({ op: 'mutate' })).output).toEqual({ n: 1, list: ['a'] });
+    expect((await measured({ op: 'mutate' })).output).toEqual({ second: { n: 1, list: ['a'] }, third: { n: 1, list: ['a'] } });
   });
 
   it('a run that ends in an error still counts its cached reads', async () => {
