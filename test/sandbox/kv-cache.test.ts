@@ -76,7 +76,11 @@ export default async (input: any, ctx: any) => {
     case 'reused': {
       const g: any = globalThis;
       g.runs = (g.runs ?? 0) + 1;
-      return { runs: g.runs, first: await kv.get('k'), second: await kv.get('k') };
+      // The ctx of an earlier run in this context, kept by the agent: its cache went with its run.
+      let earlierCtx;
+      if (g.earlierCtx !== undefined) await g.earlierCtx.kv.get('k').then(() => { earlierCtx = 'answered'; }, (e: any) => { earlierCtx = e.code; });
+      g.earlierCtx = ctx;
+      return { runs: g.runs, first: await kv.get('k'), second: await kv.get('k'), earlierCtx };
     }
   }
   throw new Error('unknown op ' + input.op);
@@ -227,7 +231,7 @@ describe.each(ISOLATIONS)('kv reads repeat within a run (%s)', (isolation) => {
     await counted.store.set(ns(REUSED, 'acme'), 'k', '"acme 2"', 1024);
     const second = await measured({ op: 'reused' }, REUSED, 'acme');
     // The same context served both runs (its global counter went on), and the second run read the store again.
-    expect(second).toEqual({ output: { runs: (first.output as { runs: number }).runs + 1, first: 'acme 2', second: 'acme 2' }, storeGets: 1, kvCalls: 2 });
+    expect(second).toEqual({ output: { runs: (first.output as { runs: number }).runs + 1, first: 'acme 2', second: 'acme 2', earlierCtx: 'E_DISPOSED' }, storeGets: 1, kvCalls: 2 });
     const other = await measured({ op: 'reused' }, REUSED, 'globex');
     expect(other).toMatchObject({ output: { first: 'globex', second: 'globex' }, storeGets: 1 });
   });
