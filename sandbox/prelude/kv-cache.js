@@ -1,6 +1,6 @@
 /**
- * @module sandbox/prelude/kv-cache — repeatable reads within a run: 'ctx.kv.get' of a key this run has already read
- * (or written) is answered from the run's own cache, without crossing the bridge. Part of 'install', before ctx.js.
+ * @module sandbox/prelude/kv-cache — repeatable reads within a run: `ctx.kv.get` of a key this run has already read
+ * (or written) is answered from the run's own cache, without crossing the bridge. Part of `install`, before ctx.js.
  */
 
 // Why: a kv.get crosses isolate → host → calling process and back (four wake-ups, ~150 µs here); a key a run reads again
