@@ -111,7 +111,7 @@ function report(meta, results) {
     lines.push('## Headlines', '', '| headline | value | target | met |', '|---|---:|---|---|');
     for (const h of heads) {
       if (h.skipped) lines.push(`| ${h.name} | skipped: ${h.skipped} | | |`);
-      else lines.push(`| ${h.name} | ${formatNumber(h.value)}${h.unit === '×' ? '×' : ''} | ${h.target} | ${h.met ? 'yes' : '**no**'} |`);
+      else lines.push(`| ${h.name} | ${formatNumber(h.value)}${h.unit === '×' ? '×' : ''} | ${h.target ?? 'none'} | ${h.target === undefined ? '' : h.met ? 'yes' : '**no**'} |`);
     }
     lines.push('');
     for (const h of heads) if (h.detail) lines.push(`- ${h.name}: ${h.detail}.`);

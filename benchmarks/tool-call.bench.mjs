@@ -1,6 +1,8 @@
 // The round trip of one tool call from agent code, in process isolation with the default lockdown: readTextFile of a
 // small file, fetch to a server on 127.0.0.1 and kv.get (memory kv). Every one of them is served by the calling
-// process (sandbox/capability-tools): the host forwards the call over IPC and waits for the answer.
+// process (sandbox/capability-tools): the host forwards the call over IPC and waits for the answer. The kv.get round
+// trip reads a different key on each call (a key a run has read before is answered inside the isolate, see
+// sandbox/prelude/kv-cache.js); a row of its own measures that cached read.
 // There is no sub-millisecond clock inside an isolate, so a sample is one run making CALLS sequential awaited calls,
 // less a run of the same agent making none (timed in the same round), divided by CALLS.
 // Run: node --no-node-snapshot benchmarks/tool-call.bench.mjs [--quick] [--json]
@@ -23,12 +25,20 @@ const AGENT = `export default async (input, ctx) => {
   const n = input.calls;
   if (input.tool === 'read') for (let i = 0; i < n; i++) await ctx.readTextFile('./data/small.txt');
   else if (input.tool === 'fetch') for (let i = 0; i < n; i++) await (await ctx.fetch(input.url)).text();
-  else if (input.tool === 'kv') for (let i = 0; i < n; i++) await ctx.kv.get('k');
+  else if (input.tool === 'kv') for (let i = 0; i < n; i++) await ctx.kv.get('k' + i);
+  else if (input.tool === 'kv-cached') {
+    // The first read (a round trip) is in the run making no calls too, so the difference is n reads of a key already read.
+    await ctx.kv.get('k');
+    for (let i = 0; i < n; i++) await ctx.kv.get('k');
+  }
   return n;
 };`;
 
 export default async function bench({ quick = false } = {}) {
   const calls = quick ? 50 : 200;
+  // A cached read costs about a microsecond: it takes many more of them than round trips to rise above the noise of
+  // timing two whole runs on a shared machine.
+  const callsOf = (tool) => (tool === 'kv-cached' ? calls * 50 : calls);
   const rounds = quick ? 20 : 80;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'af-bench-tool-call-'));
   mkdirSync(path.join(dir, 'data'));
@@ -37,12 +47,13 @@ export default async function bench({ quick = false } = {}) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/`;
   const spec = makeSpec(dir);
-  const tools = ['read', 'fetch', 'kv'];
+  const tools = ['read', 'fetch', 'kv', 'kv-cached'];
   for (const build of BUILDS) {
     const kv = build.sandboxModule.createMemoryKvStore();
     build.sandbox = build.sandboxModule.createSandbox({ hosts: 1, services: { kv, spawn: async () => undefined } });
     await kv.set({ template: spec.name, tenant: OPTIONS.tenant }, 'k', '{"value":42}', 1 << 20);
-    build.perCall = { read: [], fetch: [], kv: [] };
+    for (let i = 0; i < calls; i++) await kv.set({ template: spec.name, tenant: OPTIONS.tenant }, `k${i}`, `{"value":${i}}`, 1 << 20);
+    build.perCall = Object.fromEntries(tools.map((tool) => [tool, []]));
   }
   try {
     const runOnce = async (sandbox, tool, n) => {
@@ -54,14 +65,14 @@ export default async function bench({ quick = false } = {}) {
       if (!result.ok || result.output !== n) throw new Error(`${tool} run failed: ${JSON.stringify(result.ok ? result.output : result.error)}`);
       return us;
     };
-    for (const build of BUILDS) for (const tool of tools) for (let i = 0; i < 5; i++) await runOnce(build.sandbox, tool, calls);
+    for (const build of BUILDS) for (const tool of tools) for (let i = 0; i < 5; i++) await runOnce(build.sandbox, tool, callsOf(tool));
     // Interleaved, so drift on a shared machine lands on every tool and build alike.
     for (let r = 0; r < rounds; r++) {
       for (const tool of tools) {
         for (const build of BUILDS) {
           const base = await runOnce(build.sandbox, tool, 0);
-          const full = await runOnce(build.sandbox, tool, calls);
-          build.perCall[tool].push((full - base) / calls);
+          const full = await runOnce(build.sandbox, tool, callsOf(tool));
+          build.perCall[tool].push((full - base) / callsOf(tool));
         }
       }
     }
@@ -70,18 +81,31 @@ export default async function bench({ quick = false } = {}) {
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  const labels = { read: 'readTextFile, a 56-byte file', fetch: 'fetch to 127.0.0.1, 2-byte body, read as text', kv: 'kv.get, memory kv' };
+  const labels = {
+    read: 'round trip of one call: readTextFile, a 56-byte file',
+    fetch: 'round trip of one call: fetch to 127.0.0.1, 2-byte body, read as text',
+    kv: 'round trip of one call: kv.get, memory kv',
+    'kv-cached': 'kv.get of a key already read in this run',
+  };
+  const kvTrip = summarise(BUILDS[0].perCall.kv);
+  const kvCached = summarise(BUILDS[0].perCall['kv-cached']);
   return {
     name: 'tool-call',
     title: 'One tool call from agent code: round trip, process isolation',
-    metrics: tools.flatMap((tool) => BUILDS.map((build) => metric(`${build.label}round trip of one call: ${labels[tool]}`, 'µs', summarise(build.perCall[tool])))),
+    metrics: tools.flatMap((tool) => BUILDS.map((build) => metric(`${build.label}${labels[tool]}`, 'µs', summarise(build.perCall[tool]), tool === 'kv' && build === BUILDS[0] ? { stat: 'p50', max: 50 } : undefined))),
+    headlines: [
+      { name: 'kv.get round trip p50 (µs; a key not read before in the run)', value: kvTrip.p50, unit: 'µs', target: 'p50 ≤ 50 µs', met: kvTrip.p50 <= 50 },
+      // No target: the issue's target is the round trip; this is what a repeated read costs instead.
+      { name: 'kv.get of a key already read in the run, p50 (µs; answered inside the isolate)', value: kvCached.p50, unit: 'µs' },
+    ],
     notes: [
       `${rounds} samples per tool, interleaved; a sample is (a run making ${calls} sequential awaited calls − a run of the same agent making none) ÷ ${calls}.`,
       'One host, the default lockdown (every layer this machine supports); the tools are served by the calling process.',
+      `kv.get round trip: call i reads key k<i> (${calls} keys set beforehand), so no call is answered from the run's read cache. kv.get of a key already read: both runs first read k once (a round trip), then the measured run reads it ${callsOf('kv-cached')} more times; those reads never leave the isolate (in "before" rows, a build without the cache, each is a round trip).`,
       ...(BUILDS.length > 1
         ? [
             `"before" rows: ${process.env.AF_BENCH_BEFORE_NAME ?? `the build in ${BUILDS[1].dist}`}, measured in the same process, rounds interleaved.`,
-            `Added p50 per call over "before": ${tools.map((tool) => `${labels[tool].split(',')[0]} ${signed(summarise(BUILDS[0].perCall[tool]).p50 - summarise(BUILDS[1].perCall[tool]).p50)} µs`).join(', ')} (target: at most +100 µs).`,
+            `Added p50 per call over "before": ${tools.map((tool) => `${labels[tool].replace('round trip of one call: ', '').split(',')[0]} ${signed(summarise(BUILDS[0].perCall[tool]).p50 - summarise(BUILDS[1].perCall[tool]).p50)} µs`).join(', ')} (target: at most +100 µs).`,
           ]
         : []),
     ],

@@ -28,6 +28,7 @@ export function preludeSettingsJson(spec: AgentSpec): string {
     logLimitBytes: spec.limits.logKb * 1024,
     wasm: spec.permissions.wasm === true,
     configJson: JSON.stringify(spec.config ?? {}),
+    kvCacheChars: spec.limits.kvKb * 1024,
     plusEndsEscape: PLUS_ENDS_ESCAPE,
     nullInitIsString: NULL_INIT_IS_STRING,
   };
@@ -123,19 +124,28 @@ export interface PreludeReply {
   error?: RunError;
   /** Log lines the prelude dropped (over limits.logKb) before they crossed the bridge. */
   dropped: number;
+  /** `ctx.kv.get` calls the prelude answered from the run's own read cache: they never reached the host. */
+  cachedReads: number;
 }
 
 /**
- * Reads a run's envelope: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error).
+ * Reads a run's envelope: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error); the
+ * header may be `<dropped>,<cachedReads>` (the prelude leaves a zero count out).
  * An output over limits.outputKb here means the prelude's own check failed: it is refused a second time.
  */
 export function readReply(envelope: string, spec: AgentSpec): PreludeReply {
   const semi = envelope.indexOf(';');
-  const dropped = Number(envelope.slice(1, semi)) || 0;
+  const header = envelope.slice(1, semi);
+  const comma = header.indexOf(',');
+  const dropped = Number(comma < 0 ? header : header.slice(0, comma)) || 0;
+  // The prelude's word, and all it can claim is more kv.get calls for its own run: a cached read touched nothing
+  // outside the isolate, so a count that lies harms no one but the run's own record. Only a non-negative whole number counts.
+  const claimed = comma < 0 ? 0 : Number(header.slice(comma + 1));
+  const cachedReads = Number.isSafeInteger(claimed) && claimed > 0 ? claimed : 0;
   const kind = envelope[0];
   const body = envelope.slice(semi + 1);
-  if (kind === 'O') return body.length > spec.limits.outputKb * 1024 ? { error: outputLimitError(spec), dropped } : { outputJson: body, dropped };
-  if (kind === 'E') return { error: agentError(body), dropped };
-  if (kind !== 'U') return { error: { code: 'E_SANDBOX_CRASHED', message: 'the prelude returned a malformed result' }, dropped };
-  return { dropped };
+  if (kind === 'O') return body.length > spec.limits.outputKb * 1024 ? { error: outputLimitError(spec), dropped, cachedReads } : { outputJson: body, dropped, cachedReads };
+  if (kind === 'E') return { error: agentError(body), dropped, cachedReads };
+  if (kind !== 'U') return { error: { code: 'E_SANDBOX_CRASHED', message: 'the prelude returned a malformed result' }, dropped, cachedReads };
+  return { dropped, cachedReads };
 }

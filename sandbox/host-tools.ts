@@ -73,8 +73,8 @@ export class RunScope implements ServiceCaller {
     return Object.hasOwn(this.#envValues, name) ? this.#envValues[name] : undefined;
   }
 
-  count(tool: string): void {
-    this.tools[tool] = (this.tools[tool] ?? 0) + 1;
+  count(tool: string, calls = 1): void {
+    this.tools[tool] = (this.tools[tool] ?? 0) + calls;
   }
 
   addTimer(ms: number, fire: () => void): void {

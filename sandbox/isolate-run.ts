@@ -148,7 +148,14 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
 
   let dropped = 0;
   let outputJson: string | undefined;
-  if (!error && envelope !== undefined) ({ outputJson, error, dropped } = readReply(envelope, spec));
+  if (envelope !== undefined) {
+    const reply = readReply(envelope, spec);
+    dropped = reply.dropped;
+    // kv.get calls the prelude answered from the run's cache are calls all the same: the record counts every one, also
+    // for a run that ends in an error.
+    if (reply.cachedReads > 0) scope.count('kv', reply.cachedReads);
+    if (!error) ({ outputJson, error } = reply);
+  }
   const stats = statsOf(scope, started, clock, Number(cpuNs) / 1e6, heapBytes, outputJson === undefined ? 0 : Buffer.byteLength(outputJson), dropped);
   if (heapGrowth !== undefined) stats.heapGrowthBytes = heapGrowth;
   if (error) return { ok: false, error, stats };

@@ -10,6 +10,8 @@ export interface PreludeSettings {
   logLimitBytes: number;
   wasm: boolean;
   configJson: string;
+  /** Bound of the run's kv read cache (sandbox/prelude/kv-cache.js), in UTF-16 units of keys and payloads: limits.kvKb × 1024. */
+  kvCacheChars: number;
   /** The running Node's form parser lets '+' end a %XX check (Node 24 does, 20 and 22 do not): the isolate follows it. */
   plusEndsEscape: boolean;
   /** `new URLSearchParams(null)` is the string "null" (Node 24, as WebIDL says) rather than empty (Node 20, 22). */
@@ -36,7 +38,8 @@ export const NULL_INIT_IS_STRING = String(new URLSearchParams(null as unknown as
  *   follow Node, checked against Node on shared tables (test/security/url-parser.test.ts). These four classes are
  *   built on first use, so code that builds them relies only on captures and null-prototype descriptors.
  *
- * Envelopes returned by a run: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error).
+ * Envelopes returned by a run: `O<dropped>;<json>` (output), `U<dropped>;` (undefined), `E<dropped>;<json>` (error),
+ * where `<dropped>` may be followed by `,<n>`: the run's kv.get calls answered from its own cache (sandbox/prelude/kv-cache.js).
  *
  * Its sources are plain scripts in sandbox/prelude/ (primordials, bridge, web-codecs, web-classes, globals, ctx),
  * type-checked with checkJs and concatenated by scripts/build-prelude.mjs into sandbox/prelude-source.ts.

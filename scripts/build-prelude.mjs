@@ -15,7 +15,7 @@ const OUTPUT = 'sandbox/prelude-source.ts';
 
 /** The body of the outer function (runs once per context), then the body of `install`, in this order. */
 const OUTER = ['primordials.js'];
-const INSTALL = ['bridge.js', 'web-codecs.js', 'web-classes.js', 'globals.js', 'ctx.js'];
+const INSTALL = ['bridge.js', 'web-codecs.js', 'web-classes.js', 'globals.js', 'kv-cache.js', 'ctx.js'];
 
 /** A source file as it goes into the prelude: without its opening comment block (it documents the file) or trailing blank lines. */
 function part(root, file) {

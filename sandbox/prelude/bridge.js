@@ -36,7 +36,8 @@ function requireRun() {
   if (run === null) throw makeError('E_DISPOSED', 'ctx tools and timers can only be used while a run is in progress', 'Error');
   return run;
 }
-function call(run, tool, argsJson, decode) {
+/** settled(ok, payload), when given, learns the answer before the agent does (the kv cache keeps it, kv-cache.js). */
+function call(run, tool, argsJson, decode, settled) {
   if (run !== current) {
     return new PromiseCtor(function (resolve, reject) {
       reject(makeError('E_DISPOSED', 'this run has ended; its ctx can no longer be used', 'Error'));
@@ -44,7 +45,7 @@ function call(run, tool, argsJson, decode) {
   }
   const id = ++seq;
   return new PromiseCtor(function (resolve, reject) {
-    pending[id] = { __proto__: null, resolve: resolve, reject: reject, decode: decode };
+    pending[id] = { __proto__: null, resolve: resolve, reject: reject, decode: decode, settled: settled };
     hostCall(run.token, id, tool, argsJson);
   });
 }
@@ -60,6 +61,7 @@ function deliver(id, ok, payload) {
   const p = pending[id];
   if (p === undefined) return;
   ReflectDeleteProperty(pending, id);
+  if (p.settled !== undefined) p.settled(ok, payload);
   if (!ok) { p.reject(errorFromJson(payload)); return; }
   let value;
   try {

@@ -96,13 +96,14 @@ function makeCtx(run) {
     },
     // Present whether granted or not (as in Deno): the host denies an ungranted call with E_PERMISSION_DENIED.
     kv: ObjectFreeze({
-      get: function (key) { return call(run, 'kv.get', JSONstringify([StringCtor(key)]), decodeJson); },
+      get: function (key) { return kvGet(run, StringCtor(key)); },
       set: function (key, value) {
         const json = JSONstringify(value);
         if (json === undefined) throw new TypeErrorCtor('kv.set: value must be JSON-serialisable');
-        return call(run, 'kv.set', JSONstringify([StringCtor(key), json]), undefined);
+        const k = StringCtor(key);
+        return kvWrite(run, 'kv.set', k, JSONstringify([k, json]), undefined, json);
       },
-      delete: function (key) { return call(run, 'kv.delete', JSONstringify([StringCtor(key)]), decodeJson); },
+      delete: function (key) { const k = StringCtor(key); return kvWrite(run, 'kv.delete', k, JSONstringify([k]), decodeJson, ''); },
       list: function (options) {
         const o = { prefix: options && options.prefix !== undefined ? StringCtor(options.prefix) : '', limit: options && options.limit !== undefined ? NumberCtor(options.limit) : 1000 };
         return call(run, 'kv.list', JSONstringify(o), decodeJson);
@@ -112,8 +113,9 @@ function makeCtx(run) {
   return ObjectFreeze(ctx);
 }
 
+/** kind, log lines dropped [',' kv reads answered from the run's cache] ';' body: the count is left out when 0. */
 function envelope(kind, run, body) {
-  return kind + run.logDropped + ';' + body;
+  return kind + run.logDropped + (run.kvCachedReads === 0 ? ';' : ',' + run.kvCachedReads + ';') + body;
 }
 function encodeError(run, e) {
   let code = 'E_AGENT_THREW';
@@ -163,7 +165,7 @@ function startRun(token, inputJson) {
     ReflectDeleteProperty(G, '__afModule');
     entry = mod !== null && typeof mod === 'object' && typeof mod.default === 'function' ? mod.default : null;
   }
-  const run = { __proto__: null, token: token, logBytes: 0, logDropped: 0, abort: makeSignal() };
+  const run = { __proto__: null, token: token, logBytes: 0, logDropped: 0, kvCachedReads: 0, kv: undefined, abort: makeSignal() };
   if (entry === null) {
     return envelope('E', run, JSONstringify({ code: 'E_AGENT_THREW', message: 'the bundle has no default export function; write export default async function run(input, ctx) { ... }', name: 'TypeError', stack: '' }));
   }

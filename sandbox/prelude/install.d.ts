@@ -1,7 +1,7 @@
 /**
  * @module sandbox/prelude/install — for type-checking only: the parameters of `install(hostSync, hostCall, settingsJson)`,
- * which scripts/build-prelude.mjs wraps around bridge.js, web-codecs.js, web-classes.js, globals.js and ctx.js. The host passes two
- * `ivm.Callback`s and the template's settings (sandbox/context-bridge.ts); only primitives cross.
+ * which scripts/build-prelude.mjs wraps around bridge.js, web-codecs.js, web-classes.js, globals.js, kv-cache.js and
+ * ctx.js. The host passes two `ivm.Callback`s and the template's settings (sandbox/context-bridge.ts); only primitives cross.
  */
 
 /** The synchronous half of the bridge (log, env.get, random, url.*): `O<payload>` or `E<error json>`. */

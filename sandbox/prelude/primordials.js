@@ -34,6 +34,7 @@ const MapCtor = Map;
 const mapGet = Map.prototype.get;
 const mapSet = Map.prototype.set;
 const mapHas = Map.prototype.has;
+const mapDelete = Map.prototype.delete;
 const charCodeAt = String.prototype.charCodeAt;
 const stringSlice = String.prototype.slice;
 const StringFromCharCode = String.fromCharCode;
