@@ -1,6 +1,7 @@
-// Scenario 5: a tool-heavy agent, 10,000 kv calls in one run. Every ctx.kv call crosses the bridge out of the
+// Scenario 5: a tool-heavy agent, 10,000 kv calls in one run. Every ctx.kv.set crosses the bridge out of the
 // isolate, is checked against the template's permissions and, in process isolation, travels over IPC to the
-// calling process that owns the kv; this is the per-call price of that path.
+// calling process that owns the kv; a get of a key the run already read or wrote is answered inside the isolate
+// (repeatable reads within a run, sandbox/prelude/kv-cache.js). This is the per-call price of that mix.
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -74,7 +75,7 @@ export default async function bench({ quick = false } = {}) {
     notes: [
       `${runs} runs per row after one warm-up run; each run makes ${CALLS} sequential awaited calls (set and get alternating over 100 keys).`,
       'Cost per call = (run time − run time of a trivial agent in the same round) ÷ calls, so the fixed cost of a run is not spread over the calls.',
-      'The kv lives in the calling process: in process isolation every call is an IPC round trip from the sandbox host to the caller and back.',
+      'The kv lives in the calling process: in process isolation every set (and the first get of each key in a run) is an IPC round trip from the sandbox host to the caller and back; the gets here read keys the run has written, so they are answered inside the isolate. The round trip of one call is in the tool-call section.',
       ...(quick ? ['--quick: the SQLite kv row is measured in full mode only.'] : []),
     ],
   };
