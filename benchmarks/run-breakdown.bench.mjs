@@ -22,6 +22,8 @@ import { median, metric, runStandalone, single } from './lib/measure.mjs';
 import { createBenchProject } from './lib/project.mjs';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
+/** Contexts per raw isolate before a new one (the same as benchmarks/runtime.bench.mjs). */
+const RAW_CONTEXTS_PER_ISOLATE = 1000;
 const INPUT = { name: 'Ada' };
 
 export default async function bench({ quick = false } = {}) {
@@ -105,7 +107,7 @@ export default async function bench({ quick = false } = {}) {
       `${rounds} interleaved rounds of ${seconds} s per configuration; each row is the median round (p95 and p99 columns: the worst round). Spread of fresh c4 throughput ${spread('f4', 'runsPerSecond')} runs/s, raw ${spread('raw', 'runsPerSecond')} runs/s.`,
       'Caller CPU: process.cpuUsage of this process (all its threads, including the SQLite writer) ÷ runs. Host CPU: utime+stime of every sandbox host from /proc/PID/stat (10 ms ticks, hence seconds-long rounds) ÷ runs. Factory rows hold one agent per worker and run it repeatedly (createAgent is a separate micro row).',
       'IPC: writes = ChildProcess.send calls in this process plus messages received from hosts (a write may be a batch); logical messages count the messages inside batches; bytes = the hosts\' /proc/PID/io rchar + wchar (the JSON lines on the pipe, plus the host\'s own /proc reads for its memory watch, a few bytes per run).',
-      'Micro rows run the same operation in this process, one at a time, and divide CPU by count: they estimate pieces the hosts do that cannot be timed from outside. The raw row does exactly what benchmarks/peers/isolated-vm.mjs does: createContextSync, a compiled script run in it, a sync apply and a JSON result copied out.',
+      `Micro rows run the same operation in this process, one at a time, and divide CPU by count: they estimate pieces the hosts do that cannot be timed from outside. The raw row does what benchmarks/peers/isolated-vm.mjs does (createContextSync, a compiled script run in it, a sync apply and a JSON result copied out), with a new isolate every ${RAW_CONTEXTS_PER_ISOLATE} contexts as in the runtime benchmark (its creation counted).`,
       `Medians: caller ${fmt(med('f4', 'callerUs'))} µs + host ${fmt(med('f4', 'hostUs'))} µs per fresh run at c4 vs raw ${fmt(med('raw', 'callerUs'))} µs; reused at c4 caller ${fmt(med('r4', 'callerUs'))} µs + host ${fmt(med('r4', 'hostUs'))} µs.`,
     );
     if (factories.before) {
@@ -256,10 +258,24 @@ async function factoryRound(factory, hosts, tap, name, concurrency, seconds) {
 async function openRawIvm() {
   const { loadIsolatedVm } = await import('../dist/sandbox/isolate-library.js');
   const ivm = loadIsolatedVm();
-  const isolate = new ivm.Isolate({ memoryLimit: 256 });
-  const script = isolate.compileScriptSync('const __agent = (input) => input;\nglobalThis.__run = (json) => JSON.stringify(__agent(JSON.parse(json)));\n');
+  const source = 'const __agent = (input) => input;\nglobalThis.__run = (json) => JSON.stringify(__agent(JSON.parse(json)));\n';
+  let isolate;
+  let script;
+  let used = 0;
+  // A new isolate every RAW_CONTEXTS_PER_ISOLATE contexts, as benchmarks/runtime.bench.mjs does: disposing an isolate
+  // frees its released contexts at once, where collecting them one by one cost raw ~0.8 ms more CPU per run here.
+  const renew = () => {
+    script?.release();
+    isolate?.dispose();
+    isolate = new ivm.Isolate({ memoryLimit: 256 });
+    script = isolate.compileScriptSync(source);
+    used = 0;
+  };
+  renew();
   const json = JSON.stringify(INPUT);
   const once = () => {
+    if (used === RAW_CONTEXTS_PER_ISOLATE) renew();
+    used++;
     const context = isolate.createContextSync();
     script.runSync(context);
     const run = context.global.getSync('__run', { reference: true });
