@@ -3,6 +3,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startupTraceOn, traceMark } from '../core/startup-trace.js';
 import { hostLaunch, type LayerSupport, type LockdownLayer } from './lockdown.js';
 import { HOST_V8_FLAGS } from './isolate-library.js';
 
@@ -34,24 +35,32 @@ export interface HostForkPlan {
   layers: LockdownLayer[];
 }
 
+/** The host's descriptor for the marks of AF_STARTUP_TRACE=1 (0-3 are stdin, stdout, stderr, IPC). */
+const TRACE_FD = 4;
+
 /** The fork of a host, locked down as `support` allows (lockdown `auto`) or not at all (`off`). */
 export function hostForkPlan(entry: string, hostMemoryMb: number, lockdown: 'auto' | 'off', support: readonly LayerSupport[]): HostForkPlan {
   // --no-harmony-rab-gsab where V8 still has it: resizable ArrayBuffers are allocated outside isolated-vm's memory limit (prelude.ts).
   const execArgv = ['--no-node-snapshot', ...HOST_V8_FLAGS];
   const launch = lockdown === 'auto' ? hostLaunch({ entry, hostMemoryMb, execArgv }, support) : { execPath: process.execPath, execArgv, layers: [] };
   // Hosts see no secrets: allowlisted env values reach them with the runs of templates granted them, and no others.
-  const env = { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', TZ: process.env.TZ ?? '', LANG: process.env.LANG ?? '' };
+  // AF_STARTUP_TRACE=1 (core/startup-trace): the host marks its start-up too, on this process's clock.
+  if (startupTraceOn) Object.assign(env, { AF_STARTUP_TRACE: '1', AF_STARTUP_TRACE_ORIGIN: String(performance.timeOrigin), AF_STARTUP_TRACE_FD: String(TRACE_FD) });
   return { entry, execPath: launch.execPath, execArgv: launch.execArgv, env, layers: launch.layers };
 }
 
 export function forkHost(plan: HostForkPlan): ChildProcess {
+  traceMark('cli: host forked');
   return fork(plan.entry, [], {
     execPath: plan.execPath,
     execArgv: plan.execArgv,
     // JSON, not 'advanced': every message is plain data, and for these small messages JSON costs the caller and
     // the host less CPU per run (measured: reused-context runs 47-68 µs vs 96-114 µs in the caller).
     serialization: 'json',
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    // Traced, the host writes its marks to this process's stderr, passed as its descriptor 4 (its own stderr stays
+    // the supervisor's, for crash reports).
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(plan.env.AF_STARTUP_TRACE === '1' ? [2] : [])],
     env: plan.env,
   });
 }
