@@ -39,7 +39,8 @@ async function main() {
   const argv = process.argv.slice(2);
   const command = commandWord(argv);
   if (command === 'run' && existsSync(path.join(dist, 'cli-bundle/handoff.cjs'))) {
-    const streams = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+    // stdin is made (a few ms) only when read: not for `--input`, nor for a run handed over.
+    const streams = { stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; }, env: process.env, cwd: process.cwd() };
     const outcome = await require('../dist/cli-bundle/handoff.cjs').handOff(argv, streams);
     process.exitCode = 'status' in outcome ? outcome.status : await (await load('cli-bundle/run-here.js')).runHere(argv, outcome);
   } else if (command !== undefined && command !== 'demo' && existsSync(path.join(dist, 'cli-bundle/main.js'))) await load('cli-bundle/main.js');

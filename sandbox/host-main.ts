@@ -202,7 +202,9 @@ function onMessage(message: ToHost): void {
       break;
     }
     case 'close':
+      traceMark('host: close received');
       engine?.close();
+      traceMark('host: engine closed, exiting');
       process.exit(0);
   }
 }

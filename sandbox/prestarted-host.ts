@@ -9,18 +9,20 @@ import { HOST_V8_FLAGS } from './isolate-library.js';
 
 /**
  * Where the compiled host entry is: beside this module when running from `dist/`, else
- * `<package root>/dist/sandbox/host-main.js` (tests run the TypeScript sources; `npm test` builds first).
+ * `<package root>/dist/sandbox/host-main.js` (tests run the TypeScript sources; `npm test` builds first). Its bundle,
+ * `bundle/host-main.js` there (scripts/build-cli-bundle.mjs), when it was built: the same code, faster to start.
  */
 export function locateHostEntry(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'host-main.js');
-  if (existsSync(sibling)) return sibling;
+  for (const sibling of [path.join(here, 'bundle', 'host-main.js'), path.join(here, 'host-main.js')]) if (existsSync(sibling)) return sibling;
   let dir = here;
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
     if (up === dir) throw new Error('sandbox: cannot find package.json above ' + here + ' to locate dist/sandbox/host-main.js');
     dir = up;
   }
+  const bundled = path.join(dir, 'dist', 'sandbox', 'bundle', 'host-main.js');
+  if (existsSync(bundled)) return bundled;
   const built = path.join(dir, 'dist', 'sandbox', 'host-main.js');
   if (!existsSync(built)) throw new Error(`sandbox: ${built} is missing; run \`node scripts/build.mjs\` first`);
   return built;
