@@ -38,11 +38,17 @@ const load = (file) => import(pathToFileURL(path.join(dist, file)).href);
 async function main() {
   const argv = process.argv.slice(2);
   const command = commandWord(argv);
-  if (command === 'run' && existsSync(path.join(dist, 'cli-bundle/handoff.cjs'))) {
+  if (command === 'run' && existsSync(path.join(dist, 'cli-bundle/handoff.cjs')) && existsSync(path.join(dist, 'cli-bundle/prestart.cjs'))) {
     // stdin is made (a few ms) only when read: not for `--input`, nor for a run handed over.
     const streams = { stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; }, env: process.env, cwd: process.cwd() };
     const outcome = await require('../dist/cli-bundle/handoff.cjs').handOff(argv, streams);
-    process.exitCode = 'status' in outcome ? outcome.status : await (await load('cli-bundle/run-here.js')).runHere(argv, outcome);
+    if ('status' in outcome) {
+      process.exitCode = outcome.status;
+      return;
+    }
+    // Runs here: its sandbox host is forked now (cli/host-prestart, built on its own), and starts while the CLI loads.
+    if ('streams' in outcome && !('lost' in outcome)) require('../dist/cli-bundle/prestart.cjs').prestartForCommandLine(argv, outcome.streams);
+    process.exitCode = await (await load('cli-bundle/run-here.js')).runHere(argv, outcome);
   } else if (command !== undefined && command !== 'demo' && existsSync(path.join(dist, 'cli-bundle/main.js'))) await load('cli-bundle/main.js');
   else await load('cli/main.js');
 }

@@ -67,7 +67,13 @@ export function forkHost(plan: HostForkPlan): ChildProcess {
   });
 }
 
-let waiting: { key: string; child: ChildProcess } | undefined;
+/**
+ * The host forked and not yet adopted, kept on the process (not in this module): bin/af.js forks it from its own
+ * CommonJS build of this module (dist/cli-bundle/prestart.cjs), before the bundled CLI that adopts it is loaded.
+ */
+const SLOT = Symbol.for('agent-factory.prestarted-host');
+type Slot = { waiting?: { key: string; child: ChildProcess } };
+const slot: Slot = ((globalThis as Record<symbol, Slot | undefined>)[SLOT] ??= {});
 
 const keyOf = (plan: HostForkPlan): string => JSON.stringify([plan.entry, plan.execPath, plan.execArgv, plan.env, plan.layers]);
 
@@ -79,6 +85,7 @@ const keyOf = (plan: HostForkPlan): string => JSON.stringify([plan.entry, plan.e
  */
 export function prestartHost(plan: HostForkPlan): void {
   // Already forked this way (the CLI's entry forks before its command code runs, which asks again): keep it.
+  const { waiting } = slot;
   if (waiting && waiting.key === keyOf(plan) && waiting.child.exitCode === null && waiting.child.signalCode === null) return;
   discardPrestartedHost();
   const child = forkHost(plan);
@@ -86,13 +93,13 @@ export function prestartHost(plan: HostForkPlan): void {
   child.unref();
   child.channel?.unref();
   (child.stderr as { unref?: () => void } | null)?.unref?.();
-  waiting = { key: keyOf(plan), child };
+  slot.waiting = { key: keyOf(plan), child };
 }
 
 /** The prestarted host when it was forked exactly as `plan` says and is still alive; otherwise undefined (and it is killed). */
 export function adoptPrestartedHost(plan: HostForkPlan): ChildProcess | undefined {
-  const candidate = waiting;
-  waiting = undefined;
+  const candidate = slot.waiting;
+  slot.waiting = undefined;
   if (!candidate) return undefined;
   const { child } = candidate;
   if (candidate.key === keyOf(plan) && child.exitCode === null && child.signalCode === null && child.connected) {
@@ -107,7 +114,7 @@ export function adoptPrestartedHost(plan: HostForkPlan): ChildProcess | undefine
 
 /** Kills a prestarted host no supervisor adopted. */
 export function discardPrestartedHost(): void {
-  const candidate = waiting;
-  waiting = undefined;
+  const candidate = slot.waiting;
+  slot.waiting = undefined;
   candidate?.child.kill('SIGKILL');
 }

@@ -51,6 +51,33 @@ export async function buildCliBundle(root) {
     plugins: [{ name: 'node-builtins-only', setup: (b) => b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? { path: args.path, external: true } : { errors: [{ text: `the hand-off client may import Node's modules only, not ${args.path}` }] })) }],
     logLevel: 'warning',
   });
+  // The host's early fork (cli/host-prestart, with the lockdown probe cache) the same way, dist/cli-bundle/prestart.cjs:
+  // bin/af.js forks a one-shot run's host with it as soon as the hand-off is ruled out, before the ES module loader and
+  // the CLI load (~30 ms of the host's start, the critical path of a run here). The forked host is kept on the process
+  // (sandbox/prestarted-host), where the bundled CLI's copy of that module adopts it.
+  await build({
+    entryPoints: [path.join(dist, 'cli/host-prestart.js')],
+    outfile: path.join(outdir, 'prestart.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    // Outside the bundled modules, whose own `require` (isolate-library's createRequire) would shadow Node's.
+    banner: { js: "const __afOwnUrl = (relative) => require('node:url').pathToFileURL(require('node:path').join(__dirname, relative)).href;" },
+    plugins: [{
+      name: 'commonjs-own-url',
+      setup(b) {
+        // `import.meta` is empty in CommonJS: each module's own URL, from this file's folder.
+        b.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, async (args) => {
+          const text = await readFile(args.path, 'utf8');
+          const relative = path.relative(outdir, args.path).split(path.sep).join('/');
+          return { contents: text.replaceAll('import.meta.url', `__afOwnUrl(${JSON.stringify(relative)})`), loader: 'js' };
+        });
+        b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? { path: args.path, external: true } : { errors: [{ text: `the host's early fork may import Node's modules only, not ${args.path}` }] }));
+      },
+    }],
+    logLevel: 'warning',
+  });
 }
 
 /**
