@@ -242,6 +242,9 @@ describe('af run with an af serve running for the project', () => {
     expect(here.stdout).toBe('{}\n');
     const seen = marks(here.stderr);
     for (const mark of ['cli: first line', 'cli: host forked', 'cli: command tree loaded', 'cli: factory open', 'host: node started', 'host: modules loaded', 'host: isolated-vm loaded', 'host: result sent', 'cli: run settled', 'cli: factory closed', 'cli: exit']) expect(seen).toContain(mark);
+    // One host, forked by bin/af.js before the CLI loaded, and adopted by the CLI's supervisor (not forked again).
+    expect(seen.filter((mark) => mark === 'cli: host forked')).toHaveLength(1);
+    expect(seen.indexOf('cli: host forked')).toBeLessThan(seen.indexOf('cli: command tree loaded'));
     // One clock: the host's marks fall between the fork and the result the CLI received.
     const at = (mark: string) => Number(here.stderr.split('\n').find((line) => line.endsWith(` ${mark}`))?.split(' ')[1]);
     expect(at('host: node started')).toBeGreaterThan(at('cli: host forked'));
