@@ -1,18 +1,24 @@
 /** @module cli/handoff-client — `af run` hands its command line to a running `af serve` of the same project when there is one, and prints what it answers. */
+// Also built on its own as dist/cli-bundle/handoff.cjs (scripts/build-cli-bundle.mjs), which bin/af.js loads before
+// anything else of the CLI: keep its imports to Node's modules and these few small ones.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { resolveConfig } from '../core/config.js';
-import { parseHandoffArgs } from './handoff-args.js';
+import { traceMark } from '../core/startup-trace.js';
+import { type HandoffArgs, parseHandoffArgs } from './handoff-args.js';
 import { HANDOFF_FILE, type HandoffAnswer, type HandoffFile, type HandoffRequest } from './handoff-protocol.js';
 import type { CliStreams } from './io.js';
 
 /** How long connecting to a server may take before the run goes on here. */
 const CONNECT_TIMEOUT_MS = 1_000;
 
-/** Handed over: the exit status. Not: the streams the local command reads (stdin replayed if it was read here). */
-export type HandoffOutcome = { status: number } | { streams: CliStreams };
+/**
+ * Handed over: the exit status. Not: the streams the local command reads (stdin replayed if it was read here). Lost:
+ * sent, and the server (this pid) went away before answering (cli/run-here reports it).
+ */
+export type HandoffOutcome = { status: number } | { streams: CliStreams } | { lost: number; streams: CliStreams };
 
 /**
  * Runs `af run …` through the project's `af serve` when one is running and the command line is one it runs as this
@@ -23,6 +29,13 @@ export async function handOff(argv: readonly string[], streams: CliStreams): Pro
   const local = { streams };
   const args = parseHandoffArgs(argv);
   if (!args || streams.env.AF_NO_HANDOFF === '1' || Object.keys(streams.env).some((name) => name.startsWith('OTEL_'))) return local;
+  const outcome = await tryServer(argv, args, streams);
+  traceMark('status' in outcome ? 'cli: answer from af serve' : 'cli: hand-off checked, runs here');
+  return outcome;
+}
+
+async function tryServer(argv: readonly string[], args: HandoffArgs, streams: CliStreams): Promise<HandoffOutcome> {
+  const local = { streams };
   let config;
   try {
     config = resolveConfig({
@@ -55,13 +68,8 @@ export async function handOff(argv: readonly string[], streams: CliStreams): Pro
   const answer = await exchange(connection, request);
   if (answer === undefined) {
     // Sent, and no answer: the server went away during the run, which may have happened. Running it again here could
-    // run it twice, so this is reported instead.
-    const { FactoryError } = await import('../core/errors.js');
-    const { exitStatusFor } = await import('./exit-status.js');
-    const { createPaint, printError } = await import('./io.js');
-    const error = new FactoryError('E_INTERNAL', `the af serve (pid ${server.pid}) this run was handed to stopped before answering; the run may or may not have happened (see \`af runs\`)`);
-    printError(streams, error, createPaint(streams.stderr, streams.env));
-    return { status: exitStatusFor(error.code) };
+    // run it twice, so this is reported instead (by the caller: the error printing is the full CLI's).
+    return { lost: server.pid, streams };
   }
   if (answer.t !== 'done') {
     if (streams.env.AF_DEBUG) streams.stderr.write(`af: running here, not through af serve (pid ${server.pid}): ${answer.reason}\n`);

@@ -1,4 +1,6 @@
 /** @module sandbox/host-main — entry of a sandbox host process: runs the engine and answers its supervisor over IPC. */
+// First: the marks of AF_STARTUP_TRACE=1 (nothing when off); imports are evaluated in order.
+import { traceMark } from '../core/startup-trace.js';
 import { systemClock } from '../core/clock.js';
 import { isErrorCode } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
@@ -7,6 +9,9 @@ import type { EngineServices } from './host-tools.js';
 import { ToolError } from './permissions.js';
 import { MessageBatcher } from './message-batcher.js';
 import type { FromHost, HostSettings, ServiceRequest, ToHost } from './protocol.js';
+
+traceMark('host: node started', 0);
+traceMark('host: modules loaded');
 
 if (typeof process.send !== 'function') {
   process.stderr.write('sandbox/host-main must be started by the sandbox supervisor (child_process.fork)\n');
@@ -99,6 +104,7 @@ function start(settings: HostSettings): void {
   });
   if (settings.hostMemoryMb > 0) watchMemory(settings.hostMemoryMb);
   send({ t: 'ready' });
+  traceMark('host: init done, ready sent');
 }
 
 const MEMORY_POLL_MS = 50;
@@ -180,12 +186,14 @@ function onMessage(message: ToHost): void {
       break;
     case 'run': {
       if (!engine) return;
+      traceMark('host: run received');
       const controller = new AbortController();
       runs.set(message.id, controller);
       void engine
         .run(message.digest, message.input, { runId: message.id, tenant: message.tenant, env: message.env, depth: message.depth, envValues: message.envValues, limits: message.limits }, controller.signal)
         .then((result) => {
           runs.delete(message.id);
+          traceMark('host: result sent');
           send({ t: 'result', id: message.id, result });
         });
       break;
@@ -202,7 +210,9 @@ function onMessage(message: ToHost): void {
       break;
     }
     case 'close':
+      traceMark('host: close received');
       engine?.close();
+      traceMark('host: engine closed, exiting');
       process.exit(0);
   }
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type ivm from 'isolated-vm';
 import type { Logger } from '../core/logger.js';
+import { traceMark } from '../core/startup-trace.js';
 
 // package.json installs isolated-vm twice, under two npm aliases, both optional: `isolated-vm-patched` (6.2.x,
 // engines node >= 22, prebuilt for Node 22 and 24) and `isolated-vm-node20` (5.0.x, the last line that runs on
@@ -79,7 +80,9 @@ export function loadIsolatedVm(): typeof ivm {
   const { packageName, nodeMajor } = isolateLibrary();
   try {
     const addon = packageName === 'isolated-vm-patched' ? addonFile(path.dirname(require.resolve(`${packageName}/package.json`))) : undefined;
-    return (isolatedVmModule = (addon !== undefined ? (require(addon) as { ivm: typeof ivm }).ivm : require(packageName)) as typeof ivm);
+    isolatedVmModule = (addon !== undefined ? (require(addon) as { ivm: typeof ivm }).ivm : require(packageName)) as typeof ivm;
+    traceMark('host: isolated-vm loaded');
+    return isolatedVmModule;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'MODULE_NOT_FOUND') throw error;

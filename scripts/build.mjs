@@ -68,8 +68,10 @@ await build({
 });
 
 // The CLI as one bundle with lazily loaded chunks (bin/af.js prefers it): see build-cli-bundle.mjs.
-const { buildCliBundle } = await import('./build-cli-bundle.mjs');
+const { buildCliBundle, buildHostBundle } = await import('./build-cli-bundle.mjs');
 await buildCliBundle(root);
+// The sandbox host as one file (sandbox/prestarted-host forks it): see build-cli-bundle.mjs.
+await buildHostBundle(root);
 
 function* walk(dir) {
   let entries;

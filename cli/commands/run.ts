@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../core/errors.js';
+import { traceMark } from '../../core/startup-trace.js';
 import { jsonSyntaxProblem, parseJsonSource } from '../../templates/json-source.js';
 import type { CommandContext } from '../context.js';
 import { declineHandoff, type HandoffScope, handoffScope } from '../handoff-scope.js';
@@ -33,9 +34,11 @@ export async function runCommand(context: CommandContext, name: string, options:
   let factory;
   try {
     const { createFactory } = await import('../../runtime/index.js');
+    traceMark('cli: runtime loaded');
     // One host is enough for one run, and forks faster than one per core.
     // A one-shot run reads the folder once: no file watcher (a long-lived factory in dev watches by default).
     factory = await createFactory({ root: config.root, env: options.env ?? config.env, home: config.home, store: config.store, hosts: 1, watch: false, processEnv: context.streams.env, logger: context.logger });
+    traceMark('cli: factory open');
   } finally {
     // Not adopted (the factory failed to open): nothing may outlive the command.
     discardPrestartedHost();
@@ -45,9 +48,12 @@ export async function runCommand(context: CommandContext, name: string, options:
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
     });
+    traceMark('cli: run settled');
     return printRunReport(context, name, report, options.json ? { json: true } : {});
   } finally {
+    traceMark('cli: result printed, closing');
     await factory.close();
+    traceMark('cli: factory closed');
   }
 }
 

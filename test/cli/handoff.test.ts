@@ -180,6 +180,82 @@ describe('af run with an af serve running for the project', () => {
     expect(await ask(socket, { ...request, token })).toMatchObject({ t: 'done', status: 0 });
   }, 60_000);
 
+  it('runs here when the server refuses the caller (a serve.json whose token is not the server\'s)', async () => {
+    const mine = path.join(project.root, '.af/serve.json');
+    const saved = readFileSync(mine, 'utf8');
+    const before = handedOver(server).length;
+    try {
+      writeFileSync(mine, JSON.stringify({ ...JSON.parse(saved), token: 'not-the-token' }));
+      const ran = await af(project.root, ['run', 'echo', '--input', '{"refused":1}', '--json']);
+      expect(ran.status).toBe(0);
+      expect(JSON.parse(ran.stdout.trim()).output).toEqual({ refused: 1 });
+    } finally {
+      writeFileSync(mine, saved);
+    }
+    expect(handedOver(server).length).toBe(before);
+  }, 120_000);
+
+  it('runs here a command line the server does not take (a flag given twice), with the same result', async () => {
+    const before = handedOver(server).length;
+    const ran = await af(project.root, ['run', 'echo', '--input', '{"twice":1}', '--json', '--json']);
+    expect(ran.status).toBe(0);
+    expect(JSON.parse(ran.stdout.trim()).output).toEqual({ twice: 1 });
+    expect(handedOver(server).length).toBe(before);
+  }, 120_000);
+
+  it('reports a server that goes away before answering, and does not run it again here', async () => {
+    const mine = path.join(project.root, '.af/serve.json');
+    const saved = readFileSync(mine, 'utf8');
+    // A "server" (this test, a live pid) that reads the request and hangs up without an answer.
+    const socket = path.join(project.root, '.af/gone.sock');
+    const requests: string[] = [];
+    const gone = net.createServer({ allowHalfOpen: true }, (connection) => {
+      connection.setEncoding('utf8').on('data', (chunk: string) => requests.push(chunk));
+      connection.on('end', () => connection.destroy());
+    });
+    await new Promise<void>((resolve) => gone.listen(socket, resolve));
+    const before = handedOver(server).length;
+    try {
+      writeFileSync(mine, JSON.stringify({ ...JSON.parse(saved), pid: process.pid, socket, token: 't' }));
+      const ran = await af(project.root, ['run', 'echo', '--input', '{"lost":1}', '--json']);
+      expect(ran.status).toBe(5);
+      expect(ran.stdout).toBe('');
+      expect(ran.stderr).toContain(`the af serve (pid ${process.pid}) this run was handed to stopped before answering`);
+      expect(JSON.parse(requests.join('')).argv).toEqual(['run', 'echo', '--input', '{"lost":1}', '--json']);
+    } finally {
+      writeFileSync(mine, saved);
+      await new Promise((resolve) => gone.close(resolve));
+    }
+    expect(handedOver(server).length).toBe(before);
+  }, 120_000);
+
+  it('AF_STARTUP_TRACE=1 marks the start-up on stderr: the hand-off client alone for a run handed over; the CLI and its host for a run here', async () => {
+    const marks = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('af-trace ')).map((line) => line.split(' ').slice(2).join(' '));
+    const through = await af(project.root, ['run', 'echo', '--input', '{}'], { AF_STARTUP_TRACE: '1' });
+    expect(through.status).toBe(0);
+    expect(through.stdout).toBe('{}\n');
+    // Handed over: nothing of the CLI but the client was loaded, no host forked.
+    expect(marks(through.stderr)).toEqual(['cli: process started', 'cli: first line', 'cli: answer from af serve', 'cli: exit']);
+
+    const here = await af(project.root, ['run', 'echo', '--input', '{}'], { AF_STARTUP_TRACE: '1', AF_NO_HANDOFF: '1' });
+    expect(here.status).toBe(0);
+    expect(here.stdout).toBe('{}\n');
+    const seen = marks(here.stderr);
+    for (const mark of ['cli: first line', 'cli: host forked', 'cli: command tree loaded', 'cli: factory open', 'host: node started', 'host: modules loaded', 'host: isolated-vm loaded', 'host: result sent', 'cli: run settled', 'cli: factory closed', 'cli: exit']) expect(seen).toContain(mark);
+    // One host, forked by bin/af.js before the CLI loaded, and adopted by the CLI's supervisor (not forked again).
+    expect(seen.filter((mark) => mark === 'cli: host forked')).toHaveLength(1);
+    expect(seen.indexOf('cli: host forked')).toBeLessThan(seen.indexOf('cli: command tree loaded'));
+    // One clock: the host's marks fall between the fork and the result the CLI received.
+    const at = (mark: string) => Number(here.stderr.split('\n').find((line) => line.endsWith(` ${mark}`))?.split(' ')[1]);
+    expect(at('host: node started')).toBeGreaterThan(at('cli: host forked'));
+    expect(at('host: result sent')).toBeLessThan(at('cli: exit'));
+
+    // Off by default.
+    const quiet = await af(project.root, ['run', 'echo', '--input', '{}'], { AF_NO_HANDOFF: '1' });
+    expect(quiet.status).toBe(0);
+    expect(quiet.stderr).not.toContain('af-trace');
+  }, 120_000);
+
   it('removes its file and socket when it stops', async () => {
     const extra = createProject(simpleTemplate('echo'));
     try {
