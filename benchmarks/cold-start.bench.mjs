@@ -24,6 +24,7 @@ export default async function bench({ quick = false } = {}) {
   delete env.AF_HOME;
   const notes = [];
   const metrics = [];
+  const headlines = [];
   try {
     // The very first run in a fresh project also creates .af/ (store, bundle cache): reported on its own.
     const first = wall(() => af(project, env));
@@ -35,6 +36,8 @@ export default async function bench({ quick = false } = {}) {
       metric('`af run echo --input {}`, process start to output', 'ms', summarise(afRuns)),
       metric('… the same, unbundled (dist/cli/main.js)', 'ms', summarise(unbundled)),
     );
+    const coldP50 = summarise(afRuns).p50;
+    headlines.push({ name: '`af run echo` cold, process start to output, p50 (ms)', value: coldP50, target: 'p50 ≤ 250 ms', met: coldP50 <= 250 });
     const traced = Array.from({ length: samples }, () => marksOf(project, { ...env, AF_STARTUP_TRACE: '1' }));
     const at = (mark) => traced.map((marks) => marks[mark]).filter((value) => value !== undefined);
     const between = (from, to) => traced.filter((marks) => marks[from] !== undefined && marks[to] !== undefined).map((marks) => marks[to] - marks[from]);
@@ -52,6 +55,8 @@ export default async function bench({ quick = false } = {}) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       if (served.handedOver() - handed !== samples) throw new Error(`af serve took ${served.handedOver() - handed} of ${samples} runs`);
       metrics.push(metric('`af run echo --input {}` handed to a running `af serve`, process start to output', 'ms', summarise(handoffRuns)));
+      const handoffP50 = summarise(handoffRuns).p50;
+      headlines.push({ name: '`af run echo` handed to a running `af serve`, process start to output, p50 (ms)', value: handoffP50, target: 'p50 ≤ 50 ms', met: handoffP50 <= 50 });
       const server = served.serverMs().slice(-samples);
       metrics.push(metric('… of which the server (request read to answer written)', 'ms', summarise(server)));
       const handedTrace = Array.from({ length: samples }, () => marksOf(project, { ...env, AF_STARTUP_TRACE: '1' }));
@@ -65,6 +70,7 @@ export default async function bench({ quick = false } = {}) {
     }
     const node = times(samples, () => execFileSync(process.execPath, ['-e', 'console.log("{}")'], { stdio: ['ignore', 'pipe', 'ignore'] }));
     metrics.push(metric('floor: `node -e` printing {}', 'ms', summarise(node)));
+    headlines.push({ name: 'floor for both: `node -e` printing {}, p50 (ms)', value: summarise(node).p50 });
     // What every sandbox host pays before its first line: isolated-vm needs --no-node-snapshot (Node then builds its
     // start-up state instead of loading it).
     const bootstrap = (flags) => Number(execFileSync(process.execPath, [...flags, '-e', 'process.stdout.write(performance.now().toFixed(2))'], { encoding: 'utf8' }));
@@ -89,7 +95,7 @@ export default async function bench({ quick = false } = {}) {
     'Handed over: `af run` finds .af/serve.json, connects to the server\'s Unix socket, and the server runs the same command on its warm factory (template resolved fresh from disk); the client prints what it answers. The server row is that work alone, from the server\'s log. bin/af.js is CommonJS and loads only the hand-off client (dist/cli-bundle/handoff.cjs, Node\'s modules only) for it: no ES module loader, no CLI.',
     `Timeline and segment rows: ${samples} more runs each with AF_STARTUP_TRACE=1; each mark is ms from the \`af\` process's start (the host's marks on the same clock), p50 per mark, so the timeline rows need not add up. A run here is critical-path bound by the host: its start (fork → ready) runs while the CLI opens its factory, and the CLI then waits for it; what the host pays before its first line is the --no-node-snapshot floor row.`,
   );
-  return { name: 'cold-start', title: 'Cold start: the `af` process to a first run\'s output', metrics, notes };
+  return { name: 'cold-start', title: 'Cold start: the `af` process to a first run\'s output', metrics, headlines, notes };
 }
 
 /** `af serve` in the project, until `{"url"}`: its count of handed-over runs and their server-side times, from its log. */

@@ -15,6 +15,9 @@ import { readFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 
+/** What every bundle here shares: one Node 20 file (or chunk set) with its imports inlined. */
+const NODE_BUNDLE = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+
 const BUNDLED_PACKAGES = new Set(['@opentelemetry/api']);
 
 export async function buildCliBundle(root) {
@@ -24,13 +27,11 @@ export async function buildCliBundle(root) {
   rmSync(outdir, { recursive: true, force: true });
   const rewriteMetaUrl = ownImportMetaUrl(outdir);
   await build({
+    ...NODE_BUNDLE,
     entryPoints: { main: path.join(dist, 'cli/main.js'), 'run-here': path.join(dist, 'cli/run-here.js') },
     outdir,
-    bundle: true,
     splitting: true,
     format: 'esm',
-    platform: 'node',
-    target: 'node20',
     mainFields: ['module', 'main'],
     plugins: [rewriteMetaUrl, {
       name: 'tf-api-external',
@@ -38,30 +39,24 @@ export async function buildCliBundle(root) {
       setup: (b) => b.onResolve({ filter: /tf-api\.js$/ }, (args) => ({ path: './' + path.relative(outdir, path.resolve(args.resolveDir, args.path)).split(path.sep).join('/'), external: true })),
     }],
     chunkNames: 'chunk-[hash]',
-    logLevel: 'warning',
   });
   await build({
+    ...NODE_BUNDLE,
     entryPoints: [path.join(dist, 'cli/handoff-client.js')],
     outfile: path.join(outdir, 'handoff.cjs'),
-    bundle: true,
     format: 'cjs',
-    platform: 'node',
-    target: 'node20',
     // Node's own modules only: a package here would be read at every `af run`.
     plugins: [{ name: 'node-builtins-only', setup: (b) => b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? { path: args.path, external: true } : { errors: [{ text: `the hand-off client may import Node's modules only, not ${args.path}` }] })) }],
-    logLevel: 'warning',
   });
   // The host's early fork (cli/host-prestart, with the lockdown probe cache) the same way, dist/cli-bundle/prestart.cjs:
   // bin/af.js forks a one-shot run's host with it as soon as the hand-off is ruled out, before the ES module loader and
   // the CLI load (~30 ms of the host's start, the critical path of a run here). The forked host is kept on the process
   // (sandbox/prestarted-host), where the bundled CLI's copy of that module adopts it.
   await build({
+    ...NODE_BUNDLE,
     entryPoints: [path.join(dist, 'cli/host-prestart.js')],
     outfile: path.join(outdir, 'prestart.cjs'),
-    bundle: true,
     format: 'cjs',
-    platform: 'node',
-    target: 'node20',
     // Outside the bundled modules, whose own `require` (isolate-library's createRequire) would shadow Node's.
     banner: { js: "const __afOwnUrl = (relative) => require('node:url').pathToFileURL(require('node:path').join(__dirname, relative)).href;" },
     plugins: [{
@@ -76,7 +71,6 @@ export async function buildCliBundle(root) {
         b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? { path: args.path, external: true } : { errors: [{ text: `the host's early fork may import Node's modules only, not ${args.path}` }] }));
       },
     }],
-    logLevel: 'warning',
   });
 }
 
@@ -92,14 +86,11 @@ export async function buildHostBundle(root) {
   const outdir = path.join(root, 'dist/sandbox/bundle');
   rmSync(outdir, { recursive: true, force: true });
   await build({
+    ...NODE_BUNDLE,
     entryPoints: { 'host-main': path.join(root, 'dist/sandbox/host-main.js') },
     outdir,
-    bundle: true,
     format: 'esm',
-    platform: 'node',
-    target: 'node20',
     plugins: [ownImportMetaUrl(outdir)],
-    logLevel: 'warning',
   });
 }
 
