@@ -47,11 +47,13 @@ export async function metricsCommand(context: CommandContext, options: MetricsCo
     throw error;
   }
 
+  // Listening for the stop signals before saying we are up (see serve.ts).
+  const stopping = untilStopped(hooks.signal);
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
   context.streams.stderr.write(`serving metrics on ${server.url} (Ctrl-C to stop)\n`);
   hooks.onListening?.(server.url);
 
-  const stopped = await untilStopped(hooks.signal);
+  const stopped = await stopping;
   context.streams.stderr.write(`${stopped}: stopping metrics server\n`);
   await server.close();
   await sdk.shutdown();

@@ -115,13 +115,16 @@ export async function serveCommand(context: CommandContext, options: ServeComman
     }
   }
 
+  // Listening for the stop signals before saying we are up: a SIGTERM sent as soon as the URL is read would otherwise
+  // find Node's default action (exit at once) and leave .af/serve.json and the socket behind.
+  const stopping = untilStopped(hooks.signal);
   if (options.json) context.streams.stdout.write(`${JSON.stringify({ url })}\n`);
   context.streams.stderr.write(`serving the API on ${url}/v1 in environment ${config.env}${environments ? ` (requests may also name ${environments.join(', ')})` : ''} (OpenAPI: ${url}/v1/openapi.json; Ctrl-C to stop)\n`);
   if (queued) context.streams.stderr.write(`runs are queued in ${factory.store?.location} for \`af runner\` processes (--run-here runs them in this process)\n`);
   if (factory.isDevEnvironment(config.env)) context.streams.stderr.write(`warning: ${config.env} runs unsigned templates for any caller with an operator key; serve production with --env prod\n`);
   hooks.onListening?.(url);
 
-  const stopped = await untilStopped(hooks.signal);
+  const stopped = await stopping;
   context.streams.stderr.write(`${stopped}: stopping: no new requests; finishing runs in flight\n`);
   // Order matters: the server waits for in-flight runs, which need the factory; the factory flushes run records
   // into the store and then closes it; telemetry is flushed last so the final runs are in it.

@@ -1,6 +1,6 @@
 // `af serve` in dev is a long-lived factory that runs what is on disk: an edit of main.ts is served by the next request,
 // without a restart. A real server on 127.0.0.1, the real SDK client, a real file edit.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,33 @@ describe('af serve in dev', () => {
     } finally {
       controller.abort();
       if (serving) expect(await serving).toBe(0);
+      project.remove();
+    }
+  });
+
+  it('handles SIGTERM before it announces its URL, so a stop sent at once is graceful and leaves no serve.json', async () => {
+    const project = createProject(simpleTemplate('hi'));
+    try {
+      const streams = { stdout: { write: () => true }, stderr: { write: () => true }, stdin: new PassThrough(), env: { NO_COLOR: '1', AF_LOG_LEVEL: 'silent' }, cwd: project.root };
+      const context = createCommandContext(streams, () => ({ root: project.root }));
+      const before = process.listenerCount('SIGTERM');
+      let handledWhenAnnounced: boolean | undefined;
+      let onListening!: (url: string) => void;
+      const listening = new Promise<string>((resolve) => (onListening = resolve));
+      const serving = serveCommand(context, { port: 0 }, {
+        onListening: (url) => {
+          handledWhenAnnounced = process.listenerCount('SIGTERM') > before;
+          onListening(url);
+        },
+      });
+      await listening;
+      expect(existsSync(path.join(project.root, '.af/serve.json'))).toBe(true);
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(await serving).toBe(0);
+      expect(handledWhenAnnounced).toBe(true);
+      expect(existsSync(path.join(project.root, '.af/serve.json'))).toBe(false);
+      expect(process.listenerCount('SIGTERM')).toBe(before);
+    } finally {
       project.remove();
     }
   });

@@ -503,10 +503,18 @@ describe('af metrics', () => {
     const { context } = streams();
     const listeners = process.listenerCount('SIGTERM');
     let url = '';
-    const exit = metricsCommand(context, { port: 0 }, { onListening: (listening) => (url = listening) });
+    let handledWhenAnnounced: boolean | undefined;
+    const exit = metricsCommand(context, { port: 0 }, {
+      onListening: (listening) => {
+        // A stop sent as soon as the URL is read must find our handler, not Node's default exit.
+        handledWhenAnnounced = process.listenerCount('SIGTERM') > listeners;
+        url = listening;
+      },
+    });
     await waitFor(() => url !== '');
     process.emit('SIGTERM', 'SIGTERM');
     expect(await exit).toBe(0);
+    expect(handledWhenAnnounced).toBe(true);
     expect(process.listenerCount('SIGTERM')).toBe(listeners);
   });
 
