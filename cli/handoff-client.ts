@@ -1,7 +1,7 @@
 /** @module cli/handoff-client — `af run` hands its command line to a running `af serve` of the same project when there is one, and prints what it answers. */
 // Also built on its own as dist/cli-bundle/handoff.cjs (scripts/build-cli-bundle.mjs), which bin/af.js loads before
 // anything else of the CLI: keep its imports to Node's modules and these few small ones.
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -47,8 +47,17 @@ async function tryServer(argv: readonly string[], args: HandoffArgs, streams: Cl
   } catch {
     return local;
   }
-  const server = findServer(path.join(config.home, HANDOFF_FILE));
+  const file = path.join(config.home, HANDOFF_FILE);
+  const server = findServer(file);
   if (!server || server.root !== config.root || server.home !== config.home || server.store !== config.store || server.env !== (args.env ?? config.env)) return local;
+  // The request carries this process's environment and stdin: it goes only to a socket this user's own server made.
+  // A serve.json someone else could have written (a checkout's, a shared folder's), or one naming a socket that is not
+  // this user's alone, is not followed.
+  const untrusted = notPrivate(file, 'file') ?? notPrivate(server.socket, 'socket');
+  if (untrusted !== undefined) {
+    if (streams.env.AF_DEBUG) streams.stderr.write(`af: running here, not through af serve: ${untrusted}\n`);
+    return local;
+  }
   const connection = await connect(server.socket);
   if (!connection) return local;
   let stdin: string | null = null;
@@ -95,6 +104,24 @@ function findServer(file: string): HandoffFile | undefined {
     return undefined;
   }
   return found;
+}
+
+/**
+ * Why `target` is not this user's alone (not a plain file or socket itself — a symlink is not followed —, owned by
+ * another user, or open to group or others), or undefined when it is. What `af serve` makes passes: 0600, its own.
+ */
+function notPrivate(target: string, kind: 'file' | 'socket'): string | undefined {
+  let info;
+  try {
+    info = lstatSync(target);
+  } catch {
+    return `${target} is missing`;
+  }
+  if (kind === 'file' ? !info.isFile() : !info.isSocket()) return `${target} is not a ${kind === 'file' ? 'regular file' : 'Unix socket'}`;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && info.uid !== uid) return `${target} belongs to another user (uid ${info.uid})`;
+  if ((info.mode & 0o077) !== 0) return `${target} is open to other users (mode ${(info.mode & 0o777).toString(8)}, not 600)`;
+  return undefined;
 }
 
 function connect(socket: string): Promise<net.Socket | undefined> {

@@ -50,8 +50,6 @@ export class RunScope implements ServiceCaller {
   logsDropped = 0;
   /** Timers and tool calls not yet answered. */
   pending = 0;
-  /** Set by the engine: ends the run as timed out (a continuation spun past its deadline). */
-  onTimeout: (() => void) | undefined;
   #timers = new Set<NodeJS.Timeout>();
   #ended = false;
 

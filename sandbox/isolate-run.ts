@@ -65,7 +65,6 @@ export async function runInIsolate(deps: IsolateRunDeps, iso: PooledIsolate, tem
     // ctx.signal fires first so a cooperative agent can stop; the isolate goes after a short grace.
     if (watch.phase === 'run') prepared?.dispatch.apply(undefined, ['abort', token], { timeout: graceMs }).catch(() => {});
   });
-  scope.onTimeout = () => watch.watched.kill(watch.timeout);
   watch.start();
   iso.runId = meta.runId;
   deps.running.set(meta.runId, { iso, spec, watched: watch.watched });

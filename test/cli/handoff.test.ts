@@ -3,7 +3,7 @@
 // on disk. What a user relies on: the same output and exit status as a run here, the run recorded by the server, a
 // run here when the server is gone or belongs to another project, and no run for a caller without the token.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,6 +214,7 @@ describe('af run with an af serve running for the project', () => {
       connection.on('end', () => connection.destroy());
     });
     await new Promise<void>((resolve) => gone.listen(socket, resolve));
+    chmodSync(socket, 0o600); // as af serve makes its own
     const before = handedOver(server).length;
     try {
       writeFileSync(mine, JSON.stringify({ ...JSON.parse(saved), pid: process.pid, socket, token: 't' }));
@@ -227,6 +228,60 @@ describe('af run with an af serve running for the project', () => {
       await new Promise((resolve) => gone.close(resolve));
     }
     expect(handedOver(server).length).toBe(before);
+  }, 120_000);
+
+  it('sends nothing to a socket or through a serve.json that is not this user\'s alone: the run happens here', async () => {
+    const mine = path.join(project.root, '.af/serve.json');
+    const saved = readFileSync(mine, 'utf8');
+    // A decoy "server" that would receive the caller's environment and stdin: it must never be connected to.
+    const decoy = path.join(project.root, '.af/decoy.sock');
+    const connections: string[] = [];
+    const listener = net.createServer((connection) => {
+      connections.push('connected');
+      connection.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(decoy, resolve));
+    const pointAtDecoy = () => writeFileSync(mine, JSON.stringify({ ...JSON.parse(saved), pid: process.pid, socket: decoy }), { mode: 0o600 });
+    const cases: Array<{ name: string; arrange: () => void; reason: string }> = [
+      { name: 'a socket open to other users', arrange: () => (pointAtDecoy(), chmodSync(decoy, 0o666)), reason: `${decoy} is open to other users (mode 666, not 600)` },
+      { name: 'a serve.json open to other users', arrange: () => (chmodSync(decoy, 0o600), pointAtDecoy(), chmodSync(mine, 0o644)), reason: `${mine} is open to other users (mode 644, not 600)` },
+      {
+        name: 'a serve.json that is a symlink',
+        arrange: () => {
+          chmodSync(decoy, 0o600);
+          const elsewhere = path.join(project.root, 'planted-serve.json');
+          writeFileSync(elsewhere, JSON.stringify({ ...JSON.parse(saved), pid: process.pid, socket: decoy }), { mode: 0o600 });
+          rmSync(mine, { force: true });
+          symlinkSync(elsewhere, mine);
+        },
+        reason: `${mine} is not a regular file`,
+      },
+    ];
+    if (process.getuid?.() === 0) {
+      cases.push({ name: "another user's socket", arrange: () => (pointAtDecoy(), chmodSync(decoy, 0o600), chownSync(decoy, 65534, 65534)), reason: `${decoy} belongs to another user (uid 65534)` });
+    }
+    const before = handedOver(server).length;
+    try {
+      for (const { name, arrange, reason } of cases) {
+        arrange();
+        const ran = await af(project.root, ['run', 'echo', '--input', '{"here":1}', '--json'], { AF_DEBUG: '1', SECRET_TOKEN: 'do-not-send' });
+        expect(ran.status, name).toBe(0);
+        expect(JSON.parse(ran.stdout.trim()).output, name).toEqual({ here: 1 });
+        expect(ran.stderr, name).toContain(`af: running here, not through af serve: ${reason}`);
+        expect(connections, name).toEqual([]);
+        rmSync(mine, { force: true });
+      }
+    } finally {
+      rmSync(mine, { force: true });
+      writeFileSync(mine, saved, { mode: 0o600 });
+      chmodSync(mine, 0o600);
+      await new Promise((resolve) => listener.close(resolve));
+    }
+    expect(handedOver(server).length).toBe(before);
+    // The real server's file and socket still hand runs over.
+    const through = await af(project.root, ['run', 'echo', '--input', '{}']);
+    expect(through.status).toBe(0);
+    expect(handedOver(server).length).toBe(before + 1);
   }, 120_000);
 
   it('AF_STARTUP_TRACE=1 marks the start-up on stderr: the hand-off client alone for a run handed over; the CLI and its host for a run here', async () => {
