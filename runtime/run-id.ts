@@ -5,27 +5,23 @@ const POOL = Buffer.alloc(4096);
 let offset = POOL.length;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Random bytes come from a refilled pool.
- * On every run's path: built by concatenating table lookups, with no array or closure per id.
- */
+/** A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Random bytes come from a refilled pool. */
 export function newRunId(nowMs: number = Date.now()): string {
   if (offset + 10 > POOL.length) {
     randomFillSync(POOL);
     offset = 0;
   }
-  const time = Math.max(0, Math.floor(nowMs));
-  // 48 bits: the high 16 and the low 32, each exact in a double.
-  const high = Math.floor(time / 0x1_0000_0000) & 0xffff;
-  const low = time % 0x1_0000_0000;
-  const p = POOL;
-  const o = offset;
-  offset += 10;
-  const id =
-    HEX[high >>> 8]! + HEX[high & 0xff]! + HEX[low >>> 24]! + HEX[(low >>> 16) & 0xff]! + '-' + HEX[(low >>> 8) & 0xff]! + HEX[low & 0xff]! + '-' +
-    HEX[(p[o]! & 0x0f) | 0x70]! + HEX[p[o + 1]!]! + '-' + HEX[(p[o + 2]! & 0x3f) | 0x80]! + HEX[p[o + 3]!]! + '-' +
-    HEX[p[o + 4]!]! + HEX[p[o + 5]!]! + HEX[p[o + 6]!]! + HEX[p[o + 7]!]! + HEX[p[o + 8]!]! + HEX[p[o + 9]!]!;
-  return id;
+  const b = new Array<number>(16);
+  let time = nowMs;
+  for (let i = 5; i >= 0; i--) {
+    b[i] = time % 256;
+    time = Math.floor(time / 256);
+  }
+  for (let i = 6; i < 16; i++) b[i] = POOL[offset++] as number;
+  b[6] = ((b[6] as number) & 0x0f) | 0x70;
+  b[8] = ((b[8] as number) & 0x3f) | 0x80;
+  const h = b.map((byte) => HEX[byte] as string);
+  return `${h[0]}${h[1]}${h[2]}${h[3]}-${h[4]}${h[5]}-${h[6]}${h[7]}-${h[8]}${h[9]}-${h[10]}${h[11]}${h[12]}${h[13]}${h[14]}${h[15]}`;
 }
 
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
